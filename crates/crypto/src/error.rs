@@ -1,0 +1,48 @@
+use thiserror::Error;
+
+/// Every way a cryptographic operation can fail.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The signature does not verify against the key and message.
+    #[error("signature verification failed")]
+    BadSignature,
+    /// The signature bytes are not a valid encoding for the suite.
+    #[error("malformed signature: {0}")]
+    MalformedSignature(String),
+    /// The public key bytes are not a valid key for the suite.
+    #[error("malformed public key: {0}")]
+    MalformedPublicKey(String),
+    /// A key file could not be read or parsed.
+    #[error("bad key file: {0}")]
+    BadKeyFile(String),
+    /// The object belongs to one suite and was used with another.
+    #[error("suite mismatch: expected {expected}, got {got}")]
+    SuiteMismatch {
+        /// The suite the caller asked for.
+        expected: crate::Suite,
+        /// The suite the object belongs to.
+        got: crate::Suite,
+    },
+    /// Wrong length for a key, nonce or other fixed-size input.
+    #[error("bad length for {what}: expected {expected}, got {got}")]
+    BadLength {
+        /// What had the wrong length.
+        what: &'static str,
+        /// The required length.
+        expected: usize,
+        /// The length supplied.
+        got: usize,
+    },
+    /// Authenticated decryption failed: wrong key, nonce, associated data or tampered ciphertext.
+    #[error("decryption failed")]
+    Decrypt,
+    /// Encryption failed (SM2 public-key encryption can fail on a degenerate key).
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    /// The operating system's random source failed.
+    #[error("random source failed: {0}")]
+    Random(String),
+    /// An unknown suite name.
+    #[error("unknown suite {0:?}: expected \"sm\" or \"intl\"")]
+    UnknownSuite(String),
+}

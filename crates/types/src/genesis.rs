@@ -1,0 +1,137 @@
+//! Genesis: the chain's identity, suite, issuer, validators and parameters, as a JSON document.
+
+use std::path::Path;
+
+use fdl_crypto::{Address, PublicKey, Suite};
+use serde::{Deserialize, Serialize};
+
+/// Chain parameters fixed at genesis (governance will change them later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainParams {
+    /// Longest time between blocks when transactions are waiting, in milliseconds.
+    pub block_interval_ms: u64,
+    /// Most transactions in one block; a full batch is proposed without waiting for the interval.
+    pub max_block_txs: u32,
+    /// Largest encoded transaction accepted.
+    pub max_tx_bytes: u32,
+    /// Furthest a transaction's expiry height may lie beyond the current height.
+    pub max_expiry_window: u64,
+}
+
+impl Default for ChainParams {
+    fn default() -> Self {
+        ChainParams {
+            block_interval_ms: 200,
+            max_block_txs: 5_000,
+            max_tx_bytes: 2_048,
+            max_expiry_window: 100_000,
+        }
+    }
+}
+
+/// A validator listed in genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Human name (the institution's node name).
+    pub name: String,
+    /// Public key, canonical bytes in hex.
+    pub public_key: String,
+    /// Voting power.
+    pub power: u64,
+}
+
+/// The genesis document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id every transaction must carry.
+    pub chain_id: String,
+    /// The crypto suite.
+    pub suite: Suite,
+    /// Genesis time in milliseconds since the Unix epoch.
+    pub genesis_time_ms: u64,
+    /// The account allowed to issue and burn digital cash.
+    pub issuer: Address,
+    /// The validators.
+    pub validators: Vec<GenesisValidator>,
+    /// Initial balances.
+    #[serde(default)]
+    pub balances: Vec<(Address, u128)>,
+    /// Parameters.
+    pub params: ChainParams,
+}
+
+/// Why a genesis document is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read genesis {path}: {source}")]
+    Io {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed.
+    #[error("malformed genesis: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The content is inconsistent.
+    #[error("invalid genesis: {0}")]
+    Invalid(String),
+}
+
+impl Genesis {
+    /// Reads and validates a genesis file.
+    ///
+    /// # Errors
+    /// [`GenesisError`] when the file cannot be read, parsed or is inconsistent.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GenesisError::Io { path: path.display().to_string(), source })?;
+        let g: Genesis = serde_json::from_str(&text)?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// Checks the document is usable: a chain id within bounds, at least one validator with a key
+    /// of the chain's suite, sane parameters.
+    ///
+    /// # Errors
+    /// [`GenesisError::Invalid`] naming the problem.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let bad = |m: String| Err(GenesisError::Invalid(m));
+        if self.chain_id.is_empty() || self.chain_id.len() > crate::tx::MAX_CHAIN_ID_LEN {
+            return bad(format!("chain_id must be 1..={} bytes", crate::tx::MAX_CHAIN_ID_LEN));
+        }
+        if self.validators.is_empty() {
+            return bad("no validators".into());
+        }
+        for v in &self.validators {
+            self.validator_key(v)?;
+            if v.power == 0 {
+                return bad(format!("validator {} has zero power", v.name));
+            }
+        }
+        let p = &self.params;
+        if p.block_interval_ms == 0 || p.max_block_txs == 0 || p.max_block_txs as usize > crate::block::MAX_BLOCK_TXS {
+            return bad("block_interval_ms and max_block_txs must be positive and bounded".into());
+        }
+        if p.max_tx_bytes < 128 || p.max_tx_bytes as usize > crate::block::MAX_TX_BYTES_HARD {
+            return bad("max_tx_bytes out of range".into());
+        }
+        Ok(())
+    }
+
+    /// The validator's parsed public key.
+    ///
+    /// # Errors
+    /// [`GenesisError::Invalid`] if the hex or the key is bad.
+    pub fn validator_key(&self, v: &GenesisValidator) -> Result<PublicKey, GenesisError> {
+        let bytes = hex::decode(&v.public_key)
+            .map_err(|e| GenesisError::Invalid(format!("validator {} key hex: {e}", v.name)))?;
+        PublicKey::from_bytes(self.suite, &bytes)
+            .map_err(|e| GenesisError::Invalid(format!("validator {} key: {e}", v.name)))
+    }
+}

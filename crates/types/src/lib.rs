@@ -1,0 +1,19 @@
+//! FDL's data types and their one canonical binary encoding (STYLE.md 8).
+//!
+//! Everything that is hashed or signed — transactions, block headers, receipts — is encoded by
+//! [`codec`], a small length-prefixed big-endian format with explicit bounds on every length, so a
+//! decoder never allocates more than the input justifies. Byte fixtures in the tests fail when the
+//! format changes.
+
+pub mod block;
+pub mod codec;
+pub mod genesis;
+pub mod merkle;
+pub mod receipt;
+pub mod tx;
+
+pub use block::{Block, BlockHeader, Commit, CommitSig};
+pub use codec::{Decode, DecodeError, Encode, Reader};
+pub use genesis::{ChainParams, Genesis, GenesisValidator};
+pub use receipt::{Event, Receipt, StatusCode};
+pub use tx::{Payload, SignedTx, TxBody, TxError};

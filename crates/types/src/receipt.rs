@@ -1,0 +1,132 @@
+//! Receipts: the outcome of one transaction in a block.
+
+use fdl_crypto::Hash;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count};
+
+/// Most events one receipt may carry.
+pub const MAX_EVENTS: usize = 64;
+/// Most attributes per event.
+pub const MAX_ATTRS: usize = 16;
+/// Longest event kind, attribute key or attribute value.
+pub const MAX_EVENT_FIELD: usize = 256;
+
+/// Outcome of a transaction that was included in a block. Codes are stable: clients match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCode {
+    /// Executed; its effects are in the state.
+    Ok,
+    /// The sender's balance is below the amount.
+    InsufficientBalance,
+    /// Amount zero.
+    ZeroAmount,
+    /// A balance or the supply would overflow.
+    Overflow,
+    /// The sender may not call this method (e.g. `bank.issue` by anyone but the issuer).
+    Unauthorized,
+    /// Transfer to oneself.
+    SelfTransfer,
+}
+
+impl StatusCode {
+    /// The stable numeric code.
+    pub const fn code(self) -> u16 {
+        match self {
+            StatusCode::Ok => 0,
+            StatusCode::InsufficientBalance => 1,
+            StatusCode::ZeroAmount => 2,
+            StatusCode::Overflow => 3,
+            StatusCode::Unauthorized => 4,
+            StatusCode::SelfTransfer => 5,
+        }
+    }
+
+    /// The status for a numeric code.
+    pub fn from_code(code: u16) -> Option<Self> {
+        Some(match code {
+            0 => StatusCode::Ok,
+            1 => StatusCode::InsufficientBalance,
+            2 => StatusCode::ZeroAmount,
+            3 => StatusCode::Overflow,
+            4 => StatusCode::Unauthorized,
+            5 => StatusCode::SelfTransfer,
+            _ => return None,
+        })
+    }
+
+    /// The stable string code used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCode::Ok => "ok",
+            StatusCode::InsufficientBalance => "insufficient_balance",
+            StatusCode::ZeroAmount => "zero_amount",
+            StatusCode::Overflow => "overflow",
+            StatusCode::Unauthorized => "unauthorized",
+            StatusCode::SelfTransfer => "self_transfer",
+        }
+    }
+}
+
+/// Something a transaction did that subscribers may care about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// `module.name`, e.g. `bank.transferred`.
+    pub kind: String,
+    /// Ordered key/value attributes.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// The outcome of one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction's id.
+    pub tx_id: Hash,
+    /// Outcome.
+    pub status: StatusCode,
+    /// Events, empty unless the status is [`StatusCode::Ok`].
+    pub events: Vec<Event>,
+    /// Cost units charged (native calls: a fixed cost per method plus bytes).
+    pub cost: u64,
+}
+
+impl Encode for Receipt {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.tx_id.0);
+        out.extend_from_slice(&self.status.code().to_be_bytes());
+        put_count(out, self.events.len());
+        for e in &self.events {
+            put_bytes(out, e.kind.as_bytes());
+            put_count(out, e.attrs.len());
+            for (k, v) in &e.attrs {
+                put_bytes(out, k.as_bytes());
+                put_bytes(out, v.as_bytes());
+            }
+        }
+        out.extend_from_slice(&self.cost.to_be_bytes());
+    }
+}
+
+impl Decode for Receipt {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tx_id = Hash(r.array("receipt tx id")?);
+        let code = r.u16("status")?;
+        let status = StatusCode::from_code(code).ok_or(DecodeError::Invalid {
+            what: "status",
+            reason: format!("unknown code {code}"),
+        })?;
+        let n = r.count(MAX_EVENTS, "events")?;
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            let kind = r.string(MAX_EVENT_FIELD, "event kind")?;
+            let m = r.count(MAX_ATTRS, "event attrs")?;
+            let mut attrs = Vec::with_capacity(m);
+            for _ in 0..m {
+                attrs.push((r.string(MAX_EVENT_FIELD, "attr key")?, r.string(MAX_EVENT_FIELD, "attr value")?));
+            }
+            events.push(Event { kind, attrs });
+        }
+        Ok(Receipt { tx_id, status, events, cost: r.u64("cost")? })
+    }
+}
