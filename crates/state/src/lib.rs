@@ -1,0 +1,223 @@
+//! FDL's authenticated state: key/value pairs in a Jellyfish Merkle tree whose nodes live in the
+//! [`Store`], hashed with the chain suite's hash (SM3 under `sm`, SHA-256 under `intl`).
+//!
+//! The tree version is the block height: version 0 is genesis, version `h` the state after block
+//! `h`. Computing a block's new state is pure ([`StateDb::prepare`] returns the root and the nodes
+//! to write), so the node writes them in the same atomic transaction as the block. A reader gets a
+//! value with a proof ([`StateDb::get_with_proof`]) that anyone can check against a block header's
+//! state root with [`verify_proof`], for present and absent keys alike.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use fdl_crypto::{Hash, Suite};
+use fdl_storage::{StateNode, StateValue, StorageError, Store};
+use jmt::{
+    JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, SimpleHasher, Version,
+    proof::SparseMerkleProof,
+    storage::{LeafNode, Node, NodeKey, TreeReader},
+};
+use thiserror::Error;
+
+/// Failures of the state layer.
+#[derive(Debug, Error)]
+pub enum StateError {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The tree failed (a missing node means a corrupt or pruned store).
+    #[error("state tree: {0}")]
+    Tree(String),
+}
+
+/// Why a proof was rejected.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProofError {
+    /// The proof bytes are malformed.
+    #[error("malformed proof: {0}")]
+    Malformed(String),
+    /// The proof does not show the claimed value under the root.
+    #[error("proof does not match the state root: {0}")]
+    Mismatch(String),
+}
+
+type Sm3 = sm3_jmt::Sm3;
+type Sha256 = sha2_jmt::Sha256;
+
+struct Reader<'a> {
+    store: &'a dyn Store,
+}
+
+impl TreeReader for Reader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let key = borsh::to_vec(node_key)?;
+        match self.store.state_node(&key)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+        }
+    }
+
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.store.state_value(&key_hash.0, max_version)?.flatten())
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only tree restoration uses this; FDL restores from snapshots by other means.
+        Ok(None)
+    }
+}
+
+/// The authenticated state over a store.
+#[derive(Clone)]
+pub struct StateDb {
+    store: Arc<dyn Store>,
+    suite: Suite,
+}
+
+fn key_hash<H: SimpleHasher>(key: &[u8]) -> KeyHash {
+    KeyHash::with::<H>(key)
+}
+
+impl StateDb {
+    /// A state view over `store` for a chain of `suite`.
+    pub fn new(store: Arc<dyn Store>, suite: Suite) -> Self {
+        StateDb { store, suite }
+    }
+
+    /// The chain's suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The value of `key` at `version`, without proof (a direct index lookup).
+    ///
+    /// # Errors
+    /// [`StateError`] on store failure.
+    pub fn get(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
+        let kh = match self.suite {
+            Suite::Sm => key_hash::<Sm3>(key),
+            Suite::Intl => key_hash::<Sha256>(key),
+        };
+        Ok(self.store.state_value(&kh.0, version)?.flatten())
+    }
+
+    /// The value of `key` at `version` with an encoded proof against [`StateDb::root`].
+    ///
+    /// # Errors
+    /// [`StateError`] on store failure.
+    pub fn get_with_proof(&self, key: &[u8], version: u64) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
+        match self.suite {
+            Suite::Sm => self.proof_inner::<Sm3>(key, version),
+            Suite::Intl => self.proof_inner::<Sha256>(key, version),
+        }
+    }
+
+    fn proof_inner<H: SimpleHasher>(&self, key: &[u8], version: u64) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
+        let reader = Reader { store: self.store.as_ref() };
+        let tree = JellyfishMerkleTree::<_, H>::new(&reader);
+        let (value, proof) =
+            tree.get_with_proof(key_hash::<H>(key), version).map_err(|e| StateError::Tree(e.to_string()))?;
+        let bytes = borsh::to_vec(&proof).map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok((value, bytes))
+    }
+
+    /// The state root at `version`.
+    ///
+    /// # Errors
+    /// [`StateError`] if the version does not exist.
+    pub fn root(&self, version: u64) -> Result<Hash, StateError> {
+        let reader = Reader { store: self.store.as_ref() };
+        let root = match self.suite {
+            Suite::Sm => JellyfishMerkleTree::<_, Sm3>::new(&reader).get_root_hash(version),
+            Suite::Intl => JellyfishMerkleTree::<_, Sha256>::new(&reader).get_root_hash(version),
+        }
+        .map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok(Hash(root.0))
+    }
+
+    /// Computes the state at `version` from the state at `version - 1` plus `writes`
+    /// (`None` deletes). Pure: returns the new root and what to store, writes nothing.
+    ///
+    /// # Errors
+    /// [`StateError`] on store failure.
+    pub fn prepare(
+        &self,
+        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        version: u64,
+    ) -> Result<(Hash, Vec<StateNode>, Vec<StateValue>), StateError> {
+        match self.suite {
+            Suite::Sm => self.prepare_inner::<Sm3>(writes, version),
+            Suite::Intl => self.prepare_inner::<Sha256>(writes, version),
+        }
+    }
+
+    fn prepare_inner<H: SimpleHasher>(
+        &self,
+        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        version: u64,
+    ) -> Result<(Hash, Vec<StateNode>, Vec<StateValue>), StateError> {
+        let reader = Reader { store: self.store.as_ref() };
+        let tree = JellyfishMerkleTree::<_, H>::new(&reader);
+        let set: Vec<(KeyHash, Option<OwnedValue>)> =
+            writes.iter().map(|(k, v)| (key_hash::<H>(k), v.clone())).collect();
+        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
+        let nb = batch.node_batch;
+        let mut nodes = Vec::with_capacity(nb.nodes().len());
+        for (k, n) in nb.nodes() {
+            let kb = borsh::to_vec(k).map_err(|e| StateError::Tree(e.to_string()))?;
+            let nbytes = borsh::to_vec(n).map_err(|e| StateError::Tree(e.to_string()))?;
+            nodes.push((kb, nbytes));
+        }
+        let values = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
+        Ok((Hash(root.0), nodes, values))
+    }
+}
+
+/// Checks that `proof` shows `key` holding `value` (or being absent, for `None`) in the state
+/// whose root is `root`. This is what a client runs against a header it trusts.
+///
+/// # Errors
+/// [`ProofError`] when the proof is malformed or does not match.
+pub fn verify_proof(suite: Suite, root: &Hash, key: &[u8], value: Option<&[u8]>, proof: &[u8]) -> Result<(), ProofError> {
+    match suite {
+        Suite::Sm => verify_inner::<Sm3>(root, key, value, proof),
+        Suite::Intl => verify_inner::<Sha256>(root, key, value, proof),
+    }
+}
+
+fn verify_inner<H: SimpleHasher>(root: &Hash, key: &[u8], value: Option<&[u8]>, proof: &[u8]) -> Result<(), ProofError> {
+    let proof: SparseMerkleProof<H> = borsh::from_slice(proof).map_err(|e| ProofError::Malformed(e.to_string()))?;
+    proof.verify(RootHash(root.0), key_hash::<H>(key), value).map_err(|e| ProofError::Mismatch(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use fdl_storage::RedbStore;
+
+    use super::*;
+
+    fn writes(items: &[(&str, Option<&str>)]) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        items.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()))).collect()
+    }
+
+    #[test]
+    fn proofs_for_present_and_absent_keys_both_suites() {
+        for suite in [Suite::Sm, Suite::Intl] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("db")).expect("open"));
+            let st = StateDb::new(store.clone(), suite);
+            let (root0, n, v) = st.prepare(&writes(&[("a", Some("1")), ("b", Some("2"))]), 0).expect("prep");
+            store.write_genesis(Hash::ZERO, n, v).expect("write");
+            assert_eq!(st.root(0).expect("root"), root0);
+            let (val, proof) = st.get_with_proof(b"a", 0).expect("get");
+            assert_eq!(val.as_deref(), Some(&b"1"[..]));
+            verify_proof(suite, &root0, b"a", Some(b"1"), &proof).expect("present proof");
+            assert!(verify_proof(suite, &root0, b"a", Some(b"2"), &proof).is_err());
+            let (val, proof) = st.get_with_proof(b"zz", 0).expect("get");
+            assert_eq!(val, None);
+            verify_proof(suite, &root0, b"zz", None, &proof).expect("absent proof");
+            assert!(verify_proof(suite, &root0, b"zz", Some(b"x"), &proof).is_err());
+            assert!(verify_proof(suite, &Hash([3; 32]), b"zz", None, &proof).is_err());
+            assert!(matches!(verify_proof(suite, &root0, b"a", None, b"\x01garbage"), Err(ProofError::Malformed(_))));
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! FDL's storage layer: the [`Store`] trait the node writes through, and [`RedbStore`], the
+//! embedded, crash-safe default (redb: pure Rust, ACID, copy-on-write B-trees).
+//!
+//! A block, its commit certificate, its receipts, its transaction index entries and the
+//! authenticated-state nodes it creates are written in **one** redb transaction, so a node killed
+//! at any instant finds either the whole block or none of it (STD-10.1).
+
+mod redb_store;
+
+pub use redb_store::RedbStore;
+
+use fdl_crypto::Hash;
+use fdl_types::{Block, Commit, DecodeError, Receipt};
+use thiserror::Error;
+
+/// Storage failures. A failed write is fatal for the node (STYLE.md 6).
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The database engine failed.
+    #[error("database error: {0}")]
+    Db(String),
+    /// Stored bytes did not decode: the database is corrupt.
+    #[error("corrupt {what} in the database: {source}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Decoding error.
+        source: DecodeError,
+    },
+    /// A block was written out of order.
+    #[error("block height {got} does not follow the stored height {expected_after}")]
+    OutOfOrder {
+        /// Latest stored height.
+        expected_after: u64,
+        /// Height supplied.
+        got: u64,
+    },
+}
+
+/// Where a transaction sits in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Index within the block.
+    pub index: u32,
+}
+
+/// One state-tree node: its key and encoded contents.
+pub type StateNode = (Vec<u8>, Vec<u8>);
+
+/// One state value version: key hash, version (height), value (`None` = deleted).
+pub type StateValue = ([u8; 32], u64, Option<Vec<u8>>);
+
+/// Everything one block adds to the store, written atomically.
+#[derive(Debug)]
+pub struct BlockWrite<'a> {
+    /// The block.
+    pub block: &'a Block,
+    /// The block's hash.
+    pub block_hash: Hash,
+    /// Its commit certificate.
+    pub commit: &'a Commit,
+    /// One receipt per transaction, in order.
+    pub receipts: &'a [Receipt],
+    /// New state-tree nodes.
+    pub state_nodes: Vec<StateNode>,
+    /// New state value versions.
+    pub state_values: Vec<StateValue>,
+}
+
+/// The storage interface: blocks, indexes, receipts and the authenticated state's nodes.
+pub trait Store: Send + Sync {
+    /// Height of the latest stored block (0 when only genesis state exists).
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure.
+    fn latest_height(&self) -> Result<u64, StorageError>;
+    /// The block at `height`.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure or corruption.
+    fn block(&self, height: u64) -> Result<Option<Block>, StorageError>;
+    /// The commit certificate of the block at `height`.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure or corruption.
+    fn commit(&self, height: u64) -> Result<Option<Commit>, StorageError>;
+    /// The height of the block with this hash.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure.
+    fn height_of_block(&self, hash: &Hash) -> Result<Option<u64>, StorageError>;
+    /// Where a transaction id was included, if it was.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure.
+    fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError>;
+    /// The receipt of an included transaction.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure or corruption.
+    fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError>;
+    /// Writes a block and everything it produced in one atomic transaction.
+    ///
+    /// # Errors
+    /// [`StorageError::OutOfOrder`] unless the block is the next height; engine failures.
+    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError>;
+    /// Writes the genesis state (version 0) and the genesis document's hash, once.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn write_genesis(
+        &self,
+        genesis_hash: Hash,
+        nodes: Vec<StateNode>,
+        values: Vec<StateValue>,
+    ) -> Result<(), StorageError>;
+    /// The stored genesis hash, if genesis was written.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn genesis_hash(&self) -> Result<Option<Hash>, StorageError>;
+    /// A state-tree node by key.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The newest version of a state value at or below `max_version`; `Some(None)` when the
+    /// newest version is a deletion.
+    ///
+    /// # Errors
+    /// Engine failures.
+    #[allow(clippy::option_option)]
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError>;
+}

@@ -1,0 +1,226 @@
+use std::path::Path;
+
+use fdl_crypto::Hash;
+use fdl_types::{Block, Commit, Decode, Encode, Receipt};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+
+use crate::{BlockWrite, StateNode, StateValue, StorageError, Store, TxLocation};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
+const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
+const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
+const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+const STATE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
+/// Key: key hash (32) || version (8, big-endian). Value: 0 = deleted, 1 || bytes = present.
+const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_values");
+
+const META_HEIGHT: &str = "height";
+const META_GENESIS: &str = "genesis_hash";
+
+/// The redb-backed [`Store`].
+pub struct RedbStore {
+    db: Database,
+}
+
+fn db_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Db(e.to_string())
+}
+
+fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(key_hash);
+    k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn encode_value(v: &Option<Vec<u8>>) -> Vec<u8> {
+    match v {
+        None => vec![0],
+        Some(b) => {
+            let mut out = Vec::with_capacity(b.len() + 1);
+            out.push(1);
+            out.extend_from_slice(b);
+            out
+        }
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database file at `path`.
+    ///
+    /// # Errors
+    /// [`StorageError::Db`] when the file cannot be opened, e.g. another process holds it.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path).map_err(db_err)?;
+        let tx = db.begin_write().map_err(db_err)?;
+        for t in [META] {
+            tx.open_table(t).map_err(db_err)?;
+        }
+        tx.open_table(BLOCKS).map_err(db_err)?;
+        tx.open_table(COMMITS).map_err(db_err)?;
+        tx.open_table(BLOCK_HASHES).map_err(db_err)?;
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES] {
+            tx.open_table(t).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(RedbStore { db })
+    }
+
+    fn write_state(
+        tx: &redb::WriteTransaction,
+        nodes: &[StateNode],
+        values: &[StateValue],
+    ) -> Result<(), StorageError> {
+        let mut t = tx.open_table(STATE_NODES).map_err(db_err)?;
+        for (k, v) in nodes {
+            t.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
+        }
+        let mut t = tx.open_table(STATE_VALUES).map_err(db_err)?;
+        for (kh, ver, v) in values {
+            t.insert(value_key(kh, *ver).as_slice(), encode_value(v).as_slice()).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    fn get_bytes<K: redb::Key + 'static>(
+        &self,
+        table: TableDefinition<K, &'static [u8]>,
+        key: K::SelfType<'_>,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(table).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|g| g.value().to_vec()))
+    }
+}
+
+impl Store for RedbStore {
+    fn latest_height(&self) -> Result<u64, StorageError> {
+        match self.get_bytes(META, META_HEIGHT)? {
+            None => Ok(0),
+            Some(b) => {
+                let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| StorageError::Corrupt {
+                    what: "height",
+                    source: fdl_types::DecodeError::Eof { what: "height" },
+                })?;
+                Ok(u64::from_be_bytes(arr))
+            }
+        }
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        self.get_bytes(BLOCKS, height)?
+            .map(|b| Block::decode(&b).map_err(|source| StorageError::Corrupt { what: "block", source }))
+            .transpose()
+    }
+
+    fn commit(&self, height: u64) -> Result<Option<Commit>, StorageError> {
+        self.get_bytes(COMMITS, height)?
+            .map(|b| Commit::decode(&b).map_err(|source| StorageError::Corrupt { what: "commit", source }))
+            .transpose()
+    }
+
+    fn height_of_block(&self, hash: &Hash) -> Result<Option<u64>, StorageError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(BLOCK_HASHES).map_err(db_err)?;
+        Ok(t.get(hash.0.as_slice()).map_err(db_err)?.map(|g| g.value()))
+    }
+
+    fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
+        let Some(b) = self.get_bytes(TX_INDEX, id.0.as_slice())? else { return Ok(None) };
+        let mut r = fdl_types::Reader::new(&b);
+        let loc = (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
+            .map_err(|source| StorageError::Corrupt { what: "tx index", source })?;
+        Ok(Some(loc))
+    }
+
+    fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
+        self.get_bytes(RECEIPTS, id.0.as_slice())?
+            .map(|b| Receipt::decode(&b).map_err(|source| StorageError::Corrupt { what: "receipt", source }))
+            .transpose()
+    }
+
+    fn write_block(&self, w: BlockWrite<'_>) -> Result<(), StorageError> {
+        let height = w.block.header.height;
+        let latest = self.latest_height()?;
+        if height != latest + 1 {
+            return Err(StorageError::OutOfOrder { expected_after: latest, got: height });
+        }
+        assert_eq!(w.receipts.len(), w.block.txs.len(), "invariant: one receipt per transaction");
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(Durability::Immediate).map_err(db_err)?;
+        {
+            tx.open_table(BLOCKS).map_err(db_err)?.insert(height, w.block.encode().as_slice()).map_err(db_err)?;
+            tx.open_table(COMMITS).map_err(db_err)?.insert(height, w.commit.encode().as_slice()).map_err(db_err)?;
+            tx.open_table(BLOCK_HASHES).map_err(db_err)?.insert(w.block_hash.0.as_slice(), height).map_err(db_err)?;
+            let mut idx = tx.open_table(TX_INDEX).map_err(db_err)?;
+            let mut rec = tx.open_table(RECEIPTS).map_err(db_err)?;
+            for (i, (t, r)) in w.block.txs.iter().zip(w.receipts).enumerate() {
+                let mut loc = Vec::with_capacity(12);
+                loc.extend_from_slice(&height.to_be_bytes());
+                loc.extend_from_slice(&(i as u32).to_be_bytes());
+                idx.insert(t.id().0.as_slice(), loc.as_slice()).map_err(db_err)?;
+                rec.insert(t.id().0.as_slice(), r.encode().as_slice()).map_err(db_err)?;
+            }
+        }
+        Self::write_state(&tx, &w.state_nodes, &w.state_values)?;
+        tx.open_table(META).map_err(db_err)?.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn write_genesis(&self, genesis_hash: Hash, nodes: Vec<StateNode>, values: Vec<StateValue>) -> Result<(), StorageError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(Durability::Immediate).map_err(db_err)?;
+        Self::write_state(&tx, &nodes, &values)?;
+        {
+            let mut m = tx.open_table(META).map_err(db_err)?;
+            m.insert(META_GENESIS, genesis_hash.0.as_slice()).map_err(db_err)?;
+            m.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn genesis_hash(&self) -> Result<Option<Hash>, StorageError> {
+        Ok(self.get_bytes(META, META_GENESIS)?.and_then(|b| b.as_slice().try_into().ok()).map(Hash))
+    }
+
+    fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get_bytes(STATE_NODES, key)
+    }
+
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(STATE_VALUES).map_err(db_err)?;
+        let lo = value_key(key_hash, 0);
+        let hi = value_key(key_hash, max_version);
+        let mut range = t.range::<&[u8]>(lo.as_slice()..=hi.as_slice()).map_err(db_err)?;
+        let Some(last) = range.next_back() else { return Ok(None) };
+        let (_, v) = last.map_err(db_err)?;
+        let v = v.value();
+        Ok(Some(match v.first() {
+            Some(1) => Some(v[1..].to_vec()),
+            _ => None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_values_newest_at_or_below_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = RedbStore::open(&dir.path().join("db")).expect("open");
+        let k = [7u8; 32];
+        s.write_genesis(Hash::ZERO, vec![], vec![(k, 0, Some(b"a".to_vec())), (k, 5, Some(b"b".to_vec())), (k, 9, None)])
+            .expect("write");
+        assert_eq!(s.state_value(&k, 0).expect("r"), Some(Some(b"a".to_vec())));
+        assert_eq!(s.state_value(&k, 4).expect("r"), Some(Some(b"a".to_vec())));
+        assert_eq!(s.state_value(&k, 5).expect("r"), Some(Some(b"b".to_vec())));
+        assert_eq!(s.state_value(&k, 100).expect("r"), Some(None));
+        assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), None);
+        assert_eq!(s.latest_height().expect("h"), 0);
+    }
+}
