@@ -36,7 +36,12 @@ impl Eq for PublicKey {}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}:{})", self.suite(), hex::encode(self.to_bytes()))
+        write!(
+            f,
+            "PublicKey({}:{})",
+            self.suite(),
+            hex::encode(self.to_bytes())
+        )
     }
 }
 
@@ -108,9 +113,13 @@ impl PublicKey {
             }
             (PublicKey::Ed25519(k), Signature::Ed25519(bytes)) => {
                 let s = ed25519_dalek::Signature::from_bytes(bytes);
-                k.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
+                k.verify_strict(msg, &s)
+                    .map_err(|_| CryptoError::BadSignature)
             }
-            _ => Err(CryptoError::SuiteMismatch { expected: self.suite(), got: sig.suite() }),
+            _ => Err(CryptoError::SuiteMismatch {
+                expected: self.suite(),
+                got: sig.suite(),
+            }),
         }
     }
 
@@ -127,7 +136,9 @@ impl PublicKey {
         if let Ok(vk) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
             return Ok(PublicKey::Ed25519(vk));
         }
-        Err(CryptoError::BadKeyFile("not an SM2 or Ed25519 SubjectPublicKeyInfo PEM".into()))
+        Err(CryptoError::BadKeyFile(
+            "not an SM2 or Ed25519 SubjectPublicKeyInfo PEM".into(),
+        ))
     }
 
     /// Encodes as a SubjectPublicKeyInfo PEM that OpenSSL 3 reads.
@@ -143,9 +154,9 @@ impl PublicKey {
                 sm2::pkcs8::EncodePublicKey::to_public_key_pem(&pk, le)
                     .map_err(|e| CryptoError::BadKeyFile(e.to_string()))
             }
-            PublicKey::Ed25519(k) => {
-                k.to_public_key_pem(le).map_err(|e| CryptoError::BadKeyFile(e.to_string()))
-            }
+            PublicKey::Ed25519(k) => k
+                .to_public_key_pem(le)
+                .map_err(|e| CryptoError::BadKeyFile(e.to_string())),
         }
     }
 }
@@ -185,7 +196,12 @@ mod sig64 {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({}:{})", self.suite(), hex::encode(self.as_bytes()))
+        write!(
+            f,
+            "Signature({}:{})",
+            self.suite(),
+            hex::encode(self.as_bytes())
+        )
     }
 }
 
@@ -268,13 +284,16 @@ impl KeyPair {
         let mut rng = UnwrapErr(getrandom::SysRng);
         match suite {
             Suite::Sm => {
-                let sk = <sm2::SecretKey as sm2::elliptic_curve::Generate>::generate_from_rng(&mut rng);
+                let sk =
+                    <sm2::SecretKey as sm2::elliptic_curve::Generate>::generate_from_rng(&mut rng);
                 KeyPair::Sm2(Box::new(
                     sm2::dsa::SigningKey::new(SM2_DEFAULT_DISTID, &sk)
                         .expect("invariant: a random non-zero scalar is a valid SM2 key"),
                 ))
             }
-            Suite::Intl => KeyPair::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng))),
+            Suite::Intl => {
+                KeyPair::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
+            }
         }
     }
 
@@ -324,7 +343,8 @@ impl KeyPair {
         ))
     }
 
-    /// Encodes as PKCS#8 PEM that OpenSSL 3 reads.
+    /// Encodes as PKCS#8 PEM that OpenSSL 3 reads: for SM2 an `id-ecPublicKey` key on the SM2 curve
+    /// (an ECPrivateKey holding the public key too), for Ed25519 the PKCS#8 v1 form of RFC 8410.
     ///
     /// # Errors
     /// [`CryptoError::BadKeyFile`] if encoding fails.
@@ -338,7 +358,15 @@ impl KeyPair {
                     .map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
             }
             KeyPair::Ed25519(k) => {
-                k.to_pkcs8_pem(le).map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
+                // PKCS#8 v1 (RFC 8410) without the optional public key, as `openssl genpkey`
+                // writes it: OpenSSL 3.0 cannot read the v2 (RFC 5958) form that
+                // `SigningKey::to_pkcs8_pem` produces.
+                let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+                    secret_key: k.to_bytes(),
+                    public_key: None,
+                };
+                v1.to_pkcs8_pem(le)
+                    .map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
             }
         };
         Ok(pem.to_string())
@@ -409,7 +437,9 @@ impl Signer for KeyPair {
 /// Returns one verdict per triple, in order.
 pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
     let all_ed = !items.is_empty()
-        && items.iter().all(|(k, _, s)| matches!((k, s), (PublicKey::Ed25519(_), Signature::Ed25519(_))));
+        && items
+            .iter()
+            .all(|(k, _, s)| matches!((k, s), (PublicKey::Ed25519(_), Signature::Ed25519(_))));
     if all_ed && items.len() > 1 {
         let mut msgs = Vec::with_capacity(items.len());
         let mut sigs = Vec::with_capacity(items.len());
@@ -425,7 +455,10 @@ pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
             return vec![true; items.len()];
         }
     }
-    items.iter().map(|(k, m, s)| k.verify(m, s).is_ok()).collect()
+    items
+        .iter()
+        .map(|(k, m, s)| k.verify(m, s).is_ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -454,7 +487,12 @@ mod tests {
 
     #[test]
     fn garbled_key_file_is_an_error() {
-        assert!(KeyPair::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            KeyPair::from_pkcs8_pem(
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            )
+            .is_err()
+        );
         assert!(KeyPair::from_pkcs8_pem("").is_err());
     }
 
@@ -463,9 +501,15 @@ mod tests {
         let kps: Vec<_> = (0..4).map(|_| KeyPair::generate(Suite::Intl)).collect();
         let pks: Vec<_> = kps.iter().map(|k| k.public_key()).collect();
         let msgs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 10]).collect();
-        let mut sigs: Vec<_> = kps.iter().zip(&msgs).map(|(k, m)| k.sign(m).expect("sign")).collect();
+        let mut sigs: Vec<_> = kps
+            .iter()
+            .zip(&msgs)
+            .map(|(k, m)| k.sign(m).expect("sign"))
+            .collect();
         sigs[2] = kps[2].sign(b"other").expect("sign");
-        let items: Vec<_> = (0..4).map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i])).collect();
+        let items: Vec<_> = (0..4)
+            .map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i]))
+            .collect();
         assert_eq!(verify_batch(&items), vec![true, true, false, true]);
     }
 }
