@@ -17,6 +17,8 @@ pub struct ChainParams {
     pub max_tx_bytes: u32,
     /// Furthest a transaction's expiry height may lie beyond the current height.
     pub max_expiry_window: u64,
+    /// Longest time without a block when no transaction waits (a heartbeat), in milliseconds.
+    pub empty_block_interval_ms: u64,
 }
 
 impl Default for ChainParams {
@@ -26,6 +28,7 @@ impl Default for ChainParams {
             max_block_txs: 5_000,
             max_tx_bytes: 2_048,
             max_expiry_window: 100_000,
+            empty_block_interval_ms: 1_000,
         }
     }
 }

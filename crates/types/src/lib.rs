@@ -5,6 +5,7 @@
 //! decoder never allocates more than the input justifies. Byte fixtures in the tests fail when the
 //! format changes.
 
+pub mod api;
 pub mod block;
 pub mod codec;
 pub mod genesis;

@@ -1,0 +1,293 @@
+//! FDL's mempool: admission and the pool of transactions waiting for a block.
+//!
+//! Admission checks, in order of cost: size, decoding (bounded), chain id and suite, expiry window,
+//! amount, replay (the transaction index and the pool), then the signature — on a dedicated
+//! thread pool, off the async runtime, many transactions per job. The pool is bounded; when it or
+//! the verifier queue is full, admission fails with [`AdmitError::Full`] and the API answers 429
+//! (back-pressure instead of unbounded memory, STYLE.md 5).
+//!
+//! The pool also owns the lifecycle of a pending transaction: [`Mempool::on_committed`] removes
+//! included transactions and wakes whoever waits for their receipts.
+
+mod verify;
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use fdl_crypto::Hash;
+use fdl_exec::{TxRejection, check_tx_for_block};
+use fdl_storage::Store;
+use fdl_types::{Decode, DecodeError, Genesis, Receipt, SignedTx};
+use parking_lot::Mutex;
+use thiserror::Error;
+use tokio::sync::{Notify, oneshot};
+
+pub use verify::VerifyPool;
+
+/// Mempool limits.
+#[derive(Debug, Clone)]
+pub struct MempoolConfig {
+    /// Most transactions held.
+    pub capacity: usize,
+    /// Threads verifying signatures.
+    pub verify_threads: usize,
+    /// Most verification jobs queued before admission answers "full".
+    pub verify_queue: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            capacity: 50_000,
+            verify_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            verify_queue: 1_024,
+        }
+    }
+}
+
+/// Why a transaction was not admitted. Each maps to a stable API code ([`AdmitError::code`]).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AdmitError {
+    /// The bytes are not a transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(#[from] DecodeError),
+    /// Refused by a validity rule (chain id, expiry, replay, size, amount).
+    #[error(transparent)]
+    Rejected(#[from] TxRejection),
+    /// Already waiting in the pool.
+    #[error("transaction already pending")]
+    AlreadyPending,
+    /// The pool or the verifier queue is full: retry later.
+    #[error("mempool full ({capacity} transactions): retry later")]
+    Full {
+        /// The pool capacity.
+        capacity: usize,
+    },
+    /// The store failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdmitError {
+    /// The stable error code used by the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmitError::Malformed(_) => "malformed_transaction",
+            AdmitError::Rejected(r) => match r {
+                TxRejection::WrongChain { .. } => "wrong_chain_id",
+                TxRejection::WrongSuite { .. } => "wrong_suite",
+                TxRejection::Expired { .. } => "expired",
+                TxRejection::ExpiryTooFar { .. } => "expiry_too_far",
+                TxRejection::Replayed => "replayed",
+                TxRejection::TooLarge { .. } => "transaction_too_large",
+                TxRejection::ZeroAmount => "zero_amount",
+                TxRejection::BadSignature => "bad_signature",
+            },
+            AdmitError::AlreadyPending => "already_pending",
+            AdmitError::Full { .. } => "mempool_full",
+            AdmitError::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<SignedTx>,
+    ids: HashSet<Hash>,
+    waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
+}
+
+/// The mempool.
+pub struct Mempool {
+    genesis: Arc<Genesis>,
+    store: Arc<dyn Store>,
+    config: MempoolConfig,
+    height: AtomicU64,
+    inner: Mutex<Inner>,
+    verifier: VerifyPool,
+    batch_ready: Notify,
+}
+
+impl Mempool {
+    /// A pool for the chain of `genesis`, checking replays against `store`.
+    ///
+    /// # Errors
+    /// [`AdmitError::Internal`] if the store cannot report its height.
+    pub fn new(genesis: Arc<Genesis>, store: Arc<dyn Store>, config: MempoolConfig) -> Result<Self, AdmitError> {
+        let height = store.latest_height().map_err(|e| AdmitError::Internal(e.to_string()))?;
+        let verifier = VerifyPool::new(config.verify_threads, config.verify_queue);
+        Ok(Mempool {
+            genesis,
+            store,
+            config,
+            height: AtomicU64::new(height),
+            inner: Mutex::new(Inner::default()),
+            verifier,
+            batch_ready: Notify::new(),
+        })
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pool's capacity.
+    pub fn capacity(&self) -> usize {
+        self.config.capacity
+    }
+
+    /// Whether `id` is waiting in the pool (or taken into a block not yet committed).
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.inner.lock().ids.contains(id)
+    }
+
+    /// Resolves when a full block's worth of transactions is waiting.
+    pub async fn batch_ready(&self) {
+        self.batch_ready.notified().await;
+    }
+
+    /// Admits one encoded transaction.
+    ///
+    /// # Errors
+    /// The [`AdmitError`] that applies.
+    pub async fn admit(&self, bytes: &[u8]) -> Result<Hash, AdmitError> {
+        self.admit_many(&[bytes]).await.into_iter().next().unwrap_or(Err(AdmitError::Internal("no verdict".into())))
+    }
+
+    /// Admits many encoded transactions with one verification job; one verdict each, in order.
+    pub async fn admit_many(&self, raw: &[&[u8]]) -> Vec<Result<Hash, AdmitError>> {
+        let next_height = self.height.load(Ordering::Acquire).saturating_add(1);
+        let mut verdicts: Vec<Result<Hash, AdmitError>> = Vec::with_capacity(raw.len());
+        let mut candidates = Vec::new();
+        for (i, bytes) in raw.iter().enumerate() {
+            match self.precheck(bytes, next_height) {
+                Ok(tx) => {
+                    verdicts.push(Ok(tx.id()));
+                    candidates.push((i, tx));
+                }
+                Err(e) => verdicts.push(Err(e)),
+            }
+        }
+        if candidates.is_empty() {
+            return verdicts;
+        }
+        if self.len().saturating_add(candidates.len()) > self.config.capacity {
+            for (i, _) in &candidates {
+                verdicts[*i] = Err(AdmitError::Full { capacity: self.config.capacity });
+            }
+            return verdicts;
+        }
+        let txs: Vec<SignedTx> = candidates.iter().map(|(_, t)| t.clone()).collect();
+        let Some(ok) = self.verifier.verify(txs).await else {
+            for (i, _) in &candidates {
+                verdicts[*i] = Err(AdmitError::Full { capacity: self.config.capacity });
+            }
+            return verdicts;
+        };
+        let mut ready = false;
+        {
+            let mut inner = self.inner.lock();
+            for ((i, tx), good) in candidates.into_iter().zip(ok) {
+                if !good {
+                    verdicts[i] = Err(AdmitError::Rejected(TxRejection::BadSignature));
+                } else if inner.queue.len() >= self.config.capacity {
+                    verdicts[i] = Err(AdmitError::Full { capacity: self.config.capacity });
+                } else if !inner.ids.insert(tx.id()) {
+                    verdicts[i] = Err(AdmitError::AlreadyPending);
+                } else {
+                    inner.queue.push_back(tx);
+                }
+            }
+            if inner.queue.len() >= self.genesis.params.max_block_txs as usize {
+                ready = true;
+            }
+        }
+        if ready {
+            self.batch_ready.notify_one();
+        }
+        verdicts
+    }
+
+    fn precheck(&self, bytes: &[u8], next_height: u64) -> Result<SignedTx, AdmitError> {
+        let limit = self.genesis.params.max_tx_bytes as usize;
+        if bytes.len() > limit {
+            return Err(TxRejection::TooLarge { size: bytes.len(), limit }.into());
+        }
+        let tx = SignedTx::decode(bytes)?;
+        check_tx_for_block(&tx, bytes.len(), &self.genesis, next_height)?;
+        if self.contains(&tx.id()) {
+            return Err(AdmitError::AlreadyPending);
+        }
+        match self.store.tx_location(&tx.id()) {
+            Ok(Some(_)) => Err(TxRejection::Replayed.into()),
+            Ok(None) => Ok(tx),
+            Err(e) => Err(AdmitError::Internal(e.to_string())),
+        }
+    }
+
+    /// Takes up to `max` transactions for a block at `height`, oldest first, dropping expired
+    /// ones. Taken transactions stay known to the pool (for replay checks and waiters) until
+    /// [`Mempool::on_committed`].
+    pub fn take_batch(&self, max: usize, height: u64) -> Vec<SignedTx> {
+        let mut inner = self.inner.lock();
+        let mut out = Vec::with_capacity(max.min(inner.queue.len()));
+        while out.len() < max {
+            let Some(tx) = inner.queue.pop_front() else { break };
+            if tx.body.expiry_height < height {
+                inner.ids.remove(&tx.id());
+                inner.waiters.remove(&tx.id());
+                continue;
+            }
+            out.push(tx);
+        }
+        out
+    }
+
+    /// Returns transactions that were taken but not included (e.g. a failed proposal) to the
+    /// front of the queue.
+    pub fn put_back(&self, txs: Vec<SignedTx>) {
+        let mut inner = self.inner.lock();
+        for tx in txs.into_iter().rev() {
+            inner.queue.push_front(tx);
+        }
+    }
+
+    /// Records a committed block: forgets its transactions and hands their receipts to waiters.
+    pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
+        self.height.store(height, Ordering::Release);
+        let mut inner = self.inner.lock();
+        for r in receipts {
+            inner.ids.remove(&r.tx_id);
+            if let Some(ws) = inner.waiters.remove(&r.tx_id) {
+                for w in ws {
+                    let _ = w.send(r.clone());
+                }
+            }
+        }
+    }
+
+    /// Registers interest in a transaction's receipt. The receiver yields the receipt when the
+    /// transaction is committed; it is closed if the transaction is dropped (expired). Callers
+    /// must check the store after registering, in case it committed just before.
+    pub fn subscribe(&self, id: Hash) -> oneshot::Receiver<Receipt> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.lock().waiters.entry(id).or_default().push(tx);
+        rx
+    }
+
+    /// Latest committed height known to the pool.
+    pub fn height(&self) -> u64 {
+        self.height.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,236 @@
+//! The chain: builds blocks from transactions and commits them atomically.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, atomic::Ordering},
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use fdl_crypto::{Hash, Signer, hash_tagged};
+use fdl_exec::{ExecError, StateView, check_tx_for_block, execute_block, genesis_writes};
+use fdl_mempool::Mempool;
+use fdl_rpc::{CommittedBlock, Metrics};
+use fdl_state::StateDb;
+use fdl_storage::{BlockWrite, StateNode, StateValue, Store};
+use fdl_types::{Block, BlockHeader, Commit, CommitSig, Encode, Genesis, Receipt, SignedTx};
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use crate::NodeError;
+
+/// Domain tag of the genesis document hash.
+const GENESIS_TAG: &[u8] = b"FDL/GENESIS/v1";
+
+/// A block built and executed but not yet committed.
+#[derive(Debug)]
+pub struct ProposedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its receipts.
+    pub receipts: Vec<Receipt>,
+    state_nodes: Vec<StateNode>,
+    state_values: Vec<StateValue>,
+}
+
+struct Tip {
+    height: u64,
+    hash: Hash,
+    timestamp_ms: u64,
+}
+
+/// The chain a node keeps: the store, the state and the tip.
+pub struct Chain {
+    genesis: Arc<Genesis>,
+    store: Arc<dyn Store>,
+    state: StateDb,
+    mempool: Arc<Mempool>,
+    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    metrics: Arc<Metrics>,
+    signer: Arc<dyn Signer>,
+    tip: Mutex<Tip>,
+}
+
+struct AtVersion<'a> {
+    state: &'a StateDb,
+    version: u64,
+}
+
+impl StateView for AtVersion<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        self.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
+    }
+}
+
+/// The genesis document's hash, which a data directory is bound to.
+pub fn genesis_hash(g: &Genesis) -> Hash {
+    let bytes = serde_json::to_vec(g).expect("invariant: genesis serializes");
+    hash_tagged(g.suite, GENESIS_TAG, &bytes)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Chain {
+    /// Opens the chain over `store`, writing genesis state on first start and checking on every
+    /// start that the data directory belongs to this genesis and that the stored state root
+    /// matches the latest header.
+    ///
+    /// # Errors
+    /// [`NodeError::Genesis`] for a foreign data directory, [`NodeError::Invariant`] for a state
+    /// root mismatch, storage errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        genesis: Arc<Genesis>,
+        store: Arc<dyn Store>,
+        state: StateDb,
+        mempool: Arc<Mempool>,
+        blocks: broadcast::Sender<Arc<CommittedBlock>>,
+        metrics: Arc<Metrics>,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Self, NodeError> {
+        let gh = genesis_hash(&genesis);
+        match store.genesis_hash()? {
+            None => {
+                let writes = genesis_writes(&genesis)?;
+                let (_root, nodes, values) = state.prepare(&writes, 0)?;
+                store.write_genesis(gh, nodes, values)?;
+                tracing::info!(genesis = %gh, "genesis state written");
+            }
+            Some(stored) if stored != gh => {
+                return Err(NodeError::Genesis(format!(
+                    "the data directory belongs to genesis {stored}, not {gh}"
+                )));
+            }
+            Some(_) => {}
+        }
+        let height = store.latest_height()?;
+        let tip = if height == 0 {
+            Tip { height: 0, hash: Hash::ZERO, timestamp_ms: genesis.genesis_time_ms }
+        } else {
+            let b = store.block(height)?.ok_or_else(|| NodeError::Invariant(format!("block {height} missing")))?;
+            let root = state.root(height)?;
+            if root != b.header.state_root {
+                return Err(NodeError::Invariant(format!(
+                    "state root at {height} is {root}, header says {}",
+                    b.header.state_root
+                )));
+            }
+            Tip { height, hash: b.header.hash(genesis.suite), timestamp_ms: b.header.timestamp_ms }
+        };
+        metrics.height.store(tip.height, Ordering::Relaxed);
+        Ok(Chain { genesis, store, state, mempool, blocks, metrics, signer, tip: Mutex::new(tip) })
+    }
+
+    /// The latest committed height.
+    pub fn height(&self) -> u64 {
+        self.tip.lock().height
+    }
+
+    /// The genesis document.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> &Arc<Mempool> {
+        &self.mempool
+    }
+
+    /// Builds and executes the next block from `candidates`, dropping any that are not valid at
+    /// that height (expired, already included, duplicated). Signatures were checked at admission.
+    ///
+    /// # Errors
+    /// Fatal store or state errors.
+    pub fn build_block(&self, candidates: Vec<SignedTx>) -> Result<ProposedBlock, NodeError> {
+        let (parent_height, parent_hash, parent_ts) = {
+            let t = self.tip.lock();
+            (t.height, t.hash, t.timestamp_ms)
+        };
+        let height = parent_height + 1;
+        let mut seen = HashSet::with_capacity(candidates.len());
+        let mut txs = Vec::with_capacity(candidates.len());
+        for tx in candidates {
+            let id = tx.id();
+            let len = tx.encode().len();
+            if check_tx_for_block(&tx, len, &self.genesis, height).is_err() || !seen.insert(id) {
+                continue;
+            }
+            if self.store.tx_location(&id)?.is_some() {
+                continue;
+            }
+            txs.push(tx);
+        }
+        let timestamp_ms = now_ms().max(parent_ts);
+        let view = AtVersion { state: &self.state, version: parent_height };
+        let outcome = execute_block(&view, height, timestamp_ms, &txs)?;
+        let (state_root, state_nodes, state_values) = self.state.prepare(&outcome.writes, height)?;
+        let suite = self.genesis.suite;
+        let header = BlockHeader {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            parent_hash,
+            timestamp_ms,
+            proposer: self.signer.public_key().address(),
+            tx_count: u32::try_from(txs.len()).map_err(|_| NodeError::Invariant("too many txs".into()))?,
+            tx_root: Block::compute_tx_root(suite, &txs),
+            state_root,
+            receipts_root: Block::compute_receipts_root(suite, &outcome.receipts),
+        };
+        let hash = header.hash(suite);
+        Ok(ProposedBlock { block: Block { header, txs }, hash, receipts: outcome.receipts, state_nodes, state_values })
+    }
+
+    /// Signs the one-validator commit for a proposed block.
+    ///
+    /// # Errors
+    /// [`NodeError::Key`] if the signer fails.
+    pub fn sign_commit(&self, p: &ProposedBlock) -> Result<Commit, NodeError> {
+        let bytes = Commit::signing_bytes(&self.genesis.chain_id, p.block.header.height, 0, &p.hash);
+        let signature = self.signer.sign(&bytes).map_err(|e| NodeError::Key(e.to_string()))?;
+        Ok(Commit {
+            height: p.block.header.height,
+            round: 0,
+            block_hash: p.hash,
+            signatures: vec![CommitSig { validator: self.signer.public_key(), signature }],
+        })
+    }
+
+    /// Commits a block and its certificate in one atomic write, then tells the mempool, the
+    /// metrics and the subscribers.
+    ///
+    /// # Errors
+    /// Fatal storage errors; [`NodeError::Invariant`] if the block does not extend the tip.
+    pub fn commit_block(&self, p: ProposedBlock, commit: Commit, started: Instant) -> Result<(), NodeError> {
+        let mut tip = self.tip.lock();
+        if p.block.header.height != tip.height + 1 || p.block.header.parent_hash != tip.hash {
+            return Err(NodeError::Invariant(format!(
+                "block {} does not extend the tip {}",
+                p.block.header.height, tip.height
+            )));
+        }
+        self.store.write_block(BlockWrite {
+            block: &p.block,
+            block_hash: p.hash,
+            commit: &commit,
+            receipts: &p.receipts,
+            state_nodes: p.state_nodes,
+            state_values: p.state_values,
+        })?;
+        let height = p.block.header.height;
+        *tip = Tip { height, hash: p.hash, timestamp_ms: p.block.header.timestamp_ms };
+        drop(tip);
+        self.mempool.on_committed(height, &p.receipts);
+        let m = &self.metrics;
+        m.height.store(height, Ordering::Relaxed);
+        m.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        m.txs_committed.fetch_add(p.block.txs.len() as u64, Ordering::Relaxed);
+        m.last_block_txs.store(p.block.txs.len() as u64, Ordering::Relaxed);
+        m.last_block_commit_us.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        tracing::debug!(height, txs = p.block.txs.len(), hash = %p.hash, "block committed");
+        let _ = self.blocks.send(Arc::new(CommittedBlock { block: p.block, hash: p.hash, receipts: p.receipts }));
+        Ok(())
+    }
+}

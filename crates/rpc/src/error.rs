@@ -1,0 +1,68 @@
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use fdl_mempool::AdmitError;
+use serde_json::json;
+
+/// An API error: an HTTP status, a stable code and a message, plus optional extra fields.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Extra fields merged into the body (e.g. a proof of absence).
+    pub extra: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), extra: None }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 with `code`.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 500 `internal`.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        tracing::error!(%message, "internal API error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+    }
+}
+
+impl From<AdmitError> for ApiError {
+    fn from(e: AdmitError) -> Self {
+        let status = match &e {
+            AdmitError::Full { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AdmitError::AlreadyPending | AdmitError::Rejected(fdl_exec::TxRejection::Replayed) => StatusCode::CONFLICT,
+            AdmitError::Rejected(fdl_exec::TxRejection::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            AdmitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
+            for (k, v) in extra {
+                obj.insert(k, v);
+            }
+        }
+        (self.status, Json(body)).into_response()
+    }
+}

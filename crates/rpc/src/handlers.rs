@@ -1,0 +1,372 @@
+//! Route handlers. Each validates its input and answers with a view or an [`ApiError`].
+
+use std::sync::{Arc, atomic::Ordering};
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{
+        Path, Query, State,
+        rejection::BytesRejection,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use fdl_crypto::{Address, Hash};
+use fdl_exec::{account_key, decode_account};
+use fdl_types::{
+    SignedTx,
+    api::{AccountView, BatchItemView, BlockView, HeaderView, ReceiptView, StatusView, SubmitView, TxStatusView, TxView},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{ApiError, MAX_BATCH_TXS, RpcContext, WAIT_TIMEOUT};
+
+type Ctx = State<Arc<RpcContext>>;
+type ApiResult<T> = Result<T, ApiError>;
+
+fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {} bytes", crate::MAX_BODY_BYTES))
+        } else {
+            ApiError::bad_request("bad_body", r.body_text())
+        }
+    })
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::bad_request("invalid_request", format!("wrong field or type: {e}")),
+            _ => ApiError::bad_request("malformed_json", format!("not valid JSON: {e}")),
+        }
+    })
+}
+
+fn decode_hex(s: &str, what: &str) -> ApiResult<Vec<u8>> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| ApiError::bad_request("malformed_transaction", format!("{what} is not hex: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// The canonical transaction bytes, hex.
+    tx: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SubmitQuery {
+    wait: Option<String>,
+}
+
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
+/// `POST /v1/transactions[?wait=commit]`: JSON `{"tx": "<hex>"}` or raw bytes
+/// (`application/octet-stream`).
+pub(crate) async fn submit_tx(
+    State(ctx): Ctx,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_error(body)?;
+    let raw = if is_binary(&headers) { body.to_vec() } else { decode_hex(&parse_json::<SubmitBody>(&body)?.tx, "tx")? };
+    let wait = match q.wait.as_deref() {
+        None | Some("none") => false,
+        Some("commit") => true,
+        Some(other) => return Err(ApiError::bad_request("invalid_request", format!("wait={other}: expected \"commit\""))),
+    };
+    let admitted = ctx.mempool.admit(&raw).await;
+    let id = match admitted {
+        Ok(id) => {
+            ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+            id
+        }
+        Err(e) => {
+            count_refusal(&ctx, &e);
+            return Err(e.into());
+        }
+    };
+    if !wait {
+        return Ok((StatusCode::ACCEPTED, Json(SubmitView { hash: id, status: "pending".into(), height: None, receipt: None }))
+            .into_response());
+    }
+    let rx = ctx.mempool.subscribe(id);
+    if let Some(view) = committed_view(&ctx, &id)? {
+        return Ok(Json(view).into_response());
+    }
+    match tokio::time::timeout(WAIT_TIMEOUT, rx).await {
+        Ok(Ok(_receipt)) => match committed_view(&ctx, &id)? {
+            Some(view) => Ok(Json(view).into_response()),
+            None => Err(ApiError::internal("receipt announced but not stored")),
+        },
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::GONE, "dropped", "the transaction expired before it was included")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!("not committed within {} s; it may still be; query /v1/transactions/{id}", WAIT_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+fn count_refusal(ctx: &RpcContext, e: &fdl_mempool::AdmitError) {
+    if matches!(e, fdl_mempool::AdmitError::Full { .. }) {
+        ctx.metrics.txs_throttled.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ctx.metrics.txs_refused.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::debug!(code = e.code(), error = %e, "transaction refused");
+}
+
+fn committed_view(ctx: &RpcContext, id: &Hash) -> ApiResult<Option<SubmitView>> {
+    let Some(loc) = ctx.store.tx_location(id).map_err(ApiError::internal)? else { return Ok(None) };
+    let receipt = ctx.store.receipt(id).map_err(ApiError::internal)?;
+    Ok(Some(SubmitView {
+        hash: *id,
+        status: "committed".into(),
+        height: Some(loc.height),
+        receipt: receipt.as_ref().map(ReceiptView::new),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    txs: Vec<String>,
+}
+
+/// `POST /v1/transactions/batch`: `{"txs": ["<hex>", ...]}`, one verdict per transaction.
+pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+    let body = body_or_error(body)?;
+    let b: BatchBody = parse_json(&body)?;
+    if b.txs.len() > MAX_BATCH_TXS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{} transactions, limit {MAX_BATCH_TXS}", b.txs.len()),
+        ));
+    }
+    let mut raws: Vec<Option<Vec<u8>>> = Vec::with_capacity(b.txs.len());
+    for s in &b.txs {
+        raws.push(hex::decode(s.strip_prefix("0x").unwrap_or(s)).ok());
+    }
+    let good: Vec<&[u8]> = raws.iter().filter_map(|r| r.as_deref()).collect();
+    let mut verdicts = ctx.mempool.admit_many(&good).await.into_iter();
+    let mut out = Vec::with_capacity(raws.len());
+    let mut all_full = !raws.is_empty();
+    for r in &raws {
+        let item = match r {
+            None => {
+                all_full = false;
+                BatchItemView { hash: None, code: Some("malformed_transaction".into()), message: Some("not hex".into()) }
+            }
+            Some(_) => match verdicts.next() {
+                Some(Ok(h)) => {
+                    all_full = false;
+                    ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+                    BatchItemView { hash: Some(h), code: None, message: None }
+                }
+                Some(Err(e)) => {
+                    if !matches!(e, fdl_mempool::AdmitError::Full { .. }) {
+                        all_full = false;
+                    }
+                    count_refusal(&ctx, &e);
+                    BatchItemView { hash: None, code: Some(e.code().into()), message: Some(e.to_string()) }
+                }
+                None => BatchItemView { hash: None, code: Some("internal".into()), message: Some("no verdict".into()) },
+            },
+        };
+        out.push(item);
+    }
+    let status = if all_full { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
+    Ok((status, Json(json!({ "results": out }))).into_response())
+}
+
+fn parse_hash(s: &str) -> ApiResult<Hash> {
+    Hash::from_hex(s).ok_or_else(|| ApiError::bad_request("invalid_hash", format!("{s:?} is not 64 hex digits")))
+}
+
+/// `GET /v1/transactions/{hash}`.
+pub(crate) async fn get_tx(State(ctx): Ctx, Path(hash): Path<String>) -> ApiResult<Json<TxStatusView>> {
+    let id = parse_hash(&hash)?;
+    if let Some(loc) = ctx.store.tx_location(&id).map_err(ApiError::internal)? {
+        let block = ctx
+            .store
+            .block(loc.height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("indexed block {} missing", loc.height)))?;
+        let tx: Option<&SignedTx> = block.txs.get(loc.index as usize);
+        let receipt = ctx.store.receipt(&id).map_err(ApiError::internal)?;
+        return Ok(Json(TxStatusView {
+            hash: id,
+            status: "committed".into(),
+            height: Some(loc.height),
+            index: Some(loc.index),
+            tx: tx.map(TxView::new),
+            receipt: receipt.as_ref().map(ReceiptView::new),
+        }));
+    }
+    if ctx.mempool.contains(&id) {
+        return Ok(Json(TxStatusView { hash: id, status: "pending".into(), height: None, index: None, tx: None, receipt: None }));
+    }
+    Err(ApiError::not_found("tx_not_found", format!("no transaction {id} committed or pending")))
+}
+
+fn block_view(ctx: &RpcContext, height: u64) -> ApiResult<BlockView> {
+    let block = ctx
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("block_not_found", format!("no block at height {height}")))?;
+    let commit = ctx.store.commit(height).map_err(ApiError::internal)?;
+    Ok(BlockView::new(&block, commit.as_ref(), ctx.genesis.suite))
+}
+
+/// `GET /v1/blocks/latest`.
+pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> {
+    let h = ctx.store.latest_height().map_err(ApiError::internal)?;
+    if h == 0 {
+        return Err(ApiError::not_found("block_not_found", "no block produced yet"));
+    }
+    Ok(Json(block_view(&ctx, h)?))
+}
+
+/// `GET /v1/blocks/{height}`.
+pub(crate) async fn get_block(State(ctx): Ctx, Path(height): Path<String>) -> ApiResult<Json<BlockView>> {
+    let h: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_height", format!("{height:?} is not a height")))?;
+    Ok(Json(block_view(&ctx, h)?))
+}
+
+/// `GET /v1/accounts/{address}`: balance, replay state and a proof against the latest header.
+/// An unknown account answers 404 `account_not_found` with the proof of its absence.
+pub(crate) async fn get_account(State(ctx): Ctx, Path(address): Path<String>) -> ApiResult<Response> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e| ApiError::bad_request("invalid_address", format!("{address:?}: {e}")))?;
+    let height = ctx.store.latest_height().map_err(ApiError::internal)?;
+    if height == 0 {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
+    }
+    let block = ctx
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("latest block missing"))?;
+    let key = account_key(&addr);
+    let (value, proof) = ctx.state.get_with_proof(&key, height).map_err(ApiError::internal)?;
+    let account = match &value {
+        Some(v) => Some(decode_account(&key, v).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let view = AccountView {
+        address: addr.to_hex(),
+        balance: account.map(|a| a.balance).unwrap_or(0).to_string(),
+        sent: account.map(|a| a.sent).unwrap_or(0),
+        height,
+        header: HeaderView::new(&block.header, ctx.genesis.suite),
+        key: hex::encode(&key),
+        value: value.as_ref().map(hex::encode),
+        proof: hex::encode(proof),
+    };
+    if account.is_none() {
+        let mut e = ApiError::not_found("account_not_found", format!("no account {addr}; the proof shows its absence"));
+        e.extra = Some(json!({ "account": view }));
+        return Err(e);
+    }
+    Ok(Json(view).into_response())
+}
+
+/// `GET /v1/status`.
+pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
+    let height = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let (hash, time) = if height == 0 {
+        (Hash::ZERO, ctx.genesis.genesis_time_ms)
+    } else {
+        let b = ctx.store.block(height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("latest block missing"))?;
+        (b.header.hash(ctx.genesis.suite), b.header.timestamp_ms)
+    };
+    Ok(Json(StatusView {
+        chain_id: ctx.genesis.chain_id.clone(),
+        suite: ctx.genesis.suite,
+        height,
+        latest_block_hash: hash,
+        latest_block_time_ms: time,
+        node_id: ctx.node_id.to_hex(),
+        node_name: ctx.node_name.clone(),
+        peers: ctx.peers.read().clone(),
+        mempool_size: ctx.mempool.len(),
+    }))
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
+    let text = ctx.metrics.render(ctx.mempool.len(), ctx.peers.read().len());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// `GET /v1/openapi.json`.
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+/// Unknown routes.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint; see /v1/openapi.json")
+}
+
+/// `GET /v1/stream`: a WebSocket carrying one JSON message per committed block, with its events.
+pub(crate) async fn stream(State(ctx): Ctx, ws: WebSocketUpgrade) -> Response {
+    let rx = ctx.blocks.subscribe();
+    ws.on_upgrade(move |socket| pump(socket, rx, ctx))
+}
+
+async fn pump(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<Arc<crate::CommittedBlock>>, ctx: Arc<RpcContext>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Ok(b) => {
+                    let events: Vec<_> = b
+                        .receipts
+                        .iter()
+                        .flat_map(|r| r.events.iter().map(move |e| json!({"tx_hash": r.tx_id, "kind": e.kind, "attrs": e.attrs})))
+                        .collect();
+                    let m = json!({
+                        "type": "block",
+                        "height": b.block.header.height,
+                        "hash": b.hash,
+                        "header": HeaderView::new(&b.block.header, ctx.genesis.suite),
+                        "tx_hashes": b.block.txs.iter().map(SignedTx::id).collect::<Vec<_>>(),
+                        "events": events,
+                    });
+                    if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let m = json!({"type": "lagged", "skipped_blocks": n});
+                    if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,45 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The node's counters and gauges, rendered in the Prometheus text format at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Latest committed height.
+    pub height: AtomicU64,
+    /// Transactions committed since start.
+    pub txs_committed: AtomicU64,
+    /// Transactions admitted to the mempool since start.
+    pub txs_admitted: AtomicU64,
+    /// Transactions refused at admission since start.
+    pub txs_refused: AtomicU64,
+    /// Admissions refused because the pool was full (HTTP 429).
+    pub txs_throttled: AtomicU64,
+    /// Blocks committed since start.
+    pub blocks_committed: AtomicU64,
+    /// Time to build and commit the last block, in microseconds.
+    pub last_block_commit_us: AtomicU64,
+    /// Transactions in the last block.
+    pub last_block_txs: AtomicU64,
+}
+
+impl Metrics {
+    /// Renders the Prometheus text exposition, with the mempool size and peer count supplied by
+    /// the caller (they live elsewhere).
+    pub fn render(&self, mempool_size: usize, peers: usize) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = String::with_capacity(1024);
+        let mut line = |name: &str, kind: &str, help: &str, v: u64| {
+            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+        };
+        line("fdl_height", "gauge", "Latest committed block height.", g(&self.height));
+        line("fdl_blocks_committed_total", "counter", "Blocks committed since start.", g(&self.blocks_committed));
+        line("fdl_txs_committed_total", "counter", "Transactions committed since start.", g(&self.txs_committed));
+        line("fdl_txs_admitted_total", "counter", "Transactions admitted to the mempool.", g(&self.txs_admitted));
+        line("fdl_txs_refused_total", "counter", "Transactions refused at admission.", g(&self.txs_refused));
+        line("fdl_txs_throttled_total", "counter", "Admissions refused with 429 (pool full).", g(&self.txs_throttled));
+        line("fdl_last_block_commit_microseconds", "gauge", "Build and commit time of the last block.", g(&self.last_block_commit_us));
+        line("fdl_last_block_txs", "gauge", "Transactions in the last block.", g(&self.last_block_txs));
+        line("fdl_mempool_size", "gauge", "Transactions waiting in the mempool.", mempool_size as u64);
+        line("fdl_peers", "gauge", "Connected peers.", peers as u64);
+        s
+    }
+}

@@ -1,0 +1,308 @@
+//! JSON views of the API's responses, shared by the server and the SDK so that both sides agree
+//! on one shape. Amounts are decimal strings (u128 does not fit JSON numbers portably).
+
+use fdl_crypto::{Hash, Suite};
+use serde::{Deserialize, Serialize};
+
+use crate::{Block, BlockHeader, Commit, Encode, Event, Payload, Receipt, SignedTx};
+
+/// A block header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderView {
+    /// Block hash.
+    pub hash: Hash,
+    /// Chain id.
+    pub chain_id: String,
+    /// Height.
+    pub height: u64,
+    /// Parent hash.
+    pub parent_hash: Hash,
+    /// Timestamp (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// Proposer address.
+    pub proposer: String,
+    /// Transactions in the block.
+    pub tx_count: u32,
+    /// Transactions root.
+    pub tx_root: Hash,
+    /// State root after the block.
+    pub state_root: Hash,
+    /// Receipts root.
+    pub receipts_root: Hash,
+    /// The canonical header encoding in hex: hash it to check `hash`.
+    pub encoded: String,
+}
+
+impl HeaderView {
+    /// The view of `h` under `suite`.
+    pub fn new(h: &BlockHeader, suite: Suite) -> Self {
+        HeaderView {
+            hash: h.hash(suite),
+            chain_id: h.chain_id.clone(),
+            height: h.height,
+            parent_hash: h.parent_hash,
+            timestamp_ms: h.timestamp_ms,
+            proposer: h.proposer.to_hex(),
+            tx_count: h.tx_count,
+            tx_root: h.tx_root,
+            state_root: h.state_root,
+            receipts_root: h.receipts_root,
+            encoded: hex::encode(h.encode()),
+        }
+    }
+}
+
+/// A transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxView {
+    /// Transaction id.
+    pub hash: Hash,
+    /// Chain id.
+    pub chain_id: String,
+    /// Signer public key (hex).
+    pub signer: String,
+    /// Sender address.
+    pub sender: String,
+    /// Client nonce.
+    pub nonce: u64,
+    /// Expiry height.
+    pub expiry_height: u64,
+    /// `module.method`.
+    pub method: String,
+    /// Recipient, when the method has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+    /// Amount (decimal string).
+    pub amount: String,
+    /// Memo, for transfers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub memo: Option<String>,
+    /// Signature (hex; DER for SM2).
+    pub signature: String,
+    /// The canonical transaction encoding in hex.
+    pub encoded: String,
+}
+
+impl TxView {
+    /// The view of `tx`.
+    pub fn new(tx: &SignedTx) -> Self {
+        let (to, amount, memo) = match &tx.body.payload {
+            Payload::Transfer { to, amount, memo } => (Some(to.to_hex()), *amount, Some(memo.clone())),
+            Payload::Issue { to, amount } => (Some(to.to_hex()), *amount, None),
+            Payload::Burn { amount } => (None, *amount, None),
+        };
+        TxView {
+            hash: tx.id(),
+            chain_id: tx.body.chain_id.clone(),
+            signer: hex::encode(tx.body.signer.to_bytes()),
+            sender: tx.sender().to_hex(),
+            nonce: tx.body.nonce,
+            expiry_height: tx.body.expiry_height,
+            method: tx.body.payload.method().into(),
+            to,
+            amount: amount.to_string(),
+            memo,
+            signature: hex::encode(tx.signature.as_bytes()),
+            encoded: hex::encode(tx.encode()),
+        }
+    }
+}
+
+/// A receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    /// Transaction id.
+    pub tx_hash: Hash,
+    /// Stable status string (`ok`, `insufficient_balance`, ...).
+    pub status: String,
+    /// Stable numeric status code (0 = ok).
+    pub code: u16,
+    /// Events.
+    pub events: Vec<Event>,
+    /// Cost units charged.
+    pub cost: u64,
+}
+
+impl ReceiptView {
+    /// The view of `r`.
+    pub fn new(r: &Receipt) -> Self {
+        ReceiptView {
+            tx_hash: r.tx_id,
+            status: r.status.as_str().into(),
+            code: r.status.code(),
+            events: r.events.clone(),
+            cost: r.cost,
+        }
+    }
+}
+
+/// One signature of a commit certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitSigView {
+    /// Validator public key (hex).
+    pub validator: String,
+    /// Validator address.
+    pub address: String,
+    /// Signature (hex).
+    pub signature: String,
+}
+
+/// A commit certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Block hash.
+    pub block_hash: Hash,
+    /// Signatures.
+    pub signatures: Vec<CommitSigView>,
+}
+
+impl CommitView {
+    /// The view of `c`.
+    pub fn new(c: &Commit) -> Self {
+        CommitView {
+            height: c.height,
+            round: c.round,
+            block_hash: c.block_hash,
+            signatures: c
+                .signatures
+                .iter()
+                .map(|s| CommitSigView {
+                    validator: hex::encode(s.validator.to_bytes()),
+                    address: s.validator.address().to_hex(),
+                    signature: hex::encode(s.signature.as_bytes()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// The header.
+    pub header: HeaderView,
+    /// Transactions.
+    pub txs: Vec<TxView>,
+    /// The commit certificate.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<CommitView>,
+}
+
+impl BlockView {
+    /// The view of `b`.
+    pub fn new(b: &Block, commit: Option<&Commit>, suite: Suite) -> Self {
+        BlockView {
+            header: HeaderView::new(&b.header, suite),
+            txs: b.txs.iter().map(TxView::new).collect(),
+            commit: commit.map(CommitView::new),
+        }
+    }
+}
+
+/// A transaction's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxStatusView {
+    /// Transaction id.
+    pub hash: Hash,
+    /// `pending` or `committed`.
+    pub status: String,
+    /// Block height, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u64>,
+    /// Index in the block, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub index: Option<u32>,
+    /// The transaction, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tx: Option<TxView>,
+    /// The receipt, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// An account with the proof of its state against a header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Address.
+    pub address: String,
+    /// Balance (decimal string, smallest unit).
+    pub balance: String,
+    /// Transactions from this account executed so far (its replay state).
+    pub sent: u64,
+    /// Height the state is read at.
+    pub height: u64,
+    /// The header whose `state_root` the proof is against.
+    pub header: HeaderView,
+    /// The state key (hex).
+    pub key: String,
+    /// The raw state value (hex), absent for an unknown account.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<String>,
+    /// The Merkle proof (hex, borsh-encoded sparse Merkle proof).
+    pub proof: String,
+}
+
+/// Node status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// Chain id.
+    pub chain_id: String,
+    /// Crypto suite.
+    pub suite: Suite,
+    /// Latest committed height.
+    pub height: u64,
+    /// Latest block hash.
+    pub latest_block_hash: Hash,
+    /// Latest block time.
+    pub latest_block_time_ms: u64,
+    /// This node's id (validator address).
+    pub node_id: String,
+    /// This node's name.
+    pub node_name: String,
+    /// Connected peers.
+    pub peers: Vec<String>,
+    /// Transactions in the mempool.
+    pub mempool_size: usize,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitView {
+    /// Transaction id.
+    pub hash: Hash,
+    /// `pending` or `committed`.
+    pub status: String,
+    /// Height, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u64>,
+    /// Receipt, when committed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// One verdict of a batch submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItemView {
+    /// Transaction id when admitted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hash: Option<Hash>,
+    /// Error code when refused.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<String>,
+    /// Error message when refused.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+/// An API error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorView {
+    /// Stable code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
