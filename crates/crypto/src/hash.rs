@@ -30,6 +30,13 @@ impl Hash {
     }
 }
 
+impl std::str::FromStr for Hash {
+    type Err = crate::CryptoError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash::from_hex(s).ok_or(crate::CryptoError::BadLength { what: "hash hex digits", expected: 64, got: s.len() })
+    }
+}
+
 impl fmt::Debug for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Hash({})", self.to_hex())

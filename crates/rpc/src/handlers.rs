@@ -306,6 +306,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
         node_id: ctx.node_id.to_hex(),
         node_name: ctx.node_name.clone(),
         peers: ctx.peers.read().clone(),
+        validators: ctx.genesis.validators.len(),
         mempool_size: ctx.mempool.len(),
     }))
 }
@@ -327,12 +328,24 @@ pub(crate) async fn not_found() -> ApiError {
 }
 
 /// `GET /v1/stream`: a WebSocket carrying one JSON message per committed block, with its events.
-pub(crate) async fn stream(State(ctx): Ctx, ws: WebSocketUpgrade) -> Response {
+/// `?events=false` leaves out the events (for load generators that only need commit times).
+pub(crate) async fn stream(State(ctx): Ctx, Query(q): Query<StreamQuery>, ws: WebSocketUpgrade) -> Response {
     let rx = ctx.blocks.subscribe();
-    ws.on_upgrade(move |socket| pump(socket, rx, ctx))
+    let with_events = q.events.unwrap_or(true);
+    ws.on_upgrade(move |socket| pump(socket, rx, ctx, with_events))
 }
 
-async fn pump(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<Arc<crate::CommittedBlock>>, ctx: Arc<RpcContext>) {
+#[derive(Deserialize)]
+pub(crate) struct StreamQuery {
+    events: Option<bool>,
+}
+
+async fn pump(
+    mut socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<crate::CommittedBlock>>,
+    ctx: Arc<RpcContext>,
+    with_events: bool,
+) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         tokio::select! {
@@ -341,6 +354,7 @@ async fn pump(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<Ar
                     let events: Vec<_> = b
                         .receipts
                         .iter()
+                        .filter(|_| with_events)
                         .flat_map(|r| r.events.iter().map(move |e| json!({"tx_hash": r.tx_id, "kind": e.kind, "attrs": e.attrs})))
                         .collect();
                     let m = json!({

@@ -265,6 +265,8 @@ pub struct StatusView {
     pub node_name: String,
     /// Connected peers.
     pub peers: Vec<String>,
+    /// Number of validators.
+    pub validators: usize,
     /// Transactions in the mempool.
     pub mempool_size: usize,
 }

@@ -1,0 +1,313 @@
+//! `fdl bench`: a signed payment load against a running chain.
+//!
+//! It funds `--accounts` accounts from the issuer, pre-signs `--txs` transfers between them,
+//! measures the single-core signature-verify rate on the same transactions (the crypto bound),
+//! then submits the transfers in batches from `--clients` concurrent clients (optionally paced
+//! to `--rate` tx/s) and timestamps each commit from the node's WebSocket stream. It prints one
+//! JSON line: suite, validators, txs, duration_s, tps, latency_ms_p50, latency_ms_p99,
+//! sig_verify_per_s_core.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use fdl_crypto::{Hash, KeyPair, Suite};
+use fdl_sdk::{Client, build_tx};
+use fdl_types::{Payload, SignedTx};
+use futures_util::StreamExt as _;
+use serde_json::json;
+
+use crate::util::{last_devnet, rpc_url, runtime};
+
+/// `fdl bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Node API URL (default: the devnet's first node).
+    #[arg(long)]
+    rpc: Option<String>,
+    /// Transfers to send.
+    #[arg(long, default_value_t = 20_000)]
+    txs: usize,
+    /// Sending accounts.
+    #[arg(long, default_value_t = 1_000)]
+    accounts: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Transactions per HTTP request.
+    #[arg(long, default_value_t = 250)]
+    batch: usize,
+    /// Offered load in tx/s (default: as fast as the node accepts).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The issuer's key (default: the last devnet's issuer key).
+    #[arg(long)]
+    issuer_key: Option<PathBuf>,
+    /// Give up waiting for commits after this many seconds.
+    #[arg(long, default_value_t = 180)]
+    timeout_s: u64,
+}
+
+/// Runs the benchmark.
+pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
+    runtime()?.block_on(bench(a))
+}
+
+fn issuer_key(a: &BenchArgs) -> anyhow::Result<KeyPair> {
+    let path = match &a.issuer_key {
+        Some(p) => p.clone(),
+        None => last_devnet()
+            .map(|d| d.issuer_key)
+            .context("no --issuer-key and no devnet record in ~/.fdl/devnet.json: start `fdl devnet` or pass --issuer-key")?,
+    };
+    Ok(KeyPair::read_pem_file(&path)?)
+}
+
+fn sign_all(keys: &[KeyPair], chain_id: &str, expiry: u64, n: usize) -> anyhow::Result<Vec<SignedTx>> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t * chunk..((t + 1) * chunk).min(n))
+                        .map(|i| {
+                            let from = &keys[i % keys.len()];
+                            let to = keys[(i + 1) % keys.len()].address();
+                            build_tx(from, chain_id, expiry, Payload::Transfer { to, amount: 1, memo: String::new() })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for h in handles {
+            out.extend(h.join().map_err(|_| anyhow::anyhow!("signing thread panicked"))??);
+        }
+        Ok(out)
+    })
+}
+
+/// Verifies pre-signed transactions on this thread for about a second; returns verifies/s.
+fn verify_rate(txs: &[SignedTx]) -> f64 {
+    let sample: Vec<(Vec<u8>, &SignedTx)> = txs.iter().take(2_000).map(|t| (t.body.signing_bytes(), t)).collect();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_millis(1_500) {
+        for (m, t) in &sample {
+            let ok = t.body.signer.verify(m, &t.signature).is_ok();
+            assert!(ok, "invariant: the bench signed these itself");
+            n += 1;
+        }
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn wait_committed(client: &Client, id: &Hash, timeout: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        if let Ok(t) = client.tx(id).await {
+            if t.status == "committed" {
+                return Ok(());
+            }
+        }
+        if start.elapsed() > timeout {
+            bail!("transaction {id} not committed within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
+    let mut pending: Vec<SignedTx> = txs.to_vec();
+    while !pending.is_empty() {
+        let mut retry = Vec::new();
+        for chunk in pending.chunks(1_000) {
+            let results = match client.submit_batch(chunk).await {
+                Ok(r) => r,
+                Err(e) if e.code() == Some("mempool_full") => {
+                    retry.extend_from_slice(chunk);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for (tx, r) in chunk.iter().zip(results) {
+                match r.code.as_deref() {
+                    None | Some("already_pending") | Some("replayed") => {}
+                    Some("mempool_full") => retry.push(tx.clone()),
+                    Some(other) => bail!("funding refused: {other}: {}", r.message.unwrap_or_default()),
+                }
+            }
+        }
+        if !retry.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pending = retry;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
+    if a.txs == 0 || a.accounts < 2 || a.clients == 0 || a.batch == 0 {
+        bail!("--txs, --clients and --batch must be positive and --accounts at least 2");
+    }
+    let url = rpc_url(&a.rpc);
+    let client = Client::new(&url)?;
+    let status = client.status().await.with_context(|| format!("asking {url} for its status"))?;
+    let suite: Suite = status.suite;
+    let issuer = issuer_key(&a)?;
+    if issuer.suite() != suite {
+        bail!("the issuer key is {} but the chain uses {}", issuer.suite(), suite);
+    }
+    eprintln!("bench: {} accounts, {} transfers, {} clients x {} per request, suite {suite}", a.accounts, a.txs, a.clients, a.batch);
+    let keys: Vec<KeyPair> = (0..a.accounts).map(|_| KeyPair::generate(suite)).collect();
+    let expiry = status.height + fdl_sdk::DEFAULT_EXPIRY_BLOCKS;
+    let funding: Vec<SignedTx> = keys
+        .iter()
+        .map(|k| build_tx(&issuer, &status.chain_id, expiry, Payload::Issue { to: k.address(), amount: 1_000_000_000 }))
+        .collect::<Result<_, _>>()?;
+    submit_all(&client, &funding).await?;
+    if let Some(last) = funding.last() {
+        wait_committed(&client, &last.id(), Duration::from_secs(a.timeout_s)).await?;
+    }
+    eprintln!("bench: accounts funded; pre-signing transfers");
+    let txs = sign_all(&keys, &status.chain_id, expiry, a.txs)?;
+    let sig_rate = tokio::task::spawn_blocking({
+        let sample: Vec<SignedTx> = txs.iter().take(2_000).cloned().collect();
+        move || verify_rate(&sample)
+    })
+    .await?;
+    eprintln!("bench: single-core verify rate {sig_rate:.0}/s; submitting");
+
+    // Commit times, from the node's stream.
+    let wanted: Arc<HashSet<Hash>> = Arc::new(txs.iter().map(SignedTx::id).collect());
+    let committed: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(txs.len())));
+    let ws_url = format!("{}/v1/stream?events=false", url.replacen("http", "ws", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
+    let watcher = {
+        let committed = committed.clone();
+        let wanted = wanted.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = ws.next().await {
+                let now = Instant::now();
+                let Ok(text) = msg.into_text() else { continue };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                let Some(ids) = v["tx_hashes"].as_array() else { continue };
+                let mut c = committed.lock().expect("invariant: no panics while holding the lock");
+                for id in ids.iter().filter_map(|s| s.as_str()).filter_map(Hash::from_hex) {
+                    if wanted.contains(&id) {
+                        c.insert(id, now);
+                    }
+                }
+                if c.len() == wanted.len() {
+                    return;
+                }
+            }
+        })
+    };
+
+    let queue: Arc<Mutex<VecDeque<Vec<SignedTx>>>> =
+        Arc::new(Mutex::new(txs.chunks(a.batch).map(<[SignedTx]>::to_vec).collect()));
+    let sent_at: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(txs.len())));
+    let start = Instant::now();
+    let pace = a.rate.map(|r| Duration::from_secs_f64(a.batch as f64 / r.max(1.0)));
+    let next_slot = Arc::new(Mutex::new(start));
+    let mut workers = Vec::new();
+    for _ in 0..a.clients {
+        let (client, queue, sent_at, next_slot) = (client.clone(), queue.clone(), sent_at.clone(), next_slot.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(batch) = queue.lock().expect("invariant: lock").pop_front() else { return Ok::<_, anyhow::Error>(()) };
+                if let Some(p) = pace {
+                    let slot = {
+                        let mut s = next_slot.lock().expect("invariant: lock");
+                        let slot = *s;
+                        *s += p;
+                        slot
+                    };
+                    tokio::time::sleep_until(slot.into()).await;
+                }
+                let mut pending = batch;
+                while !pending.is_empty() {
+                    let t = Instant::now();
+                    let results = match client.submit_batch(&pending).await {
+                        Ok(r) => r,
+                        Err(e) if e.code() == Some("mempool_full") => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    let mut retry = Vec::new();
+                    {
+                        let mut s = sent_at.lock().expect("invariant: lock");
+                        for (tx, r) in pending.iter().zip(results) {
+                            match r.code.as_deref() {
+                                None => {
+                                    s.insert(tx.id(), t);
+                                }
+                                Some("mempool_full") => retry.push(tx.clone()),
+                                Some(code) => bail!("transfer refused: {code}: {}", r.message.unwrap_or_default()),
+                            }
+                        }
+                    }
+                    if !retry.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    pending = retry;
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let submitted_in = start.elapsed();
+    let _ = tokio::time::timeout(Duration::from_secs(a.timeout_s), watcher).await;
+    let committed = committed.lock().expect("invariant: lock").clone();
+    let sent_at = sent_at.lock().expect("invariant: lock").clone();
+    if committed.is_empty() {
+        bail!("no transfer was seen committed");
+    }
+    let last = committed.values().max().copied().unwrap_or(start);
+    let duration = last.duration_since(start).as_secs_f64().max(1e-6);
+    let mut lat: Vec<f64> = committed
+        .iter()
+        .filter_map(|(id, c)| sent_at.get(id).map(|s| c.duration_since(*s).as_secs_f64() * 1_000.0))
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let tps = committed.len() as f64 / duration;
+    eprintln!(
+        "bench: {} of {} committed in {duration:.2} s (submitted in {:.2} s): {tps:.0} tps, {:.2} of the verify bound",
+        committed.len(),
+        txs.len(),
+        submitted_in.as_secs_f64(),
+        tps / sig_rate
+    );
+    let out = json!({
+        "suite": suite,
+        "validators": status.validators,
+        "txs": committed.len(),
+        "duration_s": (duration * 1000.0).round() / 1000.0,
+        "tps": tps.round(),
+        "latency_ms_p50": (percentile(&lat, 0.50) * 10.0).round() / 10.0,
+        "latency_ms_p99": (percentile(&lat, 0.99) * 10.0).round() / 10.0,
+        "sig_verify_per_s_core": sig_rate.round(),
+        "offered_rate": a.rate,
+    });
+    println!("{out}");
+    Ok(if committed.len() == txs.len() { 0 } else { 1 })
+}

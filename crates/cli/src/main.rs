@@ -1,0 +1,70 @@
+//! `fdl`: the one command a user of FDL meets — keys, genesis, a node, a local devnet,
+//! transactions, queries and the benchmark.
+
+mod bench;
+mod devnet;
+mod keys;
+mod query;
+mod tx;
+mod util;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// FDL — a financial distributed ledger on SM2/SM3/SM4.
+#[derive(Parser)]
+#[command(name = "fdl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a key pair (PKCS#8 PEM, readable by OpenSSL 3) and print its address.
+    Keygen(keys::KeygenArgs),
+    /// Sign a file: a DER signature (SM2 with SM3 and id 1234567812345678, or Ed25519).
+    Sign(keys::SignArgs),
+    /// Verify a file's signature with a public key (SPKI PEM) or private key file.
+    Verify(keys::VerifyArgs),
+    /// Create genesis, keys and a node config for a one-validator chain.
+    Init(devnet::InitArgs),
+    /// Run a node.
+    Node(devnet::NodeArgs),
+    /// Start (or restart) a local network on 127.0.0.1 and keep it running until Ctrl-C.
+    Devnet(devnet::DevnetArgs),
+    /// Send a transaction.
+    Tx(tx::TxArgs),
+    /// Query the ledger.
+    Query(query::QueryArgs),
+    /// Drive a signed payment load and print throughput and latency as one JSON line.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Keygen(a) => keys::keygen(a),
+        Cmd::Sign(a) => keys::sign(a),
+        Cmd::Verify(a) => keys::verify(a),
+        Cmd::Init(a) => devnet::init(a),
+        Cmd::Node(a) => devnet::node(a),
+        Cmd::Devnet(a) => devnet::devnet(a),
+        Cmd::Tx(a) => util::runtime().and_then(|rt| rt.block_on(tx::run(a))),
+        Cmd::Query(a) => util::runtime().and_then(|rt| rt.block_on(query::run(a))),
+        Cmd::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Where `fdl devnet` records the devnet it last started, so other commands find it by default.
+pub(crate) fn last_devnet_file() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".fdl").join("devnet.json"))
+}

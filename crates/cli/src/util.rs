@@ -1,0 +1,76 @@
+//! Shared helpers: the runtime, the default RPC URL, the devnet record.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+/// The default API address of a devnet's first node.
+pub const DEFAULT_RPC: &str = "http://127.0.0.1:8700";
+
+/// A devnet's record, written to `DIR/devnet.json` (and copied to `~/.fdl/devnet.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevnetRecord {
+    /// Chain id.
+    pub chain_id: String,
+    /// Suite.
+    pub suite: fdl_crypto::Suite,
+    /// The issuer's key file.
+    pub issuer_key: PathBuf,
+    /// The devnet directory.
+    pub dir: PathBuf,
+    /// Nodes.
+    pub nodes: Vec<DevnetNode>,
+}
+
+/// One node of a devnet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevnetNode {
+    /// Name.
+    pub name: String,
+    /// `validator` or `observer`.
+    pub role: String,
+    /// API URL.
+    pub rpc: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Process id.
+    pub pid: u32,
+}
+
+/// A multi-threaded tokio runtime.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// The devnet last started on this machine, if its record is readable.
+pub fn last_devnet() -> Option<DevnetRecord> {
+    let p = crate::last_devnet_file()?;
+    read_record(&p).ok()
+}
+
+/// Reads a devnet record.
+pub fn read_record(p: &Path) -> anyhow::Result<DevnetRecord> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+}
+
+/// The RPC URL: the flag, else `FDL_RPC`, else the last devnet's first node, else the default.
+pub fn rpc_url(flag: &Option<String>) -> String {
+    if let Some(u) = flag {
+        return u.clone();
+    }
+    if let Ok(u) = std::env::var("FDL_RPC") {
+        return u;
+    }
+    if let Some(n) = last_devnet().and_then(|d| d.nodes.first().map(|n| n.rpc.clone())) {
+        return n;
+    }
+    DEFAULT_RPC.to_string()
+}
+
+/// Prints `value` as one JSON line.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

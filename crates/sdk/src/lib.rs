@@ -1,0 +1,301 @@
+//! The FDL Rust SDK: build and sign transactions, talk to a node's REST API, and check what the
+//! node says — an account's balance is accepted only with a Merkle proof that verifies against
+//! the header it comes with (present and absent accounts alike).
+//!
+//! Trust note: this chain has one validator, so the header is trusted as the node's
+//! signed word; once commit certificates carry a BFT quorum the SDK checks them too.
+
+use std::time::Duration;
+
+use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, random_bytes};
+use fdl_exec::{account_key, decode_account};
+use fdl_types::{
+    BlockHeader, Decode, Encode, Payload, SignedTx, TxBody,
+    api::{AccountView, BatchItemView, BlockView, ErrorView, HeaderView, StatusView, SubmitView, TxStatusView},
+};
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+/// Default expiry window the SDK gives new transactions, in blocks.
+pub const DEFAULT_EXPIRY_BLOCKS: u64 = 10_000;
+
+/// SDK failures.
+#[derive(Debug, Error)]
+pub enum SdkError {
+    /// The node could not be reached or answered garbage.
+    #[error("cannot reach {url}: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node answered with an API error.
+    #[error("{code} (HTTP {status}): {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable code.
+        code: String,
+        /// Message.
+        message: String,
+        /// The full error body.
+        body: serde_json::Value,
+    },
+    /// A proof or header failed verification: the node's answer cannot be trusted.
+    #[error("verification failed: {0}")]
+    Verify(String),
+    /// Building or signing a transaction failed.
+    #[error("transaction: {0}")]
+    Tx(String),
+}
+
+impl SdkError {
+    /// The API error code, if this is an API error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SdkError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// An account whose state was proven against a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccount {
+    /// Address.
+    pub address: Address,
+    /// Balance (zero for an absent account).
+    pub balance: u128,
+    /// Transactions executed from this account.
+    pub sent: u64,
+    /// Whether the account exists.
+    pub exists: bool,
+    /// The verified header the proof is against.
+    pub header: BlockHeader,
+    /// The raw view, for display.
+    pub view: AccountView,
+}
+
+/// Checks a header view: its encoding decodes, matches the fields, and hashes to `hash`.
+///
+/// # Errors
+/// [`SdkError::Verify`] on any mismatch.
+pub fn verify_header(view: &HeaderView, suite: Suite) -> Result<BlockHeader, SdkError> {
+    let bytes = hex::decode(&view.encoded).map_err(|e| SdkError::Verify(format!("header encoding: {e}")))?;
+    let h = BlockHeader::decode(&bytes).map_err(|e| SdkError::Verify(format!("header: {e}")))?;
+    if h.hash(suite) != view.hash {
+        return Err(SdkError::Verify("header hash does not match its encoding".into()));
+    }
+    if h.height != view.height || h.state_root != view.state_root || h.chain_id != view.chain_id {
+        return Err(SdkError::Verify("header fields do not match its encoding".into()));
+    }
+    Ok(h)
+}
+
+/// Verifies an account view: the header, then the Merkle proof of the account's state value (or
+/// its absence) against the header's state root, then that the balance shown is the proven one.
+///
+/// # Errors
+/// [`SdkError::Verify`] when anything does not check out.
+pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccount, SdkError> {
+    let header = verify_header(&view.header, suite)?;
+    let address: Address = view.address.parse().map_err(|e| SdkError::Verify(format!("address: {e}")))?;
+    let key = account_key(&address);
+    if hex::encode(&key) != view.key {
+        return Err(SdkError::Verify("proof is for another key".into()));
+    }
+    let proof = hex::decode(&view.proof).map_err(|e| SdkError::Verify(format!("proof hex: {e}")))?;
+    let value = view.value.as_ref().map(hex::decode).transpose().map_err(|e| SdkError::Verify(format!("value hex: {e}")))?;
+    fdl_state::verify_proof(suite, &header.state_root, &key, value.as_deref(), &proof)
+        .map_err(|e| SdkError::Verify(e.to_string()))?;
+    let (balance, sent, exists) = match &value {
+        Some(v) => {
+            let a = decode_account(&key, v).map_err(|e| SdkError::Verify(e.to_string()))?;
+            (a.balance, a.sent, true)
+        }
+        None => (0, 0, false),
+    };
+    if view.balance != balance.to_string() || view.sent != sent {
+        return Err(SdkError::Verify("displayed balance differs from the proven value".into()));
+    }
+    Ok(VerifiedAccount { address, balance, sent, exists, header, view: view.clone() })
+}
+
+/// Builds and signs a transaction with a random nonce.
+///
+/// # Errors
+/// [`SdkError::Tx`] if randomness or signing fails.
+pub fn build_tx(signer: &dyn Signer, chain_id: &str, expiry_height: u64, payload: Payload) -> Result<SignedTx, SdkError> {
+    let mut n = [0u8; 8];
+    random_bytes(&mut n).map_err(|e| SdkError::Tx(e.to_string()))?;
+    TxBody { chain_id: chain_id.into(), signer: signer.public_key(), nonce: u64::from_be_bytes(n), expiry_height, payload }
+        .sign(signer)
+        .map_err(|e| SdkError::Tx(e.to_string()))
+}
+
+/// A client of one node's API.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the node at `url` (e.g. `http://127.0.0.1:8545`).
+    ///
+    /// # Errors
+    /// [`SdkError::Transport`] if the HTTP client cannot be built.
+    pub fn new(url: &str) -> Result<Self, SdkError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
+        Ok(Client { base: url.trim_end_matches('/').to_string(), http })
+    }
+
+    /// The node's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    async fn handle<T: DeserializeOwned>(&self, url: &str, r: Result<reqwest::Response, reqwest::Error>) -> Result<T, SdkError> {
+        let resp = r.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| SdkError::Transport { url: url.into(), reason: format!("bad response: {e}") });
+        }
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        let err: ErrorView = serde_json::from_value(body.clone()).unwrap_or(ErrorView {
+            code: "http_error".into(),
+            message: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+        Err(SdkError::Api { status: status.as_u16(), code: err.code, message: err.message, body })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SdkError> {
+        let url = format!("{}{path}", self.base);
+        let r = self.http.get(&url).send().await;
+        self.handle(&url, r).await
+    }
+
+    /// `GET /v1/status`.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn status(&self) -> Result<StatusView, SdkError> {
+        self.get("/v1/status").await
+    }
+
+    /// Submits a transaction; with `wait`, returns once it is committed, with its receipt.
+    ///
+    /// # Errors
+    /// [`SdkError::Api`] with the refusal code.
+    pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<SubmitView, SdkError> {
+        let url = format!("{}/v1/transactions{}", self.base, if wait { "?wait=commit" } else { "" });
+        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
+        let r = self.http.post(&url).json(&body).send().await;
+        self.handle(&url, r).await
+    }
+
+    /// Submits up to 2,000 transactions at once; one verdict each.
+    ///
+    /// # Errors
+    /// [`SdkError`] for transport errors or a refusal of the whole batch (e.g. 429).
+    pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItemView>, SdkError> {
+        #[derive(serde::Deserialize)]
+        struct Res {
+            results: Vec<BatchItemView>,
+        }
+        let url = format!("{}/v1/transactions/batch", self.base);
+        let body = serde_json::json!({ "txs": txs.iter().map(|t| hex::encode(t.encode())).collect::<Vec<_>>() });
+        let r = self.http.post(&url).json(&body).send().await;
+        Ok(self.handle::<Res>(&url, r).await?.results)
+    }
+
+    /// `GET /v1/transactions/{hash}`.
+    ///
+    /// # Errors
+    /// [`SdkError`], `tx_not_found` when unknown.
+    pub async fn tx(&self, hash: &Hash) -> Result<TxStatusView, SdkError> {
+        self.get(&format!("/v1/transactions/{hash}")).await
+    }
+
+    /// `GET /v1/blocks/{height}` or `/v1/blocks/latest`.
+    ///
+    /// # Errors
+    /// [`SdkError`], `block_not_found` when absent.
+    pub async fn block(&self, height: Option<u64>) -> Result<BlockView, SdkError> {
+        match height {
+            Some(h) => self.get(&format!("/v1/blocks/{h}")).await,
+            None => self.get("/v1/blocks/latest").await,
+        }
+    }
+
+    /// The account at `addr`, verified against the header it comes with. An unknown account is
+    /// returned with `exists == false` once its proof of absence verifies.
+    ///
+    /// # Errors
+    /// [`SdkError::Verify`] if the proof fails; API errors.
+    pub async fn account(&self, addr: &Address, suite: Suite) -> Result<VerifiedAccount, SdkError> {
+        match self.get::<AccountView>(&format!("/v1/accounts/{addr}")).await {
+            Ok(view) => verify_account(&view, suite),
+            Err(SdkError::Api { code, body, .. }) if code == "account_not_found" => {
+                let view: AccountView = serde_json::from_value(body["account"].clone())
+                    .map_err(|e| SdkError::Verify(format!("absence proof missing: {e}")))?;
+                verify_account(&view, suite)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Signs and submits `payload` from `key`, expiring [`DEFAULT_EXPIRY_BLOCKS`] after the
+    /// current height.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn send(&self, key: &KeyPair, payload: Payload, wait: bool) -> Result<SubmitView, SdkError> {
+        let st = self.status().await?;
+        let tx = build_tx(key, &st.chain_id, st.height + DEFAULT_EXPIRY_BLOCKS, payload)?;
+        self.submit(&tx, wait).await
+    }
+}
+
+/// Checks a block view: the header hash, the transactions against the header's root, and every
+/// commit signature over the block hash. (Which validators must have signed — the quorum over a
+/// validator set — is checked once the consortium network defines it.)
+///
+/// # Errors
+/// [`SdkError::Verify`] naming the first failure.
+pub fn verify_block_view(view: &BlockView, suite: Suite) -> Result<BlockHeader, SdkError> {
+    let header = verify_header(&view.header, suite)?;
+    let mut txs = Vec::with_capacity(view.txs.len());
+    for t in &view.txs {
+        let bytes = hex::decode(&t.encoded).map_err(|e| SdkError::Verify(format!("tx encoding: {e}")))?;
+        let tx = SignedTx::decode(&bytes).map_err(|e| SdkError::Verify(format!("tx: {e}")))?;
+        tx.verify().map_err(|e| SdkError::Verify(format!("tx {}: {e}", tx.id())))?;
+        txs.push(tx);
+    }
+    if fdl_types::Block::compute_tx_root(suite, &txs) != header.tx_root {
+        return Err(SdkError::Verify("transactions do not match the header's tx root".into()));
+    }
+    let commit = view.commit.as_ref().ok_or_else(|| SdkError::Verify("no commit certificate".into()))?;
+    if commit.block_hash != view.header.hash || commit.height != header.height {
+        return Err(SdkError::Verify("commit certificate is for another block".into()));
+    }
+    if commit.signatures.is_empty() {
+        return Err(SdkError::Verify("commit certificate has no signatures".into()));
+    }
+    let msg = fdl_types::Commit::signing_bytes(&header.chain_id, header.height, commit.round, &commit.block_hash);
+    for s in &commit.signatures {
+        let key_bytes = hex::decode(&s.validator).map_err(|e| SdkError::Verify(format!("validator key: {e}")))?;
+        let key = fdl_crypto::PublicKey::from_bytes(suite, &key_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
+        let sig_bytes = hex::decode(&s.signature).map_err(|e| SdkError::Verify(format!("signature: {e}")))?;
+        let sig = fdl_crypto::Signature::from_bytes(suite, &sig_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
+        key.verify(&msg, &sig).map_err(|_| SdkError::Verify(format!("commit signature of {} is invalid", key.address())))?;
+    }
+    Ok(header)
+}
