@@ -1,0 +1,155 @@
+//! Test harness: a real `fdl node` process on 127.0.0.1 in a temporary directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fdl_crypto::{KeyPair, Suite};
+use fdl_sdk::Client;
+use fdl_types::Genesis;
+
+pub const FDL: &str = env!("CARGO_BIN_EXE_fdl");
+
+/// A free loopback port (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `fdl` with `args`, returning (exit code, stdout, stderr).
+pub fn fdl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(FDL).args(args).env("HOME", std::env::temp_dir()).output().expect("run fdl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A one-validator chain in a temp dir, with its node process.
+pub struct TestNode {
+    pub dir: tempfile::TempDir,
+    pub rpc: String,
+    pub child: Option<Child>,
+    pub genesis: Genesis,
+    pub issuer: KeyPair,
+}
+
+impl TestNode {
+    /// `fdl init` then `fdl node`, waiting until the first block.
+    pub fn start(suite: Suite) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let (code, out, err) = fdl(&[
+            "init",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--suite",
+            suite.name(),
+            "--rpc-listen",
+            &listen,
+        ]);
+        assert_eq!(code, 0, "init failed: {out} {err}");
+        let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
+        let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
+        let mut n = TestNode { dir, rpc: format!("http://{listen}"), child: None, genesis, issuer };
+        n.spawn();
+        n
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("node0").join("node.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("node0").join("data").join("ledger.redb")
+    }
+
+    /// Starts the node process and waits for a block.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("node.log"))
+            .unwrap();
+        let child = Command::new(FDL)
+            .args(["node", "--config", self.config().to_str().unwrap()])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_height(1, Duration::from_secs(30));
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.rpc).unwrap()
+    }
+
+    /// Blocks until the node reports at least `h`, panicking with the log after `timeout`.
+    pub fn wait_height(&self, h: u64, timeout: Duration) -> u64 {
+        let start = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        loop {
+            if let Ok(s) = rt.block_on(self.client().status()) {
+                if s.height >= h {
+                    return s.height;
+                }
+            }
+            assert!(start.elapsed() < timeout, "node did not reach height {h}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn key_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Writes a fresh key of `suite` to `path` and returns it.
+pub fn new_key(path: &Path, suite: Suite) -> KeyPair {
+    let k = KeyPair::generate(suite);
+    k.write_pem_file(path).unwrap();
+    k
+}

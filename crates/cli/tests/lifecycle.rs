@@ -1,0 +1,267 @@
+//! Whole-node behaviour through real processes: the walk-through, crash safety under load
+//! (SIGKILL, STD-10.1), the devnet command, and `fdl sign`/`fdl verify` against OpenSSL 3.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use common::{FDL, TestNode, fdl, new_key};
+use fdl_crypto::{KeyPair, Signer, Suite};
+use fdl_sdk::build_tx;
+use fdl_types::Payload;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn json_field(out: &str, key: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    v[key].clone()
+}
+
+#[test]
+fn walkthrough_issue_transfer_query_with_proof() {
+    for suite in [Suite::Sm, Suite::Intl] {
+        let node = TestNode::start(suite);
+        let a_path = node.key_path("a.pem");
+        let (code, out, err) = fdl(&["keygen", "--suite", suite.name(), "--out", a_path.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let a = json_field(&out, "address").as_str().unwrap().to_string();
+        let b = KeyPair::generate(suite).address().to_hex();
+        let issuer = node.key_path("issuer.pem");
+        let rpc = node.rpc.as_str();
+        let (code, _, err) =
+            fdl(&["tx", "issue", "--rpc", rpc, "--key", issuer.to_str().unwrap(), "--to", &a, "--amount", "1000", "--wait"]);
+        assert_eq!(code, 0, "issue: {err}");
+        let (code, _, err) =
+            fdl(&["tx", "transfer", "--rpc", rpc, "--key", a_path.to_str().unwrap(), "--to", &b, "--amount", "250", "--wait"]);
+        assert_eq!(code, 0, "transfer: {err}");
+        let (code, _, _) =
+            fdl(&["tx", "transfer", "--rpc", rpc, "--key", a_path.to_str().unwrap(), "--to", &b, "--amount", "5000", "--wait"]);
+        assert_eq!(code, 1, "an overdraft must exit 1");
+        let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(json_field(&out, "balance"), "750");
+        assert_eq!(json_field(&out, "proof_verified"), true);
+        assert_eq!(json_field(&out, "sent"), 2);
+        let (_, out, _) = fdl(&["query", "account", &b, "--rpc", rpc, "--json"]);
+        assert_eq!(json_field(&out, "balance"), "250");
+        let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("verified"), "{out}");
+        let (code, out, _) = fdl(&["query", "status", "--rpc", rpc, "--json"]);
+        assert_eq!(code, 0);
+        assert_eq!(json_field(&out, "suite"), suite.name());
+    }
+}
+
+/// SIGKILL under load, restart: every block seen before is there with the same hash and state
+/// root, every committed transaction is still committed, and the chain advances.
+#[test]
+fn crash_safety_sigkill_under_load() {
+    let mut node = TestNode::start(Suite::Sm);
+    let rt = rt();
+    let client = node.client();
+    let chain_id = node.genesis.chain_id.clone();
+    let issuer = node.issuer.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let committed_ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let load = {
+        let (client, stop, committed_ids) = (client.clone(), stop.clone(), committed_ids.clone());
+        rt.spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let txs: Vec<_> = (0..200)
+                    .map(|_| {
+                        i += 1;
+                        let to = KeyPair::generate(Suite::Sm).address();
+                        build_tx(&issuer, &chain_id, 100_000, Payload::Issue { to, amount: i as u128 }).unwrap()
+                    })
+                    .collect();
+                if client.submit_batch(&txs).await.is_err() {
+                    break;
+                }
+                // One waited transaction per round: these are known committed before the kill.
+                let t = build_tx(&issuer, &chain_id, 100_000, Payload::Issue { to: issuer.address(), amount: 1 }).unwrap();
+                if let Ok(v) = client.submit(&t, true).await {
+                    if v.status == "committed" {
+                        committed_ids.lock().unwrap().push(v.hash);
+                    }
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    while committed_ids.lock().unwrap().len() < 5 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Record what the node has said is final, then kill it mid-load.
+    let seen = rt.block_on(client.status()).unwrap().height;
+    let mut before = BTreeMap::new();
+    for h in 1..=seen {
+        let b = rt.block_on(client.block(Some(h))).unwrap();
+        before.insert(h, (b.header.hash, b.header.state_root));
+    }
+    let ids = committed_ids.lock().unwrap().clone();
+    assert!(ids.len() >= 5, "load did not get going; log:\n{}", node.log());
+    node.kill9();
+    stop.store(true, Ordering::Relaxed);
+    let _ = rt.block_on(load);
+
+    node.spawn();
+    let after_restart = rt.block_on(client.status()).unwrap().height;
+    assert!(after_restart >= seen, "height went back from {seen} to {after_restart}");
+    for (h, (hash, root)) in &before {
+        let b = rt.block_on(client.block(Some(*h))).unwrap();
+        assert_eq!(&b.header.hash, hash, "block {h} changed across the crash");
+        assert_eq!(&b.header.state_root, root, "state root at {h} changed across the crash");
+    }
+    for id in &ids {
+        let t = rt.block_on(client.tx(id)).unwrap();
+        assert_eq!(t.status, "committed", "{id} lost in the crash");
+    }
+    // The chain advances and accepts new work.
+    let t = build_tx(&node.issuer, &node.genesis.chain_id, 100_000, Payload::Issue { to: node.issuer.address(), amount: 7 })
+        .unwrap();
+    let v = rt.block_on(client.submit(&t, true)).unwrap();
+    assert_eq!(v.status, "committed");
+    node.wait_height(after_restart + 2, Duration::from_secs(20));
+    // The issuer's balance is consistent with a proof against the new state root.
+    let acct = rt.block_on(client.account(&node.issuer.address(), Suite::Sm)).unwrap();
+    assert!(acct.balance >= ids.len() as u128 + 7);
+}
+
+#[test]
+fn graceful_restart_keeps_the_chain() {
+    let mut node = TestNode::start(Suite::Intl);
+    let rt = rt();
+    let client = node.client();
+    let to = KeyPair::generate(Suite::Intl).address();
+    let t = build_tx(&node.issuer, &node.genesis.chain_id, 100_000, Payload::Issue { to, amount: 42 }).unwrap();
+    rt.block_on(client.submit(&t, true)).unwrap();
+    let h = rt.block_on(client.status()).unwrap().height;
+    node.stop();
+    node.spawn();
+    assert!(node.wait_height(h + 1, Duration::from_secs(20)) > h);
+    assert_eq!(rt.block_on(client.account(&to, Suite::Intl)).unwrap().balance, 42);
+    // The same transaction is refused after the restart: replay protection survives it.
+    let e = rt.block_on(client.submit(&t, false)).unwrap_err();
+    assert_eq!(e.code(), Some("replayed"));
+}
+
+#[test]
+fn devnet_starts_records_stops_and_restarts_with_data() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("net");
+    let run = || {
+        Command::new(FDL)
+            .args(["devnet", "--dir", dir.to_str().unwrap()])
+            .env("HOME", home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_record = |since: Option<std::time::SystemTime>| {
+        let start = Instant::now();
+        loop {
+            let p = dir.join("devnet.json");
+            if let Ok(m) = std::fs::metadata(&p) {
+                if since.is_none_or(|s| m.modified().unwrap() > s) {
+                    if let Ok(text) = std::fs::read_to_string(&p) {
+                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                            return v;
+                        }
+                    }
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "no devnet.json");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut child = run();
+    let rec = wait_record(None);
+    assert_eq!(rec["suite"], "sm");
+    assert!(std::path::Path::new(rec["issuer_key"].as_str().unwrap()).exists());
+    let node = &rec["nodes"][0];
+    let rpc = node["rpc"].as_str().unwrap().to_string();
+    assert!(rpc.starts_with("http://127.0.0.1:"), "{rpc}");
+    assert_eq!(node["role"], "validator");
+    let node_pid = node["pid"].as_u64().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{node_pid}")).exists());
+    let rt = rt();
+    let c = fdl_sdk::Client::new(&rpc).unwrap();
+    let h1 = rt.block_on(c.status()).unwrap().height;
+    assert!(h1 >= 1);
+    // Ctrl-C stops the devnet and its node.
+    let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "devnet exited with {status}");
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{node_pid}")).exists() {
+        // A zombie would still be listed until reaped; the node is the devnet's child, reaped by it.
+        assert!(start.elapsed() < Duration::from_secs(10), "node {node_pid} still running after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Restart with the same directory: same chain, height continues.
+    let modified = std::fs::metadata(dir.join("devnet.json")).unwrap().modified().unwrap();
+    let mut child = run();
+    let rec2 = wait_record(Some(modified));
+    assert_eq!(rec2["chain_id"], rec["chain_id"]);
+    let rpc2 = rec2["nodes"][0]["rpc"].as_str().unwrap().to_string();
+    let h2 = rt.block_on(fdl_sdk::Client::new(&rpc2).unwrap().status()).unwrap().height;
+    assert!(h2 > h1, "height {h2} after restart, {h1} before");
+    let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+    assert!(child.wait().unwrap().success());
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl").args(args).output().expect("OpenSSL 3 must be installed (openssl on PATH)")
+}
+
+/// `fdl sign` output verifies with `openssl pkeyutl -verify` and the reverse (STD-8.1).
+#[test]
+fn fdl_sign_and_verify_interoperate_with_openssl() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    std::fs::write(p("msg"), b"pay 100 fen to the merchant").unwrap();
+    let (code, _, err) = fdl(&["keygen", "--suite", "sm", "--out", &p("k.pem"), "--pub-out", &p("k.pub")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = fdl(&["sign", "--key", &p("k.pem"), "--in", &p("msg"), "--out", &p("sig")]);
+    assert_eq!(code, 0, "{err}");
+    let o = openssl(&[
+        "pkeyutl", "-verify", "-pubin", "-inkey", &p("k.pub"), "-rawin", "-in", &p("msg"), "-sigfile", &p("sig"),
+        "-digest", "sm3", "-pkeyopt", "distid:1234567812345678",
+    ]);
+    assert!(o.status.success(), "openssl rejected fdl's signature: {}", String::from_utf8_lossy(&o.stdout));
+    // OpenSSL signs with its own key; fdl verifies with the public key and with the key file.
+    assert!(openssl(&["genpkey", "-algorithm", "SM2", "-out", &p("o.pem")]).status.success());
+    assert!(openssl(&["pkey", "-in", &p("o.pem"), "-pubout", "-out", &p("o.pub")]).status.success());
+    let o = openssl(&[
+        "pkeyutl", "-sign", "-inkey", &p("o.pem"), "-rawin", "-in", &p("msg"), "-out", &p("osig"), "-digest", "sm3",
+        "-pkeyopt", "distid:1234567812345678",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, out, _) = fdl(&["verify", "--pub", &p("o.pub"), "--in", &p("msg"), "--sig", &p("osig")]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, _) = fdl(&["verify", "--pub", &p("o.pem"), "--in", &p("msg"), "--sig", &p("osig")]);
+    assert_eq!(code, 0);
+    std::fs::write(p("msg2"), b"pay 999 fen to the merchant").unwrap();
+    let (code, _, _) = fdl(&["verify", "--pub", &p("o.pub"), "--in", &p("msg2"), "--sig", &p("osig")]);
+    assert_eq!(code, 1, "a signature over another message must fail");
+    // Keys written by fdl keygen are read by OpenSSL.
+    let k = new_key(&d.path().join("n.pem"), Suite::Sm);
+    let o = openssl(&["pkey", "-in", &p("n.pem"), "-noout", "-text"]);
+    assert!(o.status.success());
+    assert!(k.public_key().to_spki_pem().is_ok());
+}
