@@ -1,0 +1,88 @@
+//! The API surface beyond transactions: the WebSocket stream, metrics, status and the OpenAPI
+//! document, against a real node process.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestNode;
+use fdl_crypto::{KeyPair, Suite};
+use fdl_sdk::build_tx;
+use fdl_types::Payload;
+use futures_util::StreamExt as _;
+
+#[test]
+fn stream_status_metrics_openapi() {
+    let node = TestNode::start(Suite::Sm);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        // Status names the chain, the suite, the height and this node.
+        let s: serde_json::Value = http.get(format!("{}/v1/status", node.rpc)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(s["chain_id"], node.genesis.chain_id.as_str());
+        assert_eq!(s["suite"], "sm");
+        assert!(s["height"].as_u64().unwrap() >= 1);
+        assert_eq!(s["node_id"].as_str().unwrap().len(), 40);
+        assert!(s["peers"].is_array());
+
+        // The stream carries the block with our transaction and its event.
+        let ws_url = format!("{}/v1/stream", node.rpc.replacen("http", "ws", 1));
+        let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+        let to = KeyPair::generate(Suite::Sm).address();
+        let tx = build_tx(&node.issuer, &node.genesis.chain_id, 1_000, Payload::Issue { to, amount: 77 }).unwrap();
+        let client = node.client();
+        let v = client.submit(&tx, true).await.unwrap();
+        assert_eq!(v.receipt.as_ref().unwrap().status, "ok");
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(msg)) = ws.next().await {
+                let Ok(text) = msg.into_text() else { continue };
+                let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(m["type"], "block");
+                let ids: Vec<String> =
+                    m["tx_hashes"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+                if ids.contains(&tx.id().to_hex()) {
+                    let ev = &m["events"][0];
+                    assert_eq!(ev["kind"], "bank.issued");
+                    assert_eq!(ev["tx_hash"], tx.id().to_hex());
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(found, Ok(true), "the stream did not deliver the block with the transaction");
+
+        // Metrics are Prometheus text and count the committed transaction.
+        let m = http.get(format!("{}/metrics", node.rpc)).send().await.unwrap().text().await.unwrap();
+        for name in ["fdl_height", "fdl_txs_committed_total", "fdl_mempool_size", "fdl_peers"] {
+            assert!(m.contains(&format!("# TYPE {name} ")), "metric {name} missing:\n{m}");
+        }
+        let committed: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix("fdl_txs_committed_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(committed >= 1);
+
+        // The OpenAPI document is JSON and lists every route the node serves.
+        let doc: serde_json::Value =
+            http.get(format!("{}/v1/openapi.json", node.rpc)).send().await.unwrap().json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for path in [
+            "/v1/transactions",
+            "/v1/transactions/batch",
+            "/v1/transactions/{hash}",
+            "/v1/blocks/latest",
+            "/v1/blocks/{height}",
+            "/v1/accounts/{address}",
+            "/v1/status",
+            "/v1/stream",
+            "/metrics",
+            "/v1/openapi.json",
+        ] {
+            assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
+        }
+    });
+}
