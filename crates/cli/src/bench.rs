@@ -61,9 +61,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
 fn issuer_key(a: &BenchArgs) -> anyhow::Result<KeyPair> {
     let path = match &a.issuer_key {
         Some(p) => p.clone(),
-        None => last_devnet()
-            .map(|d| d.issuer_key)
-            .context("no --issuer-key and no devnet record in ~/.fdl/devnet.json: start `fdl devnet` or pass --issuer-key")?,
+        None => last_devnet().map(|d| d.issuer_key).context(
+            "no --issuer-key and no devnet record in ~/.fdl/devnet.json: start `fdl devnet` or pass --issuer-key",
+        )?,
     };
     Ok(KeyPair::read_pem_file(&path)?)
 }
@@ -111,10 +111,10 @@ fn verify_rate(txs: &[SignedTx]) -> f64 {
 async fn wait_committed(client: &Client, id: &Hash, timeout: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        if let Ok(t) = client.tx(id).await {
-            if t.status == "committed" {
-                return Ok(());
-            }
+        if let Ok(t) = client.tx(id).await
+            && t.status == "committed"
+        {
+            return Ok(());
         }
         if start.elapsed() > timeout {
             bail!("transaction {id} not committed within {timeout:?}");
@@ -172,7 +172,10 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     if issuer.suite() != suite {
         bail!("the issuer key is {} but the chain uses {}", issuer.suite(), suite);
     }
-    eprintln!("bench: {} accounts, {} transfers, {} clients x {} per request, suite {suite}", a.accounts, a.txs, a.clients, a.batch);
+    eprintln!(
+        "bench: {} accounts, {} transfers, {} clients x {} per request, suite {suite}",
+        a.accounts, a.txs, a.clients, a.batch
+    );
     let keys: Vec<KeyPair> = (0..a.accounts).map(|_| KeyPair::generate(suite)).collect();
     let expiry = status.height + fdl_sdk::DEFAULT_EXPIRY_BLOCKS;
     let funding: Vec<SignedTx> = keys
@@ -196,7 +199,8 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     let wanted: Arc<HashSet<Hash>> = Arc::new(txs.iter().map(SignedTx::id).collect());
     let committed: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(txs.len())));
     let ws_url = format!("{}/v1/stream?events=false", url.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
     let watcher = {
         let committed = committed.clone();
         let wanted = wanted.clone();
@@ -230,7 +234,9 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         let (client, queue, sent_at, next_slot) = (client.clone(), queue.clone(), sent_at.clone(), next_slot.clone());
         workers.push(tokio::spawn(async move {
             loop {
-                let Some(batch) = queue.lock().expect("invariant: lock").pop_front() else { return Ok::<_, anyhow::Error>(()) };
+                let Some(batch) = queue.lock().expect("invariant: lock").pop_front() else {
+                    return Ok::<_, anyhow::Error>(());
+                };
                 if let Some(p) = pace {
                     let slot = {
                         let mut s = next_slot.lock().expect("invariant: lock");

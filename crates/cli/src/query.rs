@@ -129,7 +129,13 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                     println!("  block {h}, index {i}");
                 }
                 if let Some(tx) = &t.tx {
-                    println!("  {} from {} amount {} to {}", tx.method, tx.sender, tx.amount, tx.to.as_deref().unwrap_or("-"));
+                    println!(
+                        "  {} from {} amount {} to {}",
+                        tx.method,
+                        tx.sender,
+                        tx.amount,
+                        tx.to.as_deref().unwrap_or("-")
+                    );
                 }
                 if let Some(r) = &t.receipt {
                     println!("  result {} (code {}), cost {}", r.status, r.code, r.cost);

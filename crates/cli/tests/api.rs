@@ -19,7 +19,8 @@ fn stream_status_metrics_openapi() {
     rt.block_on(async {
         let http = reqwest::Client::new();
         // Status names the chain, the suite, the height and this node.
-        let s: serde_json::Value = http.get(format!("{}/v1/status", node.rpc)).send().await.unwrap().json().await.unwrap();
+        let s: serde_json::Value =
+            http.get(format!("{}/v1/status", node.rpc)).send().await.unwrap().json().await.unwrap();
         assert_eq!(s["chain_id"], node.genesis.chain_id.as_str());
         assert_eq!(s["suite"], "sm");
         assert!(s["height"].as_u64().unwrap() >= 1);
@@ -58,12 +59,8 @@ fn stream_status_metrics_openapi() {
         for name in ["fdl_height", "fdl_txs_committed_total", "fdl_mempool_size", "fdl_peers"] {
             assert!(m.contains(&format!("# TYPE {name} ")), "metric {name} missing:\n{m}");
         }
-        let committed: u64 = m
-            .lines()
-            .find_map(|l| l.strip_prefix("fdl_txs_committed_total "))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let committed: u64 =
+            m.lines().find_map(|l| l.strip_prefix("fdl_txs_committed_total ")).unwrap().parse().unwrap();
         assert!(committed >= 1);
 
         // The OpenAPI document is JSON and lists every route the node serves.

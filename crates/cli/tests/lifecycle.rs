@@ -39,14 +39,47 @@ fn walkthrough_issue_transfer_query_with_proof() {
         let b = KeyPair::generate(suite).address().to_hex();
         let issuer = node.key_path("issuer.pem");
         let rpc = node.rpc.as_str();
-        let (code, _, err) =
-            fdl(&["tx", "issue", "--rpc", rpc, "--key", issuer.to_str().unwrap(), "--to", &a, "--amount", "1000", "--wait"]);
+        let (code, _, err) = fdl(&[
+            "tx",
+            "issue",
+            "--rpc",
+            rpc,
+            "--key",
+            issuer.to_str().unwrap(),
+            "--to",
+            &a,
+            "--amount",
+            "1000",
+            "--wait",
+        ]);
         assert_eq!(code, 0, "issue: {err}");
-        let (code, _, err) =
-            fdl(&["tx", "transfer", "--rpc", rpc, "--key", a_path.to_str().unwrap(), "--to", &b, "--amount", "250", "--wait"]);
+        let (code, _, err) = fdl(&[
+            "tx",
+            "transfer",
+            "--rpc",
+            rpc,
+            "--key",
+            a_path.to_str().unwrap(),
+            "--to",
+            &b,
+            "--amount",
+            "250",
+            "--wait",
+        ]);
         assert_eq!(code, 0, "transfer: {err}");
-        let (code, _, _) =
-            fdl(&["tx", "transfer", "--rpc", rpc, "--key", a_path.to_str().unwrap(), "--to", &b, "--amount", "5000", "--wait"]);
+        let (code, _, _) = fdl(&[
+            "tx",
+            "transfer",
+            "--rpc",
+            rpc,
+            "--key",
+            a_path.to_str().unwrap(),
+            "--to",
+            &b,
+            "--amount",
+            "5000",
+            "--wait",
+        ]);
         assert_eq!(code, 1, "an overdraft must exit 1");
         let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--json"]);
         assert_eq!(code, 0, "{err}");
@@ -91,11 +124,12 @@ fn crash_safety_sigkill_under_load() {
                     break;
                 }
                 // One waited transaction per round: these are known committed before the kill.
-                let t = build_tx(&issuer, &chain_id, 100_000, Payload::Issue { to: issuer.address(), amount: 1 }).unwrap();
-                if let Ok(v) = client.submit(&t, true).await {
-                    if v.status == "committed" {
-                        committed_ids.lock().unwrap().push(v.hash);
-                    }
+                let t =
+                    build_tx(&issuer, &chain_id, 100_000, Payload::Issue { to: issuer.address(), amount: 1 }).unwrap();
+                if let Ok(v) = client.submit(&t, true).await
+                    && v.status == "committed"
+                {
+                    committed_ids.lock().unwrap().push(v.hash);
                 }
             }
         })
@@ -131,8 +165,13 @@ fn crash_safety_sigkill_under_load() {
         assert_eq!(t.status, "committed", "{id} lost in the crash");
     }
     // The chain advances and accepts new work.
-    let t = build_tx(&node.issuer, &node.genesis.chain_id, 100_000, Payload::Issue { to: node.issuer.address(), amount: 7 })
-        .unwrap();
+    let t = build_tx(
+        &node.issuer,
+        &node.genesis.chain_id,
+        100_000,
+        Payload::Issue { to: node.issuer.address(), amount: 7 },
+    )
+    .unwrap();
     let v = rt.block_on(client.submit(&t, true)).unwrap();
     assert_eq!(v.status, "committed");
     node.wait_height(after_restart + 2, Duration::from_secs(20));
@@ -176,14 +215,12 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
         let start = Instant::now();
         loop {
             let p = dir.join("devnet.json");
-            if let Ok(m) = std::fs::metadata(&p) {
-                if since.is_none_or(|s| m.modified().unwrap() > s) {
-                    if let Ok(text) = std::fs::read_to_string(&p) {
-                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                            return v;
-                        }
-                    }
-                }
+            if let Ok(m) = std::fs::metadata(&p)
+                && since.is_none_or(|s| m.modified().unwrap() > s)
+                && let Ok(text) = std::fs::read_to_string(&p)
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                return v;
             }
             assert!(start.elapsed() < Duration::from_secs(60), "no devnet.json");
             std::thread::sleep(Duration::from_millis(100));
@@ -240,16 +277,39 @@ fn fdl_sign_and_verify_interoperate_with_openssl() {
     let (code, _, err) = fdl(&["sign", "--key", &p("k.pem"), "--in", &p("msg"), "--out", &p("sig")]);
     assert_eq!(code, 0, "{err}");
     let o = openssl(&[
-        "pkeyutl", "-verify", "-pubin", "-inkey", &p("k.pub"), "-rawin", "-in", &p("msg"), "-sigfile", &p("sig"),
-        "-digest", "sm3", "-pkeyopt", "distid:1234567812345678",
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        &p("k.pub"),
+        "-rawin",
+        "-in",
+        &p("msg"),
+        "-sigfile",
+        &p("sig"),
+        "-digest",
+        "sm3",
+        "-pkeyopt",
+        "distid:1234567812345678",
     ]);
     assert!(o.status.success(), "openssl rejected fdl's signature: {}", String::from_utf8_lossy(&o.stdout));
     // OpenSSL signs with its own key; fdl verifies with the public key and with the key file.
     assert!(openssl(&["genpkey", "-algorithm", "SM2", "-out", &p("o.pem")]).status.success());
     assert!(openssl(&["pkey", "-in", &p("o.pem"), "-pubout", "-out", &p("o.pub")]).status.success());
     let o = openssl(&[
-        "pkeyutl", "-sign", "-inkey", &p("o.pem"), "-rawin", "-in", &p("msg"), "-out", &p("osig"), "-digest", "sm3",
-        "-pkeyopt", "distid:1234567812345678",
+        "pkeyutl",
+        "-sign",
+        "-inkey",
+        &p("o.pem"),
+        "-rawin",
+        "-in",
+        &p("msg"),
+        "-out",
+        &p("osig"),
+        "-digest",
+        "sm3",
+        "-pkeyopt",
+        "distid:1234567812345678",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (code, out, _) = fdl(&["verify", "--pub", &p("o.pub"), "--in", &p("msg"), "--sig", &p("osig")]);

@@ -54,14 +54,9 @@ impl FromStr for Address {
         let s = s.strip_prefix("0x").unwrap_or(s);
         let mut out = [0u8; ADDRESS_LEN];
         if s.len() != ADDRESS_LEN * 2 {
-            return Err(CryptoError::BadLength {
-                what: "address hex digits",
-                expected: ADDRESS_LEN * 2,
-                got: s.len(),
-            });
+            return Err(CryptoError::BadLength { what: "address hex digits", expected: ADDRESS_LEN * 2, got: s.len() });
         }
-        hex::decode_to_slice(s, &mut out)
-            .map_err(|e| CryptoError::MalformedPublicKey(format!("address: {e}")))?;
+        hex::decode_to_slice(s, &mut out).map_err(|e| CryptoError::MalformedPublicKey(format!("address: {e}")))?;
         Ok(Address(out))
     }
 }

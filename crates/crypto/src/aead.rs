@@ -22,18 +22,10 @@ type Sm4Gcm = aes_gcm::AesGcm<sm4::Sm4, aes_gcm::aead::consts::U12>;
 
 fn check(suite: Suite, key: &[u8], nonce: &[u8]) -> Result<(), CryptoError> {
     if key.len() != AEAD_KEY_LEN(suite) {
-        return Err(CryptoError::BadLength {
-            what: "AEAD key",
-            expected: AEAD_KEY_LEN(suite),
-            got: key.len(),
-        });
+        return Err(CryptoError::BadLength { what: "AEAD key", expected: AEAD_KEY_LEN(suite), got: key.len() });
     }
     if nonce.len() != AEAD_NONCE_LEN {
-        return Err(CryptoError::BadLength {
-            what: "AEAD nonce",
-            expected: AEAD_NONCE_LEN,
-            got: nonce.len(),
-        });
+        return Err(CryptoError::BadLength { what: "AEAD nonce", expected: AEAD_NONCE_LEN, got: nonce.len() });
     }
     Ok(())
 }
@@ -42,32 +34,19 @@ fn check(suite: Suite, key: &[u8], nonce: &[u8]) -> Result<(), CryptoError> {
 ///
 /// # Errors
 /// [`CryptoError::BadLength`] for a wrong key or nonce length.
-pub fn seal(
-    suite: Suite,
-    key: &[u8],
-    nonce: &[u8],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
+pub fn seal(suite: Suite, key: &[u8], nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     check(suite, key, nonce)?;
-    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(nonce).map_err(|_| {
-        CryptoError::BadLength {
-            what: "AEAD nonce",
-            expected: AEAD_NONCE_LEN,
-            got: nonce.len(),
-        }
+    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(nonce).map_err(|_| CryptoError::BadLength {
+        what: "AEAD nonce",
+        expected: AEAD_NONCE_LEN,
+        got: nonce.len(),
     })?;
-    let payload = Payload {
-        msg: plaintext,
-        aad,
-    };
+    let payload = Payload { msg: plaintext, aad };
     let out = match suite {
-        Suite::Sm => Sm4Gcm::new_from_slice(key)
-            .map_err(|_| CryptoError::Decrypt)?
-            .encrypt(&nonce, payload),
-        Suite::Intl => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| CryptoError::Decrypt)?
-            .encrypt(&nonce, payload),
+        Suite::Sm => Sm4Gcm::new_from_slice(key).map_err(|_| CryptoError::Decrypt)?.encrypt(&nonce, payload),
+        Suite::Intl => {
+            aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Decrypt)?.encrypt(&nonce, payload)
+        }
     };
     out.map_err(|_| CryptoError::Encrypt("AEAD".into()))
 }
@@ -76,32 +55,19 @@ pub fn seal(
 ///
 /// # Errors
 /// [`CryptoError::Decrypt`] when anything was altered or the key is wrong.
-pub fn open(
-    suite: Suite,
-    key: &[u8],
-    nonce: &[u8],
-    aad: &[u8],
-    ciphertext: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
+pub fn open(suite: Suite, key: &[u8], nonce: &[u8], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     check(suite, key, nonce)?;
-    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(nonce).map_err(|_| {
-        CryptoError::BadLength {
-            what: "AEAD nonce",
-            expected: AEAD_NONCE_LEN,
-            got: nonce.len(),
-        }
+    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(nonce).map_err(|_| CryptoError::BadLength {
+        what: "AEAD nonce",
+        expected: AEAD_NONCE_LEN,
+        got: nonce.len(),
     })?;
-    let payload = Payload {
-        msg: ciphertext,
-        aad,
-    };
+    let payload = Payload { msg: ciphertext, aad };
     let out = match suite {
-        Suite::Sm => Sm4Gcm::new_from_slice(key)
-            .map_err(|_| CryptoError::Decrypt)?
-            .decrypt(&nonce, payload),
-        Suite::Intl => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| CryptoError::Decrypt)?
-            .decrypt(&nonce, payload),
+        Suite::Sm => Sm4Gcm::new_from_slice(key).map_err(|_| CryptoError::Decrypt)?.decrypt(&nonce, payload),
+        Suite::Intl => {
+            aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Decrypt)?.decrypt(&nonce, payload)
+        }
     };
     out.map_err(|_| CryptoError::Decrypt)
 }

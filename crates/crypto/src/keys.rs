@@ -2,9 +2,7 @@
 
 use std::{fmt, path::Path};
 
-use ed25519_dalek::pkcs8::{
-    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
-};
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use rand_core::UnwrapErr;
 use serde::{Deserialize, Serialize};
 use sm2::dsa::signature::{Signer as _, Verifier as _};
@@ -36,12 +34,7 @@ impl Eq for PublicKey {}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "PublicKey({}:{})",
-            self.suite(),
-            hex::encode(self.to_bytes())
-        )
+        write!(f, "PublicKey({}:{})", self.suite(), hex::encode(self.to_bytes()))
     }
 }
 
@@ -71,9 +64,7 @@ impl PublicKey {
         match suite {
             Suite::Sm => {
                 if bytes.len() != 65 || bytes[0] != 0x04 {
-                    return Err(CryptoError::MalformedPublicKey(
-                        "SM2 key must be 65-byte SEC1 uncompressed".into(),
-                    ));
+                    return Err(CryptoError::MalformedPublicKey("SM2 key must be 65-byte SEC1 uncompressed".into()));
                 }
                 let vk = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DEFAULT_DISTID, bytes)
                     .map_err(|_| CryptoError::MalformedPublicKey("not a point on SM2".into()))?;
@@ -113,13 +104,9 @@ impl PublicKey {
             }
             (PublicKey::Ed25519(k), Signature::Ed25519(bytes)) => {
                 let s = ed25519_dalek::Signature::from_bytes(bytes);
-                k.verify_strict(msg, &s)
-                    .map_err(|_| CryptoError::BadSignature)
+                k.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
             }
-            _ => Err(CryptoError::SuiteMismatch {
-                expected: self.suite(),
-                got: sig.suite(),
-            }),
+            _ => Err(CryptoError::SuiteMismatch { expected: self.suite(), got: sig.suite() }),
         }
     }
 
@@ -136,9 +123,7 @@ impl PublicKey {
         if let Ok(vk) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
             return Ok(PublicKey::Ed25519(vk));
         }
-        Err(CryptoError::BadKeyFile(
-            "not an SM2 or Ed25519 SubjectPublicKeyInfo PEM".into(),
-        ))
+        Err(CryptoError::BadKeyFile("not an SM2 or Ed25519 SubjectPublicKeyInfo PEM".into()))
     }
 
     /// Encodes as a SubjectPublicKeyInfo PEM that OpenSSL 3 reads.
@@ -154,9 +139,7 @@ impl PublicKey {
                 sm2::pkcs8::EncodePublicKey::to_public_key_pem(&pk, le)
                     .map_err(|e| CryptoError::BadKeyFile(e.to_string()))
             }
-            PublicKey::Ed25519(k) => k
-                .to_public_key_pem(le)
-                .map_err(|e| CryptoError::BadKeyFile(e.to_string())),
+            PublicKey::Ed25519(k) => k.to_public_key_pem(le).map_err(|e| CryptoError::BadKeyFile(e.to_string())),
         }
     }
 }
@@ -196,12 +179,7 @@ mod sig64 {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Signature({}:{})",
-            self.suite(),
-            hex::encode(self.as_bytes())
-        )
+        write!(f, "Signature({}:{})", self.suite(), hex::encode(self.as_bytes()))
     }
 }
 
@@ -284,16 +262,13 @@ impl KeyPair {
         let mut rng = UnwrapErr(getrandom::SysRng);
         match suite {
             Suite::Sm => {
-                let sk =
-                    <sm2::SecretKey as sm2::elliptic_curve::Generate>::generate_from_rng(&mut rng);
+                let sk = <sm2::SecretKey as sm2::elliptic_curve::Generate>::generate_from_rng(&mut rng);
                 KeyPair::Sm2(Box::new(
                     sm2::dsa::SigningKey::new(SM2_DEFAULT_DISTID, &sk)
                         .expect("invariant: a random non-zero scalar is a valid SM2 key"),
                 ))
             }
-            Suite::Intl => {
-                KeyPair::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
-            }
+            Suite::Intl => KeyPair::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng))),
         }
     }
 
@@ -338,9 +313,7 @@ impl KeyPair {
         if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
             return Ok(KeyPair::Ed25519(Box::new(k)));
         }
-        Err(CryptoError::BadKeyFile(
-            "not a PKCS#8 PEM SM2 or Ed25519 private key (-----BEGIN PRIVATE KEY-----)".into(),
-        ))
+        Err(CryptoError::BadKeyFile("not a PKCS#8 PEM SM2 or Ed25519 private key (-----BEGIN PRIVATE KEY-----)".into()))
     }
 
     /// Encodes as PKCS#8 PEM that OpenSSL 3 reads: for SM2 an `id-ecPublicKey` key on the SM2 curve
@@ -361,12 +334,8 @@ impl KeyPair {
                 // PKCS#8 v1 (RFC 8410) without the optional public key, as `openssl genpkey`
                 // writes it: OpenSSL 3.0 cannot read the v2 (RFC 5958) form that
                 // `SigningKey::to_pkcs8_pem` produces.
-                let v1 = ed25519_dalek::pkcs8::KeypairBytes {
-                    secret_key: k.to_bytes(),
-                    public_key: None,
-                };
-                v1.to_pkcs8_pem(le)
-                    .map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
+                let v1 = ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None };
+                v1.to_pkcs8_pem(le).map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
             }
         };
         Ok(pem.to_string())
@@ -377,10 +346,9 @@ impl KeyPair {
     /// # Errors
     /// [`CryptoError::BadKeyFile`] naming the file when it cannot be read or parsed.
     pub fn read_pem_file(path: &Path) -> Result<Self, CryptoError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))?;
-        Self::from_pkcs8_pem(&text)
-            .map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))?;
+        Self::from_pkcs8_pem(&text).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
     }
 
     /// Writes the key as a PKCS#8 PEM file readable only by its owner.
@@ -389,8 +357,7 @@ impl KeyPair {
     /// [`CryptoError::BadKeyFile`] when the file cannot be written.
     pub fn write_pem_file(&self, path: &Path) -> Result<(), CryptoError> {
         let pem = self.to_pkcs8_pem()?;
-        write_private(path, pem.as_bytes())
-            .map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
+        write_private(path, pem.as_bytes()).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
     }
 }
 
@@ -398,12 +365,7 @@ impl KeyPair {
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     f.write_all(data)
 }
 
@@ -437,9 +399,7 @@ impl Signer for KeyPair {
 /// Returns one verdict per triple, in order.
 pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
     let all_ed = !items.is_empty()
-        && items
-            .iter()
-            .all(|(k, _, s)| matches!((k, s), (PublicKey::Ed25519(_), Signature::Ed25519(_))));
+        && items.iter().all(|(k, _, s)| matches!((k, s), (PublicKey::Ed25519(_), Signature::Ed25519(_))));
     if all_ed && items.len() > 1 {
         let mut msgs = Vec::with_capacity(items.len());
         let mut sigs = Vec::with_capacity(items.len());
@@ -455,10 +415,7 @@ pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
             return vec![true; items.len()];
         }
     }
-    items
-        .iter()
-        .map(|(k, m, s)| k.verify(m, s).is_ok())
-        .collect()
+    items.iter().map(|(k, m, s)| k.verify(m, s).is_ok()).collect()
 }
 
 #[cfg(test)]
@@ -487,12 +444,7 @@ mod tests {
 
     #[test]
     fn garbled_key_file_is_an_error() {
-        assert!(
-            KeyPair::from_pkcs8_pem(
-                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
-            )
-            .is_err()
-        );
+        assert!(KeyPair::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
         assert!(KeyPair::from_pkcs8_pem("").is_err());
     }
 
@@ -501,15 +453,9 @@ mod tests {
         let kps: Vec<_> = (0..4).map(|_| KeyPair::generate(Suite::Intl)).collect();
         let pks: Vec<_> = kps.iter().map(|k| k.public_key()).collect();
         let msgs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 10]).collect();
-        let mut sigs: Vec<_> = kps
-            .iter()
-            .zip(&msgs)
-            .map(|(k, m)| k.sign(m).expect("sign"))
-            .collect();
+        let mut sigs: Vec<_> = kps.iter().zip(&msgs).map(|(k, m)| k.sign(m).expect("sign")).collect();
         sigs[2] = kps[2].sign(b"other").expect("sign");
-        let items: Vec<_> = (0..4)
-            .map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i]))
-            .collect();
+        let items: Vec<_> = (0..4).map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i])).collect();
         assert_eq!(verify_batch(&items), vec![true, true, false, true]);
     }
 }

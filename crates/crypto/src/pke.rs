@@ -26,16 +26,12 @@ use crate::{CryptoError, KeyPair, PublicKey};
 /// an empty message, which SM2 encryption does not define).
 pub fn sm2_encrypt(to: &PublicKey, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let PublicKey::Sm2(vk) = to else {
-        return Err(CryptoError::SuiteMismatch {
-            expected: crate::Suite::Sm,
-            got: to.suite(),
-        });
+        return Err(CryptoError::SuiteMismatch { expected: crate::Suite::Sm, got: to.suite() });
     };
     let ek = sm2::pke::EncryptingKey::from_affine(*vk.as_affine())
         .map_err(|_| CryptoError::Encrypt("invalid key".into()))?;
     let mut rng = UnwrapErr(getrandom::SysRng);
-    ek.encrypt_der(&mut rng, msg)
-        .map_err(|e| CryptoError::Encrypt(e.to_string()))
+    ek.encrypt_der(&mut rng, msg).map_err(|e| CryptoError::Encrypt(e.to_string()))
 }
 
 /// Decrypts a DER `SM2Cipher` (module docs), as made by [`sm2_encrypt`] or by
@@ -46,12 +42,8 @@ pub fn sm2_encrypt(to: &PublicKey, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
 /// not such a ciphertext, were altered, or were made for another key.
 pub fn sm2_decrypt(key: &KeyPair, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let KeyPair::Sm2(sk) = key else {
-        return Err(CryptoError::SuiteMismatch {
-            expected: crate::Suite::Sm,
-            got: key.suite(),
-        });
+        return Err(CryptoError::SuiteMismatch { expected: crate::Suite::Sm, got: key.suite() });
     };
-    let dk = sm2::pke::DecryptingKey::from_nonzero_scalar(*sk.as_nonzero_scalar())
-        .map_err(|_| CryptoError::Decrypt)?;
+    let dk = sm2::pke::DecryptingKey::from_nonzero_scalar(*sk.as_nonzero_scalar()).map_err(|_| CryptoError::Decrypt)?;
     dk.decrypt_der(ciphertext).map_err(|_| CryptoError::Decrypt)
 }

@@ -4,16 +4,15 @@
 //! signature.
 
 use fdl_crypto::{
-    ADDRESS_LEN, Address, CryptoError, KeyPair, MAX_SIGNATURE_LEN, PublicKey, Signature,
-    Signer as _, Suite,
+    ADDRESS_LEN, Address, CryptoError, KeyPair, MAX_SIGNATURE_LEN, PublicKey, Signature, Signer as _, Suite,
 };
 use proptest::prelude::*;
 use sm3::Digest as _;
 
 /// The SM2 group order n (GB/T 32918.5 recommended curve).
 const N: [u8; 32] = [
-    0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0x72, 0x03, 0xDF, 0x6B, 0x21, 0xC6, 0x05, 0x2B, 0x53, 0xBB, 0xF4, 0x09, 0x39, 0xD5, 0x41, 0x23,
+    0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x72, 0x03, 0xDF,
+    0x6B, 0x21, 0xC6, 0x05, 0x2B, 0x53, 0xBB, 0xF4, 0x09, 0x39, 0xD5, 0x41, 0x23,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -60,11 +59,10 @@ proptest! {
 fn address_rule_fixture() {
     // The documented rule, computed here from scratch: the first 20 bytes of
     // SM3(u64be(len(tag)) || "FDL/ADDR/v1" || suite tag 0x01 || SEC1 uncompressed key).
-    let d: [u8; 32] =
-        hex::decode("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8")
-            .expect("hex")
-            .try_into()
-            .expect("32 bytes");
+    let d: [u8; 32] = hex::decode("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8")
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
     let kp = KeyPair::sm2_from_scalar(&d).expect("valid scalar");
     let pk = kp.public_key().to_bytes();
     let mut h = sm3::Sm3::new();
@@ -77,11 +75,10 @@ fn address_rule_fixture() {
     assert_eq!(kp.public_key().address(), kp.address());
 
     // Ed25519 (RFC 8032 TEST 1 key) under SHA-256 and suite tag 0x02.
-    let seed: [u8; 32] =
-        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-            .expect("hex")
-            .try_into()
-            .expect("32 bytes");
+    let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
     let ed = KeyPair::ed25519_from_seed(&seed);
     let mut data = vec![Suite::Intl.tag()];
     data.extend(ed.public_key().to_bytes());
@@ -125,14 +122,13 @@ fn in_range(v: &[u8; 32]) -> bool {
 /// A scalar in [1, n-1] with a random number of leading zero bytes, so that short integers and
 /// integers with the top bit set (needing a 0x00 pad) both occur often.
 fn scalar_bytes() -> impl Strategy<Value = [u8; 32]> {
-    (
-        any::<[u8; 32]>(),
-        prop_oneof![Just(0usize), 0..4usize, 0..32usize],
-    )
-        .prop_filter_map("scalar in [1, n-1]", |(mut v, zeros)| {
+    (any::<[u8; 32]>(), prop_oneof![Just(0usize), 0..4usize, 0..32usize]).prop_filter_map(
+        "scalar in [1, n-1]",
+        |(mut v, zeros)| {
             v[..zeros].fill(0);
             in_range(&v).then_some(v)
-        })
+        },
+    )
 }
 
 fn assert_refused(bytes: &[u8]) -> Result<(), TestCaseError> {
@@ -142,9 +138,7 @@ fn assert_refused(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(got > MAX_SIGNATURE_LEN);
             Ok(())
         }
-        other => Err(TestCaseError::fail(format!(
-            "{bytes:02x?} accepted or wrong error: {other:?}"
-        ))),
+        other => Err(TestCaseError::fail(format!("{bytes:02x?} accepted or wrong error: {other:?}"))),
     }
 }
 
@@ -283,18 +277,9 @@ fn sm2_out_of_range_scalars_are_refused() {
         v
     };
     assert!(Signature::from_bytes(Suite::Sm, &der_sig(&one, &n_minus_1)).is_ok());
-    for (r, s) in [
-        (zero, one),
-        (one, zero),
-        (N, one),
-        (one, N),
-        ([0xff; 32], one),
-    ] {
+    for (r, s) in [(zero, one), (one, zero), (N, one), (one, N), ([0xff; 32], one)] {
         assert!(
-            matches!(
-                Signature::from_bytes(Suite::Sm, &der_sig(&r, &s)),
-                Err(CryptoError::MalformedSignature(_))
-            ),
+            matches!(Signature::from_bytes(Suite::Sm, &der_sig(&r, &s)), Err(CryptoError::MalformedSignature(_))),
             "r={r:02x?} s={s:02x?}"
         );
     }
@@ -311,10 +296,7 @@ fn sm2_real_signatures_are_canonical_and_bounded() {
         let msg = i.to_be_bytes();
         let sig = kp.sign(&msg).expect("sign");
         assert!(sig.as_bytes().len() <= MAX_SIGNATURE_LEN);
-        assert_eq!(
-            Signature::from_bytes(Suite::Sm, sig.as_bytes()).expect("canonical"),
-            sig
-        );
+        assert_eq!(Signature::from_bytes(Suite::Sm, sig.as_bytes()).expect("canonical"), sig);
         assert_eq!(kp.public_key().verify(&msg, &sig), Ok(()));
     }
 }
@@ -324,24 +306,15 @@ fn sm2_public_key_bytes_only_uncompressed() {
     let kp = KeyPair::generate(Suite::Sm);
     let pk = kp.public_key().to_bytes();
     assert_eq!(pk.len(), 65);
-    assert_eq!(
-        PublicKey::from_bytes(Suite::Sm, &pk).expect("valid"),
-        kp.public_key()
-    );
+    assert_eq!(PublicKey::from_bytes(Suite::Sm, &pk).expect("valid"), kp.public_key());
 
     // The compressed form of the same point is refused, as are points off the curve.
     let mut compressed = vec![0x02 | (pk[64] & 1)];
     compressed.extend_from_slice(&pk[1..33]);
-    assert!(matches!(
-        PublicKey::from_bytes(Suite::Sm, &compressed),
-        Err(CryptoError::MalformedPublicKey(_))
-    ));
+    assert!(matches!(PublicKey::from_bytes(Suite::Sm, &compressed), Err(CryptoError::MalformedPublicKey(_))));
     let mut off = pk.clone();
     off[64] ^= 1;
-    assert!(matches!(
-        PublicKey::from_bytes(Suite::Sm, &off),
-        Err(CryptoError::MalformedPublicKey(_))
-    ));
+    assert!(matches!(PublicKey::from_bytes(Suite::Sm, &off), Err(CryptoError::MalformedPublicKey(_))));
     let mut identity = vec![0u8; 65];
     identity[0] = 0x04;
     assert!(PublicKey::from_bytes(Suite::Sm, &identity).is_err());

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use fdl_crypto::{
-    CryptoError, KeyPair, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer as _, Suite,
-    sm2_decrypt, sm2_encrypt,
+    CryptoError, KeyPair, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer as _, Suite, sm2_decrypt, sm2_encrypt,
 };
 
 /// Runs `openssl` with `args`, failing the test with a clear message if it is not installed.
@@ -42,15 +41,11 @@ fn openssl_ok(args: &[&str]) -> Vec<u8> {
 /// `-rawin` signing need it).
 fn require_openssl3() {
     let v = String::from_utf8_lossy(&openssl_ok(&["version"])).into_owned();
-    assert!(
-        v.starts_with("OpenSSL 3."),
-        "these tests need OpenSSL 3.x, found: {v}"
-    );
+    assert!(v.starts_with("OpenSSL 3."), "these tests need OpenSSL 3.x, found: {v}");
 }
 
 fn path_str(p: &Path) -> &str {
-    p.to_str()
-        .expect("invariant: tempfile paths are UTF-8 here")
+    p.to_str().expect("invariant: tempfile paths are UTF-8 here")
 }
 
 struct Dir(tempfile::TempDir);
@@ -155,28 +150,14 @@ fn sm2_fdl_key_and_signature_are_accepted_by_openssl() {
     let pub_pem = dir.write("pub.pem", spki.as_bytes());
 
     // OpenSSL reads both files as SM2 keys, and derives the same public key from the private one.
-    let text = String::from_utf8_lossy(&openssl_ok(&[
-        "pkey",
-        "-in",
-        path_str(&key),
-        "-noout",
-        "-text",
-    ]))
-    .into_owned();
+    let text = String::from_utf8_lossy(&openssl_ok(&["pkey", "-in", path_str(&key), "-noout", "-text"])).into_owned();
     assert!(text.contains("SM2"), "OpenSSL sees an SM2 key:\n{text}");
     openssl_ok(&["pkey", "-pubin", "-in", path_str(&pub_pem), "-noout"]);
     let derived = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    assert_eq!(
-        String::from_utf8_lossy(&derived),
-        spki,
-        "OpenSSL's SPKI equals FDL's"
-    );
+    assert_eq!(String::from_utf8_lossy(&derived), spki, "OpenSSL's SPKI equals FDL's");
 
     // FDL signs; OpenSSL verifies with SM3 and the default id, and refuses a modified message.
-    for (i, msg) in [&b"FDL/TX/v1 transfer 100 CNY"[..], b"", &[0xa5; 1000]]
-        .iter()
-        .enumerate()
-    {
+    for (i, msg) in [&b"FDL/TX/v1 transfer 100 CNY"[..], b"", &[0xa5; 1000]].iter().enumerate() {
         let sig = kp.sign(msg).expect("sign");
         let msg_p = dir.write(&format!("msg{i}"), msg);
         let sig_p = dir.write(&format!("sig{i}"), sig.as_bytes());
@@ -185,10 +166,7 @@ fn sm2_fdl_key_and_signature_are_accepted_by_openssl() {
         let mut other = msg.to_vec();
         other.push(b'!');
         let other_p = dir.write(&format!("other{i}"), &other);
-        assert!(
-            !openssl_sm2_verify(&pub_pem, &other_p, &sig_p),
-            "modified message {i}"
-        );
+        assert!(!openssl_sm2_verify(&pub_pem, &other_p, &sig_p), "modified message {i}");
     }
 }
 
@@ -202,13 +180,9 @@ fn sm2_openssl_key_and_signature_are_accepted_by_fdl() {
     assert_eq!(kp.suite(), Suite::Sm);
 
     let spki = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    let pk = PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII"))
-        .expect("FDL reads OpenSSL's SPKI");
-    assert_eq!(
-        pk,
-        kp.public_key(),
-        "same public key from the private and the public file"
-    );
+    let pk =
+        PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII")).expect("FDL reads OpenSSL's SPKI");
+    assert_eq!(pk, kp.public_key(), "same public key from the private and the public file");
     let pub_pem = dir.write("pub.pem", &spki);
 
     // Several signatures, so that short (leading-zero) r or s encodings get a chance to appear.
@@ -234,10 +208,7 @@ fn sm2_openssl_key_and_signature_are_accepted_by_fdl() {
         let der = dir.read(&format!("sig{i}"));
         let sig = Signature::from_bytes(Suite::Sm, &der).expect("OpenSSL writes canonical DER");
         assert_eq!(pk.verify(msg, &sig), Ok(()), "signature {i}: {der:02x?}");
-        assert_eq!(
-            pk.verify(b"approve: raise limit of account 43", &sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(pk.verify(b"approve: raise limit of account 43", &sig), Err(CryptoError::BadSignature));
     }
 
     // The key FDL read from OpenSSL's file signs, and OpenSSL verifies that too.
@@ -253,10 +224,7 @@ fn sm2_wrong_distid_does_not_verify_in_openssl() {
     require_openssl3();
     let dir = Dir::new();
     let kp = KeyPair::generate(Suite::Sm);
-    let pub_pem = dir.write(
-        "pub.pem",
-        kp.public_key().to_spki_pem().expect("spki").as_bytes(),
-    );
+    let pub_pem = dir.write("pub.pem", kp.public_key().to_spki_pem().expect("spki").as_bytes());
     let msg_p = dir.write("msg", b"hello");
     let sig_p = dir.write("sig", kp.sign(b"hello").expect("sign").as_bytes());
     let out = openssl(&[
@@ -292,25 +260,11 @@ fn ed25519_fdl_key_and_signature_are_accepted_by_openssl() {
     let spki = kp.public_key().to_spki_pem().expect("spki");
     let pub_pem = dir.write("pub.pem", spki.as_bytes());
 
-    let text = String::from_utf8_lossy(&openssl_ok(&[
-        "pkey",
-        "-in",
-        path_str(&key),
-        "-noout",
-        "-text",
-    ]))
-    .into_owned();
-    assert!(
-        text.contains("ED25519"),
-        "OpenSSL sees an Ed25519 key:\n{text}"
-    );
+    let text = String::from_utf8_lossy(&openssl_ok(&["pkey", "-in", path_str(&key), "-noout", "-text"])).into_owned();
+    assert!(text.contains("ED25519"), "OpenSSL sees an Ed25519 key:\n{text}");
     openssl_ok(&["pkey", "-pubin", "-in", path_str(&pub_pem), "-noout"]);
     let derived = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    assert_eq!(
-        String::from_utf8_lossy(&derived),
-        spki,
-        "OpenSSL's SPKI equals FDL's"
-    );
+    assert_eq!(String::from_utf8_lossy(&derived), spki, "OpenSSL's SPKI equals FDL's");
 
     let msg = b"FDL/BLOCK/v1 height 7";
     let msg_p = dir.write("msg", msg);
@@ -346,8 +300,8 @@ fn ed25519_openssl_key_and_signature_are_accepted_by_fdl() {
     assert_eq!(kp.suite(), Suite::Intl);
 
     let spki = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    let pk = PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII"))
-        .expect("FDL reads OpenSSL's SPKI");
+    let pk =
+        PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII")).expect("FDL reads OpenSSL's SPKI");
     assert_eq!(pk, kp.public_key());
 
     let msg = b"configure: add validator 4";
@@ -367,15 +321,8 @@ fn ed25519_openssl_key_and_signature_are_accepted_by_fdl() {
     let raw = dir.read("sig");
     let sig = Signature::from_bytes(Suite::Intl, &raw).expect("64-byte signature");
     assert_eq!(pk.verify(msg, &sig), Ok(()));
-    assert_eq!(
-        pk.verify(b"configure: add validator 5", &sig),
-        Err(CryptoError::BadSignature)
-    );
-    assert_eq!(
-        kp.sign(msg).expect("sign"),
-        sig,
-        "deterministic: FDL gives OpenSSL's bytes"
-    );
+    assert_eq!(pk.verify(b"configure: add validator 5", &sig), Err(CryptoError::BadSignature));
+    assert_eq!(kp.sign(msg).expect("sign"), sig, "deterministic: FDL gives OpenSSL's bytes");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,12 +331,7 @@ fn ed25519_openssl_key_and_signature_are_accepted_by_fdl() {
 
 /// Messages of one byte, under one KDF block, exactly one block and several blocks.
 fn pke_messages() -> Vec<Vec<u8>> {
-    vec![
-        b"k".to_vec(),
-        b"session key 0123".to_vec(),
-        vec![0x5a; 32],
-        (0..=255u8).collect(),
-    ]
+    vec![b"k".to_vec(), b"session key 0123".to_vec(), vec![0x5a; 32], (0..=255u8).collect()]
 }
 
 #[test]
@@ -399,14 +341,7 @@ fn sm2_openssl_encrypts_fdl_decrypts() {
     let key = dir.file("key.pem");
     openssl_ok(&["genpkey", "-algorithm", "SM2", "-out", path_str(&key)]);
     let pub_pem = dir.file("pub.pem");
-    openssl_ok(&[
-        "pkey",
-        "-in",
-        path_str(&key),
-        "-pubout",
-        "-out",
-        path_str(&pub_pem),
-    ]);
+    openssl_ok(&["pkey", "-in", path_str(&key), "-pubout", "-out", path_str(&pub_pem)]);
     let kp = KeyPair::read_pem_file(&key).expect("read key");
     let stranger = KeyPair::generate(Suite::Sm);
 
@@ -426,24 +361,12 @@ fn sm2_openssl_encrypts_fdl_decrypts() {
         ]);
         let ct = dir.read(&format!("ct{i}"));
         assert_eq!(ct[0], 0x30, "OpenSSL emits a DER SEQUENCE");
-        assert_eq!(
-            sm2_decrypt(&kp, &ct).expect("FDL decrypts OpenSSL's ciphertext"),
-            *msg,
-            "message {i}"
-        );
-        assert_eq!(
-            sm2_decrypt(&stranger, &ct),
-            Err(CryptoError::Decrypt),
-            "other key {i}"
-        );
+        assert_eq!(sm2_decrypt(&kp, &ct).expect("FDL decrypts OpenSSL's ciphertext"), *msg, "message {i}");
+        assert_eq!(sm2_decrypt(&stranger, &ct), Err(CryptoError::Decrypt), "other key {i}");
         let mut bad = ct.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x01;
-        assert_eq!(
-            sm2_decrypt(&kp, &bad),
-            Err(CryptoError::Decrypt),
-            "tampered {i}"
-        );
+        assert_eq!(sm2_decrypt(&kp, &bad), Err(CryptoError::Decrypt), "tampered {i}");
     }
 }
 
@@ -458,14 +381,7 @@ fn sm2_fdl_encrypts_openssl_decrypts() {
     for (i, msg) in pke_messages().iter().enumerate() {
         let ct = sm2_encrypt(&kp.public_key(), msg).expect("encrypt");
         let ct_p = dir.write(&format!("ct{i}"), &ct);
-        let pt = openssl_ok(&[
-            "pkeyutl",
-            "-decrypt",
-            "-inkey",
-            path_str(&key),
-            "-in",
-            path_str(&ct_p),
-        ]);
+        let pt = openssl_ok(&["pkeyutl", "-decrypt", "-inkey", path_str(&key), "-in", path_str(&ct_p)]);
         assert_eq!(pt, *msg, "message {i}");
 
         // OpenSSL also refuses an altered FDL ciphertext (C3 check).
@@ -473,18 +389,8 @@ fn sm2_fdl_encrypts_openssl_decrypts() {
         let last = bad.len() - 1;
         bad[last] ^= 0x01;
         let bad_p = dir.write(&format!("bad{i}"), &bad);
-        let out = openssl(&[
-            "pkeyutl",
-            "-decrypt",
-            "-inkey",
-            path_str(&key),
-            "-in",
-            path_str(&bad_p),
-        ]);
-        assert!(
-            !out.status.success(),
-            "OpenSSL decrypted a tampered ciphertext {i}"
-        );
+        let out = openssl(&["pkeyutl", "-decrypt", "-inkey", path_str(&key), "-in", path_str(&bad_p)]);
+        assert!(!out.status.success(), "OpenSSL decrypted a tampered ciphertext {i}");
     }
 }
 
@@ -493,22 +399,13 @@ fn sm2_encrypt_refuses_other_suites_and_empty_messages() {
     let ed = KeyPair::generate(Suite::Intl);
     assert_eq!(
         sm2_encrypt(&ed.public_key(), b"x"),
-        Err(CryptoError::SuiteMismatch {
-            expected: Suite::Sm,
-            got: Suite::Intl
-        })
+        Err(CryptoError::SuiteMismatch { expected: Suite::Sm, got: Suite::Intl })
     );
     assert_eq!(
         sm2_decrypt(&ed, &[0x30, 0x00]),
-        Err(CryptoError::SuiteMismatch {
-            expected: Suite::Sm,
-            got: Suite::Intl
-        })
+        Err(CryptoError::SuiteMismatch { expected: Suite::Sm, got: Suite::Intl })
     );
     let sm = KeyPair::generate(Suite::Sm);
-    assert!(matches!(
-        sm2_encrypt(&sm.public_key(), b""),
-        Err(CryptoError::Encrypt(_))
-    ));
+    assert!(matches!(sm2_encrypt(&sm.public_key(), b""), Err(CryptoError::Encrypt(_))));
     assert_eq!(sm2_decrypt(&sm, b""), Err(CryptoError::Decrypt));
 }

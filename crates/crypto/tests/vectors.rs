@@ -4,8 +4,7 @@
 //! (RFC 8032 section 7.1).
 
 use fdl_crypto::{
-    CryptoError, Hasher, KeyPair, PublicKey, Signature, Signer as _, Suite, hash, open, seal,
-    sm2_decrypt,
+    CryptoError, Hasher, KeyPair, PublicKey, Signature, Signer as _, Suite, hash, open, seal, sm2_decrypt,
 };
 use sm2::elliptic_curve::{
     Group as _, PrimeField as _, ops::Reduce, point::AffineCoordinates as _, sec1::ToSec1Point as _,
@@ -69,10 +68,7 @@ fn sm4_gbt32907_example_1_single_block() {
     let cipher = sm4::Sm4::new(&Array::from(key));
     let mut block = Array::from(h16(SM4_KEY));
     cipher.encrypt_block(&mut block);
-    assert_eq!(
-        block.as_slice(),
-        h("681edf34d206965e86b3e94f536e4246").as_slice()
-    );
+    assert_eq!(block.as_slice(), h("681edf34d206965e86b3e94f536e4246").as_slice());
     cipher.decrypt_block(&mut block);
     assert_eq!(block.as_slice(), key.as_slice());
 }
@@ -85,10 +81,7 @@ fn sm4_gbt32907_example_2_million_rounds() {
     for _ in 0..1_000_000 {
         cipher.encrypt_block(&mut block);
     }
-    assert_eq!(
-        block.as_slice(),
-        h("595298c7c6fd271f0402f804c33d3f66").as_slice()
-    );
+    assert_eq!(block.as_slice(), h("595298c7c6fd271f0402f804c33d3f66").as_slice());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,9 +150,7 @@ fn vector_public_sec1() -> Vec<u8> {
 #[test]
 fn sm2_curve_constants_match_the_crate() {
     // The generator used by the arithmetic below is the GB/T 32918.5 recommended G.
-    let g = ProjectivePoint::generator()
-        .to_affine()
-        .to_sec1_point(false);
+    let g = ProjectivePoint::generator().to_affine().to_sec1_point(false);
     let mut want = vec![0x04];
     want.extend(h(SM2_GX));
     want.extend(h(SM2_GY));
@@ -174,26 +165,13 @@ fn sm2_sign_known_answer() {
     assert_eq!(pk.suite(), Suite::Sm);
     assert_eq!(pk.to_bytes(), vector_public_sec1());
     let d = scalar_exact(&h(VEC_D));
-    let pa = (ProjectivePoint::generator() * d)
-        .to_affine()
-        .to_sec1_point(false);
+    let pa = (ProjectivePoint::generator() * d).to_affine().to_sec1_point(false);
     assert_eq!(pa.as_bytes(), vector_public_sec1().as_slice());
 
     // Z_A = SM3(ENTL_A || ID_A || a || b || x_G || y_G || x_A || y_A), ENTL_A = bit length of ID.
-    let entl = u16::try_from(VEC_ID.len() * 8)
-        .expect("short id")
-        .to_be_bytes();
+    let entl = u16::try_from(VEC_ID.len() * 8).expect("short id").to_be_bytes();
     let mut zh = sm3::Sm3::new();
-    for part in [
-        &entl[..],
-        VEC_ID,
-        &h(SM2_A),
-        &h(SM2_B),
-        &h(SM2_GX),
-        &h(SM2_GY),
-        &h(VEC_XA),
-        &h(VEC_YA),
-    ] {
+    for part in [&entl[..], VEC_ID, &h(SM2_A), &h(SM2_B), &h(SM2_GX), &h(SM2_GY), &h(VEC_XA), &h(VEC_YA)] {
         zh.update(part);
     }
     let z = zh.finalize();
@@ -210,11 +188,7 @@ fn sm2_sign_known_answer() {
     let k = scalar_exact(&h(VEC_K));
     let x1 = x_of_k_times_g(k);
     let r = scalar_reduced(&e_bytes) + scalar_reduced(&x1);
-    let s = (Scalar::ONE + d)
-        .invert()
-        .into_option()
-        .expect("1 + d is invertible")
-        * (k - r * d);
+    let s = (Scalar::ONE + d).invert().into_option().expect("1 + d is invertible") * (k - r * d);
     assert_eq!(r.to_repr().as_slice(), h(VEC_R).as_slice());
     assert_eq!(s.to_repr().as_slice(), h(VEC_S).as_slice());
 
@@ -222,21 +196,14 @@ fn sm2_sign_known_answer() {
     let der = der_sig(&h(VEC_R), &h(VEC_S));
     assert_eq!(der.len(), 72, "both integers need a 0x00 pad");
     let sm2_der = sm2::dsa::Signature::from_scalars(h32(VEC_R), h32(VEC_S)).expect("valid r, s");
-    assert_eq!(
-        sm2_der.to_der().as_bytes(),
-        der.as_slice(),
-        "hand DER equals the sm2 crate's"
-    );
+    assert_eq!(sm2_der.to_der().as_bytes(), der.as_slice(), "hand DER equals the sm2 crate's");
     let sig = Signature::from_bytes(Suite::Sm, &der).expect("canonical DER");
     assert_eq!(pk.verify(VEC_MSG, &sig), Ok(()));
     let reread = PublicKey::from_bytes(Suite::Sm, &vector_public_sec1()).expect("valid point");
     assert_eq!(reread.verify(VEC_MSG, &sig), Ok(()));
 
     // ...and rejects it over another message, or with any single bit of r or s flipped.
-    assert_eq!(
-        pk.verify(b"message digesT", &sig),
-        Err(CryptoError::BadSignature)
-    );
+    assert_eq!(pk.verify(b"message digesT", &sig), Err(CryptoError::BadSignature));
     for (byte, bit) in [(5, 0), (20, 7), (37, 3), (40, 0), (71, 1)] {
         let mut bad = der.clone();
         bad[byte] ^= 1 << bit;
@@ -300,20 +267,13 @@ impl rand_core::TryCryptoRng for FixedK {}
 fn sm2_decrypt_known_answer() {
     let kp = KeyPair::sm2_from_scalar(&h32(VEC_D)).expect("vector scalar is valid");
     let ct = h(VEC_ENC_DER);
-    assert_eq!(
-        sm2_decrypt(&kp, &ct).expect("published ciphertext decrypts"),
-        VEC_ENC_MSG
-    );
+    assert_eq!(sm2_decrypt(&kp, &ct).expect("published ciphertext decrypts"), VEC_ENC_MSG);
 
     // Altering C3 (the hash) or C2 (the ciphertext) is detected.
     for at in [80, ct.len() - 1] {
         let mut bad = ct.clone();
         bad[at] ^= 0x01;
-        assert_eq!(
-            sm2_decrypt(&kp, &bad),
-            Err(CryptoError::Decrypt),
-            "byte {at}"
-        );
+        assert_eq!(sm2_decrypt(&kp, &bad), Err(CryptoError::Decrypt), "byte {at}");
     }
     // The same ciphertext in the raw C1 || C3 || C2 byte layout is not accepted: only DER is.
     let mut raw = vec![0x04];
@@ -330,13 +290,9 @@ fn sm2_encrypt_wire_format_known_answer() {
     // With the published k, the encryptor fdl_crypto::sm2_encrypt calls (`encrypt_der`) gives the
     // published DER ciphertext byte for byte, so FDL's output layout is the one OpenSSL expects.
     let pk = PublicKey::from_bytes(Suite::Sm, &vector_public_sec1()).expect("valid point");
-    let PublicKey::Sm2(vk) = &pk else {
-        unreachable!("SM2 key")
-    };
+    let PublicKey::Sm2(vk) = &pk else { unreachable!("SM2 key") };
     let ek = sm2::pke::EncryptingKey::from_affine(*vk.as_affine()).expect("valid point");
-    let ct = ek
-        .encrypt_der(&mut FixedK(h32(VEC_K)), VEC_ENC_MSG)
-        .expect("encrypt");
+    let ct = ek.encrypt_der(&mut FixedK(h32(VEC_K)), VEC_ENC_MSG).expect("encrypt");
     assert_eq!(hex::encode_upper(&ct), VEC_ENC_DER);
 
     // And fdl_crypto::sm2_encrypt itself emits a DER SEQUENCE of that shape that round-trips.
@@ -355,14 +311,10 @@ fn sm4_gcm_rfc8998_a1() {
     let key = h("0123456789ABCDEFFEDCBA9876543210");
     let iv = h("00001234567800000000ABCD");
     let aad = h("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2");
-    let pt = h(
-        "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB CCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD
-                EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFF EEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA",
-    );
-    let ct = h(
-        "17F399F08C67D5EE19D0DC9969C4BB7D 5FD46FD3756489069157B282BB200735
-                D82710CA5C22F0CCFA7CBF93D496AC15 A56834CBCF98C397B4024A2691233B8D",
-    );
+    let pt = h("AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB CCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD
+                EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFF EEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA");
+    let ct = h("17F399F08C67D5EE19D0DC9969C4BB7D 5FD46FD3756489069157B282BB200735
+                D82710CA5C22F0CCFA7CBF93D496AC15 A56834CBCF98C397B4024A2691233B8D");
     let tag = h("83DE3541E4C2B58177E065A9BF7B62EC");
     let mut sealed_want = ct.clone();
     sealed_want.extend(&tag);
@@ -375,60 +327,32 @@ fn sm4_gcm_rfc8998_a1() {
     for at in [0, 31, 63, 64, 79] {
         let mut bad = sealed.clone();
         bad[at] ^= 0x80;
-        assert_eq!(
-            open(Suite::Sm, &key, &iv, &aad, &bad),
-            Err(CryptoError::Decrypt),
-            "byte {at}"
-        );
+        assert_eq!(open(Suite::Sm, &key, &iv, &aad, &bad), Err(CryptoError::Decrypt), "byte {at}");
     }
     let mut bad_aad = aad.clone();
     bad_aad[0] ^= 1;
-    assert_eq!(
-        open(Suite::Sm, &key, &iv, &bad_aad, &sealed),
-        Err(CryptoError::Decrypt)
-    );
+    assert_eq!(open(Suite::Sm, &key, &iv, &bad_aad, &sealed), Err(CryptoError::Decrypt));
     let mut bad_iv = iv.clone();
     bad_iv[11] ^= 1;
-    assert_eq!(
-        open(Suite::Sm, &key, &bad_iv, &aad, &sealed),
-        Err(CryptoError::Decrypt)
-    );
+    assert_eq!(open(Suite::Sm, &key, &bad_iv, &aad, &sealed), Err(CryptoError::Decrypt));
     let mut bad_key = key.clone();
     bad_key[0] ^= 1;
-    assert_eq!(
-        open(Suite::Sm, &bad_key, &iv, &aad, &sealed),
-        Err(CryptoError::Decrypt)
-    );
-    assert_eq!(
-        open(Suite::Sm, &key, &iv, &aad, &sealed[..sealed.len() - 1]),
-        Err(CryptoError::Decrypt)
-    );
+    assert_eq!(open(Suite::Sm, &bad_key, &iv, &aad, &sealed), Err(CryptoError::Decrypt));
+    assert_eq!(open(Suite::Sm, &key, &iv, &aad, &sealed[..sealed.len() - 1]), Err(CryptoError::Decrypt));
 
     // Wrong lengths are refused before any cryptography.
     assert!(matches!(
         seal(Suite::Sm, &h("00"), &iv, &aad, &pt),
-        Err(CryptoError::BadLength {
-            what: "AEAD key",
-            expected: 16,
-            got: 1
-        })
+        Err(CryptoError::BadLength { what: "AEAD key", expected: 16, got: 1 })
     ));
     assert!(matches!(
         seal(Suite::Sm, &key, &iv[..8], &aad, &pt),
-        Err(CryptoError::BadLength {
-            what: "AEAD nonce",
-            expected: 12,
-            got: 8
-        })
+        Err(CryptoError::BadLength { what: "AEAD nonce", expected: 12, got: 8 })
     ));
     // The same 16-byte key is not an AES-256 key: the suites do not mix.
     assert!(matches!(
         seal(Suite::Intl, &key, &iv, &aad, &pt),
-        Err(CryptoError::BadLength {
-            what: "AEAD key",
-            expected: 32,
-            got: 16
-        })
+        Err(CryptoError::BadLength { what: "AEAD key", expected: 32, got: 16 })
     ));
 }
 
@@ -469,10 +393,7 @@ fn ed25519_rfc8032_tests_1_and_2() {
         let msg = h(msg);
         let got = kp.sign(&msg).expect("sign");
         assert_eq!(got.as_bytes(), h(sig).as_slice());
-        assert_eq!(
-            Signature::from_bytes(Suite::Intl, &h(sig)).expect("64 bytes"),
-            got
-        );
+        assert_eq!(Signature::from_bytes(Suite::Intl, &h(sig)).expect("64 bytes"), got);
         assert_eq!(pk.verify(&msg, &got), Ok(()));
 
         let mut other = msg.clone();

@@ -48,7 +48,12 @@ pub fn execute(ov: &mut Overlay<'_>, issuer: &Address, tx: &SignedTx) -> Result<
     Ok(Receipt { tx_id: tx.id(), status, events, cost })
 }
 
-fn apply(ov: &mut Overlay<'_>, issuer: &Address, sender: &Address, p: &Payload) -> Result<(StatusCode, Vec<Event>), ExecError> {
+fn apply(
+    ov: &mut Overlay<'_>,
+    issuer: &Address,
+    sender: &Address,
+    p: &Payload,
+) -> Result<(StatusCode, Vec<Event>), ExecError> {
     if amount_of(p) == 0 {
         return Ok((StatusCode::ZeroAmount, vec![]));
     }
@@ -81,7 +86,8 @@ fn apply(ov: &mut Overlay<'_>, issuer: &Address, sender: &Address, p: &Payload) 
             }
             let supply = read_u128(ov, SUPPLY_KEY)?;
             let mut dest = load(ov, to)?;
-            let (Some(new_supply), Some(new_bal)) = (supply.checked_add(*amount), dest.balance.checked_add(*amount)) else {
+            let (Some(new_supply), Some(new_bal)) = (supply.checked_add(*amount), dest.balance.checked_add(*amount))
+            else {
                 return Ok((StatusCode::Overflow, vec![]));
             };
             dest.balance = new_bal;
@@ -105,7 +111,10 @@ fn apply(ov: &mut Overlay<'_>, issuer: &Address, sender: &Address, p: &Payload) 
             from.balance = new_bal;
             store(ov, sender, &from);
             ov.put(SUPPLY_KEY.to_vec(), new_supply.to_be_bytes().to_vec());
-            Ok((StatusCode::Ok, vec![event("bank.burned", &[("from", sender.to_hex()), ("amount", amount.to_string())])]))
+            Ok((
+                StatusCode::Ok,
+                vec![event("bank.burned", &[("from", sender.to_hex()), ("amount", amount.to_string())])],
+            ))
         }
     }
 }

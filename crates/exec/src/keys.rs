@@ -59,7 +59,9 @@ pub(crate) fn hex_of(b: &[u8]) -> String {
 }
 
 pub(crate) fn read_issuer(ov: &Overlay<'_>) -> Result<Address, ExecError> {
-    let v = ov.get(ISSUER_KEY)?.ok_or_else(|| ExecError::Corrupt { key: "bank/issuer".into(), reason: "missing".into() })?;
+    let v = ov
+        .get(ISSUER_KEY)?
+        .ok_or_else(|| ExecError::Corrupt { key: "bank/issuer".into(), reason: "missing".into() })?;
     let arr: [u8; 20] = v
         .as_slice()
         .try_into()

@@ -17,7 +17,9 @@ use fdl_crypto::Address;
 use fdl_types::{ChainParams, Genesis, Receipt, SignedTx};
 use thiserror::Error;
 
-pub use keys::{account_key, decode_account, encode_account, Account, ISSUER_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY};
+pub use keys::{
+    Account, ISSUER_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key, decode_account, encode_account,
+};
 
 /// Read access to the state as of the parent block.
 pub trait StateView {
@@ -125,7 +127,11 @@ pub fn check_tx_for_block(
         return Err(TxRejection::Expired { expiry: tx.body.expiry_height, height });
     }
     if tx.body.expiry_height > height.saturating_add(params.max_expiry_window) {
-        return Err(TxRejection::ExpiryTooFar { expiry: tx.body.expiry_height, height, window: params.max_expiry_window });
+        return Err(TxRejection::ExpiryTooFar {
+            expiry: tx.body.expiry_height,
+            height,
+            window: params.max_expiry_window,
+        });
     }
     if bank::amount_of(&tx.body.payload) == 0 {
         return Err(TxRejection::ZeroAmount);

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use fdl_crypto::{Address, KeyPair, Signer, Suite};
-use fdl_exec::{
-    ExecError, StateView, SUPPLY_KEY, account_key, decode_account, execute_block, genesis_writes,
-};
+use fdl_exec::{ExecError, SUPPLY_KEY, StateView, account_key, decode_account, execute_block, genesis_writes};
 use fdl_types::{ChainParams, Genesis, Payload, SignedTx, StatusCode, TxBody};
 use proptest::prelude::*;
 

@@ -263,6 +263,19 @@ impl Mempool {
         }
     }
 
+    /// Forgets transactions a block builder dropped as invalid at its height (expired, already
+    /// included, duplicated), closing their waiters, so they do not stay "pending" forever.
+    pub fn forget(&self, ids: &[Hash]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for id in ids {
+            inner.ids.remove(id);
+            inner.waiters.remove(id);
+        }
+    }
+
     /// Records a committed block: forgets its transactions and hands their receipts to waiters.
     pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
         self.height.store(height, Ordering::Release);

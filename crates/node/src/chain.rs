@@ -100,9 +100,7 @@ impl Chain {
                 tracing::info!(genesis = %gh, "genesis state written");
             }
             Some(stored) if stored != gh => {
-                return Err(NodeError::Genesis(format!(
-                    "the data directory belongs to genesis {stored}, not {gh}"
-                )));
+                return Err(NodeError::Genesis(format!("the data directory belongs to genesis {stored}, not {gh}")));
             }
             Some(_) => {}
         }
@@ -152,17 +150,22 @@ impl Chain {
         let height = parent_height + 1;
         let mut seen = HashSet::with_capacity(candidates.len());
         let mut txs = Vec::with_capacity(candidates.len());
+        let mut dropped = Vec::new();
         for tx in candidates {
             let id = tx.id();
             let len = tx.encode().len();
-            if check_tx_for_block(&tx, len, &self.genesis, height).is_err() || !seen.insert(id) {
-                continue;
+            let valid = check_tx_for_block(&tx, len, &self.genesis, height).is_ok()
+                && !seen.contains(&id)
+                && self.store.tx_location(&id)?.is_none();
+            if valid {
+                seen.insert(id);
+                txs.push(tx);
+            } else if !seen.contains(&id) {
+                // A duplicate of an included transaction keeps its id: the block's commit clears it.
+                dropped.push(id);
             }
-            if self.store.tx_location(&id)?.is_some() {
-                continue;
-            }
-            txs.push(tx);
         }
+        self.mempool.forget(&dropped);
         let timestamp_ms = now_ms().max(parent_ts);
         let view = AtVersion { state: &self.state, version: parent_height };
         let outcome = execute_block(&view, height, timestamp_ms, &txs)?;

@@ -7,7 +7,7 @@ use axum::{
     body::Bytes,
     extract::{
         Path, Query, State,
-        rejection::BytesRejection,
+        rejection::{BytesRejection, PathRejection, QueryRejection},
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderMap, StatusCode, header},
@@ -17,7 +17,9 @@ use fdl_crypto::{Address, Hash};
 use fdl_exec::{account_key, decode_account};
 use fdl_types::{
     SignedTx,
-    api::{AccountView, BatchItemView, BlockView, HeaderView, ReceiptView, StatusView, SubmitView, TxStatusView, TxView},
+    api::{
+        AccountView, BatchItemView, BlockView, HeaderView, ReceiptView, StatusView, SubmitView, TxStatusView, TxView,
+    },
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -30,7 +32,11 @@ type ApiResult<T> = Result<T, ApiError>;
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {} bytes", crate::MAX_BODY_BYTES))
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body over {} bytes", crate::MAX_BODY_BYTES),
+            )
         } else {
             ApiError::bad_request("bad_body", r.body_text())
         }
@@ -38,13 +44,23 @@ fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let v = serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::bad_request("invalid_request", format!("wrong field or type: {e}")),
             _ => ApiError::bad_request("malformed_json", format!("not valid JSON: {e}")),
         }
-    })
+    })?;
+    // serde also accepts a struct as an array of its fields; the API takes objects only.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::bad_request("invalid_request", "the body must be a JSON object"));
+    }
+    Ok(v)
+}
+
+/// A path parameter, or a JSON 400 with `code` (e.g. for percent-encoded invalid UTF-8).
+fn path_param(p: Result<Path<String>, PathRejection>, code: &'static str) -> ApiResult<String> {
+    p.map(|Path(s)| s).map_err(|r| ApiError::bad_request(code, r.body_text()))
 }
 
 fn decode_hex(s: &str, what: &str) -> ApiResult<Vec<u8>> {
@@ -75,16 +91,19 @@ fn is_binary(headers: &HeaderMap) -> bool {
 /// (`application/octet-stream`).
 pub(crate) async fn submit_tx(
     State(ctx): Ctx,
-    Query(q): Query<SubmitQuery>,
+    q: Result<Query<SubmitQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|r| ApiError::bad_request("invalid_request", r.body_text()))?;
     let body = body_or_error(body)?;
     let raw = if is_binary(&headers) { body.to_vec() } else { decode_hex(&parse_json::<SubmitBody>(&body)?.tx, "tx")? };
     let wait = match q.wait.as_deref() {
         None | Some("none") => false,
         Some("commit") => true,
-        Some(other) => return Err(ApiError::bad_request("invalid_request", format!("wait={other}: expected \"commit\""))),
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_request", format!("wait={other}: expected \"commit\"")));
+        }
     };
     let admitted = ctx.mempool.admit(&raw).await;
     let id = match admitted {
@@ -98,7 +117,10 @@ pub(crate) async fn submit_tx(
         }
     };
     if !wait {
-        return Ok((StatusCode::ACCEPTED, Json(SubmitView { hash: id, status: "pending".into(), height: None, receipt: None }))
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(SubmitView { hash: id, status: "pending".into(), height: None, receipt: None }),
+        )
             .into_response());
     }
     let rx = ctx.mempool.subscribe(id);
@@ -168,7 +190,11 @@ pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejec
         let item = match r {
             None => {
                 all_full = false;
-                BatchItemView { hash: None, code: Some("malformed_transaction".into()), message: Some("not hex".into()) }
+                BatchItemView {
+                    hash: None,
+                    code: Some("malformed_transaction".into()),
+                    message: Some("not hex".into()),
+                }
             }
             Some(_) => match verdicts.next() {
                 Some(Ok(h)) => {
@@ -197,8 +223,11 @@ fn parse_hash(s: &str) -> ApiResult<Hash> {
 }
 
 /// `GET /v1/transactions/{hash}`.
-pub(crate) async fn get_tx(State(ctx): Ctx, Path(hash): Path<String>) -> ApiResult<Json<TxStatusView>> {
-    let id = parse_hash(&hash)?;
+pub(crate) async fn get_tx(
+    State(ctx): Ctx,
+    hash: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<TxStatusView>> {
+    let id = parse_hash(&path_param(hash, "invalid_hash")?)?;
     if let Some(loc) = ctx.store.tx_location(&id).map_err(ApiError::internal)? {
         let block = ctx
             .store
@@ -217,7 +246,14 @@ pub(crate) async fn get_tx(State(ctx): Ctx, Path(hash): Path<String>) -> ApiResu
         }));
     }
     if ctx.mempool.contains(&id) {
-        return Ok(Json(TxStatusView { hash: id, status: "pending".into(), height: None, index: None, tx: None, receipt: None }));
+        return Ok(Json(TxStatusView {
+            hash: id,
+            status: "pending".into(),
+            height: None,
+            index: None,
+            tx: None,
+            receipt: None,
+        }));
     }
     Err(ApiError::not_found("tx_not_found", format!("no transaction {id} committed or pending")))
 }
@@ -242,19 +278,22 @@ pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> 
 }
 
 /// `GET /v1/blocks/{height}`.
-pub(crate) async fn get_block(State(ctx): Ctx, Path(height): Path<String>) -> ApiResult<Json<BlockView>> {
-    let h: u64 = height
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_height", format!("{height:?} is not a height")))?;
+pub(crate) async fn get_block(
+    State(ctx): Ctx,
+    height: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<BlockView>> {
+    let height = path_param(height, "invalid_height")?;
+    let h: u64 =
+        height.parse().map_err(|_| ApiError::bad_request("invalid_height", format!("{height:?} is not a height")))?;
     Ok(Json(block_view(&ctx, h)?))
 }
 
 /// `GET /v1/accounts/{address}`: balance, replay state and a proof against the latest header.
 /// An unknown account answers 404 `account_not_found` with the proof of its absence.
-pub(crate) async fn get_account(State(ctx): Ctx, Path(address): Path<String>) -> ApiResult<Response> {
-    let addr: Address = address
-        .parse()
-        .map_err(|e| ApiError::bad_request("invalid_address", format!("{address:?}: {e}")))?;
+pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    let address = path_param(address, "invalid_address")?;
+    let addr: Address =
+        address.parse().map_err(|e| ApiError::bad_request("invalid_address", format!("{address:?}: {e}")))?;
     let height = ctx.store.latest_height().map_err(ApiError::internal)?;
     if height == 0 {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
@@ -294,7 +333,11 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
     let (hash, time) = if height == 0 {
         (Hash::ZERO, ctx.genesis.genesis_time_ms)
     } else {
-        let b = ctx.store.block(height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("latest block missing"))?;
+        let b = ctx
+            .store
+            .block(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("latest block missing"))?;
         (b.header.hash(ctx.genesis.suite), b.header.timestamp_ms)
     };
     Ok(Json(StatusView {
@@ -327,12 +370,23 @@ pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such endpoint; see /v1/openapi.json")
 }
 
+/// Known routes called with another method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here; see /v1/openapi.json")
+}
+
 /// `GET /v1/stream`: a WebSocket carrying one JSON message per committed block, with its events.
 /// `?events=false` leaves out the events (for load generators that only need commit times).
-pub(crate) async fn stream(State(ctx): Ctx, Query(q): Query<StreamQuery>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn stream(
+    State(ctx): Ctx,
+    q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
     let rx = ctx.blocks.subscribe();
     let with_events = q.events.unwrap_or(true);
-    ws.on_upgrade(move |socket| pump(socket, rx, ctx, with_events))
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
 }
 
 #[derive(Deserialize)]

@@ -82,6 +82,7 @@ pub fn router(ctx: RpcContext) -> Router {
         .route("/v1/stream", get(handlers::stream))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Arc::new(ctx))
 }

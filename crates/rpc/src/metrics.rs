@@ -36,7 +36,12 @@ impl Metrics {
         line("fdl_txs_admitted_total", "counter", "Transactions admitted to the mempool.", g(&self.txs_admitted));
         line("fdl_txs_refused_total", "counter", "Transactions refused at admission.", g(&self.txs_refused));
         line("fdl_txs_throttled_total", "counter", "Admissions refused with 429 (pool full).", g(&self.txs_throttled));
-        line("fdl_last_block_commit_microseconds", "gauge", "Build and commit time of the last block.", g(&self.last_block_commit_us));
+        line(
+            "fdl_last_block_commit_microseconds",
+            "gauge",
+            "Build and commit time of the last block.",
+            g(&self.last_block_commit_us),
+        );
         line("fdl_last_block_txs", "gauge", "Transactions in the last block.", g(&self.last_block_txs));
         line("fdl_mempool_size", "gauge", "Transactions waiting in the mempool.", mempool_size as u64);
         line("fdl_peers", "gauge", "Connected peers.", peers as u64);

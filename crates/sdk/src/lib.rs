@@ -106,7 +106,8 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
         return Err(SdkError::Verify("proof is for another key".into()));
     }
     let proof = hex::decode(&view.proof).map_err(|e| SdkError::Verify(format!("proof hex: {e}")))?;
-    let value = view.value.as_ref().map(hex::decode).transpose().map_err(|e| SdkError::Verify(format!("value hex: {e}")))?;
+    let value =
+        view.value.as_ref().map(hex::decode).transpose().map_err(|e| SdkError::Verify(format!("value hex: {e}")))?;
     fdl_state::verify_proof(suite, &header.state_root, &key, value.as_deref(), &proof)
         .map_err(|e| SdkError::Verify(e.to_string()))?;
     let (balance, sent, exists) = match &value {
@@ -126,12 +127,23 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
 ///
 /// # Errors
 /// [`SdkError::Tx`] if randomness or signing fails.
-pub fn build_tx(signer: &dyn Signer, chain_id: &str, expiry_height: u64, payload: Payload) -> Result<SignedTx, SdkError> {
+pub fn build_tx(
+    signer: &dyn Signer,
+    chain_id: &str,
+    expiry_height: u64,
+    payload: Payload,
+) -> Result<SignedTx, SdkError> {
     let mut n = [0u8; 8];
     random_bytes(&mut n).map_err(|e| SdkError::Tx(e.to_string()))?;
-    TxBody { chain_id: chain_id.into(), signer: signer.public_key(), nonce: u64::from_be_bytes(n), expiry_height, payload }
-        .sign(signer)
-        .map_err(|e| SdkError::Tx(e.to_string()))
+    TxBody {
+        chain_id: chain_id.into(),
+        signer: signer.public_key(),
+        nonce: u64::from_be_bytes(n),
+        expiry_height,
+        payload,
+    }
+    .sign(signer)
+    .map_err(|e| SdkError::Tx(e.to_string()))
 }
 
 /// A client of one node's API.
@@ -160,7 +172,11 @@ impl Client {
         &self.base
     }
 
-    async fn handle<T: DeserializeOwned>(&self, url: &str, r: Result<reqwest::Response, reqwest::Error>) -> Result<T, SdkError> {
+    async fn handle<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        r: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<T, SdkError> {
         let resp = r.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
@@ -169,10 +185,8 @@ impl Client {
                 .map_err(|e| SdkError::Transport { url: url.into(), reason: format!("bad response: {e}") });
         }
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        let err: ErrorView = serde_json::from_value(body.clone()).unwrap_or(ErrorView {
-            code: "http_error".into(),
-            message: String::from_utf8_lossy(&bytes).into_owned(),
-        });
+        let err: ErrorView = serde_json::from_value(body.clone())
+            .unwrap_or(ErrorView { code: "http_error".into(), message: String::from_utf8_lossy(&bytes).into_owned() });
         Err(SdkError::Api { status: status.as_u16(), code: err.code, message: err.message, body })
     }
 
@@ -295,7 +309,8 @@ pub fn verify_block_view(view: &BlockView, suite: Suite) -> Result<BlockHeader, 
         let key = fdl_crypto::PublicKey::from_bytes(suite, &key_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
         let sig_bytes = hex::decode(&s.signature).map_err(|e| SdkError::Verify(format!("signature: {e}")))?;
         let sig = fdl_crypto::Signature::from_bytes(suite, &sig_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
-        key.verify(&msg, &sig).map_err(|_| SdkError::Verify(format!("commit signature of {} is invalid", key.address())))?;
+        key.verify(&msg, &sig)
+            .map_err(|_| SdkError::Verify(format!("commit signature of {} is invalid", key.address())))?;
     }
     Ok(header)
 }

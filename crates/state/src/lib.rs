@@ -177,14 +177,25 @@ impl StateDb {
 ///
 /// # Errors
 /// [`ProofError`] when the proof is malformed or does not match.
-pub fn verify_proof(suite: Suite, root: &Hash, key: &[u8], value: Option<&[u8]>, proof: &[u8]) -> Result<(), ProofError> {
+pub fn verify_proof(
+    suite: Suite,
+    root: &Hash,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &[u8],
+) -> Result<(), ProofError> {
     match suite {
         Suite::Sm => verify_inner::<Sm3>(root, key, value, proof),
         Suite::Intl => verify_inner::<Sha256>(root, key, value, proof),
     }
 }
 
-fn verify_inner<H: SimpleHasher>(root: &Hash, key: &[u8], value: Option<&[u8]>, proof: &[u8]) -> Result<(), ProofError> {
+fn verify_inner<H: SimpleHasher>(
+    root: &Hash,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &[u8],
+) -> Result<(), ProofError> {
     let proof: SparseMerkleProof<H> = borsh::from_slice(proof).map_err(|e| ProofError::Malformed(e.to_string()))?;
     proof.verify(RootHash(root.0), key_hash::<H>(key), value).map_err(|e| ProofError::Mismatch(e.to_string()))
 }

@@ -55,9 +55,7 @@ impl RedbStore {
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let db = Database::create(path).map_err(db_err)?;
         let tx = db.begin_write().map_err(db_err)?;
-        for t in [META] {
-            tx.open_table(t).map_err(db_err)?;
-        }
+        tx.open_table(META).map_err(db_err)?;
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
@@ -130,8 +128,9 @@ impl Store for RedbStore {
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
         let Some(b) = self.get_bytes(TX_INDEX, id.0.as_slice())? else { return Ok(None) };
         let mut r = fdl_types::Reader::new(&b);
-        let loc = (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
-            .map_err(|source| StorageError::Corrupt { what: "tx index", source })?;
+        let loc =
+            (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
+                .map_err(|source| StorageError::Corrupt { what: "tx index", source })?;
         Ok(Some(loc))
     }
 
@@ -169,7 +168,12 @@ impl Store for RedbStore {
         tx.commit().map_err(db_err)
     }
 
-    fn write_genesis(&self, genesis_hash: Hash, nodes: Vec<StateNode>, values: Vec<StateValue>) -> Result<(), StorageError> {
+    fn write_genesis(
+        &self,
+        genesis_hash: Hash,
+        nodes: Vec<StateNode>,
+        values: Vec<StateValue>,
+    ) -> Result<(), StorageError> {
         let mut tx = self.db.begin_write().map_err(db_err)?;
         tx.set_durability(Durability::Immediate).map_err(db_err)?;
         Self::write_state(&tx, &nodes, &values)?;
@@ -214,8 +218,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = RedbStore::open(&dir.path().join("db")).expect("open");
         let k = [7u8; 32];
-        s.write_genesis(Hash::ZERO, vec![], vec![(k, 0, Some(b"a".to_vec())), (k, 5, Some(b"b".to_vec())), (k, 9, None)])
-            .expect("write");
+        s.write_genesis(
+            Hash::ZERO,
+            vec![],
+            vec![(k, 0, Some(b"a".to_vec())), (k, 5, Some(b"b".to_vec())), (k, 9, None)],
+        )
+        .expect("write");
         assert_eq!(s.state_value(&k, 0).expect("r"), Some(Some(b"a".to_vec())));
         assert_eq!(s.state_value(&k, 4).expect("r"), Some(Some(b"a".to_vec())));
         assert_eq!(s.state_value(&k, 5).expect("r"), Some(Some(b"b".to_vec())));

@@ -230,9 +230,6 @@ mod tests {
         assert_eq!(enc.len(), 1 + 4 + 1 + 8 + 32 + 8 + 20 + 4 + 96);
         assert_eq!(&enc[..14], &[1, 0, 0, 0, 1, b'c', 0, 0, 0, 0, 0, 0, 0, 2]);
         assert_eq!(BlockHeader::decode(&enc), Ok(h.clone()));
-        assert_eq!(
-            h.hash(Suite::Sm).to_hex(),
-            fdl_crypto::hash_tagged(Suite::Sm, BLOCK_TAG, &enc).to_hex()
-        );
+        assert_eq!(h.hash(Suite::Sm).to_hex(), fdl_crypto::hash_tagged(Suite::Sm, BLOCK_TAG, &enc).to_hex());
     }
 }

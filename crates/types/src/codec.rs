@@ -180,8 +180,7 @@ impl<'a> Reader<'a> {
     /// As [`Reader::bytes`], or [`DecodeError::Invalid`] for bad UTF-8.
     pub fn string(&mut self, limit: usize, what: &'static str) -> Result<String, DecodeError> {
         let b = self.bytes(limit, what)?;
-        String::from_utf8(b.to_vec())
-            .map_err(|_| DecodeError::Invalid { what, reason: "not UTF-8".into() })
+        String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Invalid { what, reason: "not UTF-8".into() })
     }
 
     /// Reads a `u32` element count bounded by `limit` (callers then decode each element, so the
@@ -220,10 +219,7 @@ mod tests {
         let mut out = Vec::new();
         put_bytes(&mut out, b"hello");
         let mut r = Reader::new(&out);
-        assert_eq!(
-            r.bytes(4, "greeting"),
-            Err(DecodeError::TooLong { what: "greeting", got: 5, limit: 4 })
-        );
+        assert_eq!(r.bytes(4, "greeting"), Err(DecodeError::TooLong { what: "greeting", got: 5, limit: 4 }));
         let mut r = Reader::new(&out);
         assert_eq!(r.bytes(5, "greeting"), Ok(&b"hello"[..]));
         assert!(r.finish().is_ok());

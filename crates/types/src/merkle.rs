@@ -14,8 +14,7 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    let mut level: Vec<Hash> =
-        items.into_iter().map(|i| hash_tagged(suite, LEAF_TAG, i.as_ref())).collect();
+    let mut level: Vec<Hash> = items.into_iter().map(|i| hash_tagged(suite, LEAF_TAG, i.as_ref())).collect();
     if level.is_empty() {
         return Hash::ZERO;
     }

@@ -112,10 +112,8 @@ impl Decode for Receipt {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let tx_id = Hash(r.array("receipt tx id")?);
         let code = r.u16("status")?;
-        let status = StatusCode::from_code(code).ok_or(DecodeError::Invalid {
-            what: "status",
-            reason: format!("unknown code {code}"),
-        })?;
+        let status = StatusCode::from_code(code)
+            .ok_or(DecodeError::Invalid { what: "status", reason: format!("unknown code {code}") })?;
         let n = r.count(MAX_EVENTS, "events")?;
         let mut events = Vec::with_capacity(n);
         for _ in 0..n {

@@ -1,8 +1,7 @@
 //! Transactions: a body signed over its exact canonical bytes under the `FDL/TX/v1` domain tag.
 
 use fdl_crypto::{
-    Address, CryptoError, Hash, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, Signature,
-    Signer, Suite, hash_tagged,
+    Address, CryptoError, Hash, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, Signature, Signer, Suite, hash_tagged,
 };
 use thiserror::Error;
 
@@ -87,10 +86,7 @@ impl Decode for Payload {
                 amount: r.u128("transfer.amount")?,
                 memo: r.string(MAX_MEMO_LEN, "transfer.memo")?,
             }),
-            2 => Ok(Payload::Issue {
-                to: Address(r.array("issue.to")?),
-                amount: r.u128("issue.amount")?,
-            }),
+            2 => Ok(Payload::Issue { to: Address(r.array("issue.to")?), amount: r.u128("issue.amount")? }),
             3 => Ok(Payload::Burn { amount: r.u128("burn.amount")? }),
             tag => Err(DecodeError::BadTag { what: "payload kind", tag }),
         }
@@ -132,8 +128,7 @@ impl Decode for TxBody {
             return Err(DecodeError::BadTag { what: "tx version", tag: version });
         }
         let suite_tag = r.u8("suite")?;
-        let suite = Suite::from_tag(suite_tag)
-            .map_err(|_| DecodeError::BadTag { what: "suite", tag: suite_tag })?;
+        let suite = Suite::from_tag(suite_tag).map_err(|_| DecodeError::BadTag { what: "suite", tag: suite_tag })?;
         let chain_id = r.string(MAX_CHAIN_ID_LEN, "chain id")?;
         let key = r.bytes(MAX_PUBLIC_KEY_LEN, "signer key")?;
         let signer = PublicKey::from_bytes(suite, key)

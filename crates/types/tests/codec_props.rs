@@ -10,8 +10,11 @@ use proptest::prelude::*;
 
 fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
-        (any::<[u8; 20]>(), any::<u128>(), "[a-z ]{0,40}")
-            .prop_map(|(to, amount, memo)| Payload::Transfer { to: Address(to), amount, memo }),
+        (any::<[u8; 20]>(), any::<u128>(), "[a-z ]{0,40}").prop_map(|(to, amount, memo)| Payload::Transfer {
+            to: Address(to),
+            amount,
+            memo
+        }),
         (any::<[u8; 20]>(), any::<u128>()).prop_map(|(to, amount)| Payload::Issue { to: Address(to), amount }),
         any::<u128>().prop_map(|amount| Payload::Burn { amount }),
     ]
@@ -19,7 +22,9 @@ fn payload() -> impl Strategy<Value = Payload> {
 
 fn signed(seed: [u8; 32], nonce: u64, expiry: u64, p: Payload) -> SignedTx {
     let k = KeyPair::ed25519_from_seed(&seed);
-    TxBody { chain_id: "props".into(), signer: k.public_key(), nonce, expiry_height: expiry, payload: p }.sign(&k).unwrap()
+    TxBody { chain_id: "props".into(), signer: k.public_key(), nonce, expiry_height: expiry, payload: p }
+        .sign(&k)
+        .unwrap()
 }
 
 proptest! {

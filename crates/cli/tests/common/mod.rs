@@ -44,15 +44,8 @@ impl TestNode {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let (code, out, err) = fdl(&[
-            "init",
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--suite",
-            suite.name(),
-            "--rpc-listen",
-            &listen,
-        ]);
+        let (code, out, err) =
+            fdl(&["init", "--dir", dir.path().to_str().unwrap(), "--suite", suite.name(), "--rpc-listen", &listen]);
         assert_eq!(code, 0, "init failed: {out} {err}");
         let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
         let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
@@ -71,11 +64,7 @@ impl TestNode {
 
     /// Starts the node process and waits for a block.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("node.log"))
-            .unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("node.log")).unwrap();
         let child = Command::new(FDL)
             .args(["node", "--config", self.config().to_str().unwrap()])
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -99,10 +88,10 @@ impl TestNode {
         let start = Instant::now();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         loop {
-            if let Ok(s) = rt.block_on(self.client().status()) {
-                if s.height >= h {
-                    return s.height;
-                }
+            if let Ok(s) = rt.block_on(self.client().status())
+                && s.height >= h
+            {
+                return s.height;
             }
             assert!(start.elapsed() < timeout, "node did not reach height {h}; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));

@@ -1,0 +1,263 @@
+//! Mempool admission and lifecycle: admission verdicts and their API codes, capacity
+//! back-pressure, FIFO batches that drop expired transactions, waking receipt subscribers, and
+//! one verdict per input (in order) for batch admission.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use fdl_crypto::{Address, KeyPair, Signer, Suite};
+use fdl_exec::TxRejection;
+use fdl_mempool::{AdmitError, Mempool, MempoolConfig};
+use fdl_storage::{RedbStore, Store};
+use fdl_types::{ChainParams, Encode, Genesis, GenesisValidator, Payload, Receipt, SignedTx, StatusCode, TxBody};
+
+const CHAIN: &str = "fdl-mempool-test";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    pool: Mempool,
+    key: KeyPair,
+}
+
+fn fixture(capacity: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
+    let key = KeyPair::generate(Suite::Sm);
+    let validator = KeyPair::generate(Suite::Sm);
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        suite: Suite::Sm,
+        genesis_time_ms: 0,
+        issuer: key.address(),
+        validators: vec![GenesisValidator {
+            name: "v0".into(),
+            public_key: hex::encode(validator.public_key().to_bytes()),
+            power: 1,
+        }],
+        balances: vec![],
+        params: ChainParams::default(),
+    };
+    genesis.validate().unwrap();
+    let config = MempoolConfig { capacity, verify_threads: 2, verify_queue: 64 };
+    let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
+    Fixture { _dir: dir, pool, key }
+}
+
+fn body(key: &KeyPair, nonce: u64, expiry_height: u64) -> TxBody {
+    TxBody {
+        chain_id: CHAIN.into(),
+        signer: key.public_key(),
+        nonce,
+        expiry_height,
+        payload: Payload::Transfer { to: Address([7; 20]), amount: 10, memo: String::new() },
+    }
+}
+
+fn tx(key: &KeyPair, nonce: u64, expiry_height: u64) -> SignedTx {
+    body(key, nonce, expiry_height).sign(key).unwrap()
+}
+
+/// A transaction whose signature is a valid signature by the signer — over another body.
+fn badly_signed(key: &KeyPair, nonce: u64) -> SignedTx {
+    let other = tx(key, nonce.wrapping_add(1_000_000), 50);
+    SignedTx::new(body(key, nonce, 50), other.signature)
+}
+
+fn receipt(id: fdl_crypto::Hash) -> Receipt {
+    Receipt { tx_id: id, status: StatusCode::Ok, events: vec![], cost: 123 }
+}
+
+fn ids(txs: &[SignedTx]) -> Vec<fdl_crypto::Hash> {
+    txs.iter().map(SignedTx::id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_tx_is_admitted_and_counted() {
+    let f = fixture(100);
+    assert!(f.pool.is_empty());
+    let t = tx(&f.key, 1, 50);
+    let id = f.pool.admit(&t.encode()).await.expect("a valid transaction is admitted");
+    assert_eq!(id, t.id());
+    assert_eq!(f.pool.len(), 1);
+    assert!(f.pool.contains(&id));
+    assert_eq!(f.pool.capacity(), 100);
+    assert_eq!(f.pool.height(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_is_already_pending() {
+    let f = fixture(100);
+    let t = tx(&f.key, 1, 50);
+    f.pool.admit(&t.encode()).await.unwrap();
+    let e = f.pool.admit(&t.encode()).await.expect_err("same bytes twice");
+    assert_eq!(e, AdmitError::AlreadyPending);
+    assert_eq!(e.code(), "already_pending");
+    // The same body signed again (SM2 signatures are randomized) has the same id: still a duplicate.
+    let resigned = body(&f.key, 1, 50).sign(&f.key).unwrap();
+    assert_ne!(resigned.encode(), t.encode(), "SM2 re-signing gives new bytes");
+    assert_eq!(f.pool.admit(&resigned.encode()).await, Err(AdmitError::AlreadyPending));
+    assert_eq!(f.pool.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pool_refuses_with_mempool_full() {
+    let f = fixture(2);
+    for n in 0..2 {
+        f.pool.admit(&tx(&f.key, n, 50).encode()).await.unwrap();
+    }
+    let extra = tx(&f.key, 99, 50);
+    let e = f.pool.admit(&extra.encode()).await.expect_err("pool at capacity");
+    assert_eq!(e, AdmitError::Full { capacity: 2 });
+    assert_eq!(e.code(), "mempool_full");
+    assert_eq!(f.pool.len(), 2);
+    assert!(!f.pool.contains(&extra.id()));
+
+    // Room again once a block takes and commits them.
+    let taken = f.pool.take_batch(10, 1);
+    assert_eq!(taken.len(), 2);
+    let receipts: Vec<Receipt> = taken.iter().map(|t| receipt(t.id())).collect();
+    f.pool.on_committed(1, &receipts);
+    assert_eq!(f.pool.admit(&extra.encode()).await, Ok(extra.id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signature_is_refused() {
+    let f = fixture(100);
+    let t = badly_signed(&f.key, 1);
+    assert!(t.verify().is_err(), "fixture: the signature must not verify");
+    let e = f.pool.admit(&t.encode()).await.expect_err("bad signature");
+    assert_eq!(e, AdmitError::Rejected(TxRejection::BadSignature));
+    assert_eq!(e.code(), "bad_signature");
+    assert!(f.pool.is_empty());
+    assert!(!f.pool.contains(&t.id()));
+    // The refusal does not poison the id: the correctly signed body is still admitted.
+    let good = body(&f.key, 1, 50).sign(&f.key).unwrap();
+    assert_eq!(good.id(), t.id());
+    assert_eq!(f.pool.admit(&good.encode()).await, Ok(good.id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn take_batch_is_fifo_and_drops_expired() {
+    let f = fixture(100);
+    let t1 = tx(&f.key, 1, 10);
+    let t2 = tx(&f.key, 2, 2); // expires before height 3
+    let t3 = tx(&f.key, 3, 10);
+    let t4 = tx(&f.key, 4, 3); // still valid at height 3 (expiry is inclusive)
+    let t5 = tx(&f.key, 5, 10);
+    for t in [&t1, &t2, &t3, &t4, &t5] {
+        f.pool.admit(&t.encode()).await.unwrap();
+    }
+    let dropped_rx = f.pool.subscribe(t2.id());
+    assert_eq!(f.pool.len(), 5);
+
+    let first = f.pool.take_batch(3, 3);
+    assert_eq!(ids(&first), ids(&[t1.clone(), t3.clone(), t4.clone()]), "oldest first, expired t2 skipped");
+    assert!(!f.pool.contains(&t2.id()), "an expired transaction is forgotten");
+    assert!(dropped_rx.await.is_err(), "a waiter on a dropped transaction sees its channel closed");
+    for t in [&t1, &t3, &t4] {
+        assert!(f.pool.contains(&t.id()), "taken but uncommitted transactions stay known");
+    }
+    assert_eq!(f.pool.len(), 1);
+
+    let rest = f.pool.take_batch(3, 3);
+    assert_eq!(ids(&rest), ids(&[t5]));
+    assert!(f.pool.take_batch(3, 3).is_empty());
+    assert!(f.pool.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_committed_wakes_subscriber_and_forgets() {
+    let f = fixture(100);
+    let t = tx(&f.key, 1, 10);
+    let other = tx(&f.key, 2, 10);
+    f.pool.admit(&t.encode()).await.unwrap();
+    f.pool.admit(&other.encode()).await.unwrap();
+    let rx = f.pool.subscribe(t.id());
+    let rx2 = f.pool.subscribe(t.id());
+    let taken = f.pool.take_batch(1, 1);
+    assert_eq!(ids(&taken), vec![t.id()]);
+
+    let r = receipt(t.id());
+    f.pool.on_committed(1, std::slice::from_ref(&r));
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx)
+        .await
+        .expect("the subscriber is woken")
+        .expect("with the receipt");
+    assert_eq!(got, r);
+    assert_eq!(rx2.await.unwrap(), r, "every subscriber gets the receipt");
+    assert!(!f.pool.contains(&t.id()), "the committed id is forgotten");
+    assert!(f.pool.contains(&other.id()), "others stay");
+    assert_eq!(f.pool.len(), 1);
+    assert_eq!(f.pool.height(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admit_many_gives_one_verdict_per_input_in_order() {
+    let f = fixture(100);
+    let good1 = tx(&f.key, 1, 50);
+    let good2 = tx(&f.key, 2, 50);
+    let bad_sig = badly_signed(&f.key, 3);
+    let wrong_chain = TxBody { chain_id: "another-chain".into(), ..body(&f.key, 4, 50) }.sign(&f.key).unwrap();
+    let zero = TxBody {
+        payload: Payload::Transfer { to: Address([7; 20]), amount: 0, memo: String::new() },
+        ..body(&f.key, 5, 50)
+    }
+    .sign(&f.key)
+    .unwrap();
+    let expired = tx(&f.key, 6, 0);
+    let garbage = vec![0xde, 0xad, 0xbe, 0xef];
+    let oversize = vec![0u8; 4096];
+
+    let inputs: Vec<Vec<u8>> = vec![
+        good1.encode(),
+        garbage,
+        bad_sig.encode(),
+        good2.encode(),
+        good1.encode(), // duplicate inside the same batch
+        wrong_chain.encode(),
+        zero.encode(),
+        expired.encode(),
+        oversize,
+    ];
+    let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+    let verdicts = f.pool.admit_many(&refs).await;
+    assert_eq!(verdicts.len(), inputs.len(), "one verdict per input");
+
+    let codes: Vec<Result<fdl_crypto::Hash, &str>> =
+        verdicts.iter().map(|v| v.as_ref().map(|h| *h).map_err(AdmitError::code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Ok(good1.id()),
+            Err("malformed_transaction"),
+            Err("bad_signature"),
+            Ok(good2.id()),
+            Err("already_pending"),
+            Err("wrong_chain_id"),
+            Err("zero_amount"),
+            Err("expired"),
+            Err("transaction_too_large"),
+        ]
+    );
+    assert_eq!(f.pool.len(), 2);
+    assert_eq!(ids(&f.pool.take_batch(10, 1)), vec![good1.id(), good2.id()], "admitted in input order");
+
+    // An empty batch has no verdicts.
+    assert!(f.pool.admit_many(&[]).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_clears_a_dropped_transaction_and_closes_its_waiters() {
+    let f = fixture(100);
+    let t = tx(&f.key, 1, 10);
+    f.pool.admit(&t.encode()).await.unwrap();
+    let rx = f.pool.subscribe(t.id());
+    let taken = f.pool.take_batch(10, 1);
+    assert_eq!(ids(&taken), vec![t.id()]);
+    assert!(f.pool.contains(&t.id()), "taken but not committed: still known");
+    f.pool.forget(&[t.id()]);
+    assert!(!f.pool.contains(&t.id()), "a dropped transaction must not stay pending forever");
+    assert!(rx.await.is_err(), "its waiters are told it will not commit");
+    // It may be submitted again (the store decides whether it is a replay).
+    f.pool.admit(&t.encode()).await.unwrap();
+}
