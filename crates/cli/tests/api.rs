@@ -83,3 +83,35 @@ fn stream_status_metrics_openapi() {
         }
     });
 }
+
+/// A full mempool answers 429 `mempool_full` (back-pressure), counts it, and recovers.
+#[test]
+fn full_mempool_answers_429_and_recovers() {
+    let mut node = TestNode::init(Suite::Sm);
+    let cfg = node.config();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("mempool_capacity = 50000", "mempool_capacity = 5")).unwrap();
+    node.spawn();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let txs: Vec<_> = (0..6)
+            .map(|i| {
+                let to = KeyPair::generate(Suite::Sm).address();
+                build_tx(&node.issuer, &node.genesis.chain_id, 1_000, Payload::Issue { to, amount: i + 1 }).unwrap()
+            })
+            .collect();
+        let body = serde_json::json!({ "txs": txs.iter().map(|t| hex::encode(fdl_types::Encode::encode(t))).collect::<Vec<_>>() });
+        let http = reqwest::Client::new();
+        let r = http.post(format!("{}/v1/transactions/batch", node.rpc)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 429, "six transactions cannot fit a pool of five");
+        let v: serde_json::Value = r.json().await.unwrap();
+        for item in v["results"].as_array().unwrap() {
+            assert_eq!(item["code"], "mempool_full");
+        }
+        let m = http.get(format!("{}/metrics", node.rpc)).send().await.unwrap().text().await.unwrap();
+        assert!(m.contains("fdl_txs_throttled_total 6"), "{m}");
+        // Nothing was admitted; a smaller load goes through and commits.
+        let v = node.client().submit(&txs[0], true).await.unwrap();
+        assert_eq!(v.status, "committed");
+    });
+}

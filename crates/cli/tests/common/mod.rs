@@ -41,6 +41,13 @@ pub struct TestNode {
 impl TestNode {
     /// `fdl init` then `fdl node`, waiting until the first block.
     pub fn start(suite: Suite) -> TestNode {
+        let mut n = Self::init(suite);
+        n.spawn();
+        n
+    }
+
+    /// `fdl init` only: the caller may edit the config before [`TestNode::spawn`].
+    pub fn init(suite: Suite) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
@@ -49,9 +56,7 @@ impl TestNode {
         assert_eq!(code, 0, "init failed: {out} {err}");
         let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
         let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
-        let mut n = TestNode { dir, rpc: format!("http://{listen}"), child: None, genesis, issuer };
-        n.spawn();
-        n
+        TestNode { dir, rpc: format!("http://{listen}"), child: None, genesis, issuer }
     }
 
     pub fn config(&self) -> PathBuf {

@@ -1,0 +1,106 @@
+//! Per-operation costs on the transaction path: signatures, hashes, AEAD, the codec, execution.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{collections::BTreeMap, hint::black_box};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use fdl_crypto::{KeyPair, PublicKey, Signature, Signer, Suite, hash, seal, verify_batch};
+use fdl_exec::{ExecError, StateView, execute_block, genesis_writes};
+use fdl_types::{ChainParams, Decode, Encode, Genesis, Payload, SignedTx, TxBody};
+
+fn transfer(k: &KeyPair, to: &KeyPair, nonce: u64) -> SignedTx {
+    TxBody {
+        chain_id: "bench".into(),
+        signer: k.public_key(),
+        nonce,
+        expiry_height: 100,
+        payload: Payload::Transfer { to: to.address(), amount: 1, memo: String::new() },
+    }
+    .sign(k)
+    .unwrap()
+}
+
+fn signatures(c: &mut Criterion) {
+    for suite in [Suite::Sm, Suite::Intl] {
+        let k = KeyPair::generate(suite);
+        let pk = k.public_key();
+        let msg = [7u8; 160];
+        let sig = k.sign(&msg).unwrap();
+        let mut g = c.benchmark_group(format!("sig/{suite}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("sign", |b| b.iter(|| k.sign(black_box(&msg)).unwrap()));
+        g.bench_function("verify", |b| b.iter(|| pk.verify(black_box(&msg), black_box(&sig)).unwrap()));
+        g.finish();
+    }
+    let keys: Vec<KeyPair> = (0..64).map(|_| KeyPair::generate(Suite::Intl)).collect();
+    let pks: Vec<PublicKey> = keys.iter().map(Signer::public_key).collect();
+    let msgs: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 160]).collect();
+    let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m).unwrap()).collect();
+    let items: Vec<_> = (0..64).map(|i| (&pks[i], msgs[i].as_slice(), &sigs[i])).collect();
+    let mut g = c.benchmark_group("sig/intl");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("verify_batch_64", |b| b.iter(|| verify_batch(black_box(&items))));
+    g.finish();
+}
+
+fn hashing_and_aead(c: &mut Criterion) {
+    let data = [1u8; 200];
+    let block = vec![2u8; 1024];
+    for suite in [Suite::Sm, Suite::Intl] {
+        let mut g = c.benchmark_group(format!("hash/{suite}"));
+        g.throughput(Throughput::Bytes(200));
+        g.bench_function("200B", |b| b.iter(|| hash(suite, black_box(&data))));
+        g.finish();
+        let key = vec![3u8; fdl_crypto::AEAD_KEY_LEN(suite)];
+        let mut g = c.benchmark_group(format!("aead/{suite}"));
+        g.throughput(Throughput::Bytes(1024));
+        g.bench_function("seal_1KiB", |b| b.iter(|| seal(suite, &key, &[0; 12], b"aad", black_box(&block)).unwrap()));
+        g.finish();
+    }
+}
+
+fn codec(c: &mut Criterion) {
+    let (a, b) = (KeyPair::generate(Suite::Sm), KeyPair::generate(Suite::Sm));
+    let tx = transfer(&a, &b, 1);
+    let bytes = tx.encode();
+    let mut g = c.benchmark_group("codec/sm");
+    g.bench_function("encode_tx", |bn| bn.iter(|| black_box(&tx).encode()));
+    g.bench_function("decode_tx", |bn| bn.iter(|| SignedTx::decode(black_box(&bytes)).unwrap()));
+    g.finish();
+}
+
+#[derive(Default)]
+struct Mem(BTreeMap<Vec<u8>, Vec<u8>>);
+impl StateView for Mem {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+fn execution(c: &mut Criterion) {
+    let issuer = KeyPair::generate(Suite::Sm);
+    let keys: Vec<KeyPair> = (0..100).map(|_| KeyPair::generate(Suite::Sm)).collect();
+    let genesis = Genesis {
+        chain_id: "bench".into(),
+        suite: Suite::Sm,
+        genesis_time_ms: 0,
+        issuer: issuer.address(),
+        validators: vec![],
+        balances: keys.iter().map(|k| (k.address(), 1_000_000)).collect(),
+        params: ChainParams::default(),
+    };
+    let mut mem = Mem::default();
+    for (k, v) in genesis_writes(&genesis).unwrap() {
+        mem.0.insert(k, v.unwrap());
+    }
+    let txs: Vec<SignedTx> = (0..1000).map(|i| transfer(&keys[i % 100], &keys[(i + 1) % 100], i as u64)).collect();
+    let mut g = c.benchmark_group("exec/sm");
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("1000_transfers", |b| {
+        b.iter_batched(|| (), |_| execute_block(&mem, 1, 0, black_box(&txs)).unwrap(), BatchSize::SmallInput)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signatures, hashing_and_aead, codec, execution);
+criterion_main!(benches);
