@@ -39,47 +39,16 @@ fn walkthrough_issue_transfer_query_with_proof() {
         let b = KeyPair::generate(suite).address().to_hex();
         let issuer = node.key_path("issuer.pem");
         let rpc = node.rpc.as_str();
-        let (code, _, err) = fdl(&[
-            "tx",
-            "issue",
-            "--rpc",
-            rpc,
-            "--key",
-            issuer.to_str().unwrap(),
-            "--to",
-            &a,
-            "--amount",
-            "1000",
-            "--wait",
-        ]);
+        let tx = |kind: &str, key: &std::path::Path, to: &str, amount: &str| {
+            let args =
+                ["tx", kind, "--rpc", rpc, "--key", key.to_str().unwrap(), "--to", to, "--amount", amount, "--wait"];
+            fdl(&args)
+        };
+        let (code, _, err) = tx("issue", &issuer, &a, "1000");
         assert_eq!(code, 0, "issue: {err}");
-        let (code, _, err) = fdl(&[
-            "tx",
-            "transfer",
-            "--rpc",
-            rpc,
-            "--key",
-            a_path.to_str().unwrap(),
-            "--to",
-            &b,
-            "--amount",
-            "250",
-            "--wait",
-        ]);
+        let (code, _, err) = tx("transfer", &a_path, &b, "250");
         assert_eq!(code, 0, "transfer: {err}");
-        let (code, _, _) = fdl(&[
-            "tx",
-            "transfer",
-            "--rpc",
-            rpc,
-            "--key",
-            a_path.to_str().unwrap(),
-            "--to",
-            &b,
-            "--amount",
-            "5000",
-            "--wait",
-        ]);
+        let (code, _, _) = tx("transfer", &a_path, &b, "5000");
         assert_eq!(code, 1, "an overdraft must exit 1");
         let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--json"]);
         assert_eq!(code, 0, "{err}");

@@ -9,7 +9,7 @@ use std::{
 use fdl_crypto::{Hash, Signer, hash_tagged};
 use fdl_exec::{ExecError, StateView, check_tx_for_block, execute_block, genesis_writes};
 use fdl_mempool::Mempool;
-use fdl_rpc::{CommittedBlock, Metrics};
+use fdl_rpc::{CommittedBlock, Metrics, RpcContext};
 use fdl_state::StateDb;
 use fdl_storage::{BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{Block, BlockHeader, Commit, CommitSig, Encode, Genesis, Receipt, SignedTx};
@@ -81,16 +81,8 @@ impl Chain {
     /// # Errors
     /// [`NodeError::Genesis`] for a foreign data directory, [`NodeError::Invariant`] for a state
     /// root mismatch, storage errors.
-    #[allow(clippy::too_many_arguments)]
-    pub fn open(
-        genesis: Arc<Genesis>,
-        store: Arc<dyn Store>,
-        state: StateDb,
-        mempool: Arc<Mempool>,
-        blocks: broadcast::Sender<Arc<CommittedBlock>>,
-        metrics: Arc<Metrics>,
-        signer: Arc<dyn Signer>,
-    ) -> Result<Self, NodeError> {
+    pub fn open(parts: &RpcContext, signer: Arc<dyn Signer>) -> Result<Self, NodeError> {
+        let RpcContext { genesis, store, state, mempool, blocks, metrics, .. } = parts.clone();
         let gh = genesis_hash(&genesis);
         match store.genesis_hash()? {
             None => {

@@ -85,15 +85,6 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
     let signer: Arc<dyn Signer> = Arc::new(key);
-    let chain = Arc::new(Chain::open(
-        genesis.clone(),
-        store.clone(),
-        state.clone(),
-        mempool.clone(),
-        blocks.clone(),
-        metrics.clone(),
-        signer.clone(),
-    )?);
     let ctx = RpcContext {
         genesis: genesis.clone(),
         store,
@@ -105,6 +96,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         node_id: signer.public_key().address(),
         peers: Arc::new(parking_lot::RwLock::new(Vec::new())),
     };
+    let chain = Arc::new(Chain::open(&ctx, signer)?);
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_addr = listener.local_addr()?;
     tracing::info!(node = %config.name, chain_id = %genesis.chain_id, suite = %genesis.suite, %rpc_addr,
