@@ -102,5 +102,58 @@ fn execution(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signatures, hashing_and_aead, codec, execution);
+/// The fast SM2 verifier against RustCrypto `sm2`, in the same run: new key (no cache), cached
+/// key (per-key table) and the reference.
+fn sm2_fast(c: &mut Criterion) {
+    use fdl_crypto::sm2v;
+    use sm2::dsa::signature::Verifier as _;
+    fdl_crypto::sm2v::warm_up();
+    let keys: Vec<KeyPair> = (0..256).map(|_| KeyPair::generate(Suite::Sm)).collect();
+    let msg = [7u8; 160];
+    let items: Vec<(Vec<u8>, [u8; 32], [u8; 32], Vec<u8>)> = keys
+        .iter()
+        .map(|k| {
+            let sig = k.sign(&msg).unwrap();
+            let der = sm2::dsa::Signature::from_der(sig.as_bytes()).unwrap();
+            (k.public_key().to_bytes(), der.r_bytes().into(), der.s_bytes().into(), sig.as_bytes().to_vec())
+        })
+        .collect();
+    let mut g = c.benchmark_group("sm2_verify");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("rustcrypto", |b| {
+        b.iter(|| {
+            let (key, _, _, der) = &items[i % items.len()];
+            i += 1;
+            let vk = sm2::dsa::VerifyingKey::from_sec1_bytes(fdl_crypto::SM2_DEFAULT_DISTID, key).unwrap();
+            vk.verify(&msg, &sm2::dsa::Signature::from_der(der).unwrap()).unwrap()
+        })
+    });
+    g.bench_function("fast_new_key", |b| {
+        b.iter(|| {
+            let (key, r, s, _) = &items[i % items.len()];
+            i += 1;
+            assert!(sm2v::verify_uncached(key, &msg, r, s));
+        })
+    });
+    let fks: Vec<_> = items.iter().map(|(k, ..)| sm2v::FastKey::from_sec1(k).unwrap()).collect();
+    let tables: Vec<_> = fks.iter().map(sm2v::KeyTable::build).collect();
+    g.bench_function("fast_cached_key", |b| {
+        b.iter(|| {
+            let j = i % items.len();
+            i += 1;
+            let (_, r, s, _) = &items[j];
+            assert!(sm2v::verify_prehash_with_table(&tables[j], &fks[j].digest(&msg), r, s));
+        })
+    });
+    g.bench_function("table_build", |b| {
+        b.iter(|| {
+            i += 1;
+            sm2v::KeyTable::build(&fks[i % fks.len()])
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signatures, hashing_and_aead, codec, execution, sm2_fast);
 criterion_main!(benches);

@@ -15,6 +15,7 @@ mod error;
 mod hash;
 mod keys;
 mod pke;
+pub mod sm2v;
 mod suite;
 
 pub use address::{ADDRESS_LEN, Address};

@@ -1,0 +1,208 @@
+//! Arithmetic modulo the SM2 prime p = 2^256 - 2^224 - 2^96 + 2^64 - 1, in Montgomery form with
+//! four 64-bit limbs (little-endian). Variable-time: verification only handles public data.
+//!
+//! The prime's lowest limb is 2^64 - 1, so -p^-1 mod 2^64 = 1 and each Montgomery step's
+//! multiplier is simply the lowest limb.
+
+/// The SM2 field prime, little-endian limbs.
+pub(crate) const P: [u64; 4] = [0xffffffffffffffff, 0xffffffff00000000, 0xffffffffffffffff, 0xfffffffeffffffff];
+/// 2^512 mod p: multiplying by it enters Montgomery form.
+const R2: [u64; 4] = [0x0000000200000003, 0x00000002ffffffff, 0x0000000100000001, 0x0000000400000002];
+/// 2^256 mod p: one in Montgomery form.
+const R: [u64; 4] = [0x0000000000000001, 0x00000000ffffffff, 0x0000000000000000, 0x0000000100000000];
+
+/// A field element in Montgomery form, always fully reduced (< p).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct Fe(pub(crate) [u64; 4]);
+
+#[inline(always)]
+fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
+    let t = (a as u128) + (b as u128) + (carry as u128);
+    (t as u64, (t >> 64) as u64)
+}
+
+#[inline(always)]
+fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
+    let t = (a as u128).wrapping_sub((b as u128) + ((borrow >> 63) as u128));
+    (t as u64, (t >> 64) as u64)
+}
+
+#[inline(always)]
+fn mac(acc: u64, a: u64, b: u64, carry: u64) -> (u64, u64) {
+    let t = (acc as u128) + (a as u128) * (b as u128) + (carry as u128);
+    (t as u64, (t >> 64) as u64)
+}
+
+/// `a - b`, returning the result and whether it borrowed.
+#[inline(always)]
+pub(crate) fn sub4(a: &[u64; 4], b: &[u64; 4]) -> ([u64; 4], bool) {
+    let (r0, br) = sbb(a[0], b[0], 0);
+    let (r1, br) = sbb(a[1], b[1], br);
+    let (r2, br) = sbb(a[2], b[2], br);
+    let (r3, br) = sbb(a[3], b[3], br);
+    ([r0, r1, r2, r3], br != 0)
+}
+
+/// `a + b`, returning the result and the carry.
+#[inline(always)]
+pub(crate) fn add4(a: &[u64; 4], b: &[u64; 4]) -> ([u64; 4], u64) {
+    let (r0, c) = adc(a[0], b[0], 0);
+    let (r1, c) = adc(a[1], b[1], c);
+    let (r2, c) = adc(a[2], b[2], c);
+    let (r3, c) = adc(a[3], b[3], c);
+    ([r0, r1, r2, r3], c)
+}
+
+/// Whether `a < b` as 256-bit integers.
+#[inline(always)]
+pub(crate) fn lt4(a: &[u64; 4], b: &[u64; 4]) -> bool {
+    sub4(a, b).1
+}
+
+/// Reduces a 5-limb value known to be below 2p.
+#[inline(always)]
+fn reduce_once(v: [u64; 4], hi: u64) -> [u64; 4] {
+    let (s, borrow) = sub4(&v, &P);
+    if hi != 0 || !borrow { s } else { v }
+}
+
+/// Big-endian bytes to little-endian limbs.
+pub(crate) fn limbs_from_be(bytes: &[u8; 32]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (i, limb) in out.iter_mut().enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[32 - 8 * (i + 1)..32 - 8 * i]);
+        *limb = u64::from_be_bytes(w);
+    }
+    out
+}
+
+/// Little-endian limbs to big-endian bytes.
+pub(crate) fn limbs_to_be(limbs: &[u64; 4]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, limb) in limbs.iter().enumerate() {
+        out[32 - 8 * (i + 1)..32 - 8 * i].copy_from_slice(&limb.to_be_bytes());
+    }
+    out
+}
+
+impl Fe {
+    pub(crate) const ZERO: Fe = Fe([0; 4]);
+    pub(crate) const ONE: Fe = Fe(R);
+
+    /// From a canonical integer below p (enters Montgomery form). `None` when `x >= p`.
+    pub(crate) fn from_canonical(x: [u64; 4]) -> Option<Fe> {
+        if !lt4(&x, &P) {
+            return None;
+        }
+        Some(Fe(x).mul(&Fe(R2)))
+    }
+
+    /// From 32 big-endian bytes; `None` when the value is not below p.
+    pub(crate) fn from_be_bytes(b: &[u8; 32]) -> Option<Fe> {
+        Self::from_canonical(limbs_from_be(b))
+    }
+
+    /// The canonical integer (leaves Montgomery form).
+    pub(crate) fn to_canonical(self) -> [u64; 4] {
+        self.mul(&Fe([1, 0, 0, 0])).0
+    }
+
+    /// Big-endian bytes of the canonical integer.
+    #[cfg(test)]
+    pub(crate) fn to_be_bytes(self) -> [u8; 32] {
+        limbs_to_be(&self.to_canonical())
+    }
+
+    #[inline]
+    pub(crate) fn is_zero(&self) -> bool {
+        self.0 == [0; 4]
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, o: &Fe) -> Fe {
+        let (v, c) = add4(&self.0, &o.0);
+        Fe(reduce_once(v, c))
+    }
+
+    #[inline]
+    pub(crate) fn sub(&self, o: &Fe) -> Fe {
+        let (v, borrow) = sub4(&self.0, &o.0);
+        if borrow { Fe(add4(&v, &P).0) } else { Fe(v) }
+    }
+
+    #[inline]
+    pub(crate) fn neg(&self) -> Fe {
+        Fe::ZERO.sub(self)
+    }
+
+    #[inline]
+    pub(crate) fn double(&self) -> Fe {
+        self.add(self)
+    }
+
+    /// Montgomery multiplication: `self * o / 2^256 mod p` (CIOS, four rounds).
+    #[inline]
+    pub(crate) fn mul(&self, o: &Fe) -> Fe {
+        let a = &self.0;
+        let b = &o.0;
+        let mut t = [0u64; 4];
+        let mut t4: u64 = 0;
+        for &bi in b.iter() {
+            // t += a * bi
+            let (x0, c) = mac(t[0], a[0], bi, 0);
+            let (x1, c) = mac(t[1], a[1], bi, c);
+            let (x2, c) = mac(t[2], a[2], bi, c);
+            let (x3, c) = mac(t[3], a[3], bi, c);
+            let (x4, x5) = adc(t4, c, 0);
+            // m = x0 (since -p^-1 = 1 mod 2^64); t = (t + m p) / 2^64
+            let m = x0;
+            let (_, c) = mac(x0, m, P[0], 0);
+            let (y0, c) = mac(x1, m, P[1], c);
+            let (y1, c) = mac(x2, m, P[2], c);
+            let (y2, c) = mac(x3, m, P[3], c);
+            let (y3, c) = adc(x4, c, 0);
+            t = [y0, y1, y2, y3];
+            t4 = x5 + c;
+        }
+        Fe(reduce_once(t, t4))
+    }
+
+    #[inline]
+    pub(crate) fn square(&self) -> Fe {
+        self.mul(self)
+    }
+
+    /// `self^(p-2)`: the inverse for non-zero elements (zero maps to zero). Only used to build
+    /// tables and in tests, never per verification.
+    pub(crate) fn invert(&self) -> Fe {
+        // p - 2, big-endian bits, square-and-multiply.
+        let (e, _) = sub4(&P, &[2, 0, 0, 0]);
+        let mut acc = Fe::ONE;
+        for i in (0..256).rev() {
+            acc = acc.square();
+            if (e[i / 64] >> (i % 64)) & 1 == 1 {
+                acc = acc.mul(self);
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_round_trips_and_constants_agree() {
+        assert_eq!(Fe::ONE.to_canonical(), [1, 0, 0, 0]);
+        let x = Fe::from_canonical([5, 0, 0, 0]).expect("small");
+        assert_eq!(x.to_canonical(), [5, 0, 0, 0]);
+        assert!(Fe::from_canonical(P).is_none());
+        let pm1 = sub4(&P, &[1, 0, 0, 0]).0;
+        let y = Fe::from_canonical(pm1).expect("p-1");
+        assert_eq!(y.add(&Fe::ONE), Fe::ZERO);
+        assert_eq!(y.mul(&y), Fe::ONE, "(-1)^2 = 1");
+        assert_eq!(x.mul(&x.invert()), Fe::ONE);
+    }
+}
