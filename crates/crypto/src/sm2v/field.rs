@@ -59,11 +59,24 @@ pub(crate) fn lt4(a: &[u64; 4], b: &[u64; 4]) -> bool {
     sub4(a, b).1
 }
 
+/// `if choose_a { a } else { b }` without a branch: these conditions are data-dependent and
+/// close to random, so a branch would be mispredicted about half the time.
+#[inline(always)]
+fn select(choose_a: bool, a: &[u64; 4], b: &[u64; 4]) -> [u64; 4] {
+    let mask = 0u64.wrapping_sub(u64::from(choose_a));
+    [
+        (a[0] & mask) | (b[0] & !mask),
+        (a[1] & mask) | (b[1] & !mask),
+        (a[2] & mask) | (b[2] & !mask),
+        (a[3] & mask) | (b[3] & !mask),
+    ]
+}
+
 /// Reduces a 5-limb value known to be below 2p.
 #[inline(always)]
 fn reduce_once(v: [u64; 4], hi: u64) -> [u64; 4] {
     let (s, borrow) = sub4(&v, &P);
-    if hi != 0 || !borrow { s } else { v }
+    select(hi != 0 || !borrow, &s, &v)
 }
 
 /// Big-endian bytes to little-endian limbs.
@@ -128,7 +141,8 @@ impl Fe {
     #[inline]
     pub(crate) fn sub(&self, o: &Fe) -> Fe {
         let (v, borrow) = sub4(&self.0, &o.0);
-        if borrow { Fe(add4(&v, &P).0) } else { Fe(v) }
+        let fixed = add4(&v, &P).0;
+        Fe(select(borrow, &fixed, &v))
     }
 
     #[inline]
