@@ -100,13 +100,33 @@ impl PublicKey {
         match (self, sig) {
             (PublicKey::Sm2(k), Signature::Sm2(der)) => {
                 let s = parse_sm2_der(der)?;
-                k.verify(msg, &s).map_err(|_| CryptoError::BadSignature)
+                let (r, s): ([u8; 32], [u8; 32]) = (s.r_bytes().into(), s.s_bytes().into());
+                if crate::sm2v::verify(&k.to_sec1_bytes(), msg, &r, &s) {
+                    Ok(())
+                } else {
+                    Err(CryptoError::BadSignature)
+                }
             }
             (PublicKey::Ed25519(k), Signature::Ed25519(bytes)) => {
                 let s = ed25519_dalek::Signature::from_bytes(bytes);
                 k.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
             }
             _ => Err(CryptoError::SuiteMismatch { expected: self.suite(), got: sig.suite() }),
+        }
+    }
+
+    /// Verifies with the reference implementation (RustCrypto `sm2` for SM2; the same Ed25519
+    /// code for Ed25519), bypassing the fast SM2 verifier: for differential tests and benchmarks.
+    ///
+    /// # Errors
+    /// As [`PublicKey::verify`].
+    pub fn verify_reference(&self, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
+        match (self, sig) {
+            (PublicKey::Sm2(k), Signature::Sm2(der)) => {
+                let s = parse_sm2_der(der)?;
+                k.verify(msg, &s).map_err(|_| CryptoError::BadSignature)
+            }
+            _ => self.verify(msg, sig),
         }
     }
 

@@ -99,6 +99,76 @@ pub(crate) fn limbs_to_be(limbs: &[u64; 4]) -> [u8; 32] {
     out
 }
 
+/// Montgomery reduction of a 512-bit value below p·2^256 (separated operand scanning): four
+/// rounds of adding `m·p·2^(64i)` with `m` the lowest remaining limb (-p^-1 = 1 mod 2^64).
+#[inline(always)]
+fn mont_reduce(t: [u64; 8]) -> Fe {
+    let [t0, mut t1, mut t2, mut t3, mut t4, mut t5, mut t6, mut t7] = t;
+    let mut top;
+    // Round 0.
+    let m = t0;
+    let (_, c) = mac(t0, m, P[0], 0);
+    let (v, c) = mac(t1, m, P[1], c);
+    t1 = v;
+    let (v, c) = mac(t2, m, P[2], c);
+    t2 = v;
+    let (v, c) = mac(t3, m, P[3], c);
+    t3 = v;
+    let (v, c) = adc(t4, c, 0);
+    t4 = v;
+    let (v, c) = adc(t5, 0, c);
+    t5 = v;
+    let (v, c) = adc(t6, 0, c);
+    t6 = v;
+    let (v, c) = adc(t7, 0, c);
+    t7 = v;
+    top = c;
+    // Round 1.
+    let m = t1;
+    let (_, c) = mac(t1, m, P[0], 0);
+    let (v, c) = mac(t2, m, P[1], c);
+    t2 = v;
+    let (v, c) = mac(t3, m, P[2], c);
+    t3 = v;
+    let (v, c) = mac(t4, m, P[3], c);
+    t4 = v;
+    let (v, c) = adc(t5, c, 0);
+    t5 = v;
+    let (v, c) = adc(t6, 0, c);
+    t6 = v;
+    let (v, c) = adc(t7, 0, c);
+    t7 = v;
+    top += c;
+    // Round 2.
+    let m = t2;
+    let (_, c) = mac(t2, m, P[0], 0);
+    let (v, c) = mac(t3, m, P[1], c);
+    t3 = v;
+    let (v, c) = mac(t4, m, P[2], c);
+    t4 = v;
+    let (v, c) = mac(t5, m, P[3], c);
+    t5 = v;
+    let (v, c) = adc(t6, c, 0);
+    t6 = v;
+    let (v, c) = adc(t7, 0, c);
+    t7 = v;
+    top += c;
+    // Round 3.
+    let m = t3;
+    let (_, c) = mac(t3, m, P[0], 0);
+    let (v, c) = mac(t4, m, P[1], c);
+    t4 = v;
+    let (v, c) = mac(t5, m, P[2], c);
+    t5 = v;
+    let (v, c) = mac(t6, m, P[3], c);
+    t6 = v;
+    let (v, c) = adc(t7, c, 0);
+    t7 = v;
+    top += c;
+    let _ = t0;
+    Fe(reduce_once([t4, t5, t6, t7], top))
+}
+
 impl Fe {
     pub(crate) const ZERO: Fe = Fe([0; 4]);
     pub(crate) const ONE: Fe = Fe(R);
@@ -155,36 +225,73 @@ impl Fe {
         self.add(self)
     }
 
-    /// Montgomery multiplication: `self * o / 2^256 mod p` (CIOS, four rounds).
+    /// Montgomery multiplication: `self * o / 2^256 mod p`: the 512-bit product (operand
+    /// scanning, unrolled), then [`mont_reduce`].
     #[inline]
     pub(crate) fn mul(&self, o: &Fe) -> Fe {
         let a = &self.0;
         let b = &o.0;
-        let mut t = [0u64; 4];
-        let mut t4: u64 = 0;
-        for &bi in b.iter() {
-            // t += a * bi
-            let (x0, c) = mac(t[0], a[0], bi, 0);
-            let (x1, c) = mac(t[1], a[1], bi, c);
-            let (x2, c) = mac(t[2], a[2], bi, c);
-            let (x3, c) = mac(t[3], a[3], bi, c);
-            let (x4, x5) = adc(t4, c, 0);
-            // m = x0 (since -p^-1 = 1 mod 2^64); t = (t + m p) / 2^64
-            let m = x0;
-            let (_, c) = mac(x0, m, P[0], 0);
-            let (y0, c) = mac(x1, m, P[1], c);
-            let (y1, c) = mac(x2, m, P[2], c);
-            let (y2, c) = mac(x3, m, P[3], c);
-            let (y3, c) = adc(x4, c, 0);
-            t = [y0, y1, y2, y3];
-            t4 = x5 + c;
-        }
-        Fe(reduce_once(t, t4))
+        let (t0, c) = mac(0, a[0], b[0], 0);
+        let (t1, c) = mac(0, a[0], b[1], c);
+        let (t2, c) = mac(0, a[0], b[2], c);
+        let (t3, t4) = mac(0, a[0], b[3], c);
+        let (t1, c) = mac(t1, a[1], b[0], 0);
+        let (t2, c) = mac(t2, a[1], b[1], c);
+        let (t3, c) = mac(t3, a[1], b[2], c);
+        let (t4, t5) = mac(t4, a[1], b[3], c);
+        let (t2, c) = mac(t2, a[2], b[0], 0);
+        let (t3, c) = mac(t3, a[2], b[1], c);
+        let (t4, c) = mac(t4, a[2], b[2], c);
+        let (t5, t6) = mac(t5, a[2], b[3], c);
+        let (t3, c) = mac(t3, a[3], b[0], 0);
+        let (t4, c) = mac(t4, a[3], b[1], c);
+        let (t5, c) = mac(t5, a[3], b[2], c);
+        let (t6, t7) = mac(t6, a[3], b[3], c);
+        mont_reduce([t0, t1, t2, t3, t4, t5, t6, t7])
     }
 
+    /// Montgomery squaring: the 512-bit square with each cross product computed once (10
+    /// multiplications instead of 16), then a Montgomery reduction.
     #[inline]
     pub(crate) fn square(&self) -> Fe {
-        self.mul(self)
+        let a = &self.0;
+        let mut t = [0u64; 8];
+        // Cross products a[i]*a[j], i < j.
+        let (t1, c) = mac(0, a[0], a[1], 0);
+        let (t2, c) = mac(0, a[0], a[2], c);
+        let (t3, t4) = mac(0, a[0], a[3], c);
+        let (t3, c) = mac(t3, a[1], a[2], 0);
+        let (t4, t5) = mac(t4, a[1], a[3], c);
+        let (t5, t6) = mac(t5, a[2], a[3], 0);
+        // Doubled.
+        let t7 = t6 >> 63;
+        let t6 = (t6 << 1) | (t5 >> 63);
+        let t5 = (t5 << 1) | (t4 >> 63);
+        let t4 = (t4 << 1) | (t3 >> 63);
+        let t3 = (t3 << 1) | (t2 >> 63);
+        let t2 = (t2 << 1) | (t1 >> 63);
+        let t1 = t1 << 1;
+        // Plus the squares.
+        let (t0, c) = mac(0, a[0], a[0], 0);
+        let (t1, c2) = adc(t1, c, 0);
+        let (sq_lo, sq_hi) = mac(0, a[1], a[1], 0);
+        let (t2, c) = adc(t2, sq_lo, c2);
+        let (t3, c) = adc(t3, sq_hi, c);
+        let (sq_lo, sq_hi) = mac(0, a[2], a[2], 0);
+        let (t4, c) = adc(t4, sq_lo, c);
+        let (t5, c) = adc(t5, sq_hi, c);
+        let (sq_lo, sq_hi) = mac(0, a[3], a[3], 0);
+        let (t6, c) = adc(t6, sq_lo, c);
+        let (t7, _) = adc(t7, sq_hi, c);
+        t[0] = t0;
+        t[1] = t1;
+        t[2] = t2;
+        t[3] = t3;
+        t[4] = t4;
+        t[5] = t5;
+        t[6] = t6;
+        t[7] = t7;
+        mont_reduce(t)
     }
 
     /// `self^(p-2)`: the inverse for non-zero elements (zero maps to zero). Only used to build

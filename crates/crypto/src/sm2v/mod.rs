@@ -21,7 +21,7 @@ mod scalar;
 use std::sync::OnceLock;
 
 use field::{Fe, limbs_from_be, lt4};
-use point::{Affine, Jacobian, batch_to_affine};
+use point::{Affine, CachedPoint, Jacobian, batch_to_affine};
 use sm3::Digest as _;
 
 pub use cache::{CacheStats, cache_stats, set_cache_limit};
@@ -148,9 +148,11 @@ fn mul_p_wnaf(p: &Affine, t: &[u64; 4]) -> Jacobian {
     const W: u32 = 5;
     let base = Jacobian::from_affine(p);
     let twice = base.double();
-    let mut odd = [base; 1 << (W - 2)];
-    for i in 1..odd.len() {
-        odd[i] = odd[i - 1].add(&twice);
+    let mut acc = base;
+    let mut odd = [CachedPoint::new(&base); 1 << (W - 2)];
+    for slot in odd.iter_mut().skip(1) {
+        acc = acc.add(&twice);
+        *slot = CachedPoint::new(&acc);
     }
     let digits = scalar::wnaf(t, W);
     let top = digits.iter().rposition(|d| *d != 0).unwrap_or(0);
@@ -159,9 +161,9 @@ fn mul_p_wnaf(p: &Affine, t: &[u64; 4]) -> Jacobian {
         acc = acc.double();
         let d = digits[i];
         if d > 0 {
-            acc = acc.add(&odd[(d / 2) as usize]);
+            acc = acc.add_cached(&odd[(d / 2) as usize]);
         } else if d < 0 {
-            acc = acc.add(&odd[(-d / 2) as usize].neg());
+            acc = acc.add_cached(&odd[(-d / 2) as usize].neg());
         }
     }
     acc

@@ -126,6 +126,30 @@ impl Jacobian {
         Jacobian { x: x3, y: y3, z: z3 }
     }
 
+    /// `self + q` for a table point with its Z² and Z³ cached: 10M + 2S.
+    pub(crate) fn add_cached(&self, q: &CachedPoint) -> Jacobian {
+        if self.is_identity() {
+            return Jacobian { x: q.x, y: q.y, z: q.z };
+        }
+        let z1z1 = self.z.square();
+        let u1 = self.x.mul(&q.zz);
+        let u2 = q.x.mul(&z1z1);
+        let s1 = self.y.mul(&q.zzz);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let r = s2.sub(&s1);
+        if h.is_zero() {
+            return if r.is_zero() { self.double() } else { Jacobian::IDENTITY };
+        }
+        let hh = h.square();
+        let hhh = h.mul(&hh);
+        let v = u1.mul(&hh);
+        let x3 = r.square().sub(&hhh).sub(&v.double());
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&hhh));
+        let z3 = self.z.mul(&q.z).mul(&h);
+        Jacobian { x: x3, y: y3, z: z3 }
+    }
+
     /// The affine point, or `None` for the identity (one inversion: tables and tests only).
     pub(crate) fn to_affine(&self) -> Option<Affine> {
         if self.is_identity() {
@@ -134,6 +158,27 @@ impl Jacobian {
         let zi = self.z.invert();
         let zi2 = zi.square();
         Some(Affine { x: self.x.mul(&zi2), y: self.y.mul(&zi2).mul(&zi) })
+    }
+}
+
+/// A Jacobian point (never the identity) with Z² and Z³ precomputed, for window tables.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CachedPoint {
+    x: Fe,
+    y: Fe,
+    z: Fe,
+    zz: Fe,
+    zzz: Fe,
+}
+
+impl CachedPoint {
+    pub(crate) fn new(p: &Jacobian) -> CachedPoint {
+        let zz = p.z.square();
+        CachedPoint { x: p.x, y: p.y, z: p.z, zz, zzz: zz.mul(&p.z) }
+    }
+
+    pub(crate) fn neg(&self) -> CachedPoint {
+        CachedPoint { y: self.y.neg(), ..*self }
     }
 }
 

@@ -229,3 +229,58 @@ fn z_matches_the_reference_implementation() {
     assert!(verify_prehash(&fk, &fk.digest(b"abc"), &r, &s));
     assert!(!verify_prehash(&fk, &fk.digest(b"abd"), &r, &s));
 }
+
+#[test]
+#[ignore = "timing breakdown, run by hand"]
+fn timing_breakdown() {
+    use std::time::Instant;
+    let k = [0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321, 0x1111_2222_3333_4444, 0x5555_6666_7777_8888];
+    let q = rc_mul(&[0x1234_5678, 0, 0, 7], &Affine::G).expect("point");
+    let _ = g_table();
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(mul_p_wnaf(&q, std::hint::black_box(&k)));
+    }
+    println!("mul_p_wnaf {:?}", t.elapsed() / n);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(add_s_g(Jacobian::IDENTITY, std::hint::black_box(&k)));
+    }
+    println!("add_s_g {:?}", t.elapsed() / n);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(wnaf(std::hint::black_box(&k), 5));
+    }
+    println!("wnaf {:?}", t.elapsed() / n);
+    let a = Fe::from_canonical(k).expect("x");
+    let t = Instant::now();
+    let mut x = a;
+    for _ in 0..n * 100 {
+        x = x.mul(&a);
+    }
+    println!("mul {:?} {:?}", t.elapsed() / (n * 100), x.is_zero());
+    let t = Instant::now();
+    for _ in 0..n * 100 {
+        x = x.square();
+    }
+    println!("square {:?} {:?}", t.elapsed() / (n * 100), x.is_zero());
+    let j = Jacobian::from_affine(&q);
+    let t = Instant::now();
+    let mut y = j;
+    for _ in 0..n * 10 {
+        y = y.double();
+    }
+    println!("double {:?} {:?}", t.elapsed() / (n * 10), y.is_identity());
+    let bytes = {
+        let mut v = vec![4u8];
+        v.extend_from_slice(&q.x.to_be_bytes());
+        v.extend_from_slice(&q.y.to_be_bytes());
+        v
+    };
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(FastKey::from_sec1(std::hint::black_box(&bytes)).expect("k"));
+    }
+    println!("from_sec1 {:?}", t.elapsed() / n);
+}
