@@ -91,6 +91,7 @@ pub(crate) fn limbs_from_be(bytes: &[u8; 32]) -> [u64; 4] {
 }
 
 /// Little-endian limbs to big-endian bytes.
+#[cfg(test)]
 pub(crate) fn limbs_to_be(limbs: &[u64; 4]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, limb) in limbs.iter().enumerate() {
@@ -187,6 +188,7 @@ impl Fe {
     }
 
     /// The canonical integer (leaves Montgomery form).
+    #[cfg(test)]
     pub(crate) fn to_canonical(self) -> [u64; 4] {
         self.mul(&Fe([1, 0, 0, 0])).0
     }

@@ -54,6 +54,7 @@ impl Jacobian {
         self.z.is_zero()
     }
 
+    #[cfg(test)]
     pub(crate) fn neg(&self) -> Jacobian {
         Jacobian { x: self.x, y: self.y.neg(), z: self.z }
     }
@@ -150,7 +151,8 @@ impl Jacobian {
         Jacobian { x: x3, y: y3, z: z3 }
     }
 
-    /// The affine point, or `None` for the identity (one inversion: tables and tests only).
+    /// The affine point, or `None` for the identity (one inversion: tests only).
+    #[cfg(test)]
     pub(crate) fn to_affine(&self) -> Option<Affine> {
         if self.is_identity() {
             return None;
