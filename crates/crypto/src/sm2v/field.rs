@@ -227,6 +227,27 @@ impl Fe {
         self.add(self)
     }
 
+    /// `k·self` for a small `k` (at most 2^32): one product with a 5th limb `hi`, folded back
+    /// with `2^256 ≡ 2^224 + 2^96 - 2^64 + 1 (mod p)` — one reduction instead of a chain of
+    /// additions.
+    #[inline]
+    pub(crate) fn mul_small(&self, k: u64) -> Fe {
+        debug_assert!(k <= 1 << 32);
+        let a = &self.0;
+        let (l0, c) = mac(0, a[0], k, 0);
+        let (l1, c) = mac(0, a[1], k, c);
+        let (l2, c) = mac(0, a[2], k, c);
+        let (l3, hi) = mac(0, a[3], k, c);
+        // + hi·(2^256 mod p) = hi·[1, 2^32 - 1, 0, 2^32]; hi < 2^32, so no term overflows.
+        let (r0, c) = adc(l0, hi, 0);
+        let (r1, c) = adc(l1, hi * 0xffff_ffff, c);
+        let (r2, c) = adc(l2, 0, c);
+        let (r3, c) = adc(l3, hi << 32, c);
+        // A carry out is 2^256 again: add 2^256 mod p once more (the sum is now small enough).
+        let (v, _) = add4(&[r0, r1, r2, r3], &[c, c * 0xffff_ffff, 0, c << 32]);
+        Fe(reduce_once(v, 0))
+    }
+
     /// Montgomery multiplication: `self * o / 2^256 mod p`: the 512-bit product (operand
     /// scanning, unrolled), then [`mont_reduce`].
     #[inline]

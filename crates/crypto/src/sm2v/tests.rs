@@ -57,6 +57,9 @@ fn field_ops_match_big_integer_oracle() {
             assert_eq!(fa.mul(&fa.invert()), Fe::ONE, "invert");
         }
         assert_eq!(fa.to_be_bytes(), limbs_to_be(&a));
+        for k in [0u64, 1, 2, 3, 4, 8, 0xffff_ffff, 1 << 32] {
+            assert_eq!(big(&fa.mul_small(k).to_canonical()), (&ba * k) % &p, "mul_small {k}");
+        }
     }
 }
 
