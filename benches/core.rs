@@ -102,6 +102,9 @@ fn execution(c: &mut Criterion) {
     g.finish();
 }
 
+/// A key (SEC1), r, s and the DER signature.
+type SigCase = (Vec<u8>, [u8; 32], [u8; 32], Vec<u8>);
+
 /// The fast SM2 verifier against RustCrypto `sm2`, in the same run: new key (no cache), cached
 /// key (per-key table) and the reference.
 fn sm2_fast(c: &mut Criterion) {
@@ -110,7 +113,7 @@ fn sm2_fast(c: &mut Criterion) {
     fdl_crypto::sm2v::warm_up();
     let keys: Vec<KeyPair> = (0..256).map(|_| KeyPair::generate(Suite::Sm)).collect();
     let msg = [7u8; 160];
-    let items: Vec<(Vec<u8>, [u8; 32], [u8; 32], Vec<u8>)> = keys
+    let items: Vec<SigCase> = keys
         .iter()
         .map(|k| {
             let sig = k.sign(&msg).unwrap();

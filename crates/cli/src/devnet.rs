@@ -84,6 +84,7 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
         validator_key: "validator.pem".into(),
         rpc_listen,
         mempool_capacity: 50_000,
+        sig_cache_mb: 64,
         base_dir: node_dir.clone(),
     };
     let cfg_path = node_dir.join("node.toml");

@@ -12,7 +12,7 @@
 mod verify;
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -95,10 +95,21 @@ impl AdmitError {
     }
 }
 
+/// The outcome of [`Mempool::verify_block_txs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSigReport {
+    /// Indexes of transactions whose signatures do not verify.
+    pub bad: Vec<usize>,
+    /// How many signatures were verified (the others were verified at admission).
+    pub checked: usize,
+}
+
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<SignedTx>,
-    ids: HashSet<Hash>,
+    /// Every transaction admitted and not yet committed or dropped, with the signature that was
+    /// verified for it (an id does not cover the signature).
+    ids: HashMap<Hash, fdl_crypto::Signature>,
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
 }
 
@@ -149,7 +160,7 @@ impl Mempool {
 
     /// Whether `id` is waiting in the pool (or taken into a block not yet committed).
     pub fn contains(&self, id: &Hash) -> bool {
-        self.inner.lock().ids.contains(id)
+        self.inner.lock().ids.contains_key(id)
     }
 
     /// Resolves when a full block's worth of transactions is waiting.
@@ -203,10 +214,16 @@ impl Mempool {
                     verdicts[i] = Err(AdmitError::Rejected(TxRejection::BadSignature));
                 } else if inner.queue.len() >= self.config.capacity {
                     verdicts[i] = Err(AdmitError::Full { capacity: self.config.capacity });
-                } else if !inner.ids.insert(tx.id()) {
-                    verdicts[i] = Err(AdmitError::AlreadyPending);
                 } else {
-                    inner.queue.push_back(tx);
+                    match inner.ids.entry(tx.id()) {
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            verdicts[i] = Err(AdmitError::AlreadyPending);
+                        }
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(tx.signature.clone());
+                            inner.queue.push_back(tx);
+                        }
+                    }
                 }
             }
             if inner.queue.len() >= self.genesis.params.max_block_txs as usize {
@@ -274,6 +291,28 @@ impl Mempool {
             inner.ids.remove(id);
             inner.waiters.remove(id);
         }
+    }
+
+    /// Checks the signatures of a block's transactions, once per node: a transaction whose exact
+    /// id and signature this pool already verified at admission is not verified again; the rest
+    /// are verified on the pool's threads, off the async runtime. Returns the indexes of the
+    /// transactions whose signatures fail (empty when the block's signatures are all good) and
+    /// how many were actually checked.
+    ///
+    /// # Errors
+    /// [`AdmitError::Full`] when the verifier queue is full (the caller retries).
+    pub async fn verify_block_txs(&self, txs: &[SignedTx]) -> Result<BlockSigReport, AdmitError> {
+        let unchecked: Vec<usize> = {
+            let inner = self.inner.lock();
+            (0..txs.len()).filter(|&i| inner.ids.get(&txs[i].id()) != Some(&txs[i].signature)).collect()
+        };
+        if unchecked.is_empty() {
+            return Ok(BlockSigReport { bad: vec![], checked: 0 });
+        }
+        let batch: Vec<SignedTx> = unchecked.iter().map(|&i| txs[i].clone()).collect();
+        let verdicts = self.verifier.verify(batch).await.ok_or(AdmitError::Full { capacity: self.config.capacity })?;
+        let bad = unchecked.iter().zip(verdicts).filter(|(_, ok)| !ok).map(|(&i, _)| i).collect();
+        Ok(BlockSigReport { bad, checked: unchecked.len() })
     }
 
     /// Records a committed block: forgets its transactions and hands their receipts to waiters.

@@ -261,3 +261,27 @@ async fn forget_clears_a_dropped_transaction_and_closes_its_waiters() {
     // It may be submitted again (the store decides whether it is a replay).
     f.pool.admit(&t.encode()).await.unwrap();
 }
+
+/// Verify once per node: a block's transactions that this pool verified at admission (same id
+/// and same signature) are not verified again; others are, and bad ones are reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_signatures_are_verified_once_per_node() {
+    let f = fixture(100);
+    let admitted = tx(&f.key, 1, 10);
+    f.pool.admit(&admitted.encode()).await.unwrap();
+    let unseen = tx(&f.key, 2, 10);
+    let forged = badly_signed(&f.key, 3);
+    // The admitted body with another valid signature (SM2 signatures are randomized): the id
+    // matches but the bytes differ, so it must be checked.
+    let resigned = body(&f.key, 1, 10).sign(&f.key).unwrap();
+    assert_eq!(resigned.id(), admitted.id());
+    assert_ne!(resigned.signature, admitted.signature);
+
+    let report = f.pool.verify_block_txs(&[admitted.clone(), unseen.clone()]).await.unwrap();
+    assert_eq!(report.checked, 1, "the admitted transaction is not verified again");
+    assert!(report.bad.is_empty());
+
+    let report = f.pool.verify_block_txs(&[admitted.clone(), forged, resigned, unseen]).await.unwrap();
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.bad, vec![1], "the forged signature is reported by index");
+}

@@ -24,6 +24,9 @@ pub struct NodeConfig {
     /// Most transactions in the mempool.
     #[serde(default = "default_capacity")]
     pub mempool_capacity: usize,
+    /// Memory limit of the SM2 verifier's per-key table cache, in MiB (0 disables it).
+    #[serde(default = "default_sig_cache_mb")]
+    pub sig_cache_mb: usize,
     /// Directory of the config file, for resolving relative paths (not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -31,6 +34,10 @@ pub struct NodeConfig {
 
 fn default_capacity() -> usize {
     50_000
+}
+
+fn default_sig_cache_mb() -> usize {
+    64
 }
 
 impl NodeConfig {

@@ -71,6 +71,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     if key.suite() != genesis.suite {
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }
+    fdl_crypto::sm2v::set_cache_limit(config.sig_cache_mb.saturating_mul(1024 * 1024));
+    fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_path().join("ledger.redb"))?);
     let state = StateDb::new(store.clone(), genesis.suite);

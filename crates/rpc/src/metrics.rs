@@ -45,6 +45,15 @@ impl Metrics {
         line("fdl_last_block_txs", "gauge", "Transactions in the last block.", g(&self.last_block_txs));
         line("fdl_mempool_size", "gauge", "Transactions waiting in the mempool.", mempool_size as u64);
         line("fdl_peers", "gauge", "Connected peers.", peers as u64);
+        let c = fdl_crypto::sm2v::cache_stats();
+        line(
+            "fdl_sm2_key_cache_hits_total",
+            "counter",
+            "SM2 verifications that used a cached key table.",
+            c.table_hits,
+        );
+        line("fdl_sm2_key_tables_built_total", "counter", "SM2 key tables built (second sighting).", c.tables_built);
+        line("fdl_sm2_key_cache_misses_total", "counter", "SM2 verifications of keys not in the cache.", c.misses);
         s
     }
 }

@@ -152,7 +152,7 @@ impl Jacobian {
 
     /// The affine point, or `None` for the identity (one inversion: tests only).
     #[cfg(test)]
-    pub(crate) fn to_affine(&self) -> Option<Affine> {
+    pub(crate) fn to_affine(self) -> Option<Affine> {
         if self.is_identity() {
             return None;
         }
