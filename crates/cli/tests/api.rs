@@ -75,6 +75,7 @@ fn stream_status_metrics_openapi() {
             "/v1/blocks/{height}",
             "/v1/accounts/{address}",
             "/v1/status",
+            "/v1/validators",
             "/v1/stream",
             "/metrics",
             "/v1/openapi.json",

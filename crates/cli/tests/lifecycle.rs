@@ -60,6 +60,19 @@ fn walkthrough_issue_transfer_query_with_proof() {
         let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc]);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("verified"), "{out}");
+        let genesis = node.dir.path().join("genesis.json");
+        let (code, out, err) =
+            fdl(&["query", "block", "1", "--verify", "--genesis", genesis.to_str().unwrap(), "--rpc", rpc]);
+        assert_eq!(code, 0, "{out}{err}");
+        // Against another chain's validator set the certificate does not verify.
+        let other = tempfile::tempdir().unwrap();
+        let (code, _, _) = fdl(&["init", "--dir", other.path().to_str().unwrap(), "--suite", suite.name()]);
+        assert_eq!(code, 0);
+        let foreign = other.path().join("genesis.json");
+        let (code, _, err) =
+            fdl(&["query", "block", "1", "--verify", "--genesis", foreign.to_str().unwrap(), "--rpc", rpc]);
+        assert_eq!(code, 1, "a commit by a foreign validator must not verify: {err}");
+        assert!(err.contains("not a validator"), "{err}");
         let (code, out, _) = fdl(&["query", "status", "--rpc", rpc, "--json"]);
         assert_eq!(code, 0);
         assert_eq!(json_field(&out, "suite"), suite.name());

@@ -354,6 +354,23 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
     }))
 }
 
+/// `GET /v1/validators`: the validator set (from genesis until governance can change it).
+pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<fdl_types::api::ValidatorsView>> {
+    let g = &ctx.genesis;
+    let mut out = Vec::with_capacity(g.validators.len());
+    for v in &g.validators {
+        let k = g.validator_key(v).map_err(ApiError::internal)?;
+        out.push(fdl_types::api::ValidatorView {
+            name: v.name.clone(),
+            public_key: v.public_key.clone(),
+            address: k.address().to_hex(),
+            power: v.power,
+        });
+    }
+    let total_power = g.validators.iter().map(|v| v.power).sum();
+    Ok(Json(fdl_types::api::ValidatorsView { validators: out, total_power }))
+}
+
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
     let text = ctx.metrics.render(ctx.mempool.len(), ctx.peers.read().len());

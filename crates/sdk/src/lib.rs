@@ -196,6 +196,21 @@ impl Client {
         self.handle(&url, r).await
     }
 
+    /// `GET /v1/validators`: the validator set as the node reports it.
+    ///
+    /// # Errors
+    /// [`SdkError`]; [`SdkError::Verify`] for a malformed set.
+    pub async fn validators(&self, suite: Suite) -> Result<ValidatorSet, SdkError> {
+        let v: fdl_types::api::ValidatorsView = self.get("/v1/validators").await?;
+        let mut members = Vec::with_capacity(v.validators.len());
+        for m in &v.validators {
+            let bytes = hex::decode(&m.public_key).map_err(|e| SdkError::Verify(format!("validator key: {e}")))?;
+            let k = fdl_crypto::PublicKey::from_bytes(suite, &bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
+            members.push((k, m.power));
+        }
+        ValidatorSet::new(members)
+    }
+
     /// `GET /v1/status`.
     ///
     /// # Errors
@@ -278,13 +293,106 @@ impl Client {
     }
 }
 
-/// Checks a block view: the header hash, the transactions against the header's root, and every
-/// commit signature over the block hash. (Which validators must have signed — the quorum over a
-/// validator set — is checked once the consortium network defines it.)
+/// A validator set: public keys with voting power, as genesis (and later governance) defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatorSet {
+    members: Vec<(fdl_crypto::PublicKey, u64)>,
+}
+
+impl ValidatorSet {
+    /// A set from `(key, power)` pairs.
+    ///
+    /// # Errors
+    /// [`SdkError::Verify`] for an empty set, a zero power, a duplicate key or a power overflow.
+    pub fn new(members: Vec<(fdl_crypto::PublicKey, u64)>) -> Result<Self, SdkError> {
+        if members.is_empty() {
+            return Err(SdkError::Verify("empty validator set".into()));
+        }
+        let mut total: u64 = 0;
+        for (i, (k, p)) in members.iter().enumerate() {
+            if *p == 0 {
+                return Err(SdkError::Verify(format!("validator {} has zero power", k.address())));
+            }
+            if members[..i].iter().any(|(o, _)| o == k) {
+                return Err(SdkError::Verify(format!("validator {} listed twice", k.address())));
+            }
+            total = total.checked_add(*p).ok_or_else(|| SdkError::Verify("total power overflows".into()))?;
+        }
+        Ok(ValidatorSet { members })
+    }
+
+    /// The validators of a genesis document.
+    ///
+    /// # Errors
+    /// [`SdkError::Verify`] when a key is malformed.
+    pub fn from_genesis(g: &fdl_types::Genesis) -> Result<Self, SdkError> {
+        let mut members = Vec::with_capacity(g.validators.len());
+        for v in &g.validators {
+            let k = g.validator_key(v).map_err(|e| SdkError::Verify(e.to_string()))?;
+            members.push((k, v.power));
+        }
+        Self::new(members)
+    }
+
+    /// The sum of all voting power.
+    pub fn total_power(&self) -> u64 {
+        self.members.iter().map(|(_, p)| *p).sum()
+    }
+
+    fn power_of(&self, k: &fdl_crypto::PublicKey) -> Option<u64> {
+        self.members.iter().find(|(m, _)| m == k).map(|(_, p)| *p)
+    }
+}
+
+/// Checks a commit certificate for `header` against `set`: every signature is a valid signature
+/// of a distinct member over the block hash, and the signers hold more than two thirds of the
+/// voting power (STD-11.2). Returns the signed power.
 ///
 /// # Errors
 /// [`SdkError::Verify`] naming the first failure.
-pub fn verify_block_view(view: &BlockView, suite: Suite) -> Result<BlockHeader, SdkError> {
+pub fn verify_commit(
+    commit: &fdl_types::api::CommitView,
+    header: &BlockHeader,
+    suite: Suite,
+    set: &ValidatorSet,
+) -> Result<u64, SdkError> {
+    if commit.block_hash != header.hash(suite) || commit.height != header.height {
+        return Err(SdkError::Verify("commit certificate is for another block".into()));
+    }
+    let msg = fdl_types::Commit::signing_bytes(&header.chain_id, header.height, commit.round, &commit.block_hash);
+    let mut seen: Vec<fdl_crypto::PublicKey> = Vec::with_capacity(commit.signatures.len());
+    let mut signed: u64 = 0;
+    for s in &commit.signatures {
+        let key_bytes = hex::decode(&s.validator).map_err(|e| SdkError::Verify(format!("validator key: {e}")))?;
+        let key = fdl_crypto::PublicKey::from_bytes(suite, &key_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
+        let power = set
+            .power_of(&key)
+            .ok_or_else(|| SdkError::Verify(format!("{} signed but is not a validator", key.address())))?;
+        if seen.contains(&key) {
+            return Err(SdkError::Verify(format!("{} signed twice", key.address())));
+        }
+        let sig_bytes = hex::decode(&s.signature).map_err(|e| SdkError::Verify(format!("signature: {e}")))?;
+        let sig = fdl_crypto::Signature::from_bytes(suite, &sig_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
+        key.verify(&msg, &sig)
+            .map_err(|_| SdkError::Verify(format!("commit signature of {} is invalid", key.address())))?;
+        signed += power;
+        seen.push(key);
+    }
+    let total = u128::from(set.total_power());
+    if u128::from(signed) * 3 <= total * 2 {
+        return Err(SdkError::Verify(format!(
+            "signers hold {signed} of {total} voting power; more than two thirds is required"
+        )));
+    }
+    Ok(signed)
+}
+
+/// Checks a block view: the header hash, every transaction's signature and the transactions root,
+/// and the commit certificate against `set` ([`verify_commit`]).
+///
+/// # Errors
+/// [`SdkError::Verify`] naming the first failure.
+pub fn verify_block_view(view: &BlockView, suite: Suite, set: &ValidatorSet) -> Result<BlockHeader, SdkError> {
     let header = verify_header(&view.header, suite)?;
     let mut txs = Vec::with_capacity(view.txs.len());
     for t in &view.txs {
@@ -297,20 +405,6 @@ pub fn verify_block_view(view: &BlockView, suite: Suite) -> Result<BlockHeader, 
         return Err(SdkError::Verify("transactions do not match the header's tx root".into()));
     }
     let commit = view.commit.as_ref().ok_or_else(|| SdkError::Verify("no commit certificate".into()))?;
-    if commit.block_hash != view.header.hash || commit.height != header.height {
-        return Err(SdkError::Verify("commit certificate is for another block".into()));
-    }
-    if commit.signatures.is_empty() {
-        return Err(SdkError::Verify("commit certificate has no signatures".into()));
-    }
-    let msg = fdl_types::Commit::signing_bytes(&header.chain_id, header.height, commit.round, &commit.block_hash);
-    for s in &commit.signatures {
-        let key_bytes = hex::decode(&s.validator).map_err(|e| SdkError::Verify(format!("validator key: {e}")))?;
-        let key = fdl_crypto::PublicKey::from_bytes(suite, &key_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
-        let sig_bytes = hex::decode(&s.signature).map_err(|e| SdkError::Verify(format!("signature: {e}")))?;
-        let sig = fdl_crypto::Signature::from_bytes(suite, &sig_bytes).map_err(|e| SdkError::Verify(e.to_string()))?;
-        key.verify(&msg, &sig)
-            .map_err(|_| SdkError::Verify(format!("commit signature of {} is invalid", key.address())))?;
-    }
+    verify_commit(commit, &header, suite, set)?;
     Ok(header)
 }

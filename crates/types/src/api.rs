@@ -308,3 +308,25 @@ pub struct ErrorView {
     /// Message.
     pub message: String,
 }
+
+/// One validator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    /// Name.
+    pub name: String,
+    /// Public key (hex, canonical bytes).
+    pub public_key: String,
+    /// Address.
+    pub address: String,
+    /// Voting power.
+    pub power: u64,
+}
+
+/// The validator set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    /// Validators.
+    pub validators: Vec<ValidatorView>,
+    /// Sum of the voting power.
+    pub total_power: u64,
+}
