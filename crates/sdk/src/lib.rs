@@ -230,10 +230,11 @@ impl Client {
         self.handle(&url, r).await
     }
 
-    /// Submits up to 2,000 transactions at once; one verdict each.
+    /// Submits up to 2,000 transactions at once; one verdict each. When the pool refuses the
+    /// whole batch (HTTP 429) the verdicts are returned too, each with code `mempool_full`.
     ///
     /// # Errors
-    /// [`SdkError`] for transport errors or a refusal of the whole batch (e.g. 429).
+    /// [`SdkError`] for transport errors or a malformed request.
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItemView>, SdkError> {
         #[derive(serde::Deserialize)]
         struct Res {
@@ -242,7 +243,15 @@ impl Client {
         let url = format!("{}/v1/transactions/batch", self.base);
         let body = serde_json::json!({ "txs": txs.iter().map(|t| hex::encode(t.encode())).collect::<Vec<_>>() });
         let r = self.http.post(&url).json(&body).send().await;
-        Ok(self.handle::<Res>(&url, r).await?.results)
+        match self.handle::<Res>(&url, r).await {
+            Ok(res) => Ok(res.results),
+            Err(SdkError::Api { status: 429, body, .. }) if body.get("results").is_some() => {
+                let res: Res = serde_json::from_value(body)
+                    .map_err(|e| SdkError::Transport { url: url.clone(), reason: format!("bad 429 body: {e}") })?;
+                Ok(res.results)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /v1/transactions/{hash}`.
