@@ -100,30 +100,10 @@ impl Jacobian {
 
     /// `self + q` for Jacobian points (add-1998-cmo-2): 12M + 4S, exceptional cases detected.
     pub(crate) fn add(&self, q: &Jacobian) -> Jacobian {
-        if self.is_identity() {
-            return *q;
-        }
         if q.is_identity() {
             return *self;
         }
-        let z1z1 = self.z.square();
-        let z2z2 = q.z.square();
-        let u1 = self.x.mul(&z2z2);
-        let u2 = q.x.mul(&z1z1);
-        let s1 = self.y.mul(&q.z).mul(&z2z2);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&u1);
-        let r = s2.sub(&s1);
-        if h.is_zero() {
-            return if r.is_zero() { self.double() } else { Jacobian::IDENTITY };
-        }
-        let hh = h.square();
-        let hhh = h.mul(&hh);
-        let v = u1.mul(&hh);
-        let x3 = r.square().sub(&hhh).sub(&v.double());
-        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&hhh));
-        let z3 = self.z.mul(&q.z).mul(&h);
-        Jacobian { x: x3, y: y3, z: z3 }
+        self.add_cached(&CachedPoint::new(q))
     }
 
     /// `self + q` for a table point with its Z² and Z³ cached: 10M + 2S.
