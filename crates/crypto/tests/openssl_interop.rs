@@ -104,6 +104,29 @@ fn openssl_ed25519_verify(pub_pem: &Path, msg: &Path, sig: &Path) -> bool {
     openssl_verify(pub_pem, msg, sig, &[])
 }
 
+/// `openssl pkeyutl -sign -rawin` of `msg` with `key` into `out`, with the suite's extra options.
+fn openssl_sign(key: &Path, msg: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec!["pkeyutl", "-sign", "-inkey", path_str(key), "-rawin", "-in", path_str(msg), "-out"];
+    args.push(path_str(out));
+    args.extend_from_slice(extra);
+    openssl_ok(&args);
+}
+
+/// OpenSSL generates a key of `algorithm` (`openssl genpkey`) and writes its SPKI; FDL reads both
+/// and finds the same public key. Returns the key file, FDL's key pair and the SPKI file.
+fn openssl_generated_key(dir: &Dir, algorithm: &str, suite: Suite) -> (PathBuf, KeyPair, PathBuf) {
+    let key = dir.file("key.pem");
+    openssl_ok(&["genpkey", "-algorithm", algorithm, "-out", path_str(&key)]);
+    let kp = KeyPair::read_pem_file(&key).expect("FDL reads OpenSSL's PKCS#8 key");
+    assert_eq!(kp.suite(), suite);
+    let spki = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
+    let pk =
+        PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII")).expect("FDL reads OpenSSL's SPKI");
+    assert_eq!(pk, kp.public_key(), "same public key from the private and the public file");
+    let pub_pem = dir.write("pub.pem", &spki);
+    (key, kp, pub_pem)
+}
+
 #[test]
 fn sm2_default_distid_is_the_openssl_one() {
     // The id OpenSSL is told to use below is the one FDL hashes into Z (GB/T 35276 default).
@@ -155,37 +178,15 @@ fn sm2_fdl_key_and_signature_are_accepted_by_openssl() {
 fn sm2_openssl_key_and_signature_are_accepted_by_fdl() {
     require_openssl3();
     let dir = Dir::new();
-    let key = dir.file("key.pem");
-    openssl_ok(&["genpkey", "-algorithm", "SM2", "-out", path_str(&key)]);
-    let kp = KeyPair::read_pem_file(&key).expect("FDL reads OpenSSL's SM2 PKCS#8 key");
-    assert_eq!(kp.suite(), Suite::Sm);
-
-    let spki = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    let pk =
-        PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII")).expect("FDL reads OpenSSL's SPKI");
-    assert_eq!(pk, kp.public_key(), "same public key from the private and the public file");
-    let pub_pem = dir.write("pub.pem", &spki);
+    let (key, kp, pub_pem) = openssl_generated_key(&dir, "SM2", Suite::Sm);
+    let pk = kp.public_key();
 
     // Several signatures, so that short (leading-zero) r or s encodings get a chance to appear.
     let msg = b"approve: raise limit of account 42";
     let msg_p = dir.write("msg", msg);
     for i in 0..6 {
         let sig_p = dir.file(&format!("sig{i}"));
-        openssl_ok(&[
-            "pkeyutl",
-            "-sign",
-            "-inkey",
-            path_str(&key),
-            "-rawin",
-            "-in",
-            path_str(&msg_p),
-            "-out",
-            path_str(&sig_p),
-            "-digest",
-            "sm3",
-            "-pkeyopt",
-            SM2_DISTID_OPT,
-        ]);
+        openssl_sign(&key, &msg_p, &sig_p, &["-digest", "sm3", "-pkeyopt", SM2_DISTID_OPT]);
         let der = dir.read(&format!("sig{i}"));
         let sig = Signature::from_bytes(Suite::Sm, &der).expect("OpenSSL writes canonical DER");
         assert_eq!(pk.verify(msg, &sig), Ok(()), "signature {i}: {der:02x?}");
@@ -257,17 +258,7 @@ fn ed25519_fdl_key_and_signature_are_accepted_by_openssl() {
 
     // Ed25519 is deterministic: OpenSSL signing with FDL's key file gives FDL's bytes.
     let osig_p = dir.file("osig");
-    openssl_ok(&[
-        "pkeyutl",
-        "-sign",
-        "-inkey",
-        path_str(&key),
-        "-rawin",
-        "-in",
-        path_str(&msg_p),
-        "-out",
-        path_str(&osig_p),
-    ]);
+    openssl_sign(&key, &msg_p, &osig_p, &[]);
     assert_eq!(dir.read("osig"), sig.as_bytes());
 }
 
@@ -275,30 +266,13 @@ fn ed25519_fdl_key_and_signature_are_accepted_by_openssl() {
 fn ed25519_openssl_key_and_signature_are_accepted_by_fdl() {
     require_openssl3();
     let dir = Dir::new();
-    let key = dir.file("key.pem");
-    openssl_ok(&["genpkey", "-algorithm", "ED25519", "-out", path_str(&key)]);
-    let kp = KeyPair::read_pem_file(&key).expect("FDL reads OpenSSL's Ed25519 PKCS#8 key");
-    assert_eq!(kp.suite(), Suite::Intl);
-
-    let spki = openssl_ok(&["pkey", "-in", path_str(&key), "-pubout"]);
-    let pk =
-        PublicKey::from_spki_pem(std::str::from_utf8(&spki).expect("PEM is ASCII")).expect("FDL reads OpenSSL's SPKI");
-    assert_eq!(pk, kp.public_key());
+    let (key, kp, _pub_pem) = openssl_generated_key(&dir, "ED25519", Suite::Intl);
+    let pk = kp.public_key();
 
     let msg = b"configure: add validator 4";
     let msg_p = dir.write("msg", msg);
     let sig_p = dir.file("sig");
-    openssl_ok(&[
-        "pkeyutl",
-        "-sign",
-        "-inkey",
-        path_str(&key),
-        "-rawin",
-        "-in",
-        path_str(&msg_p),
-        "-out",
-        path_str(&sig_p),
-    ]);
+    openssl_sign(&key, &msg_p, &sig_p, &[]);
     let raw = dir.read("sig");
     let sig = Signature::from_bytes(Suite::Intl, &raw).expect("64-byte signature");
     assert_eq!(pk.verify(msg, &sig), Ok(()));
