@@ -251,7 +251,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         a.accounts, a.txs, a.clients, a.batch
     );
     let keys: Vec<KeyPair> = (0..a.accounts).map(|_| KeyPair::generate(suite)).collect();
-    let expiry = status.height + fdl_sdk::DEFAULT_EXPIRY_BLOCKS;
+    let expiry = status.height.saturating_add(fdl_sdk::DEFAULT_EXPIRY_BLOCKS);
     let funding: Vec<SignedTx> = keys
         .iter()
         .map(|k| build_tx(&issuer, &status.chain_id, expiry, Payload::Issue { to: k.address(), amount: 1_000_000_000 }))

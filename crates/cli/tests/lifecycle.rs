@@ -307,3 +307,15 @@ fn fdl_sign_and_verify_interoperate_with_openssl() {
     assert!(o.status.success());
     assert!(k.public_key().to_spki_pem().is_ok());
 }
+
+/// A node refuses to start with a key that is not one of the genesis validators.
+#[test]
+fn node_refuses_a_key_that_is_not_a_genesis_validator() {
+    let node = TestNode::init(Suite::Sm);
+    let key = node.dir.path().join("node0").join("validator.pem");
+    std::fs::remove_file(&key).unwrap();
+    new_key(&key, Suite::Sm);
+    let (code, _, err) = fdl(&["node", "--config", node.config().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a validator in the genesis"), "{err}");
+}

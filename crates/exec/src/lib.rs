@@ -4,8 +4,9 @@
 //! returns the writes, which the node commits atomically with the block. Native modules come
 //! first; today that is `bank`, a digital-cash ledger with an issuer named in genesis.
 //!
-//! Block validity (chain id, expiry, duplicates, signatures) is checked by [`check_tx_for_block`]
-//! before execution; execution outcomes (insufficient balance, unauthorized issue…) are receipts,
+//! Block validity is checked before execution: [`check_tx_for_block`] covers chain id, suite, size,
+//! expiry and amount; the caller checks replays and duplicates (transaction index) and signatures
+//! (verifier pool). Execution outcomes (insufficient balance, unauthorized issue…) are receipts,
 //! not errors, so a valid block always executes.
 
 pub mod bank;

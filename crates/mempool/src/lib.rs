@@ -334,7 +334,12 @@ impl Mempool {
     /// must check the store after registering, in case it committed just before.
     pub fn subscribe(&self, id: Hash) -> oneshot::Receiver<Receipt> {
         let (tx, rx) = oneshot::channel();
-        self.inner.lock().waiters.entry(id).or_default().push(tx);
+        let mut inner = self.inner.lock();
+        // Not pending any more (committed or dropped): a closed receiver, not a waiter that
+        // nothing will ever wake.
+        if inner.ids.contains_key(&id) {
+            inner.waiters.entry(id).or_default().push(tx);
+        }
         rx
     }
 

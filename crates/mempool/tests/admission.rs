@@ -285,3 +285,15 @@ async fn block_signatures_are_verified_once_per_node() {
     assert_eq!(report.checked, 3);
     assert_eq!(report.bad, vec![1], "the forged signature is reported by index");
 }
+
+/// Subscribing to a transaction that is no longer pending yields a closed receiver at once, not
+/// a waiter nothing will ever wake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_to_a_transaction_not_pending_closes_at_once() {
+    let f = fixture(100);
+    let t = tx(&f.key, 1, 10);
+    assert!(f.pool.subscribe(t.id()).await.is_err(), "never admitted");
+    f.pool.admit(&t.encode()).await.unwrap();
+    f.pool.on_committed(1, &[receipt(t.id())]);
+    assert!(f.pool.subscribe(t.id()).await.is_err(), "already committed");
+}

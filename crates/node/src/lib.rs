@@ -71,6 +71,14 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     if key.suite() != genesis.suite {
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }
+    let own = key.public_key();
+    let mut listed = false;
+    for v in &genesis.validators {
+        listed |= genesis.validator_key(v).map_err(|e| NodeError::Genesis(e.to_string()))? == own;
+    }
+    if !listed {
+        return Err(NodeError::Key(format!("the key of {} is not a validator in the genesis", own.address())));
+    }
     fdl_crypto::sm2v::set_cache_limit(config.sig_cache_mb.saturating_mul(1024 * 1024));
     fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
@@ -109,6 +117,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }));
     let producer = SoloProducer::new(chain.clone());
     let result = producer.run(&mut shutdown).await;
+    if let Err(e) = &result {
+        // A fatal error stops the whole node: an API that admits transactions no block will ever
+        // include would only mislead clients.
+        tracing::error!(error = %e, "block production failed; stopping the node");
+        rpc.abort();
+    }
     let _ = rpc.await;
     tracing::info!(height = chain.height(), "node stopped");
     result

@@ -39,7 +39,11 @@ impl SoloProducer {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = mempool.batch_ready() => {}
-                _ = shutdown.changed() => continue,
+                changed = shutdown.changed() => match changed {
+                    Ok(()) => continue,
+                    // The sender is gone: nobody can ask for a shutdown any more, so stop now.
+                    Err(_) => return Ok(()),
+                },
             }
             let waiting = !mempool.is_empty();
             if !waiting && last_block.elapsed() < heartbeat {

@@ -298,9 +298,9 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
     if height == 0 {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
     }
-    let block = ctx
+    let header = ctx
         .store
-        .block(height)
+        .block_header(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("latest block missing"))?;
     let key = account_key(&addr);
@@ -314,7 +314,7 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
         balance: account.map(|a| a.balance).unwrap_or(0).to_string(),
         sent: account.map(|a| a.sent).unwrap_or(0),
         height,
-        header: HeaderView::new(&block.header, ctx.genesis.suite),
+        header: HeaderView::new(&header, ctx.genesis.suite),
         key: hex::encode(&key),
         value: value.as_ref().map(hex::encode),
         proof: hex::encode(proof),
@@ -333,12 +333,12 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
     let (hash, time) = if height == 0 {
         (Hash::ZERO, ctx.genesis.genesis_time_ms)
     } else {
-        let b = ctx
+        let h = ctx
             .store
-            .block(height)
+            .block_header(height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("latest block missing"))?;
-        (b.header.hash(ctx.genesis.suite), b.header.timestamp_ms)
+        (h.hash(ctx.genesis.suite), h.timestamp_ms)
     };
     Ok(Json(StatusView {
         chain_id: ctx.genesis.chain_id.clone(),
@@ -403,12 +403,21 @@ pub(crate) async fn stream(
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
     let rx = ctx.blocks.subscribe();
     let with_events = q.events.unwrap_or(true);
-    Ok(ws.on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
+    // Clients only send control frames; a subscriber that stops reading is dropped (see pump).
+    Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
 }
 
 #[derive(Deserialize)]
 pub(crate) struct StreamQuery {
     events: Option<bool>,
+}
+
+/// Longest a subscriber may take to accept one message before it is disconnected, so a client
+/// that stops reading cannot hold the node's buffered blocks.
+const STREAM_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn send_bounded(socket: &mut WebSocket, text: String) -> bool {
+    matches!(tokio::time::timeout(STREAM_SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
 async fn pump(
@@ -436,13 +445,13 @@ async fn pump(
                         "tx_hashes": b.block.txs.iter().map(SignedTx::id).collect::<Vec<_>>(),
                         "events": events,
                     });
-                    if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                    if !send_bounded(&mut socket, m.to_string()).await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
                     let m = json!({"type": "lagged", "skipped_blocks": n});
-                    if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                    if !send_bounded(&mut socket, m.to_string()).await {
                         return;
                     }
                 }

@@ -77,7 +77,8 @@ pub struct VerifiedAccount {
     pub view: AccountView,
 }
 
-/// Checks a header view: its encoding decodes, matches the fields, and hashes to `hash`.
+/// Checks a header view: its encoding decodes, hashes to `hash`, and every displayed field is the
+/// one in the encoding.
 ///
 /// # Errors
 /// [`SdkError::Verify`] on any mismatch.
@@ -87,7 +88,7 @@ pub fn verify_header(view: &HeaderView, suite: Suite) -> Result<BlockHeader, Sdk
     if h.hash(suite) != view.hash {
         return Err(SdkError::Verify("header hash does not match its encoding".into()));
     }
-    if h.height != view.height || h.state_root != view.state_root || h.chain_id != view.chain_id {
+    if HeaderView::new(&h, suite) != *view {
         return Err(SdkError::Verify("header fields do not match its encoding".into()));
     }
     Ok(h)
@@ -297,7 +298,7 @@ impl Client {
     /// [`SdkError`].
     pub async fn send(&self, key: &KeyPair, payload: Payload, wait: bool) -> Result<SubmitView, SdkError> {
         let st = self.status().await?;
-        let tx = build_tx(key, &st.chain_id, st.height + DEFAULT_EXPIRY_BLOCKS, payload)?;
+        let tx = build_tx(key, &st.chain_id, st.height.saturating_add(DEFAULT_EXPIRY_BLOCKS), payload)?;
         self.submit(&tx, wait).await
     }
 }
@@ -408,6 +409,9 @@ pub fn verify_block_view(view: &BlockView, suite: Suite, set: &ValidatorSet) -> 
         let bytes = hex::decode(&t.encoded).map_err(|e| SdkError::Verify(format!("tx encoding: {e}")))?;
         let tx = SignedTx::decode(&bytes).map_err(|e| SdkError::Verify(format!("tx: {e}")))?;
         tx.verify().map_err(|e| SdkError::Verify(format!("tx {}: {e}", tx.id())))?;
+        if fdl_types::api::TxView::new(&tx) != *t {
+            return Err(SdkError::Verify(format!("tx {}: displayed fields differ from its encoding", tx.id())));
+        }
         txs.push(tx);
     }
     if fdl_types::Block::compute_tx_root(suite, &txs) != header.tx_root {

@@ -75,3 +75,47 @@ fn malformed_sets_are_refused() {
         ValidatorSet::new(vec![(k.public_key(), u64::MAX), (KeyPair::generate(Suite::Sm).public_key(), 1)]).is_err()
     );
 }
+
+/// A node cannot show fields that differ from the signed bytes: every displayed header and
+/// transaction field is checked against its encoding.
+#[test]
+fn displayed_fields_must_match_the_encodings() {
+    use fdl_types::{Block, Payload, TxBody, api::BlockView};
+    let suite = Suite::Sm;
+    let v = KeyPair::generate(suite);
+    let set = ValidatorSet::new(vec![(v.public_key(), 1)]).unwrap();
+    let sender = KeyPair::generate(suite);
+    let tx = TxBody {
+        chain_id: "c".into(),
+        signer: sender.public_key(),
+        nonce: 1,
+        expiry_height: 9,
+        payload: Payload::Transfer { to: Address([4; 20]), amount: 5, memo: String::new() },
+    }
+    .sign(&sender)
+    .unwrap();
+    let mut h = header();
+    h.tx_count = 1;
+    h.tx_root = Block::compute_tx_root(suite, std::slice::from_ref(&tx));
+    let block = Block { header: h.clone(), txs: vec![tx] };
+    let hash = h.hash(suite);
+    let msg = Commit::signing_bytes(&h.chain_id, h.height, 0, &hash);
+    let c = Commit {
+        height: h.height,
+        round: 0,
+        block_hash: hash,
+        signatures: vec![CommitSig { validator: v.public_key(), signature: v.sign(&msg).unwrap() }],
+    };
+    let good = BlockView::new(&block, Some(&c), suite);
+    fdl_sdk::verify_block_view(&good, suite, &set).unwrap();
+
+    let mut lying_amount = good.clone();
+    lying_amount.txs[0].amount = "5000".into();
+    assert!(fdl_sdk::verify_block_view(&lying_amount, suite, &set).is_err());
+    let mut lying_header = good.clone();
+    lying_header.header.timestamp_ms += 1;
+    assert!(fdl_sdk::verify_block_view(&lying_header, suite, &set).is_err());
+    let mut lying_root = good;
+    lying_root.header.receipts_root = Hash([9; 32]);
+    assert!(fdl_sdk::verify_block_view(&lying_root, suite, &set).is_err());
+}

@@ -81,6 +81,11 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StorageError`] on engine failure or corruption.
     fn block(&self, height: u64) -> Result<Option<Block>, StorageError>;
+    /// The header of the block at `height`, without decoding its transactions.
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure or corruption.
+    fn block_header(&self, height: u64) -> Result<Option<fdl_types::BlockHeader>, StorageError>;
     /// The commit certificate of the block at `height`.
     ///
     /// # Errors

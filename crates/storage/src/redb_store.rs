@@ -113,6 +113,16 @@ impl Store for RedbStore {
             .transpose()
     }
 
+    fn block_header(&self, height: u64) -> Result<Option<fdl_types::BlockHeader>, StorageError> {
+        // A block's encoding starts with its header: decode that prefix only.
+        self.get_bytes(BLOCKS, height)?
+            .map(|b| {
+                fdl_types::BlockHeader::decode_from(&mut fdl_types::Reader::new(&b))
+                    .map_err(|source| StorageError::Corrupt { what: "block header", source })
+            })
+            .transpose()
+    }
+
     fn commit(&self, height: u64) -> Result<Option<Commit>, StorageError> {
         self.get_bytes(COMMITS, height)?
             .map(|b| Commit::decode(&b).map_err(|source| StorageError::Corrupt { what: "commit", source }))
@@ -186,7 +196,13 @@ impl Store for RedbStore {
     }
 
     fn genesis_hash(&self) -> Result<Option<Hash>, StorageError> {
-        Ok(self.get_bytes(META, META_GENESIS)?.and_then(|b| b.as_slice().try_into().ok()).map(Hash))
+        match self.get_bytes(META, META_GENESIS)? {
+            None => Ok(None),
+            Some(b) => b.as_slice().try_into().map(|a| Some(Hash(a))).map_err(|_| StorageError::Corrupt {
+                what: "genesis hash",
+                source: fdl_types::DecodeError::Eof { what: "genesis hash" },
+            }),
+        }
     }
 
     fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {

@@ -15,7 +15,8 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// Largest encoded transaction accepted.
     pub max_tx_bytes: u32,
-    /// Furthest a transaction's expiry height may lie beyond the current height.
+    /// Furthest a transaction's expiry height may lie beyond the height it is included at (a
+    /// transaction included at height h may carry expiry h ..= h + window).
     pub max_expiry_window: u64,
     /// Longest time without a block when no transaction waits (a heartbeat), in milliseconds.
     pub empty_block_interval_ms: u64,
@@ -117,6 +118,11 @@ impl Genesis {
                 return bad(format!("validator {} has zero power", v.name));
             }
         }
+        for (i, (a, _)) in self.balances.iter().enumerate() {
+            if self.balances[..i].iter().any(|(b, _)| b == a) {
+                return bad(format!("address {a} appears twice in balances"));
+            }
+        }
         let p = &self.params;
         if p.block_interval_ms == 0 || p.max_block_txs == 0 || p.max_block_txs as usize > crate::block::MAX_BLOCK_TXS {
             return bad("block_interval_ms and max_block_txs must be positive and bounded".into());
@@ -136,5 +142,34 @@ impl Genesis {
             .map_err(|e| GenesisError::Invalid(format!("validator {} key hex: {e}", v.name)))?;
         PublicKey::from_bytes(self.suite, &bytes)
             .map_err(|e| GenesisError::Invalid(format!("validator {} key: {e}", v.name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fdl_crypto::{KeyPair, Signer, Suite};
+
+    use super::*;
+
+    #[test]
+    fn duplicate_initial_balances_are_refused() {
+        let v = KeyPair::generate(Suite::Sm);
+        let a = Address([1; 20]);
+        let mut g = Genesis {
+            chain_id: "c".into(),
+            suite: Suite::Sm,
+            genesis_time_ms: 0,
+            issuer: a,
+            validators: vec![GenesisValidator {
+                name: "v".into(),
+                public_key: hex::encode(v.public_key().to_bytes()),
+                power: 1,
+            }],
+            balances: vec![(a, 10), (Address([2; 20]), 5)],
+            params: ChainParams::default(),
+        };
+        assert!(g.validate().is_ok());
+        g.balances.push((a, 20));
+        assert!(matches!(g.validate(), Err(GenesisError::Invalid(m)) if m.contains("twice")));
     }
 }
