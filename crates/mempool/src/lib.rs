@@ -276,7 +276,10 @@ impl Mempool {
     pub fn put_back(&self, txs: Vec<SignedTx>) {
         let mut inner = self.inner.lock();
         for tx in txs.into_iter().rev() {
-            inner.queue.push_front(tx);
+            // Only transactions still pending go back: one committed or dropped meanwhile is gone.
+            if inner.ids.contains_key(&tx.id()) {
+                inner.queue.push_front(tx);
+            }
         }
     }
 
@@ -326,6 +329,11 @@ impl Mempool {
                     let _ = w.send(r.clone());
                 }
             }
+        }
+        if !receipts.is_empty() {
+            // Under BFT another node's block may include transactions still queued here.
+            let Inner { queue, ids, .. } = &mut *inner;
+            queue.retain(|tx| ids.contains_key(&tx.id()));
         }
     }
 

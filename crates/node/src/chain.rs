@@ -18,6 +18,20 @@ use tokio::sync::broadcast;
 
 use crate::NodeError;
 
+/// How far ahead of the local clock a block's timestamp may be.
+const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
+
+/// Why a proposed block was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockInvalid {
+    /// The block breaks a rule; the proposer is at fault.
+    #[error("{0}")]
+    Invalid(String),
+    /// A local failure: the node stops.
+    #[error("{0}")]
+    Fatal(NodeError),
+}
+
 /// Domain tag of the genesis document hash.
 const GENESIS_TAG: &[u8] = b"FDL/GENESIS/v1";
 
@@ -176,6 +190,95 @@ impl Chain {
         };
         let hash = header.hash(suite);
         Ok(ProposedBlock { block: Block { header, txs }, hash, receipts: outcome.receipts, state_nodes, state_values })
+    }
+
+    /// Validates a block another validator proposed for the next height: its header links to
+    /// the tip, `proposer` made it, every transaction is valid at that height (signatures were
+    /// checked by the caller), and re-executing it gives the roots its header claims. Returns
+    /// the executed block, ready for [`Chain::commit_block`].
+    ///
+    /// # Errors
+    /// [`BlockInvalid::Invalid`] with the reason; [`BlockInvalid::Fatal`] for store or state
+    /// failures.
+    pub fn validate_block(&self, block: Block, proposer: fdl_crypto::Address) -> Result<ProposedBlock, BlockInvalid> {
+        let (parent_height, parent_hash, parent_ts) = {
+            let t = self.tip.lock();
+            (t.height, t.hash, t.timestamp_ms)
+        };
+        let h = &block.header;
+        let suite = self.genesis.suite;
+        let invalid = |r: String| Err(BlockInvalid::Invalid(r));
+        if h.chain_id != self.genesis.chain_id {
+            return invalid(format!("chain id {}", h.chain_id));
+        }
+        if h.height != parent_height + 1 || h.parent_hash != parent_hash {
+            return invalid(format!("block {} does not extend the tip {parent_height}", h.height));
+        }
+        if h.proposer != proposer {
+            return invalid(format!("proposer {} is not the round's proposer {proposer}", h.proposer));
+        }
+        if h.timestamp_ms < parent_ts || h.timestamp_ms > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return invalid(format!("timestamp {} out of range", h.timestamp_ms));
+        }
+        if block.txs.len() > self.genesis.params.max_block_txs as usize || h.tx_count as usize != block.txs.len() {
+            return invalid(format!("{} transactions (header says {})", block.txs.len(), h.tx_count));
+        }
+        if Block::compute_tx_root(suite, &block.txs) != h.tx_root {
+            return invalid("transaction root mismatch".into());
+        }
+        let mut seen = HashSet::with_capacity(block.txs.len());
+        for tx in &block.txs {
+            let id = tx.id();
+            let len = tx.encode().len();
+            if let Err(e) = check_tx_for_block(tx, len, &self.genesis, h.height) {
+                return invalid(format!("transaction {id}: {e}"));
+            }
+            if !seen.insert(id) {
+                return invalid(format!("transaction {id} appears twice"));
+            }
+            if self.store.tx_location(&id).map_err(|e| BlockInvalid::Fatal(e.into()))?.is_some() {
+                return invalid(format!("transaction {id} is already on chain"));
+            }
+        }
+        let view = AtVersion { state: &self.state, version: parent_height };
+        let outcome = execute_block(&view, h.height, h.timestamp_ms, &block.txs).map_err(|e| BlockInvalid::Fatal(e.into()))?;
+        let (state_root, state_nodes, state_values) =
+            self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
+        if state_root != h.state_root {
+            return invalid(format!("state root {state_root} differs from the header's {}", h.state_root));
+        }
+        if Block::compute_receipts_root(suite, &outcome.receipts) != h.receipts_root {
+            return invalid("receipts root mismatch".into());
+        }
+        let hash = h.hash(suite);
+        Ok(ProposedBlock { block, hash, receipts: outcome.receipts, state_nodes, state_values })
+    }
+
+    /// The hash of the latest committed block (zero before the first).
+    pub fn tip_hash(&self) -> Hash {
+        self.tip.lock().hash
+    }
+
+    /// Builds the next block as `build_block` does, after taking up to a block's worth of
+    /// transactions from the mempool. Transactions not included go back when the block is not
+    /// decided (see [`Chain::return_txs`]).
+    ///
+    /// # Errors
+    /// Fatal store or state errors.
+    pub fn build_next(&self) -> Result<ProposedBlock, NodeError> {
+        let max = self.genesis.params.max_block_txs as usize;
+        let txs = self.mempool.take_batch(max, self.height() + 1);
+        self.build_block(txs)
+    }
+
+    /// Returns a proposed but undecided block's transactions to the mempool.
+    pub fn return_txs(&self, p: ProposedBlock) {
+        self.mempool.put_back(p.block.txs);
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Signs the one-validator commit for a proposed block.

@@ -1,0 +1,22 @@
+//! FDL consensus: the [Malachite](https://github.com/circlefin/malachite) Tendermint engine with
+//! FDL's context, signing scheme, codecs and host loop.
+//!
+//! Every Malachite type stays behind this crate, so an engine upgrade touches one place. The node
+//! drives the ledger through the [`Ledger`] trait; this crate turns the engine's requests into
+//! calls on it (ADR 0006).
+
+mod codec;
+mod context;
+mod host;
+mod signing;
+
+pub use codec::{CodecError, FdlCodec};
+pub use context::{
+    BlockValue, FdlContext, Height, Proposal, ProposalPart, Validator, ValidatorAddress, ValidatorSet, Vote,
+    proposer_index,
+};
+pub use host::{ConsensusConfig, ConsensusEvent, ConsensusHandle, Ledger, LedgerError, PeerAddr, network_peer_id, start};
+pub use signing::{
+    ConsensusSigner, ConsensusVerifier, FdlPublicKey, FdlScheme, FdlSignature, part_signing_bytes, proposal_signing_bytes,
+    vote_signing_bytes,
+};
