@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
-use fdl_node::NodeConfig;
+use fdl_node::{NodeConfig, Role};
 use fdl_types::{ChainParams, Genesis, GenesisValidator};
 use tokio::process::{Child, Command};
 
@@ -18,6 +18,8 @@ use crate::util::{DevnetNode, DevnetRecord, runtime};
 
 /// First API port a devnet tries.
 pub const DEVNET_BASE_PORT: u16 = 8700;
+/// First consensus network port a devnet tries.
+pub const DEVNET_P2P_BASE_PORT: u16 = 27000;
 /// How long `fdl devnet` waits for the first blocks.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -36,6 +38,36 @@ pub struct InitArgs {
     /// API listen address of the node.
     #[arg(long, default_value = "127.0.0.1:8700")]
     rpc_listen: SocketAddr,
+    /// Create one institution's node (keys, network key, config, public `member.json`) instead
+    /// of a whole chain; merge the members with `fdl genesis`.
+    #[arg(long)]
+    org: Option<String>,
+    /// The node's name (default: the institution's name).
+    #[arg(long, requires = "org")]
+    name: Option<String>,
+    /// The node's role.
+    #[arg(long, default_value = "validator", value_parser = parse_role)]
+    role: Role,
+    /// Consensus network listen address (with --org).
+    #[arg(long, default_value = "127.0.0.1:27000")]
+    p2p_listen: SocketAddr,
+    /// Host name or IP other institutions reach this node at (with --org).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Create a whole local network of this many validators (without --org).
+    #[arg(long, default_value_t = 1)]
+    validators: usize,
+    /// ... and this many observers.
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "validator" => Ok(Role::Validator),
+        "observer" => Ok(Role::Observer),
+        _ => Err(format!("{s}: expected validator or observer")),
+    }
 }
 
 /// What `init` produced.
@@ -71,7 +103,9 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
             name: "node0".into(),
             public_key: hex::encode(validator.public_key().to_bytes()),
             power: 1,
+            ..Default::default()
         }],
+        observers: vec![],
         balances: vec![],
         params: ChainParams::default(),
     };
@@ -85,6 +119,8 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
         rpc_listen,
         mempool_capacity: 50_000,
         sig_cache_mb: 64,
+        role: Role::Validator,
+        p2p: None,
         base_dir: node_dir.clone(),
     };
     let cfg_path = node_dir.join("node.toml");
@@ -94,6 +130,45 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
 
 /// Runs `fdl init`.
 pub fn init(a: InitArgs) -> anyhow::Result<i32> {
+    if let Some(org) = &a.org {
+        let name = a.name.clone().unwrap_or_else(|| org.clone());
+        let m = crate::network::init_node(
+            &a.dir,
+            &name,
+            org,
+            a.role,
+            a.suite,
+            a.rpc_listen,
+            a.p2p_listen,
+            a.advertise.as_deref(),
+        )?;
+        println!("node {} ({}) of {} in {}", m.name, a.role.as_str(), m.org, a.dir.display());
+        println!("  key          {}", a.dir.join("validator.pem").display());
+        println!("  network key  {} (peer id {})", a.dir.join("network.key").display(), m.peer_id);
+        println!("  config       {}", a.dir.join("node.toml").display());
+        println!("  public part  {}   (send it to the other members)", a.dir.join("member.json").display());
+        println!("next: fdl genesis member.json... --out genesis.json; copy genesis.json to {}/..;", a.dir.display());
+        println!("      fdl peers --config {} member.json...", a.dir.join("node.toml").display());
+        return Ok(0);
+    }
+    if a.validators > 1 || a.observers > 0 {
+        let base = a.rpc_listen.port();
+        let net = crate::network::create_local_network(
+            &a.dir,
+            a.suite,
+            &a.chain_id,
+            a.validators,
+            a.observers,
+            base,
+            DEVNET_P2P_BASE_PORT,
+        )?;
+        println!("genesis      {}", a.dir.join("genesis.json").display());
+        println!("issuer key   {}", a.dir.join("issuer.pem").display());
+        for c in &net.configs {
+            println!("node config  {}   (run: fdl node --config {})", c.display(), c.display());
+        }
+        return Ok(0);
+    }
     let out = init_chain(&a.dir, a.suite, &a.chain_id, a.rpc_listen)?;
     println!("genesis      {}", out.genesis.display());
     println!("issuer key   {}", out.issuer_key.display());
@@ -167,9 +242,12 @@ pub struct DevnetArgs {
     /// Crypto suite of a new devnet.
     #[arg(long, default_value = "sm")]
     suite: Suite,
-    /// Validators (one until the consortium network lands).
-    #[arg(long, default_value_t = 1)]
+    /// Validators of a new devnet, one institution each (org1..orgN).
+    #[arg(long, default_value_t = 4)]
     validators: usize,
+    /// Observers of a new devnet (full nodes that do not vote).
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
 }
 
 fn free_port(preferred: u16) -> anyhow::Result<u16> {
@@ -182,8 +260,8 @@ fn free_port(preferred: u16) -> anyhow::Result<u16> {
 
 /// Runs `fdl devnet`.
 pub fn devnet(a: DevnetArgs) -> anyhow::Result<i32> {
-    if a.validators != 1 {
-        bail!("this build runs one validator; multi-validator devnets come with the consortium network");
+    if a.validators == 0 {
+        bail!("a devnet needs at least one validator");
     }
     let dir = match a.dir {
         Some(d) => d,
@@ -197,15 +275,37 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<i32> {
     let dir = dir.canonicalize()?;
     let fresh = !dir.join("genesis.json").exists();
     if fresh {
-        let port = free_port(DEVNET_BASE_PORT)?;
-        println!("creating a new devnet in {} ({} suite)", dir.display(), a.suite);
-        init_chain(&dir, a.suite, "fdl-devnet", SocketAddr::from(([127, 0, 0, 1], port)))?;
+        println!(
+            "creating a new devnet in {}: {} validators, {} observers, {} suite",
+            dir.display(),
+            a.validators,
+            a.observers,
+            a.suite
+        );
+        if a.validators == 1 && a.observers == 0 {
+            let port = free_port(DEVNET_BASE_PORT)?;
+            init_chain(&dir, a.suite, "fdl-devnet", SocketAddr::from(([127, 0, 0, 1], port)))?;
+        } else {
+            crate::network::create_local_network(
+                &dir,
+                a.suite,
+                "fdl-devnet",
+                a.validators,
+                a.observers,
+                DEVNET_BASE_PORT,
+                DEVNET_P2P_BASE_PORT,
+            )?;
+        }
     } else {
         println!("restarting the devnet in {} with its data", dir.display());
     }
     let genesis = Genesis::load(&dir.join("genesis.json"))?;
+    let configs = crate::network::existing_configs(&dir)?;
+    if configs.is_empty() {
+        bail!("{} holds a genesis but no node configs", dir.display());
+    }
     let rt = runtime()?;
-    rt.block_on(run_devnet(dir, genesis))
+    rt.block_on(run_devnet(dir, genesis, configs))
 }
 
 async fn start_node(cfg_path: &Path) -> anyhow::Result<(Child, NodeConfig)> {
@@ -232,45 +332,78 @@ fn log_tail(p: &Path) -> String {
     lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
-async fn run_devnet(dir: PathBuf, genesis: Genesis) -> anyhow::Result<i32> {
-    let cfg_path = dir.join("node0").join("node.toml");
-    let (mut child, cfg) = start_node(&cfg_path).await?;
-    let rpc = format!("http://{}", cfg.rpc_listen);
-    let pid = child.id().unwrap_or(0);
-    println!("node0  starting (pid {pid}), API {rpc}, log {}", cfg.base_dir.join("node.log").display());
-    let client = fdl_sdk::Client::new(&rpc)?;
+struct Running {
+    child: Child,
+    cfg: NodeConfig,
+    rpc: String,
+    alive: bool,
+}
+
+async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> anyhow::Result<i32> {
+    let mut nodes = Vec::with_capacity(configs.len());
+    for p in &configs {
+        let (child, cfg) = start_node(p).await?;
+        let rpc = format!("http://{}", cfg.rpc_listen);
+        println!(
+            "{:<10} {:<9} starting (pid {}), API {rpc}, log {}",
+            cfg.name,
+            cfg.role.as_str(),
+            child.id().unwrap_or(0),
+            cfg.base_dir.join("node.log").display()
+        );
+        nodes.push(Running { child, cfg, rpc, alive: true });
+    }
+    let clients: Vec<fdl_sdk::Client> =
+        nodes.iter().map(|n| fdl_sdk::Client::new(&n.rpc)).collect::<Result<_, _>>()?;
+    // Ready when every node has a block finalized after it started.
     let started = Instant::now();
-    let first_height = loop {
-        if let Some(status) = child.try_wait()? {
-            bail!("node0 exited ({status}) while starting:\n{}", log_tail(&cfg.base_dir.join("node.log")));
+    let mut first: Vec<Option<u64>> = vec![None; nodes.len()];
+    let mut last_line = Instant::now();
+    loop {
+        let mut heights = Vec::with_capacity(nodes.len());
+        for (i, n) in nodes.iter_mut().enumerate() {
+            if let Some(status) = n.child.try_wait()? {
+                bail!("{} exited ({status}) while starting:\n{}", n.cfg.name, log_tail(&n.cfg.base_dir.join("node.log")));
+            }
+            let h = clients[i].status().await.ok().map(|s| s.height);
+            if first[i].is_none() {
+                first[i] = h;
+            }
+            heights.push(h);
+        }
+        let ready = heights.iter().zip(&first).all(|(h, f)| matches!((h, f), (Some(h), Some(f)) if h > f && *h >= 1));
+        if ready {
+            break;
         }
         if started.elapsed() > START_TIMEOUT {
-            bail!("node0 produced no block within {:?}", START_TIMEOUT);
+            bail!("blocks were not final on every node within {:?}", START_TIMEOUT);
         }
-        if let Ok(s) = client.status().await {
-            break s.height;
+        if last_line.elapsed() >= Duration::from_secs(1) {
+            let line: Vec<String> = nodes
+                .iter()
+                .zip(&heights)
+                .map(|(n, h)| format!("{} {}", n.cfg.name, h.map_or("starting".into(), |h| format!("h={h}"))))
+                .collect();
+            println!("waiting for final blocks on every node: {}", line.join(", "));
+            last_line = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    loop {
-        match client.status().await {
-            Ok(s) if s.height > first_height => break,
-            _ if started.elapsed() > START_TIMEOUT => bail!("the chain did not advance within {:?}", START_TIMEOUT),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
     }
     let record = DevnetRecord {
         chain_id: genesis.chain_id.clone(),
         suite: genesis.suite,
         issuer_key: dir.join("issuer.pem"),
         dir: dir.clone(),
-        nodes: vec![DevnetNode {
-            name: cfg.name.clone(),
-            role: "validator".into(),
-            rpc: rpc.clone(),
-            data_dir: cfg.data_path(),
-            pid,
-        }],
+        nodes: nodes
+            .iter()
+            .map(|n| DevnetNode {
+                name: n.cfg.name.clone(),
+                role: n.cfg.role.as_str().into(),
+                rpc: n.rpc.clone(),
+                data_dir: n.cfg.data_path(),
+                pid: n.child.id().unwrap_or(0),
+            })
+            .collect(),
     };
     let text = serde_json::to_string_pretty(&record)?;
     std::fs::write(dir.join("devnet.json"), &text)?;
@@ -280,22 +413,46 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis) -> anyhow::Result<i32> {
         }
         let _ = std::fs::write(global, &text);
     }
-    println!("devnet ready: chain {} ({} suite), blocks are being produced", genesis.chain_id, genesis.suite);
-    println!("  node0  validator  {rpc}");
-    println!("  issuer key        {}", record.issuer_key.display());
-    println!("  record            {}", dir.join("devnet.json").display());
-    println!("try: fdl query status --rpc {rpc}");
+    let validators = nodes.iter().filter(|n| n.cfg.role == Role::Validator).count();
+    println!(
+        "devnet ready: chain {} ({} suite), {validators} validators and {} observers finalize blocks",
+        genesis.chain_id,
+        genesis.suite,
+        nodes.len() - validators
+    );
+    for n in &nodes {
+        println!("  {:<10} {:<9} {}", n.cfg.name, n.cfg.role.as_str(), n.rpc);
+    }
+    println!("  issuer key           {}", record.issuer_key.display());
+    println!("  record               {}", dir.join("devnet.json").display());
+    println!("try: fdl query status --rpc {}", nodes[0].rpc);
     println!("Ctrl-C stops the devnet");
-    tokio::select! {
-        _ = wait_for_signal() => {
-            println!("stopping the devnet");
-        }
-        status = child.wait() => {
-            eprintln!("node0 exited unexpectedly ({:?}):\n{}", status, log_tail(&cfg.base_dir.join("node.log")));
-            return Ok(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let stop = wait_for_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => {
+                println!("stopping the devnet");
+                break;
+            }
+            _ = tick.tick() => {
+                for n in nodes.iter_mut().filter(|n| n.alive) {
+                    if let Ok(Some(status)) = n.child.try_wait() {
+                        n.alive = false;
+                        eprintln!("{} exited ({status}):\n{}", n.cfg.name, log_tail(&n.cfg.base_dir.join("node.log")));
+                    }
+                }
+                if nodes.iter().all(|n| !n.alive) {
+                    eprintln!("every node has exited");
+                    return Ok(1);
+                }
+            }
         }
     }
-    stop_child(&mut child).await;
+    for n in nodes.iter_mut() {
+        stop_child(&mut n.child).await;
+    }
     println!("devnet stopped; restart it with: fdl devnet --dir {}", dir.display());
     Ok(0)
 }

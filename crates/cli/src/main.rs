@@ -4,6 +4,7 @@
 mod bench;
 mod devnet;
 mod keys;
+mod network;
 mod query;
 mod tx;
 mod util;
@@ -28,8 +29,13 @@ enum Cmd {
     Sign(keys::SignArgs),
     /// Verify a file's signature with a public key (SPKI PEM) or private key file.
     Verify(keys::VerifyArgs),
-    /// Create genesis, keys and a node config for a one-validator chain.
+    /// Create a chain (one validator, or --validators N on 127.0.0.1), or with --org one
+    /// institution's node for a multi-host network.
     Init(devnet::InitArgs),
+    /// Merge the institutions' public parts (member.json) into a genesis.
+    Genesis(network::GenesisArgs),
+    /// Fill a node config's peer list from the members' public parts.
+    Peers(network::PeersArgs),
     /// Run a node.
     Node(devnet::NodeArgs),
     /// Start (or restart) a local network on 127.0.0.1 and keep it running until Ctrl-C.
@@ -49,6 +55,8 @@ fn main() {
         Cmd::Sign(a) => keys::sign(a),
         Cmd::Verify(a) => keys::verify(a),
         Cmd::Init(a) => devnet::init(a),
+        Cmd::Genesis(a) => network::genesis(a),
+        Cmd::Peers(a) => network::peers(a),
         Cmd::Node(a) => devnet::node(a),
         Cmd::Devnet(a) => devnet::devnet(a),
         Cmd::Tx(a) => util::runtime().and_then(|rt| rt.block_on(tx::run(a))),

@@ -33,7 +33,9 @@ fn fixture(capacity: usize) -> Fixture {
             name: "v0".into(),
             public_key: hex::encode(validator.public_key().to_bytes()),
             power: 1,
+            ..Default::default()
         }],
+        observers: vec![],
         balances: vec![],
         params: ChainParams::default(),
     };

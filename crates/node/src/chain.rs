@@ -83,7 +83,7 @@ pub fn genesis_hash(g: &Genesis) -> Hash {
     hash_tagged(g.suite, GENESIS_TAG, &bytes)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 

@@ -27,9 +27,108 @@ pub struct NodeConfig {
     /// Memory limit of the SM2 verifier's per-key table cache, in MiB (0 disables it).
     #[serde(default = "default_sig_cache_mb")]
     pub sig_cache_mb: usize,
+    /// `validator` (votes) or `observer` (verifies and stores every block, never votes).
+    #[serde(default)]
+    pub role: Role,
+    /// The consensus network; absent on a one-validator chain, which runs the solo producer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<P2pConfig>,
     /// Directory of the config file, for resolving relative paths (not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// What a node does in consensus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Proposes and votes.
+    #[default]
+    Validator,
+    /// Follows the chain without voting.
+    Observer,
+}
+
+impl Role {
+    /// `validator` or `observer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Validator => "validator",
+            Role::Observer => "observer",
+        }
+    }
+}
+
+/// The consensus network section of a node config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Where the consensus network listens (TCP).
+    pub listen: SocketAddr,
+    /// The network key file (32-byte Ed25519 seed in hex, written by `fdl init`).
+    pub key: PathBuf,
+    /// The peers to keep connected; only nodes listed in genesis are accepted.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// Propose timeout (round 0), in milliseconds.
+    #[serde(default = "default_propose_ms")]
+    pub propose_timeout_ms: u64,
+    /// Prevote and precommit timeouts (round 0), in milliseconds.
+    #[serde(default = "default_vote_ms")]
+    pub vote_timeout_ms: u64,
+}
+
+/// A peer node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's name (for logs).
+    #[serde(default)]
+    pub name: String,
+    /// Its consensus network address.
+    pub addr: SocketAddr,
+    /// Its network peer id (as listed in genesis).
+    pub peer_id: String,
+    /// Its API base URL, where this node forwards client transactions (mempool gossip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<String>,
+}
+
+fn default_propose_ms() -> u64 {
+    3_000
+}
+
+fn default_vote_ms() -> u64 {
+    1_000
+}
+
+/// Reads a network key file: 64 hex digits.
+///
+/// # Errors
+/// [`NodeError::Key`] naming the file.
+pub fn read_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed)
+        .map_err(|e| NodeError::Key(format!("{}: not 64 hex digits: {e}", path.display())))?;
+    Ok(seed)
+}
+
+/// Writes a new random network key file (mode 0600) and returns its seed.
+///
+/// # Errors
+/// [`NodeError::Key`] when it cannot be written.
+pub fn generate_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
+    let mut seed = [0u8; 32];
+    fdl_crypto::random_bytes(&mut seed).map_err(|e| NodeError::Key(e.to_string()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?;
+    std::io::Write::write_all(&mut f, hex::encode(seed).as_bytes())
+        .map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?;
+    Ok(seed)
 }
 
 fn default_capacity() -> usize {
@@ -77,6 +176,11 @@ impl NodeConfig {
     /// The genesis file, resolved.
     pub fn genesis_path(&self) -> PathBuf {
         self.resolve(&self.genesis)
+    }
+
+    /// The network key, resolved (when the node has a network section).
+    pub fn network_key_path(&self) -> Option<PathBuf> {
+        self.p2p.as_ref().map(|p| self.resolve(&p.key))
     }
 
     /// The validator key, resolved.

@@ -5,6 +5,7 @@
 //! `commit_block` (one atomic write, then notify). The one-validator [`SoloProducer`] drives it
 //! today; the BFT issue drives the same two calls from Malachite's host loop.
 
+mod bft;
 mod chain;
 mod config;
 mod producer;
@@ -18,10 +19,11 @@ use fdl_state::StateDb;
 use fdl_storage::{RedbStore, Store};
 use fdl_types::Genesis;
 use thiserror::Error;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
-pub use chain::{Chain, ProposedBlock};
-pub use config::NodeConfig;
+pub use chain::{BlockInvalid, Chain, ProposedBlock};
+pub use config::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, read_network_key};
+pub use fdl_consensus::network_peer_id;
 pub use producer::SoloProducer;
 
 /// Why a node could not start or had to stop.
@@ -72,13 +74,29 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }
     let own = key.public_key();
-    let mut listed = false;
+    let mut validators = Vec::with_capacity(genesis.validators.len());
     for v in &genesis.validators {
-        listed |= genesis.validator_key(v).map_err(|e| NodeError::Genesis(e.to_string()))? == own;
+        validators.push((genesis.validator_key(v).map_err(|e| NodeError::Genesis(e.to_string()))?, v.power));
     }
-    if !listed {
-        return Err(NodeError::Key(format!("the key of {} is not a validator in the genesis", own.address())));
+    let own_hex = hex::encode(own.to_bytes());
+    match config.role {
+        Role::Validator if !validators.iter().any(|(k, _)| *k == own) => {
+            return Err(NodeError::Key(format!("the key of {} is not a validator in the genesis", own.address())));
+        }
+        Role::Observer if !genesis.observers.iter().any(|o| o.public_key.eq_ignore_ascii_case(&own_hex)) => {
+            return Err(NodeError::Key(format!("the key of {} is not an observer in the genesis", own.address())));
+        }
+        _ => {}
     }
+    let network_seed = match &config.p2p {
+        Some(p2p) => Some(check_network(&config, p2p, &genesis, &own_hex)?),
+        None if validators.len() > 1 || config.role == Role::Observer => {
+            return Err(NodeError::Config(
+                "the genesis has several validators: the config needs a [p2p] section to reach them".into(),
+            ));
+        }
+        None => None,
+    };
     fdl_crypto::sm2v::set_cache_limit(config.sig_cache_mb.saturating_mul(1024 * 1024));
     fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
@@ -95,35 +113,119 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
     let signer: Arc<dyn Signer> = Arc::new(key);
+    let peer_rpcs: Vec<String> =
+        config.p2p.iter().flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone())).collect();
+    let (relay_tx, relay_rx) = mpsc::channel(1024);
     let ctx = RpcContext {
         genesis: genesis.clone(),
         store,
         state,
         mempool,
         blocks,
-        metrics,
+        metrics: metrics.clone(),
         node_name: config.name.clone(),
         node_id: signer.public_key().address(),
-        peers: Arc::new(parking_lot::RwLock::new(Vec::new())),
+        peers: Arc::new(parking_lot::RwLock::new(
+            config.p2p.iter().flat_map(|p| p.peers.iter().map(|p| p.name.clone())).collect(),
+        )),
+        role: config.role.as_str().into(),
+        relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
     };
-    let chain = Arc::new(Chain::open(&ctx, signer)?);
+    let chain = Arc::new(Chain::open(&ctx, signer.clone())?);
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_addr = listener.local_addr()?;
-    tracing::info!(node = %config.name, chain_id = %genesis.chain_id, suite = %genesis.suite, %rpc_addr,
-        height = chain.height(), "node started");
+    tracing::info!(node = %config.name, role = config.role.as_str(), chain_id = %genesis.chain_id,
+        suite = %genesis.suite, %rpc_addr, height = chain.height(), "node started");
     let mut rpc_shutdown = shutdown.clone();
     let rpc = tokio::spawn(fdl_rpc::serve_on(listener, ctx, async move {
         let _ = rpc_shutdown.wait_for(|s| *s).await;
     }));
-    let producer = SoloProducer::new(chain.clone());
-    let result = producer.run(&mut shutdown).await;
+    let result = match (&config.p2p, network_seed) {
+        (Some(p2p), Some(seed)) => {
+            if !peer_rpcs.is_empty() {
+                tokio::spawn(bft::relay_task(relay_rx, peer_rpcs));
+            }
+            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, validators, shutdown).await
+        }
+        _ => SoloProducer::new(chain.clone()).run(&mut shutdown).await,
+    };
     if let Err(e) = &result {
         // A fatal error stops the whole node: an API that admits transactions no block will ever
         // include would only mislead clients.
-        tracing::error!(error = %e, "block production failed; stopping the node");
+        tracing::error!(error = %e, "consensus or block production failed; stopping the node");
         rpc.abort();
     }
     let _ = rpc.await;
     tracing::info!(height = chain.height(), "node stopped");
     result
+}
+
+/// Checks the network section against genesis (every peer must be a listed node, STD-9.1) and
+/// reads the network key.
+fn check_network(config: &NodeConfig, p2p: &P2pConfig, genesis: &Genesis, own_hex: &str) -> Result<[u8; 32], NodeError> {
+    let path = config.network_key_path().unwrap_or_default();
+    let seed = read_network_key(&path)?;
+    let own_peer = network_peer_id(&seed).map_err(|e| NodeError::Key(e.to_string()))?;
+    let listed: Vec<(&str, &str, Option<&String>)> = genesis
+        .validators
+        .iter()
+        .map(|v| (v.name.as_str(), v.public_key.as_str(), v.peer_id.as_ref()))
+        .chain(genesis.observers.iter().map(|o| (o.name.as_str(), o.public_key.as_str(), o.peer_id.as_ref())))
+        .collect();
+    if let Some((_, _, Some(p))) = listed.iter().find(|(_, k, _)| k.eq_ignore_ascii_case(own_hex))
+        && **p != own_peer
+    {
+        return Err(NodeError::Key(format!(
+            "the network key {} gives peer id {own_peer}, but genesis lists {p} for this node",
+            path.display()
+        )));
+    }
+    for peer in &p2p.peers {
+        if !listed.iter().any(|(_, _, id)| id.is_some_and(|id| *id == peer.peer_id)) {
+            return Err(NodeError::Config(format!(
+                "peer {} ({}) is not a node listed in the genesis; only members may connect",
+                peer.name, peer.peer_id
+            )));
+        }
+    }
+    Ok(seed)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_bft(
+    config: &NodeConfig,
+    p2p: &P2pConfig,
+    seed: [u8; 32],
+    genesis: &Genesis,
+    chain: Arc<Chain>,
+    metrics: Arc<Metrics>,
+    signer: Arc<dyn Signer>,
+    validators: Vec<(fdl_crypto::PublicKey, u64)>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), NodeError> {
+    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, validators));
+    let cfg = fdl_consensus::ConsensusConfig {
+        moniker: config.name.clone(),
+        listen: p2p.listen,
+        peers: p2p
+            .peers
+            .iter()
+            .map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() })
+            .collect(),
+        network_seed: seed,
+        wal_path: config.data_path().join("consensus.wal"),
+        address: signer.public_key().address(),
+        signer: (config.role == Role::Validator).then_some(signer),
+        propose_timeout: std::time::Duration::from_millis(p2p.propose_timeout_ms),
+        vote_timeout: std::time::Duration::from_millis(p2p.vote_timeout_ms),
+    };
+    let ctx = fdl_consensus::FdlContext::new(&genesis.chain_id, genesis.suite);
+    let handle = fdl_consensus::start(ctx, cfg, ledger, shutdown)
+        .await
+        .map_err(|e| NodeError::Invariant(format!("consensus: {e}")))?;
+    handle
+        .task
+        .await
+        .map_err(|e| NodeError::Invariant(format!("consensus task panicked: {e}")))?
+        .map_err(|e| NodeError::Invariant(format!("consensus: {e}")))
 }

@@ -109,6 +109,7 @@ pub(crate) async fn submit_tx(
     let id = match admitted {
         Ok(id) => {
             ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+            relay(&ctx, &headers, vec![raw]);
             id
         }
         Err(e) => {
@@ -141,6 +142,20 @@ pub(crate) async fn submit_tx(
     }
 }
 
+/// The header a node sets when it forwards transactions to its peers; they are not forwarded again.
+pub const RELAYED_HEADER: &str = "x-fdl-relayed";
+
+/// Hands transactions a client submitted to the node's gossip (not ones a peer forwarded).
+fn relay(ctx: &RpcContext, headers: &HeaderMap, txs: Vec<Vec<u8>>) {
+    if txs.is_empty() || headers.contains_key(RELAYED_HEADER) {
+        return;
+    }
+    if let Some(r) = &ctx.relay {
+        // A full relay queue only delays inclusion until this node proposes.
+        let _ = r.try_send(txs);
+    }
+}
+
 fn count_refusal(ctx: &RpcContext, e: &fdl_mempool::AdmitError) {
     if matches!(e, fdl_mempool::AdmitError::Full { .. }) {
         ctx.metrics.txs_throttled.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +183,11 @@ struct BatchBody {
 }
 
 /// `POST /v1/transactions/batch`: `{"txs": ["<hex>", ...]}`, one verdict per transaction.
-pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+pub(crate) async fn submit_batch(
+    State(ctx): Ctx,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
     let body = body_or_error(body)?;
     let b: BatchBody = parse_json(&body)?;
     if b.txs.len() > MAX_BATCH_TXS {
@@ -186,6 +205,7 @@ pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejec
     let mut verdicts = ctx.mempool.admit_many(&good).await.into_iter();
     let mut out = Vec::with_capacity(raws.len());
     let mut all_full = !raws.is_empty();
+    let mut admitted = Vec::new();
     for r in &raws {
         let item = match r {
             None => {
@@ -196,9 +216,10 @@ pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejec
                     message: Some("not hex".into()),
                 }
             }
-            Some(_) => match verdicts.next() {
+            Some(raw) => match verdicts.next() {
                 Some(Ok(h)) => {
                     all_full = false;
+                    admitted.push(raw.clone());
                     ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
                     BatchItemView { hash: Some(h), code: None, message: None }
                 }
@@ -214,6 +235,7 @@ pub(crate) async fn submit_batch(State(ctx): Ctx, body: Result<Bytes, BytesRejec
         };
         out.push(item);
     }
+    relay(&ctx, &headers, admitted);
     let status = if all_full { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
     Ok((status, Json(json!({ "results": out }))).into_response())
 }
@@ -351,7 +373,29 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
         peers: ctx.peers.read().clone(),
         validators: ctx.genesis.validators.len(),
         mempool_size: ctx.mempool.len(),
+        role: ctx.role.clone(),
+        consensus: {
+            let m = &ctx.metrics;
+            let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            let peer_height = g(&m.peer_height).max(height);
+            fdl_types::api::ConsensusStatusView {
+                round: g(&m.round),
+                peers: g(&m.peers_connected),
+                peer_height,
+                sync_lag: peer_height - height,
+                syncing: peer_height > height + 2,
+                synced_blocks: g(&m.synced_blocks),
+                last_finality_ms: g(&m.last_finality_ms),
+                evidence: m.evidence.lock().len() as u64,
+            }
+        },
     }))
+}
+
+/// `GET /v1/evidence`: equivocations this node has recorded (a validator that signed two
+/// different proposals or votes for one height and round).
+pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<fdl_types::api::EvidenceView>> {
+    Json(ctx.metrics.evidence.lock().clone())
 }
 
 /// `GET /v1/validators`: the validator set (from genesis until governance can change it).
@@ -373,7 +417,8 @@ pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<fdl_types::api
 
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
-    let text = ctx.metrics.render(ctx.mempool.len(), ctx.peers.read().len());
+    let peers = ctx.metrics.peers_connected.load(Ordering::Relaxed) as usize;
+    let text = ctx.metrics.render(ctx.mempool.len(), peers.max(ctx.peers.read().len()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

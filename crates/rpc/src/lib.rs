@@ -23,6 +23,7 @@ use fdl_types::{Block, Genesis, Receipt};
 use tokio::sync::broadcast;
 
 pub use error::ApiError;
+pub use handlers::RELAYED_HEADER;
 pub use metrics::Metrics;
 
 /// Largest request body accepted (a batch of transactions fits well within it).
@@ -66,6 +67,10 @@ pub struct RpcContext {
     pub node_id: Address,
     /// Peers' names (empty for a one-validator chain).
     pub peers: Arc<parking_lot::RwLock<Vec<String>>>,
+    /// `validator` or `observer`.
+    pub role: String,
+    /// Where client-submitted transactions go to be forwarded to peers (none on a one-node chain).
+    pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
 }
 
 /// The API's routes.
@@ -78,6 +83,7 @@ pub fn router(ctx: RpcContext) -> Router {
         .route("/v1/blocks/{height}", get(handlers::get_block))
         .route("/v1/accounts/{address}", get(handlers::get_account))
         .route("/v1/status", get(handlers::status))
+        .route("/v1/evidence", get(handlers::evidence))
         .route("/v1/validators", get(handlers::validators))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/v1/stream", get(handlers::stream))

@@ -1,4 +1,10 @@
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use fdl_types::api::EvidenceView;
+use parking_lot::Mutex;
 
 /// The node's counters and gauges, rendered in the Prometheus text format at `/metrics`.
 #[derive(Debug, Default)]
@@ -19,6 +25,26 @@ pub struct Metrics {
     pub last_block_commit_us: AtomicU64,
     /// Transactions in the last block.
     pub last_block_txs: AtomicU64,
+    /// Current consensus round.
+    pub round: AtomicU64,
+    /// Connected consensus peers.
+    pub peers_connected: AtomicU64,
+    /// Time from the last block's timestamp to its finalization here, in milliseconds.
+    pub last_finality_ms: AtomicU64,
+    /// Highest height seen in peers' consensus messages (sync lag = this - height).
+    pub peer_height: AtomicU64,
+    /// Blocks received through sync since start.
+    pub synced_blocks: AtomicU64,
+    /// Voting power that signed the last certificate.
+    pub live_power: AtomicU64,
+    /// Total voting power.
+    pub total_power: AtomicU64,
+    /// 1 when the last certificate had only the minimum quorum of power (one more fault stops the chain).
+    pub at_min_quorum: AtomicU64,
+    /// Precommits missing from certificates since start, per validator address.
+    pub missed_votes: Mutex<BTreeMap<String, u64>>,
+    /// Equivocation evidence recorded since start.
+    pub evidence: Mutex<Vec<EvidenceView>>,
 }
 
 impl Metrics {
@@ -45,6 +71,30 @@ impl Metrics {
         line("fdl_last_block_txs", "gauge", "Transactions in the last block.", g(&self.last_block_txs));
         line("fdl_mempool_size", "gauge", "Transactions waiting in the mempool.", mempool_size as u64);
         line("fdl_peers", "gauge", "Connected peers.", peers as u64);
+        line("fdl_consensus_round", "gauge", "Current consensus round.", g(&self.round));
+        line("fdl_consensus_peers", "gauge", "Connected consensus peers.", g(&self.peers_connected));
+        line(
+            "fdl_finality_milliseconds",
+            "gauge",
+            "Time from the last block's timestamp to its finalization.",
+            g(&self.last_finality_ms),
+        );
+        line(
+            "fdl_sync_lag_blocks",
+            "gauge",
+            "Blocks behind the highest height seen from peers.",
+            g(&self.peer_height).saturating_sub(g(&self.height)),
+        );
+        line("fdl_synced_blocks_total", "counter", "Blocks received through sync.", g(&self.synced_blocks));
+        line("fdl_live_voting_power", "gauge", "Voting power in the last commit certificate.", g(&self.live_power));
+        line("fdl_total_voting_power", "gauge", "Total voting power.", g(&self.total_power));
+        line(
+            "fdl_at_minimum_quorum",
+            "gauge",
+            "1 when live validators have fallen to the minimum quorum (STD-11.3).",
+            g(&self.at_min_quorum),
+        );
+        line("fdl_evidence_total", "counter", "Equivocations recorded.", self.evidence.lock().len() as u64);
         let c = fdl_crypto::sm2v::cache_stats();
         line(
             "fdl_sm2_key_cache_hits_total",
@@ -54,6 +104,14 @@ impl Metrics {
         );
         line("fdl_sm2_key_tables_built_total", "counter", "SM2 key tables built (second sighting).", c.tables_built);
         line("fdl_sm2_key_cache_misses_total", "counter", "SM2 verifications of keys not in the cache.", c.misses);
+        {
+            let missed = self.missed_votes.lock();
+            s.push_str("# HELP fdl_missed_votes_total Precommits missing from commit certificates, per validator.\n");
+            s.push_str("# TYPE fdl_missed_votes_total counter\n");
+            for (v, n) in missed.iter() {
+                s.push_str(&format!("fdl_missed_votes_total{{validator=\"{v}\"}} {n}\n"));
+            }
+        }
         s
     }
 }

@@ -269,6 +269,48 @@ pub struct StatusView {
     pub validators: usize,
     /// Transactions in the mempool.
     pub mempool_size: usize,
+    /// `validator` or `observer`.
+    #[serde(default)]
+    pub role: String,
+    /// Consensus and sync progress.
+    #[serde(default)]
+    pub consensus: ConsensusStatusView,
+}
+
+/// Consensus and sync progress of a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusStatusView {
+    /// Current round at the next height.
+    pub round: u64,
+    /// Connected consensus peers.
+    pub peers: u64,
+    /// Highest height seen from peers.
+    pub peer_height: u64,
+    /// Blocks behind `peer_height`.
+    pub sync_lag: u64,
+    /// True while the node is more than two blocks behind.
+    pub syncing: bool,
+    /// Blocks received through sync since start.
+    pub synced_blocks: u64,
+    /// Milliseconds from the last block's timestamp to its finalization here.
+    pub last_finality_ms: u64,
+    /// Equivocations recorded.
+    pub evidence: u64,
+}
+
+/// A validator that signed two different proposals or votes for one height and round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceView {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// The validator's address.
+    pub validator: String,
+    /// `proposal`, `prevote` or `precommit`.
+    pub kind: String,
+    /// The two conflicting values (block hashes or `nil`).
+    pub values: Vec<String>,
 }
 
 /// The answer to a submission.

@@ -35,7 +35,7 @@ impl Default for ChainParams {
 }
 
 /// A validator listed in genesis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisValidator {
     /// Human name (the institution's node name).
@@ -44,6 +44,28 @@ pub struct GenesisValidator {
     pub public_key: String,
     /// Voting power.
     pub power: u64,
+    /// The member institution running it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The node's network (libp2p) peer id: only listed peers may connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+}
+
+/// An observer listed in genesis: a full node that verifies and stores every block but does not vote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisObserver {
+    /// Human name.
+    pub name: String,
+    /// The member institution running it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Its identity key, canonical bytes in hex.
+    pub public_key: String,
+    /// The node's network (libp2p) peer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
 }
 
 /// The genesis document.
@@ -60,6 +82,9 @@ pub struct Genesis {
     pub issuer: Address,
     /// The validators.
     pub validators: Vec<GenesisValidator>,
+    /// The observers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observers: Vec<GenesisObserver>,
     /// Initial balances.
     #[serde(default)]
     pub balances: Vec<(Address, u128)>,
@@ -112,10 +137,29 @@ impl Genesis {
         if self.validators.is_empty() {
             return bad("no validators".into());
         }
+        let mut keys = Vec::new();
+        let mut peers = Vec::new();
         for v in &self.validators {
-            self.validator_key(v)?;
+            keys.push(self.validator_key(v)?.to_bytes());
             if v.power == 0 {
                 return bad(format!("validator {} has zero power", v.name));
+            }
+            peers.extend(v.peer_id.clone());
+        }
+        for o in &self.observers {
+            let k = hex::decode(&o.public_key).map_err(|e| GenesisError::Invalid(format!("observer {} key hex: {e}", o.name)))?;
+            PublicKey::from_bytes(self.suite, &k).map_err(|e| GenesisError::Invalid(format!("observer {} key: {e}", o.name)))?;
+            keys.push(k);
+            peers.extend(o.peer_id.clone());
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].contains(k) {
+                return bad("a node key appears twice among validators and observers".into());
+            }
+        }
+        for (i, p) in peers.iter().enumerate() {
+            if peers[..i].contains(p) {
+                return bad(format!("peer id {p} appears twice"));
             }
         }
         for (i, (a, _)) in self.balances.iter().enumerate() {
@@ -164,7 +208,9 @@ mod tests {
                 name: "v".into(),
                 public_key: hex::encode(v.public_key().to_bytes()),
                 power: 1,
+                ..Default::default()
             }],
+            observers: vec![],
             balances: vec![(a, 10), (Address([2; 20]), 5)],
             params: ChainParams::default(),
         };

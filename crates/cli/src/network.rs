@@ -1,0 +1,311 @@
+//! A consortium network's files: one institution's node (`fdl init --org`), the genesis that
+//! merges the institutions' public parts (`fdl genesis`), the peer lists (`fdl peers`), and a
+//! whole local network on 127.0.0.1 (`fdl init --validators N`, used by `fdl devnet`).
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use fdl_crypto::{KeyPair, Signer, Suite};
+use fdl_node::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, network_peer_id};
+use fdl_types::{ChainParams, Genesis, GenesisObserver, GenesisValidator};
+use serde::{Deserialize, Serialize};
+
+/// The public part of one node, which its institution hands to the others: `member.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberNode {
+    /// Node name.
+    pub name: String,
+    /// Institution.
+    pub org: String,
+    /// `validator` or `observer`.
+    pub role: Role,
+    /// Suite of its key.
+    pub suite: Suite,
+    /// Consensus/identity public key, hex.
+    pub public_key: String,
+    /// Network peer id.
+    pub peer_id: String,
+    /// Consensus network address other nodes dial.
+    pub p2p: SocketAddr,
+    /// API URL other nodes forward transactions to.
+    pub rpc: String,
+}
+
+/// Writes one node's keys, network key, config and public part into `dir`. Returns the public part.
+#[allow(clippy::too_many_arguments)]
+pub fn init_node(
+    dir: &Path,
+    name: &str,
+    org: &str,
+    role: Role,
+    suite: Suite,
+    rpc_listen: SocketAddr,
+    p2p_listen: SocketAddr,
+    advertise: Option<&str>,
+) -> anyhow::Result<MemberNode> {
+    if dir.join("node.toml").exists() {
+        bail!("{} already holds a node (node.toml exists)", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = KeyPair::generate(suite);
+    key.write_pem_file(&dir.join("validator.pem"))?;
+    let seed = generate_network_key(&dir.join("network.key"))?;
+    let peer_id = network_peer_id(&seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cfg = NodeConfig {
+        name: name.into(),
+        data_dir: "data".into(),
+        genesis: "../genesis.json".into(),
+        validator_key: "validator.pem".into(),
+        rpc_listen,
+        mempool_capacity: 50_000,
+        sig_cache_mb: 64,
+        role,
+        p2p: Some(P2pConfig {
+            listen: p2p_listen,
+            key: "network.key".into(),
+            peers: vec![],
+            propose_timeout_ms: 3_000,
+            vote_timeout_ms: 1_000,
+        }),
+        base_dir: dir.to_path_buf(),
+    };
+    cfg.save(&dir.join("node.toml"))?;
+    let host = advertise.unwrap_or("127.0.0.1");
+    let member = MemberNode {
+        name: name.into(),
+        org: org.into(),
+        role,
+        suite,
+        public_key: hex::encode(key.public_key().to_bytes()),
+        peer_id,
+        p2p: format!("{host}:{}", p2p_listen.port()).parse().context("the advertised p2p address")?,
+        rpc: format!("http://{host}:{}", rpc_listen.port()),
+    };
+    std::fs::write(dir.join("member.json"), serde_json::to_string_pretty(&member)?)?;
+    Ok(member)
+}
+
+/// A genesis listing `members` (validators with power 1, observers), with `issuer` as the issuer.
+pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[MemberNode]) -> anyhow::Result<Genesis> {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let mut validators = Vec::new();
+    let mut observers = Vec::new();
+    for m in members {
+        if m.suite != suite {
+            bail!("node {} uses the {} suite, the chain {suite}", m.name, m.suite);
+        }
+        match m.role {
+            Role::Validator => validators.push(GenesisValidator {
+                name: m.name.clone(),
+                public_key: m.public_key.clone(),
+                power: 1,
+                org: Some(m.org.clone()),
+                peer_id: Some(m.peer_id.clone()),
+            }),
+            Role::Observer => observers.push(GenesisObserver {
+                name: m.name.clone(),
+                org: Some(m.org.clone()),
+                public_key: m.public_key.clone(),
+                peer_id: Some(m.peer_id.clone()),
+            }),
+        }
+    }
+    let g = Genesis {
+        chain_id: chain_id.into(),
+        suite,
+        genesis_time_ms: now_ms,
+        issuer: issuer.address(),
+        validators,
+        observers,
+        balances: vec![],
+        params: ChainParams::default(),
+    };
+    g.validate()?;
+    Ok(g)
+}
+
+/// Sets the peers of the node configured at `cfg_path` to every member but itself.
+pub fn set_peers(cfg_path: &Path, members: &[MemberNode]) -> anyhow::Result<usize> {
+    let mut cfg = NodeConfig::load(cfg_path)?;
+    let own_seed = fdl_node::read_network_key(&cfg.network_key_path().context("the config has no [p2p] section")?)?;
+    let own = network_peer_id(&own_seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(p2p) = cfg.p2p.as_mut() else { bail!("the config has no [p2p] section") };
+    p2p.peers = members
+        .iter()
+        .filter(|m| m.peer_id != own)
+        .map(|m| PeerConfig { name: m.name.clone(), addr: m.p2p, peer_id: m.peer_id.clone(), rpc: Some(m.rpc.clone()) })
+        .collect();
+    let n = p2p.peers.len();
+    cfg.save(cfg_path)?;
+    Ok(n)
+}
+
+fn free_port_near(preferred: u16, taken: &[u16]) -> anyhow::Result<u16> {
+    if !taken.contains(&preferred) && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return Ok(preferred);
+    }
+    loop {
+        let p = TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?.local_addr()?.port();
+        if !taken.contains(&p) {
+            return Ok(p);
+        }
+    }
+}
+
+/// What a local network consists of.
+pub struct LocalNetwork {
+    /// The node config files, validators first.
+    pub configs: Vec<PathBuf>,
+}
+
+/// Creates a whole network on 127.0.0.1 in `dir`: validators `org1..orgN` (one institution
+/// each), observers `observer1..observerK`, the issuer key and the genesis; every node lists
+/// every other as a peer.
+pub fn create_local_network(
+    dir: &Path,
+    suite: Suite,
+    chain_id: &str,
+    validators: usize,
+    observers: usize,
+    rpc_base: u16,
+    p2p_base: u16,
+) -> anyhow::Result<LocalNetwork> {
+    if validators == 0 {
+        bail!("a network needs at least one validator");
+    }
+    let genesis_path = dir.join("genesis.json");
+    if genesis_path.exists() {
+        bail!("{} already holds a chain (genesis.json exists)", dir.display());
+    }
+    std::fs::create_dir_all(dir)?;
+    let issuer = KeyPair::generate(suite);
+    issuer.write_pem_file(&dir.join("issuer.pem"))?;
+    let mut taken = Vec::new();
+    let mut members = Vec::new();
+    let mut configs = Vec::new();
+    for i in 0..validators + observers {
+        let (name, org, role) = if i < validators {
+            (format!("org{}", i + 1), format!("org{}", i + 1), Role::Validator)
+        } else {
+            let j = i - validators + 1;
+            (format!("observer{j}"), format!("regulator{j}"), Role::Observer)
+        };
+        let rpc = free_port_near(rpc_base.saturating_add(i as u16), &taken)?;
+        taken.push(rpc);
+        let p2p = free_port_near(p2p_base.saturating_add(i as u16), &taken)?;
+        taken.push(p2p);
+        let node_dir = dir.join(&name);
+        let m = init_node(
+            &node_dir,
+            &name,
+            &org,
+            role,
+            suite,
+            SocketAddr::from(([127, 0, 0, 1], rpc)),
+            SocketAddr::from(([127, 0, 0, 1], p2p)),
+            None,
+        )?;
+        members.push(m);
+        configs.push(node_dir.join("node.toml"));
+    }
+    let genesis = genesis_of(chain_id, suite, &issuer, &members)?;
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+    for c in &configs {
+        set_peers(c, &members)?;
+    }
+    Ok(LocalNetwork { configs })
+}
+
+/// The node configs of an existing network directory (`*/node.toml`), validators first.
+pub fn existing_configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path().join("node.toml");
+        if p.exists() {
+            out.push(p);
+        }
+    }
+    let mut keyed = Vec::new();
+    for p in out {
+        let c = NodeConfig::load(&p)?;
+        let name = c.name.clone();
+        let digits: String = name.chars().filter(|c| c.is_ascii_digit()).collect();
+        keyed.push(((c.role == Role::Observer, digits.parse::<u64>().unwrap_or(0), name), p));
+    }
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, p)| p).collect())
+}
+
+/// `fdl genesis`: merges the institutions' `member.json` files into a genesis.
+#[derive(Args)]
+pub struct GenesisArgs {
+    /// The members' public parts (`member.json` from `fdl init --org`).
+    #[arg(required = true)]
+    members: Vec<PathBuf>,
+    /// Where to write the genesis.
+    #[arg(long, default_value = "genesis.json")]
+    out: PathBuf,
+    /// Chain id.
+    #[arg(long, default_value = "fdl-consortium")]
+    chain_id: String,
+    /// The issuer's key (created if the file does not exist).
+    #[arg(long, default_value = "issuer.pem")]
+    issuer_key: PathBuf,
+}
+
+/// Reads `member.json` files.
+pub fn read_members(paths: &[PathBuf]) -> anyhow::Result<Vec<MemberNode>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        out.push(serde_json::from_str(&text).with_context(|| format!("{} is not a member.json", p.display()))?);
+    }
+    Ok(out)
+}
+
+/// Runs `fdl genesis`.
+pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
+    let members = read_members(&a.members)?;
+    let Some(first) = members.first() else { bail!("no members") };
+    let suite = first.suite;
+    let issuer = if a.issuer_key.exists() {
+        KeyPair::read_pem_file(&a.issuer_key)?
+    } else {
+        let k = KeyPair::generate(suite);
+        k.write_pem_file(&a.issuer_key)?;
+        println!("issuer key   {} (new)", a.issuer_key.display());
+        k
+    };
+    let g = genesis_of(&a.chain_id, suite, &issuer, &members)?;
+    if a.out.exists() {
+        bail!("{} exists; refusing to overwrite a genesis", a.out.display());
+    }
+    std::fs::write(&a.out, serde_json::to_string_pretty(&g)?)?;
+    println!("genesis      {} ({} validators, {} observers)", a.out.display(), g.validators.len(), g.observers.len());
+    Ok(0)
+}
+
+/// `fdl peers`: fills a node config's peer list from the members' public parts.
+#[derive(Args)]
+pub struct PeersArgs {
+    /// The node's config.
+    #[arg(long)]
+    config: PathBuf,
+    /// The members' public parts (this node's own is skipped).
+    #[arg(required = true)]
+    members: Vec<PathBuf>,
+}
+
+/// Runs `fdl peers`.
+pub fn peers(a: PeersArgs) -> anyhow::Result<i32> {
+    let members = read_members(&a.members)?;
+    let n = set_peers(&a.config, &members)?;
+    println!("{}: {n} peers", a.config.display());
+    Ok(0)
+}

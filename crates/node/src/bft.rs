@@ -1,0 +1,293 @@
+//! The node's side of BFT consensus: [`fdl_consensus::Ledger`] over [`Chain`], and the mempool
+//! gossip that forwards client transactions to the peers' APIs.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use fdl_consensus::{ConsensusEvent, Ledger, LedgerError};
+use fdl_crypto::{Address, Hash, PublicKey};
+use fdl_rpc::Metrics;
+use fdl_types::{Block, Commit, Decode, Encode, api::EvidenceView};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::{BlockInvalid, Chain, NodeError, ProposedBlock, chain::now_ms};
+
+/// How many recent certificates decide whether a validator counts as live.
+const LIVENESS_WINDOW: usize = 10;
+
+struct Pending {
+    block: ProposedBlock,
+    own: bool,
+}
+
+/// [`Ledger`] for a node's chain.
+pub(crate) struct BftLedger {
+    chain: Arc<Chain>,
+    metrics: Arc<Metrics>,
+    validators: Vec<(PublicKey, u64)>,
+    pending: Mutex<HashMap<Hash, Pending>>,
+    last_commit: Mutex<Instant>,
+    recent_signers: Mutex<VecDeque<Vec<Address>>>,
+}
+
+impl BftLedger {
+    pub(crate) fn new(chain: Arc<Chain>, metrics: Arc<Metrics>, validators: Vec<(PublicKey, u64)>) -> Self {
+        BftLedger {
+            chain,
+            metrics,
+            validators,
+            pending: Mutex::new(HashMap::new()),
+            last_commit: Mutex::new(Instant::now()),
+            recent_signers: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn fatal(e: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Fatal(e.to_string())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        tokio::task::spawn_blocking(f).await.map_err(Self::fatal)?.map_err(Self::fatal)
+    }
+
+    /// Updates the liveness gauges from the last certificates and warns when the live voting
+    /// power falls to the minimum quorum (STD-11.3).
+    fn liveness(&self, signers: Vec<Address>) {
+        let mut recent = self.recent_signers.lock();
+        recent.push_back(signers);
+        while recent.len() > LIVENESS_WINDOW {
+            recent.pop_front();
+        }
+        let total: u64 = self.validators.iter().map(|(_, p)| p).sum();
+        let live: Vec<u64> = self
+            .validators
+            .iter()
+            .filter(|(k, _)| recent.iter().any(|s| s.contains(&k.address())))
+            .map(|(_, p)| *p)
+            .collect();
+        let live_power: u64 = live.iter().sum();
+        let weakest = live.iter().copied().min().unwrap_or(0);
+        // One more fault among the live validators would leave no quorum.
+        let at_min = live_power.saturating_sub(weakest).saturating_mul(3) <= total.saturating_mul(2);
+        let m = &self.metrics;
+        m.live_power.store(live_power, Ordering::Relaxed);
+        m.total_power.store(total, Ordering::Relaxed);
+        let was = m.at_min_quorum.swap(u64::from(at_min), Ordering::Relaxed);
+        if at_min && was == 0 && self.validators.len() > 1 {
+            tracing::warn!(live_power, total_power = total, "live validators have fallen to the minimum quorum: one more fault stops the chain");
+        } else if !at_min && was == 1 {
+            tracing::info!(live_power, total_power = total, "live validators are above the minimum quorum again");
+        }
+    }
+}
+
+#[async_trait]
+impl Ledger for BftLedger {
+    fn height(&self) -> u64 {
+        self.chain.height()
+    }
+
+    fn validators(&self, _height: u64) -> Vec<(PublicKey, u64)> {
+        // Fixed by genesis until governance (issue 4) changes the set per height.
+        self.validators.clone()
+    }
+
+    async fn propose(&self, height: u64, deadline: Instant) -> Result<(Hash, Vec<u8>), LedgerError> {
+        if height != self.chain.height() + 1 {
+            return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
+        }
+        let params = self.chain.genesis().params.clone();
+        let interval = Duration::from_millis(params.block_interval_ms);
+        let heartbeat = Duration::from_millis(params.empty_block_interval_ms.max(params.block_interval_ms));
+        let mempool = self.chain.mempool().clone();
+        // Wait for a batch: a full block, or transactions and the block interval, or the
+        // heartbeat for an empty block; never past the deadline.
+        loop {
+            let since = self.last_commit.lock().elapsed();
+            let n = mempool.len();
+            if n >= params.max_block_txs as usize
+                || (n > 0 && since >= interval)
+                || since >= heartbeat
+                || Instant::now() >= deadline
+            {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = mempool.batch_ready() => {}
+            }
+        }
+        let chain = self.chain.clone();
+        let p = Self::blocking(move || chain.build_next()).await?;
+        let hash = p.hash;
+        let bytes = p.block.encode();
+        tracing::debug!(height, txs = p.block.txs.len(), %hash, "proposing");
+        self.pending.lock().insert(hash, Pending { block: p, own: true });
+        Ok((hash, bytes))
+    }
+
+    async fn validate(&self, height: u64, proposer: Address, bytes: &[u8]) -> Result<Hash, LedgerError> {
+        let block = Block::decode(bytes).map_err(|e| LedgerError::Invalid { hash: None, reason: e.to_string() })?;
+        let suite = self.chain.genesis().suite;
+        let hash = block.header.hash(suite);
+        if self.pending.lock().contains_key(&hash) {
+            return Ok(hash);
+        }
+        if height != self.chain.height() + 1 {
+            return Err(LedgerError::Invalid { hash: Some(hash), reason: format!("height {height} is not next") });
+        }
+        // Signatures once per node: those verified at admission are skipped.
+        let report = loop {
+            match self.chain.mempool().verify_block_txs(&block.txs).await {
+                Ok(r) => break r,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        if let Some(i) = report.bad.first() {
+            return Err(LedgerError::Invalid { hash: Some(hash), reason: format!("transaction {i} has a bad signature") });
+        }
+        let chain = self.chain.clone();
+        let verdict = tokio::task::spawn_blocking(move || chain.validate_block(block, proposer))
+            .await
+            .map_err(Self::fatal)?;
+        match verdict {
+            Ok(p) => {
+                self.pending.lock().insert(hash, Pending { block: p, own: false });
+                Ok(hash)
+            }
+            Err(BlockInvalid::Invalid(reason)) => Err(LedgerError::Invalid { hash: Some(hash), reason }),
+            Err(BlockInvalid::Fatal(e)) => Err(Self::fatal(e)),
+        }
+    }
+
+    async fn commit(&self, height: u64, hash: Hash, commit: Commit) -> Result<(), LedgerError> {
+        let Some(p) = self.pending.lock().remove(&hash) else {
+            return Err(LedgerError::Unknown(hash));
+        };
+        let started = Instant::now();
+        let block_time = p.block.block.header.timestamp_ms;
+        let chain = self.chain.clone();
+        Self::blocking(move || chain.commit_block(p.block, commit, started)).await?;
+        *self.last_commit.lock() = Instant::now();
+        self.metrics.last_finality_ms.store(now_ms().saturating_sub(block_time), Ordering::Relaxed);
+        // Blocks proposed for this height that lost: our own give their transactions back.
+        let stale: Vec<Pending> = {
+            let mut pending = self.pending.lock();
+            let keys: Vec<Hash> =
+                pending.iter().filter(|(_, v)| v.block.block.header.height <= height).map(|(k, _)| *k).collect();
+            keys.into_iter().filter_map(|k| pending.remove(&k)).collect()
+        };
+        for s in stale {
+            if s.own {
+                self.chain.return_txs(s.block);
+            }
+        }
+        Ok(())
+    }
+
+    async fn decided(&self, height: u64) -> Result<Option<(Vec<u8>, Commit)>, LedgerError> {
+        let store = self.chain.store().clone();
+        Self::blocking(move || {
+            let Some(block) = store.block(height)? else { return Ok(None) };
+            let Some(commit) = store.commit(height)? else { return Ok(None) };
+            Ok(Some((block.encode(), commit)))
+        })
+        .await
+    }
+
+    fn observe(&self, event: ConsensusEvent) {
+        let m = &self.metrics;
+        match event {
+            ConsensusEvent::Round { height, round } => {
+                m.round.store(u64::from(round), Ordering::Relaxed);
+                if round > 0 {
+                    tracing::info!(height, round, "consensus moved to a later round");
+                }
+            }
+            ConsensusEvent::Peers(n) => {
+                m.peers_connected.store(n as u64, Ordering::Relaxed);
+            }
+            ConsensusEvent::Finalized { height, round, missing, signed_power, total_power } => {
+                {
+                    let mut missed = m.missed_votes.lock();
+                    for a in &missing {
+                        *missed.entry(a.to_hex()).or_default() += 1;
+                    }
+                }
+                let signers: Vec<Address> = self
+                    .validators
+                    .iter()
+                    .map(|(k, _)| k.address())
+                    .filter(|a| !missing.contains(a))
+                    .collect();
+                self.liveness(signers);
+                tracing::debug!(height, round, signed_power, total_power, "finalized");
+            }
+            ConsensusEvent::PeerHeight(h) => {
+                m.peer_height.fetch_max(h.saturating_sub(1), Ordering::Relaxed);
+            }
+            ConsensusEvent::Synced(h) => {
+                let n = m.synced_blocks.fetch_add(1, Ordering::Relaxed) + 1;
+                let target = m.peer_height.load(Ordering::Relaxed);
+                if n == 1 || n % 100 == 0 || h >= target {
+                    tracing::info!(height = h, target, synced = n, "catching up from peers");
+                }
+            }
+            ConsensusEvent::Equivocation { height, round, validator, kind, values } => {
+                let ev = EvidenceView {
+                    height,
+                    round,
+                    validator: validator.to_hex(),
+                    kind: kind.into(),
+                    values: values.to_vec(),
+                };
+                let mut list = m.evidence.lock();
+                if !list.contains(&ev) && list.len() < 10_000 {
+                    tracing::warn!(height, round, %validator, kind, "equivocation recorded as evidence");
+                    list.push(ev);
+                }
+            }
+        }
+    }
+}
+
+/// Forwards client-submitted transactions to the peers' APIs in batches (mempool gossip). A
+/// peer that is down simply misses them: the transaction is still in this node's pool.
+pub(crate) async fn relay_task(mut rx: mpsc::Receiver<Vec<Vec<u8>>>, peers: Vec<String>) {
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "transaction gossip disabled: no HTTP client");
+            return;
+        }
+    };
+    while let Some(first) = rx.recv().await {
+        let mut batch = first;
+        // Gather what arrives within a few milliseconds into one request per peer.
+        let until = tokio::time::Instant::now() + Duration::from_millis(5);
+        while batch.len() < 2_000 {
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(more)) => batch.extend(more),
+                _ => break,
+            }
+        }
+        let body = serde_json::json!({ "txs": batch.iter().map(hex::encode).collect::<Vec<_>>() });
+        let body = Arc::new(body);
+        for peer in &peers {
+            let url = format!("{}/v1/transactions/batch", peer.trim_end_matches('/'));
+            let req = client.post(url).header(fdl_rpc::RELAYED_HEADER, "1").json(&*body);
+            tokio::spawn(async move {
+                if let Err(e) = req.send().await {
+                    tracing::debug!(error = %e, "forwarding transactions to a peer failed");
+                }
+            });
+        }
+    }
+}
