@@ -152,15 +152,14 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if a.validators > 1 || a.observers > 0 {
-        let base = a.rpc_listen.port();
         let net = crate::network::create_local_network(
             &a.dir,
             a.suite,
             &a.chain_id,
             a.validators,
             a.observers,
-            base,
-            DEVNET_P2P_BASE_PORT,
+            a.rpc_listen.port(),
+            a.p2p_listen.port(),
         )?;
         println!("genesis      {}", a.dir.join("genesis.json").display());
         println!("issuer key   {}", a.dir.join("issuer.pem").display());
@@ -190,9 +189,11 @@ pub struct NodeArgs {
 }
 
 fn init_logging(json: bool) {
+    // The engine's own per-height lines are left at warn; FDL logs what an operator needs.
     let filter = tracing_subscriber::EnvFilter::try_from_env("FDL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {

@@ -70,8 +70,8 @@ pub fn init_node(
             listen: p2p_listen,
             key: "network.key".into(),
             peers: vec![],
-            propose_timeout_ms: 3_000,
-            vote_timeout_ms: 1_000,
+            propose_timeout_ms: 1_500,
+            vote_timeout_ms: 500,
         }),
         base_dir: dir.to_path_buf(),
     };

@@ -89,7 +89,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         _ => {}
     }
     let network_seed = match &config.p2p {
-        Some(p2p) => Some(check_network(&config, p2p, &genesis, &own_hex)?),
+        Some(p2p) => Some(check_network(&config, p2p, &genesis)?),
         None if validators.len() > 1 || config.role == Role::Observer => {
             return Err(NodeError::Config(
                 "the genesis has several validators: the config needs a [p2p] section to reach them".into(),
@@ -162,7 +162,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
 
 /// Checks the network section against genesis (every peer must be a listed node, STD-9.1) and
 /// reads the network key.
-fn check_network(config: &NodeConfig, p2p: &P2pConfig, genesis: &Genesis, own_hex: &str) -> Result<[u8; 32], NodeError> {
+fn check_network(config: &NodeConfig, p2p: &P2pConfig, genesis: &Genesis) -> Result<[u8; 32], NodeError> {
     let path = config.network_key_path().unwrap_or_default();
     let seed = read_network_key(&path)?;
     let own_peer = network_peer_id(&seed).map_err(|e| NodeError::Key(e.to_string()))?;
@@ -172,11 +172,9 @@ fn check_network(config: &NodeConfig, p2p: &P2pConfig, genesis: &Genesis, own_he
         .map(|v| (v.name.as_str(), v.public_key.as_str(), v.peer_id.as_ref()))
         .chain(genesis.observers.iter().map(|o| (o.name.as_str(), o.public_key.as_str(), o.peer_id.as_ref())))
         .collect();
-    if let Some((_, _, Some(p))) = listed.iter().find(|(_, k, _)| k.eq_ignore_ascii_case(own_hex))
-        && **p != own_peer
-    {
+    if listed.iter().any(|(_, _, p)| p.is_some()) && !listed.iter().any(|(_, _, p)| p.is_some_and(|p| *p == own_peer)) {
         return Err(NodeError::Key(format!(
-            "the network key {} gives peer id {own_peer}, but genesis lists {p} for this node",
+            "the network key {} gives peer id {own_peer}, which the genesis does not list; the other members will refuse it",
             path.display()
         )));
     }

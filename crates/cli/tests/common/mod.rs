@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod net;
+
 use fdl_crypto::{KeyPair, Suite};
 use fdl_sdk::Client;
 use fdl_types::Genesis;

@@ -1,0 +1,231 @@
+//! Test harness for a consortium: N validator (and K observer) `fdl node` processes on 127.0.0.1.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use fdl_crypto::{KeyPair, Suite};
+use fdl_sdk::Client;
+use fdl_types::{Genesis, api::BlockView};
+
+use super::{FDL, fdl};
+
+/// A base port in 20000..32000 with `n` free ports above it.
+fn low_port_base(n: usize) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    loop {
+        let salt = std::process::id().wrapping_mul(7919).wrapping_add(NEXT.fetch_add(97, Ordering::Relaxed));
+        let base = 20_000 + (salt % 11_900) as u16;
+        if (0..n as u16).all(|i| {
+            [base + i, base + 50 + i].iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        }) {
+            return base;
+        }
+    }
+}
+
+/// Multi-node tests share two cores: they run one at a time within a test binary.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One node process of a [`TestNet`].
+pub struct NetNode {
+    pub name: String,
+    pub config: PathBuf,
+    pub rpc: String,
+    pub child: Option<Child>,
+    pub observer: bool,
+}
+
+/// A local network in a temp dir.
+pub struct TestNet {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NetNode>,
+    pub genesis: Genesis,
+    pub issuer: KeyPair,
+    pub rt: tokio::runtime::Runtime,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl TestNet {
+    /// Creates the network's files; `edit` may change the genesis before any node starts.
+    pub fn init(validators: usize, observers: usize, suite: Suite, edit: impl FnOnce(&mut Genesis)) -> TestNet {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        // Ports below the kernel's ephemeral range (32768+), so a killed node's port is not
+        // taken by some outgoing connection before it restarts.
+        let rpc = low_port_base(validators + observers);
+        let p2p = rpc + 50;
+        let (code, out, err) = fdl(&[
+            "init",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--suite",
+            suite.name(),
+            "--validators",
+            &validators.to_string(),
+            "--observers",
+            &observers.to_string(),
+            "--rpc-listen",
+            &format!("127.0.0.1:{rpc}"),
+            "--p2p-listen",
+            &format!("127.0.0.1:{p2p}"),
+        ]);
+        assert_eq!(code, 0, "init failed: {out} {err}");
+        let gpath = dir.path().join("genesis.json");
+        let mut genesis = Genesis::load(&gpath).unwrap();
+        edit(&mut genesis);
+        std::fs::write(&gpath, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
+        let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..validators + observers {
+            let (name, observer) =
+                if i < validators { (format!("org{}", i + 1), false) } else { (format!("observer{}", i - validators + 1), true) };
+            let config = dir.path().join(&name).join("node.toml");
+            let mut cfg = fdl_node::NodeConfig::load(&config).unwrap();
+            let rpc = format!("http://{}", cfg.rpc_listen);
+            // Short timeouts keep fault tests quick.
+            if let Some(p) = cfg.p2p.as_mut() {
+                p.propose_timeout_ms = 1_000;
+                p.vote_timeout_ms = 300;
+            }
+            cfg.save(&config).unwrap();
+            nodes.push(NetNode { name, config, rpc, child: None, observer });
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        TestNet { dir, nodes, genesis, issuer, rt, _serial: serial }
+    }
+
+    /// Sets every node's propose and vote timeouts (before the nodes start).
+    pub fn set_timeouts(&self, ms: u64, vote_ms: u64) {
+        for n in &self.nodes {
+            let mut cfg = fdl_node::NodeConfig::load(&n.config).unwrap();
+            if let Some(p) = cfg.p2p.as_mut() {
+                p.propose_timeout_ms = ms;
+                p.vote_timeout_ms = vote_ms;
+            }
+            cfg.save(&n.config).unwrap();
+        }
+    }
+
+    /// Creates and starts the network, waiting until every node has a final block.
+    pub fn start(validators: usize, observers: usize, suite: Suite) -> TestNet {
+        let mut net = Self::init(validators, observers, suite, |_| {});
+        for i in 0..net.nodes.len() {
+            net.spawn(i);
+        }
+        for i in 0..net.nodes.len() {
+            net.wait_height(i, 2, Duration::from_secs(60));
+        }
+        net
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(&self.nodes[i].name).join("node.log")
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        (0..self.nodes.len())
+            .map(|i| {
+                let l = self.log(i);
+                let lines: Vec<&str> = l.lines().collect();
+                format!("--- {} ---\n{}", self.nodes[i].name, lines[lines.len().saturating_sub(15)..].join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Starts node `i`'s process.
+    pub fn spawn(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(i)).unwrap();
+        let child = Command::new(FDL)
+            .args(["node", "--config", self.nodes[i].config.to_str().unwrap()])
+            .env("FDL_LOG", "info,arc_malachitebft=warn,libp2p=warn")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.nodes[i].child = Some(child);
+    }
+
+    /// SIGKILL node `i`.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, ...) to node `i`.
+    pub fn signal(&self, i: usize, sig: &str) {
+        let pid = self.nodes[i].child.as_ref().unwrap().id();
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
+    pub fn client(&self, i: usize) -> Client {
+        Client::new(&self.nodes[i].rpc).unwrap()
+    }
+
+    /// Node `i`'s height, if it answers.
+    pub fn height(&self, i: usize) -> Option<u64> {
+        self.rt.block_on(self.client(i).status()).ok().map(|s| s.height)
+    }
+
+    /// Waits until node `i` reaches `h`; panics with the logs after `timeout`.
+    pub fn wait_height(&self, i: usize, h: u64, timeout: Duration) -> u64 {
+        let start = Instant::now();
+        loop {
+            if let Some(x) = self.height(i)
+                && x >= h
+            {
+                return x;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not reach height {h} in {timeout:?} (at {:?}); logs:\n{}",
+                self.nodes[i].name,
+                self.height(i),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Block `h` as node `i` shows it.
+    pub fn block(&self, i: usize, h: u64) -> Option<BlockView> {
+        self.rt.block_on(self.client(i).block(Some(h))).ok()
+    }
+
+    /// Asserts every listed node holds the same block hash and state root at every height up to `h`.
+    pub fn assert_same_chain(&self, nodes: &[usize], h: u64) {
+        for height in 1..=h {
+            let first = self.block(nodes[0], height).unwrap_or_else(|| panic!("{} lacks block {height}", self.nodes[nodes[0]].name));
+            for &i in &nodes[1..] {
+                let b = self.block(i, height).unwrap_or_else(|| panic!("{} lacks block {height}", self.nodes[i].name));
+                assert_eq!(b.header.hash, first.header.hash, "block {height} differs between {} and {}", self.nodes[nodes[0]].name, self.nodes[i].name);
+                assert_eq!(b.header.state_root, first.header.state_root, "state root at {height} differs");
+            }
+        }
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                // A paused process must be resumed to die cleanly.
+                let _ = Command::new("kill").arg("-CONT").arg(c.id().to_string()).status();
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
