@@ -354,8 +354,7 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
         );
         nodes.push(Running { child, cfg, rpc, alive: true });
     }
-    let clients: Vec<fdl_sdk::Client> =
-        nodes.iter().map(|n| fdl_sdk::Client::new(&n.rpc)).collect::<Result<_, _>>()?;
+    let clients: Vec<fdl_sdk::Client> = nodes.iter().map(|n| fdl_sdk::Client::new(&n.rpc)).collect::<Result<_, _>>()?;
     // Ready when every node has a block finalized after it started.
     let started = Instant::now();
     let mut first: Vec<Option<u64>> = vec![None; nodes.len()];
@@ -364,7 +363,11 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
         let mut heights = Vec::with_capacity(nodes.len());
         for (i, n) in nodes.iter_mut().enumerate() {
             if let Some(status) = n.child.try_wait()? {
-                bail!("{} exited ({status}) while starting:\n{}", n.cfg.name, log_tail(&n.cfg.base_dir.join("node.log")));
+                bail!(
+                    "{} exited ({status}) while starting:\n{}",
+                    n.cfg.name,
+                    log_tail(&n.cfg.base_dir.join("node.log"))
+                );
             }
             let h = clients[i].status().await.ok().map(|s| s.height);
             if first[i].is_none() {

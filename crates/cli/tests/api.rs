@@ -76,6 +76,7 @@ fn stream_status_metrics_openapi() {
             "/v1/accounts/{address}",
             "/v1/status",
             "/v1/validators",
+            "/v1/evidence",
             "/v1/stream",
             "/metrics",
             "/v1/openapi.json",

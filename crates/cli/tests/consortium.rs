@@ -264,3 +264,73 @@ fn an_equivocating_validator_causes_no_fork_and_is_recorded_as_evidence() {
     let h = converge(&net, &honest, status.height + 3);
     net.assert_same_chain(&honest, h);
 }
+
+#[test]
+fn a_validator_killed_at_random_instants_never_signs_twice() {
+    // SIGKILL org2 five times at arbitrary moments while transfers flow; each time it restarts
+    // from its write-ahead log. No node may record an equivocation, and the chains agree.
+    let mut net = TestNet::start(4, 0, Suite::Sm);
+    let chain = net.genesis.chain_id.clone();
+    let payer = KeyPair::generate(Suite::Sm);
+    let expiry = net.height(0).unwrap() + 100_000;
+    let fund =
+        build_tx(&net.issuer, &chain, expiry, Payload::Issue { to: payer.address(), amount: 1_000_000 }).unwrap();
+    net.rt.block_on(net.client(0).submit_batch(std::slice::from_ref(&fund))).unwrap();
+    wait_committed(&net, 0, &fund.id());
+    let mut sent = Vec::new();
+    for round in 0..5u64 {
+        let txs: Vec<SignedTx> = (0..100)
+            .map(|n| {
+                let to = Address([(n % 250) as u8 + 1; 20]);
+                let memo = format!("r{round}n{n}");
+                build_tx(&payer, &chain, expiry, Payload::Transfer { to, amount: 1, memo }).unwrap()
+            })
+            .collect();
+        net.rt.block_on(net.client(((round as usize) % 2) * 2).submit_batch(&txs)).unwrap();
+        sent.extend(txs);
+        // An instant that falls anywhere in a height's propose/vote/commit cycle.
+        std::thread::sleep(Duration::from_millis(150 + 137 * round));
+        net.kill9(1);
+        net.spawn(1);
+    }
+    for tx in &sent {
+        wait_committed(&net, 3, &tx.id());
+    }
+    let h = converge(&net, &[0, 1, 2, 3], net.height(3).unwrap());
+    net.assert_same_chain(&[0, 1, 2, 3], h);
+    for i in 0..4 {
+        let ev: Vec<serde_json::Value> = net
+            .rt
+            .block_on(async { reqwest::get(format!("{}/v1/evidence", net.nodes[i].rpc)).await?.json().await })
+            .unwrap();
+        assert!(ev.is_empty(), "{} recorded equivocation: {ev:?}", net.nodes[i].name);
+    }
+}
+
+#[test]
+fn a_node_refuses_peers_and_network_keys_the_genesis_does_not_list() {
+    let net = TestNet::init(4, 0, Suite::Sm, |_| {});
+    let cfg_path = &net.nodes[0].config;
+    let original = std::fs::read_to_string(cfg_path).unwrap();
+    // A peer id that no member holds.
+    let stranger = "12D3KooWLRPJAA5o6Z6GHNs9Zo2D3Fvb2VtGN7E3k7Bq4MrtjPC7";
+    let mut cfg = fdl_node::NodeConfig::load(cfg_path).unwrap();
+    cfg.p2p.as_mut().unwrap().peers[0].peer_id = stranger.into();
+    cfg.save(cfg_path).unwrap();
+    let out = std::process::Command::new(common::FDL)
+        .args(["node", "--config", cfg_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not a node listed in the genesis"), "{err}");
+    // A network key the genesis does not list.
+    std::fs::write(cfg_path, &original).unwrap();
+    let key = net.dir.path().join("org1").join("network.key");
+    std::fs::write(&key, "11".repeat(32)).unwrap();
+    let out = std::process::Command::new(common::FDL)
+        .args(["node", "--config", cfg_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("which the genesis does not list"), "{err}");
+}

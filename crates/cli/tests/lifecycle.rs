@@ -212,12 +212,20 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
     let rec = wait_record(None);
     assert_eq!(rec["suite"], "sm");
     assert!(std::path::Path::new(rec["issuer_key"].as_str().unwrap()).exists());
+    // The default devnet: four validators, one per institution, each its own process.
+    let nodes = rec["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.len(), 4, "{rec}");
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(n["role"], "validator");
+        assert_eq!(n["name"], format!("org{}", i + 1));
+    }
     let node = &rec["nodes"][0];
     let rpc = node["rpc"].as_str().unwrap().to_string();
     assert!(rpc.starts_with("http://127.0.0.1:"), "{rpc}");
-    assert_eq!(node["role"], "validator");
-    let node_pid = node["pid"].as_u64().unwrap();
-    assert!(std::path::Path::new(&format!("/proc/{node_pid}")).exists());
+    let pids: Vec<u64> = nodes.iter().map(|n| n["pid"].as_u64().unwrap()).collect();
+    for pid in &pids {
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
     let rt = rt();
     let c = fdl_sdk::Client::new(&rpc).unwrap();
     let h1 = rt.block_on(c.status()).unwrap().height;
@@ -227,10 +235,12 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
     let status = child.wait().unwrap();
     assert!(status.success(), "devnet exited with {status}");
     let start = Instant::now();
-    while std::path::Path::new(&format!("/proc/{node_pid}")).exists() {
-        // A zombie would still be listed until reaped; the node is the devnet's child, reaped by it.
-        assert!(start.elapsed() < Duration::from_secs(10), "node {node_pid} still running after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
+    for node_pid in &pids {
+        while std::path::Path::new(&format!("/proc/{node_pid}")).exists() {
+            // A zombie would still be listed until reaped; the node is the devnet's child, reaped by it.
+            assert!(start.elapsed() < Duration::from_secs(20), "node {node_pid} still running after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     // Restart with the same directory: same chain, height continues.
     let modified = std::fs::metadata(dir.join("devnet.json")).unwrap().modified().unwrap();

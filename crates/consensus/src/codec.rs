@@ -14,8 +14,8 @@ use malachitebft_app_channel::app::{
         codec::{Codec, HasEncodedLen},
         core::{
             CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature, NilOrVal, PolkaCertificate,
-            PolkaSignature, Round, RoundCertificate, RoundCertificateType, RoundSignature, SignedMessage, Validity,
-            ValidatorProof, VoteType,
+            PolkaSignature, Round, RoundCertificate, RoundCertificateType, RoundSignature, SignedMessage,
+            ValidatorProof, Validity, VoteType,
         },
         sync::{RawDecidedValue, Request, Response, Status},
     },
@@ -67,11 +67,7 @@ fn put_round(o: &mut Vec<u8>, r: Round) {
 }
 fn get_round(r: &mut Reader<'_>) -> Result<Round, CodecError> {
     let v = r.u64("round")? as i64;
-    if v == -1 {
-        Ok(Round::Nil)
-    } else {
-        u32::try_from(v).map(Round::new).map_err(|_| bad("round"))
-    }
+    if v == -1 { Ok(Round::Nil) } else { u32::try_from(v).map(Round::new).map_err(|_| bad("round")) }
 }
 fn put_hash(o: &mut Vec<u8>, h: &BlockValue) {
     o.extend_from_slice(&h.0.0);

@@ -303,15 +303,34 @@ impl mc::Context for FdlContext {
         &set.validators[i]
     }
 
-    fn new_proposal(&self, height: Height, round: Round, value: BlockValue, pol_round: Round, address: ValidatorAddress) -> Proposal {
+    fn new_proposal(
+        &self,
+        height: Height,
+        round: Round,
+        value: BlockValue,
+        pol_round: Round,
+        address: ValidatorAddress,
+    ) -> Proposal {
         Proposal { height, round, value, pol_round, proposer: address }
     }
 
-    fn new_prevote(&self, height: Height, round: Round, value: NilOrVal<BlockValue>, address: ValidatorAddress) -> Vote {
+    fn new_prevote(
+        &self,
+        height: Height,
+        round: Round,
+        value: NilOrVal<BlockValue>,
+        address: ValidatorAddress,
+    ) -> Vote {
         Vote { vote_type: VoteType::Prevote, height, round, value, voter: address, extension: None }
     }
 
-    fn new_precommit(&self, height: Height, round: Round, value: NilOrVal<BlockValue>, address: ValidatorAddress) -> Vote {
+    fn new_precommit(
+        &self,
+        height: Height,
+        round: Round,
+        value: NilOrVal<BlockValue>,
+        address: ValidatorAddress,
+    ) -> Vote {
         Vote { vote_type: VoteType::Precommit, height, round, value, voter: address, extension: None }
     }
 }

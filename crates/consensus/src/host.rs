@@ -18,15 +18,18 @@ use std::{
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use bytesize::ByteSize;
 use fdl_crypto::{Address, Hash, PublicKey, Signature, Signer as FdlSigner, hash};
 use fdl_types::{Commit, CommitSig};
+use malachitebft_app_channel::app::engine::util::events::Event;
+use malachitebft_app_channel::app::types::MisbehaviorEvidence;
+use malachitebft_app_channel::app::types::core::ExtendedCommitCertificate;
 use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, EngineBuilder, NetworkContext, NetworkMsg, NetworkRequest, RequestContext,
     SyncContext, WalContext,
     app::{
         config::{
-            ConsensusConfig as MConsensusConfig, DiscoveryConfig, NodeConfig as MNodeConfig, P2pConfig,
-            ValueSyncConfig,
+            ConsensusConfig as MConsensusConfig, DiscoveryConfig, NodeConfig as MNodeConfig, P2pConfig, ValueSyncConfig,
         },
         engine::host::{HeightParams, Next, SyncedValueOutcome},
         net::Multiaddr,
@@ -39,10 +42,6 @@ use malachitebft_app_channel::{
         },
     },
 };
-use malachitebft_app_channel::app::engine::util::events::Event;
-use malachitebft_app_channel::app::types::core::ExtendedCommitCertificate;
-use malachitebft_app_channel::app::types::MisbehaviorEvidence;
-use bytesize::ByteSize;
 use malachitebft_app_channel::{NetworkIdentity, app::types::Keypair};
 use malachitebft_core_types::ValidatorSet as _;
 use tokio::sync::watch;
@@ -163,6 +162,9 @@ pub struct ConsensusConfig {
     pub network_seed: [u8; 32],
     /// The write-ahead log file.
     pub wal_path: PathBuf,
+    /// Where this node's own proposals are kept until decided, so that after a crash it proposes
+    /// the same block again for the same height and round (never two).
+    pub proposal_dir: PathBuf,
     /// The validator's signer; `None` runs an observer that verifies and stores but never votes.
     pub signer: Option<Arc<dyn FdlSigner>>,
     /// The node's consensus address (its key's address; observers too).
@@ -256,9 +258,65 @@ struct Host<L: Ledger> {
     received: HashMap<(u64, u32), Vec<ProposedValue<FdlContext>>>,
     stream_counter: u64,
     failed_decision: bool,
+    proposal_dir: PathBuf,
+}
+
+fn io_fatal(what: &str, e: std::io::Error) -> LedgerError {
+    LedgerError::Fatal(format!("{what}: {e}"))
 }
 
 impl<L: Ledger> Host<L> {
+    fn proposal_path(&self, height: u64, round: u32) -> PathBuf {
+        self.proposal_dir.join(format!("{height}-{round}.block"))
+    }
+
+    /// This node's block for (`height`, `round`): the one it already proposed (also before a
+    /// crash), or a new one, written durably before it is proposed.
+    async fn own_value(&mut self, height: u64, round: u32, timeout: Duration) -> Result<BlockValue, LedgerError> {
+        if let Some(v) = self.own.get(&(height, round)) {
+            return Ok(*v);
+        }
+        let path = self.proposal_path(height, round);
+        if let Ok(bytes) = std::fs::read(&path) {
+            match self.ledger.validate(height, self.address.0, &bytes).await {
+                Ok(h) => {
+                    tracing::info!(height, round, hash = %h, "re-proposing the block proposed before a restart");
+                    self.own.insert((height, round), BlockValue(h));
+                    self.bodies.insert(h, Bytes::from(bytes));
+                    return Ok(BlockValue(h));
+                }
+                Err(LedgerError::Fatal(e)) => return Err(LedgerError::Fatal(e)),
+                Err(e) => tracing::warn!(height, round, error = %e, "a stored own proposal no longer validates"),
+            }
+        }
+        let deadline = Instant::now() + timeout.mul_f32(0.5);
+        let (h, body) = self.ledger.propose(height, deadline).await?;
+        std::fs::create_dir_all(&self.proposal_dir).map_err(|e| io_fatal("proposal dir", e))?;
+        let tmp = path.with_extension("tmp");
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| io_fatal("proposal file", e))?;
+            f.write_all(&body).map_err(|e| io_fatal("proposal file", e))?;
+            f.sync_all().map_err(|e| io_fatal("proposal file", e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| io_fatal("proposal file", e))?;
+        self.own.insert((height, round), BlockValue(h));
+        self.bodies.insert(h, Bytes::from(body));
+        Ok(BlockValue(h))
+    }
+
+    /// Deletes stored own proposals at or below `height`.
+    fn prune_proposals(&self, height: u64) {
+        let Ok(dir) = std::fs::read_dir(&self.proposal_dir) else { return };
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let h = name.to_str().and_then(|n| n.split('-').next()).and_then(|h| h.parse::<u64>().ok());
+            if h.is_some_and(|h| h <= height) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
     fn validator_set(&self, height: u64) -> ValidatorSet {
         ValidatorSet::new(self.ledger.validators(height).into_iter().map(|(k, p)| Validator::new(k, p)).collect())
     }
@@ -291,8 +349,7 @@ impl<L: Ledger> Host<L> {
         let sig = signer
             .sign_bytes(&part_signing_bytes(&self.ctx.chain_id, Height(height), round, &self.address, &digest))
             .map_err(|e| LedgerError::Fatal(format!("signing proposal parts: {e}")))?;
-        let mut parts =
-            vec![ProposalPart::Init { height: Height(height), round, pol_round, proposer: self.address }];
+        let mut parts = vec![ProposalPart::Init { height: Height(height), round, pol_round, proposer: self.address }];
         for chunk in body.chunks(CHUNK) {
             parts.push(ProposalPart::Data(body.slice_ref(chunk)));
         }
@@ -411,7 +468,8 @@ impl<L: Ledger> Host<L> {
         for v in set.validators() {
             if let Some(pairs) = evidence.votes.get(&v.address) {
                 for (a, b) in pairs {
-                    let kind = if a.vote_type == malachitebft_core_types::VoteType::Prevote { "prevote" } else { "precommit" };
+                    let kind =
+                        if a.vote_type == malachitebft_core_types::VoteType::Prevote { "prevote" } else { "precommit" };
                     self.ledger.observe(ConsensusEvent::Equivocation {
                         height: a.height.0,
                         round: a.round.as_u32().unwrap_or(0),
@@ -490,9 +548,10 @@ pub async fn start<L: Ledger>(
     let identity = match &signer {
         Some(s) => {
             let pk = cfg.signer.as_ref().map(|k| k.public_key().to_bytes()).unwrap_or_default();
-            let proof = malachitebft_signing::Signer::sign_validator_proof(s, pk, keypair.public().to_peer_id().to_bytes())
-                .await
-                .map_err(|e| LedgerError::Fatal(format!("validator proof: {e}")))?;
+            let proof =
+                malachitebft_signing::Signer::sign_validator_proof(s, pk, keypair.public().to_peer_id().to_bytes())
+                    .await
+                    .map_err(|e| LedgerError::Fatal(format!("validator proof: {e}")))?;
             let bytes = Codec::encode(&FdlCodec, &proof).map_err(|e| LedgerError::Fatal(e.to_string()))?;
             NetworkIdentity::new_validator(cfg.moniker.clone(), keypair, address.to_string(), bytes)
         }
@@ -534,6 +593,7 @@ pub async fn start<L: Ledger>(
         received: HashMap::new(),
         stream_counter: 0,
         failed_decision: false,
+        proposal_dir: cfg.proposal_dir.clone(),
     };
     let task = tokio::spawn(async move {
         let mut events = channels.events.subscribe();
@@ -564,10 +624,7 @@ pub async fn start<L: Ledger>(
     Ok(ConsensusHandle { task })
 }
 
-fn observe_event<L: Ledger>(
-    host: &Host<L>,
-    ev: Result<Event<FdlContext>, tokio::sync::broadcast::error::RecvError>,
-) {
+fn observe_event<L: Ledger>(host: &Host<L>, ev: Result<Event<FdlContext>, tokio::sync::broadcast::error::RecvError>) {
     if let Ok(Event::Received(m)) = ev {
         let h = match &m {
             SignedConsensusMsg::Vote(v) => v.height.0,
@@ -585,6 +642,7 @@ async fn handle<L: Ledger>(
     match msg {
         AppMsg::ConsensusReady { reply } => {
             let h = host.ledger.height() + 1;
+            host.prune_proposals(h - 1);
             tracing::info!(height = h, "consensus ready");
             let _ = reply.send((Height(h), host.params(h)));
         }
@@ -607,16 +665,7 @@ async fn handle<L: Ledger>(
         }
         AppMsg::GetValue { height, round, timeout, reply } => {
             let r = round.as_u32().unwrap_or(0);
-            let value = if let Some(v) = host.own.get(&(height.0, r)) {
-                *v
-            } else {
-                let deadline = Instant::now() + timeout.mul_f32(0.5);
-                let (h, body) = host.ledger.propose(height.0, deadline).await?;
-                let body = Bytes::from(body);
-                host.own.insert((height.0, r), BlockValue(h));
-                host.bodies.insert(h, body);
-                BlockValue(h)
-            };
+            let value = host.own_value(height.0, r, timeout).await?;
             let _ = reply.send(LocallyProposedValue::new(height, round, value));
             if let Some(body) = host.bodies.get(&value.0).cloned() {
                 host.publish(channels, height.0, round, Round::Nil, &body).await?;
@@ -681,6 +730,7 @@ async fn handle<L: Ledger>(
             host.own.retain(|(hh, _), _| *hh > h);
             host.received.retain(|(hh, _), _| *hh > h);
             host.bodies.clear();
+            host.prune_proposals(h);
             let next = host.ledger.height() + 1;
             let params = host.params(next);
             let _ = if host.failed_decision {
@@ -740,12 +790,14 @@ fn commit_to_certificate(c: &Commit) -> ExtendedCommitCertificate<FdlContext> {
     let mut sigs: Vec<_> = c
         .signatures
         .iter()
-        .map(|s| malachitebft_core_types::CommitSignature::new(
-            ValidatorAddress(s.validator.address()),
-            FdlSignature(s.signature.as_bytes().to_vec()),
-        ))
+        .map(|s| {
+            malachitebft_core_types::CommitSignature::new(
+                ValidatorAddress(s.validator.address()),
+                FdlSignature(s.signature.as_bytes().to_vec()),
+            )
+        })
         .collect();
-    sigs.sort_by(|a: &malachitebft_core_types::CommitSignature<FdlContext>, b| a.address.cmp(&b.address));
+    sigs.sort_by_key(|s: &malachitebft_core_types::CommitSignature<FdlContext>| s.address);
     ExtendedCommitCertificate {
         height: Height(c.height),
         round: Round::new(c.round),

@@ -15,8 +15,10 @@ pub use context::{
     BlockValue, FdlContext, Height, Proposal, ProposalPart, Validator, ValidatorAddress, ValidatorSet, Vote,
     proposer_index,
 };
-pub use host::{ConsensusConfig, ConsensusEvent, ConsensusHandle, Ledger, LedgerError, PeerAddr, network_peer_id, start};
+pub use host::{
+    ConsensusConfig, ConsensusEvent, ConsensusHandle, Ledger, LedgerError, PeerAddr, network_peer_id, start,
+};
 pub use signing::{
-    ConsensusSigner, ConsensusVerifier, FdlPublicKey, FdlScheme, FdlSignature, part_signing_bytes, proposal_signing_bytes,
-    vote_signing_bytes,
+    ConsensusSigner, ConsensusVerifier, FdlPublicKey, FdlScheme, FdlSignature, part_signing_bytes,
+    proposal_signing_bytes, vote_signing_bytes,
 };

@@ -124,7 +124,13 @@ pub fn proposal_signing_bytes(chain_id: &str, p: &Proposal) -> Vec<u8> {
 
 /// The bytes the proposer signs to close a proposal-part stream: it binds the block's hash of all
 /// data parts to the height, round and proposer announced in the first part.
-pub fn part_signing_bytes(chain_id: &str, height: Height, round: Round, proposer: &ValidatorAddress, data: &Hash) -> Vec<u8> {
+pub fn part_signing_bytes(
+    chain_id: &str,
+    height: Height,
+    round: Round,
+    proposer: &ValidatorAddress,
+    data: &Hash,
+) -> Vec<u8> {
     let mut out = framed(PART_TAG, chain_id);
     out.extend_from_slice(&height.0.to_be_bytes());
     put_round(&mut out, round);
@@ -255,7 +261,10 @@ impl Verifier<FdlContext> for ConsensusVerifier {
         Ok(VerificationResult::from_bool(ok))
     }
 
-    async fn verify_validator_proof(&self, proof: &ValidatorProof<FdlContext>) -> Result<VerificationResult, SigningError> {
+    async fn verify_validator_proof(
+        &self,
+        proof: &ValidatorProof<FdlContext>,
+    ) -> Result<VerificationResult, SigningError> {
         let Ok(key) = FdlScheme::decode_public_key(&proof.public_key) else {
             return Ok(VerificationResult::Invalid);
         };

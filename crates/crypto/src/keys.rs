@@ -98,6 +98,7 @@ impl PublicKey {
     /// signature is of the other suite.
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
         match (self, sig) {
+            (PublicKey::Sm2(_), Signature::Sm2(_)) if crate::sm2v::reference_mode() => self.verify_reference(msg, sig),
             (PublicKey::Sm2(k), Signature::Sm2(der)) => {
                 let s = parse_sm2_der(der)?;
                 let (r, s): ([u8; 32], [u8; 32]) = (s.r_bytes().into(), s.s_bytes().into());
@@ -122,6 +123,7 @@ impl PublicKey {
     /// As [`PublicKey::verify`].
     pub fn verify_reference(&self, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
         match (self, sig) {
+            (PublicKey::Sm2(_), Signature::Sm2(_)) if crate::sm2v::reference_mode() => self.verify_reference(msg, sig),
             (PublicKey::Sm2(k), Signature::Sm2(der)) => {
                 let s = parse_sm2_der(der)?;
                 k.verify(msg, &s).map_err(|_| CryptoError::BadSignature)

@@ -65,6 +65,10 @@ impl BftLedger {
         while recent.len() > LIVENESS_WINDOW {
             recent.pop_front();
         }
+        if recent.len() < LIVENESS_WINDOW {
+            // Too few certificates yet to tell a down validator from a slow one.
+            return;
+        }
         let total: u64 = self.validators.iter().map(|(_, p)| p).sum();
         let live: Vec<u64> = self
             .validators
@@ -81,7 +85,11 @@ impl BftLedger {
         m.total_power.store(total, Ordering::Relaxed);
         let was = m.at_min_quorum.swap(u64::from(at_min), Ordering::Relaxed);
         if at_min && was == 0 && self.validators.len() > 1 {
-            tracing::warn!(live_power, total_power = total, "live validators have fallen to the minimum quorum: one more fault stops the chain");
+            tracing::warn!(
+                live_power,
+                total_power = total,
+                "live validators have fallen to the minimum quorum: one more fault stops the chain"
+            );
         } else if !at_min && was == 1 {
             tracing::info!(live_power, total_power = total, "live validators are above the minimum quorum again");
         }
@@ -151,12 +159,14 @@ impl Ledger for BftLedger {
             }
         };
         if let Some(i) = report.bad.first() {
-            return Err(LedgerError::Invalid { hash: Some(hash), reason: format!("transaction {i} has a bad signature") });
+            return Err(LedgerError::Invalid {
+                hash: Some(hash),
+                reason: format!("transaction {i} has a bad signature"),
+            });
         }
         let chain = self.chain.clone();
-        let verdict = tokio::task::spawn_blocking(move || chain.validate_block(block, proposer))
-            .await
-            .map_err(Self::fatal)?;
+        let verdict =
+            tokio::task::spawn_blocking(move || chain.validate_block(block, proposer)).await.map_err(Self::fatal)?;
         match verdict {
             Ok(p) => {
                 self.pending.lock().insert(hash, Pending { block: p, own: false });
@@ -221,12 +231,8 @@ impl Ledger for BftLedger {
                         *missed.entry(a.to_hex()).or_default() += 1;
                     }
                 }
-                let signers: Vec<Address> = self
-                    .validators
-                    .iter()
-                    .map(|(k, _)| k.address())
-                    .filter(|a| !missing.contains(a))
-                    .collect();
+                let signers: Vec<Address> =
+                    self.validators.iter().map(|(k, _)| k.address()).filter(|a| !missing.contains(a)).collect();
                 self.liveness(signers);
                 tracing::debug!(height, round, signed_power, total_power, "finalized");
             }
@@ -236,7 +242,7 @@ impl Ledger for BftLedger {
             ConsensusEvent::Synced(h) => {
                 let n = m.synced_blocks.fetch_add(1, Ordering::Relaxed) + 1;
                 let target = m.peer_height.load(Ordering::Relaxed);
-                if n == 1 || n % 100 == 0 || h >= target {
+                if n == 1 || n.is_multiple_of(100) || h >= target {
                     tracing::info!(height = h, target, synced = n, "catching up from peers");
                 }
             }

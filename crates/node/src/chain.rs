@@ -241,7 +241,8 @@ impl Chain {
             }
         }
         let view = AtVersion { state: &self.state, version: parent_height };
-        let outcome = execute_block(&view, h.height, h.timestamp_ms, &block.txs).map_err(|e| BlockInvalid::Fatal(e.into()))?;
+        let outcome =
+            execute_block(&view, h.height, h.timestamp_ms, &block.txs).map_err(|e| BlockInvalid::Fatal(e.into()))?;
         let (state_root, state_nodes, state_values) =
             self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
         if state_root != h.state_root {

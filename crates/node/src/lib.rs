@@ -98,6 +98,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         None => None,
     };
     fdl_crypto::sm2v::set_cache_limit(config.sig_cache_mb.saturating_mul(1024 * 1024));
+    if std::env::var("FDL_SM2_VERIFIER").is_ok_and(|v| v == "reference") {
+        tracing::warn!("FDL_SM2_VERIFIER=reference: SM2 signatures are checked by the slower reference verifier");
+        fdl_crypto::sm2v::set_reference_mode(true);
+    }
     fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_path().join("ledger.redb"))?);
@@ -113,8 +117,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
     let signer: Arc<dyn Signer> = Arc::new(key);
-    let peer_rpcs: Vec<String> =
-        config.p2p.iter().flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone())).collect();
+    let peer_rpcs: Vec<String> = config.p2p.iter().flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone())).collect();
     let (relay_tx, relay_rx) = mpsc::channel(1024);
     let ctx = RpcContext {
         genesis: genesis.clone(),
@@ -205,13 +208,10 @@ async fn run_bft(
     let cfg = fdl_consensus::ConsensusConfig {
         moniker: config.name.clone(),
         listen: p2p.listen,
-        peers: p2p
-            .peers
-            .iter()
-            .map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() })
-            .collect(),
+        peers: p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect(),
         network_seed: seed,
         wal_path: config.data_path().join("consensus.wal"),
+        proposal_dir: config.data_path().join("proposals"),
         address: signer.public_key().address(),
         signer: (config.role == Role::Validator).then_some(signer),
         propose_timeout: std::time::Duration::from_millis(p2p.propose_timeout_ms),

@@ -147,8 +147,10 @@ impl Genesis {
             peers.extend(v.peer_id.clone());
         }
         for o in &self.observers {
-            let k = hex::decode(&o.public_key).map_err(|e| GenesisError::Invalid(format!("observer {} key hex: {e}", o.name)))?;
-            PublicKey::from_bytes(self.suite, &k).map_err(|e| GenesisError::Invalid(format!("observer {} key: {e}", o.name)))?;
+            let k = hex::decode(&o.public_key)
+                .map_err(|e| GenesisError::Invalid(format!("observer {} key hex: {e}", o.name)))?;
+            PublicKey::from_bytes(self.suite, &k)
+                .map_err(|e| GenesisError::Invalid(format!("observer {} key: {e}", o.name)))?;
             keys.push(k);
             peers.extend(o.peer_id.clone());
         }

@@ -20,9 +20,9 @@ fn low_port_base(n: usize) -> u16 {
     loop {
         let salt = std::process::id().wrapping_mul(7919).wrapping_add(NEXT.fetch_add(97, Ordering::Relaxed));
         let base = 20_000 + (salt % 11_900) as u16;
-        if (0..n as u16).all(|i| {
-            [base + i, base + 50 + i].iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        }) {
+        if (0..n as u16)
+            .all(|i| [base + i, base + 50 + i].iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()))
+        {
             return base;
         }
     }
@@ -82,8 +82,11 @@ impl TestNet {
         let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
         let mut nodes = Vec::new();
         for i in 0..validators + observers {
-            let (name, observer) =
-                if i < validators { (format!("org{}", i + 1), false) } else { (format!("observer{}", i - validators + 1), true) };
+            let (name, observer) = if i < validators {
+                (format!("org{}", i + 1), false)
+            } else {
+                (format!("observer{}", i - validators + 1), true)
+            };
             let config = dir.path().join(&name).join("node.toml");
             let mut cfg = fdl_node::NodeConfig::load(&config).unwrap();
             let rpc = format!("http://{}", cfg.rpc_listen);
@@ -207,10 +210,16 @@ impl TestNet {
     /// Asserts every listed node holds the same block hash and state root at every height up to `h`.
     pub fn assert_same_chain(&self, nodes: &[usize], h: u64) {
         for height in 1..=h {
-            let first = self.block(nodes[0], height).unwrap_or_else(|| panic!("{} lacks block {height}", self.nodes[nodes[0]].name));
+            let first = self
+                .block(nodes[0], height)
+                .unwrap_or_else(|| panic!("{} lacks block {height}", self.nodes[nodes[0]].name));
             for &i in &nodes[1..] {
                 let b = self.block(i, height).unwrap_or_else(|| panic!("{} lacks block {height}", self.nodes[i].name));
-                assert_eq!(b.header.hash, first.header.hash, "block {height} differs between {} and {}", self.nodes[nodes[0]].name, self.nodes[i].name);
+                assert_eq!(
+                    b.header.hash, first.header.hash,
+                    "block {height} differs between {} and {}",
+                    self.nodes[nodes[0]].name, self.nodes[i].name
+                );
                 assert_eq!(b.header.state_root, first.header.state_root, "state root at {height} differs");
             }
         }

@@ -302,3 +302,18 @@ pub fn warm_up() {
 
 #[cfg(test)]
 mod tests;
+
+static REFERENCE_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Routes [`crate::PublicKey::verify`] for SM2 through the reference implementation (RustCrypto)
+/// instead of this verifier, process-wide. A benchmarking aid: `fdl node` sets it when
+/// `FDL_SM2_VERIFIER=reference`, so the same build measures the chain before and after the fast
+/// verifier.
+pub fn set_reference_mode(on: bool) {
+    REFERENCE_MODE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`set_reference_mode`] is on.
+pub fn reference_mode() -> bool {
+    REFERENCE_MODE.load(std::sync::atomic::Ordering::Relaxed)
+}
