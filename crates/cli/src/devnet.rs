@@ -111,18 +111,7 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     };
     genesis.validate()?;
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
-    let cfg = NodeConfig {
-        name: "node0".into(),
-        data_dir: "data".into(),
-        genesis: "../genesis.json".into(),
-        validator_key: "validator.pem".into(),
-        rpc_listen,
-        mempool_capacity: 50_000,
-        sig_cache_mb: 64,
-        role: Role::Validator,
-        p2p: None,
-        base_dir: node_dir.clone(),
-    };
+    let cfg = NodeConfig::new("node0", rpc_listen, Role::Validator, None, &node_dir);
     let cfg_path = node_dir.join("node.toml");
     cfg.save(&cfg_path)?;
     Ok(InitOutput { genesis: genesis_path, issuer_key, node_configs: vec![cfg_path] })

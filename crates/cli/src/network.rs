@@ -57,24 +57,14 @@ pub fn init_node(
     key.write_pem_file(&dir.join("validator.pem"))?;
     let seed = generate_network_key(&dir.join("network.key"))?;
     let peer_id = network_peer_id(&seed).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cfg = NodeConfig {
-        name: name.into(),
-        data_dir: "data".into(),
-        genesis: "../genesis.json".into(),
-        validator_key: "validator.pem".into(),
-        rpc_listen,
-        mempool_capacity: 50_000,
-        sig_cache_mb: 64,
-        role,
-        p2p: Some(P2pConfig {
-            listen: p2p_listen,
-            key: "network.key".into(),
-            peers: vec![],
-            propose_timeout_ms: 1_500,
-            vote_timeout_ms: 500,
-        }),
-        base_dir: dir.to_path_buf(),
+    let p2p = P2pConfig {
+        listen: p2p_listen,
+        key: "network.key".into(),
+        peers: vec![],
+        propose_timeout_ms: 1_500,
+        vote_timeout_ms: 500,
     };
+    let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
     cfg.save(&dir.join("node.toml"))?;
     let host = advertise.unwrap_or("127.0.0.1");
     let member = MemberNode {

@@ -229,7 +229,20 @@ struct Stream {
     parts: BTreeMap<u64, StreamContent<ProposalPart>>,
     fin_seq: Option<u64>,
     started: Option<Instant>,
+    bytes: usize,
 }
+
+/// Most partly received streams kept at once (the oldest is dropped beyond it).
+const MAX_STREAMS: usize = 64;
+/// Largest stream: a block of the largest size genesis allows, plus framing.
+const MAX_STREAM_BYTES: usize = 13 * 1024 * 1024;
+/// Most parts in one stream.
+const MAX_STREAM_PARTS: u64 = 128;
+/// Proposal streams processed per height and round (the proposer's, plus one conflicting one,
+/// which is enough for the engine to record an equivocation).
+const MAX_STREAMS_PER_ROUND: u8 = 2;
+/// Most complete proposals buffered for future heights.
+const MAX_FUTURE: usize = 8;
 
 /// A complete proposal.
 struct Assembled {
@@ -259,6 +272,8 @@ struct Host<L: Ledger> {
     stream_counter: u64,
     failed_decision: bool,
     proposal_dir: PathBuf,
+    /// Streams processed per (height, round).
+    processed: HashMap<(u64, u32), u8>,
 }
 
 fn io_fatal(what: &str, e: std::io::Error) -> LedgerError {
@@ -285,8 +300,11 @@ impl<L: Ledger> Host<L> {
                     self.bodies.insert(h, Bytes::from(bytes));
                     return Ok(BlockValue(h));
                 }
-                Err(LedgerError::Fatal(e)) => return Err(LedgerError::Fatal(e)),
-                Err(e) => tracing::warn!(height, round, error = %e, "a stored own proposal no longer validates"),
+                Err(e) => {
+                    // The engine may hold this proposal, signed, in its WAL: proposing anything
+                    // else for this height and round would be an equivocation.
+                    return Err(LedgerError::Fatal(format!("the stored own proposal {}: {e}", path.display())));
+                }
             }
         }
         let deadline = Instant::now() + timeout.mul_f32(0.5);
@@ -300,9 +318,35 @@ impl<L: Ledger> Host<L> {
             f.sync_all().map_err(|e| io_fatal("proposal file", e))?;
         }
         std::fs::rename(&tmp, &path).map_err(|e| io_fatal("proposal file", e))?;
+        std::fs::File::open(&self.proposal_dir).and_then(|d| d.sync_all()).map_err(|e| io_fatal("proposal dir", e))?;
         self.own.insert((height, round), BlockValue(h));
         self.bodies.insert(h, Bytes::from(body));
         Ok(BlockValue(h))
+    }
+
+    /// Loads this node's stored proposals for `height` into `bodies` (after a restart the engine
+    /// may ask to re-stream a block it locked on before the crash).
+    async fn load_stored_proposals(&mut self, height: u64) -> Result<(), LedgerError> {
+        let Ok(dir) = std::fs::read_dir(&self.proposal_dir) else { return Ok(()) };
+        let prefix = format!("{height}-");
+        let files: Vec<PathBuf> = dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".block"))
+            })
+            .collect();
+        for f in files {
+            let Ok(bytes) = std::fs::read(&f) else { continue };
+            match self.ledger.validate(height, self.address.0, &bytes).await {
+                Ok(h) => {
+                    self.bodies.entry(h).or_insert_with(|| Bytes::from(bytes));
+                }
+                Err(LedgerError::Fatal(e)) => return Err(LedgerError::Fatal(e)),
+                Err(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Deletes stored own proposals at or below `height`.
@@ -368,13 +412,26 @@ impl<L: Ledger> Host<L> {
 
     /// Adds a part; returns the whole proposal when the stream is complete.
     fn add_part(&mut self, key: (PeerId, StreamId), msg: StreamMessage<ProposalPart>) -> Option<Assembled> {
-        // Bound memory: drop streams that never completed.
-        if self.streams.len() > 256 {
-            self.streams.retain(|_, s| s.started.is_some_and(|t| t.elapsed() < Duration::from_secs(30)));
+        if msg.sequence >= MAX_STREAM_PARTS {
+            self.streams.remove(&key);
+            return None;
+        }
+        // Bound memory: streams that never complete are dropped, oldest first.
+        self.streams.retain(|_, s| s.started.is_some_and(|t| t.elapsed() < Duration::from_secs(30)));
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
+            let oldest = self.streams.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.streams.remove(&k);
+            }
         }
         let s = self.streams.entry(key.clone()).or_default();
         s.started.get_or_insert_with(Instant::now);
-        if msg.sequence > 4096 {
+        s.bytes = s.bytes.saturating_add(match &msg.content {
+            StreamContent::Data(ProposalPart::Data(b)) => b.len(),
+            _ => 64,
+        });
+        if s.bytes > MAX_STREAM_BYTES {
+            self.streams.remove(&key);
             return None;
         }
         if matches!(msg.content, StreamContent::Fin) {
@@ -390,7 +447,7 @@ impl<L: Ledger> Host<L> {
         let Some(StreamContent::Data(ProposalPart::Init { height, round, pol_round, proposer })) = it.next() else {
             return None;
         };
-        let mut data = Vec::new();
+        let mut data = Vec::with_capacity(s.bytes);
         let mut signature = None;
         for c in it {
             match c {
@@ -403,22 +460,37 @@ impl<L: Ledger> Host<L> {
         Some(Assembled { height, round, pol_round, proposer, data, signature: signature? })
     }
 
-    /// Checks the proposer's stream signature and validates the block.
-    async fn process(&mut self, a: Assembled) -> Result<Option<ProposedValue<FdlContext>>, LedgerError> {
+    /// True when `a` is signed by the proposer of its height and round (checked before any
+    /// decoding or execution, so no other peer can make this node do work or keep memory).
+    fn authentic(&self, a: &Assembled) -> bool {
+        let Some(r) = a.round.as_u32() else { return false };
         let set = self.validator_set(a.height.0);
-        let Some(v) = set.get_by_address(&a.proposer) else {
-            tracing::debug!(proposer = %a.proposer, "proposal from a non-validator ignored");
-            return Ok(None);
-        };
+        let i = crate::context::proposer_index(set.validators().len(), a.height, a.round);
+        let Some(v) = set.validators().get(i) else { return false };
+        if v.address != a.proposer {
+            tracing::debug!(height = a.height.0, round = r, sender = %a.proposer, "proposal parts from a validator that is not the round's proposer ignored");
+            return false;
+        }
         let digest = hash(self.ctx.suite, &a.data);
         let msg = part_signing_bytes(&self.ctx.chain_id, a.height, a.round, &a.proposer, &digest);
         if !check(&v.public_key.0, &msg, &a.signature) {
             tracing::warn!(proposer = %a.proposer, height = a.height.0, "proposal parts with a bad signature ignored");
+            return false;
+        }
+        true
+    }
+
+    /// Validates an authentic proposal's block (see [`Host::authentic`]).
+    async fn process(&mut self, a: Assembled) -> Result<Option<ProposedValue<FdlContext>>, LedgerError> {
+        let r = a.round.as_u32().unwrap_or(0);
+        let seen = self.processed.entry((a.height.0, r)).or_default();
+        if *seen >= MAX_STREAMS_PER_ROUND {
             return Ok(None);
         }
+        *seen += 1;
         let validity = match self.ledger.validate(a.height.0, a.proposer.0, &a.data).await {
             Ok(h) => {
-                self.bodies.insert(h, Bytes::from(a.data));
+                self.bodies.entry(h).or_insert_with(|| Bytes::from(a.data));
                 (h, Validity::Valid)
             }
             Err(LedgerError::Invalid { hash: Some(h), reason }) => {
@@ -439,7 +511,6 @@ impl<L: Ledger> Host<L> {
             value: BlockValue(validity.0),
             validity: validity.1,
         };
-        let r = a.round.as_u32().unwrap_or(0);
         self.received.entry((a.height.0, r)).or_default().push(pv.clone());
         Ok(Some(pv))
     }
@@ -594,6 +665,7 @@ pub async fn start<L: Ledger>(
         stream_counter: 0,
         failed_decision: false,
         proposal_dir: cfg.proposal_dir.clone(),
+        processed: HashMap::new(),
     };
     let task = tokio::spawn(async move {
         let mut events = channels.events.subscribe();
@@ -649,16 +721,6 @@ async fn handle<L: Ledger>(
         AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
             tracing::debug!(height = height.0, round = %round, %proposer, ?role, "round started");
             host.ledger.observe(ConsensusEvent::Round { height: height.0, round: round.as_u32().unwrap_or(0) });
-            // Proposals that arrived before their height started are validated now.
-            let ready: Vec<Assembled> = {
-                let (now, later): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut host.future).into_iter().partition(|a| a.height == height);
-                host.future = later.into_iter().filter(|a| a.height > height).collect();
-                now
-            };
-            for a in ready {
-                host.process(a).await?;
-            }
             let r = round.as_u32().unwrap_or(0);
             let values = host.received.get(&(height.0, r)).cloned().unwrap_or_default();
             let _ = reply_value.send(values);
@@ -678,8 +740,14 @@ async fn handle<L: Ledger>(
             let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
         }
         AppMsg::RestreamProposal { height, round, valid_round, value_id, .. } => {
-            if let Some(body) = host.bodies.get(&value_id.0).cloned() {
-                host.publish(channels, height.0, round, valid_round, &body).await?;
+            if !host.bodies.contains_key(&value_id.0) {
+                host.load_stored_proposals(height.0).await?;
+            }
+            match host.bodies.get(&value_id.0).cloned() {
+                Some(body) => host.publish(channels, height.0, round, valid_round, &body).await?,
+                None => {
+                    tracing::warn!(height = height.0, value = %value_id, "cannot re-stream a block this node does not hold")
+                }
             }
         }
         AppMsg::GetHistoryMinHeight { reply } => {
@@ -690,10 +758,12 @@ async fn handle<L: Ledger>(
             let mut out = None;
             if let Some(a) = host.add_part(key, part) {
                 let next = host.ledger.height() + 1;
-                if a.height.0 == next {
-                    out = host.process(a).await?;
-                } else if a.height.0 > next && a.height.0 <= next + 2 {
-                    host.future.push(a);
+                if a.height.0 >= next && a.height.0 <= next + 2 && host.authentic(&a) {
+                    if a.height.0 == next {
+                        out = host.process(a).await?;
+                    } else if host.future.len() < MAX_FUTURE {
+                        host.future.push(a);
+                    }
                 }
             }
             let _ = reply.send(out);
@@ -729,9 +799,18 @@ async fn handle<L: Ledger>(
             host.report_evidence(h, &evidence);
             host.own.retain(|(hh, _), _| *hh > h);
             host.received.retain(|(hh, _), _| *hh > h);
+            host.processed.retain(|(hh, _), _| *hh > h);
             host.bodies.clear();
             host.prune_proposals(h);
             let next = host.ledger.height() + 1;
+            // Proposals that arrived before their height are validated now, before the engine
+            // starts it (the engine awaits this reply without blocking).
+            let (ready, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut host.future).into_iter().partition(|a| a.height.0 == next);
+            host.future = later.into_iter().filter(|a| a.height.0 > next).collect();
+            for a in ready {
+                host.process(a).await?;
+            }
             let params = host.params(next);
             let _ = if host.failed_decision {
                 reply.send(Next::Restart(Height(next), params))
@@ -754,7 +833,9 @@ async fn handle<L: Ledger>(
         }
         AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
             let outcome = if height.0 != host.ledger.height() + 1 {
-                SyncedValueOutcome::PeerFault
+                // Between a decision and its finalization the engine may still be at the height
+                // just committed: not the peer's fault.
+                SyncedValueOutcome::LocalTransientError
             } else {
                 match host.ledger.validate(height.0, proposer.0, &value_bytes).await {
                     Ok(h) => {

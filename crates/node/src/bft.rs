@@ -96,6 +96,22 @@ impl BftLedger {
     }
 }
 
+impl BftLedger {
+    /// The index of the first transaction whose signature fails, checking each once per node:
+    /// those verified at admission are skipped, the rest go to the verifier pool, or, when client
+    /// load keeps that queue full, to a blocking thread (consensus never waits on the API).
+    async fn bad_signatures(&self, txs: &[fdl_types::SignedTx]) -> Result<Option<usize>, LedgerError> {
+        for _ in 0..20 {
+            if let Ok(r) = self.chain.mempool().verify_block_txs(txs).await {
+                return Ok(r.bad.first().copied());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let owned = txs.to_vec();
+        tokio::task::spawn_blocking(move || owned.iter().position(|t| t.verify().is_err())).await.map_err(Self::fatal)
+    }
+}
+
 #[async_trait]
 impl Ledger for BftLedger {
     fn height(&self) -> u64 {
@@ -145,28 +161,31 @@ impl Ledger for BftLedger {
         let block = Block::decode(bytes).map_err(|e| LedgerError::Invalid { hash: None, reason: e.to_string() })?;
         let suite = self.chain.genesis().suite;
         let hash = block.header.hash(suite);
+        // The body must be the one the header commits to; otherwise these bytes are not the block
+        // named `hash` at all, and must not get that value marked invalid.
+        if block.txs.len() != block.header.tx_count as usize
+            || Block::compute_tx_root(suite, &block.txs) != block.header.tx_root
+        {
+            return Err(LedgerError::Invalid {
+                hash: None,
+                reason: format!("the transactions sent by {proposer} do not match the header"),
+            });
+        }
         if self.pending.lock().contains_key(&hash) {
             return Ok(hash);
         }
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Invalid { hash: Some(hash), reason: format!("height {height} is not next") });
         }
-        // Signatures once per node: those verified at admission are skipped.
-        let report = loop {
-            match self.chain.mempool().verify_block_txs(&block.txs).await {
-                Ok(r) => break r,
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        };
-        if let Some(i) = report.bad.first() {
+        let bad = self.bad_signatures(&block.txs).await?;
+        if let Some(i) = bad {
             return Err(LedgerError::Invalid {
                 hash: Some(hash),
                 reason: format!("transaction {i} has a bad signature"),
             });
         }
         let chain = self.chain.clone();
-        let verdict =
-            tokio::task::spawn_blocking(move || chain.validate_block(block, proposer)).await.map_err(Self::fatal)?;
+        let verdict = tokio::task::spawn_blocking(move || chain.validate_block(block)).await.map_err(Self::fatal)?;
         match verdict {
             Ok(p) => {
                 self.pending.lock().insert(hash, Pending { block: p, own: false });

@@ -193,14 +193,14 @@ impl Chain {
     }
 
     /// Validates a block another validator proposed for the next height: its header links to
-    /// the tip, `proposer` made it, every transaction is valid at that height (signatures were
+    /// the tip, a validator built it, every transaction is valid at that height (signatures were
     /// checked by the caller), and re-executing it gives the roots its header claims. Returns
     /// the executed block, ready for [`Chain::commit_block`].
     ///
     /// # Errors
     /// [`BlockInvalid::Invalid`] with the reason; [`BlockInvalid::Fatal`] for store or state
     /// failures.
-    pub fn validate_block(&self, block: Block, proposer: fdl_crypto::Address) -> Result<ProposedBlock, BlockInvalid> {
+    pub fn validate_block(&self, block: Block) -> Result<ProposedBlock, BlockInvalid> {
         let (parent_height, parent_hash, parent_ts) = {
             let t = self.tip.lock();
             (t.height, t.hash, t.timestamp_ms)
@@ -214,8 +214,14 @@ impl Chain {
         if h.height != parent_height + 1 || h.parent_hash != parent_hash {
             return invalid(format!("block {} does not extend the tip {parent_height}", h.height));
         }
-        if h.proposer != proposer {
-            return invalid(format!("proposer {} is not the round's proposer {proposer}", h.proposer));
+        // The builder of the block: a later round's proposer may re-propose it (a locked value),
+        // and sync names the deciding round's proposer, so only membership is checked here.
+        let mut builder_listed = false;
+        for v in &self.genesis.validators {
+            builder_listed |= self.genesis.validator_key(v).is_ok_and(|k| k.address() == h.proposer);
+        }
+        if !builder_listed {
+            return invalid(format!("proposer {} is not a validator", h.proposer));
         }
         if h.timestamp_ms < parent_ts || h.timestamp_ms > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
             return invalid(format!("timestamp {} out of range", h.timestamp_ms));

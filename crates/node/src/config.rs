@@ -140,6 +140,23 @@ fn default_sig_cache_mb() -> usize {
 }
 
 impl NodeConfig {
+    /// A config with the defaults (data in `data/`, genesis at `../genesis.json`, key in
+    /// `validator.pem`, all relative to `base_dir`).
+    pub fn new(name: &str, rpc_listen: SocketAddr, role: Role, p2p: Option<P2pConfig>, base_dir: &Path) -> Self {
+        NodeConfig {
+            name: name.into(),
+            data_dir: "data".into(),
+            genesis: "../genesis.json".into(),
+            validator_key: "validator.pem".into(),
+            rpc_listen,
+            mempool_capacity: default_capacity(),
+            sig_cache_mb: default_sig_cache_mb(),
+            role,
+            p2p,
+            base_dir: base_dir.to_path_buf(),
+        }
+    }
+
     /// Reads a config file.
     ///
     /// # Errors

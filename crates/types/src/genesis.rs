@@ -34,6 +34,10 @@ impl Default for ChainParams {
     }
 }
 
+/// Largest block body a genesis may allow (`max_block_txs` x `max_tx_bytes`): it must travel in
+/// one consensus proposal and one sync response.
+pub const MAX_BLOCK_BYTES: u64 = 12 * 1024 * 1024;
+
 /// A validator listed in genesis.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +179,10 @@ impl Genesis {
         }
         if p.max_tx_bytes < 128 || p.max_tx_bytes as usize > crate::block::MAX_TX_BYTES_HARD {
             return bad("max_tx_bytes out of range".into());
+        }
+        // A whole block must fit one consensus message and one sync response.
+        if u64::from(p.max_block_txs).saturating_mul(u64::from(p.max_tx_bytes)) > MAX_BLOCK_BYTES {
+            return bad(format!("max_block_txs x max_tx_bytes exceeds {MAX_BLOCK_BYTES} bytes"));
         }
         Ok(())
     }
