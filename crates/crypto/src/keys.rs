@@ -123,7 +123,6 @@ impl PublicKey {
     /// As [`PublicKey::verify`].
     pub fn verify_reference(&self, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
         match (self, sig) {
-            (PublicKey::Sm2(_), Signature::Sm2(_)) if crate::sm2v::reference_mode() => self.verify_reference(msg, sig),
             (PublicKey::Sm2(k), Signature::Sm2(der)) => {
                 let s = parse_sm2_der(der)?;
                 k.verify(msg, &s).map_err(|_| CryptoError::BadSignature)
