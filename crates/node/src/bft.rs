@@ -241,7 +241,14 @@ impl Ledger for BftLedger {
                 }
             }
             ConsensusEvent::Peers(n) => {
-                m.peers_connected.store(n as u64, Ordering::Relaxed);
+                let before = m.peers_connected.swap(n as u64, Ordering::Relaxed);
+                // STD-7: a node keeps at least two peers (when the network has that many).
+                let possible = self.validators.len().saturating_sub(1).min(2) as u64;
+                if (n as u64) < possible && before >= possible {
+                    tracing::warn!(peers = n, "fewer than two connected peers; reconnecting");
+                } else if (n as u64) >= possible && before < possible && before > 0 {
+                    tracing::info!(peers = n, "peers reconnected");
+                }
             }
             ConsensusEvent::Finalized { height, round, missing, signed_power, total_power } => {
                 {
