@@ -334,3 +334,89 @@ fn a_node_refuses_peers_and_network_keys_the_genesis_does_not_list() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("which the genesis does not list"), "{err}");
 }
+
+#[test]
+fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
+    // The multi-host procedure of docs/operations.md, with each "host" a directory and a port.
+    let _serial = common::net::serial();
+    let root = tempfile::tempdir().unwrap();
+    let base = common::net::low_port_base(8);
+    let mut members = Vec::new();
+    let mut configs = Vec::new();
+    for i in 0..4u16 {
+        let org = format!("bank{}", (b'A' + i as u8) as char);
+        let dir = root.path().join(&org).join("node");
+        let (code, out, err) = common::fdl(&[
+            "init",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--org",
+            &org,
+            "--suite",
+            "sm",
+            "--rpc-listen",
+            &format!("127.0.0.1:{}", base + i),
+            "--p2p-listen",
+            &format!("127.0.0.1:{}", base + 50 + i),
+            "--advertise",
+            "127.0.0.1",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        members.push(dir.join("member.json").to_str().unwrap().to_string());
+        configs.push(dir.join("node.toml"));
+    }
+    let genesis = root.path().join("genesis.json");
+    let issuer = root.path().join("issuer.pem");
+    let mut args = vec!["genesis", "--chain-id", "bank-consortium-1", "--out", genesis.to_str().unwrap()];
+    args.extend(["--issuer-key", issuer.to_str().unwrap()]);
+    args.extend(members.iter().map(String::as_str));
+    let (code, out, err) = common::fdl(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut children = Vec::new();
+    for (i, cfg) in configs.iter().enumerate() {
+        // Each institution copies the genesis next to its node directory.
+        std::fs::copy(&genesis, cfg.parent().unwrap().parent().unwrap().join("genesis.json")).unwrap();
+        let mut args = vec!["peers", "--config", cfg.to_str().unwrap()];
+        args.extend(members.iter().map(String::as_str));
+        let (code, out, err) = common::fdl(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("3 peers"), "{out}");
+        let log = std::fs::File::create(root.path().join(format!("node{i}.log"))).unwrap();
+        children.push(common::net::KillOnDrop(
+            std::process::Command::new(common::FDL)
+                .args(["node", "--config", cfg.to_str().unwrap()])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        ));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let clients: Vec<fdl_sdk::Client> =
+        (0..4).map(|i| fdl_sdk::Client::new(&format!("http://127.0.0.1:{}", base + i)).unwrap()).collect();
+    let start = Instant::now();
+    loop {
+        let hs: Vec<u64> = clients.iter().filter_map(|c| rt.block_on(c.status()).ok().map(|s| s.height)).collect();
+        if hs.len() == 4 && hs.iter().all(|&h| h >= 3) {
+            break;
+        }
+        assert!(start.elapsed() < LONG, "no final blocks on all four institutions: {hs:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Anyone holding the genesis checks a block's certificate against its own copy.
+    let (code, out, err) = common::fdl(&[
+        "query",
+        "block",
+        "3",
+        "--verify",
+        "--rpc",
+        &format!("http://127.0.0.1:{}", base + 2),
+        "--genesis",
+        genesis.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let status = rt.block_on(clients[0].status()).unwrap();
+    assert_eq!(status.chain_id, "bank-consortium-1");
+    assert_eq!(status.validators, 4);
+    drop(children);
+}

@@ -13,8 +13,23 @@ use fdl_types::{Genesis, api::BlockView};
 
 use super::{FDL, fdl};
 
-/// A base port in 20000..32000 with `n` free ports above it.
-fn low_port_base(n: usize) -> u16 {
+/// Holds the multi-node lock for a test that starts its own processes.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A child process killed when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A base port in 20000..32000 with `n` free ports above it (and `n` more 50 above).
+pub fn low_port_base(n: usize) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     loop {
@@ -53,7 +68,7 @@ pub struct TestNet {
 impl TestNet {
     /// Creates the network's files; `edit` may change the genesis before any node starts.
     pub fn init(validators: usize, observers: usize, suite: Suite, edit: impl FnOnce(&mut Genesis)) -> TestNet {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = serial();
         let dir = tempfile::tempdir().unwrap();
         // Ports below the kernel's ephemeral range (32768+), so a killed node's port is not
         // taken by some outgoing connection before it restarts.
