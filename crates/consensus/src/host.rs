@@ -324,7 +324,8 @@ impl<L: Ledger> Host<L> {
         Ok(BlockValue(h))
     }
 
-    /// Loads this node's stored proposals for `height` into `bodies` (after a restart the engine
+    /// Loads the stored proposals for `height` (this node's own and the peers' it validated)
+    /// into `bodies` (after a restart the engine
     /// may ask to re-stream a block it locked on before the crash).
     async fn load_stored_proposals(&mut self, height: u64) -> Result<(), LedgerError> {
         let Ok(dir) = std::fs::read_dir(&self.proposal_dir) else { return Ok(()) };
@@ -490,6 +491,12 @@ impl<L: Ledger> Host<L> {
         *seen += 1;
         let validity = match self.ledger.validate(a.height.0, a.proposer.0, &a.data).await {
             Ok(h) => {
+                // Kept on disk too (best effort, no fsync): after a crash of every validator, any
+                // node that locked on this block can re-stream it.
+                let path = self.proposal_dir.join(format!("{}-peer-{h}.block", a.height.0));
+                if !path.exists() && std::fs::create_dir_all(&self.proposal_dir).is_ok() {
+                    let _ = std::fs::write(&path, &a.data);
+                }
                 self.bodies.entry(h).or_insert_with(|| Bytes::from(a.data));
                 (h, Validity::Valid)
             }
