@@ -2,6 +2,7 @@
 //! transactions, queries and the benchmark.
 
 mod bench;
+mod ca;
 mod devnet;
 mod keys;
 mod network;
@@ -32,6 +33,8 @@ enum Cmd {
     /// Create a chain (one validator, or --validators N on 127.0.0.1), or with --org one
     /// institution's node for a multi-host network.
     Init(devnet::InitArgs),
+    /// An institution's certificate authority: init, issue (with a role), revoke, verify.
+    Ca(ca::CaArgs),
     /// Merge the institutions' public parts (member.json) into a genesis.
     Genesis(network::GenesisArgs),
     /// Fill a node config's peer list from the members' public parts.
@@ -55,6 +58,7 @@ fn main() {
         Cmd::Sign(a) => keys::sign(a),
         Cmd::Verify(a) => keys::verify(a),
         Cmd::Init(a) => devnet::init(a),
+        Cmd::Ca(a) => ca::run(a),
         Cmd::Genesis(a) => network::genesis(a),
         Cmd::Peers(a) => network::peers(a),
         Cmd::Node(a) => devnet::node(a),

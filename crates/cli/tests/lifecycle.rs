@@ -329,3 +329,63 @@ fn node_refuses_a_key_that_is_not_a_genesis_validator() {
     assert_eq!(code, 2);
     assert!(err.contains("not a validator in the genesis"), "{err}");
 }
+
+/// `fdl ca`: an institution's CA issues a member certificate with its role, which OpenSSL
+/// verifies; a revoked certificate is refused once the CA republishes its revocation list.
+#[test]
+fn fdl_ca_issues_verifies_and_revokes() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let (code, _, err) = fdl(&["ca", "init", "--org", "bankA", "--dir", &p("ca")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = fdl(&["keygen", "--out", &p("alice.pem")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = fdl(&[
+        "ca",
+        "issue",
+        "--ca-dir",
+        &p("ca"),
+        "--role",
+        "client",
+        "--cn",
+        "alice",
+        "--key",
+        &p("alice.pem"),
+        "--out",
+        &p("alice.crt"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("client of bankA"), "{out}");
+    let o = openssl(&["verify", "-vfyopt", "distid:1234567812345678", "-CAfile", &p("ca/ca.pem"), &p("alice.crt")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, out, _) =
+        fdl(&["ca", "verify", "--ca", &p("ca/ca.pem"), "--crl", &p("ca/crl.pem"), &p("alice.crt"), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"role\":\"client\"") && out.contains("\"valid\":true"), "{out}");
+    // A role outside the list is refused by the CLI.
+    let (code, _, _) = fdl(&[
+        "ca",
+        "issue",
+        "--ca-dir",
+        &p("ca"),
+        "--role",
+        "king",
+        "--cn",
+        "x",
+        "--key",
+        &p("alice.pem"),
+        "--out",
+        &p("x.crt"),
+    ]);
+    assert_ne!(code, 0);
+    let (code, out, err) = fdl(&["ca", "revoke", "--ca-dir", &p("ca"), &p("alice.crt")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = fdl(&["ca", "verify", "--ca", &p("ca/ca.pem"), "--crl", &p("ca/crl.pem"), &p("alice.crt")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("revoked"), "{out}");
+    // Another institution's CA does not vouch for it.
+    let (code, _, _) = fdl(&["ca", "init", "--org", "bankB", "--dir", &p("cb")]);
+    assert_eq!(code, 0);
+    let (code, out, _) = fdl(&["ca", "verify", "--ca", &p("cb/ca.pem"), &p("alice.crt")]);
+    assert_eq!(code, 1, "{out}");
+}

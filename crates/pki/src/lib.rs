@@ -503,3 +503,15 @@ pub fn verify_crl(crl_der: &[u8], ca_der: &[u8]) -> Result<Vec<Revoked>, PkiErro
 pub fn crl_to_pem(der: &[u8]) -> Result<String, PkiError> {
     der::pem::encode_string("X509 CRL", LineEnding::LF, der).map_err(|e| PkiError::Malformed(e.to_string()))
 }
+
+/// DER of a PEM CRL (`X509 CRL`).
+///
+/// # Errors
+/// [`PkiError::Malformed`] when it is not a PEM `X509 CRL`.
+pub fn crl_from_pem(pem: &str) -> Result<Vec<u8>, PkiError> {
+    let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| PkiError::Malformed(e.to_string()))?;
+    if label != "X509 CRL" {
+        return Err(PkiError::Malformed(format!("PEM label {label}, expected X509 CRL")));
+    }
+    Ok(der)
+}
