@@ -106,7 +106,7 @@ fn now() -> u64 {
 
 fn read_cert(p: &Path) -> anyhow::Result<Vec<u8>> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    Ok(fdl_pki::from_pem(&text).with_context(|| p.display().to_string())?)
+    fdl_pki::from_pem(&text).with_context(|| p.display().to_string())
 }
 
 fn read_public(p: &Path) -> anyhow::Result<PublicKey> {
