@@ -86,6 +86,7 @@ fn execution(c: &mut Criterion) {
         genesis_time_ms: 0,
         issuer: issuer.address(),
         validators: vec![],
+        members: vec![],
         observers: vec![],
         balances: keys.iter().map(|k| (k.address(), 1_000_000)).collect(),
         params: ChainParams::default(),

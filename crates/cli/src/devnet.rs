@@ -54,6 +54,9 @@ pub struct InitArgs {
     /// Host name or IP other institutions reach this node at (with --org).
     #[arg(long)]
     advertise: Option<String>,
+    /// The institution's CA directory (with --org; default DIR/ca, created if missing).
+    #[arg(long)]
+    ca_dir: Option<PathBuf>,
     /// Create a whole local network of this many validators (without --org).
     #[arg(long, default_value_t = 1)]
     validators: usize,
@@ -105,6 +108,7 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
             power: 1,
             ..Default::default()
         }],
+        members: vec![],
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),
@@ -130,6 +134,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
             a.rpc_listen,
             a.p2p_listen,
             a.advertise.as_deref(),
+            &a.ca_dir.clone().unwrap_or_else(|| a.dir.join("ca")),
         )?;
         println!("node {} ({}) of {} in {}", m.name, a.role.as_str(), m.org, a.dir.display());
         println!("  key          {}", a.dir.join("validator.pem").display());

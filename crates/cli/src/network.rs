@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
 use fdl_node::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, network_peer_id};
-use fdl_types::{ChainParams, Genesis, GenesisObserver, GenesisValidator};
+use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
 use serde::{Deserialize, Serialize};
 
 /// The public part of one node, which its institution hands to the others: `member.json`.
@@ -35,6 +35,33 @@ pub struct MemberNode {
     pub p2p: SocketAddr,
     /// API URL other nodes forward transactions to.
     pub rpc: String,
+    /// The institution's root CA certificate, PEM.
+    pub ca_cert: String,
+    /// The node's certificate (role `validator` or `observer`), PEM, issued by that CA.
+    pub certificate: String,
+}
+
+/// The institution's CA in `ca_dir`, created if it does not exist yet; returns its certificate
+/// (DER) and key.
+pub fn ensure_ca(ca_dir: &Path, org: &str, suite: Suite) -> anyhow::Result<(Vec<u8>, KeyPair)> {
+    let cert_path = ca_dir.join("ca.pem");
+    if cert_path.exists() {
+        let der = fdl_pki::from_pem(&std::fs::read_to_string(&cert_path)?)?;
+        let key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;
+        let info = fdl_pki::parse(&der)?;
+        if info.org != org {
+            bail!("the CA in {} belongs to {}, not {org}", ca_dir.display(), info.org);
+        }
+        return Ok((der, key));
+    }
+    std::fs::create_dir_all(ca_dir)?;
+    let key = KeyPair::generate(suite);
+    let der = fdl_pki::create_ca(org, &key, 3650)?;
+    key.write_pem_file(&ca_dir.join("ca-key.pem"))?;
+    std::fs::write(&cert_path, fdl_pki::to_pem(&der)?)?;
+    let crl = fdl_pki::create_crl(&der, &key, &[], 1)?;
+    std::fs::write(ca_dir.join("crl.pem"), fdl_pki::crl_to_pem(&crl)?)?;
+    Ok((der, key))
 }
 
 /// Writes one node's keys, network key, config and public part into `dir`. Returns the public part.
@@ -48,6 +75,7 @@ pub fn init_node(
     rpc_listen: SocketAddr,
     p2p_listen: SocketAddr,
     advertise: Option<&str>,
+    ca_dir: &Path,
 ) -> anyhow::Result<MemberNode> {
     if dir.join("node.toml").exists() {
         bail!("{} already holds a node (node.toml exists)", dir.display());
@@ -66,6 +94,13 @@ pub fn init_node(
     };
     let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
     cfg.save(&dir.join("node.toml"))?;
+    let (ca, ca_key) = ensure_ca(ca_dir, org, suite)?;
+    let role_cert = match role {
+        Role::Validator => fdl_pki::Role::Validator,
+        Role::Observer => fdl_pki::Role::Observer,
+    };
+    let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), name, role_cert, 3650)?;
+    std::fs::write(dir.join("node.crt"), fdl_pki::to_pem(&cert)?)?;
     let host = advertise.unwrap_or("127.0.0.1");
     let member = MemberNode {
         name: name.into(),
@@ -76,6 +111,8 @@ pub fn init_node(
         peer_id,
         p2p: format!("{host}:{}", p2p_listen.port()).parse().context("the advertised p2p address")?,
         rpc: format!("http://{host}:{}", rpc_listen.port()),
+        ca_cert: fdl_pki::to_pem(&ca)?,
+        certificate: fdl_pki::to_pem(&cert)?,
     };
     std::fs::write(dir.join("member.json"), serde_json::to_string_pretty(&member)?)?;
     Ok(member)
@@ -86,7 +123,13 @@ pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[Mem
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let mut validators = Vec::new();
     let mut observers = Vec::new();
+    let mut institutions: Vec<GenesisMember> = Vec::new();
     for m in members {
+        match institutions.iter().find(|i| i.name == m.org) {
+            Some(i) if i.ca_cert != m.ca_cert => bail!("{} appears with two different CA certificates", m.org),
+            Some(_) => {}
+            None => institutions.push(GenesisMember { name: m.org.clone(), ca_cert: m.ca_cert.clone() }),
+        }
         if m.suite != suite {
             bail!("node {} uses the {} suite, the chain {suite}", m.name, m.suite);
         }
@@ -97,12 +140,14 @@ pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[Mem
                 power: 1,
                 org: Some(m.org.clone()),
                 peer_id: Some(m.peer_id.clone()),
+                certificate: Some(m.certificate.clone()),
             }),
             Role::Observer => observers.push(GenesisObserver {
                 name: m.name.clone(),
                 org: Some(m.org.clone()),
                 public_key: m.public_key.clone(),
                 peer_id: Some(m.peer_id.clone()),
+                certificate: Some(m.certificate.clone()),
             }),
         }
     }
@@ -111,6 +156,7 @@ pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[Mem
         suite,
         genesis_time_ms: now_ms,
         issuer: issuer.address(),
+        members: institutions,
         validators,
         observers,
         balances: vec![],
@@ -191,6 +237,8 @@ pub fn create_local_network(
         let p2p = free_port_near(p2p_base.saturating_add(i as u16), &taken)?;
         taken.push(p2p);
         let node_dir = dir.join(&name);
+        // Each institution's CA lives in the devnet directory, next to its node.
+        let ca_dir = dir.join(&org).join("ca");
         let m = init_node(
             &node_dir,
             &name,
@@ -200,6 +248,7 @@ pub fn create_local_network(
             SocketAddr::from(([127, 0, 0, 1], rpc)),
             SocketAddr::from(([127, 0, 0, 1], p2p)),
             None,
+            &ca_dir,
         )?;
         members.push(m);
         configs.push(node_dir.join("node.toml"));

@@ -420,3 +420,43 @@ fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
     assert_eq!(status.validators, 4);
     drop(children);
 }
+
+#[test]
+fn nodes_refuse_a_genesis_whose_validators_are_not_certified_by_their_institution() {
+    // The devnet's genesis lists each institution's CA and each node's certificate.
+    let net = TestNet::init(4, 0, Suite::Sm, |_| {});
+    assert_eq!(net.genesis.members.len(), 4);
+    assert!(net.genesis.validators.iter().all(|v| v.certificate.is_some()));
+    let start = |g: &fdl_types::Genesis| {
+        std::fs::write(net.dir.path().join("genesis.json"), serde_json::to_string_pretty(g).unwrap()).unwrap();
+        let out = std::process::Command::new(common::FDL)
+            .args(["node", "--config", net.nodes[0].config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A certificate from a foreign CA that uses org2's name.
+    let foreign_key = KeyPair::generate(Suite::Sm);
+    let foreign_ca = fdl_pki::create_ca("org2", &foreign_key, 10).unwrap();
+    let org2_key =
+        fdl_crypto::PublicKey::from_bytes(Suite::Sm, &hex::decode(&net.genesis.validators[1].public_key).unwrap())
+            .unwrap();
+    let forged = fdl_pki::issue(&foreign_ca, &foreign_key, &org2_key, "org2", fdl_pki::Role::Validator, 10).unwrap();
+    let mut g = net.genesis.clone();
+    g.validators[1].certificate = Some(fdl_pki::to_pem(&forged).unwrap());
+    let err = start(&g);
+    assert!(err.contains("node org2") && err.contains("not signed by this CA"), "{err}");
+    // A genuine certificate, but for the observer role.
+    let ca_dir = net.dir.path().join("org2").join("ca");
+    let ca = fdl_pki::from_pem(&std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap()).unwrap();
+    let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem")).unwrap();
+    let observer_cert = fdl_pki::issue(&ca, &ca_key, &org2_key, "org2", fdl_pki::Role::Observer, 10).unwrap();
+    g.validators[1].certificate = Some(fdl_pki::to_pem(&observer_cert).unwrap());
+    let err = start(&g);
+    assert!(err.contains("role"), "{err}");
+    // No certificate at all.
+    g.validators[1].certificate = None;
+    let err = start(&g);
+    assert!(err.contains("no certificate"), "{err}");
+}

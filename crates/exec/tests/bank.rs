@@ -41,6 +41,7 @@ fn genesis(issuer: Address) -> Genesis {
         genesis_time_ms: 0,
         issuer,
         validators: vec![],
+        members: vec![],
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),

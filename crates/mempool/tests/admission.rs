@@ -35,6 +35,7 @@ fn fixture(capacity: usize) -> Fixture {
             power: 1,
             ..Default::default()
         }],
+        members: vec![],
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),

@@ -78,6 +78,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     for v in &genesis.validators {
         validators.push((genesis.validator_key(v).map_err(|e| NodeError::Genesis(e.to_string()))?, v.power));
     }
+    check_certificates(&genesis)?;
     let own_hex = hex::encode(own.to_bytes());
     match config.role {
         Role::Validator if !validators.iter().any(|(k, _)| *k == own) => {
@@ -161,6 +162,45 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let _ = rpc.await;
     tracing::info!(height = chain.height(), "node stopped");
     result
+}
+
+/// When genesis lists member institutions, checks that every validator and observer holds a
+/// certificate from its institution's CA, valid now, for its key and its role (STD-9.1, 13.1).
+fn check_certificates(genesis: &Genesis) -> Result<(), NodeError> {
+    if genesis.members.is_empty() {
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let nodes = genesis
+        .validators
+        .iter()
+        .map(|v| (&v.name, &v.org, &v.public_key, &v.certificate, fdl_pki::Role::Validator))
+        .chain(
+            genesis.observers.iter().map(|o| (&o.name, &o.org, &o.public_key, &o.certificate, fdl_pki::Role::Observer)),
+        );
+    for (name, org, key, cert, role) in nodes {
+        let bad = |why: String| NodeError::Genesis(format!("node {name}: {why}"));
+        let org = org.as_ref().ok_or_else(|| bad("no institution".into()))?;
+        let member = genesis
+            .members
+            .iter()
+            .find(|m| &m.name == org)
+            .ok_or_else(|| bad(format!("{org} is not a member institution")))?;
+        let cert = cert.as_ref().ok_or_else(|| bad("no certificate".into()))?;
+        let ca = fdl_pki::from_pem(&member.ca_cert).map_err(|e| bad(format!("CA of {org}: {e}")))?;
+        let der = fdl_pki::from_pem(cert).map_err(|e| bad(e.to_string()))?;
+        let info = fdl_pki::verify(&der, &ca, now).map_err(|e| bad(e.to_string()))?;
+        if info.role != Some(role) {
+            return Err(bad(format!("its certificate's role is {:?}, not {role}", info.role)));
+        }
+        if !hex::encode(info.public_key.to_bytes()).eq_ignore_ascii_case(key) {
+            return Err(bad("its certificate is for another key".into()));
+        }
+        if &info.org != org {
+            return Err(bad(format!("its certificate names {}, not {org}", info.org)));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the network section against genesis (every peer must be a listed node, STD-9.1) and

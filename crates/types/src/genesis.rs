@@ -54,6 +54,19 @@ pub struct GenesisValidator {
     /// The node's network (libp2p) peer id: only listed peers may connect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_id: Option<String>,
+    /// The node's certificate (PEM), issued by its institution's CA with the role `validator`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// A member institution: its name and root CA certificate (STD-13.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisMember {
+    /// The institution's name (its certificates' `O`).
+    pub name: String,
+    /// Its root CA certificate, PEM.
+    pub ca_cert: String,
 }
 
 /// An observer listed in genesis: a full node that verifies and stores every block but does not vote.
@@ -70,6 +83,9 @@ pub struct GenesisObserver {
     /// The node's network (libp2p) peer id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_id: Option<String>,
+    /// The node's certificate (PEM), issued by its institution's CA with the role `observer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// The genesis document.
@@ -84,6 +100,10 @@ pub struct Genesis {
     pub genesis_time_ms: u64,
     /// The account allowed to issue and burn digital cash.
     pub issuer: Address,
+    /// The member institutions and their CAs. When present, every validator and observer must
+    /// hold a certificate from its institution's CA (checked by the node at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<GenesisMember>,
     /// The validators.
     pub validators: Vec<GenesisValidator>,
     /// The observers.
@@ -220,6 +240,7 @@ mod tests {
                 power: 1,
                 ..Default::default()
             }],
+            members: vec![],
             observers: vec![],
             balances: vec![(a, 10), (Address([2; 20]), 5)],
             params: ChainParams::default(),

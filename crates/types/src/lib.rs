@@ -15,6 +15,6 @@ pub mod tx;
 
 pub use block::{Block, BlockHeader, Commit, CommitSig};
 pub use codec::{Decode, DecodeError, Encode, Reader};
-pub use genesis::{ChainParams, Genesis, GenesisObserver, GenesisValidator};
+pub use genesis::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
 pub use receipt::{Event, Receipt, StatusCode};
 pub use tx::{Payload, SignedTx, TxBody, TxError};
