@@ -407,7 +407,19 @@ pub fn verify(der: &[u8], ca_der: &[u8], now: u64) -> Result<CertInfo, PkiError>
 /// # Errors
 /// [`PkiError::Malformed`] when encoding fails.
 pub fn to_pem(der: &[u8]) -> Result<String, PkiError> {
-    der::pem::encode_string("CERTIFICATE", LineEnding::LF, der).map_err(|e| PkiError::Malformed(e.to_string()))
+    pem_encode("CERTIFICATE", der)
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> Result<String, PkiError> {
+    der::pem::encode_string(label, LineEnding::LF, der).map_err(|e| PkiError::Malformed(e.to_string()))
+}
+
+fn pem_decode(expected: &str, pem: &str) -> Result<Vec<u8>, PkiError> {
+    let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| PkiError::Malformed(e.to_string()))?;
+    if label != expected {
+        return Err(PkiError::Malformed(format!("PEM label {label}, expected {expected}")));
+    }
+    Ok(der)
 }
 
 /// DER of a PEM certificate.
@@ -415,11 +427,7 @@ pub fn to_pem(der: &[u8]) -> Result<String, PkiError> {
 /// # Errors
 /// [`PkiError::Malformed`] when it is not a PEM `CERTIFICATE`.
 pub fn from_pem(pem: &str) -> Result<Vec<u8>, PkiError> {
-    let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| PkiError::Malformed(e.to_string()))?;
-    if label != "CERTIFICATE" {
-        return Err(PkiError::Malformed(format!("PEM label {label}, expected CERTIFICATE")));
-    }
-    Ok(der)
+    pem_decode("CERTIFICATE", pem)
 }
 
 /// A revoked certificate: its serial (hex) and when it was revoked (Unix seconds).
@@ -501,7 +509,7 @@ pub fn verify_crl(crl_der: &[u8], ca_der: &[u8]) -> Result<Vec<Revoked>, PkiErro
 /// # Errors
 /// [`PkiError::Malformed`] when encoding fails.
 pub fn crl_to_pem(der: &[u8]) -> Result<String, PkiError> {
-    der::pem::encode_string("X509 CRL", LineEnding::LF, der).map_err(|e| PkiError::Malformed(e.to_string()))
+    pem_encode("X509 CRL", der)
 }
 
 /// DER of a PEM CRL (`X509 CRL`).
@@ -509,9 +517,5 @@ pub fn crl_to_pem(der: &[u8]) -> Result<String, PkiError> {
 /// # Errors
 /// [`PkiError::Malformed`] when it is not a PEM `X509 CRL`.
 pub fn crl_from_pem(pem: &str) -> Result<Vec<u8>, PkiError> {
-    let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| PkiError::Malformed(e.to_string()))?;
-    if label != "X509 CRL" {
-        return Err(PkiError::Malformed(format!("PEM label {label}, expected X509 CRL")));
-    }
-    Ok(der)
+    pem_decode("X509 CRL", pem)
 }
