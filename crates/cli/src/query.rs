@@ -75,9 +75,22 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
             } else {
                 println!("chain       {} ({} suite)", status.chain_id, status.suite);
                 println!("height      {}  ({})", status.height, status.latest_block_hash);
-                println!("node        {} ({})", status.node_name, status.node_id);
+                println!("node        {} ({}, {})", status.node_name, status.role, status.node_id);
                 println!("validators  {}", status.validators);
-                println!("peers       {}", status.peers.len());
+                let c = &status.consensus;
+                println!("peers       {} connected ({} configured)", c.peers, status.peers.len());
+                println!("round       {}", c.round);
+                println!(
+                    "sync        {} (peers at {}, {} behind, {} blocks synced)",
+                    if c.syncing { "catching up" } else { "in step" },
+                    c.peer_height,
+                    c.sync_lag,
+                    c.synced_blocks
+                );
+                println!("finality    {} ms (last block)", c.last_finality_ms);
+                if c.evidence > 0 {
+                    println!("evidence    {} equivocation(s): GET /v1/evidence", c.evidence);
+                }
                 println!("mempool     {}", status.mempool_size);
             }
         }
