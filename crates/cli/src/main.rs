@@ -47,6 +47,8 @@ enum Cmd {
     Tx(tx::TxArgs),
     /// Query the ledger.
     Query(query::QueryArgs),
+    /// The consortium's member institutions.
+    Member(query::MemberArgs),
     /// Drive a signed payment load and print throughput and latency as one JSON line.
     Bench(bench::BenchArgs),
 }
@@ -65,6 +67,7 @@ fn main() {
         Cmd::Devnet(a) => devnet::devnet(a),
         Cmd::Tx(a) => util::runtime().and_then(|rt| rt.block_on(tx::run(a))),
         Cmd::Query(a) => util::runtime().and_then(|rt| rt.block_on(query::run(a))),
+        Cmd::Member(a) => util::runtime().and_then(|rt| rt.block_on(query::member(a))),
         Cmd::Bench(a) => bench::run(a),
     };
     match result {

@@ -196,3 +196,52 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// `fdl member`.
+#[derive(clap::Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    cmd: MemberCmd,
+    /// Node API URL (default: the devnet's first node).
+    #[arg(long, global = true)]
+    rpc: Option<String>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum MemberCmd {
+    /// The member institutions, their CAs and their certified validators and observers.
+    List,
+}
+
+/// Runs `fdl member`.
+pub async fn member(a: MemberArgs) -> anyhow::Result<i32> {
+    let client = Client::new(&rpc_url(&a.rpc))?;
+    match a.cmd {
+        MemberCmd::List => {
+            let members = match client.members().await {
+                Ok(m) => m,
+                Err(e) => return api_error(e, a.json),
+            };
+            if a.json {
+                print_json(&members)?;
+            } else {
+                for m in &members {
+                    println!(
+                        "{}  CA {} (serial {}, valid until {})",
+                        m.name, m.ca.common_name, m.ca.serial, m.ca.not_after
+                    );
+                    for n in &m.nodes {
+                        let cert = n.certificate.as_ref().map_or("no certificate".to_string(), |c| {
+                            format!("certified {} until {}", c.role.as_deref().unwrap_or("-"), c.not_after)
+                        });
+                        println!("  {:<12} {:<9} {}", n.name, n.role, cert);
+                    }
+                }
+            }
+        }
+    }
+    Ok(0)
+}

@@ -77,6 +77,7 @@ fn stream_status_metrics_openapi() {
             "/v1/status",
             "/v1/validators",
             "/v1/evidence",
+            "/v1/members",
             "/v1/stream",
             "/metrics",
             "/v1/openapi.json",

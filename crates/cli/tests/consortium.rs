@@ -222,6 +222,20 @@ fn an_observer_follows_the_chain_and_never_votes() {
     }
     let status = net.rt.block_on(net.client(4).status()).unwrap();
     assert_eq!(status.role, "observer");
+    // The members: four banks with a validator each, and the regulator with its observer, each
+    // node certified for its role by its institution's CA.
+    let members = net.rt.block_on(net.client(4).members()).unwrap();
+    assert_eq!(members.len(), 5, "{members:?}");
+    for m in &members {
+        assert_eq!(m.nodes.len(), 1);
+        let n = &m.nodes[0];
+        let cert = n.certificate.as_ref().unwrap();
+        assert_eq!((cert.org.as_str(), cert.role.as_deref()), (m.name.as_str(), Some(n.role.as_str())));
+    }
+    assert!(members.iter().any(|m| m.name == "regulator1" && m.nodes[0].role == "observer"));
+    let (code, out, err) = common::fdl(&["member", "list", "--rpc", &net.nodes[0].rpc]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("org3") && out.contains("certified validator"), "{out}");
 }
 
 #[test]

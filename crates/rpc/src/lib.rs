@@ -84,6 +84,7 @@ pub fn router(ctx: RpcContext) -> Router {
         .route("/v1/accounts/{address}", get(handlers::get_account))
         .route("/v1/status", get(handlers::status))
         .route("/v1/evidence", get(handlers::evidence))
+        .route("/v1/members", get(handlers::members))
         .route("/v1/validators", get(handlers::validators))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/v1/stream", get(handlers::stream))

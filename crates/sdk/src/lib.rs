@@ -220,6 +220,14 @@ impl Client {
         self.get("/v1/status").await
     }
 
+    /// The member institutions with their CAs and certified nodes.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn members(&self) -> Result<Vec<fdl_types::api::MemberView>, SdkError> {
+        self.get("/v1/members").await
+    }
+
     /// Submits a transaction; with `wait`, returns once it is committed, with its receipt.
     ///
     /// # Errors

@@ -372,3 +372,49 @@ pub struct ValidatorsView {
     /// Sum of the voting power.
     pub total_power: u64,
 }
+
+/// What a certificate says, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertView {
+    /// Subject `CN`.
+    pub common_name: String,
+    /// Subject `O`.
+    pub org: String,
+    /// The role (`OU`), if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role: Option<String>,
+    /// Serial, hex.
+    pub serial: String,
+    /// Start of validity, Unix seconds.
+    pub not_before: u64,
+    /// End of validity, Unix seconds.
+    pub not_after: u64,
+}
+
+/// A node of a member institution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberNodeView {
+    /// Node name.
+    pub name: String,
+    /// `validator` or `observer`.
+    pub role: String,
+    /// Public key, hex.
+    pub public_key: String,
+    /// Network peer id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peer_id: Option<String>,
+    /// Its certificate.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub certificate: Option<CertView>,
+}
+
+/// A member institution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Institution name.
+    pub name: String,
+    /// Its root CA.
+    pub ca: CertView,
+    /// Its validators and observers.
+    pub nodes: Vec<MemberNodeView>,
+}
