@@ -524,6 +524,107 @@ mod tests {
         }
     }
 
+    /// Peer bytes of any shape decode to a message or an error, never a panic: random inputs,
+    /// and every truncation and single-byte change of valid messages of each kind.
+    #[test]
+    fn arbitrary_peer_bytes_never_panic() {
+        fn all_kinds(b: &Bytes) {
+            let c = FdlCodec;
+            let _: Result<ProposalPart, _> = c.decode(b.clone());
+            let _: Result<SignedConsensusMsg<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<LivenessMsg<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<StreamMessage<ProposalPart>, _> = c.decode(b.clone());
+            let _: Result<ValidatorProof<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<Status<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<Request<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<Response<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<ProposedValue<FdlContext>, _> = c.decode(b.clone());
+            let _: Result<PolkaCertificate<FdlContext>, _> = c.decode(b.clone());
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 200) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            all_kinds(&Bytes::from(bytes));
+        }
+        let addr = ValidatorAddress(Address([7; 20]));
+        let vote = Vote {
+            vote_type: VoteType::Prevote,
+            height: Height(3),
+            round: Round::new(1),
+            value: NilOrVal::Nil,
+            voter: addr,
+            extension: None,
+        };
+        let sig = FdlSignature(vec![5; 70]);
+        let mut samples: Vec<Bytes> = vec![
+            Codec::<ProposalPart>::encode(&FdlCodec, &ProposalPart::Data(Bytes::from_static(b"block"))).expect("enc"),
+            Codec::<StreamMessage<ProposalPart>>::encode(
+                &FdlCodec,
+                &StreamMessage::new(
+                    StreamId::new(Bytes::from_static(b"id")),
+                    0,
+                    StreamContent::Data(ProposalPart::Init {
+                        height: Height(3),
+                        round: Round::new(0),
+                        pol_round: Round::Nil,
+                        proposer: addr,
+                    }),
+                ),
+            )
+            .expect("enc"),
+            Codec::<LivenessMsg<FdlContext>>::encode(
+                &FdlCodec,
+                &LivenessMsg::SkipRoundCertificate(RoundCertificate {
+                    height: Height(3),
+                    round: Round::new(2),
+                    cert_type: RoundCertificateType::Skip,
+                    round_signatures: vec![RoundSignature::new(VoteType::Prevote, NilOrVal::Nil, addr, sig.clone())],
+                }),
+            )
+            .expect("enc"),
+            Codec::<Response<FdlContext>>::encode(
+                &FdlCodec,
+                &Response::ValueResponse(ValueResponse::new(
+                    Height(3),
+                    vec![RawDecidedValue::new(
+                        Bytes::from_static(b"block"),
+                        ExtendedCommitCertificate {
+                            height: Height(3),
+                            round: Round::new(0),
+                            value_id: BlockValue(Hash([1; 32])),
+                            commit_signatures: vec![ExtendedCommitSignature::new(addr, sig.clone(), None)],
+                        },
+                    )],
+                )),
+            )
+            .expect("enc"),
+        ];
+        samples.push(
+            Codec::<SignedConsensusMsg<FdlContext>>::encode(
+                &FdlCodec,
+                &SignedConsensusMsg::Vote(SignedMessage::new(vote, sig)),
+            )
+            .expect("enc"),
+        );
+        for b in &samples {
+            for cut in 0..=b.len() {
+                all_kinds(&b.slice(..cut));
+            }
+            for i in 0..b.len() {
+                let mut m = b.to_vec();
+                m[i] ^= 0xff;
+                all_kinds(&Bytes::from(m));
+            }
+        }
+    }
+
     #[test]
     fn rounds_round_trip() {
         for r in [Round::Nil, Round::new(0), Round::new(u32::MAX)] {
