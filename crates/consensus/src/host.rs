@@ -139,6 +139,12 @@ pub trait Ledger: Send + Sync + 'static {
     async fn decided(&self, height: u64) -> Result<Option<(Vec<u8>, Commit)>, LedgerError>;
     /// Receives progress events.
     fn observe(&self, event: ConsensusEvent);
+    /// The peers to keep connected after the latest committed block, when the member set can
+    /// change (governance adds and removes nodes, STD-11.3); `None` keeps the configured peers.
+    /// Peers not listed are disconnected and refused from then on.
+    fn peers(&self) -> Option<Vec<PeerAddr>> {
+        None
+    }
 }
 
 /// A peer to keep connected: its network address and peer id.
@@ -203,6 +209,26 @@ impl MNodeConfig for MalConfig {
     fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
         &mut self.sync
     }
+}
+
+/// Brings Malachite's persistent peer list in line with [`Ledger::peers`]: newly admitted
+/// nodes are allowed and dialed, removed ones disconnected and refused.
+async fn update_peers<L: Ledger>(host: &mut Host<L>, channels: &Channels<FdlContext>) {
+    let Some(want) = host.ledger.peers() else { return };
+    let want: Vec<Multiaddr> = want.iter().filter_map(|p| multiaddr(p.addr, Some(&p.peer_id)).ok()).collect();
+    for add in want.iter().filter(|a| !host.peer_addrs.contains(a)) {
+        match NetworkRequest::add_persistent_peer(&channels.net_requests, add.clone()).await {
+            Ok(Ok(())) => tracing::info!(peer = %add, "admitted a new member node"),
+            other => tracing::warn!(peer = %add, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not add a peer"),
+        }
+    }
+    for gone in host.peer_addrs.iter().filter(|a| !want.contains(a)) {
+        match NetworkRequest::remove_persistent_peer(&channels.net_requests, gone.clone()).await {
+            Ok(Ok(())) => tracing::info!(peer = %gone, "disconnected a node no longer in the member set"),
+            other => tracing::warn!(peer = %gone, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not remove a peer"),
+        }
+    }
+    host.peer_addrs = want;
 }
 
 fn multiaddr(addr: SocketAddr, peer: Option<&str>) -> Result<Multiaddr, LedgerError> {
@@ -274,6 +300,8 @@ struct Host<L: Ledger> {
     proposal_dir: PathBuf,
     /// Streams processed per (height, round).
     processed: HashMap<(u64, u32), u8>,
+    /// The persistent peers Malachite currently keeps.
+    peer_addrs: Vec<Multiaddr>,
 }
 
 fn io_fatal(what: &str, e: std::io::Error) -> LedgerError {
@@ -600,6 +628,7 @@ pub async fn start<L: Ledger>(
     for p in &cfg.peers {
         persistent.push(multiaddr(p.addr, Some(&p.peer_id))?);
     }
+    let persistent_list = persistent.clone();
     let p2p = P2pConfig {
         listen_addr: multiaddr(cfg.listen, None)?,
         persistent_peers: persistent,
@@ -673,6 +702,7 @@ pub async fn start<L: Ledger>(
         failed_decision: false,
         proposal_dir: cfg.proposal_dir.clone(),
         processed: HashMap::new(),
+        peer_addrs: persistent_list.clone(),
     };
     let task = tokio::spawn(async move {
         let mut events = channels.events.subscribe();
@@ -818,6 +848,7 @@ async fn handle<L: Ledger>(
             for a in ready {
                 host.process(a).await?;
             }
+            update_peers(host, channels).await;
             let params = host.params(next);
             let _ = if host.failed_decision {
                 reply.send(Next::Restart(Height(next), params))

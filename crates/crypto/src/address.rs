@@ -14,7 +14,7 @@ const ADDRESS_TAG: &[u8] = b"FDL/ADDR/v1";
 /// where `H` is the suite's hash and the public key is its canonical encoding (SEC1 uncompressed
 /// 65 bytes for SM2, 32 bytes for Ed25519). Written as 40 lower-case hex digits; a `0x` prefix is
 /// accepted on input.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Address(pub [u8; ADDRESS_LEN]);
 
 impl Address {

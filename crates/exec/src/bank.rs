@@ -3,7 +3,7 @@
 //! Every amount is checked: no overflow, no negative balance, no zero amount.
 
 use fdl_crypto::Address;
-use fdl_types::{Encode, Event, Payload, Receipt, SignedTx, StatusCode};
+use fdl_types::{Event, Payload, StatusCode};
 
 use crate::{
     ExecError, Overlay,
@@ -13,11 +13,17 @@ use crate::{
 /// Base cost of a native call; the encoded size is added.
 pub const NATIVE_BASE_COST: u64 = 100;
 
-/// The amount a payload moves.
+/// The amount a bank payload moves (0 for other modules' payloads).
 pub fn amount_of(p: &Payload) -> u128 {
     match p {
         Payload::Transfer { amount, .. } | Payload::Issue { amount, .. } | Payload::Burn { amount } => *amount,
+        _ => 0,
     }
+}
+
+/// Whether the payload is a `bank.*` call.
+pub fn is_bank(p: &Payload) -> bool {
+    matches!(p, Payload::Transfer { .. } | Payload::Issue { .. } | Payload::Burn { .. })
 }
 
 fn load(ov: &Overlay<'_>, addr: &Address) -> Result<Account, ExecError> {
@@ -33,22 +39,11 @@ fn event(kind: &str, attrs: &[(&str, String)]) -> Event {
     Event { kind: kind.into(), attrs: attrs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect() }
 }
 
-/// Executes one transaction. The sender's `sent` counter advances whatever the outcome (the
-/// transaction was included); balances change only on success.
+/// Applies a `bank.*` payload for `sender` (already authenticated and authorized).
 ///
 /// # Errors
 /// [`ExecError`] only for store failures or corrupt state.
-pub fn execute(ov: &mut Overlay<'_>, issuer: &Address, tx: &SignedTx) -> Result<Receipt, ExecError> {
-    let sender = tx.sender();
-    let mut from = load(ov, &sender)?;
-    from.sent = from.sent.saturating_add(1);
-    store(ov, &sender, &from);
-    let (status, events) = apply(ov, issuer, &sender, &tx.body.payload)?;
-    let cost = NATIVE_BASE_COST.saturating_add(tx.encode().len() as u64);
-    Ok(Receipt { tx_id: tx.id(), status, events, cost })
-}
-
-fn apply(
+pub(crate) fn apply(
     ov: &mut Overlay<'_>,
     issuer: &Address,
     sender: &Address,
@@ -116,5 +111,6 @@ fn apply(
                 vec![event("bank.burned", &[("from", sender.to_hex()), ("amount", amount.to_string())])],
             ))
         }
+        _ => Ok((StatusCode::Unauthorized, vec![])),
     }
 }

@@ -10,17 +10,25 @@
 //! not errors, so a valid block always executes.
 
 pub mod bank;
+pub mod gov;
+pub mod identity;
 mod keys;
 
 use std::collections::BTreeMap;
 
 use fdl_crypto::Address;
-use fdl_types::{ChainParams, Genesis, Receipt, SignedTx};
+use fdl_pki::Role;
+use fdl_types::{ChainParams, Encode, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, SignedTx, StatusCode};
 use thiserror::Error;
 
+pub use identity::IdentityCache;
 pub use keys::{
-    Account, ISSUER_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key, decode_account, encode_account,
+    Account, AccountKind, ISSUER_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key, decode_account,
+    encode_account,
 };
+
+/// Key of the chain's suite (JSON), so that state alone tells how to hash certificates.
+pub const SUITE_KEY: &[u8] = b"sys/suite";
 
 /// Read access to the state as of the parent block.
 pub trait StateView {
@@ -100,6 +108,9 @@ pub enum TxRejection {
     /// Signature does not verify.
     #[error("bad signature")]
     BadSignature,
+    /// Refused by the identity rules: the credential or the sending account (the code says which).
+    #[error("refused: {}", .0.as_str())]
+    Refused(StatusCode),
 }
 
 /// Checks everything about a transaction that does not need balances: chain id, suite, size,
@@ -112,9 +123,9 @@ pub fn check_tx_for_block(
     tx: &SignedTx,
     encoded_len: usize,
     genesis: &Genesis,
+    params: &ChainParams,
     height: u64,
 ) -> Result<(), TxRejection> {
-    let params: &ChainParams = &genesis.params;
     if tx.body.chain_id != genesis.chain_id {
         return Err(TxRejection::WrongChain { expected: genesis.chain_id.clone(), got: tx.body.chain_id.clone() });
     }
@@ -134,7 +145,7 @@ pub fn check_tx_for_block(
             window: params.max_expiry_window,
         });
     }
-    if bank::amount_of(&tx.body.payload) == 0 {
+    if bank::is_bank(&tx.body.payload) && bank::amount_of(&tx.body.payload) == 0 {
         return Err(TxRejection::ZeroAmount);
     }
     Ok(())
@@ -147,12 +158,21 @@ pub struct BlockOutcome {
     pub receipts: Vec<Receipt>,
     /// The state writes (`None` deletes), sorted by key.
     pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Events of the block itself rather than of one transaction: governance changes applied
+    /// at the block's end (their effects are in the state root; the events go to the audit log).
+    pub block_events: Vec<Event>,
 }
 
 /// A view with this block's writes layered over the parent state.
 pub struct Overlay<'a> {
     base: &'a dyn StateView,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl StateView for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Overlay::get(self, key)
+    }
 }
 
 impl<'a> Overlay<'a> {
@@ -177,6 +197,11 @@ impl<'a> Overlay<'a> {
         self.writes.insert(key, Some(value));
     }
 
+    /// Records a deletion.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
     /// Takes the recorded writes.
     pub fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         self.writes
@@ -195,33 +220,212 @@ pub fn execute_block(
 ) -> Result<BlockOutcome, ExecError> {
     let mut ov = Overlay::new(parent);
     let issuer = keys::read_issuer(&ov)?;
+    let mut cache = IdentityCache::default();
     let mut receipts = Vec::with_capacity(txs.len());
     for tx in txs {
-        receipts.push(bank::execute(&mut ov, &issuer, tx)?);
+        receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms)?);
     }
+    let block_events = gov::end_block(&mut ov, height, timestamp_ms / 1000)?;
     ov.put(SYS_HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
     ov.put(SYS_TIME_KEY.to_vec(), timestamp_ms.to_be_bytes().to_vec());
-    Ok(BlockOutcome { receipts, writes: ov.into_writes() })
+    Ok(BlockOutcome { receipts, writes: ov.into_writes(), block_events })
 }
 
-/// The state writes that genesis makes (version 0): issuer, initial balances and supply.
+fn event(kind: &str, attrs: Vec<(&str, String)>) -> Event {
+    Event { kind: kind.into(), attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
+}
+
+/// Executes one transaction: its credential (STD-13.1), its account's state (frozen, locked,
+/// STD-13.2/13.3), the access-control policy (STD-16.1), then the method. Every refusal is a
+/// receipt with a stable code and an audit event (STD-13.4).
+fn execute_tx(
+    ov: &mut Overlay<'_>,
+    cache: &mut IdentityCache,
+    issuer: &Address,
+    tx: &SignedTx,
+    height: u64,
+    time_ms: u64,
+) -> Result<Receipt, ExecError> {
+    let cost = bank::NATIVE_BASE_COST.saturating_add(tx.encode().len() as u64);
+    let done = |status: StatusCode, events: Vec<Event>| Receipt { tx_id: tx.id(), status, events, cost };
+    let method = tx.body.payload.method();
+    let signer = tx.body.signer.address();
+    let sender = match identity::resolve_sender(ov, cache, tx, time_ms, height)? {
+        Ok(s) => s,
+        Err(code) => {
+            let attrs = vec![("account", signer.to_hex()), ("method", method.into()), ("reason", code.as_str().into())];
+            return Ok(done(code, vec![event("identity.refused", attrs)]));
+        }
+    };
+    let mut events = Vec::new();
+    let akey = account_key(&sender.account);
+    let mut acct = match ov.get(&akey)? {
+        Some(b) => decode_account(&akey, &b)?,
+        None => Account::default(),
+    };
+    if let Some((hash, rec)) = &sender.register {
+        identity::put_json(ov, identity::cert_key(hash), rec);
+        if acct.key == Address::default() {
+            acct.key = signer;
+        }
+        if acct.org.is_empty() {
+            acct.org.clone_from(&rec.org);
+            if rec.role == Role::Admin.as_str() {
+                acct.kind = AccountKind::Admin;
+            }
+        }
+        ov.put(akey.clone(), encode_account(&acct));
+        cache.clear();
+        events.push(event(
+            "identity.registered",
+            vec![
+                ("account", sender.account.to_hex()),
+                ("org", rec.org.clone()),
+                ("role", rec.role.clone()),
+                ("certificate", hash.to_hex()),
+                ("serial", rec.serial.clone()),
+            ],
+        ));
+    }
+    let who = |reason: &str| {
+        vec![
+            ("account", sender.account.to_hex()),
+            ("org", sender.org.clone()),
+            ("method", method.to_string()),
+            ("reason", reason.to_string()),
+        ]
+    };
+    if let Some(role) = sender.role {
+        if let Err(code) = identity::account_gate(&acct, &signer, height) {
+            events.push(event("account.refused", who(code.as_str())));
+            return Ok(done(code, events));
+        }
+        let allowed = match cache.acl.get(method) {
+            Some(r) => r.clone(),
+            None => {
+                let r = gov::acl(ov, method)?;
+                cache.acl.insert(method, r.clone());
+                r
+            }
+        };
+        if !allowed.is_some_and(|r| r.allows(role, &sender.org)) {
+            let mut attrs = who("permission_denied");
+            attrs.push(("role", role.as_str().into()));
+            events.push(event("acl.denied", attrs));
+            return Ok(done(StatusCode::PermissionDenied, events));
+        }
+    }
+    acct.sent = acct.sent.saturating_add(1);
+    ov.put(akey, encode_account(&acct));
+    let (status, mut out) = match &tx.body.payload {
+        Payload::Transfer { .. } | Payload::Issue { .. } | Payload::Burn { .. } => {
+            bank::apply(ov, issuer, &sender.account, &tx.body.payload)?
+        }
+        Payload::Propose { .. } | Payload::Vote { .. } | Payload::PublishCrl { .. } => {
+            let Some(role) = sender.role else {
+                let attrs = who("governance needs a certified member");
+                return Ok(done(StatusCode::PermissionDenied, vec![event("acl.denied", attrs)]));
+            };
+            let call = gov::Call {
+                account: &sender.account,
+                org: &sender.org,
+                role,
+                height,
+                now_s: time_ms / 1000,
+                suite: tx.body.signer.suite(),
+            };
+            cache.clear();
+            match &tx.body.payload {
+                Payload::Propose { action, deadline, activation_height, note } => {
+                    gov::propose(ov, &call, action, *deadline, *activation_height, note)?
+                }
+                Payload::Vote { proposal, approve } => gov::vote(ov, &call, *proposal, *approve)?,
+                Payload::PublishCrl { crl } => identity::publish_crl(ov, &call, crl)?,
+                _ => (StatusCode::Ok, vec![]),
+            }
+        }
+    };
+    events.append(&mut out);
+    events.truncate(fdl_types::receipt::MAX_EVENTS);
+    Ok(done(status, events))
+}
+
+/// The state writes that genesis makes (version 0): issuer, initial balances, supply, the
+/// member institutions and their CAs, the node set, the regulator, the access-control policy
+/// and the chain parameters.
 ///
 /// # Errors
-/// [`ExecError::Corrupt`] if initial balances overflow the supply.
+/// [`ExecError::Corrupt`] if initial balances overflow the supply or a certificate is unreadable.
 pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, ExecError> {
+    let corrupt = |key: &str, reason: String| ExecError::Corrupt { key: key.into(), reason };
+    let json = |v: serde_json::Value| Some(v.to_string().into_bytes());
     let mut w = BTreeMap::new();
     w.insert(ISSUER_KEY.to_vec(), Some(genesis.issuer.0.to_vec()));
     let mut supply: u128 = 0;
     for (addr, amount) in &genesis.balances {
-        supply = supply.checked_add(*amount).ok_or_else(|| ExecError::Corrupt {
-            key: "genesis balances".into(),
-            reason: "total overflows u128".into(),
-        })?;
-        w.insert(account_key(addr), Some(encode_account(&Account { balance: *amount, sent: 0 })));
+        supply = supply.checked_add(*amount).ok_or_else(|| corrupt("genesis balances", "total overflows u128".into()))?;
+        w.insert(account_key(addr), Some(encode_account(&Account { balance: *amount, ..Account::default() })));
     }
     w.insert(SUPPLY_KEY.to_vec(), Some(supply.to_be_bytes().to_vec()));
     w.insert(SYS_HEIGHT_KEY.to_vec(), Some(0u64.to_be_bytes().to_vec()));
     w.insert(SYS_TIME_KEY.to_vec(), Some(genesis.genesis_time_ms.to_be_bytes().to_vec()));
+    w.insert(SUITE_KEY.to_vec(), json(serde_json::json!(genesis.suite)));
+    let params = serde_json::to_value(&genesis.params).map_err(|e| corrupt("params", e.to_string()))?;
+    w.insert(gov::PARAMS_KEY.to_vec(), json(params));
+    let der = |pem: &str, what: &str| fdl_pki::from_pem(pem).map_err(|e| corrupt(what, e.to_string()));
+    let mut names = Vec::new();
+    for m in &genesis.members {
+        let rec = identity::MemberRecord {
+            name: m.name.clone(),
+            ca_cert: der(&m.ca_cert, &m.name)?,
+            committee: m.committee,
+            since: 0,
+        };
+        let v = serde_json::to_vec(&rec).map_err(|e| corrupt(&m.name, e.to_string()))?;
+        w.insert(identity::member_key(&m.name), Some(v));
+        names.push(m.name.clone());
+    }
+    w.insert(identity::MEMBERS_KEY.to_vec(), json(serde_json::json!(names)));
+    if let Some(r) = &genesis.regulator {
+        w.insert(identity::REGULATOR_KEY.to_vec(), json(serde_json::json!(r)));
+    }
+    let mut nodes = Vec::new();
+    for v in &genesis.validators {
+        let public_key = hex::decode(&v.public_key).map_err(|e| corrupt(&v.name, e.to_string()))?;
+        let certificate = v.certificate.as_deref().map(|p| der(p, &v.name)).transpose()?.unwrap_or_default();
+        nodes.push(NodeSpec {
+            name: v.name.clone(),
+            org: v.org.clone().unwrap_or_default(),
+            role: NodeRole::Validator,
+            public_key,
+            power: v.power,
+            peer_id: v.peer_id.clone().unwrap_or_default(),
+            p2p: String::new(),
+            rpc: String::new(),
+            certificate,
+        });
+    }
+    for o in &genesis.observers {
+        let public_key = hex::decode(&o.public_key).map_err(|e| corrupt(&o.name, e.to_string()))?;
+        let certificate = o.certificate.as_deref().map(|p| der(p, &o.name)).transpose()?.unwrap_or_default();
+        nodes.push(NodeSpec {
+            name: o.name.clone(),
+            org: o.org.clone().unwrap_or_default(),
+            role: NodeRole::Observer,
+            public_key,
+            power: 0,
+            peer_id: o.peer_id.clone().unwrap_or_default(),
+            p2p: String::new(),
+            rpc: String::new(),
+            certificate,
+        });
+    }
+    let nodes = serde_json::to_vec(&nodes).map_err(|e| corrupt("nodes", e.to_string()))?;
+    w.insert(gov::NODES_KEY.to_vec(), Some(nodes));
+    for (method, rule) in gov::default_acl() {
+        let v = serde_json::to_vec(&rule).map_err(|e| corrupt(method, e.to_string()))?;
+        w.insert(gov::acl_key(method), Some(v));
+    }
     Ok(w)
 }
 

@@ -19,11 +19,12 @@ use std::{
     },
 };
 
-use fdl_crypto::Hash;
-use fdl_exec::{TxRejection, check_tx_for_block};
+use fdl_crypto::{Address, Hash};
+use fdl_exec::{ExecError, IdentityCache, StateView, TxRejection, check_tx_for_block};
+use fdl_state::StateDb;
 use fdl_storage::Store;
-use fdl_types::{Decode, DecodeError, Genesis, Receipt, SignedTx};
-use parking_lot::Mutex;
+use fdl_types::{ChainParams, Decode, DecodeError, Genesis, Receipt, SignedTx, StatusCode};
+use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
 use tokio::sync::{Notify, oneshot};
 
@@ -87,6 +88,7 @@ impl AdmitError {
                 TxRejection::TooLarge { .. } => "transaction_too_large",
                 TxRejection::ZeroAmount => "zero_amount",
                 TxRejection::BadSignature => "bad_signature",
+                TxRejection::Refused(code) => code.as_str(),
             },
             AdmitError::AlreadyPending => "already_pending",
             AdmitError::Full { .. } => "mempool_full",
@@ -113,10 +115,51 @@ struct Inner {
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
 }
 
+/// Most admission refusals kept in memory for the audit log.
+pub const MAX_REFUSALS: usize = 10_000;
+
+/// A transaction refused at admission by the identity rules (revoked, expired, foreign or
+/// unknown certificate, frozen or locked account). Such a transaction never reaches a block, so
+/// the node keeps the last [`MAX_REFUSALS`] in memory for the audit log (STD-13.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// When (local clock, ms since the Unix epoch).
+    pub time_ms: u64,
+    /// The chain height at the time.
+    pub height: u64,
+    /// The transaction id.
+    pub tx_id: Hash,
+    /// The signer key's address.
+    pub account: Address,
+    /// The method called.
+    pub method: &'static str,
+    /// Why.
+    pub code: StatusCode,
+}
+
+struct LatestView<'a> {
+    state: &'a StateDb,
+    version: u64,
+}
+
+impl StateView for LatestView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        self.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 /// The mempool.
 pub struct Mempool {
     genesis: Arc<Genesis>,
     store: Arc<dyn Store>,
+    state: StateDb,
+    params: RwLock<ChainParams>,
+    identity: Mutex<(u64, IdentityCache)>,
+    refusals: Mutex<VecDeque<Refusal>>,
     config: MempoolConfig,
     height: AtomicU64,
     inner: Mutex<Inner>,
@@ -132,9 +175,15 @@ impl Mempool {
     pub fn new(genesis: Arc<Genesis>, store: Arc<dyn Store>, config: MempoolConfig) -> Result<Self, AdmitError> {
         let height = store.latest_height().map_err(|e| AdmitError::Internal(e.to_string()))?;
         let verifier = VerifyPool::new(config.verify_threads, config.verify_queue);
+        let state = StateDb::new(store.clone(), genesis.suite);
+        let params = Self::read_params(&state, height).unwrap_or_else(|| genesis.params.clone());
         Ok(Mempool {
             genesis,
             store,
+            state,
+            params: RwLock::new(params),
+            identity: Mutex::new((height, IdentityCache::default())),
+            refusals: Mutex::new(VecDeque::new()),
             config,
             height: AtomicU64::new(height),
             inner: Mutex::new(Inner::default()),
@@ -226,7 +275,7 @@ impl Mempool {
                     }
                 }
             }
-            if inner.queue.len() >= self.genesis.params.max_block_txs as usize {
+            if inner.queue.len() >= self.params.read().max_block_txs as usize {
                 ready = true;
             }
         }
@@ -237,20 +286,74 @@ impl Mempool {
     }
 
     fn precheck(&self, bytes: &[u8], next_height: u64) -> Result<SignedTx, AdmitError> {
-        let limit = self.genesis.params.max_tx_bytes as usize;
+        let params = self.params.read().clone();
+        let limit = params.max_tx_bytes as usize;
         if bytes.len() > limit {
             return Err(TxRejection::TooLarge { size: bytes.len(), limit }.into());
         }
         let tx = SignedTx::decode(bytes)?;
-        check_tx_for_block(&tx, bytes.len(), &self.genesis, next_height)?;
+        check_tx_for_block(&tx, bytes.len(), &self.genesis, &params, next_height)?;
         if self.contains(&tx.id()) {
             return Err(AdmitError::AlreadyPending);
         }
         match self.store.tx_location(&tx.id()) {
-            Ok(Some(_)) => Err(TxRejection::Replayed.into()),
-            Ok(None) => Ok(tx),
-            Err(e) => Err(AdmitError::Internal(e.to_string())),
+            Ok(Some(_)) => return Err(TxRejection::Replayed.into()),
+            Ok(None) => {}
+            Err(e) => return Err(AdmitError::Internal(e.to_string())),
         }
+        self.check_identity(&tx, next_height)?;
+        Ok(tx)
+    }
+
+    /// The identity rules against the latest committed state and the local clock (STD-13.1,
+    /// 13.3): a registered or carried certificate from a member CA, in its validity period, not
+    /// revoked, for an account neither frozen nor locked. Refusals are kept for the audit log.
+    fn check_identity(&self, tx: &SignedTx, next_height: u64) -> Result<(), AdmitError> {
+        let version = next_height.saturating_sub(1);
+        let now = now_ms();
+        let verdict = {
+            let mut guard = self.identity.lock();
+            let (at, cache) = &mut *guard;
+            if *at != version {
+                *at = version;
+                cache.clear();
+            }
+            let view = LatestView { state: &self.state, version };
+            fdl_exec::identity::check_credential(&view, cache, tx, now, next_height)
+                .map_err(|e| AdmitError::Internal(e.to_string()))?
+        };
+        if let Err(code) = verdict {
+            let mut r = self.refusals.lock();
+            if r.len() >= MAX_REFUSALS {
+                r.pop_front();
+            }
+            r.push_back(Refusal {
+                time_ms: now,
+                height: version,
+                tx_id: tx.id(),
+                account: tx.body.signer.address(),
+                method: tx.body.payload.method(),
+                code,
+            });
+            tracing::info!(tx = %tx.id(), account = %tx.body.signer.address(), code = code.as_str(), "transaction refused at admission");
+            return Err(TxRejection::Refused(code).into());
+        }
+        Ok(())
+    }
+
+    /// The admission refusals kept in memory, oldest first.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.refusals.lock().iter().cloned().collect()
+    }
+
+    /// The chain parameters in force (read from state after every block).
+    pub fn params(&self) -> ChainParams {
+        self.params.read().clone()
+    }
+
+    fn read_params(state: &StateDb, height: u64) -> Option<ChainParams> {
+        let view = LatestView { state, version: height };
+        fdl_exec::gov::params(&view).ok()
     }
 
     /// Takes up to `max` transactions for a block at `height`, oldest first, dropping expired
@@ -320,6 +423,9 @@ impl Mempool {
 
     /// Records a committed block: forgets its transactions and hands their receipts to waiters.
     pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
+        if let Some(p) = Self::read_params(&self.state, height) {
+            *self.params.write() = p;
+        }
         self.height.store(height, Ordering::Release);
         let mut inner = self.inner.lock();
         for r in receipts {

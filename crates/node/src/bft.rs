@@ -8,10 +8,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-use fdl_consensus::{ConsensusEvent, Ledger, LedgerError};
+use fdl_consensus::{ConsensusEvent, Ledger, LedgerError, PeerAddr};
 use fdl_crypto::{Address, Hash, PublicKey};
 use fdl_rpc::Metrics;
-use fdl_types::{Block, Commit, Decode, Encode, api::EvidenceView};
+use fdl_types::{Block, Commit, Decode, Encode, NodeRole, api::EvidenceView};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
@@ -29,21 +29,41 @@ struct Pending {
 pub(crate) struct BftLedger {
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
-    validators: Vec<(PublicKey, u64)>,
+    /// The configured peers (addresses of the genesis nodes).
+    config_peers: Vec<PeerAddr>,
+    /// This node's own network peer id.
+    own_peer: String,
     pending: Mutex<HashMap<Hash, Pending>>,
     last_commit: Mutex<Instant>,
     recent_signers: Mutex<VecDeque<Vec<Address>>>,
 }
 
 impl BftLedger {
-    pub(crate) fn new(chain: Arc<Chain>, metrics: Arc<Metrics>, validators: Vec<(PublicKey, u64)>) -> Self {
+    pub(crate) fn new(chain: Arc<Chain>, metrics: Arc<Metrics>, config_peers: Vec<PeerAddr>, own_peer: String) -> Self {
         BftLedger {
             chain,
             metrics,
-            validators,
+            config_peers,
+            own_peer,
             pending: Mutex::new(HashMap::new()),
             last_commit: Mutex::new(Instant::now()),
             recent_signers: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The validators that decide `height`: the set in state after block `height - 1`.
+    fn validators_for(&self, height: u64) -> Vec<(PublicKey, u64)> {
+        let suite = self.chain.genesis().suite;
+        match self.chain.nodes_at(height.saturating_sub(1)) {
+            Ok(nodes) => nodes
+                .iter()
+                .filter(|n| n.role == NodeRole::Validator)
+                .filter_map(|n| PublicKey::from_bytes(suite, &n.public_key).ok().map(|k| (k, n.power)))
+                .collect(),
+            Err(e) => {
+                tracing::error!(height, error = %e, "cannot read the validator set");
+                Vec::new()
+            }
         }
     }
 
@@ -69,9 +89,9 @@ impl BftLedger {
             // Too few certificates yet to tell a down validator from a slow one.
             return;
         }
-        let total: u64 = self.validators.iter().map(|(_, p)| p).sum();
-        let live: Vec<u64> = self
-            .validators
+        let validators = self.validators_for(self.chain.height() + 1);
+        let total: u64 = validators.iter().map(|(_, p)| p).sum();
+        let live: Vec<u64> = validators
             .iter()
             .filter(|(k, _)| recent.iter().any(|s| s.contains(&k.address())))
             .map(|(_, p)| *p)
@@ -84,7 +104,7 @@ impl BftLedger {
         m.live_power.store(live_power, Ordering::Relaxed);
         m.total_power.store(total, Ordering::Relaxed);
         let was = m.at_min_quorum.swap(u64::from(at_min), Ordering::Relaxed);
-        if at_min && was == 0 && self.validators.len() > 1 {
+        if at_min && was == 0 && validators.len() > 1 {
             tracing::warn!(
                 live_power,
                 total_power = total,
@@ -118,16 +138,32 @@ impl Ledger for BftLedger {
         self.chain.height()
     }
 
-    fn validators(&self, _height: u64) -> Vec<(PublicKey, u64)> {
-        // Fixed by genesis until governance (issue 4) changes the set per height.
-        self.validators.clone()
+    fn validators(&self, height: u64) -> Vec<(PublicKey, u64)> {
+        self.validators_for(height)
+    }
+
+    fn peers(&self) -> Option<Vec<PeerAddr>> {
+        let nodes = self.chain.nodes_at(self.chain.height()).ok()?;
+        if nodes.iter().all(|n| n.peer_id.is_empty()) {
+            return None;
+        }
+        let mut out = Vec::new();
+        for n in nodes.iter().filter(|n| !n.peer_id.is_empty() && n.peer_id != self.own_peer) {
+            let addr = n.p2p.parse().ok().or_else(|| {
+                self.config_peers.iter().find(|p| p.peer_id == n.peer_id).map(|p| p.addr)
+            });
+            if let Some(addr) = addr {
+                out.push(PeerAddr { addr, peer_id: n.peer_id.clone() });
+            }
+        }
+        Some(out)
     }
 
     async fn propose(&self, height: u64, deadline: Instant) -> Result<(Hash, Vec<u8>), LedgerError> {
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
         }
-        let params = self.chain.genesis().params.clone();
+        let params = self.chain.mempool().params();
         let interval = Duration::from_millis(params.block_interval_ms);
         let heartbeat = Duration::from_millis(params.empty_block_interval_ms.max(params.block_interval_ms));
         let mempool = self.chain.mempool().clone();
@@ -243,7 +279,7 @@ impl Ledger for BftLedger {
             ConsensusEvent::Peers(n) => {
                 let before = m.peers_connected.swap(n as u64, Ordering::Relaxed);
                 // STD-7: a node keeps at least two peers (when the network has that many).
-                let possible = self.validators.len().saturating_sub(1).min(2) as u64;
+                let possible = self.validators_for(self.chain.height() + 1).len().saturating_sub(1).min(2) as u64;
                 if (n as u64) < possible && before >= possible {
                     tracing::warn!(peers = n, "fewer than two connected peers; reconnecting");
                 } else if (n as u64) >= possible && before < possible && before > 0 {
@@ -257,8 +293,12 @@ impl Ledger for BftLedger {
                         *missed.entry(a.to_hex()).or_default() += 1;
                     }
                 }
-                let signers: Vec<Address> =
-                    self.validators.iter().map(|(k, _)| k.address()).filter(|a| !missing.contains(a)).collect();
+                let signers: Vec<Address> = self
+                    .validators_for(height)
+                    .iter()
+                    .map(|(k, _)| k.address())
+                    .filter(|a| !missing.contains(a))
+                    .collect();
                 self.liveness(signers);
                 tracing::debug!(height, round, signed_power, total_power, "finalized");
             }

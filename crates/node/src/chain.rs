@@ -12,7 +12,10 @@ use fdl_mempool::Mempool;
 use fdl_rpc::{CommittedBlock, Metrics, RpcContext};
 use fdl_state::StateDb;
 use fdl_storage::{BlockWrite, StateNode, StateValue, Store};
-use fdl_types::{Block, BlockHeader, Commit, CommitSig, Encode, Genesis, Receipt, SignedTx};
+use fdl_types::{
+    api::{AuditView, is_audit_kind},
+    Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeRole, NodeSpec, Receipt, SignedTx,
+};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
@@ -44,6 +47,8 @@ pub struct ProposedBlock {
     pub hash: Hash,
     /// Its receipts.
     pub receipts: Vec<Receipt>,
+    /// Events of the block's end (governance applied), for the audit log.
+    pub block_events: Vec<Event>,
     state_nodes: Vec<StateNode>,
     state_values: Vec<StateValue>,
 }
@@ -157,10 +162,11 @@ impl Chain {
         let mut seen = HashSet::with_capacity(candidates.len());
         let mut txs = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
+        let params = self.mempool.params();
         for tx in candidates {
             let id = tx.id();
             let len = tx.encode().len();
-            let valid = check_tx_for_block(&tx, len, &self.genesis, height).is_ok()
+            let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
                 && !seen.contains(&id)
                 && self.store.tx_location(&id)?.is_none();
             if valid {
@@ -189,7 +195,14 @@ impl Chain {
             receipts_root: Block::compute_receipts_root(suite, &outcome.receipts),
         };
         let hash = header.hash(suite);
-        Ok(ProposedBlock { block: Block { header, txs }, hash, receipts: outcome.receipts, state_nodes, state_values })
+        Ok(ProposedBlock {
+            block: Block { header, txs },
+            hash,
+            receipts: outcome.receipts,
+            block_events: outcome.block_events,
+            state_nodes,
+            state_values,
+        })
     }
 
     /// Validates a block another validator proposed for the next height: its header links to
@@ -215,18 +228,21 @@ impl Chain {
             return invalid(format!("block {} does not extend the tip {parent_height}", h.height));
         }
         // The builder of the block: a later round's proposer may re-propose it (a locked value),
-        // and sync names the deciding round's proposer, so only membership is checked here.
-        let mut builder_listed = false;
-        for v in &self.genesis.validators {
-            builder_listed |= self.genesis.validator_key(v).is_ok_and(|k| k.address() == h.proposer);
-        }
+        // and sync names the deciding round's proposer, so only membership (in the set in force
+        // at the parent) is checked here.
+        let nodes = self.nodes_at(parent_height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
+        let builder_listed = nodes.iter().any(|n| {
+            n.role == NodeRole::Validator
+                && fdl_crypto::PublicKey::from_bytes(suite, &n.public_key).is_ok_and(|k| k.address() == h.proposer)
+        });
         if !builder_listed {
             return invalid(format!("proposer {} is not a validator", h.proposer));
         }
         if h.timestamp_ms < parent_ts || h.timestamp_ms > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
             return invalid(format!("timestamp {} out of range", h.timestamp_ms));
         }
-        if block.txs.len() > self.genesis.params.max_block_txs as usize || h.tx_count as usize != block.txs.len() {
+        let params = self.params_at(parent_height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
+        if block.txs.len() > params.max_block_txs as usize || h.tx_count as usize != block.txs.len() {
             return invalid(format!("{} transactions (header says {})", block.txs.len(), h.tx_count));
         }
         if Block::compute_tx_root(suite, &block.txs) != h.tx_root {
@@ -236,7 +252,7 @@ impl Chain {
         for tx in &block.txs {
             let id = tx.id();
             let len = tx.encode().len();
-            if let Err(e) = check_tx_for_block(tx, len, &self.genesis, h.height) {
+            if let Err(e) = check_tx_for_block(tx, len, &self.genesis, &params, h.height) {
                 return invalid(format!("transaction {id}: {e}"));
             }
             if !seen.insert(id) {
@@ -258,7 +274,14 @@ impl Chain {
             return invalid("receipts root mismatch".into());
         }
         let hash = h.hash(suite);
-        Ok(ProposedBlock { block, hash, receipts: outcome.receipts, state_nodes, state_values })
+        Ok(ProposedBlock {
+            block,
+            hash,
+            receipts: outcome.receipts,
+            block_events: outcome.block_events,
+            state_nodes,
+            state_values,
+        })
     }
 
     /// The hash of the latest committed block (zero before the first).
@@ -273,7 +296,7 @@ impl Chain {
     /// # Errors
     /// Fatal store or state errors.
     pub fn build_next(&self) -> Result<ProposedBlock, NodeError> {
-        let max = self.genesis.params.max_block_txs as usize;
+        let max = self.mempool.params().max_block_txs as usize;
         let txs = self.mempool.take_batch(max, self.height() + 1);
         self.build_block(txs)
     }
@@ -281,6 +304,28 @@ impl Chain {
     /// Returns a proposed but undecided block's transactions to the mempool.
     pub fn return_txs(&self, p: ProposedBlock) {
         self.mempool.put_back(p.block.txs);
+    }
+
+    /// The node set (validators and observers) in force after block `version`, i.e. the set
+    /// that decides block `version + 1`.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    pub fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, ExecError> {
+        fdl_exec::gov::nodes(&AtVersion { state: &self.state, version })
+    }
+
+    /// The chain parameters in force after block `version`.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    pub fn params_at(&self, version: u64) -> Result<ChainParams, ExecError> {
+        fdl_exec::gov::params(&AtVersion { state: &self.state, version })
+    }
+
+    /// A read view of the state after block `version`.
+    pub fn view_at(&self, version: u64) -> impl StateView + '_ {
+        AtVersion { state: &self.state, version }
     }
 
     /// The store.
@@ -316,6 +361,7 @@ impl Chain {
                 p.block.header.height, tip.height
             )));
         }
+        let audit = audit_records(&p);
         self.store.write_block(BlockWrite {
             block: &p.block,
             block_hash: p.hash,
@@ -323,6 +369,7 @@ impl Chain {
             receipts: &p.receipts,
             state_nodes: p.state_nodes,
             state_values: p.state_values,
+            audit,
         })?;
         let height = p.block.header.height;
         *tip = Tip { height, hash: p.hash, timestamp_ms: p.block.header.timestamp_ms };
@@ -338,4 +385,21 @@ impl Chain {
         let _ = self.blocks.send(Arc::new(CommittedBlock { block: p.block, hash: p.hash, receipts: p.receipts }));
         Ok(())
     }
+}
+
+/// The audit records of a block (STD-13.4): its transactions' identity, account, permission and
+/// governance events, refusals included, then the events of its end.
+fn audit_records(p: &ProposedBlock) -> Vec<Vec<u8>> {
+    let h = &p.block.header;
+    let mut out = Vec::new();
+    let mut push = |v: AuditView| out.push(serde_json::to_vec(&v).expect("invariant: audit records serialize"));
+    for r in &p.receipts {
+        for e in r.events.iter().filter(|e| is_audit_kind(&e.kind)) {
+            push(AuditView::of_event(h.height, h.timestamp_ms, Some(r.tx_id), Some(r.status.as_str()), e));
+        }
+    }
+    for e in p.block_events.iter().filter(|e| is_audit_kind(&e.kind)) {
+        push(AuditView::of_event(h.height, h.timestamp_ms, None, None, e));
+    }
+    out
 }

@@ -76,6 +76,11 @@ pub struct P2pConfig {
     /// Prevote and precommit timeouts (round 0), in milliseconds.
     #[serde(default = "default_vote_ms")]
     pub vote_timeout_ms: u64,
+    /// Set on a node whose admission the committee is voting on (or has voted): it starts even
+    /// though the chain it has so far does not list it, syncs as a full node, and votes from the
+    /// height its admission takes effect. The members refuse its connections until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joining: bool,
 }
 
 /// A peer node.

@@ -74,24 +74,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }
     let own = key.public_key();
-    let mut validators = Vec::with_capacity(genesis.validators.len());
-    for v in &genesis.validators {
-        validators.push((genesis.validator_key(v).map_err(|e| NodeError::Genesis(e.to_string()))?, v.power));
-    }
     check_certificates(&genesis)?;
-    let own_hex = hex::encode(own.to_bytes());
-    match config.role {
-        Role::Validator if !validators.iter().any(|(k, _)| *k == own) => {
-            return Err(NodeError::Key(format!("the key of {} is not a validator in the genesis", own.address())));
-        }
-        Role::Observer if !genesis.observers.iter().any(|o| o.public_key.eq_ignore_ascii_case(&own_hex)) => {
-            return Err(NodeError::Key(format!("the key of {} is not an observer in the genesis", own.address())));
-        }
-        _ => {}
-    }
     let network_seed = match &config.p2p {
-        Some(p2p) => Some(check_network(&config, p2p, &genesis)?),
-        None if validators.len() > 1 || config.role == Role::Observer => {
+        Some(_) => Some(read_network_key(&config.network_key_path().unwrap_or_default())?),
+        None if genesis.validators.len() > 1 || config.role == Role::Observer => {
             return Err(NodeError::Config(
                 "the genesis has several validators: the config needs a [p2p] section to reach them".into(),
             ));
@@ -136,6 +122,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
     };
     let chain = Arc::new(Chain::open(&ctx, signer.clone())?);
+    let nodes = chain.nodes_at(chain.height())?;
+    let joining = config.p2p.as_ref().is_some_and(|p| p.joining);
+    let own_peer = network_seed.as_ref().map(network_peer_id).transpose().map_err(|e| NodeError::Key(e.to_string()))?;
+    check_membership(&config, &genesis, &nodes, &own, own_peer.as_deref(), joining)?;
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_addr = listener.local_addr()?;
     tracing::info!(node = %config.name, role = config.role.as_str(), chain_id = %genesis.chain_id,
@@ -149,7 +139,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             if !peer_rpcs.is_empty() {
                 tokio::spawn(bft::relay_task(relay_rx, peer_rpcs));
             }
-            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, validators, shutdown).await
+            let own_peer = own_peer.unwrap_or_default();
+            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, own_peer, shutdown).await
         }
         _ => SoloProducer::new(chain.clone()).run(&mut shutdown).await,
     };
@@ -203,33 +194,58 @@ fn check_certificates(genesis: &Genesis) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Checks the network section against genesis (every peer must be a listed node, STD-9.1) and
-/// reads the network key.
-fn check_network(config: &NodeConfig, p2p: &P2pConfig, genesis: &Genesis) -> Result<[u8; 32], NodeError> {
-    let path = config.network_key_path().unwrap_or_default();
-    let seed = read_network_key(&path)?;
-    let own_peer = network_peer_id(&seed).map_err(|e| NodeError::Key(e.to_string()))?;
-    let listed: Vec<(&str, &str, Option<&String>)> = genesis
-        .validators
-        .iter()
-        .map(|v| (v.name.as_str(), v.public_key.as_str(), v.peer_id.as_ref()))
-        .chain(genesis.observers.iter().map(|o| (o.name.as_str(), o.public_key.as_str(), o.peer_id.as_ref())))
-        .collect();
-    if listed.iter().any(|(_, _, p)| p.is_some()) && !listed.iter().any(|(_, _, p)| p.is_some_and(|p| *p == own_peer)) {
+/// Checks that this node and its configured peers are members (STD-9.1, STD-11.1): the node's
+/// key and network key, and every peer's network id, must be listed in the genesis or in the
+/// node set of the latest state (governance changes it). A node being admitted (`joining`)
+/// starts anyway: it syncs, and votes once its admission takes effect.
+fn check_membership(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    nodes: &[fdl_types::NodeSpec],
+    own: &fdl_crypto::PublicKey,
+    own_peer: Option<&str>,
+    joining: bool,
+) -> Result<(), NodeError> {
+    let own_bytes = own.to_bytes();
+    let want = match config.role {
+        Role::Validator => fdl_types::NodeRole::Validator,
+        Role::Observer => fdl_types::NodeRole::Observer,
+    };
+    let listed = nodes.iter().any(|n| n.public_key == own_bytes && n.role == want);
+    if !listed && !joining {
+        return Err(NodeError::Key(format!(
+            "the key of {} is not a{} {} of this chain (genesis or governance); set joining = true in [p2p] while its admission is voted",
+            own.address(),
+            if want == fdl_types::NodeRole::Observer { "n" } else { "" },
+            want.as_str()
+        )));
+    }
+    let Some(p2p) = &config.p2p else { return Ok(()) };
+    let mut ids: Vec<&str> = nodes.iter().map(|n| n.peer_id.as_str()).filter(|p| !p.is_empty()).collect();
+    ids.extend(genesis.validators.iter().filter_map(|v| v.peer_id.as_deref()));
+    ids.extend(genesis.observers.iter().filter_map(|o| o.peer_id.as_deref()));
+    if let Some(own_peer) = own_peer
+        && !ids.is_empty()
+        && !ids.contains(&own_peer)
+        && !joining
+    {
         return Err(NodeError::Key(format!(
             "the network key {} gives peer id {own_peer}, which the genesis does not list; the other members will refuse it",
-            path.display()
+            config.network_key_path().unwrap_or_default().display()
         )));
     }
     for peer in &p2p.peers {
-        if !listed.iter().any(|(_, _, id)| id.is_some_and(|id| *id == peer.peer_id)) {
+        if !ids.contains(&peer.peer_id.as_str()) {
             return Err(NodeError::Config(format!(
                 "peer {} ({}) is not a node listed in the genesis; only members may connect",
                 peer.name, peer.peer_id
             )));
         }
     }
-    Ok(seed)
+    if !listed {
+        tracing::warn!("this node is not yet a member: it syncs, and takes part once its admission takes effect");
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -241,14 +257,16 @@ async fn run_bft(
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
     signer: Arc<dyn Signer>,
-    validators: Vec<(fdl_crypto::PublicKey, u64)>,
+    own_peer: String,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), NodeError> {
-    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, validators));
+    let peers: Vec<fdl_consensus::PeerAddr> =
+        p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect();
+    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, peers.clone(), own_peer));
     let cfg = fdl_consensus::ConsensusConfig {
         moniker: config.name.clone(),
         listen: p2p.listen,
-        peers: p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect(),
+        peers,
         network_seed: seed,
         wal_path: config.data_path().join("consensus.wal"),
         proposal_dir: config.data_path().join("proposals"),

@@ -26,7 +26,7 @@ impl SoloProducer {
     /// # Errors
     /// Fatal errors from building or committing a block.
     pub async fn run(self, shutdown: &mut watch::Receiver<bool>) -> Result<(), NodeError> {
-        let params = self.chain.genesis().params.clone();
+        let params = self.chain.mempool().params();
         let interval = Duration::from_millis(params.block_interval_ms);
         let heartbeat = Duration::from_millis(params.empty_block_interval_ms.max(params.block_interval_ms));
         let max = params.max_block_txs as usize;

@@ -333,11 +333,16 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
     };
     let view = AccountView {
         address: addr.to_hex(),
-        balance: account.map(|a| a.balance).unwrap_or(0).to_string(),
-        sent: account.map(|a| a.sent).unwrap_or(0),
+        balance: account.as_ref().map(|a| a.balance).unwrap_or(0).to_string(),
+        sent: account.as_ref().map(|a| a.sent).unwrap_or(0),
+        kind: account.as_ref().map(|a| a.kind.as_str()).unwrap_or("normal").into(),
+        frozen: account.as_ref().is_some_and(|a| a.frozen),
+        locked_until: account.as_ref().map(|a| a.locked_until).unwrap_or(0),
+        org: account.as_ref().map(|a| a.org.clone()).unwrap_or_default(),
+        key: account.as_ref().filter(|a| a.key != Address::default()).map(|a| a.key.to_hex()),
         height,
         header: HeaderView::new(&header, ctx.genesis.suite),
-        key: hex::encode(&key),
+        state_key: hex::encode(&key),
         value: value.as_ref().map(hex::encode),
         proof: hex::encode(proof),
     };

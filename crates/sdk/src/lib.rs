@@ -10,7 +10,7 @@ use std::time::Duration;
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, random_bytes};
 use fdl_exec::{account_key, decode_account};
 use fdl_types::{
-    BlockHeader, Decode, Encode, Payload, SignedTx, TxBody,
+    BlockHeader, Credential, Decode, Encode, Payload, SignedTx, TxBody,
     api::{AccountView, BatchItemView, BlockView, ErrorView, HeaderView, StatusView, SubmitView, TxStatusView},
 };
 use serde::de::DeserializeOwned;
@@ -103,7 +103,7 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
     let header = verify_header(&view.header, suite)?;
     let address: Address = view.address.parse().map_err(|e| SdkError::Verify(format!("address: {e}")))?;
     let key = account_key(&address);
-    if hex::encode(&key) != view.key {
+    if hex::encode(&key) != view.state_key {
         return Err(SdkError::Verify("proof is for another key".into()));
     }
     let proof = hex::decode(&view.proof).map_err(|e| SdkError::Verify(format!("proof hex: {e}")))?;
@@ -111,20 +111,21 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
         view.value.as_ref().map(hex::decode).transpose().map_err(|e| SdkError::Verify(format!("value hex: {e}")))?;
     fdl_state::verify_proof(suite, &header.state_root, &key, value.as_deref(), &proof)
         .map_err(|e| SdkError::Verify(e.to_string()))?;
-    let (balance, sent, exists) = match &value {
+    let (balance, sent, exists, frozen) = match &value {
         Some(v) => {
             let a = decode_account(&key, v).map_err(|e| SdkError::Verify(e.to_string()))?;
-            (a.balance, a.sent, true)
+            (a.balance, a.sent, true, a.frozen)
         }
-        None => (0, 0, false),
+        None => (0, 0, false, false),
     };
-    if view.balance != balance.to_string() || view.sent != sent {
+    if view.balance != balance.to_string() || view.sent != sent || view.frozen != frozen {
         return Err(SdkError::Verify("displayed balance differs from the proven value".into()));
     }
     Ok(VerifiedAccount { address, balance, sent, exists, header, view: view.clone() })
 }
 
-/// Builds and signs a transaction with a random nonce.
+/// Builds and signs a transaction with a random nonce and no certificate (for an open chain
+/// whose genesis lists no member institutions; see [`build_certified_tx`]).
 ///
 /// # Errors
 /// [`SdkError::Tx`] if randomness or signing fails.
@@ -134,11 +135,28 @@ pub fn build_tx(
     expiry_height: u64,
     payload: Payload,
 ) -> Result<SignedTx, SdkError> {
+    build_certified_tx(signer, Credential::None, chain_id, expiry_height, payload)
+}
+
+/// Builds and signs a transaction with a random nonce, carrying `credential`: the signer's
+/// certificate on first use ([`Credential::Certificate`]), its registered hash afterwards
+/// ([`Credential::Registered`], see [`fdl_types::cert_hash`]).
+///
+/// # Errors
+/// [`SdkError::Tx`] if randomness or signing fails.
+pub fn build_certified_tx(
+    signer: &dyn Signer,
+    credential: Credential,
+    chain_id: &str,
+    expiry_height: u64,
+    payload: Payload,
+) -> Result<SignedTx, SdkError> {
     let mut n = [0u8; 8];
     random_bytes(&mut n).map_err(|e| SdkError::Tx(e.to_string()))?;
     TxBody {
         chain_id: chain_id.into(),
         signer: signer.public_key(),
+        credential,
         nonce: u64::from_be_bytes(n),
         expiry_height,
         payload,

@@ -67,6 +67,8 @@ pub struct BlockWrite<'a> {
     pub state_nodes: Vec<StateNode>,
     /// New state value versions.
     pub state_values: Vec<StateValue>,
+    /// Audit records of this block (encoded by the caller), indexed by height and position.
+    pub audit: Vec<Vec<u8>>,
 }
 
 /// The storage interface: blocks, indexes, receipts and the authenticated state's nodes.
@@ -138,4 +140,10 @@ pub trait Store: Send + Sync {
     /// Engine failures.
     #[allow(clippy::option_option)]
     fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError>;
+    /// Audit records of heights `from ..= to`, oldest first, calling `visit` with each record's
+    /// height and bytes until it returns `false`.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError>;
 }

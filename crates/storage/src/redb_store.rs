@@ -16,6 +16,9 @@ const STATE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_n
 /// Key: key hash (32) || version (8, big-endian). Value: 0 = deleted, 1 || bytes = present.
 const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_values");
 
+/// Key: height (8, big-endian) || position (4, big-endian). Value: an encoded audit record.
+const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
+
 const META_HEIGHT: &str = "height";
 const META_GENESIS: &str = "genesis_hash";
 
@@ -59,7 +62,7 @@ impl RedbStore {
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
-        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES] {
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT] {
             tx.open_table(t).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
@@ -174,6 +177,15 @@ impl Store for RedbStore {
             }
         }
         Self::write_state(&tx, &w.state_nodes, &w.state_values)?;
+        if !w.audit.is_empty() {
+            let mut t = tx.open_table(AUDIT).map_err(db_err)?;
+            for (i, rec) in w.audit.iter().enumerate() {
+                let mut k = [0u8; 12];
+                k[..8].copy_from_slice(&height.to_be_bytes());
+                k[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                t.insert(k.as_slice(), rec.as_slice()).map_err(db_err)?;
+            }
+        }
         tx.open_table(META).map_err(db_err)?.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(db_err)?;
         tx.commit().map_err(db_err)
     }
@@ -222,6 +234,27 @@ impl Store for RedbStore {
             Some(1) => Some(v[1..].to_vec()),
             _ => None,
         }))
+    }
+
+    fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError> {
+        if from > to {
+            return Ok(());
+        }
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(AUDIT).map_err(db_err)?;
+        let mut lo = [0u8; 12];
+        lo[..8].copy_from_slice(&from.to_be_bytes());
+        let mut hi = [0xffu8; 12];
+        hi[..8].copy_from_slice(&to.to_be_bytes());
+        for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&k.value()[..8]);
+            if !visit(u64::from_be_bytes(h), v.value()) {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

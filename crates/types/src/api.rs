@@ -77,6 +77,12 @@ pub struct TxView {
     /// Memo, for transfers.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub memo: Option<String>,
+    /// The hash of the signer's certificate (carried or registered), if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub certificate: Option<String>,
+    /// The payload of a governance or PKI method, as JSON.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub details: Option<serde_json::Value>,
     /// Signature (hex; DER for SM2).
     pub signature: String,
     /// The canonical transaction encoding in hex.
@@ -86,10 +92,25 @@ pub struct TxView {
 impl TxView {
     /// The view of `tx`.
     pub fn new(tx: &SignedTx) -> Self {
+        let mut details = None;
         let (to, amount, memo) = match &tx.body.payload {
             Payload::Transfer { to, amount, memo } => (Some(to.to_hex()), *amount, Some(memo.clone())),
             Payload::Issue { to, amount } => (Some(to.to_hex()), *amount, None),
             Payload::Burn { amount } => (None, *amount, None),
+            Payload::Propose { action, deadline, activation_height, note } => {
+                details = Some(serde_json::json!({
+                    "action": action, "deadline": deadline, "activation_height": activation_height, "note": note
+                }));
+                (None, 0, None)
+            }
+            Payload::Vote { proposal, approve } => {
+                details = Some(serde_json::json!({ "proposal": proposal, "approve": approve }));
+                (None, 0, None)
+            }
+            Payload::PublishCrl { crl } => {
+                details = Some(serde_json::json!({ "crl": hex::encode(crl) }));
+                (None, 0, None)
+            }
         };
         TxView {
             hash: tx.id(),
@@ -102,6 +123,8 @@ impl TxView {
             to,
             amount: amount.to_string(),
             memo,
+            certificate: tx.body.credential.cert_hash(tx.body.signer.suite()).map(|h| h.to_hex()),
+            details,
             signature: hex::encode(tx.signature.as_bytes()),
             encoded: hex::encode(tx.encode()),
         }
@@ -233,12 +256,27 @@ pub struct AccountView {
     pub balance: String,
     /// Transactions from this account executed so far (its replay state).
     pub sent: u64,
+    /// Account type: `normal`, `admin` or `special` (STD-13.2).
+    #[serde(default)]
+    pub kind: String,
+    /// Whether it is frozen.
+    #[serde(default)]
+    pub frozen: bool,
+    /// After a key reset, the height from which the new key may send.
+    #[serde(default)]
+    pub locked_until: u64,
+    /// The institution that registered it (empty until its first certified transaction).
+    #[serde(default)]
+    pub org: String,
+    /// The address of the key that sends for it (absent until registered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Height the state is read at.
     pub height: u64,
     /// The header whose `state_root` the proof is against.
     pub header: HeaderView,
     /// The state key (hex).
-    pub key: String,
+    pub state_key: String,
     /// The raw state value (hex), absent for an unknown account.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value: Option<String>,
@@ -417,4 +455,68 @@ pub struct MemberView {
     pub ca: CertView,
     /// Its validators and observers.
     pub nodes: Vec<MemberNodeView>,
+}
+
+/// Event kinds that go to the audit log (STD-13.4, STD-16.1): every identity, account,
+/// credential, permission and governance change, refusals included.
+pub const AUDIT_PREFIXES: [&str; 8] = ["identity.", "account.", "acl.", "gov.", "pki.", "member.", "node.", "param."];
+
+/// Whether an event kind is audited.
+pub fn is_audit_kind(kind: &str) -> bool {
+    AUDIT_PREFIXES.iter().any(|p| kind.starts_with(p))
+}
+
+/// One audit record: an audited event with where and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    /// Block height (for a refusal at admission: the height at the time).
+    pub height: u64,
+    /// Block time (for a refusal at admission: the node's clock), ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The transaction, if the event came from one (governance applied at a block's end has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<Hash>,
+    /// Event kind, e.g. `acl.denied`, `account.frozen`, `gov.voted`.
+    pub kind: String,
+    /// The account concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The institution concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The transaction's status code string, if it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// All the event's attributes.
+    pub attrs: Vec<(String, String)>,
+    /// True for a refusal at this node's admission (kept in memory, not on chain).
+    #[serde(default)]
+    pub local: bool,
+}
+
+impl AuditView {
+    /// The record of `event` in block `height` at `time_ms`.
+    pub fn of_event(height: u64, time_ms: u64, tx: Option<Hash>, status: Option<&str>, event: &Event) -> Self {
+        let get = |k: &str| event.attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        AuditView {
+            height,
+            time_ms,
+            tx,
+            kind: event.kind.clone(),
+            account: get("account"),
+            org: get("org"),
+            status: status.map(str::to_string),
+            attrs: event.attrs.clone(),
+            local: false,
+        }
+    }
+}
+
+/// `GET /v1/audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditListView {
+    /// Matching records, oldest first.
+    pub records: Vec<AuditView>,
+    /// True when more matched than the limit.
+    pub truncated: bool,
 }

@@ -20,6 +20,41 @@ pub struct ChainParams {
     pub max_expiry_window: u64,
     /// Longest time without a block when no transaction waits (a heartbeat), in milliseconds.
     pub empty_block_interval_ms: u64,
+    /// Fewest validators the set may shrink to by governance (STD-11.3, STD-17.1).
+    #[serde(default = "one")]
+    pub min_validators: u32,
+    /// A proposal passes when more than `gov_threshold_num / gov_threshold_den` of the committee's
+    /// institutions approve it (default: more than 2/3).
+    #[serde(default = "two")]
+    pub gov_threshold_num: u32,
+    /// See `gov_threshold_num`.
+    #[serde(default = "three")]
+    pub gov_threshold_den: u32,
+    /// Blocks an account stays locked after a key reset before the new key may send (STD-13.3).
+    #[serde(default = "hundred")]
+    pub key_reset_lock_blocks: u64,
+    /// Longest voting period a proposal may ask for, in blocks.
+    #[serde(default = "voting_max")]
+    pub max_voting_blocks: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+fn three() -> u32 {
+    3
+}
+fn hundred() -> u64 {
+    100
+}
+fn voting_max() -> u64 {
+    1_000_000
+}
+fn yes() -> bool {
+    true
 }
 
 impl Default for ChainParams {
@@ -30,6 +65,11 @@ impl Default for ChainParams {
             max_tx_bytes: 2_048,
             max_expiry_window: 100_000,
             empty_block_interval_ms: 1_000,
+            min_validators: one(),
+            gov_threshold_num: two(),
+            gov_threshold_den: three(),
+            key_reset_lock_blocks: hundred(),
+            max_voting_blocks: voting_max(),
         }
     }
 }
@@ -67,6 +107,9 @@ pub struct GenesisMember {
     pub name: String,
     /// Its root CA certificate, PEM.
     pub ca_cert: String,
+    /// Whether it holds a seat on the governance committee (STD-17.1); default yes.
+    #[serde(default = "yes")]
+    pub committee: bool,
 }
 
 /// An observer listed in genesis: a full node that verifies and stores every block but does not vote.
@@ -104,6 +147,10 @@ pub struct Genesis {
     /// hold a certificate from its institution's CA (checked by the node at start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<GenesisMember>,
+    /// The member institution acting as regulator (STD-15): its `regulator` certificates may
+    /// propose interventions. It need not hold a committee seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regulator: Option<String>,
     /// The validators.
     pub validators: Vec<GenesisValidator>,
     /// The observers.
@@ -194,6 +241,22 @@ impl Genesis {
             }
         }
         let p = &self.params;
+        if p.gov_threshold_den == 0 || p.gov_threshold_num >= p.gov_threshold_den {
+            return bad("gov_threshold_num / gov_threshold_den must be a fraction below 1".into());
+        }
+        if p.min_validators == 0 || p.min_validators as usize > self.validators.len() {
+            return bad(format!("min_validators must be 1..={}", self.validators.len()));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            if self.members[..i].iter().any(|o| o.name == m.name) {
+                return bad(format!("member {} appears twice", m.name));
+            }
+        }
+        if let Some(r) = &self.regulator
+            && !self.members.iter().any(|m| &m.name == r)
+        {
+            return bad(format!("the regulator {r} is not a member"));
+        }
         if p.block_interval_ms == 0 || p.max_block_txs == 0 || p.max_block_txs as usize > crate::block::MAX_BLOCK_TXS {
             return bad("block_interval_ms and max_block_txs must be positive and bounded".into());
         }
@@ -241,6 +304,7 @@ mod tests {
                 ..Default::default()
             }],
             members: vec![],
+            regulator: None,
             observers: vec![],
             balances: vec![(a, 10), (Address([2; 20]), 5)],
             params: ChainParams::default(),

@@ -28,6 +28,24 @@ pub enum StatusCode {
     Unauthorized,
     /// Transfer to oneself.
     SelfTransfer,
+    /// The chain requires a certificate and the transaction carries none.
+    CertificateRequired,
+    /// The certificate hash is not registered on chain.
+    CertificateUnknown,
+    /// The certificate is revoked.
+    CertificateRevoked,
+    /// The certificate is outside its validity period (or replaced by a key reset).
+    CertificateExpired,
+    /// The certificate is not from a member CA, not for the signer's key, or malformed.
+    CertificateInvalid,
+    /// The sending account is frozen.
+    AccountFrozen,
+    /// The sending account is in a key-reset lock window.
+    AccountLocked,
+    /// The access-control policy does not allow the signer's role or institution to call the method.
+    PermissionDenied,
+    /// A governance proposal or vote is not acceptable (see the receipt's event for why).
+    ProposalInvalid,
 }
 
 impl StatusCode {
@@ -40,6 +58,15 @@ impl StatusCode {
             StatusCode::Overflow => 3,
             StatusCode::Unauthorized => 4,
             StatusCode::SelfTransfer => 5,
+            StatusCode::CertificateRequired => 6,
+            StatusCode::CertificateUnknown => 7,
+            StatusCode::CertificateRevoked => 8,
+            StatusCode::CertificateExpired => 9,
+            StatusCode::CertificateInvalid => 10,
+            StatusCode::AccountFrozen => 11,
+            StatusCode::AccountLocked => 12,
+            StatusCode::PermissionDenied => 13,
+            StatusCode::ProposalInvalid => 14,
         }
     }
 
@@ -52,6 +79,15 @@ impl StatusCode {
             3 => StatusCode::Overflow,
             4 => StatusCode::Unauthorized,
             5 => StatusCode::SelfTransfer,
+            6 => StatusCode::CertificateRequired,
+            7 => StatusCode::CertificateUnknown,
+            8 => StatusCode::CertificateRevoked,
+            9 => StatusCode::CertificateExpired,
+            10 => StatusCode::CertificateInvalid,
+            11 => StatusCode::AccountFrozen,
+            12 => StatusCode::AccountLocked,
+            13 => StatusCode::PermissionDenied,
+            14 => StatusCode::ProposalInvalid,
             _ => return None,
         })
     }
@@ -65,6 +101,15 @@ impl StatusCode {
             StatusCode::Overflow => "overflow",
             StatusCode::Unauthorized => "unauthorized",
             StatusCode::SelfTransfer => "self_transfer",
+            StatusCode::CertificateRequired => "certificate_required",
+            StatusCode::CertificateUnknown => "certificate_unknown",
+            StatusCode::CertificateRevoked => "certificate_revoked",
+            StatusCode::CertificateExpired => "certificate_expired",
+            StatusCode::CertificateInvalid => "certificate_invalid",
+            StatusCode::AccountFrozen => "account_frozen",
+            StatusCode::AccountLocked => "account_locked",
+            StatusCode::PermissionDenied => "permission_denied",
+            StatusCode::ProposalInvalid => "proposal_invalid",
         }
     }
 }

@@ -1,18 +1,82 @@
 //! Transactions: a body signed over its exact canonical bytes under the `FDL/TX/v1` domain tag.
 
 use fdl_crypto::{
-    Address, CryptoError, Hash, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, Signature, Signer, Suite, hash_tagged,
+    Address, CryptoError, Hash, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, Signature, Signer, Suite, hash,
+    hash_tagged,
 };
 use thiserror::Error;
 
-use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes};
+use crate::{
+    codec::{Decode, DecodeError, Encode, Reader, put_bytes},
+    gov::GovAction,
+};
+
+/// How a transaction proves its signer is a certified member (STD-13.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// No certificate: accepted only on a chain whose genesis lists no member institutions (an
+    /// open test chain); every chain `fdl init` and `fdl devnet` make refuses it.
+    None,
+    /// The signer's X.509 certificate (DER), carried on first use; the chain registers it.
+    Certificate(Vec<u8>),
+    /// The hash of a certificate already registered on chain (see [`cert_hash`]).
+    Registered(Hash),
+}
+
+impl Credential {
+    /// The registered form: the certificate's hash, or `None` for [`Credential::None`].
+    pub fn cert_hash(&self, suite: Suite) -> Option<Hash> {
+        match self {
+            Credential::None => None,
+            Credential::Certificate(der) => Some(cert_hash(suite, der)),
+            Credential::Registered(h) => Some(*h),
+        }
+    }
+
+    fn encode_with(&self, suite: Suite, normalize: bool, out: &mut Vec<u8>) {
+        match self {
+            Credential::None => out.push(0),
+            Credential::Certificate(der) if normalize => {
+                out.push(2);
+                out.extend_from_slice(&cert_hash(suite, der).0);
+            }
+            Credential::Certificate(der) => {
+                out.push(1);
+                put_bytes(out, der);
+            }
+            Credential::Registered(h) => {
+                out.push(2);
+                out.extend_from_slice(&h.0);
+            }
+        }
+    }
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8("credential kind")? {
+            0 => Ok(Credential::None),
+            1 => Ok(Credential::Certificate(r.bytes(MAX_CERT_LEN, "certificate")?.to_vec())),
+            2 => Ok(Credential::Registered(Hash(r.array("certificate hash")?))),
+            tag => Err(DecodeError::BadTag { what: "credential kind", tag }),
+        }
+    }
+}
+
+/// A certificate's registered hash: the suite hash (SM3 or SHA-256) of its DER, i.e. its
+/// fingerprint as `openssl x509 -fingerprint -sm3` prints it.
+pub fn cert_hash(suite: Suite, der: &[u8]) -> Hash {
+    hash(suite, der)
+}
 
 /// Domain tag prefixed to the bytes a transaction signature covers.
 pub const TX_SIGN_TAG: &[u8] = b"FDL/TX/v1";
 /// Domain tag of the transaction id hash.
 pub const TX_ID_TAG: &[u8] = b"FDL/TXID/v1";
-/// Version byte of the current transaction format.
-pub const TX_VERSION: u8 = 1;
+/// Version byte of the current transaction format (2: a credential after the signer key).
+pub const TX_VERSION: u8 = 2;
+/// Longest certificate a transaction may carry (DER).
+pub const MAX_CERT_LEN: usize = 4_096;
+/// Longest certificate revocation list a transaction may carry (DER).
+pub const MAX_CRL_LEN: usize = 65_536;
 /// Longest chain id.
 pub const MAX_CHAIN_ID_LEN: usize = 64;
 /// Longest memo.
@@ -43,6 +107,30 @@ pub enum Payload {
         /// Amount in the smallest unit.
         amount: u128,
     },
+    /// `gov.propose`: a committee proposal (STD-17). The proposer's institution votes yes.
+    Propose {
+        /// What the proposal does once passed.
+        action: GovAction,
+        /// The last height at which votes count; unpassed after it, the proposal expires.
+        deadline: u64,
+        /// The height from which the change applies (0: as soon as it passes). It is applied at
+        /// the end of the first block at or after this height, and is in force from the next.
+        activation_height: u64,
+        /// Why (free text, stored with the proposal).
+        note: String,
+    },
+    /// `gov.vote`: an institution's vote on an open proposal.
+    Vote {
+        /// The proposal number.
+        proposal: u64,
+        /// Yes or no.
+        approve: bool,
+    },
+    /// `pki.publish_crl`: an institution publishes its CA's revocation list (STD-13.3).
+    PublishCrl {
+        /// The X.509 v2 CRL, DER, signed by the institution's CA.
+        crl: Vec<u8>,
+    },
 }
 
 impl Payload {
@@ -52,6 +140,9 @@ impl Payload {
             Payload::Transfer { .. } => "bank.transfer",
             Payload::Issue { .. } => "bank.issue",
             Payload::Burn { .. } => "bank.burn",
+            Payload::Propose { .. } => "gov.propose",
+            Payload::Vote { .. } => "gov.vote",
+            Payload::PublishCrl { .. } => "pki.publish_crl",
         }
     }
 }
@@ -74,6 +165,22 @@ impl Encode for Payload {
                 out.push(3);
                 out.extend_from_slice(&amount.to_be_bytes());
             }
+            Payload::Propose { action, deadline, activation_height, note } => {
+                out.push(4);
+                action.encode_to(out);
+                out.extend_from_slice(&deadline.to_be_bytes());
+                out.extend_from_slice(&activation_height.to_be_bytes());
+                put_bytes(out, note.as_bytes());
+            }
+            Payload::Vote { proposal, approve } => {
+                out.push(5);
+                out.extend_from_slice(&proposal.to_be_bytes());
+                out.push(u8::from(*approve));
+            }
+            Payload::PublishCrl { crl } => {
+                out.push(6);
+                put_bytes(out, crl);
+            }
         }
     }
 }
@@ -88,6 +195,21 @@ impl Decode for Payload {
             }),
             2 => Ok(Payload::Issue { to: Address(r.array("issue.to")?), amount: r.u128("issue.amount")? }),
             3 => Ok(Payload::Burn { amount: r.u128("burn.amount")? }),
+            4 => Ok(Payload::Propose {
+                action: GovAction::decode_from(r)?,
+                deadline: r.u64("propose.deadline")?,
+                activation_height: r.u64("propose.activation_height")?,
+                note: r.string(MAX_MEMO_LEN, "propose.note")?,
+            }),
+            5 => Ok(Payload::Vote {
+                proposal: r.u64("vote.proposal")?,
+                approve: match r.u8("vote.approve")? {
+                    0 => false,
+                    1 => true,
+                    tag => return Err(DecodeError::BadTag { what: "vote.approve", tag }),
+                },
+            }),
+            6 => Ok(Payload::PublishCrl { crl: r.bytes(MAX_CRL_LEN, "crl")?.to_vec() }),
             tag => Err(DecodeError::BadTag { what: "payload kind", tag }),
         }
     }
@@ -100,6 +222,8 @@ pub struct TxBody {
     pub chain_id: String,
     /// The signer's public key (its suite is the chain's).
     pub signer: PublicKey,
+    /// The signer's certificate, or the hash under which it is registered.
+    pub credential: Credential,
     /// A value the client chooses so that otherwise identical transactions differ (replay
     /// protection is by transaction id: the same body never executes twice).
     pub nonce: u64,
@@ -109,15 +233,22 @@ pub struct TxBody {
     pub payload: Payload,
 }
 
-impl Encode for TxBody {
-    fn encode_to(&self, out: &mut Vec<u8>) {
+impl TxBody {
+    fn encode_inner(&self, normalize: bool, out: &mut Vec<u8>) {
         out.push(TX_VERSION);
         out.push(self.signer.suite().tag());
         put_bytes(out, self.chain_id.as_bytes());
         put_bytes(out, &self.signer.to_bytes());
+        self.credential.encode_with(self.signer.suite(), normalize, out);
         out.extend_from_slice(&self.nonce.to_be_bytes());
         out.extend_from_slice(&self.expiry_height.to_be_bytes());
         self.payload.encode_to(out);
+    }
+}
+
+impl Encode for TxBody {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.encode_inner(false, out);
     }
 }
 
@@ -133,9 +264,11 @@ impl Decode for TxBody {
         let key = r.bytes(MAX_PUBLIC_KEY_LEN, "signer key")?;
         let signer = PublicKey::from_bytes(suite, key)
             .map_err(|e| DecodeError::Invalid { what: "signer key", reason: e.to_string() })?;
+        let credential = Credential::decode_from(r)?;
         Ok(TxBody {
             chain_id,
             signer,
+            credential,
             nonce: r.u64("nonce")?,
             expiry_height: r.u64("expiry height")?,
             payload: Payload::decode_from(r)?,
@@ -152,10 +285,14 @@ impl TxBody {
         out
     }
 
-    /// The transaction id: `H("FDL/TXID/v1", body)`. It excludes the signature, so re-signing
-    /// the same body cannot produce a second executable transaction.
+    /// The transaction id: `H("FDL/TXID/v1", body)` with a carried certificate replaced by its
+    /// hash. It excludes the signature, so re-signing the same body cannot produce a second
+    /// executable transaction, and sending it once with the certificate and once with the hash
+    /// gives the same id.
     pub fn id(&self) -> Hash {
-        hash_tagged(self.signer.suite(), TX_ID_TAG, &self.encode())
+        let mut out = Vec::with_capacity(192);
+        self.encode_inner(true, &mut out);
+        hash_tagged(self.signer.suite(), TX_ID_TAG, &out)
     }
 
     /// Signs the body.
@@ -247,6 +384,7 @@ mod tests {
         TxBody {
             chain_id: "fdl-test".into(),
             signer: kp.public_key(),
+            credential: Credential::None,
             nonce: 7,
             expiry_height: 100,
             payload: Payload::Transfer { to: Address([9; 20]), amount: 1000, memo: "rent".into() },
@@ -285,8 +423,9 @@ mod tests {
         let hexed = hex::encode(b.encode());
         assert_eq!(
             hexed,
-            "01020000000866646c2d7465737400000020\
+            "02020000000866646c2d7465737400000020\
              8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\
+             00\
              0000000000000007000000000000006401\
              0909090909090909090909090909090909090909\
              000000000000000000000000000003e8000000047265\

@@ -1,0 +1,398 @@
+//! The native `identity` module (STD-13): member institutions and their CAs, registered
+//! certificates, revocations, and the check that every transaction comes from a certified member.
+//!
+//! A transaction carries its signer's certificate on first use; execution checks it against the
+//! institution's CA (in state), its validity period (at the block's time) and the revocations,
+//! then registers it under its hash, and later transactions carry only that hash. The same checks
+//! run at mempool admission ([`check_credential`]) against the latest state and the local clock.
+
+use std::collections::HashMap;
+
+use fdl_crypto::{Address, Hash, Suite};
+use fdl_pki::{PkiError, Role};
+use fdl_types::{Credential, SignedTx, StatusCode};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::{ExecError, Overlay, StateView, keys::hex_of};
+
+/// Key of the list of member names (JSON array, in admission order).
+pub const MEMBERS_KEY: &[u8] = b"pki/members";
+/// Key of the regulator institution's name.
+pub const REGULATOR_KEY: &[u8] = b"pki/regulator";
+
+/// The state key of a member institution.
+pub fn member_key(name: &str) -> Vec<u8> {
+    [b"pki/member/".as_slice(), name.as_bytes()].concat()
+}
+
+/// The state key of a registered certificate.
+pub fn cert_key(hash: &Hash) -> Vec<u8> {
+    [b"pki/cert/".as_slice(), &hash.0].concat()
+}
+
+/// The state key of a revocation.
+pub fn revoked_key(org: &str, serial: &str) -> Vec<u8> {
+    [b"pki/revoked/".as_slice(), org.as_bytes(), b"/", serial.as_bytes()].concat()
+}
+
+/// A member institution as stored in state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Its name (its certificates' `O`).
+    pub name: String,
+    /// Its root CA certificate, DER.
+    #[serde(with = "fdl_types::gov::hex_bytes")]
+    pub ca_cert: Vec<u8>,
+    /// Whether it holds a committee seat.
+    pub committee: bool,
+    /// The height it was admitted at (0: genesis).
+    pub since: u64,
+}
+
+/// A registered certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertRecord {
+    /// The account it sends for (the key's address, or the account it was reset onto).
+    pub account: Address,
+    /// Its institution.
+    pub org: String,
+    /// Its role.
+    pub role: String,
+    /// Subject common name.
+    pub common_name: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Validity start, Unix seconds.
+    pub not_before: u64,
+    /// Validity end, Unix seconds.
+    pub not_after: u64,
+    /// The subject key, canonical bytes hex.
+    pub public_key: String,
+    /// The height it was registered at.
+    pub registered: u64,
+    /// The certificate, DER.
+    #[serde(with = "fdl_types::gov::hex_bytes")]
+    pub der: Vec<u8>,
+}
+
+/// A revocation as stored in state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationRecord {
+    /// The height it took effect at.
+    pub height: u64,
+    /// `crl` (published by the institution) or `governance` (by proposal number).
+    pub by: String,
+}
+
+/// Who sent a transaction, once its credential checks out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    /// The account it acts for.
+    pub account: Address,
+    /// Its institution (empty on an open chain).
+    pub org: String,
+    /// Its role (`None` on an open chain: no access control applies there).
+    pub role: Option<Role>,
+    /// The registered certificate's hash, if any.
+    pub cert: Option<Hash>,
+    /// A certificate to register (first use).
+    pub register: Option<(Hash, CertRecord)>,
+}
+
+pub(crate) fn get_json<T: DeserializeOwned>(view: &dyn StateView, key: &[u8]) -> Result<Option<T>, ExecError> {
+    match view.get(key)? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| ExecError::Corrupt { key: hex_of(key), reason: e.to_string() }),
+    }
+}
+
+pub(crate) fn put_json<T: Serialize>(ov: &mut Overlay<'_>, key: Vec<u8>, v: &T) {
+    let bytes = serde_json::to_vec(v).expect("invariant: state records serialize");
+    ov.put(key, bytes);
+}
+
+/// The member institutions, in admission order.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn members(view: &dyn StateView) -> Result<Vec<MemberRecord>, ExecError> {
+    let names: Vec<String> = get_json(view, MEMBERS_KEY)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        if let Some(m) = get_json(view, &member_key(&n))? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// One member institution.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn member(view: &dyn StateView, name: &str) -> Result<Option<MemberRecord>, ExecError> {
+    get_json(view, &member_key(name))
+}
+
+/// A registered certificate.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn certificate(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecord>, ExecError> {
+    get_json(view, &cert_key(hash))
+}
+
+/// Whether `(org, serial)` is revoked.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn revocation(view: &dyn StateView, org: &str, serial: &str) -> Result<Option<RevocationRecord>, ExecError> {
+    get_json(view, &revoked_key(org, serial))
+}
+
+/// Whether the chain enforces certificates (its genesis lists member institutions).
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn permissioned(view: &dyn StateView) -> Result<bool, ExecError> {
+    Ok(view.get(MEMBERS_KEY)?.is_some_and(|b| b != b"[]"))
+}
+
+/// Checks a certificate against its institution's CA in state at `now_s` (Unix seconds) and
+/// the revocations, and that it certifies `key`. Returns the record to register for it.
+///
+/// # Errors
+/// Store failure; `Ok(Err(status))` when the certificate is refused.
+pub fn check_new_certificate(
+    view: &dyn StateView,
+    der: &[u8],
+    key: &[u8],
+    now_s: u64,
+    height: u64,
+) -> Result<Result<CertRecord, StatusCode>, ExecError> {
+    let info = match fdl_pki::parse(der) {
+        Ok(i) => i,
+        Err(_) => return Ok(Err(StatusCode::CertificateInvalid)),
+    };
+    let Some(m) = member(view, &info.org)? else {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    };
+    match fdl_pki::verify(der, &m.ca_cert, now_s) {
+        Ok(_) => {}
+        Err(PkiError::Expired { .. }) => return Ok(Err(StatusCode::CertificateExpired)),
+        Err(_) => return Ok(Err(StatusCode::CertificateInvalid)),
+    }
+    let Some(role) = info.role else {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    };
+    if info.is_ca || info.public_key.to_bytes() != key {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    }
+    if revocation(view, &info.org, &info.serial)?.is_some() {
+        return Ok(Err(StatusCode::CertificateRevoked));
+    }
+    Ok(Ok(CertRecord {
+        account: info.public_key.address(),
+        org: info.org,
+        role: role.as_str().into(),
+        common_name: info.common_name,
+        serial: info.serial,
+        not_before: info.not_before,
+        not_after: info.not_after,
+        public_key: hex::encode(key),
+        registered: height,
+        der: der.to_vec(),
+    }))
+}
+
+fn check_registered(
+    view: &dyn StateView,
+    rec: &CertRecord,
+    key: &[u8],
+    now_s: u64,
+) -> Result<Result<(), StatusCode>, ExecError> {
+    if rec.public_key != hex::encode(key) {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    }
+    if member(view, &rec.org)?.is_none() {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    }
+    if revocation(view, &rec.org, &rec.serial)?.is_some() {
+        return Ok(Err(StatusCode::CertificateRevoked));
+    }
+    if now_s < rec.not_before || now_s > rec.not_after {
+        return Ok(Err(StatusCode::CertificateExpired));
+    }
+    Ok(Ok(()))
+}
+
+/// Per-block memo of credential checks: a block's transactions from one identity share one
+/// lookup. Cleared whenever identity state changes within the block.
+#[derive(Default)]
+pub struct IdentityCache {
+    senders: HashMap<(Hash, Address), Result<Sender, StatusCode>>,
+    permissioned: Option<bool>,
+    pub(crate) acl: HashMap<&'static str, Option<crate::gov::AclRule>>,
+}
+
+impl IdentityCache {
+    /// Forgets everything (after a registration, revocation or governance change).
+    pub fn clear(&mut self) {
+        self.senders.clear();
+        self.permissioned = None;
+        self.acl.clear();
+    }
+}
+
+/// Resolves a transaction's sender from its credential at `now_ms` (block time, or the local
+/// clock at admission). `Ok(Err(status))` names why it is refused.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn resolve_sender(
+    view: &dyn StateView,
+    cache: &mut IdentityCache,
+    tx: &SignedTx,
+    now_ms: u64,
+    height: u64,
+) -> Result<Result<Sender, StatusCode>, ExecError> {
+    let permissioned = match cache.permissioned {
+        Some(p) => p,
+        None => {
+            let p = permissioned(view)?;
+            cache.permissioned = Some(p);
+            p
+        }
+    };
+    let suite: Suite = tx.body.signer.suite();
+    let key = tx.body.signer.to_bytes();
+    let Some(hash) = tx.body.credential.cert_hash(suite) else {
+        if permissioned {
+            return Ok(Err(StatusCode::CertificateRequired));
+        }
+        return Ok(Ok(Sender { account: tx.sender(), org: String::new(), role: None, cert: None, register: None }));
+    };
+    let memo_key = (hash, tx.body.signer.address());
+    if let Some(hit) = cache.senders.get(&memo_key) {
+        return Ok(hit.clone());
+    }
+    let now_s = now_ms / 1000;
+    let verdict = match certificate(view, &hash)? {
+        Some(rec) => match check_registered(view, &rec, &key, now_s)? {
+            Ok(()) => Ok(Sender {
+                account: rec.account,
+                org: rec.org.clone(),
+                role: rec.role.parse().ok(),
+                cert: Some(hash),
+                register: None,
+            }),
+            Err(s) => Err(s),
+        },
+        None => match &tx.body.credential {
+            Credential::Certificate(der) => match check_new_certificate(view, der, &key, now_s, height)? {
+                Ok(rec) => Ok(Sender {
+                    account: rec.account,
+                    org: rec.org.clone(),
+                    role: rec.role.parse().ok(),
+                    cert: Some(hash),
+                    register: Some((hash, rec)),
+                }),
+                Err(s) => Err(s),
+            },
+            _ => Err(StatusCode::CertificateUnknown),
+        },
+    };
+    cache.senders.insert(memo_key, verdict.clone());
+    Ok(verdict)
+}
+
+/// The admission check (STD-13.1, 13.3): the credential of `tx` is acceptable against the
+/// latest state `view` at the local time `now_ms`, and its account is neither frozen nor locked.
+///
+/// # Errors
+/// Store failure; `Ok(Err(status))` when refused.
+pub fn check_credential(
+    view: &dyn StateView,
+    cache: &mut IdentityCache,
+    tx: &SignedTx,
+    now_ms: u64,
+    next_height: u64,
+) -> Result<Result<(), StatusCode>, ExecError> {
+    let sender = match resolve_sender(view, cache, tx, now_ms, next_height)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    if sender.role.is_none() {
+        return Ok(Ok(()));
+    }
+    let Some(acct) = crate::read_account(view, &sender.account)? else {
+        return Ok(Ok(()));
+    };
+    Ok(account_gate(&acct, &tx.body.signer.address(), next_height))
+}
+
+/// Whether an account may send with the key whose address is `key`, at `height`.
+pub(crate) fn account_gate(acct: &crate::Account, key: &Address, height: u64) -> Result<(), StatusCode> {
+    if acct.key != Address::default() && &acct.key != key {
+        return Err(StatusCode::CertificateExpired);
+    }
+    if acct.frozen {
+        return Err(StatusCode::AccountFrozen);
+    }
+    if acct.locked_until > height {
+        return Err(StatusCode::AccountLocked);
+    }
+    Ok(())
+}
+
+/// `pki.publish_crl`: an institution's administrator publishes its CA's revocation list; every
+/// serial it lists is revoked on chain from this transaction on (STD-13.3).
+pub(crate) fn publish_crl(
+    ov: &mut Overlay<'_>,
+    c: &crate::gov::Call<'_>,
+    crl: &[u8],
+) -> Result<crate::gov::Outcome, ExecError> {
+    let ev = |kind: &str, attrs: Vec<(&str, String)>| fdl_types::Event {
+        kind: kind.into(),
+        attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    };
+    let Some(m) = member(ov, c.org)? else {
+        return Ok((StatusCode::CertificateInvalid, vec![]));
+    };
+    let revoked = match fdl_pki::verify_crl(crl, &m.ca_cert) {
+        Ok(r) => r,
+        Err(e) => {
+            let attrs = vec![("account", c.account.to_hex()), ("org", c.org.into()), ("reason", e.to_string())];
+            return Ok((StatusCode::ProposalInvalid, vec![ev("pki.crl_refused", attrs)]));
+        }
+    };
+    let mut events = Vec::new();
+    let mut added = 0usize;
+    for r in &revoked {
+        let serial = r.serial.to_ascii_lowercase();
+        let key = revoked_key(c.org, &serial);
+        if ov.get(&key)?.is_some() {
+            continue;
+        }
+        put_json(ov, key, &RevocationRecord { height: c.height, by: "crl".into() });
+        added += 1;
+        if events.len() < fdl_types::receipt::MAX_EVENTS - 1 {
+            events.push(ev("pki.revoked", vec![("org", c.org.into()), ("serial", serial), ("account", c.account.to_hex())]));
+        }
+    }
+    events.insert(
+        0,
+        ev(
+            "pki.crl_published",
+            vec![
+                ("org", c.org.into()),
+                ("account", c.account.to_hex()),
+                ("listed", revoked.len().to_string()),
+                ("new", added.to_string()),
+            ],
+        ),
+    );
+    Ok((StatusCode::Ok, events))
+}

@@ -1,0 +1,435 @@
+//! Governance actions (STD-17): what a committee proposal changes once it passes.
+
+use fdl_crypto::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count},
+    tx::MAX_CERT_LEN,
+};
+
+/// Longest name (institution, node, method, parameter) in a governance action.
+pub const MAX_GOV_NAME: usize = 64;
+/// Longest network address or URL in a governance action.
+pub const MAX_GOV_ADDR: usize = 128;
+/// Most roles or institutions in one access rule.
+pub const MAX_ACL_ENTRIES: usize = 32;
+/// Longest public key bytes in a node entry.
+const MAX_KEY: usize = 128;
+
+/// Whether a node votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// Votes in consensus.
+    Validator,
+    /// Follows and verifies every block, never votes.
+    Observer,
+}
+
+impl NodeRole {
+    /// `validator` or `observer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Validator => "validator",
+            NodeRole::Observer => "observer",
+        }
+    }
+}
+
+/// A node as the chain records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    /// Its name, unique on the chain.
+    pub name: String,
+    /// The institution running it.
+    pub org: String,
+    /// Validator or observer.
+    pub role: NodeRole,
+    /// Its consensus key, canonical bytes.
+    #[serde(with = "hex_bytes")]
+    pub public_key: Vec<u8>,
+    /// Voting power (0 for an observer).
+    pub power: u64,
+    /// Its network (libp2p) peer id.
+    pub peer_id: String,
+    /// Its consensus address, `host:port` (empty if not published).
+    pub p2p: String,
+    /// Its API URL for transaction forwarding (empty if not published).
+    pub rpc: String,
+    /// Its certificate (DER), issued by its institution's CA for its role.
+    #[serde(with = "hex_bytes")]
+    pub certificate: Vec<u8>,
+}
+
+/// Hex (de)serialization of byte fields in JSON state records.
+pub mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes bytes as hex.
+    ///
+    /// # Errors
+    /// As the serializer.
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    /// Deserializes hex into bytes.
+    ///
+    /// # Errors
+    /// Bad hex.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a passed proposal does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum GovAction {
+    /// Admit an institution with its root CA (STD-17.1).
+    AddMember {
+        /// The institution's name (its certificates' `O`).
+        name: String,
+        /// Its root CA certificate, DER.
+        #[serde(with = "hex_bytes")]
+        ca_cert: Vec<u8>,
+        /// Whether it holds a committee seat.
+        committee: bool,
+    },
+    /// Remove an institution; its nodes must have been removed first.
+    RemoveMember {
+        /// The institution.
+        name: String,
+    },
+    /// Add a validator or an observer.
+    AddNode {
+        /// The node.
+        node: NodeSpec,
+    },
+    /// Remove a node; the validator count never falls below the minimum.
+    RemoveNode {
+        /// The node's name.
+        name: String,
+    },
+    /// Replace a node's certificate (renewal, or a new key).
+    RotateNodeCert {
+        /// The node's name.
+        name: String,
+        /// The new certificate, DER, from the node's institution's CA.
+        #[serde(with = "hex_bytes")]
+        certificate: Vec<u8>,
+    },
+    /// Replace an institution's root CA certificate.
+    RotateCa {
+        /// The institution.
+        org: String,
+        /// The new CA certificate, DER.
+        #[serde(with = "hex_bytes")]
+        ca_cert: Vec<u8>,
+    },
+    /// Revoke a certificate by its institution and serial number.
+    RevokeCert {
+        /// The issuing institution.
+        org: String,
+        /// The serial number, hex.
+        serial: String,
+    },
+    /// Set a chain parameter (see `fdl_exec::gov::PARAMS` for the names).
+    SetParam {
+        /// The parameter's name.
+        name: String,
+        /// Its new value.
+        value: u64,
+    },
+    /// Set the access rule of a method (STD-16.1): who may call it.
+    SetAcl {
+        /// `module.method`, e.g. `bank.transfer`.
+        method: String,
+        /// Roles allowed (empty: none).
+        roles: Vec<String>,
+        /// Institutions allowed (empty: any).
+        orgs: Vec<String>,
+    },
+    /// Freeze an account: it can no longer send (STD-13.2, STD-17.2).
+    Freeze {
+        /// The account.
+        account: Address,
+    },
+    /// Unfreeze an account.
+    Unfreeze {
+        /// The account.
+        account: Address,
+    },
+    /// Move funds from an account without its signature (STD-17.2).
+    ForcedTransfer {
+        /// The account debited.
+        from: Address,
+        /// The account credited.
+        to: Address,
+        /// The amount.
+        amount: u128,
+    },
+    /// Give an account a new key, keeping its id, after the lock window (STD-13.3).
+    ResetKey {
+        /// The account.
+        account: Address,
+        /// The new certificate, DER, from the account's institution.
+        #[serde(with = "hex_bytes")]
+        certificate: Vec<u8>,
+    },
+    /// Set an account's type: `normal`, `admin` or `special` (STD-13.2).
+    SetAccountKind {
+        /// The account.
+        account: Address,
+        /// The type.
+        kind: String,
+    },
+}
+
+impl GovAction {
+    /// A short name of the action, for events and listings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GovAction::AddMember { .. } => "add_member",
+            GovAction::RemoveMember { .. } => "remove_member",
+            GovAction::AddNode { .. } => "add_node",
+            GovAction::RemoveNode { .. } => "remove_node",
+            GovAction::RotateNodeCert { .. } => "rotate_node_cert",
+            GovAction::RotateCa { .. } => "rotate_ca",
+            GovAction::RevokeCert { .. } => "revoke_cert",
+            GovAction::SetParam { .. } => "set_param",
+            GovAction::SetAcl { .. } => "set_acl",
+            GovAction::Freeze { .. } => "freeze",
+            GovAction::Unfreeze { .. } => "unfreeze",
+            GovAction::ForcedTransfer { .. } => "forced_transfer",
+            GovAction::ResetKey { .. } => "reset_key",
+            GovAction::SetAccountKind { .. } => "set_account_kind",
+        }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_strs(out: &mut Vec<u8>, v: &[String]) {
+    put_count(out, v.len());
+    for s in v {
+        put_str(out, s);
+    }
+}
+
+fn get_strs(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<String>, DecodeError> {
+    let n = r.count(MAX_ACL_ENTRIES, what)?;
+    (0..n).map(|_| r.string(MAX_GOV_NAME, what)).collect()
+}
+
+impl Encode for NodeSpec {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.name);
+        put_str(out, &self.org);
+        out.push(match self.role {
+            NodeRole::Validator => 1,
+            NodeRole::Observer => 2,
+        });
+        put_bytes(out, &self.public_key);
+        out.extend_from_slice(&self.power.to_be_bytes());
+        put_str(out, &self.peer_id);
+        put_str(out, &self.p2p);
+        put_str(out, &self.rpc);
+        put_bytes(out, &self.certificate);
+    }
+}
+
+impl Decode for NodeSpec {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(NodeSpec {
+            name: r.string(MAX_GOV_NAME, "node.name")?,
+            org: r.string(MAX_GOV_NAME, "node.org")?,
+            role: match r.u8("node.role")? {
+                1 => NodeRole::Validator,
+                2 => NodeRole::Observer,
+                tag => return Err(DecodeError::BadTag { what: "node.role", tag }),
+            },
+            public_key: r.bytes(MAX_KEY, "node.public_key")?.to_vec(),
+            power: r.u64("node.power")?,
+            peer_id: r.string(MAX_GOV_ADDR, "node.peer_id")?,
+            p2p: r.string(MAX_GOV_ADDR, "node.p2p")?,
+            rpc: r.string(MAX_GOV_ADDR, "node.rpc")?,
+            certificate: r.bytes(MAX_CERT_LEN, "node.certificate")?.to_vec(),
+        })
+    }
+}
+
+impl Encode for GovAction {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            GovAction::AddMember { name, ca_cert, committee } => {
+                out.push(1);
+                put_str(out, name);
+                put_bytes(out, ca_cert);
+                out.push(u8::from(*committee));
+            }
+            GovAction::RemoveMember { name } => {
+                out.push(2);
+                put_str(out, name);
+            }
+            GovAction::AddNode { node } => {
+                out.push(3);
+                node.encode_to(out);
+            }
+            GovAction::RemoveNode { name } => {
+                out.push(4);
+                put_str(out, name);
+            }
+            GovAction::RotateNodeCert { name, certificate } => {
+                out.push(5);
+                put_str(out, name);
+                put_bytes(out, certificate);
+            }
+            GovAction::RotateCa { org, ca_cert } => {
+                out.push(6);
+                put_str(out, org);
+                put_bytes(out, ca_cert);
+            }
+            GovAction::RevokeCert { org, serial } => {
+                out.push(7);
+                put_str(out, org);
+                put_str(out, serial);
+            }
+            GovAction::SetParam { name, value } => {
+                out.push(8);
+                put_str(out, name);
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+            GovAction::SetAcl { method, roles, orgs } => {
+                out.push(9);
+                put_str(out, method);
+                put_strs(out, roles);
+                put_strs(out, orgs);
+            }
+            GovAction::Freeze { account } => {
+                out.push(10);
+                out.extend_from_slice(&account.0);
+            }
+            GovAction::Unfreeze { account } => {
+                out.push(11);
+                out.extend_from_slice(&account.0);
+            }
+            GovAction::ForcedTransfer { from, to, amount } => {
+                out.push(12);
+                out.extend_from_slice(&from.0);
+                out.extend_from_slice(&to.0);
+                out.extend_from_slice(&amount.to_be_bytes());
+            }
+            GovAction::ResetKey { account, certificate } => {
+                out.push(13);
+                out.extend_from_slice(&account.0);
+                put_bytes(out, certificate);
+            }
+            GovAction::SetAccountKind { account, kind } => {
+                out.push(14);
+                out.extend_from_slice(&account.0);
+                put_str(out, kind);
+            }
+        }
+    }
+}
+
+impl Decode for GovAction {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.u8("gov action")? {
+            1 => GovAction::AddMember {
+                name: r.string(MAX_GOV_NAME, "member name")?,
+                ca_cert: r.bytes(MAX_CERT_LEN, "ca certificate")?.to_vec(),
+                committee: match r.u8("committee")? {
+                    0 => false,
+                    1 => true,
+                    tag => return Err(DecodeError::BadTag { what: "committee", tag }),
+                },
+            },
+            2 => GovAction::RemoveMember { name: r.string(MAX_GOV_NAME, "member name")? },
+            3 => GovAction::AddNode { node: NodeSpec::decode_from(r)? },
+            4 => GovAction::RemoveNode { name: r.string(MAX_GOV_NAME, "node name")? },
+            5 => GovAction::RotateNodeCert {
+                name: r.string(MAX_GOV_NAME, "node name")?,
+                certificate: r.bytes(MAX_CERT_LEN, "certificate")?.to_vec(),
+            },
+            6 => GovAction::RotateCa {
+                org: r.string(MAX_GOV_NAME, "org")?,
+                ca_cert: r.bytes(MAX_CERT_LEN, "ca certificate")?.to_vec(),
+            },
+            7 => GovAction::RevokeCert { org: r.string(MAX_GOV_NAME, "org")?, serial: r.string(MAX_GOV_NAME, "serial")? },
+            8 => GovAction::SetParam { name: r.string(MAX_GOV_NAME, "param")?, value: r.u64("param value")? },
+            9 => GovAction::SetAcl {
+                method: r.string(MAX_GOV_NAME, "method")?,
+                roles: get_strs(r, "roles")?,
+                orgs: get_strs(r, "orgs")?,
+            },
+            10 => GovAction::Freeze { account: Address(r.array("account")?) },
+            11 => GovAction::Unfreeze { account: Address(r.array("account")?) },
+            12 => GovAction::ForcedTransfer {
+                from: Address(r.array("from")?),
+                to: Address(r.array("to")?),
+                amount: r.u128("amount")?,
+            },
+            13 => GovAction::ResetKey {
+                account: Address(r.array("account")?),
+                certificate: r.bytes(MAX_CERT_LEN, "certificate")?.to_vec(),
+            },
+            14 => GovAction::SetAccountKind {
+                account: Address(r.array("account")?),
+                kind: r.string(MAX_GOV_NAME, "account kind")?,
+            },
+            tag => return Err(DecodeError::BadTag { what: "gov action", tag }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_and_truncation_fails() {
+        let node = NodeSpec {
+            name: "org5-node".into(),
+            org: "org5".into(),
+            role: NodeRole::Validator,
+            public_key: vec![4; 65],
+            power: 1,
+            peer_id: "12D3Koo".into(),
+            p2p: "127.0.0.1:1".into(),
+            rpc: "http://127.0.0.1:2".into(),
+            certificate: vec![0x30, 1, 2],
+        };
+        let a = Address([7; 20]);
+        let all = vec![
+            GovAction::AddMember { name: "org5".into(), ca_cert: vec![1, 2, 3], committee: true },
+            GovAction::RemoveMember { name: "org5".into() },
+            GovAction::AddNode { node },
+            GovAction::RemoveNode { name: "n".into() },
+            GovAction::RotateNodeCert { name: "n".into(), certificate: vec![9] },
+            GovAction::RotateCa { org: "o".into(), ca_cert: vec![8] },
+            GovAction::RevokeCert { org: "o".into(), serial: "01ab".into() },
+            GovAction::SetParam { name: "max_block_txs".into(), value: 10 },
+            GovAction::SetAcl { method: "bank.transfer".into(), roles: vec!["client".into()], orgs: vec![] },
+            GovAction::Freeze { account: a },
+            GovAction::Unfreeze { account: a },
+            GovAction::ForcedTransfer { from: a, to: Address([1; 20]), amount: 5 },
+            GovAction::ResetKey { account: a, certificate: vec![3] },
+            GovAction::SetAccountKind { account: a, kind: "special".into() },
+        ];
+        for act in all {
+            let b = act.encode();
+            assert_eq!(GovAction::decode(&b).expect("decodes"), act);
+            for cut in 0..b.len() {
+                assert!(GovAction::decode(&b[..cut]).is_err(), "{} truncated at {cut}", act.kind());
+            }
+            let json = serde_json::to_string(&act).expect("json");
+            assert_eq!(serde_json::from_str::<GovAction>(&json).expect("json back"), act);
+        }
+    }
+}
