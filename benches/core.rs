@@ -12,6 +12,7 @@ fn transfer(k: &KeyPair, to: &KeyPair, nonce: u64) -> SignedTx {
     TxBody {
         chain_id: "bench".into(),
         signer: k.public_key(),
+        credential: fdl_types::Credential::None,
         nonce,
         expiry_height: 100,
         payload: Payload::Transfer { to: to.address(), amount: 1, memo: String::new() },
@@ -87,6 +88,7 @@ fn execution(c: &mut Criterion) {
         issuer: issuer.address(),
         validators: vec![],
         members: vec![],
+        regulator: None,
         observers: vec![],
         balances: keys.iter().map(|k| (k.address(), 1_000_000)).collect(),
         params: ChainParams::default(),

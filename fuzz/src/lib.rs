@@ -196,6 +196,7 @@ pub fn seed_inputs() -> Vec<(&'static str, Vec<u8>)> {
         let tx = TxBody {
             chain_id: "fuzz".into(),
             signer: kp.public_key(),
+            credential: fdl_types::Credential::None,
             nonce: i as u64,
             expiry_height: 100,
             payload: Payload::Transfer { to: Address([9; 20]), amount: 1000, memo: "seed".into() },

@@ -22,9 +22,9 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use fdl_crypto::{Hash, KeyPair, Suite};
-use fdl_sdk::{Client, build_tx};
-use fdl_types::{Payload, SignedTx};
+use fdl_crypto::{Hash, KeyPair, Signer as _, Suite};
+use fdl_sdk::{Client, build_certified_tx};
+use fdl_types::{Credential, Payload, SignedTx};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
@@ -51,9 +51,14 @@ pub struct BenchArgs {
     /// Offered load in tx/s (default: as fast as the node accepts).
     #[arg(long)]
     rate: Option<f64>,
-    /// The issuer's key (default: the last devnet's issuer key).
+    /// The issuer's key (default: the last devnet's issuer key); its certificate is the same
+    /// path with `.crt`.
     #[arg(long)]
     issuer_key: Option<PathBuf>,
+    /// The CA that certifies the bench's sending accounts as clients (default: the last
+    /// devnet's `org1/ca`).
+    #[arg(long)]
+    ca_dir: Option<PathBuf>,
     /// Give up waiting for commits after this many seconds.
     #[arg(long, default_value_t = 180)]
     timeout_s: u64,
@@ -64,17 +69,54 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(bench(a))
 }
 
-fn issuer_key(a: &BenchArgs) -> anyhow::Result<KeyPair> {
+fn issuer_key(a: &BenchArgs) -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
     let path = match &a.issuer_key {
         Some(p) => p.clone(),
         None => last_devnet().map(|d| d.issuer_key).context(
             "no --issuer-key and no devnet record in ~/.fdl/devnet.json: start `fdl devnet` or pass --issuer-key",
         )?,
     };
-    Ok(KeyPair::read_pem_file(&path)?)
+    Ok((KeyPair::read_pem_file(&path)?, crate::tx::load_cert(&path, None)?))
 }
 
-fn sign_all(keys: &[KeyPair], chain_id: &str, expiry: u64, n: usize) -> anyhow::Result<Vec<SignedTx>> {
+/// Client certificates for the bench's accounts, from the CA in `--ca-dir` (or the last
+/// devnet's org1). `None` when no CA is found (an open chain needs none).
+fn certify(a: &BenchArgs, keys: &[KeyPair]) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
+    let dir = match &a.ca_dir {
+        Some(d) => d.clone(),
+        None => match last_devnet() {
+            Some(d) => d.dir.join("org1").join("ca"),
+            None => return Ok(None),
+        },
+    };
+    if !dir.join("ca.pem").exists() {
+        return Ok(None);
+    }
+    let ca = fdl_pki::from_pem(&std::fs::read_to_string(dir.join("ca.pem"))?)?;
+    let ca_key = KeyPair::read_pem_file(&dir.join("ca-key.pem"))?;
+    let certs = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| fdl_pki::issue(&ca, &ca_key, &k.public_key(), &format!("bench{i}"), fdl_pki::Role::Client, 30))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(certs))
+}
+
+fn credential(certs: &Option<Vec<Vec<u8>>>, i: usize, suite: Suite, first_use: bool) -> Credential {
+    match certs {
+        None => Credential::None,
+        Some(c) if first_use => Credential::Certificate(c[i].clone()),
+        Some(c) => Credential::Registered(fdl_types::cert_hash(suite, &c[i])),
+    }
+}
+
+fn sign_all(
+    keys: &[KeyPair],
+    certs: &Option<Vec<Vec<u8>>>,
+    chain_id: &str,
+    expiry: u64,
+    n: usize,
+) -> anyhow::Result<Vec<SignedTx>> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let chunk = n.div_ceil(threads);
     std::thread::scope(|s| {
@@ -85,7 +127,9 @@ fn sign_all(keys: &[KeyPair], chain_id: &str, expiry: u64, n: usize) -> anyhow::
                         .map(|i| {
                             let from = &keys[i % keys.len()];
                             let to = keys[(i + 1) % keys.len()].address();
-                            build_tx(from, chain_id, expiry, Payload::Transfer { to, amount: 1, memo: String::new() })
+                            let cred = credential(certs, i % keys.len(), from.suite(), false);
+                            let p = Payload::Transfer { to, amount: 1, memo: String::new() };
+                            build_certified_tx(from, cred, chain_id, expiry, p)
                         })
                         .collect::<Result<Vec<_>, _>>()
                 })
@@ -273,7 +317,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     let client = Client::new(&url)?;
     let status = client.status().await.with_context(|| format!("asking {url} for its status"))?;
     let suite: Suite = status.suite;
-    let issuer = issuer_key(&a)?;
+    let (issuer, issuer_cert) = issuer_key(&a)?;
     if issuer.suite() != suite {
         bail!("the issuer key is {} but the chain uses {}", issuer.suite(), suite);
     }
@@ -282,17 +326,44 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         a.accounts, a.txs, a.clients, a.batch
     );
     let keys: Vec<KeyPair> = (0..a.accounts).map(|_| KeyPair::generate(suite)).collect();
+    let certs = certify(&a, &keys)?;
     let expiry = status.height.saturating_add(fdl_sdk::DEFAULT_EXPIRY_BLOCKS);
+    let issuer_cred = match &issuer_cert {
+        Some(der) => client.credential_for(suite, der).await?,
+        None => Credential::None,
+    };
     let funding: Vec<SignedTx> = keys
         .iter()
-        .map(|k| build_tx(&issuer, &status.chain_id, expiry, Payload::Issue { to: k.address(), amount: 1_000_000_000 }))
+        .map(|k| {
+            let p = Payload::Issue { to: k.address(), amount: 1_000_000_000 };
+            build_certified_tx(&issuer, issuer_cred.clone(), &status.chain_id, expiry, p)
+        })
         .collect::<Result<_, _>>()?;
     submit_all(&client, &funding).await?;
     if let Some(last) = funding.last() {
         wait_committed(&client, &last.id(), Duration::from_secs(a.timeout_s)).await?;
     }
-    eprintln!("bench: accounts funded; pre-signing transfers");
-    let txs = sign_all(&keys, &status.chain_id, expiry, a.txs)?;
+    if certs.is_some() {
+        // Each account's first transaction carries its certificate and registers it; the
+        // measured transfers then carry only the certificate's hash.
+        let register: Vec<SignedTx> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let to = keys[(i + 1) % keys.len()].address();
+                let p = Payload::Transfer { to, amount: 1, memo: "register".into() };
+                build_certified_tx(k, credential(&certs, i, suite, true), &status.chain_id, expiry, p)
+            })
+            .collect::<Result<_, _>>()?;
+        submit_all(&client, &register).await?;
+        if let Some(last) = register.last() {
+            wait_committed(&client, &last.id(), Duration::from_secs(a.timeout_s)).await?;
+        }
+        eprintln!("bench: accounts funded and their certificates registered; pre-signing transfers");
+    } else {
+        eprintln!("bench: accounts funded; pre-signing transfers");
+    }
+    let txs = sign_all(&keys, &certs, &status.chain_id, expiry, a.txs)?;
     let rates = tokio::task::spawn_blocking({
         let sample: Vec<SignedTx> = txs.iter().take(2_000).cloned().collect();
         move || verify_rates(&sample)

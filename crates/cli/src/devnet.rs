@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
 use fdl_node::{NodeConfig, Role};
-use fdl_types::{ChainParams, Genesis, GenesisValidator};
+use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisValidator};
 use tokio::process::{Child, Command};
 
 use crate::util::{DevnetNode, DevnetRecord, runtime};
@@ -96,6 +96,17 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     issuer.write_pem_file(&issuer_key)?;
     let validator = KeyPair::generate(suite);
     validator.write_pem_file(&node_dir.join("validator.pem"))?;
+    // One institution, org1: its CA, the node's certificate, its administrator and the issuer
+    // (a client of org1); and the regulator institution.
+    let (ca, ca_key) = crate::network::ensure_ca(&dir.join("org1").join("ca"), "org1", suite)?;
+    let node_cert = fdl_pki::issue(&ca, &ca_key, &validator.public_key(), "node0", fdl_pki::Role::Validator, 3650)?;
+    std::fs::write(node_dir.join("node.crt"), fdl_pki::to_pem(&node_cert)?)?;
+    crate::network::ensure_identity(&dir.join("org1"), "admin", "org1", fdl_pki::Role::Admin, &ca, &ca_key, suite)?;
+    let issuer_cert = fdl_pki::issue(&ca, &ca_key, &issuer.public_key(), "issuer", fdl_pki::Role::Client, 3650)?;
+    std::fs::write(dir.join("issuer.crt"), fdl_pki::to_pem(&issuer_cert)?)?;
+    let reg_dir = dir.join("regulator");
+    let (reg_ca, reg_key) = crate::network::ensure_ca(&reg_dir.join("ca"), "regulator", suite)?;
+    crate::network::ensure_identity(&reg_dir, "regulator", "regulator", fdl_pki::Role::Regulator, &reg_ca, &reg_key, suite)?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let genesis = Genesis {
         chain_id: chain_id.into(),
@@ -106,9 +117,15 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
             name: "node0".into(),
             public_key: hex::encode(validator.public_key().to_bytes()),
             power: 1,
-            ..Default::default()
+            org: Some("org1".into()),
+            peer_id: None,
+            certificate: Some(fdl_pki::to_pem(&node_cert)?),
         }],
-        members: vec![],
+        members: vec![
+            GenesisMember { name: "org1".into(), ca_cert: fdl_pki::to_pem(&ca)?, committee: true },
+            GenesisMember { name: "regulator".into(), ca_cert: fdl_pki::to_pem(&reg_ca)?, committee: false },
+        ],
+        regulator: Some("regulator".into()),
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),

@@ -4,6 +4,7 @@
 mod bench;
 mod ca;
 mod devnet;
+mod gov;
 mod keys;
 mod network;
 mod query;
@@ -49,6 +50,12 @@ enum Cmd {
     Query(query::QueryArgs),
     /// The consortium's member institutions.
     Member(query::MemberArgs),
+    /// Committee governance: propose, vote, show, list (STD-17).
+    Gov(gov::GovArgs),
+    /// Account measures: freeze and unfreeze by committee vote (STD-13.2).
+    Account(gov::AccountArgs),
+    /// The audit log of identity, account, permission and governance events (STD-13.4).
+    Audit(gov::AuditArgs),
     /// Drive a signed payment load and print throughput and latency as one JSON line.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +75,9 @@ fn main() {
         Cmd::Tx(a) => util::runtime().and_then(|rt| rt.block_on(tx::run(a))),
         Cmd::Query(a) => util::runtime().and_then(|rt| rt.block_on(query::run(a))),
         Cmd::Member(a) => util::runtime().and_then(|rt| rt.block_on(query::member(a))),
+        Cmd::Gov(a) => util::runtime().and_then(|rt| rt.block_on(gov::gov(a))),
+        Cmd::Account(a) => util::runtime().and_then(|rt| rt.block_on(gov::account(a))),
+        Cmd::Audit(a) => util::runtime().and_then(|rt| rt.block_on(gov::audit(a))),
         Cmd::Bench(a) => bench::run(a),
     };
     match result {

@@ -64,6 +64,33 @@ pub fn ensure_ca(ca_dir: &Path, org: &str, suite: Suite) -> anyhow::Result<(Vec<
     Ok((der, key))
 }
 
+/// A key `DIR/NAME.pem` and its certificate `DIR/NAME.crt` with `role`, issued by the CA
+/// (`ca`, `ca_key`) unless they exist. `fdl tx` finds the certificate next to the key.
+pub fn ensure_identity(
+    dir: &Path,
+    name: &str,
+    cn: &str,
+    role: fdl_pki::Role,
+    ca: &[u8],
+    ca_key: &KeyPair,
+    suite: Suite,
+) -> anyhow::Result<PathBuf> {
+    let key_path = dir.join(format!("{name}.pem"));
+    let cert_path = dir.join(format!("{name}.crt"));
+    if key_path.exists() && cert_path.exists() {
+        return Ok(key_path);
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = if key_path.exists() { KeyPair::read_pem_file(&key_path)? } else { KeyPair::generate(suite) };
+    let cn = if role == fdl_pki::Role::Admin { format!("{cn}-admin") } else { cn.to_string() };
+    let cert = fdl_pki::issue(ca, ca_key, &key.public_key(), &cn, role, 3650)?;
+    if !key_path.exists() {
+        key.write_pem_file(&key_path)?;
+    }
+    std::fs::write(&cert_path, fdl_pki::to_pem(&cert)?)?;
+    Ok(key_path)
+}
+
 /// Writes one node's keys, network key, config and public part into `dir`. Returns the public part.
 #[allow(clippy::too_many_arguments)]
 pub fn init_node(
@@ -91,6 +118,7 @@ pub fn init_node(
         peers: vec![],
         propose_timeout_ms: 1_500,
         vote_timeout_ms: 500,
+        joining: false,
     };
     let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
     cfg.save(&dir.join("node.toml"))?;
@@ -101,6 +129,10 @@ pub fn init_node(
     };
     let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), name, role_cert, 3650)?;
     std::fs::write(dir.join("node.crt"), fdl_pki::to_pem(&cert)?)?;
+    // The institution's administrator: its committee seat (STD-17.1).
+    if let Some(org_dir) = ca_dir.parent() {
+        ensure_identity(org_dir, "admin", org, fdl_pki::Role::Admin, &ca, &ca_key, suite)?;
+    }
     let host = advertise.unwrap_or("127.0.0.1");
     let member = MemberNode {
         name: name.into(),
@@ -118,8 +150,18 @@ pub fn init_node(
     Ok(member)
 }
 
-/// A genesis listing `members` (validators with power 1, observers), with `issuer` as the issuer.
-pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[MemberNode]) -> anyhow::Result<Genesis> {
+/// A genesis listing `members` (validators with power 1, observers), with `issuer` as the issuer;
+/// `extra` institutions run no node (e.g. the regulator), and `regulator` names the regulator.
+/// Every institution with a node holds a committee seat; the minimum validator count is the
+/// smaller of four and the validators listed.
+pub fn genesis_of(
+    chain_id: &str,
+    suite: Suite,
+    issuer: &KeyPair,
+    members: &[MemberNode],
+    extra: &[GenesisMember],
+    regulator: Option<String>,
+) -> anyhow::Result<Genesis> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let mut validators = Vec::new();
     let mut observers = Vec::new();
@@ -128,7 +170,11 @@ pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[Mem
         match institutions.iter().find(|i| i.name == m.org) {
             Some(i) if i.ca_cert != m.ca_cert => bail!("{} appears with two different CA certificates", m.org),
             Some(_) => {}
-            None => institutions.push(GenesisMember { name: m.org.clone(), ca_cert: m.ca_cert.clone() }),
+            None => institutions.push(GenesisMember {
+                name: m.org.clone(),
+                ca_cert: m.ca_cert.clone(),
+                committee: regulator.as_deref() != Some(m.org.as_str()),
+            }),
         }
         if m.suite != suite {
             bail!("node {} uses the {} suite, the chain {suite}", m.name, m.suite);
@@ -151,16 +197,23 @@ pub fn genesis_of(chain_id: &str, suite: Suite, issuer: &KeyPair, members: &[Mem
             }),
         }
     }
+    for e in extra {
+        if !institutions.iter().any(|i| i.name == e.name) {
+            institutions.push(e.clone());
+        }
+    }
+    let min_validators = validators.len().min(4) as u32;
     let g = Genesis {
         chain_id: chain_id.into(),
         suite,
         genesis_time_ms: now_ms,
         issuer: issuer.address(),
         members: institutions,
+        regulator,
         validators,
         observers,
         balances: vec![],
-        params: ChainParams::default(),
+        params: ChainParams { min_validators, ..ChainParams::default() },
     };
     g.validate()?;
     Ok(g)
@@ -201,8 +254,10 @@ pub struct LocalNetwork {
 }
 
 /// Creates a whole network on 127.0.0.1 in `dir`: validators `org1..orgN` (one institution
-/// each), observers `observer1..observerK`, the issuer key and the genesis; every node lists
-/// every other as a peer.
+/// each, with its CA in `DIR/<org>/ca` and its administrator `DIR/<org>/admin.pem` + `.crt`),
+/// the regulator institution (`DIR/regulator`, with `regulator.pem` + `.crt`) running observers
+/// `observer1..observerK`, the issuer key certified by org1 (`issuer.pem` + `issuer.crt`) and the
+/// genesis; every node lists every other as a peer.
 pub fn create_local_network(
     dir: &Path,
     suite: Suite,
@@ -230,7 +285,7 @@ pub fn create_local_network(
             (format!("org{}", i + 1), format!("org{}", i + 1), Role::Validator)
         } else {
             let j = i - validators + 1;
-            (format!("observer{j}"), format!("regulator{j}"), Role::Observer)
+            (format!("observer{j}"), "regulator".to_string(), Role::Observer)
         };
         let rpc = free_port_near(rpc_base.saturating_add(i as u16), &taken)?;
         taken.push(rpc);
@@ -253,7 +308,16 @@ pub fn create_local_network(
         members.push(m);
         configs.push(node_dir.join("node.toml"));
     }
-    let genesis = genesis_of(chain_id, suite, &issuer, &members)?;
+    // The regulator institution: its CA and a regulator identity (it proposes interventions).
+    let reg_dir = dir.join("regulator");
+    let (reg_ca, reg_key) = ensure_ca(&reg_dir.join("ca"), "regulator", suite)?;
+    ensure_identity(&reg_dir, "regulator", "regulator", fdl_pki::Role::Regulator, &reg_ca, &reg_key, suite)?;
+    let regulator = GenesisMember { name: "regulator".into(), ca_cert: fdl_pki::to_pem(&reg_ca)?, committee: false };
+    // The issuer is a client of org1.
+    let (ca1, ca1_key) = ensure_ca(&dir.join("org1").join("ca"), "org1", suite)?;
+    let issuer_cert = fdl_pki::issue(&ca1, &ca1_key, &issuer.public_key(), "issuer", fdl_pki::Role::Client, 3650)?;
+    std::fs::write(dir.join("issuer.crt"), fdl_pki::to_pem(&issuer_cert)?)?;
+    let genesis = genesis_of(chain_id, suite, &issuer, &members, &[regulator], Some("regulator".into()))?;
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
     for c in &configs {
         set_peers(c, &members)?;
@@ -293,9 +357,14 @@ pub struct GenesisArgs {
     /// Chain id.
     #[arg(long, default_value = "fdl-consortium")]
     chain_id: String,
-    /// The issuer's key (created if the file does not exist).
+    /// The issuer's key (created if the file does not exist). It sends only once certified by
+    /// an institution: `fdl ca issue --role client --cn issuer --key issuer.pem --out issuer.crt`.
     #[arg(long, default_value = "issuer.pem")]
     issuer_key: PathBuf,
+    /// The regulator institution's CA certificate (PEM): a member without a committee seat whose
+    /// `regulator` certificates may propose interventions.
+    #[arg(long)]
+    regulator_ca: Option<PathBuf>,
 }
 
 /// Reads `member.json` files.
@@ -321,7 +390,15 @@ pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
         println!("issuer key   {} (new)", a.issuer_key.display());
         k
     };
-    let g = genesis_of(&a.chain_id, suite, &issuer, &members)?;
+    let mut extra = Vec::new();
+    let mut regulator = None;
+    if let Some(p) = &a.regulator_ca {
+        let pem = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let info = fdl_pki::parse(&fdl_pki::from_pem(&pem)?)?;
+        extra.push(GenesisMember { name: info.org.clone(), ca_cert: pem, committee: false });
+        regulator = Some(info.org);
+    }
+    let g = genesis_of(&a.chain_id, suite, &issuer, &members, &extra, regulator)?;
     if a.out.exists() {
         bail!("{} exists; refusing to overwrite a genesis", a.out.display());
     }

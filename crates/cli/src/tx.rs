@@ -1,6 +1,6 @@
 //! `fdl tx issue|transfer|burn`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -22,6 +22,9 @@ struct Common {
     /// The sender's key (PKCS#8 PEM).
     #[arg(long)]
     key: PathBuf,
+    /// The sender's certificate (PEM); default: the key's file name with `.crt`, if it exists.
+    #[arg(long)]
+    cert: Option<PathBuf>,
     /// Amount in the smallest unit.
     #[arg(long)]
     amount: u128,
@@ -72,8 +75,40 @@ pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
         TxKind::Burn { common } => (Payload::Burn { amount: common.amount }, common),
     };
     let key = KeyPair::read_pem_file(&c.key).with_context(|| format!("loading the key {}", c.key.display()))?;
+    let cert = load_cert(&c.key, c.cert.as_deref())?;
     let client = Client::new(&rpc_url(&c.rpc))?;
-    match client.send(&key, payload, c.wait).await {
+    send_and_report(&client, &key, cert.as_deref(), payload, c.wait, c.json).await
+}
+
+/// The certificate (DER) to sign with: `cert` if given, else the key's path with `.crt` when
+/// that file exists, else none (an open chain).
+pub fn load_cert(key: &Path, cert: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = match cert {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = key.with_extension("crt");
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading the certificate {}", path.display()))?;
+    Ok(Some(fdl_pki::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", path.display()))?))
+}
+
+/// Sends a transaction and prints the outcome; exit status 0 only if it was accepted (and,
+/// with `wait`, committed with status ok).
+pub async fn send_and_report(
+    client: &Client,
+    key: &KeyPair,
+    cert: Option<&[u8]>,
+    payload: Payload,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let c = Flags { wait, json };
+    match client.send_as(key, cert, payload, c.wait).await {
         Ok(v) => {
             let ok = v.receipt.as_ref().is_some_and(|r| r.code == 0);
             if c.json {
@@ -81,7 +116,13 @@ pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
             } else {
                 println!("transaction {}", v.hash);
                 match (&v.receipt, v.height) {
-                    (Some(r), Some(h)) => println!("committed at height {h}: {}", r.status),
+                    (Some(r), Some(h)) => {
+                        println!("committed at height {h}: {}", r.status);
+                        for e in &r.events {
+                            let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            println!("  {} {}", e.kind, attrs.join(" "));
+                        }
+                    }
                     _ => println!("status {}", v.status),
                 }
             }
@@ -97,4 +138,9 @@ pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+struct Flags {
+    wait: bool,
+    json: bool,
 }

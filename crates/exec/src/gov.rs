@@ -676,7 +676,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
         }
         GovAction::RevokeCert { org, serial } => {
             let rec = RevocationRecord { height, by: format!("governance:{}", prop.id) };
-            put_json(ov, identity::revoked_key(org, &serial.to_ascii_lowercase()), &rec);
+            identity::revoke(ov, org, &serial.to_ascii_lowercase(), rec)?;
             events.push(ev("pki.revoked", vec![("org", org.clone()), ("serial", serial.clone()), ("proposal", pid)]));
         }
         GovAction::SetParam { name, value } => {

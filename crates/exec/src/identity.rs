@@ -17,6 +17,8 @@ use crate::{ExecError, Overlay, StateView, keys::hex_of};
 
 /// Key of the list of member names (JSON array, in admission order).
 pub const MEMBERS_KEY: &[u8] = b"pki/members";
+/// Key of the list of revocations (JSON array of `[org, serial]`, in order), for listing.
+pub const REVOCATIONS_KEY: &[u8] = b"pki/revocations";
 /// Key of the regulator institution's name.
 pub const REGULATOR_KEY: &[u8] = b"pki/regulator";
 
@@ -150,6 +152,36 @@ pub fn certificate(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecor
 /// Store failure or corrupt state.
 pub fn revocation(view: &dyn StateView, org: &str, serial: &str) -> Result<Option<RevocationRecord>, ExecError> {
     get_json(view, &revoked_key(org, serial))
+}
+
+/// Records a revocation and lists it.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub(crate) fn revoke(ov: &mut Overlay<'_>, org: &str, serial: &str, rec: RevocationRecord) -> Result<(), ExecError> {
+    let key = revoked_key(org, serial);
+    if ov.get(&key)?.is_none() {
+        let mut list: Vec<(String, String)> = get_json(ov, REVOCATIONS_KEY)?.unwrap_or_default();
+        list.push((org.to_string(), serial.to_string()));
+        put_json(ov, REVOCATIONS_KEY.to_vec(), &list);
+    }
+    put_json(ov, key, &rec);
+    Ok(())
+}
+
+/// Every revocation, in order: `(org, serial, record)`.
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn revocations(view: &dyn StateView) -> Result<Vec<(String, String, RevocationRecord)>, ExecError> {
+    let list: Vec<(String, String)> = get_json(view, REVOCATIONS_KEY)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(list.len());
+    for (org, serial) in list {
+        if let Some(r) = revocation(view, &org, &serial)? {
+            out.push((org, serial, r));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the chain enforces certificates (its genesis lists member institutions).
@@ -376,7 +408,7 @@ pub(crate) fn publish_crl(
         if ov.get(&key)?.is_some() {
             continue;
         }
-        put_json(ov, key, &RevocationRecord { height: c.height, by: "crl".into() });
+        revoke(ov, c.org, &serial, RevocationRecord { height: c.height, by: "crl".into() })?;
         added += 1;
         if events.len() < fdl_types::receipt::MAX_EVENTS - 1 {
             events.push(ev("pki.revoked", vec![("org", c.org.into()), ("serial", serial), ("account", c.account.to_hex())]));

@@ -42,6 +42,7 @@ fn genesis(issuer: Address) -> Genesis {
         issuer,
         validators: vec![],
         members: vec![],
+        regulator: None,
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),
@@ -49,7 +50,7 @@ fn genesis(issuer: Address) -> Genesis {
 }
 
 fn tx(k: &KeyPair, nonce: u64, payload: Payload) -> SignedTx {
-    TxBody { chain_id: "t".into(), signer: k.public_key(), nonce, expiry_height: 10, payload }.sign(k).expect("sign")
+    TxBody { chain_id: "t".into(), signer: k.public_key(), credential: fdl_types::Credential::None, nonce, expiry_height: 10, payload }.sign(k).expect("sign")
 }
 
 fn setup() -> (Mem, KeyPair, KeyPair, KeyPair) {

@@ -36,6 +36,7 @@ fn fixture(capacity: usize) -> Fixture {
             ..Default::default()
         }],
         members: vec![],
+        regulator: None,
         observers: vec![],
         balances: vec![],
         params: ChainParams::default(),
@@ -50,6 +51,7 @@ fn body(key: &KeyPair, nonce: u64, expiry_height: u64) -> TxBody {
     TxBody {
         chain_id: CHAIN.into(),
         signer: key.public_key(),
+        credential: fdl_types::Credential::None,
         nonce,
         expiry_height,
         payload: Payload::Transfer { to: Address([7; 20]), amount: 10, memo: String::new() },

@@ -27,7 +27,7 @@ use serde_json::json;
 use crate::{ApiError, MAX_BATCH_TXS, RpcContext, WAIT_TIMEOUT};
 
 type Ctx = State<Arc<RpcContext>>;
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|r| {
@@ -401,70 +401,6 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
 /// different proposals or votes for one height and round).
 pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<fdl_types::api::EvidenceView>> {
     Json(ctx.metrics.evidence.lock().clone())
-}
-
-fn cert_view(pem: &str) -> Option<fdl_types::api::CertView> {
-    let der = fdl_pki::from_pem(pem).ok()?;
-    let i = fdl_pki::parse(&der).ok()?;
-    Some(fdl_types::api::CertView {
-        common_name: i.common_name,
-        org: i.org,
-        role: i.role.map(|r| r.as_str().to_string()),
-        serial: i.serial,
-        not_before: i.not_before,
-        not_after: i.not_after,
-    })
-}
-
-/// `GET /v1/members`: the member institutions with their CAs and certified nodes (from genesis
-/// until governance can change them).
-pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<fdl_types::api::MemberView>>> {
-    let g = &ctx.genesis;
-    let mut out = Vec::with_capacity(g.members.len());
-    for m in &g.members {
-        let ca =
-            cert_view(&m.ca_cert).ok_or_else(|| ApiError::internal(format!("the CA of {} is unreadable", m.name)))?;
-        let node = |name: &str, role: &str, key: &str, peer: &Option<String>, cert: &Option<String>| {
-            fdl_types::api::MemberNodeView {
-                name: name.into(),
-                role: role.into(),
-                public_key: key.into(),
-                peer_id: peer.clone(),
-                certificate: cert.as_deref().and_then(cert_view),
-            }
-        };
-        let mut nodes: Vec<_> = g
-            .validators
-            .iter()
-            .filter(|v| v.org.as_deref() == Some(m.name.as_str()))
-            .map(|v| node(&v.name, "validator", &v.public_key, &v.peer_id, &v.certificate))
-            .collect();
-        nodes.extend(
-            g.observers
-                .iter()
-                .filter(|o| o.org.as_deref() == Some(m.name.as_str()))
-                .map(|o| node(&o.name, "observer", &o.public_key, &o.peer_id, &o.certificate)),
-        );
-        out.push(fdl_types::api::MemberView { name: m.name.clone(), ca, nodes });
-    }
-    Ok(Json(out))
-}
-
-/// `GET /v1/validators`: the validator set (from genesis until governance can change it).
-pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<fdl_types::api::ValidatorsView>> {
-    let g = &ctx.genesis;
-    let mut out = Vec::with_capacity(g.validators.len());
-    for v in &g.validators {
-        let k = g.validator_key(v).map_err(ApiError::internal)?;
-        out.push(fdl_types::api::ValidatorView {
-            name: v.name.clone(),
-            public_key: v.public_key.clone(),
-            address: k.address().to_hex(),
-            power: v.power,
-        });
-    }
-    let total_power = g.validators.iter().map(|v| v.power).sum();
-    Ok(Json(fdl_types::api::ValidatorsView { validators: out, total_power }))
 }
 
 /// `GET /metrics`.

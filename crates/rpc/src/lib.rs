@@ -5,6 +5,7 @@
 //! HTTP status; bodies are bounded; nothing a client sends can panic the node.
 
 mod error;
+mod governance;
 mod handlers;
 mod metrics;
 
@@ -84,8 +85,15 @@ pub fn router(ctx: RpcContext) -> Router {
         .route("/v1/accounts/{address}", get(handlers::get_account))
         .route("/v1/status", get(handlers::status))
         .route("/v1/evidence", get(handlers::evidence))
-        .route("/v1/members", get(handlers::members))
-        .route("/v1/validators", get(handlers::validators))
+        .route("/v1/members", get(governance::members))
+        .route("/v1/validators", get(governance::validators))
+        .route("/v1/certificates/{hash}", get(governance::certificate))
+        .route("/v1/revocations", get(governance::revocations))
+        .route("/v1/proposals", get(governance::proposals))
+        .route("/v1/proposals/{id}", get(governance::proposal))
+        .route("/v1/acl", get(governance::acl))
+        .route("/v1/params", get(governance::params))
+        .route("/v1/audit", get(governance::audit))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/v1/stream", get(handlers::stream))
         .route("/metrics", get(handlers::metrics))

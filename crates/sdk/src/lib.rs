@@ -323,9 +323,52 @@ impl Client {
     /// # Errors
     /// [`SdkError`].
     pub async fn send(&self, key: &KeyPair, payload: Payload, wait: bool) -> Result<SubmitView, SdkError> {
+        self.send_as(key, None, payload, wait).await
+    }
+
+    /// Builds, signs and submits a transaction signed by `key` with its certificate `cert`
+    /// (DER): the certificate itself if the chain has not registered it yet, else its hash.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn send_as(
+        &self,
+        key: &KeyPair,
+        cert: Option<&[u8]>,
+        payload: Payload,
+        wait: bool,
+    ) -> Result<SubmitView, SdkError> {
         let st = self.status().await?;
-        let tx = build_tx(key, &st.chain_id, st.height.saturating_add(DEFAULT_EXPIRY_BLOCKS), payload)?;
+        let credential = match cert {
+            Some(der) => self.credential_for(st.suite, der).await?,
+            None => Credential::None,
+        };
+        let expiry = st.height.saturating_add(DEFAULT_EXPIRY_BLOCKS);
+        let tx = build_certified_tx(key, credential, &st.chain_id, expiry, payload)?;
         self.submit(&tx, wait).await
+    }
+
+    /// The credential to send with certificate `der`: its hash when the chain has registered
+    /// it (`GET /v1/certificates/{hash}`), else the certificate.
+    ///
+    /// # Errors
+    /// [`SdkError`] for transport failures.
+    pub async fn credential_for(&self, suite: Suite, der: &[u8]) -> Result<Credential, SdkError> {
+        let h = fdl_types::cert_hash(suite, der);
+        match self.get_value(&format!("/v1/certificates/{h}")).await {
+            Ok(_) => Ok(Credential::Registered(h)),
+            Err(SdkError::Api { status: 404, .. }) => Ok(Credential::Certificate(der.to_vec())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET path` as JSON (for the identity and governance endpoints: `/v1/proposals`,
+    /// `/v1/certificates/{hash}`, `/v1/revocations`, `/v1/acl`, `/v1/params`, `/v1/audit`).
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, SdkError> {
+        self.get(path).await
     }
 }
 

@@ -88,6 +88,7 @@ fn displayed_fields_must_match_the_encodings() {
     let tx = TxBody {
         chain_id: "c".into(),
         signer: sender.public_key(),
+        credential: fdl_types::Credential::None,
         nonce: 1,
         expiry_height: 9,
         payload: Payload::Transfer { to: Address([4; 20]), amount: 5, memo: String::new() },

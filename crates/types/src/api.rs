@@ -407,6 +407,9 @@ pub struct ValidatorView {
 pub struct ValidatorsView {
     /// Validators.
     pub validators: Vec<ValidatorView>,
+    /// The height whose state lists them (they decide the next block).
+    #[serde(default)]
+    pub height: u64,
     /// Sum of the voting power.
     pub total_power: u64,
 }
@@ -455,6 +458,12 @@ pub struct MemberView {
     pub ca: CertView,
     /// Its validators and observers.
     pub nodes: Vec<MemberNodeView>,
+    /// Whether it holds a governance committee seat.
+    #[serde(default)]
+    pub committee: bool,
+    /// The height it was admitted at (0: genesis).
+    #[serde(default)]
+    pub since: u64,
 }
 
 /// Event kinds that go to the audit log (STD-13.4, STD-16.1): every identity, account,

@@ -1,0 +1,463 @@
+//! `fdl gov propose|vote|show|list`, `fdl account freeze|unfreeze|show` and `fdl audit`:
+//! committee governance (STD-17), account measures (STD-13.2) and the audit log (STD-13.4).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use fdl_crypto::{Address, KeyPair};
+use fdl_sdk::{Client, SdkError};
+use fdl_types::{GovAction, NodeRole, NodeSpec, Payload};
+
+use crate::{
+    network::MemberNode,
+    tx::{load_cert, send_and_report},
+    util::{print_json, rpc_url},
+};
+
+/// Who signs, and where to send.
+#[derive(Args, Clone)]
+pub struct Signing {
+    /// The signer's key (an institution's `admin.pem`, or the regulator's key).
+    #[arg(long)]
+    key: PathBuf,
+    /// The signer's certificate; default: the key's file name with `.crt`.
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// Node API URL (default: the devnet's first node).
+    #[arg(long)]
+    rpc: Option<String>,
+    /// Wait until committed.
+    #[arg(long)]
+    wait: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// When a proposal closes and applies.
+#[derive(Args, Clone)]
+pub struct Timing {
+    /// Blocks the vote stays open.
+    #[arg(long, default_value_t = 10_000)]
+    voting_blocks: u64,
+    /// The height from which the change applies (default: as soon as it passes).
+    #[arg(long, default_value_t = 0)]
+    activation_height: u64,
+    /// Why (stored with the proposal).
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+/// `fdl gov`.
+#[derive(Args)]
+pub struct GovArgs {
+    #[command(subcommand)]
+    cmd: GovCmd,
+}
+
+#[derive(Subcommand)]
+enum GovCmd {
+    /// Make a committee proposal (your institution votes yes).
+    Propose {
+        #[command(subcommand)]
+        action: ActionCmd,
+        #[command(flatten)]
+        signing: Signing,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// Vote on an open proposal for your institution.
+    Vote {
+        /// The proposal number.
+        id: u64,
+        /// Vote yes.
+        #[arg(long, conflicts_with = "no")]
+        yes: bool,
+        /// Vote no.
+        #[arg(long)]
+        no: bool,
+        #[command(flatten)]
+        signing: Signing,
+    },
+    /// One proposal with its votes and outcome.
+    Show {
+        /// The proposal number.
+        id: u64,
+        /// Node API URL.
+        #[arg(long)]
+        rpc: Option<String>,
+    },
+    /// Every proposal, newest first.
+    List {
+        /// Node API URL.
+        #[arg(long)]
+        rpc: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum ActionCmd {
+    /// Admit an institution with its root CA certificate.
+    AddMember {
+        /// The institution's name.
+        #[arg(long)]
+        name: String,
+        /// Its CA certificate (PEM).
+        #[arg(long)]
+        ca: PathBuf,
+        /// Without a committee seat (e.g. a regulator).
+        #[arg(long)]
+        no_seat: bool,
+    },
+    /// Remove an institution (after its nodes).
+    RemoveMember {
+        /// The institution's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Add the validator or observer described by its `member.json` (from `fdl init --org`).
+    AddNode {
+        /// The node's public part.
+        #[arg(long)]
+        member: PathBuf,
+        /// Voting power (validators).
+        #[arg(long, default_value_t = 1)]
+        power: u64,
+    },
+    /// Remove a node.
+    RemoveNode {
+        /// The node's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace a node's certificate (PEM).
+    RotateCert {
+        /// The node's name.
+        #[arg(long)]
+        name: String,
+        /// The new certificate.
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Replace an institution's root CA certificate (PEM).
+    RotateCa {
+        /// The institution.
+        #[arg(long)]
+        org: String,
+        /// The new CA certificate.
+        #[arg(long)]
+        ca: PathBuf,
+    },
+    /// Revoke a certificate (given as a file, or by institution and serial).
+    Revoke {
+        /// The certificate (PEM).
+        #[arg(long, conflicts_with_all = ["org", "serial"])]
+        cert: Option<PathBuf>,
+        /// The issuing institution.
+        #[arg(long, requires = "serial")]
+        org: Option<String>,
+        /// The serial number (hex).
+        #[arg(long, requires = "org")]
+        serial: Option<String>,
+    },
+    /// Set a chain parameter.
+    SetParam {
+        /// Its name (see `GET /v1/params`).
+        #[arg(long)]
+        name: String,
+        /// Its value.
+        #[arg(long)]
+        value: u64,
+    },
+    /// Set who may call a method.
+    SetAcl {
+        /// `module.method`.
+        #[arg(long)]
+        method: String,
+        /// Roles allowed, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Institutions allowed, comma-separated (default any).
+        #[arg(long, value_delimiter = ',')]
+        orgs: Vec<String>,
+    },
+    /// Freeze an account.
+    Freeze {
+        /// The account.
+        #[arg(long)]
+        account: Address,
+    },
+    /// Unfreeze an account.
+    Unfreeze {
+        /// The account.
+        #[arg(long)]
+        account: Address,
+    },
+    /// Move funds out of an account without its signature.
+    ForcedTransfer {
+        /// From.
+        #[arg(long)]
+        from: Address,
+        /// To.
+        #[arg(long)]
+        to: Address,
+        /// Amount.
+        #[arg(long)]
+        amount: u128,
+    },
+    /// Give an account a new key (certificate, PEM) after the lock window.
+    ResetKey {
+        /// The account.
+        #[arg(long)]
+        account: Address,
+        /// The new key's certificate.
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Set an account's type: normal, admin or special.
+    SetAccountKind {
+        /// The account.
+        #[arg(long)]
+        account: Address,
+        /// The type.
+        #[arg(long)]
+        kind: String,
+    },
+}
+
+fn read_der(p: &Path) -> anyhow::Result<Vec<u8>> {
+    let pem = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    fdl_pki::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", p.display()))
+}
+
+fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
+    Ok(match cmd {
+        ActionCmd::AddMember { name, ca, no_seat } => {
+            GovAction::AddMember { name, ca_cert: read_der(&ca)?, committee: !no_seat }
+        }
+        ActionCmd::RemoveMember { name } => GovAction::RemoveMember { name },
+        ActionCmd::AddNode { member, power } => {
+            let text = std::fs::read_to_string(&member).with_context(|| format!("reading {}", member.display()))?;
+            let m: MemberNode = serde_json::from_str(&text).with_context(|| format!("{} is not a member.json", member.display()))?;
+            let role = match m.role {
+                fdl_node::Role::Validator => NodeRole::Validator,
+                fdl_node::Role::Observer => NodeRole::Observer,
+            };
+            GovAction::AddNode {
+                node: NodeSpec {
+                    name: m.name,
+                    org: m.org,
+                    role,
+                    public_key: hex::decode(&m.public_key).context("member.json public_key")?,
+                    power: if role == NodeRole::Validator { power } else { 0 },
+                    peer_id: m.peer_id,
+                    p2p: m.p2p.to_string(),
+                    rpc: m.rpc,
+                    certificate: fdl_pki::from_pem(&m.certificate)?,
+                },
+            }
+        }
+        ActionCmd::RemoveNode { name } => GovAction::RemoveNode { name },
+        ActionCmd::RotateCert { name, cert } => GovAction::RotateNodeCert { name, certificate: read_der(&cert)? },
+        ActionCmd::RotateCa { org, ca } => GovAction::RotateCa { org, ca_cert: read_der(&ca)? },
+        ActionCmd::Revoke { cert, org, serial } => match (cert, org, serial) {
+            (Some(c), _, _) => {
+                let info = fdl_pki::parse(&read_der(&c)?)?;
+                GovAction::RevokeCert { org: info.org, serial: info.serial }
+            }
+            (None, Some(org), Some(serial)) => GovAction::RevokeCert { org, serial: serial.to_ascii_lowercase() },
+            _ => anyhow::bail!("give --cert, or --org and --serial"),
+        },
+        ActionCmd::SetParam { name, value } => GovAction::SetParam { name, value },
+        ActionCmd::SetAcl { method, roles, orgs } => GovAction::SetAcl { method, roles, orgs },
+        ActionCmd::Freeze { account } => GovAction::Freeze { account },
+        ActionCmd::Unfreeze { account } => GovAction::Unfreeze { account },
+        ActionCmd::ForcedTransfer { from, to, amount } => GovAction::ForcedTransfer { from, to, amount },
+        ActionCmd::ResetKey { account, cert } => GovAction::ResetKey { account, certificate: read_der(&cert)? },
+        ActionCmd::SetAccountKind { account, kind } => GovAction::SetAccountKind { account, kind },
+    })
+}
+
+async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
+    let key = KeyPair::read_pem_file(&s.key).with_context(|| format!("loading the key {}", s.key.display()))?;
+    let cert = load_cert(&s.key, s.cert.as_deref())?;
+    let client = Client::new(&rpc_url(&s.rpc))?;
+    send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
+}
+
+async fn propose(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i32> {
+    let client = Client::new(&rpc_url(&s.rpc))?;
+    let height = client.status().await?.height;
+    let payload = Payload::Propose {
+        action,
+        deadline: height.saturating_add(t.voting_blocks),
+        activation_height: t.activation_height,
+        note: t.note.clone(),
+    };
+    send(s, payload).await
+}
+
+fn api_error(e: SdkError) -> anyhow::Result<i32> {
+    match e {
+        SdkError::Api { code, message, .. } => {
+            eprintln!("{code}: {message}");
+            Ok(1)
+        }
+        e => Err(e.into()),
+    }
+}
+
+fn print_proposal(p: &serde_json::Value) {
+    let action = p.get("action").and_then(|a| a.get("action")).and_then(|a| a.as_str()).unwrap_or("?");
+    let votes: Vec<String> = p
+        .get("votes")
+        .and_then(|v| v.as_object())
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "yes" } else { "no" })).collect())
+        .unwrap_or_default();
+    println!(
+        "#{} {action} by {} ({}): {}; votes {}; deadline {}{}",
+        p.get("id").and_then(|v| v.as_u64()).unwrap_or(0),
+        p.get("org").and_then(|v| v.as_str()).unwrap_or(""),
+        p.get("proposer").and_then(|v| v.as_str()).unwrap_or(""),
+        p.get("status").and_then(|v| v.as_str()).unwrap_or(""),
+        if votes.is_empty() { "none".into() } else { votes.join(" ") },
+        p.get("deadline").and_then(|v| v.as_u64()).unwrap_or(0),
+        p.get("failure").and_then(|v| v.as_str()).map(|f| format!("; failed: {f}")).unwrap_or_default(),
+    );
+}
+
+/// Runs `fdl gov`.
+pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
+    match a.cmd {
+        GovCmd::Propose { action, signing, timing } => propose(action_of(action)?, &signing, &timing).await,
+        GovCmd::Vote { id, yes, no, signing } => {
+            if yes == no {
+                anyhow::bail!("vote --yes or --no");
+            }
+            send(&signing, Payload::Vote { proposal: id, approve: yes }).await
+        }
+        GovCmd::Show { id, rpc } => {
+            let client = Client::new(&rpc_url(&rpc))?;
+            match client.get_value(&format!("/v1/proposals/{id}")).await {
+                Ok(v) => {
+                    print_json(&v)?;
+                    Ok(0)
+                }
+                Err(e) => api_error(e),
+            }
+        }
+        GovCmd::List { rpc, json } => {
+            let client = Client::new(&rpc_url(&rpc))?;
+            match client.get_value("/v1/proposals").await {
+                Ok(v) if json => {
+                    print_json(&v)?;
+                    Ok(0)
+                }
+                Ok(v) => {
+                    for p in v.get("proposals").and_then(|p| p.as_array()).into_iter().flatten() {
+                        print_proposal(p);
+                    }
+                    Ok(0)
+                }
+                Err(e) => api_error(e),
+            }
+        }
+    }
+}
+
+/// `fdl account`.
+#[derive(Args)]
+pub struct AccountArgs {
+    #[command(subcommand)]
+    cmd: AccountCmd,
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Propose freezing an account (the registrar institution's admin, or the regulator); the
+    /// committee's vote applies it.
+    Freeze {
+        /// The account.
+        account: Address,
+        #[command(flatten)]
+        signing: Signing,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// Propose unfreezing an account; the committee's vote applies it.
+    Unfreeze {
+        /// The account.
+        account: Address,
+        #[command(flatten)]
+        signing: Signing,
+        #[command(flatten)]
+        timing: Timing,
+    },
+}
+
+/// Runs `fdl account`.
+pub async fn account(a: AccountArgs) -> anyhow::Result<i32> {
+    match a.cmd {
+        AccountCmd::Freeze { account, signing, timing } => {
+            propose(GovAction::Freeze { account }, &signing, &timing).await
+        }
+        AccountCmd::Unfreeze { account, signing, timing } => {
+            propose(GovAction::Unfreeze { account }, &signing, &timing).await
+        }
+    }
+}
+
+/// `fdl audit`: the audit log, filtered.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Only this account.
+    #[arg(long)]
+    account: Option<Address>,
+    /// Only this institution.
+    #[arg(long)]
+    org: Option<String>,
+    /// Only this event kind, or a prefix ending in `.` (e.g. `account.`).
+    #[arg(long)]
+    kind: Option<String>,
+    /// From this time (ms since the Unix epoch).
+    #[arg(long)]
+    from_ms: Option<u64>,
+    /// To this time.
+    #[arg(long)]
+    to_ms: Option<u64>,
+    /// Node API URL.
+    #[arg(long)]
+    rpc: Option<String>,
+}
+
+/// Runs `fdl audit`.
+pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
+    let mut q = Vec::new();
+    if let Some(x) = a.account {
+        q.push(format!("account={}", x.to_hex()));
+    }
+    if let Some(x) = &a.org {
+        q.push(format!("org={x}"));
+    }
+    if let Some(x) = &a.kind {
+        q.push(format!("kind={x}"));
+    }
+    if let Some(x) = a.from_ms {
+        q.push(format!("from_ms={x}"));
+    }
+    if let Some(x) = a.to_ms {
+        q.push(format!("to_ms={x}"));
+    }
+    let client = Client::new(&rpc_url(&a.rpc))?;
+    match client.get_value(&format!("/v1/audit?{}", q.join("&"))).await {
+        Ok(v) => {
+            print_json(&v)?;
+            Ok(0)
+        }
+        Err(e) => api_error(e),
+    }
+}

@@ -1,0 +1,276 @@
+//! Read endpoints of identity and governance (STD-13, STD-17): members, the node set,
+//! certificates, revocations, proposals, the access policy, parameters and the audit log. All read
+//! the latest committed state.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
+};
+use fdl_crypto::Hash;
+use fdl_exec::{ExecError, StateView, gov, identity};
+use fdl_types::{
+    NodeRole,
+    api::{AuditListView, AuditView, CertView, MemberNodeView, MemberView, ValidatorView, ValidatorsView},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, RpcContext, handlers::ApiResult};
+
+type Ctx = State<std::sync::Arc<RpcContext>>;
+
+/// Most audit records one query returns.
+pub const MAX_AUDIT_RECORDS: usize = 1_000;
+
+struct Latest<'a> {
+    ctx: &'a RpcContext,
+    version: u64,
+}
+
+impl StateView for Latest<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        self.ctx.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
+    }
+}
+
+fn latest(ctx: &RpcContext) -> ApiResult<Latest<'_>> {
+    let version = ctx.store.latest_height().map_err(ApiError::internal)?;
+    Ok(Latest { ctx, version })
+}
+
+pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
+    let i = fdl_pki::parse(der).ok()?;
+    Some(CertView {
+        common_name: i.common_name,
+        org: i.org,
+        role: i.role.map(|r| r.as_str().to_string()),
+        serial: i.serial,
+        not_before: i.not_before,
+        not_after: i.not_after,
+    })
+}
+
+/// `GET /v1/members`: the member institutions in force, with their CAs and nodes.
+pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>> {
+    let view = latest(&ctx)?;
+    let members = identity::members(&view).map_err(ApiError::internal)?;
+    let nodes = gov::nodes(&view).map_err(ApiError::internal)?;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let ca =
+            cert_view_der(&m.ca_cert).ok_or_else(|| ApiError::internal(format!("the CA of {} is unreadable", m.name)))?;
+        let nodes = nodes
+            .iter()
+            .filter(|n| n.org == m.name)
+            .map(|n| MemberNodeView {
+                name: n.name.clone(),
+                role: n.role.as_str().into(),
+                public_key: hex::encode(&n.public_key),
+                peer_id: (!n.peer_id.is_empty()).then(|| n.peer_id.clone()),
+                certificate: cert_view_der(&n.certificate),
+            })
+            .collect();
+        out.push(MemberView { name: m.name, ca, nodes, committee: m.committee, since: m.since });
+    }
+    Ok(Json(out))
+}
+
+/// `GET /v1/validators`: the validator set in force (it decides the next block).
+pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<ValidatorsView>> {
+    let view = latest(&ctx)?;
+    let nodes = gov::nodes(&view).map_err(ApiError::internal)?;
+    let suite = ctx.genesis.suite;
+    let mut out = Vec::new();
+    for n in nodes.iter().filter(|n| n.role == NodeRole::Validator) {
+        let k = fdl_crypto::PublicKey::from_bytes(suite, &n.public_key).map_err(ApiError::internal)?;
+        out.push(ValidatorView {
+            name: n.name.clone(),
+            public_key: hex::encode(&n.public_key),
+            address: k.address().to_hex(),
+            power: n.power,
+        });
+    }
+    let total_power = out.iter().map(|v| v.power).sum();
+    Ok(Json(ValidatorsView { validators: out, total_power, height: view.version }))
+}
+
+/// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.
+pub(crate) async fn certificate(State(ctx): Ctx, hash: Result<Path<String>, PathRejection>) -> ApiResult<Json<Value>> {
+    let Path(hash) = hash.map_err(|e| ApiError::bad_request("invalid_hash", e.body_text()))?;
+    let h: Hash = hash.parse().map_err(|e| ApiError::bad_request("invalid_hash", format!("{hash:?}: {e}")))?;
+    let view = latest(&ctx)?;
+    let rec = identity::certificate(&view, &h)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("certificate_not_found", format!("no certificate {h} is registered")))?;
+    let revoked = identity::revocation(&view, &rec.org, &rec.serial).map_err(ApiError::internal)?;
+    let pem = fdl_pki::to_pem(&rec.der).unwrap_or_default();
+    Ok(Json(json!({
+        "hash": h,
+        "account": rec.account,
+        "org": rec.org,
+        "role": rec.role,
+        "common_name": rec.common_name,
+        "serial": rec.serial,
+        "not_before": rec.not_before,
+        "not_after": rec.not_after,
+        "public_key": rec.public_key,
+        "registered": rec.registered,
+        "revoked": revoked,
+        "pem": pem,
+    })))
+}
+
+/// `GET /v1/revocations`: every revoked certificate, by institution and serial (STD-13.3).
+pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+    let view = latest(&ctx)?;
+    let list = identity::revocations(&view).map_err(ApiError::internal)?;
+    let items: Vec<Value> = list
+        .into_iter()
+        .map(|(org, serial, r)| json!({ "org": org, "serial": serial, "height": r.height, "by": r.by }))
+        .collect();
+    Ok(Json(json!({ "height": view.version, "revocations": items })))
+}
+
+fn proposal_json(p: &gov::Proposal, height: u64) -> Value {
+    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("status".into(), json!(p.status_at(height)));
+    }
+    v
+}
+
+/// `GET /v1/proposals`: every proposal, newest first, with its votes and outcome.
+pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+    let view = latest(&ctx)?;
+    let next = gov::next_proposal(&view).map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    for id in (1..next).rev().take(MAX_AUDIT_RECORDS) {
+        if let Some(p) = gov::proposal(&view, id).map_err(ApiError::internal)? {
+            out.push(proposal_json(&p, view.version));
+        }
+    }
+    Ok(Json(json!({ "height": view.version, "proposals": out })))
+}
+
+/// `GET /v1/proposals/{id}`.
+pub(crate) async fn proposal(State(ctx): Ctx, id: Result<Path<u64>, PathRejection>) -> ApiResult<Json<Value>> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request("invalid_proposal", e.body_text()))?;
+    let view = latest(&ctx)?;
+    let p = gov::proposal(&view, id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("proposal_not_found", format!("no proposal {id}")))?;
+    Ok(Json(proposal_json(&p, view.version)))
+}
+
+/// `GET /v1/acl`: the access rule of every native method (STD-16.1).
+pub(crate) async fn acl(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+    let view = latest(&ctx)?;
+    let mut rules = serde_json::Map::new();
+    for m in gov::METHODS {
+        let r = gov::acl(&view, m).map_err(ApiError::internal)?;
+        rules.insert(m.into(), serde_json::to_value(r).unwrap_or(Value::Null));
+    }
+    Ok(Json(json!({ "height": view.version, "rules": rules })))
+}
+
+/// `GET /v1/params`: the chain parameters in force.
+pub(crate) async fn params(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+    let view = latest(&ctx)?;
+    let p = gov::params(&view).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "height": view.version, "params": p })))
+}
+
+/// Filters of `GET /v1/audit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    account: Option<String>,
+    org: Option<String>,
+    /// An event kind, or a prefix ending in `.` (e.g. `account.`).
+    kind: Option<String>,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+    limit: Option<usize>,
+    /// Include this node's admission refusals (default true).
+    local: Option<bool>,
+}
+
+fn matches(q: &AuditQuery, r: &AuditView) -> bool {
+    let kind_ok = match &q.kind {
+        None => true,
+        Some(k) if k.ends_with('.') => r.kind.starts_with(k.as_str()),
+        Some(k) => &r.kind == k,
+    };
+    kind_ok
+        && q.account.as_ref().is_none_or(|a| r.account.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(a.trim_start_matches("0x"))))
+        && q.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o))
+        && q.from_ms.is_none_or(|t| r.time_ms >= t)
+        && q.to_ms.is_none_or(|t| r.time_ms <= t)
+}
+
+/// `GET /v1/audit`: identity, account, credential, permission and governance events, refusals
+/// included, filtered by account, institution, kind and time or height range (STD-13.4, 16.1).
+pub(crate) async fn audit(
+    State(ctx): Ctx,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult<Json<AuditListView>> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    let limit = q.limit.unwrap_or(MAX_AUDIT_RECORDS).min(MAX_AUDIT_RECORDS);
+    let tip = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let from = q.from_height.unwrap_or(1);
+    let to = q.to_height.unwrap_or(tip).min(tip);
+    let mut records = Vec::new();
+    let mut truncated = false;
+    let mut bad = None;
+    ctx.store
+        .audit(from, to, &mut |_, bytes| match serde_json::from_slice::<AuditView>(bytes) {
+            Ok(r) => {
+                if matches(&q, &r) {
+                    if records.len() >= limit {
+                        truncated = true;
+                        return false;
+                    }
+                    records.push(r);
+                }
+                true
+            }
+            Err(e) => {
+                bad = Some(e.to_string());
+                false
+            }
+        })
+        .map_err(ApiError::internal)?;
+    if let Some(e) = bad {
+        return Err(ApiError::internal(format!("corrupt audit record: {e}")));
+    }
+    if q.local.unwrap_or(true) {
+        for r in ctx.mempool.refusals() {
+            let rec = AuditView {
+                height: r.height,
+                time_ms: r.time_ms,
+                tx: Some(r.tx_id),
+                kind: "identity.refused_at_admission".into(),
+                account: Some(r.account.to_hex()),
+                org: None,
+                status: Some(r.code.as_str().into()),
+                attrs: vec![
+                    ("account".into(), r.account.to_hex()),
+                    ("method".into(), r.method.into()),
+                    ("reason".into(), r.code.as_str().into()),
+                ],
+                local: true,
+            };
+            if r.height >= from.saturating_sub(1) && r.height <= to && matches(&q, &rec) {
+                if records.len() >= limit {
+                    truncated = true;
+                    break;
+                }
+                records.push(rec);
+            }
+        }
+        records.sort_by_key(|r| (r.time_ms, r.height));
+    }
+    Ok(Json(AuditListView { records, truncated }))
+}
