@@ -19,19 +19,19 @@ use crate::{
 #[derive(Args, Clone)]
 pub struct Signing {
     /// The signer's key (an institution's `admin.pem`, or the regulator's key).
-    #[arg(long)]
-    key: PathBuf,
+    #[arg(long, global = true)]
+    key: Option<PathBuf>,
     /// The signer's certificate; default: the key's file name with `.crt`.
-    #[arg(long)]
+    #[arg(long, global = true)]
     cert: Option<PathBuf>,
     /// Node API URL (default: the devnet's first node).
-    #[arg(long)]
+    #[arg(long, global = true)]
     rpc: Option<String>,
     /// Wait until committed.
-    #[arg(long)]
+    #[arg(long, global = true)]
     wait: bool,
     /// Print JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
 }
 
@@ -39,13 +39,13 @@ pub struct Signing {
 #[derive(Args, Clone)]
 pub struct Timing {
     /// Blocks the vote stays open.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, global = true, default_value_t = 10_000)]
     voting_blocks: u64,
     /// The height from which the change applies (default: as soon as it passes).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, global = true, default_value_t = 0)]
     activation_height: u64,
     /// Why (stored with the proposal).
-    #[arg(long, default_value = "")]
+    #[arg(long, global = true, default_value = "")]
     note: String,
 }
 
@@ -283,8 +283,9 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
 }
 
 async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
-    let key = KeyPair::read_pem_file(&s.key).with_context(|| format!("loading the key {}", s.key.display()))?;
-    let cert = load_cert(&s.key, s.cert.as_deref())?;
+    let Some(path) = &s.key else { anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)") };
+    let key = KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let cert = load_cert(path, s.cert.as_deref())?;
     let client = Client::new(&rpc_url(&s.rpc))?;
     send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::TestNode;
 use fdl_crypto::{KeyPair, Suite};
-use fdl_sdk::build_tx;
+use common::build_tx;
 use fdl_types::Payload;
 use futures_util::StreamExt as _;
 

@@ -21,7 +21,7 @@ use std::{
 
 use common::{TestNode, fdl, new_key};
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite};
-use fdl_sdk::build_tx;
+use common::build_tx;
 use fdl_types::{Encode, Payload, SignedTx};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -76,6 +76,7 @@ impl Env {
         let sdk = node.client();
         let chain_id = node.genesis.chain_id.clone();
         let env = Env { node, rt, http, sdk, chain_id, treasury: KeyPair::generate(Suite::Sm) };
+        env.node.certify(&env.treasury);
         let mint = env.tx(&env.node.issuer, Payload::Issue { to: env.treasury.address(), amount: u128::MAX });
         assert_eq!(committed_status("setup: mint u128::MAX", env.submit(&mint, true)), "ok");
         env
@@ -422,6 +423,7 @@ fn replayed(env: &Env) {
 
 fn insufficient_balance(env: &Env) {
     let a = KeyPair::generate(Suite::Sm);
+    env.node.certify(&a);
     let b = fresh_address();
     env.fund(&a.address(), 1_000);
     let over = env.tx(&a, transfer(b, 5_000));

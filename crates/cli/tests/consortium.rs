@@ -12,7 +12,7 @@ use std::{
 
 use common::net::TestNet;
 use fdl_crypto::{Address, Hash, KeyPair, Suite};
-use fdl_sdk::build_tx;
+use common::build_tx;
 use fdl_types::{Payload, SignedTx};
 
 const LONG: Duration = Duration::from_secs(120);
@@ -66,6 +66,9 @@ fn four_validators_agree_on_2000_transfers_sent_to_all_apis() {
     let net = TestNet::start(4, 0, Suite::Sm);
     let chain = net.genesis.chain_id.clone();
     let accounts: Vec<KeyPair> = (0..20).map(|_| KeyPair::generate(Suite::Sm)).collect();
+    for (i, a) in accounts.iter().enumerate() {
+        net.certify(a, &format!("org{}", i % 4 + 1));
+    }
     let expiry = net.height(0).unwrap() + 10_000;
     let issues: Vec<SignedTx> = accounts
         .iter()
@@ -232,7 +235,7 @@ fn an_observer_follows_the_chain_and_never_votes() {
         let cert = n.certificate.as_ref().unwrap();
         assert_eq!((cert.org.as_str(), cert.role.as_deref()), (m.name.as_str(), Some(n.role.as_str())));
     }
-    assert!(members.iter().any(|m| m.name == "regulator1" && m.nodes[0].role == "observer"));
+    assert!(members.iter().any(|m| m.name == "regulator" && m.nodes[0].role == "observer"));
     let (code, out, err) = common::fdl(&["member", "list", "--rpc", &net.nodes[0].rpc]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("org3") && out.contains("certified validator"), "{out}");
@@ -286,6 +289,7 @@ fn a_validator_killed_at_random_instants_never_signs_twice() {
     let mut net = TestNet::start(4, 0, Suite::Sm);
     let chain = net.genesis.chain_id.clone();
     let payer = KeyPair::generate(Suite::Sm);
+    net.certify(&payer, "org2");
     let expiry = net.height(0).unwrap() + 100_000;
     let fund =
         build_tx(&net.issuer, &chain, expiry, Payload::Issue { to: payer.address(), amount: 1_000_000 }).unwrap();

@@ -16,7 +16,7 @@ use std::{
 
 use common::{FDL, TestNode, fdl, new_key};
 use fdl_crypto::{KeyPair, Signer, Suite};
-use fdl_sdk::build_tx;
+use common::build_tx;
 use fdl_types::Payload;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -46,6 +46,17 @@ fn walkthrough_issue_transfer_query_with_proof() {
         };
         let (code, _, err) = tx("issue", &issuer, &a, "1000");
         assert_eq!(code, 0, "issue: {err}");
+        // STD-13.1: an uncertified key cannot send; its institution certifies it, then it can.
+        let (code, _, err) = tx("transfer", &a_path, &b, "250");
+        assert_eq!(code, 1, "an uncertified sender must be refused");
+        assert!(err.contains("certificate_required"), "{err}");
+        let ca_dir = node.dir.path().join("org1").join("ca");
+        let a_crt = node.key_path("a.crt");
+        let (code, _, err) = fdl(&[
+            "ca", "issue", "--ca-dir", ca_dir.to_str().unwrap(), "--role", "client", "--cn", "alice", "--key",
+            a_path.to_str().unwrap(), "--out", a_crt.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "fdl ca issue: {err}");
         let (code, _, err) = tx("transfer", &a_path, &b, "250");
         assert_eq!(code, 0, "transfer: {err}");
         let (code, _, _) = tx("transfer", &a_path, &b, "5000");

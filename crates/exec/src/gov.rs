@@ -169,6 +169,45 @@ pub fn nodes(view: &dyn StateView) -> Result<Vec<NodeSpec>, ExecError> {
     Ok(get_json(view, NODES_KEY)?.unwrap_or_default())
 }
 
+/// The nodes that take part after the state `view`: listed, and (on a chain with member
+/// institutions) holding a certificate from a current member that is not revoked and is valid
+/// at the latest block's time. Deterministic in the state, so every node computes the same
+/// validator set; a node whose certificate lapses or is revoked stops voting and is
+/// disconnected (STD-9.1, STD-13.3).
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn active_nodes(view: &dyn StateView) -> Result<Vec<NodeSpec>, ExecError> {
+    let all = nodes(view)?;
+    if !identity::permissioned(view)? {
+        return Ok(all);
+    }
+    let now_s = view
+        .get(crate::SYS_TIME_KEY)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+        / 1000;
+    let mut out = Vec::with_capacity(all.len());
+    for n in all {
+        if node_active(view, &n, now_s)? {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+fn node_active(view: &dyn StateView, n: &NodeSpec, now_s: u64) -> Result<bool, ExecError> {
+    let Ok(info) = fdl_pki::parse(&n.certificate) else { return Ok(false) };
+    if identity::member(view, &n.org)?.is_none() || info.org != n.org {
+        return Ok(false);
+    }
+    if identity::revocation(view, &info.org, &info.serial)?.is_some() {
+        return Ok(false);
+    }
+    Ok(now_s >= info.not_before && now_s <= info.not_after)
+}
+
 /// A proposal.
 ///
 /// # Errors
@@ -275,10 +314,20 @@ fn check_action(view: &dyn StateView, action: &GovAction, suite: Suite, now_s: u
             }
         }
         GovAction::RevokeCert { org, serial } => {
+            let active = active_nodes(view)?;
+            let serial_l = serial.to_ascii_lowercase();
+            let hits_validator = active.iter().any(|n| {
+                n.role == NodeRole::Validator
+                    && &n.org == org
+                    && fdl_pki::parse(&n.certificate).is_ok_and(|i| i.serial == serial_l)
+            });
+            let active_validators = active.iter().filter(|n| n.role == NodeRole::Validator).count();
             if identity::member(view, org)?.is_none() {
                 Err(format!("{org} is not a member"))
             } else if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Err("serial must be hex".into())
+            } else if hits_validator && active_validators <= p.min_validators as usize {
+                Err(format!("revoking this validator's certificate would leave fewer than {} validators", p.min_validators))
             } else {
                 Ok(())
             }

@@ -109,7 +109,7 @@ pub enum TxRejection {
     #[error("bad signature")]
     BadSignature,
     /// Refused by the identity rules: the credential or the sending account (the code says which).
-    #[error("refused: {}", .0.as_str())]
+    #[error("{}", .0.describe())]
     Refused(StatusCode),
 }
 

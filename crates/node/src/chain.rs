@@ -306,13 +306,13 @@ impl Chain {
         self.mempool.put_back(p.block.txs);
     }
 
-    /// The node set (validators and observers) in force after block `version`, i.e. the set
-    /// that decides block `version + 1`.
+    /// The active node set (validators and observers with a current, unrevoked certificate) in
+    /// force after block `version`, i.e. the set that decides block `version + 1`.
     ///
     /// # Errors
     /// Store failure or corrupt state.
     pub fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, ExecError> {
-        fdl_exec::gov::nodes(&AtVersion { state: &self.state, version })
+        fdl_exec::gov::active_nodes(&AtVersion { state: &self.state, version })
     }
 
     /// The chain parameters in force after block `version`.

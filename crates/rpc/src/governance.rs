@@ -75,10 +75,16 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
     Ok(Json(out))
 }
 
+/// How many validators are active after the latest block.
+pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
+    let view = latest(ctx).ok()?;
+    Some(gov::active_nodes(&view).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
+}
+
 /// `GET /v1/validators`: the validator set in force (it decides the next block).
 pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<ValidatorsView>> {
     let view = latest(&ctx)?;
-    let nodes = gov::nodes(&view).map_err(ApiError::internal)?;
+    let nodes = gov::active_nodes(&view).map_err(ApiError::internal)?;
     let suite = ctx.genesis.suite;
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| n.role == NodeRole::Validator) {

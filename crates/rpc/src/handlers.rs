@@ -376,7 +376,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
         node_id: ctx.node_id.to_hex(),
         node_name: ctx.node_name.clone(),
         peers: ctx.peers.read().clone(),
-        validators: ctx.genesis.validators.len(),
+        validators: crate::governance::active_validator_count(&ctx).unwrap_or(ctx.genesis.validators.len()),
         mempool_size: ctx.mempool.len(),
         role: ctx.role.clone(),
         consensus: {

@@ -92,6 +92,35 @@ impl StatusCode {
         })
     }
 
+    /// A sentence for people: what the code means and what to do.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StatusCode::Ok => "executed",
+            StatusCode::InsufficientBalance => "the balance is below the amount",
+            StatusCode::ZeroAmount => "the amount must be positive",
+            StatusCode::Overflow => "a balance or the supply would overflow",
+            StatusCode::Unauthorized => "only the issuer may issue or burn",
+            StatusCode::SelfTransfer => "a transfer to oneself",
+            StatusCode::CertificateRequired => {
+                "this chain accepts only transactions signed by a certified member: have an institution issue a certificate for the key (fdl ca issue) and send with it"
+            }
+            StatusCode::CertificateUnknown => {
+                "the certificate hash is not registered on chain: send the certificate itself with the first transaction"
+            }
+            StatusCode::CertificateRevoked => "the certificate is revoked",
+            StatusCode::CertificateExpired => {
+                "the certificate is outside its validity period, or the account's key was reset"
+            }
+            StatusCode::CertificateInvalid => {
+                "the certificate is not from a member institution's CA, not for the signing key, or malformed"
+            }
+            StatusCode::AccountFrozen => "the account is frozen",
+            StatusCode::AccountLocked => "the account is locked after a key reset until the lock window ends",
+            StatusCode::PermissionDenied => "the access policy does not allow this role or institution to call the method",
+            StatusCode::ProposalInvalid => "the governance proposal or vote was refused (see the event for why)",
+        }
+    }
+
     /// The stable string code used in the API.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,6 +16,55 @@ use fdl_types::Genesis;
 
 pub const FDL: &str = env!("CARGO_BIN_EXE_fdl");
 
+/// Certificates the tests have issued, by the signer's address: [`build_tx`] attaches them.
+static CERTS: std::sync::Mutex<Vec<(fdl_crypto::Address, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `cert` (DER) as the certificate of `key`.
+pub fn remember_cert(key: &KeyPair, cert: Vec<u8>) {
+    use fdl_crypto::Signer as _;
+    CERTS.lock().unwrap().push((key.public_key().address(), cert));
+}
+
+/// The certificate remembered for `key`, if any.
+pub fn cert_of(key: &KeyPair) -> Option<Vec<u8>> {
+    use fdl_crypto::Signer as _;
+    let a = key.public_key().address();
+    CERTS.lock().unwrap().iter().rev().find(|(x, _)| *x == a).map(|(_, c)| c.clone())
+}
+
+/// Issues `key` a certificate with `role` from the CA in `ca_dir`, and remembers it.
+pub fn certify_with(ca_dir: &Path, key: &KeyPair, cn: &str, role: fdl_pki::Role) -> Vec<u8> {
+    use fdl_crypto::Signer as _;
+    let ca = fdl_pki::from_pem(&std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap()).unwrap();
+    let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem")).unwrap();
+    let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), cn, role, 30).unwrap();
+    remember_cert(key, cert.clone());
+    cert
+}
+
+/// Loads `DIR/NAME.pem` and its certificate `DIR/NAME.crt`, and remembers the certificate.
+pub fn identity(dir: &Path, name: &str) -> KeyPair {
+    let key = KeyPair::read_pem_file(&dir.join(format!("{name}.pem"))).unwrap();
+    let pem = std::fs::read_to_string(dir.join(format!("{name}.crt"))).unwrap();
+    remember_cert(&key, fdl_pki::from_pem(&pem).unwrap());
+    key
+}
+
+/// Builds and signs a transaction carrying the signer's remembered certificate (none if the
+/// tests issued it none: such a transaction is refused with `certificate_required`).
+pub fn build_tx(
+    signer: &KeyPair,
+    chain_id: &str,
+    expiry: u64,
+    payload: fdl_types::Payload,
+) -> Result<fdl_types::SignedTx, fdl_sdk::SdkError> {
+    let cred = match cert_of(signer) {
+        Some(c) => fdl_types::Credential::Certificate(c),
+        None => fdl_types::Credential::None,
+    };
+    fdl_sdk::build_certified_tx(signer, cred, chain_id, expiry, payload)
+}
+
 /// A free loopback port (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -57,8 +106,13 @@ impl TestNode {
             fdl(&["init", "--dir", dir.path().to_str().unwrap(), "--suite", suite.name(), "--rpc-listen", &listen]);
         assert_eq!(code, 0, "init failed: {out} {err}");
         let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
-        let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
+        let issuer = identity(dir.path(), "issuer");
         TestNode { dir, rpc: format!("http://{listen}"), child: None, genesis, issuer }
+    }
+
+    /// Certifies `key` as a client of the chain's institution (org1).
+    pub fn certify(&self, key: &KeyPair) -> Vec<u8> {
+        certify_with(&self.dir.path().join("org1").join("ca"), key, "client", fdl_pki::Role::Client)
     }
 
     pub fn config(&self) -> PathBuf {

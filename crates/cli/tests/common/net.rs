@@ -94,7 +94,7 @@ impl TestNet {
         let mut genesis = Genesis::load(&gpath).unwrap();
         edit(&mut genesis);
         std::fs::write(&gpath, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
-        let issuer = KeyPair::read_pem_file(&dir.path().join("issuer.pem")).unwrap();
+        let issuer = super::identity(dir.path(), "issuer");
         let mut nodes = Vec::new();
         for i in 0..validators + observers {
             let (name, observer) = if i < validators {
@@ -186,6 +186,16 @@ impl TestNet {
         let pid = self.nodes[i].child.as_ref().unwrap().id();
         let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
         assert!(ok, "kill -{sig} {pid}");
+    }
+
+    /// Certifies `key` as a client of `org`.
+    pub fn certify(&self, key: &KeyPair, org: &str) -> Vec<u8> {
+        super::certify_with(&self.dir.path().join(org).join("ca"), key, "client", fdl_pki::Role::Client)
+    }
+
+    /// The administrator of `org` (its committee seat).
+    pub fn admin(&self, org: &str) -> KeyPair {
+        super::identity(&self.dir.path().join(org), "admin")
     }
 
     pub fn client(&self, i: usize) -> Client {
