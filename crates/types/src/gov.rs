@@ -84,6 +84,28 @@ pub mod hex_bytes {
     }
 }
 
+/// A `u128` as a decimal string in JSON (JSON numbers cannot carry it exactly, and tagged
+/// enums cannot buffer it).
+pub mod u128_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes as a decimal string.
+    ///
+    /// # Errors
+    /// As the serializer.
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    /// Deserializes a decimal string.
+    ///
+    /// # Errors
+    /// Not a decimal `u128`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a passed proposal does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -168,7 +190,8 @@ pub enum GovAction {
         from: Address,
         /// The account credited.
         to: Address,
-        /// The amount.
+        /// The amount (a decimal string in JSON).
+        #[serde(with = "u128_string")]
         amount: u128,
     },
     /// Give an account a new key, keeping its id, after the lock window (STD-13.3).
