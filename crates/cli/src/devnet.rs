@@ -106,7 +106,15 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     std::fs::write(dir.join("issuer.crt"), fdl_pki::to_pem(&issuer_cert)?)?;
     let reg_dir = dir.join("regulator");
     let (reg_ca, reg_key) = crate::network::ensure_ca(&reg_dir.join("ca"), "regulator", suite)?;
-    crate::network::ensure_identity(&reg_dir, "regulator", "regulator", fdl_pki::Role::Regulator, &reg_ca, &reg_key, suite)?;
+    crate::network::ensure_identity(
+        &reg_dir,
+        "regulator",
+        "regulator",
+        fdl_pki::Role::Regulator,
+        &reg_ca,
+        &reg_key,
+        suite,
+    )?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let genesis = Genesis {
         chain_id: chain_id.into(),

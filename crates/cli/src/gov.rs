@@ -242,7 +242,8 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
         ActionCmd::RemoveMember { name } => GovAction::RemoveMember { name },
         ActionCmd::AddNode { member, power } => {
             let text = std::fs::read_to_string(&member).with_context(|| format!("reading {}", member.display()))?;
-            let m: MemberNode = serde_json::from_str(&text).with_context(|| format!("{} is not a member.json", member.display()))?;
+            let m: MemberNode =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a member.json", member.display()))?;
             let role = match m.role {
                 fdl_node::Role::Validator => NodeRole::Validator,
                 fdl_node::Role::Observer => NodeRole::Observer,
@@ -283,7 +284,9 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
 }
 
 async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
-    let Some(path) = &s.key else { anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)") };
+    let Some(path) = &s.key else {
+        anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
+    };
     let key = KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = load_cert(path, s.cert.as_deref())?;
     let client = Client::new(&rpc_url(&s.rpc))?;
@@ -317,7 +320,9 @@ fn print_proposal(p: &serde_json::Value) {
     let votes: Vec<String> = p
         .get("votes")
         .and_then(|v| v.as_object())
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "yes" } else { "no" })).collect())
+        .map(|m| {
+            m.iter().map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "yes" } else { "no" })).collect()
+        })
         .unwrap_or_default();
     println!(
         "#{} {action} by {} ({}): {}; votes {}; deadline {}{}",

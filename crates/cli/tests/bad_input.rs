@@ -19,9 +19,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::build_tx;
 use common::{TestNode, fdl, new_key};
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite};
-use common::build_tx;
 use fdl_types::{Encode, Payload, SignedTx};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -557,6 +557,8 @@ fn garbled_key_file(env: &Env) {
 fn cli_wait_exit_status(env: &Env) {
     let a_path = env.node.key_path("cli-a.pem");
     let a = new_key(&a_path, Suite::Sm);
+    let cert = env.node.certify(&a);
+    std::fs::write(env.node.key_path("cli-a.crt"), fdl_pki::to_pem(&cert).unwrap()).unwrap();
     let b = fresh_address();
     env.fund(&a.address(), 100);
 

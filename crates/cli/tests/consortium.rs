@@ -10,9 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::build_tx;
 use common::net::TestNet;
 use fdl_crypto::{Address, Hash, KeyPair, Suite};
-use common::build_tx;
 use fdl_types::{Payload, SignedTx};
 
 const LONG: Duration = Duration::from_secs(120);
@@ -443,7 +443,9 @@ fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
 fn nodes_refuse_a_genesis_whose_validators_are_not_certified_by_their_institution() {
     // The devnet's genesis lists each institution's CA and each node's certificate.
     let net = TestNet::init(4, 0, Suite::Sm, |_| {});
-    assert_eq!(net.genesis.members.len(), 4);
+    // Four banks and the regulator (which runs no node here and holds no committee seat).
+    assert_eq!(net.genesis.members.len(), 5);
+    assert_eq!(net.genesis.regulator.as_deref(), Some("regulator"));
     assert!(net.genesis.validators.iter().all(|v| v.certificate.is_some()));
     let start = |g: &fdl_types::Genesis| {
         std::fs::write(net.dir.path().join("genesis.json"), serde_json::to_string_pretty(g).unwrap()).unwrap();

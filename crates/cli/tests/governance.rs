@@ -62,7 +62,10 @@ fn attr(r: &ReceiptView, kind: &str, key: &str) -> Option<String> {
 /// `org`'s administrator proposes `action`; returns the proposal number.
 fn propose(net: &TestNet, proposer: &KeyPair, action: GovAction) -> u64 {
     let h = net.height(0).unwrap();
-    let r = ok(send(net, proposer, Payload::Propose { action, deadline: h + 500, activation_height: 0, note: "t".into() }), "propose");
+    let r = ok(
+        send(net, proposer, Payload::Propose { action, deadline: h + 500, activation_height: 0, note: "t".into() }),
+        "propose",
+    );
     attr(&r, "gov.proposed", "proposal").unwrap().parse().unwrap()
 }
 
@@ -118,12 +121,16 @@ fn identities_permissions_accounts_and_the_audit_log() {
 
     // STD-16.1: a client calling a governance method is refused on chain, with a clear code,
     // and the refusal is in the audit log.
-    let r = send(&net, &alice, Payload::Propose {
-        action: GovAction::Freeze { account: bob },
-        deadline: net.height(0).unwrap() + 100,
-        activation_height: 0,
-        note: String::new(),
-    })
+    let r = send(
+        &net,
+        &alice,
+        Payload::Propose {
+            action: GovAction::Freeze { account: bob },
+            deadline: net.height(0).unwrap() + 100,
+            activation_height: 0,
+            note: String::new(),
+        },
+    )
     .unwrap();
     assert_eq!((r.status.as_str(), r.code), ("permission_denied", 13), "{r:?}");
     let denied = audit(&net, &format!("account={}&kind=acl.denied", alice.address().to_hex()));
@@ -158,18 +165,27 @@ fn identities_permissions_accounts_and_the_audit_log() {
     let ca1_dir = net.dir.path().join("org1").join("ca");
     let ca1 = fdl_pki::from_pem(&std::fs::read_to_string(ca1_dir.join("ca.pem")).unwrap()).unwrap();
     let ca1_key = KeyPair::read_pem_file(&ca1_dir.join("ca-key.pem")).unwrap();
-    common::remember_cert(&dave, fdl_pki::issue(&ca1, &ca1_key, &dave.public_key(), "dave", fdl_pki::Role::Client, 0).unwrap());
+    common::remember_cert(
+        &dave,
+        fdl_pki::issue(&ca1, &ca1_key, &dave.public_key(), "dave", fdl_pki::Role::Client, 0).unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(1_100));
     assert_eq!(send(&net, &dave, transfer(bob, 1)).unwrap_err().1, "certificate_expired");
     let rogue_key = KeyPair::generate(Suite::Sm);
     let rogue_ca = fdl_pki::create_ca("org9", &rogue_key, 30).unwrap();
     let eve = KeyPair::generate(Suite::Sm);
-    common::remember_cert(&eve, fdl_pki::issue(&rogue_ca, &rogue_key, &eve.public_key(), "eve", fdl_pki::Role::Client, 30).unwrap());
+    common::remember_cert(
+        &eve,
+        fdl_pki::issue(&rogue_ca, &rogue_key, &eve.public_key(), "eve", fdl_pki::Role::Client, 30).unwrap(),
+    );
     assert_eq!(send(&net, &eve, transfer(bob, 1)).unwrap_err().1, "certificate_invalid");
     // A certificate naming a member (org1) but signed by another key is refused too.
     let forged_ca = fdl_pki::create_ca("org1", &rogue_key, 30).unwrap();
     let mallory = KeyPair::generate(Suite::Sm);
-    common::remember_cert(&mallory, fdl_pki::issue(&forged_ca, &rogue_key, &mallory.public_key(), "m", fdl_pki::Role::Client, 30).unwrap());
+    common::remember_cert(
+        &mallory,
+        fdl_pki::issue(&forged_ca, &rogue_key, &mallory.public_key(), "m", fdl_pki::Role::Client, 30).unwrap(),
+    );
     assert_eq!(send(&net, &mallory, transfer(bob, 1)).unwrap_err().1, "certificate_invalid");
 
     // STD-13.2: a freeze, initiated by the registrar (org1), passes only with the committee.
@@ -181,12 +197,16 @@ fn identities_permissions_accounts_and_the_audit_log() {
     assert_eq!(send(&net, &alice, transfer(bob, 1)).unwrap_err().1, "account_frozen");
     assert_eq!(get(&net, 0, &format!("/v1/accounts/{}", alice.address().to_hex()))["frozen"], true);
     // Another institution cannot initiate measures on org1's account.
-    let r = send(&net, &net.admin("org2"), Payload::Propose {
-        action: GovAction::Unfreeze { account: alice.address() },
-        deadline: net.height(0).unwrap() + 100,
-        activation_height: 0,
-        note: String::new(),
-    })
+    let r = send(
+        &net,
+        &net.admin("org2"),
+        Payload::Propose {
+            action: GovAction::Unfreeze { account: alice.address() },
+            deadline: net.height(0).unwrap() + 100,
+            activation_height: 0,
+            note: String::new(),
+        },
+    )
     .unwrap();
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     // Unfreezing needs the committee too.
@@ -212,19 +232,27 @@ fn identities_permissions_accounts_and_the_audit_log() {
     let r = vote(&net, "org4", id, false);
     assert!(r.events.iter().any(|e| e.kind == "gov.rejected"), "{r:?}");
     assert_eq!(get(&net, 0, &format!("/v1/proposals/{id}"))["status"], "rejected");
-    assert_eq!((balance(&net, &alice.address()), balance(&net, &bob)), before, "a rejected forced transfer moved funds");
+    assert_eq!(
+        (balance(&net, &alice.address()), balance(&net, &bob)),
+        before,
+        "a rejected forced transfer moved funds"
+    );
     let id = propose(&net, &regulator, forced);
     for org in ["org1", "org2", "org3"] {
         vote(&net, org, id, true);
     }
     assert_eq!((balance(&net, &alice.address()), balance(&net, &bob)), (before.0 - 100, before.1 + 100));
     // The regulator may not propose anything else.
-    let r = send(&net, &regulator, Payload::Propose {
-        action: GovAction::SetParam { name: "max_block_txs".into(), value: 100 },
-        deadline: net.height(0).unwrap() + 100,
-        activation_height: 0,
-        note: String::new(),
-    })
+    let r = send(
+        &net,
+        &regulator,
+        Payload::Propose {
+            action: GovAction::SetParam { name: "max_block_txs".into(), value: 100 },
+            deadline: net.height(0).unwrap() + 100,
+            activation_height: 0,
+            note: String::new(),
+        },
+    )
     .unwrap();
     assert_eq!(r.status, "proposal_invalid");
 
@@ -256,11 +284,15 @@ fn identities_permissions_accounts_and_the_audit_log() {
     // The access policy changes by vote: transfers only for org1 and org2.
     let frank = client_of(&net, "org3", 100);
     ok(send(&net, &frank, transfer(bob, 1)), "frank pays");
-    let id = propose(&net, &net.admin("org1"), GovAction::SetAcl {
-        method: "bank.transfer".into(),
-        roles: vec!["client".into(), "admin".into()],
-        orgs: vec!["org1".into(), "org2".into()],
-    });
+    let id = propose(
+        &net,
+        &net.admin("org1"),
+        GovAction::SetAcl {
+            method: "bank.transfer".into(),
+            roles: vec!["client".into(), "admin".into()],
+            orgs: vec!["org1".into(), "org2".into()],
+        },
+    );
     vote(&net, "org2", id, true);
     vote(&net, "org4", id, true);
     assert_eq!(send(&net, &frank, transfer(bob, 1)).unwrap().status, "permission_denied");
@@ -323,7 +355,8 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     assert_eq!(code, 0, "{out}{err}");
     // STD-17.1: admission by vote, then its validator.
     let ca5 = fdl_pki::from_pem(&std::fs::read_to_string(dir5.join("ca").join("ca.pem")).unwrap()).unwrap();
-    let id = propose(&net, &net.admin("org1"), GovAction::AddMember { name: "org5".into(), ca_cert: ca5, committee: true });
+    let id =
+        propose(&net, &net.admin("org1"), GovAction::AddMember { name: "org5".into(), ca_cert: ca5, committee: true });
     vote(&net, "org2", id, true);
     vote(&net, "org3", id, true);
     let member: Value = serde_json::from_str(&std::fs::read_to_string(dir5.join("member.json")).unwrap()).unwrap();
@@ -353,10 +386,9 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
         .nodes
         .iter()
         .map(|n| {
-            let m: Value = serde_json::from_str(
-                &std::fs::read_to_string(n.config.parent().unwrap().join("member.json")).unwrap(),
-            )
-            .unwrap();
+            let m: Value =
+                serde_json::from_str(&std::fs::read_to_string(n.config.parent().unwrap().join("member.json")).unwrap())
+                    .unwrap();
             fdl_node::PeerConfig {
                 name: n.name.clone(),
                 addr: m["p2p"].as_str().unwrap().parse().unwrap(),
@@ -386,8 +418,11 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     let deadline = Instant::now() + LONG;
     let signed_by_5 = loop {
         let h = net.height(0).unwrap();
-        let signers: Vec<String> =
-            net.block(0, h).and_then(|b| b.commit).map(|c| c.signatures.iter().map(|s| s.address.clone()).collect()).unwrap_or_default();
+        let signers: Vec<String> = net
+            .block(0, h)
+            .and_then(|b| b.commit)
+            .map(|c| c.signatures.iter().map(|s| s.address.clone()).collect())
+            .unwrap_or_default();
         if signers.contains(&key5) {
             break h;
         }
@@ -429,7 +464,8 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     };
     let from = net.height(0).unwrap();
     let key2 = KeyPair::read_pem_file(&net.dir.path().join("org2").join("validator.pem")).unwrap();
-    let renewed = common::certify_with(&net.dir.path().join("org2").join("ca"), &key2, "org2", fdl_pki::Role::Validator);
+    let renewed =
+        common::certify_with(&net.dir.path().join("org2").join("ca"), &key2, "org2", fdl_pki::Role::Validator);
     let new_serial = fdl_pki::parse(&renewed).unwrap().serial;
     let id = propose(&net, &net.admin("org1"), GovAction::RotateNodeCert { name: "org2".into(), certificate: renewed });
     for org in ["org2", "org3", "org4"] {
@@ -461,12 +497,16 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     assert_eq!(get(&net, 0, "/v1/validators")["validators"].as_array().unwrap().len(), 4);
     let removed_at = net.height(0).unwrap();
     // The minimum validator count holds.
-    let r = send(&net, &net.admin("org1"), Payload::Propose {
-        action: GovAction::RemoveNode { name: "org4".into() },
-        deadline: removed_at + 100,
-        activation_height: 0,
-        note: String::new(),
-    })
+    let r = send(
+        &net,
+        &net.admin("org1"),
+        Payload::Propose {
+            action: GovAction::RemoveNode { name: "org4".into() },
+            deadline: removed_at + 100,
+            activation_height: 0,
+            note: String::new(),
+        },
+    )
     .unwrap();
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     let later = net.wait_height(0, removed_at + 10, LONG);

@@ -14,9 +14,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::build_tx;
 use common::{FDL, TestNode, fdl, new_key};
 use fdl_crypto::{KeyPair, Signer, Suite};
-use common::build_tx;
 use fdl_types::Payload;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -53,8 +53,18 @@ fn walkthrough_issue_transfer_query_with_proof() {
         let ca_dir = node.dir.path().join("org1").join("ca");
         let a_crt = node.key_path("a.crt");
         let (code, _, err) = fdl(&[
-            "ca", "issue", "--ca-dir", ca_dir.to_str().unwrap(), "--role", "client", "--cn", "alice", "--key",
-            a_path.to_str().unwrap(), "--out", a_crt.to_str().unwrap(),
+            "ca",
+            "issue",
+            "--ca-dir",
+            ca_dir.to_str().unwrap(),
+            "--role",
+            "client",
+            "--cn",
+            "alice",
+            "--key",
+            a_path.to_str().unwrap(),
+            "--out",
+            a_crt.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "fdl ca issue: {err}");
         let (code, _, err) = tx("transfer", &a_path, &b, "250");
@@ -338,7 +348,7 @@ fn node_refuses_a_key_that_is_not_a_genesis_validator() {
     new_key(&key, Suite::Sm);
     let (code, _, err) = fdl(&["node", "--config", node.config().to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("not a validator in the genesis"), "{err}");
+    assert!(err.contains("is not a validator of this chain"), "{err}");
 }
 
 /// `fdl ca`: an institution's CA issues a member certificate with its role, which OpenSSL

@@ -219,13 +219,17 @@ async fn update_peers<L: Ledger>(host: &mut Host<L>, channels: &Channels<FdlCont
     for add in want.iter().filter(|a| !host.peer_addrs.contains(a)) {
         match NetworkRequest::add_persistent_peer(&channels.net_requests, add.clone()).await {
             Ok(Ok(())) => tracing::info!(peer = %add, "admitted a new member node"),
-            other => tracing::warn!(peer = %add, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not add a peer"),
+            other => {
+                tracing::warn!(peer = %add, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not add a peer")
+            }
         }
     }
     for gone in host.peer_addrs.iter().filter(|a| !want.contains(a)) {
         match NetworkRequest::remove_persistent_peer(&channels.net_requests, gone.clone()).await {
             Ok(Ok(())) => tracing::info!(peer = %gone, "disconnected a node no longer in the member set"),
-            other => tracing::warn!(peer = %gone, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not remove a peer"),
+            other => {
+                tracing::warn!(peer = %gone, result = ?other.map(|r| r.map_err(|e| e.to_string())), "could not remove a peer")
+            }
         }
     }
     host.peer_addrs = want;

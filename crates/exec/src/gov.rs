@@ -44,7 +44,8 @@ pub const PARAMS: [&str; 10] = [
 ];
 
 /// The native methods, for the access-control policy.
-pub const METHODS: [&str; 6] = ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl"];
+pub const METHODS: [&str; 6] =
+    ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl"];
 
 /// The state key of a proposal.
 pub fn proposal_key(id: u64) -> Vec<u8> {
@@ -252,7 +253,12 @@ fn committee(view: &dyn StateView) -> Result<Vec<String>, ExecError> {
 
 /// Checks that an action could apply now (so that a proposal is refused early instead of
 /// failing when it passes); the same check runs again when it is applied.
-fn check_action(view: &dyn StateView, action: &GovAction, suite: Suite, now_s: u64) -> Result<Result<(), String>, ExecError> {
+fn check_action(
+    view: &dyn StateView,
+    action: &GovAction,
+    suite: Suite,
+    now_s: u64,
+) -> Result<Result<(), String>, ExecError> {
     let p = params(view)?;
     let nodes = nodes(view)?;
     let validators = nodes.iter().filter(|n| n.role == NodeRole::Validator).count();
@@ -327,7 +333,10 @@ fn check_action(view: &dyn StateView, action: &GovAction, suite: Suite, now_s: u
             } else if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Err("serial must be hex".into())
             } else if hits_validator && active_validators <= p.min_validators as usize {
-                Err(format!("revoking this validator's certificate would leave fewer than {} validators", p.min_validators))
+                Err(format!(
+                    "revoking this validator's certificate would leave fewer than {} validators",
+                    p.min_validators
+                ))
             } else {
                 Ok(())
             }
@@ -346,11 +355,7 @@ fn check_action(view: &dyn StateView, action: &GovAction, suite: Suite, now_s: u
             }
         }
         GovAction::Freeze { account } | GovAction::Unfreeze { account } => {
-            if crate::read_account(view, account)?.is_none() {
-                Err(format!("no account {account}"))
-            } else {
-                Ok(())
-            }
+            if crate::read_account(view, account)?.is_none() { Err(format!("no account {account}")) } else { Ok(()) }
         }
         GovAction::ForcedTransfer { from, to, amount } => {
             if from == to || *amount == 0 {
@@ -401,7 +406,8 @@ fn check_node(
     if node.name.is_empty() || others.iter().any(|o| o.name == node.name) {
         return Ok(Err(format!("node name {:?} is empty or taken", node.name)));
     }
-    if others.iter().any(|o| o.public_key == node.public_key || (!node.peer_id.is_empty() && o.peer_id == node.peer_id)) {
+    if others.iter().any(|o| o.public_key == node.public_key || (!node.peer_id.is_empty() && o.peer_id == node.peer_id))
+    {
         return Ok(Err("the node's key or peer id is already used".into()));
     }
     if PublicKey::from_bytes(suite, &node.public_key).is_err() {
@@ -486,16 +492,22 @@ pub(crate) fn propose(
 ) -> Result<Outcome, ExecError> {
     let p = params(ov)?;
     if deadline < c.height || deadline > c.height.saturating_add(p.max_voting_blocks) {
-        return Ok(refuse(c.account, c.org, format!("deadline must be {}..={}", c.height, c.height + p.max_voting_blocks)));
+        return Ok(refuse(
+            c.account,
+            c.org,
+            format!("deadline must be {}..={}", c.height, c.height + p.max_voting_blocks),
+        ));
     }
     // Who may propose what: administrators anything; the regulator only interventions; account
     // measures only by the account's registrar institution (or the regulator).
-    let intervention = matches!(
-        action,
-        GovAction::Freeze { .. } | GovAction::Unfreeze { .. } | GovAction::ForcedTransfer { .. }
-    );
+    let intervention =
+        matches!(action, GovAction::Freeze { .. } | GovAction::Unfreeze { .. } | GovAction::ForcedTransfer { .. });
     if c.role == Role::Regulator && !intervention {
-        return Ok(refuse(c.account, c.org, "the regulator proposes only freezes, unfreezes and forced transfers".into()));
+        return Ok(refuse(
+            c.account,
+            c.org,
+            "the regulator proposes only freezes, unfreezes and forced transfers".into(),
+        ));
     }
     if c.role == Role::Admin
         && let GovAction::Freeze { account }
@@ -590,7 +602,12 @@ fn tally(
     let n = seats.len() as u64;
     let (num, den) = (u64::from(p.gov_threshold_num), u64::from(p.gov_threshold_den));
     let attrs = |prop: &Proposal| {
-        vec![("proposal", prop.id.to_string()), ("action", prop.action.kind().to_string()), ("yes", yes.to_string()), ("seats", n.to_string())]
+        vec![
+            ("proposal", prop.id.to_string()),
+            ("action", prop.action.kind().to_string()),
+            ("yes", yes.to_string()),
+            ("seats", n.to_string()),
+        ]
     };
     if yes * den > n * num {
         prop.status = ProposalStatus::Passed;
@@ -636,7 +653,13 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
     Ok(events)
 }
 
-fn apply(ov: &mut Overlay<'_>, prop: &mut Proposal, height: u64, now_s: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
+fn apply(
+    ov: &mut Overlay<'_>,
+    prop: &mut Proposal,
+    height: u64,
+    now_s: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ExecError> {
     let suite = params_suite(ov)?;
     let result = match check_action(ov, &prop.action, suite, now_s)? {
         Err(why) => Err(why),
@@ -679,7 +702,8 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             let mut names: Vec<String> = get_json(ov, identity::MEMBERS_KEY)?.unwrap_or_default();
             names.push(name.clone());
             put_json(ov, identity::MEMBERS_KEY.to_vec(), &names);
-            let rec = MemberRecord { name: name.clone(), ca_cert: ca_cert.clone(), committee: *committee, since: height };
+            let rec =
+                MemberRecord { name: name.clone(), ca_cert: ca_cert.clone(), committee: *committee, since: height };
             put_json(ov, identity::member_key(name), &rec);
             events.push(ev("member.added", vec![("org", name.clone()), ("proposal", pid)]));
         }
@@ -695,7 +719,12 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             put_json(ov, NODES_KEY.to_vec(), &nodes);
             events.push(ev(
                 "node.added",
-                vec![("node", node.name.clone()), ("org", node.org.clone()), ("role", node.role.as_str().into()), ("proposal", pid)],
+                vec![
+                    ("node", node.name.clone()),
+                    ("org", node.org.clone()),
+                    ("role", node.role.as_str().into()),
+                    ("proposal", pid),
+                ],
             ));
         }
         GovAction::RemoveNode { name } => {
@@ -733,13 +762,19 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             // Checked by check_action just before.
             let _ = set_param(&mut p, name, *value);
             put_json(ov, PARAMS_KEY.to_vec(), &p);
-            events.push(ev("param.set", vec![("param", name.clone()), ("value", value.to_string()), ("proposal", pid)]));
+            events
+                .push(ev("param.set", vec![("param", name.clone()), ("value", value.to_string()), ("proposal", pid)]));
         }
         GovAction::SetAcl { method, roles, orgs } => {
             put_json(ov, acl_key(method), &AclRule { roles: roles.clone(), orgs: orgs.clone() });
             events.push(ev(
                 "acl.set",
-                vec![("method", method.clone()), ("roles", roles.join(",")), ("orgs", orgs.join(",")), ("proposal", pid)],
+                vec![
+                    ("method", method.clone()),
+                    ("roles", roles.join(",")),
+                    ("orgs", orgs.join(",")),
+                    ("proposal", pid),
+                ],
             ));
         }
         GovAction::Freeze { account } | GovAction::Unfreeze { account } => {
@@ -783,10 +818,8 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             }
         }
         GovAction::ResetKey { account, certificate } => {
-            let info = fdl_pki::parse(certificate).map_err(|e| ExecError::Corrupt {
-                key: format!("proposal {}", prop.id),
-                reason: e.to_string(),
-            })?;
+            let info = fdl_pki::parse(certificate)
+                .map_err(|e| ExecError::Corrupt { key: format!("proposal {}", prop.id), reason: e.to_string() })?;
             let suite = info.public_key.suite();
             let lock = params(ov)?.key_reset_lock_blocks;
             let key = account_key(account);
@@ -830,7 +863,10 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
                 a.kind = k;
                 let org = a.org.clone();
                 ov.put(key, encode_account(&a));
-                events.push(ev("account.kind_set", vec![("account", account.to_hex()), ("org", org), ("kind", kind.clone()), ("proposal", pid)]));
+                events.push(ev(
+                    "account.kind_set",
+                    vec![("account", account.to_hex()), ("org", org), ("kind", kind.clone()), ("proposal", pid)],
+                ));
             }
         }
     }

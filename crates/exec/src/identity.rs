@@ -411,7 +411,10 @@ pub(crate) fn publish_crl(
         revoke(ov, c.org, &serial, RevocationRecord { height: c.height, by: "crl".into() })?;
         added += 1;
         if events.len() < fdl_types::receipt::MAX_EVENTS - 1 {
-            events.push(ev("pki.revoked", vec![("org", c.org.into()), ("serial", serial), ("account", c.account.to_hex())]));
+            events.push(ev(
+                "pki.revoked",
+                vec![("org", c.org.into()), ("serial", serial), ("account", c.account.to_hex())],
+            ));
         }
     }
     events.insert(

@@ -363,7 +363,8 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     w.insert(ISSUER_KEY.to_vec(), Some(genesis.issuer.0.to_vec()));
     let mut supply: u128 = 0;
     for (addr, amount) in &genesis.balances {
-        supply = supply.checked_add(*amount).ok_or_else(|| corrupt("genesis balances", "total overflows u128".into()))?;
+        supply =
+            supply.checked_add(*amount).ok_or_else(|| corrupt("genesis balances", "total overflows u128".into()))?;
         w.insert(account_key(addr), Some(encode_account(&Account { balance: *amount, ..Account::default() })));
     }
     w.insert(SUPPLY_KEY.to_vec(), Some(supply.to_be_bytes().to_vec()));

@@ -50,7 +50,16 @@ fn genesis(issuer: Address) -> Genesis {
 }
 
 fn tx(k: &KeyPair, nonce: u64, payload: Payload) -> SignedTx {
-    TxBody { chain_id: "t".into(), signer: k.public_key(), credential: fdl_types::Credential::None, nonce, expiry_height: 10, payload }.sign(k).expect("sign")
+    TxBody {
+        chain_id: "t".into(),
+        signer: k.public_key(),
+        credential: fdl_types::Credential::None,
+        nonce,
+        expiry_height: 10,
+        payload,
+    }
+    .sign(k)
+    .expect("sign")
 }
 
 fn setup() -> (Mem, KeyPair, KeyPair, KeyPair) {

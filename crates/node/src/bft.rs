@@ -149,9 +149,11 @@ impl Ledger for BftLedger {
         }
         let mut out = Vec::new();
         for n in nodes.iter().filter(|n| !n.peer_id.is_empty() && n.peer_id != self.own_peer) {
-            let addr = n.p2p.parse().ok().or_else(|| {
-                self.config_peers.iter().find(|p| p.peer_id == n.peer_id).map(|p| p.addr)
-            });
+            let addr = n
+                .p2p
+                .parse()
+                .ok()
+                .or_else(|| self.config_peers.iter().find(|p| p.peer_id == n.peer_id).map(|p| p.addr));
             if let Some(addr) = addr {
                 out.push(PeerAddr { addr, peer_id: n.peer_id.clone() });
             }

@@ -13,8 +13,8 @@ use fdl_rpc::{CommittedBlock, Metrics, RpcContext};
 use fdl_state::StateDb;
 use fdl_storage::{BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
-    api::{AuditView, is_audit_kind},
     Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeRole, NodeSpec, Receipt, SignedTx,
+    api::{AuditView, is_audit_kind},
 };
 use parking_lot::Mutex;
 use tokio::sync::broadcast;

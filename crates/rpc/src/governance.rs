@@ -57,8 +57,8 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
     let nodes = gov::nodes(&view).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
-        let ca =
-            cert_view_der(&m.ca_cert).ok_or_else(|| ApiError::internal(format!("the CA of {} is unreadable", m.name)))?;
+        let ca = cert_view_der(&m.ca_cert)
+            .ok_or_else(|| ApiError::internal(format!("the CA of {} is unreadable", m.name)))?;
         let nodes = nodes
             .iter()
             .filter(|n| n.org == m.name)
@@ -210,7 +210,9 @@ fn matches(q: &AuditQuery, r: &AuditView) -> bool {
         Some(k) => &r.kind == k,
     };
     kind_ok
-        && q.account.as_ref().is_none_or(|a| r.account.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(a.trim_start_matches("0x"))))
+        && q.account
+            .as_ref()
+            .is_none_or(|a| r.account.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(a.trim_start_matches("0x"))))
         && q.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o))
         && q.from_ms.is_none_or(|t| r.time_ms >= t)
         && q.to_ms.is_none_or(|t| r.time_ms <= t)

@@ -384,7 +384,9 @@ impl Decode for GovAction {
                 org: r.string(MAX_GOV_NAME, "org")?,
                 ca_cert: r.bytes(MAX_CERT_LEN, "ca certificate")?.to_vec(),
             },
-            7 => GovAction::RevokeCert { org: r.string(MAX_GOV_NAME, "org")?, serial: r.string(MAX_GOV_NAME, "serial")? },
+            7 => {
+                GovAction::RevokeCert { org: r.string(MAX_GOV_NAME, "org")?, serial: r.string(MAX_GOV_NAME, "serial")? }
+            }
             8 => GovAction::SetParam { name: r.string(MAX_GOV_NAME, "param")?, value: r.u64("param value")? },
             9 => GovAction::SetAcl {
                 method: r.string(MAX_GOV_NAME, "method")?,

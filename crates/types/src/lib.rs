@@ -17,6 +17,6 @@ pub mod tx;
 pub use block::{Block, BlockHeader, Commit, CommitSig};
 pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use genesis::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
-pub use receipt::{Event, Receipt, StatusCode};
 pub use gov::{GovAction, NodeRole, NodeSpec};
+pub use receipt::{Event, Receipt, StatusCode};
 pub use tx::{Credential, Payload, SignedTx, TxBody, TxError, cert_hash};

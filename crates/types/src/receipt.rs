@@ -116,7 +116,9 @@ impl StatusCode {
             }
             StatusCode::AccountFrozen => "the account is frozen",
             StatusCode::AccountLocked => "the account is locked after a key reset until the lock window ends",
-            StatusCode::PermissionDenied => "the access policy does not allow this role or institution to call the method",
+            StatusCode::PermissionDenied => {
+                "the access policy does not allow this role or institution to call the method"
+            }
             StatusCode::ProposalInvalid => "the governance proposal or vote was refused (see the event for why)",
         }
     }

@@ -22,9 +22,16 @@ fn payload() -> impl Strategy<Value = Payload> {
 
 fn signed(seed: [u8; 32], nonce: u64, expiry: u64, p: Payload) -> SignedTx {
     let k = KeyPair::ed25519_from_seed(&seed);
-    TxBody { chain_id: "props".into(), signer: k.public_key(), credential: fdl_types::Credential::None, nonce, expiry_height: expiry, payload: p }
-        .sign(&k)
-        .unwrap()
+    TxBody {
+        chain_id: "props".into(),
+        signer: k.public_key(),
+        credential: fdl_types::Credential::None,
+        nonce,
+        expiry_height: expiry,
+        payload: p,
+    }
+    .sign(&k)
+    .unwrap()
 }
 
 proptest! {
