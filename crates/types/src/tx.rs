@@ -434,6 +434,28 @@ mod tests {
     }
 
     #[test]
+    fn a_carried_certificate_and_its_hash_give_the_same_id() {
+        let kp = KeyPair::generate(Suite::Sm);
+        let der = vec![0x30, 0x82, 1, 2, 3, 4];
+        let with_cert = TxBody { credential: Credential::Certificate(der.clone()), ..body(&kp) };
+        let with_hash = TxBody { credential: Credential::Registered(cert_hash(Suite::Sm, &der)), ..body(&kp) };
+        assert_eq!(with_cert.id(), with_hash.id());
+        assert_ne!(with_cert.encode(), with_hash.encode());
+        assert_ne!(with_cert.id(), body(&kp).id(), "the credential is part of the id");
+        for b in [with_cert, with_hash] {
+            let tx = b.sign(&kp).expect("sign");
+            let back = SignedTx::decode(&tx.encode()).expect("decode");
+            assert_eq!(back, tx);
+            back.verify().expect("verifies");
+        }
+        // Unknown credential kinds and over-long certificates are refused.
+        let mut bad = body(&kp).encode();
+        let at = bad.len() - 8 - 8 - 1 - 20 - 16 - 4 - 4 - 1;
+        bad[at] = 9;
+        assert!(TxBody::decode(&bad).is_err());
+    }
+
+    #[test]
     fn wrong_signer_refused() {
         let a = KeyPair::generate(Suite::Sm);
         let b = KeyPair::generate(Suite::Sm);

@@ -1,0 +1,287 @@
+//! The identity and governance modules executed directly (STD-13, STD-17): thresholds set by
+//! governance itself, activation heights, the minimum validator count, expired proposals, an
+//! open chain without members, and deterministic execution.
+
+use std::collections::BTreeMap;
+
+use fdl_crypto::{Address, KeyPair, Signer, Suite};
+use fdl_exec::{ExecError, StateView, execute_block, genesis_writes, gov};
+use fdl_pki::Role;
+use fdl_types::{
+    ChainParams, Credential, Genesis, GenesisMember, GenesisValidator, GovAction, Payload, Receipt, SignedTx, TxBody,
+};
+
+#[derive(Default, Clone)]
+struct Mem(BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl StateView for Mem {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+/// Block time: "now", so that certificates issued for the test are valid.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64
+}
+
+struct Chain {
+    state: Mem,
+    height: u64,
+    nonce: u64,
+    admins: Vec<(KeyPair, Vec<u8>)>,
+}
+
+impl Chain {
+    /// Four institutions, each with a CA, a certified validator and an administrator.
+    fn new(min_validators: u32) -> Chain {
+        let suite = Suite::Intl;
+        let mut members = Vec::new();
+        let mut validators = Vec::new();
+        let mut admins = Vec::new();
+        for i in 1..=4 {
+            let org = format!("org{i}");
+            let ca_key = KeyPair::generate(suite);
+            let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
+            let v = KeyPair::generate(suite);
+            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, 30).expect("cert");
+            let a = KeyPair::generate(suite);
+            let ac = fdl_pki::issue(&ca, &ca_key, &a.public_key(), "admin", Role::Admin, 30).expect("cert");
+            members.push(GenesisMember {
+                name: org.clone(),
+                ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
+                committee: true,
+            });
+            validators.push(GenesisValidator {
+                name: org.clone(),
+                public_key: hex::encode(v.public_key().to_bytes()),
+                power: 1,
+                org: Some(org),
+                peer_id: None,
+                certificate: Some(fdl_pki::to_pem(&vc).expect("pem")),
+            });
+            admins.push((a, ac));
+        }
+        let g = Genesis {
+            chain_id: "t".into(),
+            suite,
+            genesis_time_ms: 0,
+            issuer: Address([1; 20]),
+            members,
+            regulator: None,
+            validators,
+            observers: vec![],
+            balances: vec![],
+            params: ChainParams { min_validators, ..ChainParams::default() },
+        };
+        g.validate().expect("genesis");
+        let mut state = Mem::default();
+        for (k, v) in genesis_writes(&g).expect("genesis writes") {
+            if let Some(v) = v {
+                state.0.insert(k, v);
+            }
+        }
+        Chain { state, height: 0, nonce: 0, admins }
+    }
+
+    fn tx(&mut self, admin: usize, payload: Payload) -> SignedTx {
+        self.nonce += 1;
+        let (k, c) = &self.admins[admin];
+        TxBody {
+            chain_id: "t".into(),
+            signer: k.public_key(),
+            credential: Credential::Certificate(c.clone()),
+            nonce: self.nonce,
+            expiry_height: self.height + 100,
+            payload,
+        }
+        .sign(k)
+        .expect("sign")
+    }
+
+    /// Executes one block; returns its receipts and block events.
+    fn block(&mut self, txs: &[SignedTx]) -> (Vec<Receipt>, Vec<fdl_types::Event>) {
+        self.height += 1;
+        let t = now_ms();
+        let out = execute_block(&self.state, self.height, t, txs).expect("execute");
+        // Execution is a pure function of the parent state, the block and its time.
+        let again = execute_block(&self.state, self.height, t, txs).expect("execute");
+        assert!(out.writes == again.writes && out.receipts == again.receipts, "execution is not deterministic");
+        for (k, v) in out.writes {
+            match v {
+                Some(v) => self.state.0.insert(k, v),
+                None => self.state.0.remove(&k),
+            };
+        }
+        (out.receipts, out.block_events)
+    }
+
+    fn propose(&mut self, admin: usize, action: GovAction, activation_height: u64) -> (u64, Receipt) {
+        let p = Payload::Propose { action, deadline: self.height + 10, activation_height, note: String::new() };
+        let tx = self.tx(admin, p);
+        let r = self.block(&[tx]).0.remove(0);
+        let id = r
+            .events
+            .iter()
+            .find(|e| e.kind == "gov.proposed")
+            .and_then(|e| e.attrs.iter().find(|(k, _)| k == "proposal"))
+            .map(|(_, v)| v.parse().expect("id"))
+            .unwrap_or(0);
+        (id, r)
+    }
+
+    fn vote(&mut self, admin: usize, id: u64, approve: bool) -> Receipt {
+        let tx = self.tx(admin, Payload::Vote { proposal: id, approve });
+        self.block(&[tx]).0.remove(0)
+    }
+
+    fn status(&self, id: u64) -> String {
+        gov::proposal(&self.state, id).expect("read").expect("exists").status_at(self.height).to_string()
+    }
+
+    fn validators(&self) -> usize {
+        gov::active_nodes(&self.state).expect("nodes").len()
+    }
+}
+
+#[test]
+fn the_threshold_is_set_by_governance_itself() {
+    let mut c = Chain::new(1);
+    // Default more than 2/3: two of four seats do not pass.
+    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 100 }, 0);
+    c.vote(1, id, true);
+    assert_eq!(c.status(id), "open");
+    // Lower the threshold to more than 1/4 (three seats, by the current rule).
+    let (t1, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_num".into(), value: 1 }, 0);
+    c.vote(1, t1, true);
+    c.vote(2, t1, true);
+    assert_eq!(c.status(t1), "applied");
+    let (t2, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_den".into(), value: 4 }, 0);
+    c.vote(1, t2, true);
+    assert_eq!(c.status(t2), "applied", "one third then needs two seats of four");
+    assert_eq!(gov::params(&c.state).expect("params").gov_threshold_den, 4);
+    // Now two seats pass a proposal.
+    let (id2, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 200 }, 0);
+    c.vote(3, id2, true);
+    assert_eq!(c.status(id2), "applied");
+    assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 200);
+    // A threshold of 1 or more is refused.
+    let (_, r) = c.propose(0, GovAction::SetParam { name: "gov_threshold_num".into(), value: 4 }, 0);
+    assert_eq!(r.status.as_str(), "proposal_invalid");
+}
+
+#[test]
+fn a_passed_change_waits_for_its_activation_height() {
+    let mut c = Chain::new(1);
+    let at = c.height + 6;
+    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_expiry_window".into(), value: 50 }, at);
+    c.vote(1, id, true);
+    c.vote(2, id, true);
+    assert_eq!(c.status(id), "passed");
+    assert_eq!(gov::params(&c.state).expect("params").max_expiry_window, ChainParams::default().max_expiry_window);
+    let mut applied_at = None;
+    while c.height < at + 1 {
+        let (_, events) = c.block(&[]);
+        if events.iter().any(|e| e.kind == "gov.applied") {
+            applied_at = Some(c.height);
+        }
+    }
+    assert_eq!(applied_at, Some(at), "applied at the end of the activation height's block");
+    assert_eq!(c.status(id), "applied");
+    assert_eq!(gov::params(&c.state).expect("params").max_expiry_window, 50);
+}
+
+#[test]
+fn the_validator_count_never_falls_below_the_minimum() {
+    let mut c = Chain::new(3);
+    let (a, _) = c.propose(0, GovAction::RemoveNode { name: "org4".into() }, 0);
+    c.vote(1, a, true);
+    c.vote(2, a, true);
+    assert_eq!(c.status(a), "applied");
+    assert_eq!(c.validators(), 3);
+    let (_, r) = c.propose(0, GovAction::RemoveNode { name: "org3".into() }, 0);
+    assert_eq!(r.status.as_str(), "proposal_invalid");
+    assert!(r.events.iter().any(|e| e.attrs.iter().any(|(_, v)| v.contains("fewer than 3"))), "{r:?}");
+    // Two removals proposed while both were allowed: the second fails when applied.
+    let mut c = Chain::new(3);
+    let (x, _) = c.propose(0, GovAction::RemoveNode { name: "org4".into() }, 0);
+    let (y, _) = c.propose(0, GovAction::RemoveNode { name: "org3".into() }, 0);
+    for id in [x, y] {
+        c.vote(1, id, true);
+        c.vote(2, id, true);
+    }
+    assert_eq!(c.status(x), "applied");
+    assert_eq!(c.status(y), "failed");
+    assert_eq!(c.validators(), 3);
+}
+
+#[test]
+fn votes_after_the_deadline_and_non_members_do_not_count() {
+    let mut c = Chain::new(1);
+    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    for _ in 0..11 {
+        c.block(&[]);
+    }
+    assert_eq!(c.status(id), "expired");
+    let r = c.vote(1, id, true);
+    assert_eq!(r.status.as_str(), "proposal_invalid");
+    // A no from two seats of four makes passing impossible: rejected.
+    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    c.vote(1, id, false);
+    assert_eq!(c.status(id), "open");
+    c.vote(2, id, false);
+    assert_eq!(c.status(id), "rejected");
+}
+
+#[test]
+fn an_open_chain_accepts_keys_without_certificates_but_no_governance() {
+    let k = KeyPair::generate(Suite::Intl);
+    let g = Genesis {
+        chain_id: "t".into(),
+        suite: Suite::Intl,
+        genesis_time_ms: 0,
+        issuer: k.public_key().address(),
+        members: vec![],
+        regulator: None,
+        validators: vec![GenesisValidator {
+            name: "v".into(),
+            public_key: hex::encode(KeyPair::generate(Suite::Intl).public_key().to_bytes()),
+            power: 1,
+            ..Default::default()
+        }],
+        observers: vec![],
+        balances: vec![],
+        params: ChainParams::default(),
+    };
+    let mut state = Mem::default();
+    for (key, v) in genesis_writes(&g).expect("writes") {
+        if let Some(v) = v {
+            state.0.insert(key, v);
+        }
+    }
+    let mk = |nonce, payload| {
+        TxBody {
+            chain_id: "t".into(),
+            signer: k.public_key(),
+            credential: Credential::None,
+            nonce,
+            expiry_height: 9,
+            payload,
+        }
+        .sign(&k)
+        .expect("sign")
+    };
+    let issue = mk(1, Payload::Issue { to: Address([2; 20]), amount: 5 });
+    let prop = mk(
+        2,
+        Payload::Propose {
+            action: GovAction::Freeze { account: Address([2; 20]) },
+            deadline: 5,
+            activation_height: 0,
+            note: String::new(),
+        },
+    );
+    let out = execute_block(&state, 1, now_ms(), &[issue, prop]).expect("execute");
+    assert_eq!(out.receipts[0].status.as_str(), "ok");
+    assert_eq!(out.receipts[1].status.as_str(), "permission_denied");
+}
