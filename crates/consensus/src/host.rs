@@ -850,7 +850,10 @@ async fn handle<L: Ledger>(
                 std::mem::take(&mut host.future).into_iter().partition(|a| a.height.0 == next);
             host.future = later.into_iter().filter(|a| a.height.0 > next).collect();
             for a in ready {
-                host.process(a).await?;
+                // Checked on arrival against the set then known; the set may have changed since.
+                if host.authentic(&a) {
+                    host.process(a).await?;
+                }
             }
             update_peers(host, channels).await;
             let params = host.params(next);

@@ -3,9 +3,11 @@
 //!
 //! The committee is one seat per member institution that holds one; any `admin` certificate of
 //! that institution casts its vote, once per proposal. A proposal passes when more than
-//! `gov_threshold_num / gov_threshold_den` of the seats approve (default more than 2/3), and is
-//! applied at the end of the first block at or after its activation height, in force from the
-//! next block: a validator-set change applied in block `h` is the set that decides `h + 1`.
+//! `gov_threshold_num / gov_threshold_den` of the seats approve (default more than 2/3). It applies
+//! in the transaction that passes it when its activation height has come, else at the end of the
+//! block at its activation height; a validator-set change applied in block `h` is the set that
+//! decides `h + 1`. Votes are counted when cast: if the committee changes, open proposals are
+//! counted against the new seats at their next vote.
 
 use std::collections::BTreeMap;
 
@@ -190,23 +192,31 @@ pub fn active_nodes(view: &dyn StateView) -> Result<Vec<NodeSpec>, ExecError> {
         .unwrap_or(0)
         / 1000;
     let mut out = Vec::with_capacity(all.len());
-    for n in all {
-        if node_active(view, &n, now_s)? {
-            out.push(n);
+    for n in &all {
+        if node_active(view, n, now_s)? {
+            out.push(n.clone());
         }
+    }
+    // Never an empty validator set: if every validator's certificate has lapsed (or been
+    // revoked), the listed validators keep deciding blocks so that governance can rotate their
+    // certificates, instead of the chain halting for good.
+    if !out.iter().any(|n| n.role == NodeRole::Validator) {
+        out.extend(all.into_iter().filter(|n| n.role == NodeRole::Validator));
     }
     Ok(out)
 }
 
+/// Most voting power one node may hold (the total of a set stays far below `u64::MAX`).
+pub const MAX_NODE_POWER: u64 = fdl_types::genesis::MAX_VALIDATOR_POWER;
+
 fn node_active(view: &dyn StateView, n: &NodeSpec, now_s: u64) -> Result<bool, ExecError> {
-    let Ok(info) = fdl_pki::parse(&n.certificate) else { return Ok(false) };
-    if identity::member(view, &n.org)?.is_none() || info.org != n.org {
+    let Some(m) = identity::member(view, &n.org)? else { return Ok(false) };
+    // Checked against the institution's current CA, so a rotated CA retires its old certificates.
+    let Ok(info) = fdl_pki::verify(&n.certificate, &m.ca_cert, now_s) else { return Ok(false) };
+    if info.org != n.org || info.public_key.to_bytes() != n.public_key {
         return Ok(false);
     }
-    if identity::revocation(view, &info.org, &info.serial)?.is_some() {
-        return Ok(false);
-    }
-    Ok(now_s >= info.not_before && now_s <= info.not_after)
+    Ok(identity::revocation(view, &info.org, &info.serial)?.is_none())
 }
 
 /// A proposal.
@@ -261,7 +271,8 @@ fn check_action(
 ) -> Result<Result<(), String>, ExecError> {
     let p = params(view)?;
     let nodes = nodes(view)?;
-    let validators = nodes.iter().filter(|n| n.role == NodeRole::Validator).count();
+    let active = active_nodes(view)?;
+    let validators = active.iter().filter(|n| n.role == NodeRole::Validator).count();
     Ok(match action {
         GovAction::AddMember { name, ca_cert, .. } => {
             if identity::member(view, name)?.is_some() {
@@ -288,7 +299,11 @@ fn check_action(
         GovAction::AddNode { node } => check_node(view, node, &nodes, suite, now_s)?,
         GovAction::RemoveNode { name } => match nodes.iter().find(|n| &n.name == name) {
             None => Err(format!("no node {name}")),
-            Some(n) if n.role == NodeRole::Validator && validators <= p.min_validators as usize => {
+            Some(n)
+                if n.role == NodeRole::Validator
+                    && active.iter().any(|a| &a.name == name)
+                    && validators <= p.min_validators as usize =>
+            {
                 Err(format!("removing {name} would leave fewer than {} validators", p.min_validators))
             }
             Some(_) => Ok(()),
@@ -320,7 +335,6 @@ fn check_action(
             }
         }
         GovAction::RevokeCert { org, serial } => {
-            let active = active_nodes(view)?;
             let serial_l = serial.to_ascii_lowercase();
             let hits_validator = active.iter().any(|n| {
                 n.role == NodeRole::Validator
@@ -413,8 +427,11 @@ fn check_node(
     if PublicKey::from_bytes(suite, &node.public_key).is_err() {
         return Ok(Err(format!("the node key is not a {suite} key")));
     }
-    if node.role == NodeRole::Validator && node.power == 0 {
-        return Ok(Err("a validator needs positive power".into()));
+    if node.role == NodeRole::Validator && (node.power == 0 || node.power > MAX_NODE_POWER) {
+        return Ok(Err(format!("a validator's power must be 1..={MAX_NODE_POWER}")));
+    }
+    if others.iter().any(|o| !o.peer_id.is_empty()) && node.peer_id.is_empty() {
+        return Ok(Err("the node needs a network peer id, as every other node has one".into()));
     }
     let want = match node.role {
         NodeRole::Validator => Role::Validator,
@@ -465,8 +482,8 @@ fn check_params(p: &ChainParams, validators: usize) -> Result<(), String> {
     if u64::from(p.max_block_txs).saturating_mul(u64::from(p.max_tx_bytes)) > fdl_types::genesis::MAX_BLOCK_BYTES {
         return Err("max_block_txs x max_tx_bytes exceeds the block size bound".into());
     }
-    if p.max_expiry_window == 0 || p.max_voting_blocks == 0 {
-        return Err("windows must be positive".into());
+    if p.max_expiry_window == 0 || p.max_voting_blocks == 0 || p.max_voting_blocks > 100_000_000 {
+        return Err("max_expiry_window must be positive and max_voting_blocks 1..=100000000".into());
     }
     Ok(())
 }
@@ -841,6 +858,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
                 not_after: info.not_after,
                 public_key: hex::encode(info.public_key.to_bytes()),
                 registered: height,
+                ca: identity::member(ov, &org)?.map(|m| fdl_crypto::hash(suite, &m.ca_cert)).unwrap_or_default(),
                 der: certificate.clone(),
             };
             let h = fdl_types::cert_hash(suite, certificate);

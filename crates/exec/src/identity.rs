@@ -72,6 +72,9 @@ pub struct CertRecord {
     pub public_key: String,
     /// The height it was registered at.
     pub registered: u64,
+    /// The hash of the institution's CA certificate that issued it: when governance rotates
+    /// the CA, certificates of the old CA stop working.
+    pub ca: Hash,
     /// The certificate, DER.
     #[serde(with = "fdl_types::gov::hex_bytes")]
     pub der: Vec<u8>,
@@ -235,6 +238,7 @@ pub fn check_new_certificate(
         not_after: info.not_after,
         public_key: hex::encode(key),
         registered: height,
+        ca: fdl_crypto::hash(info.public_key.suite(), &m.ca_cert),
         der: der.to_vec(),
     }))
 }
@@ -243,12 +247,16 @@ fn check_registered(
     view: &dyn StateView,
     rec: &CertRecord,
     key: &[u8],
+    suite: Suite,
     now_s: u64,
 ) -> Result<Result<(), StatusCode>, ExecError> {
     if rec.public_key != hex::encode(key) {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
-    if member(view, &rec.org)?.is_none() {
+    let Some(m) = member(view, &rec.org)? else {
+        return Ok(Err(StatusCode::CertificateInvalid));
+    };
+    if fdl_crypto::hash(suite, &m.ca_cert) != rec.ca {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
     if revocation(view, &rec.org, &rec.serial)?.is_some() {
@@ -312,7 +320,7 @@ pub fn resolve_sender(
     }
     let now_s = now_ms / 1000;
     let verdict = match certificate(view, &hash)? {
-        Some(rec) => match check_registered(view, &rec, &key, now_s)? {
+        Some(rec) => match check_registered(view, &rec, &key, suite, now_s)? {
             Ok(()) => Ok(Sender {
                 account: rec.account,
                 org: rec.org.clone(),
@@ -336,7 +344,10 @@ pub fn resolve_sender(
             _ => Err(StatusCode::CertificateUnknown),
         },
     };
-    cache.senders.insert(memo_key, verdict.clone());
+    // An unknown hash may be registered by a later transaction of the same block: not memoized.
+    if verdict != Err(StatusCode::CertificateUnknown) {
+        cache.senders.insert(memo_key, verdict.clone());
+    }
     Ok(verdict)
 }
 
@@ -400,6 +411,25 @@ pub(crate) fn publish_crl(
             return Ok((StatusCode::ProposalInvalid, vec![ev("pki.crl_refused", attrs)]));
         }
     };
+    // A CRL may not revoke so many of the institution's validators that the set falls below
+    // the minimum: remove or rotate those nodes by governance first.
+    let active = crate::gov::active_nodes(ov)?;
+    let min = crate::gov::params(ov)?.min_validators as usize;
+    let validators: Vec<&fdl_types::NodeSpec> =
+        active.iter().filter(|n| n.role == fdl_types::NodeRole::Validator).collect();
+    let hit = validators
+        .iter()
+        .filter(|n| {
+            n.org == c.org
+                && fdl_pki::parse(&n.certificate)
+                    .is_ok_and(|i| revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&i.serial)))
+        })
+        .count();
+    if hit > 0 && validators.len().saturating_sub(hit) < min.max(1) {
+        let why = format!("the CRL revokes {hit} validator certificate(s), leaving fewer than {min} validators");
+        let attrs = vec![("account", c.account.to_hex()), ("org", c.org.into()), ("reason", why)];
+        return Ok((StatusCode::ProposalInvalid, vec![ev("pki.crl_refused", attrs)]));
+    }
     let mut events = Vec::new();
     let mut added = 0usize;
     for r in &revoked {

@@ -261,6 +261,9 @@ impl Mempool {
             for ((i, tx), good) in candidates.into_iter().zip(ok) {
                 if !good {
                     verdicts[i] = Err(AdmitError::Rejected(TxRejection::BadSignature));
+                } else if let Err(e) = self.check_identity(&tx, next_height) {
+                    // Only signed transactions reach the identity check (and its audit record).
+                    verdicts[i] = Err(e);
                 } else if inner.queue.len() >= self.config.capacity {
                     verdicts[i] = Err(AdmitError::Full { capacity: self.config.capacity });
                 } else {
@@ -301,7 +304,6 @@ impl Mempool {
             Ok(None) => {}
             Err(e) => return Err(AdmitError::Internal(e.to_string())),
         }
-        self.check_identity(&tx, next_height)?;
         Ok(tx)
     }
 

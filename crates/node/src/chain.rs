@@ -162,7 +162,7 @@ impl Chain {
         let mut seen = HashSet::with_capacity(candidates.len());
         let mut txs = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
-        let params = self.mempool.params();
+        let params = self.params_at(parent_height)?;
         for tx in candidates {
             let id = tx.id();
             let len = tx.encode().len();

@@ -74,6 +74,12 @@ impl Default for ChainParams {
     }
 }
 
+/// Most voting power one validator may hold.
+pub const MAX_VALIDATOR_POWER: u64 = 1_000_000;
+
+/// Longest institution name.
+pub const MAX_MEMBER_NAME: usize = 64;
+
 /// Largest block body a genesis may allow (`max_block_txs` x `max_tx_bytes`): it must travel in
 /// one consensus proposal and one sync response.
 pub const MAX_BLOCK_BYTES: u64 = 12 * 1024 * 1024;
@@ -212,8 +218,8 @@ impl Genesis {
         let mut peers = Vec::new();
         for v in &self.validators {
             keys.push(self.validator_key(v)?.to_bytes());
-            if v.power == 0 {
-                return bad(format!("validator {} has zero power", v.name));
+            if v.power == 0 || v.power > MAX_VALIDATOR_POWER {
+                return bad(format!("validator {} has power {}, not 1..={MAX_VALIDATOR_POWER}", v.name, v.power));
             }
             peers.extend(v.peer_id.clone());
         }
@@ -241,13 +247,16 @@ impl Genesis {
             }
         }
         let p = &self.params;
-        if p.gov_threshold_den == 0 || p.gov_threshold_num >= p.gov_threshold_den {
+        if p.gov_threshold_den == 0 || p.gov_threshold_num == 0 || p.gov_threshold_num >= p.gov_threshold_den {
             return bad("gov_threshold_num / gov_threshold_den must be a fraction below 1".into());
         }
         if p.min_validators == 0 || p.min_validators as usize > self.validators.len() {
             return bad(format!("min_validators must be 1..={}", self.validators.len()));
         }
         for (i, m) in self.members.iter().enumerate() {
+            if m.name.is_empty() || m.name.len() > MAX_MEMBER_NAME {
+                return bad(format!("member name {:?} must be 1..={MAX_MEMBER_NAME} bytes", m.name));
+            }
             if self.members[..i].iter().any(|o| o.name == m.name) {
                 return bad(format!("member {} appears twice", m.name));
             }

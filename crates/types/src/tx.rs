@@ -113,8 +113,11 @@ pub enum Payload {
         action: GovAction,
         /// The last height at which votes count; unpassed after it, the proposal expires.
         deadline: u64,
-        /// The height from which the change applies (0: as soon as it passes). It is applied at
-        /// the end of the first block at or after this height, and is in force from the next.
+        /// The height from which the change applies (0: as soon as it passes). A proposal that
+        /// passes at or after this height applies in the transaction that passes it (later
+        /// transactions of that block see it); one that passes earlier applies at the end of
+        /// the block at this height. Either way, a validator-set change decides blocks from the
+        /// next height on.
         activation_height: u64,
         /// Why (free text, stored with the proposal).
         note: String,
