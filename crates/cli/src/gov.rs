@@ -80,6 +80,15 @@ enum GovCmd {
         #[command(flatten)]
         signing: Signing,
     },
+    /// Publish your institution's CA revocation list (from `fdl ca revoke`) on chain: every
+    /// certificate it lists is refused from then on (STD-13.3). No vote: a CA revokes its own.
+    PublishCrl {
+        /// The CRL (PEM), e.g. `ca/crl.pem`.
+        #[arg(long)]
+        crl: PathBuf,
+        #[command(flatten)]
+        signing: Signing,
+    },
     /// One proposal with its votes and outcome.
     Show {
         /// The proposal number.
@@ -345,6 +354,11 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
                 anyhow::bail!("vote --yes or --no");
             }
             send(&signing, Payload::Vote { proposal: id, approve: yes }).await
+        }
+        GovCmd::PublishCrl { crl, signing } => {
+            let pem = std::fs::read_to_string(&crl).with_context(|| format!("reading {}", crl.display()))?;
+            let der = fdl_pki::crl_from_pem(&pem).with_context(|| format!("{} is not a PEM CRL", crl.display()))?;
+            send(&signing, Payload::PublishCrl { crl: der }).await
         }
         GovCmd::Show { id, rpc } => {
             let client = Client::new(&rpc_url(&rpc))?;
