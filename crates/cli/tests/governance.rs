@@ -245,12 +245,16 @@ fn identities_permissions_accounts_and_the_audit_log() {
     // A member cannot make itself a regulator by issuing itself a regulator certificate.
     let fake = KeyPair::generate(Suite::Sm);
     common::certify_with(&net.dir.path().join("org3").join("ca"), &fake, "fake-regulator", fdl_pki::Role::Regulator);
-    let r = send(&net, &fake, Payload::Propose {
-        action: GovAction::Freeze { account: alice.address() },
-        deadline: net.height(0).unwrap() + 100,
-        activation_height: 0,
-        note: String::new(),
-    })
+    let r = send(
+        &net,
+        &fake,
+        Payload::Propose {
+            action: GovAction::Freeze { account: alice.address() },
+            deadline: net.height(0).unwrap() + 100,
+            activation_height: 0,
+            note: String::new(),
+        },
+    )
     .unwrap();
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     // The regulator may not propose anything else.
