@@ -508,34 +508,40 @@ pub(crate) fn propose(
     note: &str,
 ) -> Result<Outcome, ExecError> {
     let p = params(ov)?;
-    if deadline < c.height || deadline > c.height.saturating_add(p.max_voting_blocks) {
-        return Ok(refuse(
-            c.account,
-            c.org,
-            format!("deadline must be {}..={}", c.height, c.height + p.max_voting_blocks),
-        ));
+    let latest = c.height.saturating_add(p.max_voting_blocks);
+    if deadline < c.height || deadline > latest {
+        return Ok(refuse(c.account, c.org, format!("deadline must be {}..={latest}", c.height)));
     }
-    // Who may propose what: administrators anything; the regulator only interventions; account
-    // measures only by the account's registrar institution (or the regulator).
+    // Who may propose what: administrators anything; the regulator institution only
+    // interventions; measures on an account only its registrar institution (or the regulator).
     let intervention =
         matches!(action, GovAction::Freeze { .. } | GovAction::Unfreeze { .. } | GovAction::ForcedTransfer { .. });
-    if c.role == Role::Regulator && !intervention {
-        return Ok(refuse(
-            c.account,
-            c.org,
-            "the regulator proposes only freezes, unfreezes and forced transfers".into(),
-        ));
+    if c.role == Role::Regulator {
+        let regulator: Option<String> = get_json(ov, identity::REGULATOR_KEY)?;
+        if regulator.as_deref() != Some(c.org) {
+            return Ok(refuse(c.account, c.org, format!("{} is not the chain's regulator institution", c.org)));
+        }
+        if !intervention {
+            let why = "the regulator proposes only freezes, unfreezes and forced transfers".to_string();
+            return Ok(refuse(c.account, c.org, why));
+        }
+    } else if c.role != Role::Admin {
+        return Ok(refuse(c.account, c.org, format!("a {} may not propose", c.role.as_str())));
     }
     if c.role == Role::Admin
         && let GovAction::Freeze { account }
         | GovAction::Unfreeze { account }
+        | GovAction::ForcedTransfer { from: account, .. }
         | GovAction::ResetKey { account, .. }
         | GovAction::SetAccountKind { account, .. } = action
-        && let Some(a) = crate::read_account(ov, account)?
-        && !a.org.is_empty()
-        && a.org != c.org
     {
-        return Ok(refuse(c.account, c.org, format!("account {account} is registered by {}, not {}", a.org, c.org)));
+        let org = crate::read_account(ov, account)?.map(|a| a.org).unwrap_or_default();
+        if org.is_empty() {
+            return Ok(refuse(c.account, c.org, format!("account {account} has no registrar institution yet")));
+        }
+        if org != c.org {
+            return Ok(refuse(c.account, c.org, format!("account {account} is registered by {org}, not {}", c.org)));
+        }
     }
     if let Err(why) = check_action(ov, action, c.suite, c.now_s)? {
         return Ok(refuse(c.account, c.org, why));

@@ -390,36 +390,27 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     if let Some(r) = &genesis.regulator {
         w.insert(identity::REGULATOR_KEY.to_vec(), json(serde_json::json!(r)));
     }
+    let node = |name: &str, org: &Option<String>, key: &str, peer: &Option<String>, cert: &Option<String>| {
+        Ok::<_, ExecError>(NodeSpec {
+            name: name.to_string(),
+            org: org.clone().unwrap_or_default(),
+            role: NodeRole::Validator,
+            public_key: hex::decode(key).map_err(|e| corrupt(name, e.to_string()))?,
+            power: 0,
+            peer_id: peer.clone().unwrap_or_default(),
+            p2p: String::new(),
+            rpc: String::new(),
+            certificate: cert.as_deref().map(|p| der(p, name)).transpose()?.unwrap_or_default(),
+        })
+    };
     let mut nodes = Vec::new();
     for v in &genesis.validators {
-        let public_key = hex::decode(&v.public_key).map_err(|e| corrupt(&v.name, e.to_string()))?;
-        let certificate = v.certificate.as_deref().map(|p| der(p, &v.name)).transpose()?.unwrap_or_default();
-        nodes.push(NodeSpec {
-            name: v.name.clone(),
-            org: v.org.clone().unwrap_or_default(),
-            role: NodeRole::Validator,
-            public_key,
-            power: v.power,
-            peer_id: v.peer_id.clone().unwrap_or_default(),
-            p2p: String::new(),
-            rpc: String::new(),
-            certificate,
-        });
+        let n = node(&v.name, &v.org, &v.public_key, &v.peer_id, &v.certificate)?;
+        nodes.push(NodeSpec { power: v.power, ..n });
     }
     for o in &genesis.observers {
-        let public_key = hex::decode(&o.public_key).map_err(|e| corrupt(&o.name, e.to_string()))?;
-        let certificate = o.certificate.as_deref().map(|p| der(p, &o.name)).transpose()?.unwrap_or_default();
-        nodes.push(NodeSpec {
-            name: o.name.clone(),
-            org: o.org.clone().unwrap_or_default(),
-            role: NodeRole::Observer,
-            public_key,
-            power: 0,
-            peer_id: o.peer_id.clone().unwrap_or_default(),
-            p2p: String::new(),
-            rpc: String::new(),
-            certificate,
-        });
+        let n = node(&o.name, &o.org, &o.public_key, &o.peer_id, &o.certificate)?;
+        nodes.push(NodeSpec { role: NodeRole::Observer, ..n });
     }
     let nodes = serde_json::to_vec(&nodes).map_err(|e| corrupt("nodes", e.to_string()))?;
     w.insert(gov::NODES_KEY.to_vec(), Some(nodes));
