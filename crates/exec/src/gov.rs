@@ -725,9 +725,14 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             let mut names: Vec<String> = get_json(ov, identity::MEMBERS_KEY)?.unwrap_or_default();
             names.push(name.clone());
             put_json(ov, identity::MEMBERS_KEY.to_vec(), &names);
-            let rec =
-                MemberRecord { name: name.clone(), ca_cert: ca_cert.clone(), committee: *committee, since: height };
-            put_json(ov, identity::member_key(name), &rec);
+            let rec = MemberRecord {
+                name: name.clone(),
+                ca_cert: ca_cert.clone(),
+                ca_hash: fdl_crypto::hash(params_suite(ov)?, ca_cert),
+                committee: *committee,
+                since: height,
+            };
+            identity::put_member(ov, &rec);
             events.push(ev("member.added", vec![("org", name.clone()), ("proposal", pid)]));
         }
         GovAction::RemoveMember { name } => {
@@ -735,6 +740,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             names.retain(|n| n != name);
             put_json(ov, identity::MEMBERS_KEY.to_vec(), &names);
             ov.delete(identity::member_key(name));
+            ov.delete(identity::ca_key(name));
             events.push(ev("member.removed", vec![("org", name.clone()), ("proposal", pid)]));
         }
         GovAction::AddNode { node } => {
@@ -771,7 +777,8 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
         GovAction::RotateCa { org, ca_cert } => {
             if let Some(mut m) = identity::member(ov, org)? {
                 m.ca_cert.clone_from(ca_cert);
-                put_json(ov, identity::member_key(org), &m);
+                m.ca_hash = fdl_crypto::hash(params_suite(ov)?, ca_cert);
+                identity::put_member(ov, &m);
             }
             events.push(ev("member.ca_rotated", vec![("org", org.clone()), ("proposal", pid)]));
         }
@@ -864,11 +871,11 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
                 not_after: info.not_after,
                 public_key: hex::encode(info.public_key.to_bytes()),
                 registered: height,
-                ca: identity::member(ov, &org)?.map(|m| fdl_crypto::hash(suite, &m.ca_cert)).unwrap_or_default(),
+                ca: identity::member_meta(ov, &org)?.map(|m| m.ca_hash).unwrap_or_default(),
                 der: certificate.clone(),
             };
             let h = fdl_types::cert_hash(suite, certificate);
-            put_json(ov, identity::cert_key(&h), &rec);
+            identity::put_cert(ov, &h, &rec);
             events.push(ev(
                 "account.key_reset",
                 vec![

@@ -37,14 +37,27 @@ pub fn revoked_key(org: &str, serial: &str) -> Vec<u8> {
     [b"pki/revoked/".as_slice(), org.as_bytes(), b"/", serial.as_bytes()].concat()
 }
 
-/// A member institution as stored in state.
+/// The state key of a member's CA certificate (raw DER, apart from the record so that the
+/// per-transaction checks read only the small record).
+pub fn ca_key(name: &str) -> Vec<u8> {
+    [b"pki/ca/".as_slice(), name.as_bytes()].concat()
+}
+
+/// The state key of a registered certificate's DER.
+pub fn cert_der_key(hash: &Hash) -> Vec<u8> {
+    [b"pki/certder/".as_slice(), &hash.0].concat()
+}
+
+/// A member institution as stored in state (its CA certificate under [`ca_key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRecord {
     /// Its name (its certificates' `O`).
     pub name: String,
-    /// Its root CA certificate, DER.
-    #[serde(with = "fdl_types::gov::hex_bytes")]
+    /// Its root CA certificate, DER (empty when read with [`member_meta`]).
+    #[serde(skip)]
     pub ca_cert: Vec<u8>,
+    /// The suite hash of `ca_cert`: registered certificates name the CA that issued them.
+    pub ca_hash: Hash,
     /// Whether it holds a committee seat.
     pub committee: bool,
     /// The height it was admitted at (0: genesis).
@@ -75,8 +88,9 @@ pub struct CertRecord {
     /// The hash of the institution's CA certificate that issued it: when governance rotates
     /// the CA, certificates of the old CA stop working.
     pub ca: Hash,
-    /// The certificate, DER.
-    #[serde(with = "fdl_types::gov::hex_bytes")]
+    /// The certificate, DER (stored under [`cert_der_key`]; empty when read with
+    /// [`cert_meta`]).
+    #[serde(skip)]
     pub der: Vec<u8>,
 }
 
@@ -126,27 +140,64 @@ pub fn members(view: &dyn StateView) -> Result<Vec<MemberRecord>, ExecError> {
     let names: Vec<String> = get_json(view, MEMBERS_KEY)?.unwrap_or_default();
     let mut out = Vec::with_capacity(names.len());
     for n in names {
-        if let Some(m) = get_json(view, &member_key(&n))? {
+        if let Some(m) = member(view, &n)? {
             out.push(m);
         }
     }
     Ok(out)
 }
 
-/// One member institution.
+/// One member institution, with its CA certificate.
 ///
 /// # Errors
 /// Store failure or corrupt state.
 pub fn member(view: &dyn StateView, name: &str) -> Result<Option<MemberRecord>, ExecError> {
+    let Some(mut m) = member_meta(view, name)? else { return Ok(None) };
+    m.ca_cert = view.get(&ca_key(name))?.unwrap_or_default();
+    Ok(Some(m))
+}
+
+/// One member institution without its CA certificate (the per-transaction path).
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn member_meta(view: &dyn StateView, name: &str) -> Result<Option<MemberRecord>, ExecError> {
     get_json(view, &member_key(name))
 }
 
-/// A registered certificate.
+/// The writes that store a member record and its CA certificate.
+pub fn member_writes(m: &MemberRecord) -> [(Vec<u8>, Vec<u8>); 2] {
+    let json = serde_json::to_vec(m).expect("invariant: state records serialize");
+    [(member_key(&m.name), json), (ca_key(&m.name), m.ca_cert.clone())]
+}
+
+pub(crate) fn put_member(ov: &mut Overlay<'_>, m: &MemberRecord) {
+    for (k, v) in member_writes(m) {
+        ov.put(k, v);
+    }
+}
+
+/// A registered certificate, with its DER.
 ///
 /// # Errors
 /// Store failure or corrupt state.
 pub fn certificate(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecord>, ExecError> {
+    let Some(mut rec) = cert_meta(view, hash)? else { return Ok(None) };
+    rec.der = view.get(&cert_der_key(hash))?.unwrap_or_default();
+    Ok(Some(rec))
+}
+
+/// A registered certificate without its DER (the per-transaction path).
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn cert_meta(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecord>, ExecError> {
     get_json(view, &cert_key(hash))
+}
+
+pub(crate) fn put_cert(ov: &mut Overlay<'_>, hash: &Hash, rec: &CertRecord) {
+    put_json(ov, cert_key(hash), rec);
+    ov.put(cert_der_key(hash), rec.der.clone());
 }
 
 /// Whether `(org, serial)` is revoked.
@@ -238,7 +289,7 @@ pub fn check_new_certificate(
         not_after: info.not_after,
         public_key: hex::encode(key),
         registered: height,
-        ca: fdl_crypto::hash(info.public_key.suite(), &m.ca_cert),
+        ca: m.ca_hash,
         der: der.to_vec(),
     }))
 }
@@ -247,16 +298,15 @@ fn check_registered(
     view: &dyn StateView,
     rec: &CertRecord,
     key: &[u8],
-    suite: Suite,
     now_s: u64,
 ) -> Result<Result<(), StatusCode>, ExecError> {
     if rec.public_key != hex::encode(key) {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
-    let Some(m) = member(view, &rec.org)? else {
+    let Some(m) = member_meta(view, &rec.org)? else {
         return Ok(Err(StatusCode::CertificateInvalid));
     };
-    if fdl_crypto::hash(suite, &m.ca_cert) != rec.ca {
+    if m.ca_hash != rec.ca {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
     if revocation(view, &rec.org, &rec.serial)?.is_some() {
@@ -319,8 +369,8 @@ pub fn resolve_sender(
         return Ok(hit.clone());
     }
     let now_s = now_ms / 1000;
-    let verdict = match certificate(view, &hash)? {
-        Some(rec) => match check_registered(view, &rec, &key, suite, now_s)? {
+    let verdict = match cert_meta(view, &hash)? {
+        Some(rec) => match check_registered(view, &rec, &key, now_s)? {
             Ok(()) => Ok(Sender {
                 account: rec.account,
                 org: rec.org.clone(),

@@ -264,7 +264,7 @@ fn execute_tx(
         None => Account::default(),
     };
     if let Some((hash, rec)) = &sender.register {
-        identity::put_json(ov, identity::cert_key(hash), rec);
+        identity::put_cert(ov, hash, rec);
         if acct.key == Address::default() {
             acct.key = signer;
         }
@@ -376,14 +376,12 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     let der = |pem: &str, what: &str| fdl_pki::from_pem(pem).map_err(|e| corrupt(what, e.to_string()));
     let mut names = Vec::new();
     for m in &genesis.members {
-        let rec = identity::MemberRecord {
-            name: m.name.clone(),
-            ca_cert: der(&m.ca_cert, &m.name)?,
-            committee: m.committee,
-            since: 0,
-        };
-        let v = serde_json::to_vec(&rec).map_err(|e| corrupt(&m.name, e.to_string()))?;
-        w.insert(identity::member_key(&m.name), Some(v));
+        let ca_cert = der(&m.ca_cert, &m.name)?;
+        let ca_hash = fdl_crypto::hash(genesis.suite, &ca_cert);
+        let rec = identity::MemberRecord { name: m.name.clone(), ca_cert, ca_hash, committee: m.committee, since: 0 };
+        for (k, v) in identity::member_writes(&rec) {
+            w.insert(k, Some(v));
+        }
         names.push(m.name.clone());
     }
     w.insert(identity::MEMBERS_KEY.to_vec(), json(serde_json::json!(names)));

@@ -152,13 +152,18 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// Identity verdicts by (certificate hash, signer address).
+type IdentityMemo = HashMap<(Hash, Address), Result<(), StatusCode>>;
+
 /// The mempool.
 pub struct Mempool {
     genesis: Arc<Genesis>,
     store: Arc<dyn Store>,
     state: StateDb,
     params: RwLock<ChainParams>,
-    identity: Mutex<(u64, IdentityCache)>,
+    /// Identity verdicts per (certificate hash, signer) at one height: a sender's later
+    /// transactions in the same height skip the state reads.
+    identity: Mutex<(u64, IdentityMemo)>,
     refusals: Mutex<VecDeque<Refusal>>,
     config: MempoolConfig,
     height: AtomicU64,
@@ -182,7 +187,7 @@ impl Mempool {
             store,
             state,
             params: RwLock::new(params),
-            identity: Mutex::new((height, IdentityCache::default())),
+            identity: Mutex::new((height, HashMap::new())),
             refusals: Mutex::new(VecDeque::new()),
             config,
             height: AtomicU64::new(height),
@@ -313,16 +318,32 @@ impl Mempool {
     fn check_identity(&self, tx: &SignedTx, next_height: u64) -> Result<(), AdmitError> {
         let version = next_height.saturating_sub(1);
         let now = now_ms();
-        let verdict = {
+        let key =
+            (tx.body.credential.cert_hash(tx.body.signer.suite()).unwrap_or(Hash::ZERO), tx.body.signer.address());
+        let memo = {
             let mut guard = self.identity.lock();
-            let (at, cache) = &mut *guard;
-            if *at != version {
-                *at = version;
-                cache.clear();
+            if guard.0 != version {
+                *guard = (version, HashMap::new());
             }
-            let view = LatestView { state: &self.state, version };
-            fdl_exec::identity::check_credential(&view, cache, tx, now, next_height)
-                .map_err(|e| AdmitError::Internal(e.to_string()))?
+            guard.1.get(&key).copied()
+        };
+        let verdict = match memo {
+            Some(v) => v,
+            None => {
+                // State reads happen outside the lock: admission runs on many API threads.
+                let view = LatestView { state: &self.state, version };
+                let mut cache = IdentityCache::default();
+                let v = fdl_exec::identity::check_credential(&view, &mut cache, tx, now, next_height)
+                    .map_err(|e| AdmitError::Internal(e.to_string()))?;
+                // An unknown hash may be registered by a transaction still in the pool: retried.
+                if v != Err(StatusCode::CertificateUnknown) {
+                    let mut guard = self.identity.lock();
+                    if guard.0 == version {
+                        guard.1.insert(key, v);
+                    }
+                }
+                v
+            }
         };
         if let Err(code) = verdict {
             let mut r = self.refusals.lock();
