@@ -673,6 +673,9 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
         put_json(ov, proposal_key(id), &prop);
     }
     put_json(ov, PENDING_KEY.to_vec(), &keep);
+    if !events.is_empty() {
+        identity::bump_epoch(ov)?;
+    }
     Ok(events)
 }
 

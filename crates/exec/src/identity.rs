@@ -116,6 +116,36 @@ pub struct Sender {
     pub cert: Option<Hash>,
     /// A certificate to register (first use).
     pub register: Option<(Hash, CertRecord)>,
+    /// End of the certificate's validity, Unix seconds (`u64::MAX` on an open chain).
+    pub not_after: u64,
+}
+
+/// What admission learned about an accepted sender, so that a memo of the verdict can be
+/// re-checked against the clock and the height without reading state again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// End of the certificate's validity, Unix seconds.
+    pub not_after: u64,
+    /// The account may send from this height.
+    pub locked_until: u64,
+}
+
+/// Key of the identity epoch: a counter bumped whenever governance or a revocation list changes
+/// identity or account state, so that caches of admission verdicts know when to forget.
+pub const EPOCH_KEY: &[u8] = b"pki/epoch";
+
+/// The identity epoch (see [`EPOCH_KEY`]).
+///
+/// # Errors
+/// Store failure or corrupt state.
+pub fn epoch(view: &dyn StateView) -> Result<u64, ExecError> {
+    Ok(get_json(view, EPOCH_KEY)?.unwrap_or(0))
+}
+
+pub(crate) fn bump_epoch(ov: &mut Overlay<'_>) -> Result<(), ExecError> {
+    let e = epoch(ov)?;
+    put_json(ov, EPOCH_KEY.to_vec(), &e.wrapping_add(1));
+    Ok(())
 }
 
 pub(crate) fn get_json<T: DeserializeOwned>(view: &dyn StateView, key: &[u8]) -> Result<Option<T>, ExecError> {
@@ -362,7 +392,14 @@ pub fn resolve_sender(
         if permissioned {
             return Ok(Err(StatusCode::CertificateRequired));
         }
-        return Ok(Ok(Sender { account: tx.sender(), org: String::new(), role: None, cert: None, register: None }));
+        return Ok(Ok(Sender {
+            account: tx.sender(),
+            org: String::new(),
+            role: None,
+            cert: None,
+            register: None,
+            not_after: u64::MAX,
+        }));
     };
     let memo_key = (hash, tx.body.signer.address());
     if let Some(hit) = cache.senders.get(&memo_key) {
@@ -377,6 +414,7 @@ pub fn resolve_sender(
                 role: rec.role.parse().ok(),
                 cert: Some(hash),
                 register: None,
+                not_after: rec.not_after,
             }),
             Err(s) => Err(s),
         },
@@ -387,6 +425,7 @@ pub fn resolve_sender(
                     org: rec.org.clone(),
                     role: rec.role.parse().ok(),
                     cert: Some(hash),
+                    not_after: rec.not_after,
                     register: Some((hash, rec)),
                 }),
                 Err(s) => Err(s),
@@ -412,18 +451,22 @@ pub fn check_credential(
     tx: &SignedTx,
     now_ms: u64,
     next_height: u64,
-) -> Result<Result<(), StatusCode>, ExecError> {
+) -> Result<Result<Admitted, StatusCode>, ExecError> {
     let sender = match resolve_sender(view, cache, tx, now_ms, next_height)? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
+    let ok = |locked_until| Ok(Ok(Admitted { not_after: sender.not_after, locked_until }));
     if sender.role.is_none() {
-        return Ok(Ok(()));
+        return ok(0);
     }
     let Some(acct) = crate::read_account(view, &sender.account)? else {
-        return Ok(Ok(()));
+        return ok(0);
     };
-    Ok(account_gate(&acct, &tx.body.signer.address(), next_height))
+    match account_gate(&acct, &tx.body.signer.address(), next_height) {
+        Ok(()) => ok(acct.locked_until),
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 /// Whether an account may send with the key whose address is `key`, at `height`.

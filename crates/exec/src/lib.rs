@@ -335,14 +335,18 @@ fn execute_tx(
                 suite: tx.body.signer.suite(),
             };
             cache.clear();
-            match &tx.body.payload {
+            let out = match &tx.body.payload {
                 Payload::Propose { action, deadline, activation_height, note } => {
                     gov::propose(ov, &call, action, *deadline, *activation_height, note)?
                 }
                 Payload::Vote { proposal, approve } => gov::vote(ov, &call, *proposal, *approve)?,
                 Payload::PublishCrl { crl } => identity::publish_crl(ov, &call, crl)?,
                 _ => (StatusCode::Ok, vec![]),
+            };
+            if out.0 == StatusCode::Ok {
+                identity::bump_epoch(ov)?;
             }
+            out
         }
     };
     events.append(&mut out);

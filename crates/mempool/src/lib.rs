@@ -152,8 +152,8 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Identity verdicts by (certificate hash, signer address).
-type IdentityMemo = HashMap<(Hash, Address), Result<(), StatusCode>>;
+/// Accepted identities by (certificate hash, signer address), valid for one identity epoch.
+type IdentityMemo = HashMap<(Hash, Address), fdl_exec::identity::Admitted>;
 
 /// The mempool.
 pub struct Mempool {
@@ -161,9 +161,10 @@ pub struct Mempool {
     store: Arc<dyn Store>,
     state: StateDb,
     params: RwLock<ChainParams>,
-    /// Identity verdicts per (certificate hash, signer) at one height: a sender's later
-    /// transactions in the same height skip the state reads.
-    identity: Mutex<(u64, IdentityMemo)>,
+    /// Accepted identities, with the height they were read at and the identity epoch they hold
+    /// for: a sender's later transactions skip the state reads until governance or a revocation
+    /// list changes identity state (the epoch moves).
+    identity: Mutex<(u64, u64, IdentityMemo)>,
     refusals: Mutex<VecDeque<Refusal>>,
     config: MempoolConfig,
     height: AtomicU64,
@@ -187,7 +188,7 @@ impl Mempool {
             store,
             state,
             params: RwLock::new(params),
-            identity: Mutex::new((height, HashMap::new())),
+            identity: Mutex::new((height, u64::MAX, HashMap::new())),
             refusals: Mutex::new(VecDeque::new()),
             config,
             height: AtomicU64::new(height),
@@ -320,29 +321,36 @@ impl Mempool {
         let now = now_ms();
         let key =
             (tx.body.credential.cert_hash(tx.body.signer.suite()).unwrap_or(Hash::ZERO), tx.body.signer.address());
+        let view = LatestView { state: &self.state, version };
         let memo = {
             let mut guard = self.identity.lock();
             if guard.0 != version {
-                *guard = (version, HashMap::new());
+                let epoch = fdl_exec::identity::epoch(&view).map_err(|e| AdmitError::Internal(e.to_string()))?;
+                if epoch != guard.1 {
+                    guard.2.clear();
+                }
+                guard.0 = version;
+                guard.1 = epoch;
             }
-            guard.1.get(&key).copied()
+            guard.2.get(&key).copied()
         };
         let verdict = match memo {
-            Some(v) => v,
+            // The memo holds until the epoch moves; validity and the lock window are re-checked.
+            Some(a) if now / 1000 > a.not_after => Err(StatusCode::CertificateExpired),
+            Some(a) if next_height < a.locked_until => Err(StatusCode::AccountLocked),
+            Some(_) => Ok(()),
             None => {
                 // State reads happen outside the lock: admission runs on many API threads.
-                let view = LatestView { state: &self.state, version };
                 let mut cache = IdentityCache::default();
                 let v = fdl_exec::identity::check_credential(&view, &mut cache, tx, now, next_height)
                     .map_err(|e| AdmitError::Internal(e.to_string()))?;
-                // An unknown hash may be registered by a transaction still in the pool: retried.
-                if v != Err(StatusCode::CertificateUnknown) {
+                if let Ok(a) = v {
                     let mut guard = self.identity.lock();
                     if guard.0 == version {
-                        guard.1.insert(key, v);
+                        guard.2.insert(key, a);
                     }
                 }
-                v
+                v.map(|_| ())
             }
         };
         if let Err(code) = verdict {

@@ -69,6 +69,8 @@ pub struct Chain {
     metrics: Arc<Metrics>,
     signer: Arc<dyn Signer>,
     tip: Mutex<Tip>,
+    /// The active node sets of recent state versions.
+    nodes_cache: Mutex<Vec<(u64, Vec<NodeSpec>)>>,
 }
 
 struct AtVersion<'a> {
@@ -130,7 +132,17 @@ impl Chain {
             Tip { height, hash: b.header.hash(genesis.suite), timestamp_ms: b.header.timestamp_ms }
         };
         metrics.height.store(tip.height, Ordering::Relaxed);
-        Ok(Chain { genesis, store, state, mempool, blocks, metrics, signer, tip: Mutex::new(tip) })
+        Ok(Chain {
+            genesis,
+            store,
+            state,
+            mempool,
+            blocks,
+            metrics,
+            signer,
+            tip: Mutex::new(tip),
+            nodes_cache: Mutex::new(Vec::new()),
+        })
     }
 
     /// The latest committed height.
@@ -312,7 +324,19 @@ impl Chain {
     /// # Errors
     /// Store failure or corrupt state.
     pub fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, ExecError> {
-        fdl_exec::gov::active_nodes(&AtVersion { state: &self.state, version })
+        // Consensus asks several times per height; a state version never changes once written.
+        if let Some((_, n)) = self.nodes_cache.lock().iter().find(|(v, _)| *v == version) {
+            return Ok(n.clone());
+        }
+        let nodes = fdl_exec::gov::active_nodes(&AtVersion { state: &self.state, version })?;
+        if version <= self.height() {
+            let mut c = self.nodes_cache.lock();
+            if c.len() >= 8 {
+                c.remove(0);
+            }
+            c.push((version, nodes.clone()));
+        }
+        Ok(nodes)
     }
 
     /// The chain parameters in force after block `version`.
