@@ -145,6 +145,12 @@ pub trait Ledger: Send + Sync + 'static {
     fn peers(&self) -> Option<Vec<PeerAddr>> {
         None
     }
+    /// The propose and vote timeouts for `height` when the chain sets them (governance);
+    /// `None` keeps the node's configured ones.
+    fn timeouts(&self, height: u64) -> Option<(Duration, Duration)> {
+        let _ = height;
+        None
+    }
 }
 
 /// A peer to keep connected: its network address and peer id.
@@ -399,7 +405,17 @@ impl<L: Ledger> Host<L> {
     }
 
     fn params(&self, height: u64) -> HeightParams<FdlContext> {
-        HeightParams::new(self.validator_set(height), self.timeouts, None)
+        let timeouts = match self.ledger.timeouts(height) {
+            Some((propose, vote)) => LinearTimeouts {
+                propose,
+                prevote: vote,
+                precommit: vote,
+                rebroadcast: propose + vote * 2,
+                ..self.timeouts
+            },
+            None => self.timeouts,
+        };
+        HeightParams::new(self.validator_set(height), timeouts, None)
     }
 
     fn next_stream_id(&mut self, height: u64, round: u32) -> StreamId {

@@ -32,7 +32,7 @@ pub const NEXT_PROPOSAL_KEY: &[u8] = b"gov/next";
 pub const PENDING_KEY: &[u8] = b"gov/pending";
 
 /// The parameters `SetParam` may change.
-pub const PARAMS: [&str; 10] = [
+pub const PARAMS: [&str; 12] = [
     "block_interval_ms",
     "max_block_txs",
     "max_tx_bytes",
@@ -43,6 +43,8 @@ pub const PARAMS: [&str; 10] = [
     "gov_threshold_den",
     "key_reset_lock_blocks",
     "max_voting_blocks",
+    "propose_timeout_ms",
+    "vote_timeout_ms",
 ];
 
 /// The native methods, for the access-control policy.
@@ -461,6 +463,8 @@ fn set_param(p: &mut ChainParams, name: &str, v: u64) -> Result<(), String> {
         "gov_threshold_den" => p.gov_threshold_den = small(v)?,
         "key_reset_lock_blocks" => p.key_reset_lock_blocks = v,
         "max_voting_blocks" => p.max_voting_blocks = v,
+        "propose_timeout_ms" => p.propose_timeout_ms = v,
+        "vote_timeout_ms" => p.vote_timeout_ms = v,
         _ => return Err(format!("no parameter {name}; known: {}", PARAMS.join(", "))),
     }
     Ok(())
@@ -481,6 +485,10 @@ fn check_params(p: &ChainParams, validators: usize) -> Result<(), String> {
     }
     if u64::from(p.max_block_txs).saturating_mul(u64::from(p.max_tx_bytes)) > fdl_types::genesis::MAX_BLOCK_BYTES {
         return Err("max_block_txs x max_tx_bytes exceeds the block size bound".into());
+    }
+    let timeout_ok = |t: u64| t == 0 || (100..=60_000).contains(&t);
+    if !timeout_ok(p.propose_timeout_ms) || !timeout_ok(p.vote_timeout_ms) {
+        return Err("consensus timeouts must be 0 (each node's own) or 100..=60000 ms".into());
     }
     if p.max_expiry_window == 0 || p.max_voting_blocks == 0 || p.max_voting_blocks > 100_000_000 {
         return Err("max_expiry_window must be positive and max_voting_blocks 1..=100000000".into());

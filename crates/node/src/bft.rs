@@ -33,18 +33,27 @@ pub(crate) struct BftLedger {
     config_peers: Vec<PeerAddr>,
     /// This node's own network peer id.
     own_peer: String,
+    /// The configured propose and vote timeouts.
+    config_timeouts: (Duration, Duration),
     pending: Mutex<HashMap<Hash, Pending>>,
     last_commit: Mutex<Instant>,
     recent_signers: Mutex<VecDeque<Vec<Address>>>,
 }
 
 impl BftLedger {
-    pub(crate) fn new(chain: Arc<Chain>, metrics: Arc<Metrics>, config_peers: Vec<PeerAddr>, own_peer: String) -> Self {
+    pub(crate) fn new(
+        chain: Arc<Chain>,
+        metrics: Arc<Metrics>,
+        config_peers: Vec<PeerAddr>,
+        own_peer: String,
+        config_timeouts: (Duration, Duration),
+    ) -> Self {
         BftLedger {
             chain,
             metrics,
             config_peers,
             own_peer,
+            config_timeouts,
             pending: Mutex::new(HashMap::new()),
             last_commit: Mutex::new(Instant::now()),
             recent_signers: Mutex::new(VecDeque::new()),
@@ -140,6 +149,18 @@ impl Ledger for BftLedger {
 
     fn validators(&self, height: u64) -> Vec<(PublicKey, u64)> {
         self.validators_for(height)
+    }
+
+    fn timeouts(&self, height: u64) -> Option<(Duration, Duration)> {
+        let p = self.chain.params_at(height.saturating_sub(1)).ok()?;
+        let (propose, vote) = (p.propose_timeout_ms, p.vote_timeout_ms);
+        (propose > 0 || vote > 0).then(|| {
+            let cfg = self.config_timeouts;
+            (
+                if propose > 0 { Duration::from_millis(propose) } else { cfg.0 },
+                if vote > 0 { Duration::from_millis(vote) } else { cfg.1 },
+            )
+        })
     }
 
     fn peers(&self) -> Option<Vec<PeerAddr>> {

@@ -262,7 +262,11 @@ async fn run_bft(
 ) -> Result<(), NodeError> {
     let peers: Vec<fdl_consensus::PeerAddr> =
         p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect();
-    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, peers.clone(), own_peer));
+    let timeouts = (
+        std::time::Duration::from_millis(p2p.propose_timeout_ms),
+        std::time::Duration::from_millis(p2p.vote_timeout_ms),
+    );
+    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, peers.clone(), own_peer, timeouts));
     let cfg = fdl_consensus::ConsensusConfig {
         moniker: config.name.clone(),
         listen: p2p.listen,

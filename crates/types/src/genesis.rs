@@ -36,6 +36,14 @@ pub struct ChainParams {
     /// Longest voting period a proposal may ask for, in blocks.
     #[serde(default = "voting_max")]
     pub max_voting_blocks: u64,
+    /// Consensus propose timeout (round 0) for every node, in milliseconds; 0 leaves each node's
+    /// `[p2p] propose_timeout_ms`.
+    #[serde(default)]
+    pub propose_timeout_ms: u64,
+    /// Consensus prevote and precommit timeouts for every node, in milliseconds; 0 leaves each
+    /// node's `[p2p] vote_timeout_ms`.
+    #[serde(default)]
+    pub vote_timeout_ms: u64,
 }
 
 fn one() -> u32 {
@@ -70,6 +78,8 @@ impl Default for ChainParams {
             gov_threshold_den: three(),
             key_reset_lock_blocks: hundred(),
             max_voting_blocks: voting_max(),
+            propose_timeout_ms: 0,
+            vote_timeout_ms: 0,
         }
     }
 }
