@@ -102,7 +102,7 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
             if verify {
                 let set = match &genesis {
                     Some(p) => fdl_sdk::ValidatorSet::from_genesis(&fdl_types::Genesis::load(p)?)?,
-                    None => client.validators(status.suite).await?,
+                    None => client.validators_at(status.suite, Some(b.header.height)).await?,
                 };
                 let report = fdl_sdk::verify_block_view(&b, status.suite, &set);
                 if let Err(e) = report {

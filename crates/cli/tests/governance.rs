@@ -539,6 +539,10 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(signed_by_5 > tip - 1);
+    // A block decided by the five verifies against the set of its own height (GET /v1/validators?height=).
+    let set = net.rt.block_on(net.client(0).validators_at(Suite::Sm, Some(signed_by_5))).unwrap();
+    assert_eq!(set.total_power(), 5);
+    fdl_sdk::verify_block_view(&net.block(0, signed_by_5).unwrap(), Suite::Sm, &set).unwrap();
 
     // STD-13.3: org2's validator certificate is renewed by vote while transfers flow; no height
     // waits longer than a timeout.

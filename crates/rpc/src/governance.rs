@@ -81,9 +81,28 @@ pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
     Some(gov::active_nodes(&view).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
 }
 
-/// `GET /v1/validators`: the validator set in force (it decides the next block).
-pub(crate) async fn validators(State(ctx): Ctx) -> ApiResult<Json<ValidatorsView>> {
-    let view = latest(&ctx)?;
+/// `?height=H` of `GET /v1/validators`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValidatorsQuery {
+    /// The block whose deciding set is wanted (the set in the state after block `H - 1`).
+    height: Option<u64>,
+}
+
+/// `GET /v1/validators[?height=H]`: the validator set in force after the latest block (it decides
+/// the next one), or the set that decided block `H`.
+pub(crate) async fn validators(
+    State(ctx): Ctx,
+    q: Result<Query<ValidatorsQuery>, QueryRejection>,
+) -> ApiResult<Json<ValidatorsView>> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    let mut view = latest(&ctx)?;
+    if let Some(h) = q.height {
+        if h == 0 || h > view.version.saturating_add(1) {
+            return Err(ApiError::not_found("block_not_found", format!("no block {h} yet")));
+        }
+        view.version = h - 1;
+    }
     let nodes = gov::active_nodes(&view).map_err(ApiError::internal)?;
     let suite = ctx.genesis.suite;
     let mut out = Vec::new();

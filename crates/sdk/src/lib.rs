@@ -220,7 +220,21 @@ impl Client {
     /// # Errors
     /// [`SdkError`]; [`SdkError::Verify`] for a malformed set.
     pub async fn validators(&self, suite: Suite) -> Result<ValidatorSet, SdkError> {
-        let v: fdl_types::api::ValidatorsView = self.get("/v1/validators").await?;
+        self.validators_at(suite, None).await
+    }
+
+    /// `GET /v1/validators?height=H`: the validator set that decided block `H` (governance changes
+    /// the set; a commit certificate is checked against the set of its own height). `None`: the
+    /// set in force now.
+    ///
+    /// # Errors
+    /// [`SdkError`]; [`SdkError::Verify`] for a malformed set.
+    pub async fn validators_at(&self, suite: Suite, height: Option<u64>) -> Result<ValidatorSet, SdkError> {
+        let path = match height {
+            Some(h) => format!("/v1/validators?height={h}"),
+            None => "/v1/validators".to_string(),
+        };
+        let v: fdl_types::api::ValidatorsView = self.get(&path).await?;
         let mut members = Vec::with_capacity(v.validators.len());
         for m in &v.validators {
             let bytes = hex::decode(&m.public_key).map_err(|e| SdkError::Verify(format!("validator key: {e}")))?;
