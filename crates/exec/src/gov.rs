@@ -740,6 +740,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
                 name: name.clone(),
                 ca_cert: ca_cert.clone(),
                 ca_hash: fdl_crypto::hash(params_suite(ov)?, ca_cert),
+                ca_not_after: fdl_pki::parse(ca_cert).map(|i| i.not_after).unwrap_or(0),
                 committee: *committee,
                 since: height,
             };
@@ -789,6 +790,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             if let Some(mut m) = identity::member(ov, org)? {
                 m.ca_cert.clone_from(ca_cert);
                 m.ca_hash = fdl_crypto::hash(params_suite(ov)?, ca_cert);
+                m.ca_not_after = fdl_pki::parse(ca_cert).map(|i| i.not_after).unwrap_or(0);
                 identity::put_member(ov, &m);
             }
             events.push(ev("member.ca_rotated", vec![("org", org.clone()), ("proposal", pid)]));

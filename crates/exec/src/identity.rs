@@ -58,6 +58,8 @@ pub struct MemberRecord {
     pub ca_cert: Vec<u8>,
     /// The suite hash of `ca_cert`: registered certificates name the CA that issued them.
     pub ca_hash: Hash,
+    /// End of the CA certificate's validity, Unix seconds: its certificates stop working then.
+    pub ca_not_after: u64,
     /// Whether it holds a committee seat.
     pub committee: bool,
     /// The height it was admitted at (0: genesis).
@@ -128,6 +130,8 @@ pub struct Admitted {
     pub not_after: u64,
     /// The account may send from this height.
     pub locked_until: u64,
+    /// Whether the certificate is already registered on chain (not merely carried).
+    pub registered: bool,
 }
 
 /// Key of the identity epoch: a counter bumped whenever governance or a revocation list changes
@@ -329,7 +333,7 @@ fn check_registered(
     rec: &CertRecord,
     key: &[u8],
     now_s: u64,
-) -> Result<Result<(), StatusCode>, ExecError> {
+) -> Result<Result<u64, StatusCode>, ExecError> {
     if rec.public_key != hex::encode(key) {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
@@ -339,13 +343,17 @@ fn check_registered(
     if m.ca_hash != rec.ca {
         return Ok(Err(StatusCode::CertificateInvalid));
     }
+    if now_s > m.ca_not_after {
+        return Ok(Err(StatusCode::CertificateExpired));
+    }
     if revocation(view, &rec.org, &rec.serial)?.is_some() {
         return Ok(Err(StatusCode::CertificateRevoked));
     }
     if now_s < rec.not_before || now_s > rec.not_after {
         return Ok(Err(StatusCode::CertificateExpired));
     }
-    Ok(Ok(()))
+    // The certificate's own validity and its CA's, whichever ends first.
+    Ok(Ok(rec.not_after.min(m.ca_not_after)))
 }
 
 /// Per-block memo of credential checks: a block's transactions from one identity share one
@@ -408,13 +416,13 @@ pub fn resolve_sender(
     let now_s = now_ms / 1000;
     let verdict = match cert_meta(view, &hash)? {
         Some(rec) => match check_registered(view, &rec, &key, now_s)? {
-            Ok(()) => Ok(Sender {
+            Ok(not_after) => Ok(Sender {
                 account: rec.account,
                 org: rec.org.clone(),
                 role: rec.role.parse().ok(),
                 cert: Some(hash),
                 register: None,
-                not_after: rec.not_after,
+                not_after,
             }),
             Err(s) => Err(s),
         },
@@ -456,7 +464,8 @@ pub fn check_credential(
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    let ok = |locked_until| Ok(Ok(Admitted { not_after: sender.not_after, locked_until }));
+    let registered = sender.register.is_none();
+    let ok = |locked_until| Ok(Ok(Admitted { not_after: sender.not_after, locked_until, registered }));
     if sender.role.is_none() {
         return ok(0);
     }

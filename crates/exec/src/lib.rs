@@ -382,7 +382,15 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     for m in &genesis.members {
         let ca_cert = der(&m.ca_cert, &m.name)?;
         let ca_hash = fdl_crypto::hash(genesis.suite, &ca_cert);
-        let rec = identity::MemberRecord { name: m.name.clone(), ca_cert, ca_hash, committee: m.committee, since: 0 };
+        let ca_not_after = fdl_pki::parse(&ca_cert).map_err(|e| corrupt(&m.name, e.to_string()))?.not_after;
+        let rec = identity::MemberRecord {
+            name: m.name.clone(),
+            ca_cert,
+            ca_hash,
+            ca_not_after,
+            committee: m.committee,
+            since: 0,
+        };
         for (k, v) in identity::member_writes(&rec) {
             w.insert(k, Some(v));
         }

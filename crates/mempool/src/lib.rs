@@ -261,14 +261,25 @@ impl Mempool {
             }
             return verdicts;
         };
+        // Only signed transactions reach the identity check (and its audit record); it reads
+        // state, so it runs before the pool's lock is taken.
+        let checked: Vec<((usize, SignedTx), Result<(), AdmitError>)> = candidates
+            .into_iter()
+            .zip(ok)
+            .map(|((i, tx), good)| {
+                let v = if good {
+                    self.check_identity(&tx, next_height)
+                } else {
+                    Err(AdmitError::Rejected(TxRejection::BadSignature))
+                };
+                ((i, tx), v)
+            })
+            .collect();
         let mut ready = false;
         {
             let mut inner = self.inner.lock();
-            for ((i, tx), good) in candidates.into_iter().zip(ok) {
-                if !good {
-                    verdicts[i] = Err(AdmitError::Rejected(TxRejection::BadSignature));
-                } else if let Err(e) = self.check_identity(&tx, next_height) {
-                    // Only signed transactions reach the identity check (and its audit record).
+            for ((i, tx), v) in checked {
+                if let Err(e) = v {
                     verdicts[i] = Err(e);
                 } else if inner.queue.len() >= self.config.capacity {
                     verdicts[i] = Err(AdmitError::Full { capacity: self.config.capacity });
@@ -344,7 +355,11 @@ impl Mempool {
                 let mut cache = IdentityCache::default();
                 let v = fdl_exec::identity::check_credential(&view, &mut cache, tx, now, next_height)
                     .map_err(|e| AdmitError::Internal(e.to_string()))?;
-                if let Ok(a) = v {
+                // Only certificates already registered on chain: a carried certificate is accepted
+                // here, but a later hash-only transaction must wait until it is registered.
+                if let Ok(a) = v
+                    && a.registered
+                {
                     let mut guard = self.identity.lock();
                     if guard.0 == version {
                         guard.2.insert(key, a);

@@ -328,8 +328,10 @@ impl Chain {
         if let Some((_, n)) = self.nodes_cache.lock().iter().find(|(v, _)| *v == version) {
             return Ok(n.clone());
         }
+        // The tip is read first: a version above it may still change, and must not be cached.
+        let tip = self.height();
         let nodes = fdl_exec::gov::active_nodes(&AtVersion { state: &self.state, version })?;
-        if version <= self.height() {
+        if version <= tip {
             let mut c = self.nodes_cache.lock();
             if c.len() >= 8 {
                 c.remove(0);

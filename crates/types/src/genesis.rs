@@ -276,6 +276,13 @@ impl Genesis {
         {
             return bad(format!("the regulator {r} is not a member"));
         }
+        let timeout_ok = |t: u64| t == 0 || (100..=60_000).contains(&t);
+        if !timeout_ok(p.propose_timeout_ms) || !timeout_ok(p.vote_timeout_ms) {
+            return bad("consensus timeouts must be 0 (each node's own) or 100..=60000 ms".into());
+        }
+        if p.max_voting_blocks == 0 || p.max_voting_blocks > 100_000_000 || p.max_expiry_window == 0 {
+            return bad("max_expiry_window must be positive and max_voting_blocks 1..=100000000".into());
+        }
         if p.block_interval_ms == 0 || p.max_block_txs == 0 || p.max_block_txs as usize > crate::block::MAX_BLOCK_TXS {
             return bad("block_interval_ms and max_block_txs must be positive and bounded".into());
         }
