@@ -59,6 +59,12 @@ fn attr(r: &ReceiptView, kind: &str, key: &str) -> Option<String> {
     r.events.iter().find(|e| e.kind == kind)?.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
+/// `proposer` proposes `action` (open for 100 blocks); returns the receipt, whatever its status.
+fn try_propose(net: &TestNet, proposer: &KeyPair, action: GovAction) -> ReceiptView {
+    let deadline = net.height(0).unwrap() + 100;
+    send(net, proposer, Payload::Propose { action, deadline, activation_height: 0, note: String::new() }).unwrap()
+}
+
 /// `org`'s administrator proposes `action`; returns the proposal number.
 fn propose(net: &TestNet, proposer: &KeyPair, action: GovAction) -> u64 {
     let h = net.height(0).unwrap();
@@ -195,17 +201,7 @@ fn identities_permissions_accounts_and_the_audit_log() {
 
     // STD-16.1: a client calling a governance method is refused on chain, with a clear code,
     // and the refusal is in the audit log.
-    let r = send(
-        &net,
-        &alice,
-        Payload::Propose {
-            action: GovAction::Freeze { account: bob },
-            deadline: net.height(0).unwrap() + 100,
-            activation_height: 0,
-            note: String::new(),
-        },
-    )
-    .unwrap();
+    let r = try_propose(&net, &alice, GovAction::Freeze { account: bob });
     assert_eq!((r.status.as_str(), r.code), ("permission_denied", 13), "{r:?}");
     let denied = audit(&net, &format!("account={}&kind=acl.denied", alice.address().to_hex()));
     assert_eq!(denied.len(), 1, "{denied:?}");
@@ -271,17 +267,7 @@ fn identities_permissions_accounts_and_the_audit_log() {
     assert_eq!(send(&net, &alice, transfer(bob, 1)).unwrap_err().1, "account_frozen");
     assert_eq!(get(&net, 0, &format!("/v1/accounts/{}", alice.address().to_hex()))["frozen"], true);
     // Another institution cannot initiate measures on org1's account.
-    let r = send(
-        &net,
-        &net.admin("org2"),
-        Payload::Propose {
-            action: GovAction::Unfreeze { account: alice.address() },
-            deadline: net.height(0).unwrap() + 100,
-            activation_height: 0,
-            note: String::new(),
-        },
-    )
-    .unwrap();
+    let r = try_propose(&net, &net.admin("org2"), GovAction::Unfreeze { account: alice.address() });
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     // Unfreezing needs the committee too.
     let id = propose(&net, &net.admin("org1"), GovAction::Unfreeze { account: alice.address() });
@@ -319,30 +305,10 @@ fn identities_permissions_accounts_and_the_audit_log() {
     // A member cannot make itself a regulator by issuing itself a regulator certificate.
     let fake = KeyPair::generate(Suite::Sm);
     common::certify_with(&net.dir.path().join("org3").join("ca"), &fake, "fake-regulator", fdl_pki::Role::Regulator);
-    let r = send(
-        &net,
-        &fake,
-        Payload::Propose {
-            action: GovAction::Freeze { account: alice.address() },
-            deadline: net.height(0).unwrap() + 100,
-            activation_height: 0,
-            note: String::new(),
-        },
-    )
-    .unwrap();
+    let r = try_propose(&net, &fake, GovAction::Freeze { account: alice.address() });
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     // The regulator may not propose anything else.
-    let r = send(
-        &net,
-        &regulator,
-        Payload::Propose {
-            action: GovAction::SetParam { name: "max_block_txs".into(), value: 100 },
-            deadline: net.height(0).unwrap() + 100,
-            activation_height: 0,
-            note: String::new(),
-        },
-    )
-    .unwrap();
+    let r = try_propose(&net, &regulator, GovAction::SetParam { name: "max_block_txs".into(), value: 100 });
     assert_eq!(r.status, "proposal_invalid");
 
     // Chain parameters change by vote: a shorter key-reset lock window.
@@ -630,17 +596,7 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     assert_eq!(get(&net, 0, "/v1/validators")["validators"].as_array().unwrap().len(), 4);
     let removed_at = net.height(0).unwrap();
     // The minimum validator count holds.
-    let r = send(
-        &net,
-        &net.admin("org1"),
-        Payload::Propose {
-            action: GovAction::RemoveNode { name: "org4".into() },
-            deadline: removed_at + 100,
-            activation_height: 0,
-            note: String::new(),
-        },
-    )
-    .unwrap();
+    let r = try_propose(&net, &net.admin("org1"), GovAction::RemoveNode { name: "org4".into() });
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     let later = net.wait_height(0, removed_at + 10, LONG);
     net.wait_height(3, later, LONG);
