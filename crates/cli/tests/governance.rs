@@ -558,6 +558,14 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     let members = get(&net, 0, "/v1/members");
     let org2 = members.as_array().unwrap().iter().find(|m| m["name"] == "org2").unwrap();
     assert_eq!(org2["nodes"][0]["certificate"]["serial"], new_serial.as_str(), "{org2}");
+    // Client transactions are forwarded to the admitted node too: its own proposals carry them.
+    let key5_addr = KeyPair::read_pem_file(&dir5.join("validator.pem")).unwrap().public_key().address().to_hex();
+    let org5_blocks: Vec<u32> = (from..=to)
+        .filter_map(|h| net.block(0, h))
+        .filter(|b| b.header.proposer == key5_addr)
+        .map(|b| b.header.tx_count)
+        .collect();
+    assert!(org5_blocks.iter().any(|&n| n > 0), "org5's proposals carried no forwarded transactions: {org5_blocks:?}");
     let gap = max_gap(&net, 0, from, to);
     eprintln!("rotation under load: {sent} transfers offered, heights {from}..{to}, longest gap {gap} ms");
     assert!(gap < 1_000 + 500, "a height waited {gap} ms, more than the 1,000 ms propose timeout");

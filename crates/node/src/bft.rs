@@ -353,9 +353,37 @@ impl Ledger for BftLedger {
     }
 }
 
+/// The APIs to forward client transactions to: the active nodes of the latest state (so that a
+/// node admitted by governance receives them, and a removed one no longer does), at their
+/// published API or the configured one; the configured list when the state names no peer ids.
+fn relay_targets(chain: &Chain, own_peer: &str, configured: &[(String, String)]) -> Vec<String> {
+    let Ok(nodes) = chain.nodes_at(chain.height()) else {
+        return configured.iter().map(|(_, r)| r.clone()).collect();
+    };
+    if nodes.iter().all(|n| n.peer_id.is_empty()) {
+        return configured.iter().map(|(_, r)| r.clone()).collect();
+    }
+    nodes
+        .iter()
+        .filter(|n| !n.peer_id.is_empty() && n.peer_id != own_peer)
+        .filter_map(|n| {
+            if n.rpc.is_empty() {
+                configured.iter().find(|(p, _)| *p == n.peer_id).map(|(_, r)| r.clone())
+            } else {
+                Some(n.rpc.clone())
+            }
+        })
+        .collect()
+}
+
 /// Forwards client-submitted transactions to the peers' APIs in batches (mempool gossip). A
 /// peer that is down simply misses them: the transaction is still in this node's pool.
-pub(crate) async fn relay_task(mut rx: mpsc::Receiver<Vec<Vec<u8>>>, peers: Vec<String>) {
+pub(crate) async fn relay_task(
+    mut rx: mpsc::Receiver<Vec<Vec<u8>>>,
+    chain: Arc<Chain>,
+    own_peer: String,
+    configured: Vec<(String, String)>,
+) {
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
         Ok(c) => c,
         Err(e) => {
@@ -375,6 +403,7 @@ pub(crate) async fn relay_task(mut rx: mpsc::Receiver<Vec<Vec<u8>>>, peers: Vec<
         }
         let body = serde_json::json!({ "txs": batch.iter().map(hex::encode).collect::<Vec<_>>() });
         let body = Arc::new(body);
+        let peers = relay_targets(&chain, &own_peer, &configured);
         for peer in &peers {
             let url = format!("{}/v1/transactions/batch", peer.trim_end_matches('/'));
             let req = client.post(url).header(fdl_rpc::RELAYED_HEADER, "1").json(&*body);

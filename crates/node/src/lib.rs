@@ -104,7 +104,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
     let signer: Arc<dyn Signer> = Arc::new(key);
-    let peer_rpcs: Vec<String> = config.p2p.iter().flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone())).collect();
+    // Configured peers' APIs, by network peer id: where client transactions are forwarded.
+    let peer_rpcs: Vec<(String, String)> = config
+        .p2p
+        .iter()
+        .flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone().map(|r| (p.peer_id.clone(), r))))
+        .collect();
     let (relay_tx, relay_rx) = mpsc::channel(1024);
     let ctx = RpcContext {
         genesis: genesis.clone(),
@@ -137,7 +142,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let result = match (&config.p2p, network_seed) {
         (Some(p2p), Some(seed)) => {
             if !peer_rpcs.is_empty() {
-                tokio::spawn(bft::relay_task(relay_rx, peer_rpcs));
+                let own = own_peer.clone().unwrap_or_default();
+                tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own, peer_rpcs));
             }
             let own_peer = own_peer.unwrap_or_default();
             run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, own_peer, shutdown).await
