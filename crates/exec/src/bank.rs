@@ -36,7 +36,7 @@ fn store(ov: &mut Overlay<'_>, addr: &Address, a: &Account) {
 }
 
 fn event(kind: &str, attrs: &[(&str, String)]) -> Event {
-    Event { kind: kind.into(), attrs: attrs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect() }
+    crate::event(kind, attrs.to_vec())
 }
 
 /// Applies a `bank.*` payload for `sender` (already authenticated and authorized).

@@ -245,9 +245,7 @@ pub fn acl(view: &dyn StateView, method: &str) -> Result<Option<AclRule>, ExecEr
     get_json(view, &acl_key(method))
 }
 
-fn ev(kind: &str, attrs: Vec<(&str, String)>) -> Event {
-    Event { kind: kind.into(), attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
-}
+use crate::event as ev;
 
 /// The outcome of a `gov.*` call: a status and its events.
 pub(crate) type Outcome = (StatusCode, Vec<Event>);

@@ -499,10 +499,7 @@ pub(crate) fn publish_crl(
     c: &crate::gov::Call<'_>,
     crl: &[u8],
 ) -> Result<crate::gov::Outcome, ExecError> {
-    let ev = |kind: &str, attrs: Vec<(&str, String)>| fdl_types::Event {
-        kind: kind.into(),
-        attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-    };
+    let ev = crate::event;
     let Some(m) = member(ov, c.org)? else {
         return Ok((StatusCode::CertificateInvalid, vec![]));
     };

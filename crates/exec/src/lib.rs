@@ -231,8 +231,25 @@ pub fn execute_block(
     Ok(BlockOutcome { receipts, writes: ov.into_writes(), block_events })
 }
 
-fn event(kind: &str, attrs: Vec<(&str, String)>) -> Event {
-    Event { kind: kind.into(), attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
+/// An event, cut to the receipt codec's bounds (attribute count and field lengths, at a UTF-8
+/// boundary): values built from client input (names, reasons, lists) must never make a stored
+/// receipt undecodable. Every module builds its events here.
+pub(crate) fn event(kind: &str, attrs: Vec<(&str, String)>) -> Event {
+    use fdl_types::receipt::{MAX_ATTRS, MAX_EVENT_FIELD};
+    let cut = |mut s: String| {
+        if s.len() > MAX_EVENT_FIELD {
+            let mut end = MAX_EVENT_FIELD;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        s
+    };
+    Event {
+        kind: cut(kind.to_string()),
+        attrs: attrs.into_iter().take(MAX_ATTRS).map(|(k, v)| (cut(k.to_string()), cut(v))).collect(),
+    }
 }
 
 /// Executes one transaction: its credential (STD-13.1), its account's state (frozen, locked,

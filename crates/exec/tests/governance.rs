@@ -285,3 +285,18 @@ fn an_open_chain_accepts_keys_without_certificates_but_no_governance() {
     assert_eq!(out.receipts[0].status.as_str(), "ok");
     assert_eq!(out.receipts[1].status.as_str(), "permission_denied");
 }
+
+#[test]
+fn receipts_of_long_governance_events_still_decode() {
+    use fdl_types::{Decode, Encode};
+    let mut c = Chain::new(1);
+    // Thirty-two institutions of 64 bytes: the `acl.set` event's list far exceeds an event field.
+    let orgs: Vec<String> = (0..32).map(|i| format!("{i:02}{}", "é".repeat(31))).collect();
+    let action = GovAction::SetAcl { method: "bank.transfer".into(), roles: vec!["client".into()], orgs };
+    let (id, r) = c.propose(0, action, 0);
+    assert_eq!(r.status.as_str(), "ok", "{r:?}");
+    c.vote(1, id, true);
+    let r = c.vote(2, id, true);
+    assert!(r.events.iter().any(|e| e.kind == "acl.set"), "{r:?}");
+    assert_eq!(Receipt::decode(&r.encode()).expect("a stored receipt decodes"), r);
+}

@@ -161,7 +161,7 @@ pub struct Receipt {
     pub tx_id: Hash,
     /// Outcome.
     pub status: StatusCode,
-    /// Events, empty unless the status is [`StatusCode::Ok`].
+    /// Events: what the transaction did, or for a refusal, the audit event saying why.
     pub events: Vec<Event>,
     /// Cost units charged (native calls: a fixed cost per method plus bytes).
     pub cost: u64,
