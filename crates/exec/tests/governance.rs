@@ -1,6 +1,7 @@
 //! The identity and governance modules executed directly (STD-13, STD-17): thresholds set by
-//! governance itself, activation heights, the minimum validator count, expired proposals, an
-//! open chain without members, and deterministic execution.
+//! governance itself, activation heights, the minimum validator count, expired proposals,
+//! lapsed and foreign node certificates, an open chain without members, and deterministic
+//! execution.
 
 use std::collections::BTreeMap;
 
@@ -30,21 +31,32 @@ struct Chain {
     height: u64,
     nonce: u64,
     admins: Vec<(KeyPair, Vec<u8>)>,
+    /// Each institution's CA certificate and key.
+    cas: Vec<(Vec<u8>, KeyPair)>,
+    /// Added to the wall clock for block times (to let certificates lapse).
+    skew_ms: u64,
 }
 
 impl Chain {
     /// Four institutions, each with a CA, a certified validator and an administrator.
     fn new(min_validators: u32) -> Chain {
+        Self::with_node_days(min_validators, 30)
+    }
+
+    /// As [`Chain::new`], with org4's validator certificate valid for `org4_days` days.
+    fn with_node_days(min_validators: u32, org4_days: u32) -> Chain {
         let suite = Suite::Intl;
         let mut members = Vec::new();
         let mut validators = Vec::new();
         let mut admins = Vec::new();
+        let mut cas = Vec::new();
         for i in 1..=4 {
             let org = format!("org{i}");
             let ca_key = KeyPair::generate(suite);
             let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
             let v = KeyPair::generate(suite);
-            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, 30).expect("cert");
+            let days = if i == 4 { org4_days } else { 30 };
+            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, days).expect("cert");
             let a = KeyPair::generate(suite);
             let ac = fdl_pki::issue(&ca, &ca_key, &a.public_key(), "admin", Role::Admin, 30).expect("cert");
             members.push(GenesisMember {
@@ -61,6 +73,7 @@ impl Chain {
                 certificate: Some(fdl_pki::to_pem(&vc).expect("pem")),
             });
             admins.push((a, ac));
+            cas.push((ca, ca_key));
         }
         let g = Genesis {
             chain_id: "t".into(),
@@ -81,7 +94,7 @@ impl Chain {
                 state.0.insert(k, v);
             }
         }
-        Chain { state, height: 0, nonce: 0, admins }
+        Chain { state, height: 0, nonce: 0, admins, cas, skew_ms: 0 }
     }
 
     fn tx(&mut self, admin: usize, payload: Payload) -> SignedTx {
@@ -102,7 +115,7 @@ impl Chain {
     /// Executes one block; returns its receipts and block events.
     fn block(&mut self, txs: &[SignedTx]) -> (Vec<Receipt>, Vec<fdl_types::Event>) {
         self.height += 1;
-        let t = now_ms();
+        let t = now_ms() + self.skew_ms;
         let out = execute_block(&self.state, self.height, t, txs).expect("execute");
         // Execution is a pure function of the parent state, the block and its time.
         let again = execute_block(&self.state, self.height, t, txs).expect("execute");
@@ -299,4 +312,60 @@ fn receipts_of_long_governance_events_still_decode() {
     let r = c.vote(2, id, true);
     assert!(r.events.iter().any(|e| e.kind == "acl.set"), "{r:?}");
     assert_eq!(Receipt::decode(&r.encode()).expect("a stored receipt decodes"), r);
+}
+
+/// A node certificate for `org`'s validator slot, issued by CA `ca` (index) for a fresh key.
+fn node_spec(c: &Chain, name: &str, org: &str, ca: usize, days: u32) -> fdl_types::NodeSpec {
+    let key = KeyPair::generate(Suite::Intl);
+    let (ca_cert, ca_key) = &c.cas[ca];
+    let cert = fdl_pki::issue(ca_cert, ca_key, &key.public_key(), name, Role::Validator, days).expect("cert");
+    fdl_types::NodeSpec {
+        name: name.into(),
+        org: org.into(),
+        role: fdl_types::NodeRole::Validator,
+        public_key: key.public_key().to_bytes(),
+        power: 1,
+        peer_id: String::new(),
+        p2p: String::new(),
+        rpc: String::new(),
+        certificate: cert,
+    }
+}
+
+#[test]
+fn lapsed_and_foreign_node_certificates_do_not_count() {
+    // STD-9.1, 13.3: org4's validator certificate is valid for one day.
+    let mut c = Chain::with_node_days(3, 1);
+    c.block(&[]);
+    assert_eq!(c.validators(), 4);
+    // Two days later its certificate has lapsed: the set drops to three, with no vote.
+    c.skew_ms = 2 * 86_400_000;
+    c.block(&[]);
+    assert_eq!(c.validators(), 3);
+    let names: Vec<String> = gov::active_nodes(&c.state).expect("nodes").into_iter().map(|n| n.name).collect();
+    assert!(!names.contains(&"org4".to_string()), "{names:?}");
+    // A certificate from another institution's CA, or an expired one, is refused at proposal.
+    let foreign = node_spec(&c, "org1-b", "org1", 1, 30);
+    let why = |r: &Receipt| r.events.iter().flat_map(|e| e.attrs.iter().map(|(_, v)| v.clone())).collect::<Vec<_>>();
+    let (_, r) = c.propose(0, GovAction::AddNode { node: foreign }, 0);
+    assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
+    assert!(why(&r).iter().any(|v| v.contains("certificate: ")), "{r:?}");
+    let lapsed = node_spec(&c, "org4", "org4", 3, 1);
+    let (_, r) = c.propose(3, GovAction::RotateNodeCert { name: "org4".into(), certificate: lapsed.certificate }, 0);
+    assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
+    assert!(why(&r).iter().any(|v| v.contains("not valid at")), "{r:?}");
+    // Renewing it by vote brings the node back.
+    let fresh = node_spec(&c, "org4", "org4", 3, 30);
+    let (id, r) = c.propose(3, GovAction::RotateNodeCert { name: "org4".into(), certificate: fresh.certificate }, 0);
+    assert_eq!(r.status.as_str(), "ok", "{r:?}");
+    for admin in 0..3 {
+        c.vote(admin, id, true);
+    }
+    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.validators(), 4);
+    // Forty days on, every certificate has lapsed: the listed validators keep deciding, so
+    // that the committee can still rotate them, instead of the chain halting for good.
+    c.skew_ms = 40 * 86_400_000;
+    c.block(&[]);
+    assert_eq!(c.validators(), 4);
 }
