@@ -673,5 +673,6 @@ fn a_validator_moves_to_a_new_key_by_vote_and_a_rolling_restart() {
     // The chain never stopped: the longest wait between blocks stays within the timeouts.
     let gap = max_gap(&net, 0, start_height.max(1), later);
     eprintln!("key rotation with a rolling restart: heights {start_height}..{later}, longest gap {gap} ms");
-    assert!(gap < 5_000, "the chain paused {gap} ms during the key rotation");
+    // One propose timeout (1 s) while the restarting node's turn passes, with room for a slow machine.
+    assert!(gap < 3_000, "the chain paused {gap} ms during the key rotation");
 }
