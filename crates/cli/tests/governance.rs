@@ -189,7 +189,7 @@ fn openssl_member(dir: &std::path::Path, org: &str) -> (Vec<u8>, KeyPair, Vec<u8
 
 #[test]
 fn identities_permissions_accounts_and_the_audit_log() {
-    let net = TestNet::start(4, 0, Suite::Sm);
+    let mut net = TestNet::start(4, 0, Suite::Sm);
     let bob = KeyPair::generate(Suite::Sm).address();
 
     // STD-13.1: a certified client sends; its first transaction registers its certificate.
@@ -389,6 +389,13 @@ fn identities_permissions_accounts_and_the_audit_log() {
         net.wait_height(i, h, LONG);
     }
     net.assert_same_chain(&[0, 1, 2, 3], h);
+
+    // Refusals at admission are in the node's own store: they survive its restart.
+    net.kill9(0);
+    net.spawn(0);
+    net.wait_height(0, h + 1, LONG);
+    let local = audit(&net, &format!("account={}&kind=identity.refused_at_admission", carol.address().to_hex()));
+    assert!(local.iter().any(|r| r["status"] == "certificate_revoked" && r["local"] == true), "{local:?}");
 }
 
 /// Largest gap between consecutive block timestamps in `from..=to` on node `i`, in ms.

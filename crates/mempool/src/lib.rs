@@ -115,12 +115,17 @@ struct Inner {
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
 }
 
-/// Most admission refusals kept in memory for the audit log.
-pub const MAX_REFUSALS: usize = 10_000;
+/// Most admission refusals waiting in memory to be stored (they are stored at every committed
+/// block and before every audit query); a flood beyond it between two blocks loses the oldest,
+/// and the loss is logged.
+pub const MAX_PENDING_REFUSALS: usize = 10_000;
+
+/// Most admission refusals kept in the node's store for the audit log (the oldest go first).
+pub const MAX_STORED_REFUSALS: u64 = 1_000_000;
 
 /// A transaction refused at admission by the identity rules (revoked, expired, foreign or
 /// unknown certificate, frozen or locked account). Such a transaction never reaches a block, so
-/// the node keeps the last [`MAX_REFUSALS`] in memory for the audit log (STD-13.4).
+/// the node keeps the last [`MAX_STORED_REFUSALS`] in its own store for the audit log (STD-13.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// When (local clock, ms since the Unix epoch).
@@ -135,6 +140,27 @@ pub struct Refusal {
     pub method: &'static str,
     /// Why.
     pub code: StatusCode,
+}
+
+impl Refusal {
+    /// The refusal as an audit record (kind `identity.refused_at_admission`, `local: true`).
+    pub fn audit_view(&self) -> fdl_types::api::AuditView {
+        fdl_types::api::AuditView {
+            height: self.height,
+            time_ms: self.time_ms,
+            tx: Some(self.tx_id),
+            kind: "identity.refused_at_admission".into(),
+            account: Some(self.account.to_hex()),
+            org: None,
+            status: Some(self.code.as_str().into()),
+            attrs: vec![
+                ("account".into(), self.account.to_hex()),
+                ("method".into(), self.method.into()),
+                ("reason".into(), self.code.as_str().into()),
+            ],
+            local: true,
+        }
+    }
 }
 
 struct LatestView<'a> {
@@ -165,7 +191,8 @@ pub struct Mempool {
     /// for: a sender's later transactions skip the state reads until governance or a revocation
     /// list changes identity state (the epoch moves).
     identity: Mutex<(u64, u64, IdentityMemo)>,
-    refusals: Mutex<VecDeque<Refusal>>,
+    /// Refusals not yet stored, and how many a flood made the pool drop since the last store.
+    refusals: Mutex<(Vec<Refusal>, u64)>,
     config: MempoolConfig,
     height: AtomicU64,
     inner: Mutex<Inner>,
@@ -189,7 +216,7 @@ impl Mempool {
             state,
             params: RwLock::new(params),
             identity: Mutex::new((height, u64::MAX, HashMap::new())),
-            refusals: Mutex::new(VecDeque::new()),
+            refusals: Mutex::new((Vec::new(), 0)),
             config,
             height: AtomicU64::new(height),
             inner: Mutex::new(Inner::default()),
@@ -370,10 +397,11 @@ impl Mempool {
         };
         if let Err(code) = verdict {
             let mut r = self.refusals.lock();
-            if r.len() >= MAX_REFUSALS {
-                r.pop_front();
+            if r.0.len() >= MAX_PENDING_REFUSALS {
+                r.0.remove(0);
+                r.1 += 1;
             }
-            r.push_back(Refusal {
+            r.0.push(Refusal {
                 time_ms: now,
                 height: version,
                 tx_id: tx.id(),
@@ -387,9 +415,34 @@ impl Mempool {
         Ok(())
     }
 
-    /// The admission refusals kept in memory, oldest first.
-    pub fn refusals(&self) -> Vec<Refusal> {
-        self.refusals.lock().iter().cloned().collect()
+    /// Stores the admission refusals kept in memory since the last call (in the node's own
+    /// store, not on chain: [`Store::local_audit`] reads them back, oldest first).
+    ///
+    /// # Errors
+    /// The store's failure; the refusals are then kept for the next call.
+    pub fn flush_refusals(&self) -> Result<(), fdl_storage::StorageError> {
+        let (batch, dropped) = {
+            let mut r = self.refusals.lock();
+            if r.0.is_empty() {
+                return Ok(());
+            }
+            (std::mem::take(&mut r.0), std::mem::take(&mut r.1))
+        };
+        if dropped > 0 {
+            tracing::warn!(dropped, "admission refusals arrived faster than blocks; the oldest were not stored");
+        }
+        let records: Vec<(u64, Vec<u8>)> =
+            batch.iter().map(|r| (r.time_ms, serde_json::to_vec(&r.audit_view()).unwrap_or_default())).collect();
+        if let Err(e) = self.store.append_local_audit(&records, MAX_STORED_REFUSALS) {
+            let mut r = self.refusals.lock();
+            let mut kept = batch;
+            kept.append(&mut r.0);
+            let excess = kept.len().saturating_sub(MAX_PENDING_REFUSALS);
+            kept.drain(..excess);
+            r.0 = kept;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The chain parameters in force (read from state after every block).
@@ -471,6 +524,9 @@ impl Mempool {
     pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
         if let Some(p) = Self::read_params(&self.state, height) {
             *self.params.write() = p;
+        }
+        if let Err(e) = self.flush_refusals() {
+            tracing::error!(error = %e, "could not store admission refusals; kept for the next block");
         }
         self.height.store(height, Ordering::Release);
         let mut inner = self.inner.lock();

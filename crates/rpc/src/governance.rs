@@ -273,29 +273,30 @@ pub(crate) async fn audit(
         return Err(ApiError::internal(format!("corrupt audit record: {e}")));
     }
     if q.local.unwrap_or(true) {
-        for r in ctx.mempool.refusals() {
-            let rec = AuditView {
-                height: r.height,
-                time_ms: r.time_ms,
-                tx: Some(r.tx_id),
-                kind: "identity.refused_at_admission".into(),
-                account: Some(r.account.to_hex()),
-                org: None,
-                status: Some(r.code.as_str().into()),
-                attrs: vec![
-                    ("account".into(), r.account.to_hex()),
-                    ("method".into(), r.method.into()),
-                    ("reason".into(), r.code.as_str().into()),
-                ],
-                local: true,
-            };
-            if r.height >= from.saturating_sub(1) && r.height <= to && matches(&q, &rec) {
-                if records.len() >= limit {
-                    truncated = true;
-                    break;
+        // Refusals at this node's admission: in its own store, not on chain.
+        ctx.mempool.flush_refusals().map_err(ApiError::internal)?;
+        ctx.store
+            .local_audit(q.from_ms.unwrap_or(0), q.to_ms.unwrap_or(u64::MAX), &mut |_, bytes| {
+                match serde_json::from_slice::<AuditView>(bytes) {
+                    Ok(rec) => {
+                        if rec.height >= from.saturating_sub(1) && rec.height <= to && matches(&q, &rec) {
+                            if records.len() >= limit {
+                                truncated = true;
+                                return false;
+                            }
+                            records.push(rec);
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        bad = Some(e.to_string());
+                        false
+                    }
                 }
-                records.push(rec);
-            }
+            })
+            .map_err(ApiError::internal)?;
+        if let Some(e) = bad {
+            return Err(ApiError::internal(format!("corrupt local audit record: {e}")));
         }
         records.sort_by_key(|r| (r.time_ms, r.height));
     }

@@ -146,4 +146,21 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// Engine failures.
     fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError>;
+    /// Appends this node's own audit records (refusals at admission, which never reach a block),
+    /// each with its local time in ms, then deletes the oldest until at most `keep` remain.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn append_local_audit(&self, records: &[(u64, Vec<u8>)], keep: u64) -> Result<(), StorageError>;
+    /// This node's own audit records with times `from_ms ..= to_ms`, oldest first, calling
+    /// `visit` with each record's time and bytes until it returns `false`.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn local_audit(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError>;
 }

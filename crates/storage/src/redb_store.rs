@@ -2,7 +2,7 @@ use std::path::Path;
 
 use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, Decode, Encode, Receipt};
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{BlockWrite, StateNode, StateValue, StorageError, Store, TxLocation};
 
@@ -18,9 +18,15 @@ const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_
 
 /// Key: height (8, big-endian) || position (4, big-endian). Value: an encoded audit record.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
+/// This node's own audit records. Key: local time in ms (8, big-endian) || sequence number (8,
+/// big-endian). Value: an encoded audit record.
+const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit");
 
 const META_HEIGHT: &str = "height";
 const META_GENESIS: &str = "genesis_hash";
+/// The next sequence number of a local audit record, and how many are kept.
+const META_LOCAL_SEQ: &str = "local_audit_seq";
+const META_LOCAL_COUNT: &str = "local_audit_count";
 
 /// The redb-backed [`Store`].
 pub struct RedbStore {
@@ -62,7 +68,7 @@ impl RedbStore {
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
-        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT] {
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, LOCAL_AUDIT] {
             tx.open_table(t).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
@@ -83,6 +89,16 @@ impl RedbStore {
             t.insert(value_key(kh, *ver).as_slice(), encode_value(v).as_slice()).map_err(db_err)?;
         }
         Ok(())
+    }
+
+    fn meta_u64(t: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64, StorageError> {
+        Ok(match t.get(key).map_err(db_err)? {
+            None => 0,
+            Some(v) => u64::from_be_bytes(v.value().try_into().map_err(|_| StorageError::Corrupt {
+                what: "local audit counter",
+                source: fdl_types::DecodeError::Eof { what: "local audit counter" },
+            })?),
+        })
     }
 
     fn get_bytes<K: redb::Key + 'static>(
@@ -256,6 +272,66 @@ impl Store for RedbStore {
         }
         Ok(())
     }
+
+    fn append_local_audit(&self, records: &[(u64, Vec<u8>)], keep: u64) -> Result<(), StorageError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        // Not consensus data: losing the last batch in a power cut is acceptable, a block's
+        // durability is not slowed down for it.
+        tx.set_durability(Durability::None).map_err(db_err)?;
+        {
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            let mut seq = Self::meta_u64(&meta, META_LOCAL_SEQ)?;
+            let mut count = Self::meta_u64(&meta, META_LOCAL_COUNT)?;
+            let mut t = tx.open_table(LOCAL_AUDIT).map_err(db_err)?;
+            for (time_ms, rec) in records {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&time_ms.to_be_bytes());
+                k[8..].copy_from_slice(&seq.to_be_bytes());
+                t.insert(k.as_slice(), rec.as_slice()).map_err(db_err)?;
+                seq += 1;
+                count += 1;
+            }
+            while count > keep {
+                if t.pop_first().map_err(db_err)?.is_none() {
+                    count = 0;
+                    break;
+                }
+                count -= 1;
+            }
+            meta.insert(META_LOCAL_SEQ, seq.to_be_bytes().as_slice()).map_err(db_err)?;
+            meta.insert(META_LOCAL_COUNT, count.to_be_bytes().as_slice()).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn local_audit(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        if from_ms > to_ms {
+            return Ok(());
+        }
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(LOCAL_AUDIT).map_err(db_err)?;
+        let mut lo = [0u8; 16];
+        lo[..8].copy_from_slice(&from_ms.to_be_bytes());
+        let mut hi = [0xffu8; 16];
+        hi[..8].copy_from_slice(&to_ms.to_be_bytes());
+        for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            let mut ms = [0u8; 8];
+            ms.copy_from_slice(&k.value()[..8]);
+            if !visit(u64::from_be_bytes(ms), v.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -279,5 +355,32 @@ mod tests {
         assert_eq!(s.state_value(&k, 100).expect("r"), Some(None));
         assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), None);
         assert_eq!(s.latest_height().expect("h"), 0);
+    }
+
+    #[test]
+    fn local_audit_records_survive_reopening_and_keep_the_newest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        {
+            let s = RedbStore::open(&path).expect("open");
+            let recs: Vec<(u64, Vec<u8>)> = (0..5u8).map(|i| (1_000 + u64::from(i), vec![i])).collect();
+            s.append_local_audit(&recs, 4).expect("append");
+            // Two records in the same millisecond are both kept.
+            s.append_local_audit(&[(1_004, vec![9])], 4).expect("append");
+        }
+        let s = RedbStore::open(&path).expect("reopen");
+        let read = |from, to| {
+            let mut out = Vec::new();
+            s.local_audit(from, to, &mut |t, b| {
+                out.push((t, b.to_vec()));
+                true
+            })
+            .expect("read");
+            out
+        };
+        // Keep 4: the two oldest are gone.
+        assert_eq!(read(0, u64::MAX), vec![(1_002, vec![2]), (1_003, vec![3]), (1_004, vec![4]), (1_004, vec![9])]);
+        assert_eq!(read(1_003, 1_003), vec![(1_003, vec![3])]);
+        assert!(read(2_000, 1_000).is_empty());
     }
 }

@@ -498,7 +498,7 @@ pub struct AuditView {
     pub status: Option<String>,
     /// All the event's attributes.
     pub attrs: Vec<(String, String)>,
-    /// True for a refusal at this node's admission (kept in memory, not on chain).
+    /// True for a refusal at this node's admission (in the node's own store, not on chain).
     #[serde(default)]
     pub local: bool,
 }
