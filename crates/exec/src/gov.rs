@@ -30,6 +30,11 @@ pub const NODES_KEY: &[u8] = b"sys/nodes";
 pub const NEXT_PROPOSAL_KEY: &[u8] = b"gov/next";
 /// Key of the passed proposals waiting for their activation height.
 pub const PENDING_KEY: &[u8] = b"gov/pending";
+/// The ids of proposals that were open when last looked at (pruned as they close).
+pub const OPEN_KEY: &[u8] = b"gov/open";
+/// Present when the committee or the threshold changed in a block: the block's end re-tallies
+/// every open proposal against the new seats.
+pub const RETALLY_KEY: &[u8] = b"gov/retally";
 
 /// The parameters `SetParam` may change.
 pub const PARAMS: [&str; 12] = [
@@ -584,6 +589,17 @@ pub(crate) fn propose(
     }
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
     put_json(ov, proposal_key(id), &prop);
+    if prop.status == ProposalStatus::Open {
+        // Indexed so that a change of seats or threshold re-tallies it; closed ones are pruned.
+        let mut open = Vec::new();
+        for other in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
+            if proposal(ov, other)?.is_some_and(|p| p.status_at(c.height) == "open") {
+                open.push(other);
+            }
+        }
+        open.push(id);
+        put_json(ov, OPEN_KEY.to_vec(), &open);
+    }
     Ok((StatusCode::Ok, events))
 }
 
@@ -613,6 +629,17 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
     )];
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
     put_json(ov, proposal_key(id), &prop);
+    if prop.status == ProposalStatus::Open {
+        // Indexed so that a change of seats or threshold re-tallies it; closed ones are pruned.
+        let mut open = Vec::new();
+        for other in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
+            if proposal(ov, other)?.is_some_and(|p| p.status_at(c.height) == "open") {
+                open.push(other);
+            }
+        }
+        open.push(id);
+        put_json(ov, OPEN_KEY.to_vec(), &open);
+    }
     Ok((StatusCode::Ok, events))
 }
 
@@ -663,10 +690,38 @@ fn tally(
 /// # Errors
 /// Store failure or corrupt state.
 pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result<Vec<Event>, ExecError> {
-    let pending: Vec<u64> = get_json(ov, PENDING_KEY)?.unwrap_or_default();
     let mut events = Vec::new();
+    apply_pending(ov, height, now_s, &mut events)?;
+    // Seats or the threshold changed: proposals that now pass (or can no longer pass) are decided
+    // without waiting for another vote. Once per block; a change made by this pass itself is
+    // taken up at the next block's end.
+    if ov.get(RETALLY_KEY)?.is_some() {
+        ov.delete(RETALLY_KEY.to_vec());
+        let mut open = Vec::new();
+        for id in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
+            let Some(mut prop) = proposal(ov, id)? else { continue };
+            if prop.status_at(height) != "open" {
+                continue;
+            }
+            tally(ov, &mut prop, height, now_s, &mut events)?;
+            put_json(ov, proposal_key(id), &prop);
+            if prop.status == ProposalStatus::Open {
+                open.push(id);
+            }
+        }
+        put_json(ov, OPEN_KEY.to_vec(), &open);
+    }
+    if !events.is_empty() {
+        identity::bump_epoch(ov)?;
+    }
+    Ok(events)
+}
+
+/// Applies passed proposals whose activation height has come.
+fn apply_pending(ov: &mut Overlay<'_>, height: u64, now_s: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
+    let pending: Vec<u64> = get_json(ov, PENDING_KEY)?.unwrap_or_default();
     if pending.is_empty() {
-        return Ok(events);
+        return Ok(());
     }
     let mut keep = Vec::new();
     for id in pending {
@@ -675,14 +730,11 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
             keep.push(id);
             continue;
         }
-        apply(ov, &mut prop, height, now_s, &mut events)?;
+        apply(ov, &mut prop, height, now_s, events)?;
         put_json(ov, proposal_key(id), &prop);
     }
     put_json(ov, PENDING_KEY.to_vec(), &keep);
-    if !events.is_empty() {
-        identity::bump_epoch(ov)?;
-    }
-    Ok(events)
+    Ok(())
 }
 
 fn apply(
@@ -728,6 +780,14 @@ fn params_suite(view: &dyn StateView) -> Result<Suite, ExecError> {
 
 fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
     let pid = prop.id.to_string();
+    let reseats = match &prop.action {
+        GovAction::AddMember { .. } | GovAction::RemoveMember { .. } => true,
+        GovAction::SetParam { name, .. } => name.starts_with("gov_threshold"),
+        _ => false,
+    };
+    if reseats {
+        ov.put(RETALLY_KEY.to_vec(), vec![1]);
+    }
     let mut nodes = nodes(ov)?;
     match &prop.action {
         GovAction::AddMember { name, ca_cert, committee } => {

@@ -158,7 +158,7 @@ impl Chain {
 }
 
 #[test]
-fn the_threshold_is_set_by_governance_itself() {
+fn the_threshold_is_set_by_governance_itself_and_open_proposals_follow_it() {
     let mut c = Chain::new(1);
     // Default more than 2/3: two of four seats do not pass.
     let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 100 }, 0);
@@ -169,6 +169,10 @@ fn the_threshold_is_set_by_governance_itself() {
     c.vote(1, t1, true);
     c.vote(2, t1, true);
     assert_eq!(c.status(t1), "applied");
+    // The open proposal is re-tallied at that block's end against the new threshold: its two
+    // seats of four are now more than 1/3, so it passes without another vote.
+    assert_eq!(c.status(id), "applied");
+    assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 100);
     let (t2, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_den".into(), value: 4 }, 0);
     c.vote(1, t2, true);
     assert_eq!(c.status(t2), "applied", "one third then needs two seats of four");
@@ -368,4 +372,31 @@ fn lapsed_and_foreign_node_certificates_do_not_count() {
     c.skew_ms = 40 * 86_400_000;
     c.block(&[]);
     assert_eq!(c.validators(), 4);
+}
+
+#[test]
+fn removing_institutions_re_tallies_open_proposals() {
+    let mut c = Chain::new(1);
+    let pass = |c: &mut Chain, action: GovAction, voters: &[usize]| {
+        let (id, r) = c.propose(0, action, 0);
+        assert_eq!(r.status.as_str(), "ok", "{r:?}");
+        for &v in voters {
+            c.vote(v, id, true);
+        }
+        assert_eq!(c.status(id), "applied");
+    };
+    // Two institutions will leave: their nodes go first.
+    pass(&mut c, GovAction::RemoveNode { name: "org4".into() }, &[1, 2]);
+    pass(&mut c, GovAction::RemoveNode { name: "org3".into() }, &[1, 2]);
+    // Two yes of four seats: open.
+    let (p, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    c.vote(1, p, true);
+    assert_eq!(c.status(p), "open");
+    pass(&mut c, GovAction::RemoveMember { name: "org4".into() }, &[1, 2]);
+    assert_eq!(c.status(p), "open", "two of three seats are not more than 2/3");
+    // Removing the third seat leaves two, both of which said yes: the open proposal passes at
+    // the end of that block, without another vote.
+    pass(&mut c, GovAction::RemoveMember { name: "org3".into() }, &[1, 2]);
+    assert_eq!(c.status(p), "applied");
+    assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 10);
 }
