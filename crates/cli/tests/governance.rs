@@ -376,7 +376,16 @@ fn identities_permissions_accounts_and_the_audit_log() {
     for k in ["identity.registered", "acl.denied", "account.frozen", "account.unfrozen", "account.forced_transfer"] {
         assert!(kinds.contains(&k), "{k} missing from alice's audit trail: {kinds:?}");
     }
-    assert!(audit(&net, "org=org1&kind=account.").iter().all(|r| r["org"] == "org1"));
+    let org1 = audit(&net, "org=org1&kind=account.");
+    assert!(!org1.is_empty() && org1.iter().all(|r| r["org"] == "org1"), "{org1:?}");
+    // A time range: exactly the records of the block that froze alice's account.
+    let frozen = acct.iter().find(|r| r["kind"] == "account.frozen").unwrap();
+    let t = frozen["time_ms"].as_u64().unwrap();
+    let at = audit(&net, &format!("account={}&from_ms={t}&to_ms={t}&local=false", alice.address().to_hex()));
+    assert!(at.iter().any(|r| r["kind"] == "account.frozen"), "{at:?}");
+    assert!(at.iter().all(|r| r["time_ms"] == t && r["height"] == frozen["height"]), "{at:?}");
+    let before = audit(&net, &format!("account={}&to_ms={}&local=false", alice.address().to_hex(), t - 1));
+    assert!(before.iter().all(|r| r["time_ms"].as_u64().unwrap() < t) && before.len() < acct.len(), "{before:?}");
     assert!(!audit(&net, "kind=gov.voted").is_empty());
     let future = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
     assert!(audit(&net, &format!("from_ms={future}&local=false")).is_empty());

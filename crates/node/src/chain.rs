@@ -11,7 +11,7 @@ use fdl_exec::{ExecError, StateView, check_tx_for_block, execute_block, genesis_
 use fdl_mempool::Mempool;
 use fdl_rpc::{CommittedBlock, Metrics, RpcContext};
 use fdl_state::StateDb;
-use fdl_storage::{BlockWrite, StateNode, StateValue, Store};
+use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeRole, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
@@ -415,10 +415,15 @@ impl Chain {
 
 /// The audit records of a block (STD-13.4): its transactions' identity, account, permission and
 /// governance events, refusals included, then the events of its end.
-fn audit_records(p: &ProposedBlock) -> Vec<Vec<u8>> {
+fn audit_records(p: &ProposedBlock) -> Vec<AuditWrite> {
     let h = &p.block.header;
     let mut out = Vec::new();
-    let mut push = |v: AuditView| out.push(serde_json::to_vec(&v).expect("invariant: audit records serialize"));
+    let mut push = |v: AuditView| {
+        out.push(AuditWrite {
+            keys: v.index_keys(),
+            record: serde_json::to_vec(&v).expect("invariant: audit records serialize"),
+        });
+    };
     for r in &p.receipts {
         for e in r.events.iter().filter(|e| is_audit_kind(&e.kind)) {
             push(AuditView::of_event(h.height, h.timestamp_ms, Some(r.tx_id), Some(r.status.as_str()), e));

@@ -10,7 +10,10 @@ use fdl_crypto::Hash;
 use fdl_exec::{ExecError, StateView, gov, identity};
 use fdl_types::{
     NodeRole,
-    api::{AuditListView, AuditView, CertView, MemberNodeView, MemberView, ValidatorView, ValidatorsView},
+    api::{
+        AuditListView, AuditView, CertView, MemberNodeView, MemberView, ValidatorView, ValidatorsView,
+        audit_account_key, audit_org_key,
+    },
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -237,6 +240,27 @@ fn matches(q: &AuditQuery, r: &AuditView) -> bool {
         && q.to_ms.is_none_or(|t| r.time_ms <= t)
 }
 
+/// The lowest height in `from..=to` whose block time satisfies `past` (which, block times never
+/// decreasing, holds from some height on), or `to + 1` if none does.
+fn first_height_at(ctx: &RpcContext, from: u64, to: u64, past: impl Fn(u64) -> bool) -> ApiResult<u64> {
+    let (mut lo, mut hi) = (from, to.saturating_add(1));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let t = ctx
+            .store
+            .block_header(mid)
+            .map_err(ApiError::internal)?
+            .map(|h| h.timestamp_ms)
+            .ok_or_else(|| ApiError::internal(format!("block {mid} is missing")))?;
+        if past(t) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
+}
+
 /// `GET /v1/audit`: identity, account, credential, permission and governance events, refusals
 /// included, filtered by account, institution, kind and time or height range (STD-13.4, 16.1).
 pub(crate) async fn audit(
@@ -246,30 +270,49 @@ pub(crate) async fn audit(
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let limit = q.limit.unwrap_or(MAX_AUDIT_RECORDS).min(MAX_AUDIT_RECORDS);
     let tip = ctx.store.latest_height().map_err(ApiError::internal)?;
-    let from = q.from_height.unwrap_or(1);
-    let to = q.to_height.unwrap_or(tip).min(tip);
+    let mut from = q.from_height.unwrap_or(1).max(1);
+    let mut to = q.to_height.unwrap_or(tip).min(tip);
+    // This node's refusals carry its own clock: they are filtered by the times asked, and by the
+    // heights asked, not by the heights the block times give.
+    let (asked_from, asked_to) = (from, to);
+    // Block times never decrease: a time range is a height range, found by bisection.
+    if let Some(ms) = q.from_ms {
+        from = first_height_at(&ctx, from, to, |t| t >= ms)?;
+    }
+    if let Some(ms) = q.to_ms {
+        to = first_height_at(&ctx, from, to, |t| t > ms)?.saturating_sub(1);
+    }
     let mut records = Vec::new();
     let mut truncated = false;
     let mut bad = None;
-    ctx.store
-        .audit(from, to, &mut |_, bytes| match serde_json::from_slice::<AuditView>(bytes) {
-            Ok(r) => {
-                if matches(&q, &r) {
-                    if records.len() >= limit {
-                        truncated = true;
-                        return false;
-                    }
-                    records.push(r);
+    let mut visit = |_, bytes: &[u8]| match serde_json::from_slice::<AuditView>(bytes) {
+        Ok(r) => {
+            if matches(&q, &r) {
+                if records.len() >= limit {
+                    truncated = true;
+                    return false;
                 }
-                true
+                records.push(r);
             }
-            Err(e) => {
-                bad = Some(e.to_string());
-                false
-            }
-        })
-        .map_err(ApiError::internal)?;
-    if let Some(e) = bad {
+            true
+        }
+        Err(e) => {
+            bad = Some(e.to_string());
+            false
+        }
+    };
+    // An account or an institution is looked up in the index instead of scanning every record.
+    let key = match (&q.account, &q.org) {
+        (Some(a), _) => Some(audit_account_key(a)),
+        (None, Some(o)) => Some(audit_org_key(o)),
+        (None, None) => None,
+    };
+    match key {
+        Some(k) => ctx.store.audit_by_key(&k, from, to, &mut visit),
+        None => ctx.store.audit(from, to, &mut visit),
+    }
+    .map_err(ApiError::internal)?;
+    if let Some(e) = bad.take() {
         return Err(ApiError::internal(format!("corrupt audit record: {e}")));
     }
     if q.local.unwrap_or(true) {
@@ -279,7 +322,7 @@ pub(crate) async fn audit(
             .local_audit(q.from_ms.unwrap_or(0), q.to_ms.unwrap_or(u64::MAX), &mut |_, bytes| {
                 match serde_json::from_slice::<AuditView>(bytes) {
                     Ok(rec) => {
-                        if rec.height >= from.saturating_sub(1) && rec.height <= to && matches(&q, &rec) {
+                        if rec.height >= asked_from.saturating_sub(1) && rec.height <= asked_to && matches(&q, &rec) {
                             if records.len() >= limit {
                                 truncated = true;
                                 return false;

@@ -67,8 +67,21 @@ pub struct BlockWrite<'a> {
     pub state_nodes: Vec<StateNode>,
     /// New state value versions.
     pub state_values: Vec<StateValue>,
-    /// Audit records of this block (encoded by the caller), indexed by height and position.
-    pub audit: Vec<Vec<u8>>,
+    /// Audit records of this block, stored by height and position and indexed by their keys.
+    pub audit: Vec<AuditWrite>,
+}
+
+/// Longest index key of an audit record.
+pub const MAX_AUDIT_INDEX_KEY: usize = 255;
+
+/// One audit record to store with its block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditWrite {
+    /// The keys it is found by (e.g. its account, its institution), each at most
+    /// [`MAX_AUDIT_INDEX_KEY`] bytes (longer ones are not indexed).
+    pub keys: Vec<Vec<u8>>,
+    /// The encoded record.
+    pub record: Vec<u8>,
 }
 
 /// The storage interface: blocks, indexes, receipts and the authenticated state's nodes.
@@ -146,6 +159,17 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// Engine failures.
     fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError>;
+    /// As [`Store::audit`], but only the records indexed by `key` (see [`AuditWrite::keys`]).
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn audit_by_key(
+        &self,
+        key: &[u8],
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError>;
     /// Appends this node's own audit records (refusals at admission, which never reach a block),
     /// each with its local time in ms, then deletes the oldest until at most `keep` remain.
     ///

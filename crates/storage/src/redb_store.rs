@@ -4,7 +4,7 @@ use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, Decode, Encode, Receipt};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{BlockWrite, StateNode, StateValue, StorageError, Store, TxLocation};
+use crate::{BlockWrite, MAX_AUDIT_INDEX_KEY, StateNode, StateValue, StorageError, Store, TxLocation};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -18,6 +18,9 @@ const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_
 
 /// Key: height (8, big-endian) || position (4, big-endian). Value: an encoded audit record.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
+/// The audit index. Key: index key length (1) || index key || height (8, big-endian) ||
+/// position (4, big-endian). Value: empty.
+const AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_index");
 /// This node's own audit records. Key: local time in ms (8, big-endian) || sequence number (8,
 /// big-endian). Value: an encoded audit record.
 const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit");
@@ -44,6 +47,14 @@ fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     k
 }
 
+/// Length (1 byte) || key: no key is a prefix of another's entries.
+fn index_prefix(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 13);
+    out.push(key.len() as u8);
+    out.extend_from_slice(key);
+    out
+}
+
 fn encode_value(v: &Option<Vec<u8>>) -> Vec<u8> {
     match v {
         None => vec![0],
@@ -68,7 +79,7 @@ impl RedbStore {
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
-        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, LOCAL_AUDIT] {
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT] {
             tx.open_table(t).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
@@ -195,11 +206,17 @@ impl Store for RedbStore {
         Self::write_state(&tx, &w.state_nodes, &w.state_values)?;
         if !w.audit.is_empty() {
             let mut t = tx.open_table(AUDIT).map_err(db_err)?;
+            let mut idx = tx.open_table(AUDIT_INDEX).map_err(db_err)?;
             for (i, rec) in w.audit.iter().enumerate() {
                 let mut k = [0u8; 12];
                 k[..8].copy_from_slice(&height.to_be_bytes());
                 k[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                t.insert(k.as_slice(), rec.as_slice()).map_err(db_err)?;
+                t.insert(k.as_slice(), rec.record.as_slice()).map_err(db_err)?;
+                for key in rec.keys.iter().filter(|key| key.len() <= MAX_AUDIT_INDEX_KEY) {
+                    let mut ik = index_prefix(key);
+                    ik.extend_from_slice(&k);
+                    idx.insert(ik.as_slice(), [].as_slice()).map_err(db_err)?;
+                }
             }
         }
         tx.open_table(META).map_err(db_err)?.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(db_err)?;
@@ -273,6 +290,44 @@ impl Store for RedbStore {
         Ok(())
     }
 
+    fn audit_by_key(
+        &self,
+        key: &[u8],
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        if from > to || key.len() > MAX_AUDIT_INDEX_KEY {
+            return Ok(());
+        }
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let idx = tx.open_table(AUDIT_INDEX).map_err(db_err)?;
+        let records = tx.open_table(AUDIT).map_err(db_err)?;
+        let mut lo = index_prefix(key);
+        let mut hi = lo.clone();
+        lo.extend_from_slice(&from.to_be_bytes());
+        lo.extend_from_slice(&[0; 4]);
+        hi.extend_from_slice(&to.to_be_bytes());
+        hi.extend_from_slice(&[0xff; 4]);
+        let n = key.len() + 1;
+        for item in idx.range(lo.as_slice()..=hi.as_slice()).map_err(db_err)? {
+            let (k, _) = item.map_err(db_err)?;
+            let at = &k.value()[n..];
+            let Some(rec) = records.get(at).map_err(db_err)? else {
+                return Err(StorageError::Corrupt {
+                    what: "audit index",
+                    source: fdl_types::DecodeError::Eof { what: "audit record" },
+                });
+            };
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&at[..8]);
+            if !visit(u64::from_be_bytes(h), rec.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn append_local_audit(&self, records: &[(u64, Vec<u8>)], keep: u64) -> Result<(), StorageError> {
         if records.is_empty() {
             return Ok(());
@@ -337,6 +392,7 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AuditWrite;
 
     #[test]
     fn state_values_newest_at_or_below_version() {
@@ -355,6 +411,77 @@ mod tests {
         assert_eq!(s.state_value(&k, 100).expect("r"), Some(None));
         assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), None);
         assert_eq!(s.latest_height().expect("h"), 0);
+    }
+
+    fn empty_block(height: u64) -> (Block, Commit) {
+        let header = fdl_types::BlockHeader {
+            chain_id: "t".into(),
+            height,
+            parent_hash: Hash::ZERO,
+            timestamp_ms: height * 1_000,
+            proposer: fdl_crypto::Address([0; 20]),
+            tx_count: 0,
+            tx_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            receipts_root: Hash::ZERO,
+        };
+        let commit = Commit { height, round: 0, block_hash: Hash([height as u8; 32]), signatures: vec![] };
+        (Block { header, txs: vec![] }, commit)
+    }
+
+    #[test]
+    fn audit_records_are_found_by_their_index_keys_and_height_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = RedbStore::open(&dir.path().join("db")).expect("open");
+        s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+        let rec = |keys: &[&[u8]], body: &str| AuditWrite {
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            record: body.as_bytes().to_vec(),
+        };
+        let long = vec![b'x'; MAX_AUDIT_INDEX_KEY + 1];
+        let blocks = [
+            vec![rec(&[b"a:01", b"o:org1"], "h1-0"), rec(&[b"a:0102"], "h1-1")],
+            vec![],
+            vec![rec(&[b"o:org1"], "h3-0"), rec(&[b"a:01", long.as_slice()], "h3-1")],
+        ];
+        for (i, audit) in blocks.into_iter().enumerate() {
+            let (block, commit) = empty_block(i as u64 + 1);
+            s.write_block(BlockWrite {
+                block: &block,
+                block_hash: commit.block_hash,
+                commit: &commit,
+                receipts: &[],
+                state_nodes: vec![],
+                state_values: vec![],
+                audit,
+            })
+            .expect("write");
+        }
+        let find = |key: &[u8], from, to| {
+            let mut out = Vec::new();
+            s.audit_by_key(key, from, to, &mut |h, b| {
+                out.push((h, String::from_utf8_lossy(b).into_owned()));
+                true
+            })
+            .expect("read");
+            out
+        };
+        // "a:01" is a prefix of "a:0102" but not the same key.
+        assert_eq!(find(b"a:01", 1, 3), vec![(1, "h1-0".into()), (3, "h3-1".into())]);
+        assert_eq!(find(b"a:0102", 1, 3), vec![(1, "h1-1".into())]);
+        assert_eq!(find(b"o:org1", 2, 3), vec![(3, "h3-0".into())]);
+        assert_eq!(find(b"o:org1", 1, 1), vec![(1, "h1-0".into())]);
+        assert!(find(b"o:org2", 1, 3).is_empty());
+        assert!(find(&long, 1, 3).is_empty(), "over-long keys are not indexed");
+        assert!(find(b"a:01", 3, 1).is_empty());
+        // The plain scan still sees every record.
+        let mut all = 0;
+        s.audit(1, 3, &mut |_, _| {
+            all += 1;
+            true
+        })
+        .expect("scan");
+        assert_eq!(all, 4);
     }
 
     #[test]

@@ -519,6 +519,33 @@ impl AuditView {
             local: false,
         }
     }
+
+    /// The keys the audit log indexes this record by: its account and its institution.
+    pub fn index_keys(&self) -> Vec<Vec<u8>> {
+        let mut keys = Vec::with_capacity(2);
+        if let Some(a) = &self.account {
+            keys.push(audit_account_key(a));
+        }
+        if let Some(o) = &self.org {
+            keys.push(audit_org_key(o));
+        }
+        keys
+    }
+}
+
+/// The audit index key of an account (hex, with or without `0x`, any case).
+pub fn audit_account_key(account: &str) -> Vec<u8> {
+    let hex = account.trim_start_matches("0x").to_ascii_lowercase();
+    let mut k = b"a:".to_vec();
+    k.extend_from_slice(hex.as_bytes());
+    k
+}
+
+/// The audit index key of an institution.
+pub fn audit_org_key(org: &str) -> Vec<u8> {
+    let mut k = b"o:".to_vec();
+    k.extend_from_slice(org.as_bytes());
+    k
 }
 
 /// `GET /v1/audit`.
