@@ -6,8 +6,8 @@
 //! `gov_threshold_num / gov_threshold_den` of the seats approve (default more than 2/3). It applies
 //! in the transaction that passes it when its activation height has come, else at the end of the
 //! block at its activation height; a validator-set change applied in block `h` is the set that
-//! decides `h + 1`. Votes are counted when cast: if the committee changes, open proposals are
-//! counted against the new seats at their next vote.
+//! decides `h + 1`. Votes are counted when cast, and again at the end of any block that changed
+//! the seats or the threshold: every open proposal is then tallied against the new rule.
 
 use std::collections::BTreeMap;
 
@@ -629,17 +629,6 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
     )];
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
     put_json(ov, proposal_key(id), &prop);
-    if prop.status == ProposalStatus::Open {
-        // Indexed so that a change of seats or threshold re-tallies it; closed ones are pruned.
-        let mut open = Vec::new();
-        for other in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
-            if proposal(ov, other)?.is_some_and(|p| p.status_at(c.height) == "open") {
-                open.push(other);
-            }
-        }
-        open.push(id);
-        put_json(ov, OPEN_KEY.to_vec(), &open);
-    }
     Ok((StatusCode::Ok, events))
 }
 
