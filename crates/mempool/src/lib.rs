@@ -192,7 +192,7 @@ pub struct Mempool {
     /// list changes identity state (the epoch moves).
     identity: Mutex<(u64, u64, IdentityMemo)>,
     /// Refusals not yet stored, and how many a flood made the pool drop since the last store.
-    refusals: Mutex<(Vec<Refusal>, u64)>,
+    refusals: Mutex<(VecDeque<Refusal>, u64)>,
     config: MempoolConfig,
     height: AtomicU64,
     inner: Mutex<Inner>,
@@ -216,7 +216,7 @@ impl Mempool {
             state,
             params: RwLock::new(params),
             identity: Mutex::new((height, u64::MAX, HashMap::new())),
-            refusals: Mutex::new((Vec::new(), 0)),
+            refusals: Mutex::new((VecDeque::new(), 0)),
             config,
             height: AtomicU64::new(height),
             inner: Mutex::new(Inner::default()),
@@ -398,10 +398,10 @@ impl Mempool {
         if let Err(code) = verdict {
             let mut r = self.refusals.lock();
             if r.0.len() >= MAX_PENDING_REFUSALS {
-                r.0.remove(0);
+                r.0.pop_front();
                 r.1 += 1;
             }
-            r.0.push(Refusal {
+            r.0.push_back(Refusal {
                 time_ms: now,
                 height: version,
                 tx_id: tx.id(),
@@ -431,15 +431,23 @@ impl Mempool {
         if dropped > 0 {
             tracing::warn!(dropped, "admission refusals arrived faster than blocks; the oldest were not stored");
         }
-        let records: Vec<(u64, Vec<u8>)> =
-            batch.iter().map(|r| (r.time_ms, serde_json::to_vec(&r.audit_view()).unwrap_or_default())).collect();
+        let records: Vec<(u64, fdl_storage::AuditWrite)> = batch
+            .iter()
+            .filter_map(|r| {
+                let view = r.audit_view();
+                let record = serde_json::to_vec(&view).ok()?;
+                Some((r.time_ms, fdl_storage::AuditWrite { keys: view.index_keys(), record }))
+            })
+            .collect();
         if let Err(e) = self.store.append_local_audit(&records, MAX_STORED_REFUSALS) {
+            // Kept for the next call, newest first, within the bound.
             let mut r = self.refusals.lock();
             let mut kept = batch;
             kept.append(&mut r.0);
             let excess = kept.len().saturating_sub(MAX_PENDING_REFUSALS);
             kept.drain(..excess);
             r.0 = kept;
+            r.1 += dropped + excess as u64;
             return Err(e);
         }
         Ok(())

@@ -101,6 +101,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         )
         .map_err(|e| NodeError::Config(e.to_string()))?,
     );
+    let refusals = mempool.clone();
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
     let signer: Arc<dyn Signer> = Arc::new(key);
@@ -157,6 +158,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         rpc.abort();
     }
     let _ = rpc.await;
+    // The admission refusals not yet stored; closing the store makes them durable.
+    if let Err(e) = refusals.flush_refusals() {
+        tracing::error!(error = %e, "could not store the last admission refusals");
+    }
     tracing::info!(height = chain.height(), "node stopped");
     result
 }

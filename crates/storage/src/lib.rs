@@ -27,6 +27,17 @@ pub enum StorageError {
         /// Decoding error.
         source: DecodeError,
     },
+    /// The database was written by a version of FDL with another layout.
+    #[error(
+        "the database has layout version {found}, this FDL writes version {expected}: start the node with a new \
+         data directory (the chain syncs from its peers) or use the FDL version that created it"
+    )]
+    Layout {
+        /// The stored layout version (0: older than layout versions).
+        found: u64,
+        /// The layout this build reads and writes.
+        expected: u64,
+    },
     /// A block was written out of order.
     #[error("block height {got} does not follow the stored height {expected_after}")]
     OutOfOrder {
@@ -171,18 +182,22 @@ pub trait Store: Send + Sync {
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StorageError>;
     /// Appends this node's own audit records (refusals at admission, which never reach a block),
-    /// each with its local time in ms, then deletes the oldest until at most `keep` remain.
+    /// each with its local time in ms and its index keys, then deletes the oldest until at most
+    /// `keep` remain. Written without waiting for the disk: they become durable with the next
+    /// block written, or when the store closes.
     ///
     /// # Errors
     /// Engine failures.
-    fn append_local_audit(&self, records: &[(u64, Vec<u8>)], keep: u64) -> Result<(), StorageError>;
+    fn append_local_audit(&self, records: &[(u64, AuditWrite)], keep: u64) -> Result<(), StorageError>;
     /// This node's own audit records with times `from_ms ..= to_ms`, oldest first, calling
-    /// `visit` with each record's time and bytes until it returns `false`.
+    /// `visit` with each record's time and bytes until it returns `false`. With `key`, only the
+    /// records indexed by it.
     ///
     /// # Errors
     /// Engine failures.
     fn local_audit(
         &self,
+        key: Option<&[u8]>,
         from_ms: u64,
         to_ms: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,

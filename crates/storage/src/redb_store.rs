@@ -4,7 +4,7 @@ use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, Decode, Encode, Receipt};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{BlockWrite, MAX_AUDIT_INDEX_KEY, StateNode, StateValue, StorageError, Store, TxLocation};
+use crate::{AuditWrite, BlockWrite, MAX_AUDIT_INDEX_KEY, StateNode, StateValue, StorageError, Store, TxLocation};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -22,11 +22,17 @@ const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
 /// position (4, big-endian). Value: empty.
 const AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_index");
 /// This node's own audit records. Key: local time in ms (8, big-endian) || sequence number (8,
-/// big-endian). Value: an encoded audit record.
+/// big-endian). Value: key count (1) || (length (1) || index key)* || the encoded record.
 const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit");
+/// Their index. Key: index key length (1) || index key || local audit key (16). Value: empty.
+const LOCAL_AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit_index");
 
 const META_HEIGHT: &str = "height";
 const META_GENESIS: &str = "genesis_hash";
+/// The layout version of the tables.
+const META_LAYOUT: &str = "layout";
+/// The layout this build reads and writes. 2: audit index, local audit records (issue 4).
+pub const LAYOUT_VERSION: u64 = 2;
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";
@@ -45,6 +51,28 @@ fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     k[..32].copy_from_slice(key_hash);
     k[32..].copy_from_slice(&version.to_be_bytes());
     k
+}
+
+fn corrupt_local() -> StorageError {
+    StorageError::Corrupt {
+        what: "local audit record",
+        source: fdl_types::DecodeError::Eof { what: "local audit record" },
+    }
+}
+
+/// A stored local audit value: its index keys and the record.
+fn split_local(v: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), StorageError> {
+    let (&n, mut rest) = v.split_first().ok_or_else(corrupt_local)?;
+    let mut keys = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (&len, r) = rest.split_first().ok_or_else(corrupt_local)?;
+        if r.len() < len as usize {
+            return Err(corrupt_local());
+        }
+        keys.push(&r[..len as usize]);
+        rest = &r[len as usize..];
+    }
+    Ok((keys, rest))
 }
 
 /// Length (1 byte) || key: no key is a prefix of another's entries.
@@ -79,8 +107,18 @@ impl RedbStore {
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
-        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT] {
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
+        }
+        {
+            // A database with a chain in it must have this build's layout; a new one takes it.
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            let has_chain = meta.get(META_GENESIS).map_err(db_err)?.is_some();
+            let found = Self::meta_u64(&meta, META_LAYOUT)?;
+            if has_chain && found != LAYOUT_VERSION {
+                return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
+            }
+            meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice()).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         Ok(RedbStore { db })
@@ -328,31 +366,48 @@ impl Store for RedbStore {
         Ok(())
     }
 
-    fn append_local_audit(&self, records: &[(u64, Vec<u8>)], keep: u64) -> Result<(), StorageError> {
+    fn append_local_audit(&self, records: &[(u64, AuditWrite)], keep: u64) -> Result<(), StorageError> {
         if records.is_empty() {
             return Ok(());
         }
         let mut tx = self.db.begin_write().map_err(db_err)?;
-        // Not consensus data: losing the last batch in a power cut is acceptable, a block's
-        // durability is not slowed down for it.
+        // Not consensus data: the next block's write (or closing the store) makes it durable;
+        // a block's commit is not slowed down for it.
         tx.set_durability(Durability::None).map_err(db_err)?;
         {
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let mut seq = Self::meta_u64(&meta, META_LOCAL_SEQ)?;
             let mut count = Self::meta_u64(&meta, META_LOCAL_COUNT)?;
             let mut t = tx.open_table(LOCAL_AUDIT).map_err(db_err)?;
+            let mut idx = tx.open_table(LOCAL_AUDIT_INDEX).map_err(db_err)?;
             for (time_ms, rec) in records {
                 let mut k = [0u8; 16];
                 k[..8].copy_from_slice(&time_ms.to_be_bytes());
                 k[8..].copy_from_slice(&seq.to_be_bytes());
-                t.insert(k.as_slice(), rec.as_slice()).map_err(db_err)?;
+                let keys: Vec<&Vec<u8>> =
+                    rec.keys.iter().filter(|x| x.len() <= MAX_AUDIT_INDEX_KEY).take(255).collect();
+                let mut v = vec![keys.len() as u8];
+                for key in &keys {
+                    v.extend_from_slice(&index_prefix(key));
+                    let mut ik = index_prefix(key);
+                    ik.extend_from_slice(&k);
+                    idx.insert(ik.as_slice(), [].as_slice()).map_err(db_err)?;
+                }
+                v.extend_from_slice(&rec.record);
+                t.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
                 seq += 1;
                 count += 1;
             }
             while count > keep {
-                if t.pop_first().map_err(db_err)?.is_none() {
+                let Some((k, v)) = t.pop_first().map_err(db_err)? else {
                     count = 0;
                     break;
+                };
+                let (keys, _) = split_local(v.value())?;
+                for key in keys {
+                    let mut ik = index_prefix(key);
+                    ik.extend_from_slice(k.value());
+                    idx.remove(ik.as_slice()).map_err(db_err)?;
                 }
                 count -= 1;
             }
@@ -364,11 +419,12 @@ impl Store for RedbStore {
 
     fn local_audit(
         &self,
+        key: Option<&[u8]>,
         from_ms: u64,
         to_ms: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StorageError> {
-        if from_ms > to_ms {
+        if from_ms > to_ms || key.is_some_and(|k| k.len() > MAX_AUDIT_INDEX_KEY) {
             return Ok(());
         }
         let tx = self.db.begin_read().map_err(db_err)?;
@@ -377,12 +433,37 @@ impl Store for RedbStore {
         lo[..8].copy_from_slice(&from_ms.to_be_bytes());
         let mut hi = [0xffu8; 16];
         hi[..8].copy_from_slice(&to_ms.to_be_bytes());
-        for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(db_err)? {
-            let (k, v) = item.map_err(db_err)?;
+        let mut emit = |k: &[u8], v: &[u8]| -> Result<bool, StorageError> {
             let mut ms = [0u8; 8];
-            ms.copy_from_slice(&k.value()[..8]);
-            if !visit(u64::from_be_bytes(ms), v.value()) {
-                break;
+            ms.copy_from_slice(&k[..8]);
+            let (_, record) = split_local(v)?;
+            Ok(visit(u64::from_be_bytes(ms), record))
+        };
+        match key {
+            None => {
+                for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(db_err)? {
+                    let (k, v) = item.map_err(db_err)?;
+                    if !emit(k.value(), v.value())? {
+                        break;
+                    }
+                }
+            }
+            Some(key) => {
+                let idx = tx.open_table(LOCAL_AUDIT_INDEX).map_err(db_err)?;
+                let n = key.len() + 1;
+                let (mut ilo, mut ihi) = (index_prefix(key), index_prefix(key));
+                ilo.extend_from_slice(&lo);
+                ihi.extend_from_slice(&hi);
+                for item in idx.range(ilo.as_slice()..=ihi.as_slice()).map_err(db_err)? {
+                    let (ik, _) = item.map_err(db_err)?;
+                    let at = &ik.value()[n..];
+                    let Some(v) = t.get(at).map_err(db_err)? else {
+                        return Err(corrupt_local());
+                    };
+                    if !emit(at, v.value())? {
+                        break;
+                    }
+                }
             }
         }
         Ok(())
@@ -392,7 +473,6 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AuditWrite;
 
     #[test]
     fn state_values_newest_at_or_below_version() {
@@ -488,26 +568,62 @@ mod tests {
     fn local_audit_records_survive_reopening_and_keep_the_newest() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db");
+        let rec = |key: &[u8], i: u8| AuditWrite { keys: vec![key.to_vec()], record: vec![i] };
         {
             let s = RedbStore::open(&path).expect("open");
-            let recs: Vec<(u64, Vec<u8>)> = (0..5u8).map(|i| (1_000 + u64::from(i), vec![i])).collect();
+            let recs: Vec<(u64, AuditWrite)> = (0..5u8)
+                .map(|i| (1_000 + u64::from(i), rec(if i % 2 == 0 { b"a:even" } else { b"a:odd" }, i)))
+                .collect();
             s.append_local_audit(&recs, 4).expect("append");
             // Two records in the same millisecond are both kept.
-            s.append_local_audit(&[(1_004, vec![9])], 4).expect("append");
+            s.append_local_audit(&[(1_004, rec(b"a:odd", 9))], 4).expect("append");
         }
         let s = RedbStore::open(&path).expect("reopen");
-        let read = |from, to| {
+        let read = |key: Option<&[u8]>, from, to| {
             let mut out = Vec::new();
-            s.local_audit(from, to, &mut |t, b| {
+            s.local_audit(key, from, to, &mut |t, b| {
                 out.push((t, b.to_vec()));
                 true
             })
             .expect("read");
             out
         };
-        // Keep 4: the two oldest are gone.
-        assert_eq!(read(0, u64::MAX), vec![(1_002, vec![2]), (1_003, vec![3]), (1_004, vec![4]), (1_004, vec![9])]);
-        assert_eq!(read(1_003, 1_003), vec![(1_003, vec![3])]);
-        assert!(read(2_000, 1_000).is_empty());
+        // Keep 4: the two oldest are gone, from the index too.
+        assert_eq!(
+            read(None, 0, u64::MAX),
+            vec![(1_002, vec![2]), (1_003, vec![3]), (1_004, vec![4]), (1_004, vec![9])]
+        );
+        assert_eq!(read(None, 1_003, 1_003), vec![(1_003, vec![3])]);
+        assert!(read(None, 2_000, 1_000).is_empty());
+        assert_eq!(read(Some(b"a:even"), 0, u64::MAX), vec![(1_002, vec![2]), (1_004, vec![4])]);
+        assert_eq!(read(Some(b"a:odd"), 0, u64::MAX), vec![(1_003, vec![3]), (1_004, vec![9])]);
+        assert_eq!(read(Some(b"a:odd"), 1_004, 1_004), vec![(1_004, vec![9])]);
+        assert!(read(Some(b"a:od"), 0, u64::MAX).is_empty());
+        let tx = s.db.begin_read().expect("read");
+        let idx = tx.open_table(LOCAL_AUDIT_INDEX).expect("index");
+        assert_eq!(redb::ReadableTableMetadata::len(&idx).expect("len"), 4, "pruned records leave no index entries");
+    }
+
+    #[test]
+    fn a_database_of_another_layout_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        {
+            let s = RedbStore::open(&path).expect("open");
+            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+            let tx = s.db.begin_write().expect("write");
+            tx.open_table(META).expect("meta").insert(META_LAYOUT, 1u64.to_be_bytes().as_slice()).expect("insert");
+            tx.commit().expect("commit");
+        }
+        match RedbStore::open(&path) {
+            Err(e @ StorageError::Layout { found: 1, expected: LAYOUT_VERSION }) => {
+                assert!(e.to_string().contains("new data directory"), "{e}");
+            }
+            other => panic!("expected a layout error, got {:?}", other.map(|_| ())),
+        }
+        // A new database takes this build's layout, and reopens.
+        let fresh = dir.path().join("fresh");
+        RedbStore::open(&fresh).expect("create").write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+        RedbStore::open(&fresh).expect("reopen");
     }
 }
