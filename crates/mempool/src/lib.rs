@@ -115,8 +115,8 @@ struct Inner {
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
 }
 
-/// Most admission refusals waiting in memory to be stored (they are stored at every committed
-/// block and before every audit query); a flood beyond it between two blocks loses the oldest,
+/// Most admission refusals waiting in memory to be stored (the node stores them every second,
+/// before every audit query and when it stops); a flood beyond it in between loses the oldest,
 /// and the loss is logged.
 pub const MAX_PENDING_REFUSALS: usize = 10_000;
 
@@ -532,9 +532,6 @@ impl Mempool {
     pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
         if let Some(p) = Self::read_params(&self.state, height) {
             *self.params.write() = p;
-        }
-        if let Err(e) = self.flush_refusals() {
-            tracing::error!(error = %e, "could not store admission refusals; kept for the next block");
         }
         self.height.store(height, Ordering::Release);
         let mut inner = self.inner.lock();

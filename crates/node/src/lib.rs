@@ -136,6 +136,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let rpc_addr = listener.local_addr()?;
     tracing::info!(node = %config.name, role = config.role.as_str(), chain_id = %genesis.chain_id,
         suite = %genesis.suite, %rpc_addr, height = chain.height(), "node started");
+    // Admission refusals go to the node's own store in the background, off the commit path.
+    let flusher = tokio::spawn(flush_refusals_task(refusals.clone(), shutdown.clone()));
     let mut rpc_shutdown = shutdown.clone();
     let rpc = tokio::spawn(fdl_rpc::serve_on(listener, ctx, async move {
         let _ = rpc_shutdown.wait_for(|s| *s).await;
@@ -158,12 +160,34 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         rpc.abort();
     }
     let _ = rpc.await;
+    flusher.abort();
     // The admission refusals not yet stored; closing the store makes them durable.
     if let Err(e) = refusals.flush_refusals() {
         tracing::error!(error = %e, "could not store the last admission refusals");
     }
     tracing::info!(height = chain.height(), "node stopped");
     result
+}
+
+/// How often a node stores the admission refusals it has kept in memory.
+pub const REFUSAL_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Stores admission refusals every [`REFUSAL_FLUSH_INTERVAL`] until `shutdown` flips.
+async fn flush_refusals_task(pool: Arc<Mempool>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(REFUSAL_FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let p = pool.clone();
+        match tokio::task::spawn_blocking(move || p.flush_refusals()).await {
+            Ok(Err(e)) => tracing::error!(error = %e, "could not store admission refusals; kept for the next attempt"),
+            Err(e) => tracing::error!(error = %e, "the refusal writer stopped"),
+            Ok(Ok(())) => {}
+        }
+    }
 }
 
 /// When genesis lists member institutions, checks that every validator and observer holds a
