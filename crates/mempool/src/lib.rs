@@ -409,7 +409,9 @@ impl Mempool {
                 method: tx.body.payload.method(),
                 code,
             });
-            tracing::info!(tx = %tx.id(), account = %tx.body.signer.address(), code = code.as_str(), "transaction refused at admission");
+            // Per transaction at debug level: a flood of refused transactions must not flood the
+            // log too. Each stored batch is counted at info level.
+            tracing::debug!(tx = %tx.id(), account = %tx.body.signer.address(), code = code.as_str(), "transaction refused at admission");
             return Err(TxRejection::Refused(code).into());
         }
         Ok(())
@@ -450,6 +452,7 @@ impl Mempool {
             r.1 += dropped + excess as u64;
             return Err(e);
         }
+        tracing::info!(refusals = records.len(), "admission refusals stored in the audit log");
         Ok(())
     }
 
