@@ -509,6 +509,45 @@ fn bad_queries(env: &Env) {
         let what = format!("{m} {path}");
         expect_error(&what, env.request(m, path, None, None), 405, "method_not_allowed");
     }
+    // The audit log and governance reads: extreme or inverted ranges answer, never fail.
+    let max = u64::MAX;
+    let long = "o".repeat(300);
+    for q in [
+        format!("from_ms={max}"),
+        format!("to_ms=0&from_ms={max}"),
+        "to_ms=0".to_string(),
+        format!("from_height={max}"),
+        format!("from_height={max}&to_height=0"),
+        "from_height=0&to_height=0".to_string(),
+        format!("to_height={max}&from_ms=0&to_ms={max}"),
+        "limit=0".to_string(),
+        format!("limit={max}"),
+        "account=zz".to_string(),
+        "account=0x".to_string(),
+        format!("org={long}"),
+        format!("account={long}&local=false"),
+        "kind=.".to_string(),
+    ] {
+        let (status, v) = env.get(&format!("/v1/audit?{q}"));
+        assert_eq!(status, 200, "audit?{q}: {v}");
+        assert!(v["records"].is_array(), "audit?{q}: {v}");
+    }
+    for q in ["limit=-1", "from_ms=x", &format!("to_height={max}0"), "local=maybe", "nope=1"] {
+        expect_error(&format!("audit?{q}"), env.get(&format!("/v1/audit?{q}")), 400, "invalid_request");
+    }
+    for h in ["0", &max.to_string()] {
+        expect_error(
+            &format!("validators?height={h}"),
+            env.get(&format!("/v1/validators?height={h}")),
+            404,
+            "block_not_found",
+        );
+    }
+    for id in ["0", &max.to_string()] {
+        let (status, v) = env.get(&format!("/v1/proposals/{id}"));
+        assert_eq!(status, 404, "proposal {id}: {v}");
+    }
+    expect_error("certificate zz", env.get("/v1/certificates/zz"), 400, "invalid_hash");
 }
 
 /// Runs `fdl tx transfer` with a key file, returning (exit code, stdout, stderr).
