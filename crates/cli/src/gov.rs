@@ -449,9 +449,31 @@ pub struct AuditArgs {
     /// To this time.
     #[arg(long)]
     to_ms: Option<u64>,
+    /// From this block height.
+    #[arg(long)]
+    from_height: Option<u64>,
+    /// To this block height.
+    #[arg(long)]
+    to_height: Option<u64>,
+    /// At most this many records (the node answers at most 1,000).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Leave out this node's own admission refusals (only on-chain records).
+    #[arg(long)]
+    no_local: bool,
     /// Node API URL.
     #[arg(long)]
     rpc: Option<String>,
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Runs `fdl audit`.
@@ -461,16 +483,25 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
         q.push(format!("account={}", x.to_hex()));
     }
     if let Some(x) = &a.org {
-        q.push(format!("org={x}"));
+        q.push(format!("org={}", query_value(x)));
     }
     if let Some(x) = &a.kind {
-        q.push(format!("kind={x}"));
+        q.push(format!("kind={}", query_value(x)));
     }
-    if let Some(x) = a.from_ms {
-        q.push(format!("from_ms={x}"));
+    let numbers = [
+        ("from_ms", a.from_ms),
+        ("to_ms", a.to_ms),
+        ("from_height", a.from_height),
+        ("to_height", a.to_height),
+        ("limit", a.limit.map(|l| l as u64)),
+    ];
+    for (name, v) in numbers {
+        if let Some(v) = v {
+            q.push(format!("{name}={v}"));
+        }
     }
-    if let Some(x) = a.to_ms {
-        q.push(format!("to_ms={x}"));
+    if a.no_local {
+        q.push("local=false".into());
     }
     let client = Client::new(&rpc_url(&a.rpc))?;
     match client.get_value(&format!("/v1/audit?{}", q.join("&"))).await {
@@ -479,5 +510,17 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         Err(e) => api_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_value;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("account."), "account.");
+        assert_eq!(query_value("Bank A&B=1"), "Bank%20A%26B%3D1");
+        assert_eq!(query_value("银行"), "%E9%93%B6%E8%A1%8C");
     }
 }

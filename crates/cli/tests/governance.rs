@@ -376,6 +376,25 @@ fn identities_permissions_accounts_and_the_audit_log() {
     for k in ["identity.registered", "acl.denied", "account.frozen", "account.unfrozen", "account.forced_transfer"] {
         assert!(kinds.contains(&k), "{k} missing from alice's audit trail: {kinds:?}");
     }
+    // The same through `fdl audit`.
+    let (code, out, err) = common::fdl(&[
+        "audit",
+        "--rpc",
+        &net.nodes[0].rpc,
+        "--account",
+        &alice.address().to_hex(),
+        "--kind",
+        "account.",
+        "--from-height",
+        "1",
+        "--limit",
+        "50",
+        "--no-local",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let cli: Value = serde_json::from_str(&out).unwrap();
+    let cli_kinds: Vec<&str> = cli["records"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert!(cli_kinds.contains(&"account.frozen") && cli_kinds.iter().all(|k| k.starts_with("account.")), "{out}");
     let org1 = audit(&net, "org=org1&kind=account.");
     assert!(!org1.is_empty() && org1.iter().all(|r| r["org"] == "org1"), "{org1:?}");
     // A time range: exactly the records of the block that froze alice's account.
