@@ -422,8 +422,17 @@ fn identities_permissions_accounts_and_the_audit_log() {
     // one is stored by the node's background writer (no audit query asks for it before the kill).
     let carol_refusals = format!("account={}&kind=identity.refused_at_admission", carol.address().to_hex());
     assert_eq!(audit(&net, &carol_refusals).len(), 1);
+    let stored = |net: &TestNet| net.log(0).matches("admission refusals stored in the audit log").count();
+    let before = stored(&net);
     assert_eq!(send(&net, &carol, transfer(bob, 1)).unwrap_err().1, "certificate_revoked");
-    std::thread::sleep(Duration::from_secs(3));
+    let deadline = Instant::now() + LONG;
+    while stored(&net) == before {
+        assert!(Instant::now() < deadline, "the background writer never stored the refusal");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The next block's durable commit makes the stored batch durable too.
+    let at = net.height(0).unwrap();
+    net.wait_height(0, at + 1, LONG);
     net.kill9(0);
     net.spawn(0);
     net.wait_height(0, h + 1, LONG);

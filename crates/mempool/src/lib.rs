@@ -193,6 +193,10 @@ pub struct Mempool {
     identity: Mutex<(u64, u64, IdentityMemo)>,
     /// Refusals not yet stored, and how many a flood made the pool drop since the last store.
     refusals: Mutex<(VecDeque<Refusal>, u64)>,
+    /// Held while a batch of refusals is taken and stored: a flush that returns has stored every
+    /// refusal made before it began (an audit query sees them), and a failed write is retried by
+    /// the next flush.
+    flush_lock: Mutex<()>,
     config: MempoolConfig,
     height: AtomicU64,
     inner: Mutex<Inner>,
@@ -217,6 +221,7 @@ impl Mempool {
             params: RwLock::new(params),
             identity: Mutex::new((height, u64::MAX, HashMap::new())),
             refusals: Mutex::new((VecDeque::new(), 0)),
+            flush_lock: Mutex::new(()),
             config,
             height: AtomicU64::new(height),
             inner: Mutex::new(Inner::default()),
@@ -423,6 +428,7 @@ impl Mempool {
     /// # Errors
     /// The store's failure; the refusals are then kept for the next call.
     pub fn flush_refusals(&self) -> Result<(), fdl_storage::StorageError> {
+        let _flushing = self.flush_lock.lock();
         let (batch, dropped) = {
             let mut r = self.refusals.lock();
             if r.0.is_empty() {
@@ -431,7 +437,10 @@ impl Mempool {
             (std::mem::take(&mut r.0), std::mem::take(&mut r.1))
         };
         if dropped > 0 {
-            tracing::warn!(dropped, "admission refusals arrived faster than blocks; the oldest were not stored");
+            tracing::warn!(
+                dropped,
+                "admission refusals arrived faster than they could be stored; the oldest were dropped"
+            );
         }
         let records: Vec<(u64, fdl_storage::AuditWrite)> = batch
             .iter()
