@@ -376,6 +376,20 @@ fn identities_permissions_accounts_and_the_audit_log() {
     for k in ["identity.registered", "acl.denied", "account.frozen", "account.unfrozen", "account.forced_transfer"] {
         assert!(kinds.contains(&k), "{k} missing from alice's audit trail: {kinds:?}");
     }
+    // Measures on her account are in her trail from their proposal on, the rejected forced
+    // transfer included (the records name her as `target`).
+    for k in ["gov.proposed", "gov.passed", "gov.rejected", "gov.applied"] {
+        assert!(kinds.contains(&k), "{k} missing from alice's audit trail: {kinds:?}");
+    }
+    let alice_hex = alice.address().to_hex();
+    assert!(
+        acct.iter().filter(|r| r["kind"] == "gov.rejected").all(|r| r["attrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a[0] == "target" && a[1] == alice_hex.as_str())),
+        "{acct:?}"
+    );
     // The same through `fdl audit`.
     let (code, out, err) = common::fdl(&[
         "audit",

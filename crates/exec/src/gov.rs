@@ -574,15 +574,14 @@ pub(crate) fn propose(
         applied: None,
         failure: None,
     };
-    let mut events = vec![ev(
-        "gov.proposed",
-        vec![
-            ("proposal", id.to_string()),
-            ("action", action.kind().into()),
-            ("account", c.account.to_hex()),
-            ("org", c.org.into()),
-        ],
-    )];
+    let mut attrs = vec![
+        ("proposal", id.to_string()),
+        ("action", action.kind().into()),
+        ("account", c.account.to_hex()),
+        ("org", c.org.into()),
+    ];
+    with_target(&mut attrs, action);
+    let mut events = vec![ev("gov.proposed", attrs)];
     // The proposer's institution votes yes when it holds a seat.
     if committee(ov)?.iter().any(|m| m == c.org) {
         prop.votes.insert(c.org.into(), true);
@@ -633,6 +632,14 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
 }
 
 /// Counts the votes of current seats; passes or rejects; applies at once when due.
+/// Adds the account a measure acts on (`target`), so that the audit log lists the proposal, its
+/// outcome and its application under that account too (STD-13.4).
+fn with_target(attrs: &mut Vec<(&'static str, String)>, action: &GovAction) {
+    if let Some(a) = action.target_account() {
+        attrs.push(("target", a.to_hex()));
+    }
+}
+
 fn tally(
     ov: &mut Overlay<'_>,
     prop: &mut Proposal,
@@ -647,12 +654,14 @@ fn tally(
     let n = seats.len() as u64;
     let (num, den) = (u64::from(p.gov_threshold_num), u64::from(p.gov_threshold_den));
     let attrs = |prop: &Proposal| {
-        vec![
+        let mut a = vec![
             ("proposal", prop.id.to_string()),
             ("action", prop.action.kind().to_string()),
             ("yes", yes.to_string()),
             ("seats", n.to_string()),
-        ]
+        ];
+        with_target(&mut a, &prop.action);
+        a
     };
     if yes * den > n * num {
         prop.status = ProposalStatus::Passed;
@@ -745,18 +754,17 @@ fn apply(
     match result {
         Ok(()) => {
             prop.status = ProposalStatus::Applied;
-            events.push(ev(
-                "gov.applied",
-                vec![("proposal", prop.id.to_string()), ("action", prop.action.kind().into())],
-            ));
+            let mut attrs = vec![("proposal", prop.id.to_string()), ("action", prop.action.kind().into())];
+            with_target(&mut attrs, &prop.action);
+            events.push(ev("gov.applied", attrs));
         }
         Err(why) => {
             prop.status = ProposalStatus::Failed;
             prop.failure = Some(why.clone());
-            events.push(ev(
-                "gov.failed",
-                vec![("proposal", prop.id.to_string()), ("action", prop.action.kind().into()), ("reason", why)],
-            ));
+            let mut attrs =
+                vec![("proposal", prop.id.to_string()), ("action", prop.action.kind().into()), ("reason", why)];
+            with_target(&mut attrs, &prop.action);
+            events.push(ev("gov.failed", attrs));
         }
     }
     Ok(())

@@ -232,9 +232,7 @@ fn matches(q: &AuditQuery, r: &AuditView) -> bool {
         Some(k) => &r.kind == k,
     };
     kind_ok
-        && q.account
-            .as_ref()
-            .is_none_or(|a| r.account.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(a.trim_start_matches("0x"))))
+        && q.account.as_ref().is_none_or(|a| r.concerns(a))
         && q.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o))
         && q.from_ms.is_none_or(|t| r.time_ms >= t)
         && q.to_ms.is_none_or(|t| r.time_ms <= t)

@@ -520,16 +520,37 @@ impl AuditView {
         }
     }
 
-    /// The keys the audit log indexes this record by: its account and its institution.
+    /// The keys the audit log indexes this record by: its account, the account a governance
+    /// measure targets (attribute `target`), and its institution.
     pub fn index_keys(&self) -> Vec<Vec<u8>> {
-        let mut keys = Vec::with_capacity(2);
+        let mut keys = Vec::with_capacity(3);
         if let Some(a) = &self.account {
             keys.push(audit_account_key(a));
+        }
+        if let Some(t) = self.target()
+            && self.account.as_deref() != Some(t)
+        {
+            keys.push(audit_account_key(t));
         }
         if let Some(o) = &self.org {
             keys.push(audit_org_key(o));
         }
         keys
+    }
+}
+
+impl AuditView {
+    /// The account a governance measure targets (attribute `target`), if any.
+    pub fn target(&self) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == "target").map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the record concerns `account` (hex, with or without `0x`, any case): as its
+    /// account or as the target of a measure.
+    pub fn concerns(&self, account: &str) -> bool {
+        let a = account.trim_start_matches("0x");
+        self.account.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(a))
+            || self.target().is_some_and(|x| x.eq_ignore_ascii_case(a))
     }
 }
 

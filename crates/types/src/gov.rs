@@ -212,6 +212,19 @@ pub enum GovAction {
 }
 
 impl GovAction {
+    /// The account a measure acts on (freeze, unfreeze, forced transfer from, key reset, account
+    /// type), if any: the audit log files the proposal under that account too.
+    pub fn target_account(&self) -> Option<Address> {
+        match self {
+            GovAction::Freeze { account }
+            | GovAction::Unfreeze { account }
+            | GovAction::ForcedTransfer { from: account, .. }
+            | GovAction::ResetKey { account, .. }
+            | GovAction::SetAccountKind { account, .. } => Some(*account),
+            _ => None,
+        }
+    }
+
     /// A short name of the action, for events and listings.
     pub fn kind(&self) -> &'static str {
         match self {
