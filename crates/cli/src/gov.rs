@@ -21,9 +21,10 @@ pub struct Signing {
     /// The signer's key (an institution's `admin.pem`, or the regulator's key).
     #[arg(long, global = true)]
     key: Option<PathBuf>,
-    /// The signer's certificate; default: the key's file name with `.crt`.
-    #[arg(long, global = true)]
-    cert: Option<PathBuf>,
+    /// The signer's certificate; default: the key's file name with `.crt`. (Not `--cert`: that
+    /// names the certificate an action is about, as in `rotate-cert`, `revoke` and `reset-key`.)
+    #[arg(long = "signer-cert", global = true)]
+    signer_cert: Option<PathBuf>,
     /// Node API URL (default: the devnet's first node).
     #[arg(long, global = true)]
     rpc: Option<String>,
@@ -297,7 +298,7 @@ async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
     let key = KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
-    let cert = load_cert(path, s.cert.as_deref())?;
+    let cert = load_cert(path, s.signer_cert.as_deref())?;
     let client = Client::new(&rpc_url(&s.rpc))?;
     send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
 }

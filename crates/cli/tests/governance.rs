@@ -698,7 +698,30 @@ fn a_validator_moves_to_a_new_key_by_vote_and_a_rolling_restart() {
     let old = KeyPair::read_pem_file(&dir3.join("validator.pem")).unwrap();
     let new = KeyPair::generate(Suite::Sm);
     let cert = common::certify_with(&dir3.join("ca"), &new, "org3", fdl_pki::Role::Validator);
-    let id = propose(&net, &net.admin("org3"), GovAction::RotateNodeCert { name: "org3".into(), certificate: cert });
+    // Proposed the way the runbook says, with `fdl gov propose rotate-cert`: its `--cert` is the
+    // new node certificate, while the signer's own certificate is found beside `admin.pem`.
+    let new_crt = dir3.join("validator-new.crt");
+    std::fs::write(&new_crt, fdl_pki::to_pem(&cert).unwrap()).unwrap();
+    let (code, out, err) = common::fdl(&[
+        "gov",
+        "propose",
+        "rotate-cert",
+        "--name",
+        "org3",
+        "--cert",
+        new_crt.to_str().unwrap(),
+        "--key",
+        dir3.join("admin.pem").to_str().unwrap(),
+        "--rpc",
+        &net.nodes[0].rpc,
+        "--wait",
+    ]);
+    assert_eq!(code, 0, "fdl gov propose rotate-cert: {out}{err}");
+    let id: u64 = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("proposal="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no proposal id in {out}"));
     // The proposer's seat counts as a yes: two more make three of four.
     vote(&net, "org1", id, true);
     assert_eq!(get(&net, 0, &format!("/v1/proposals/{id}"))["status"], "open");
