@@ -332,7 +332,29 @@ fn check_action(
             } else {
                 match fdl_pki::parse(ca_cert) {
                     Ok(i) if i.is_ca && &i.org == org => {
-                        fdl_pki::verify(ca_cert, ca_cert, now_s).map(|_| ()).map_err(|e| format!("CA certificate: {e}"))
+                        match fdl_pki::verify(ca_cert, ca_cert, now_s) {
+                            Err(e) => Err(format!("CA certificate: {e}")),
+                            Ok(_) => {
+                                // Node certificates that do not verify under the new CA retire
+                                // with the old one (a renewal with the same key keeps them).
+                                let staying = active
+                                    .iter()
+                                    .filter(|n| n.role == NodeRole::Validator)
+                                    .filter(|n| {
+                                        &n.org != org || fdl_pki::verify(&n.certificate, ca_cert, now_s).is_ok()
+                                    })
+                                    .count();
+                                if staying < validators && staying < p.min_validators as usize {
+                                    Err(format!(
+                                        "the new CA of {org} does not certify its validators, and retiring them would \
+                                         leave fewer than {} validators",
+                                        p.min_validators
+                                    ))
+                                } else {
+                                    Ok(())
+                                }
+                            }
+                        }
                     }
                     Ok(_) => Err(format!("not a CA certificate of {org}")),
                     Err(e) => Err(format!("CA certificate: {e}")),
@@ -346,12 +368,11 @@ fn check_action(
                     && &n.org == org
                     && fdl_pki::parse(&n.certificate).is_ok_and(|i| i.serial == serial_l)
             });
-            let active_validators = active.iter().filter(|n| n.role == NodeRole::Validator).count();
             if identity::member(view, org)?.is_none() {
                 Err(format!("{org} is not a member"))
             } else if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Err("serial must be hex".into())
-            } else if hits_validator && active_validators <= p.min_validators as usize {
+            } else if hits_validator && validators <= p.min_validators as usize {
                 Err(format!(
                     "revoking this validator's certificate would leave fewer than {} validators",
                     p.min_validators
@@ -631,7 +652,6 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
     Ok((StatusCode::Ok, events))
 }
 
-/// Counts the votes of current seats; passes or rejects; applies at once when due.
 /// Adds the account a measure acts on (`target`), so that the audit log lists the proposal, its
 /// outcome and its application under that account too (STD-13.4).
 fn with_target(attrs: &mut Vec<(&'static str, String)>, action: &GovAction) {
@@ -640,6 +660,7 @@ fn with_target(attrs: &mut Vec<(&'static str, String)>, action: &GovAction) {
     }
 }
 
+/// Counts the votes of current seats; passes or rejects; applies at once when due.
 fn tally(
     ov: &mut Overlay<'_>,
     prop: &mut Proposal,

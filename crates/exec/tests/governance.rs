@@ -164,7 +164,7 @@ fn the_threshold_is_set_by_governance_itself_and_open_proposals_follow_it() {
     let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 100 }, 0);
     c.vote(1, id, true);
     assert_eq!(c.status(id), "open");
-    // Lower the threshold to more than 1/4 (three seats, by the current rule).
+    // Lower the threshold to more than 1/3 (three seats, by the current rule).
     let (t1, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_num".into(), value: 1 }, 0);
     c.vote(1, t1, true);
     c.vote(2, t1, true);
@@ -233,7 +233,7 @@ fn the_validator_count_never_falls_below_the_minimum() {
 }
 
 #[test]
-fn votes_after_the_deadline_and_non_members_do_not_count() {
+fn votes_after_the_deadline_do_not_count_and_enough_noes_reject() {
     let mut c = Chain::new(1);
     let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
     for _ in 0..11 {
@@ -402,4 +402,34 @@ fn removing_institutions_re_tallies_open_proposals() {
     pass(&mut c, GovAction::RemoveMember { name: "org3".into() }, &[1, 2]);
     assert_eq!(c.status(p), "applied");
     assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 10);
+}
+
+#[test]
+fn rotating_a_ca_never_retires_validators_below_the_minimum() {
+    let mut c = Chain::new(4);
+    // A new CA for org4 with a new key: it does not certify org4's validator, which would retire
+    // it and leave three of a minimum of four.
+    let new_key = KeyPair::generate(Suite::Intl);
+    let new_ca = fdl_pki::create_ca("org4", &new_key, 30).expect("ca");
+    let (_, r) = c.propose(0, GovAction::RotateCa { org: "org4".into(), ca_cert: new_ca.clone() }, 0);
+    assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
+    assert!(r.events.iter().any(|e| e.attrs.iter().any(|(_, v)| v.contains("fewer than 4"))), "{r:?}");
+    // A renewal with the same key keeps its certificates: allowed, and the set stays whole.
+    let (old_ca, old_key) = c.cas[3].clone();
+    let renewed = fdl_pki::create_ca("org4", &old_key, 60).expect("renewed ca");
+    assert_ne!(renewed, old_ca);
+    let (id, r) = c.propose(0, GovAction::RotateCa { org: "org4".into(), ca_cert: renewed }, 0);
+    assert_eq!(r.status.as_str(), "ok", "{r:?}");
+    c.vote(1, id, true);
+    c.vote(2, id, true);
+    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.validators(), 4);
+    // With a minimum of three, the new-key rotation passes and retires org4's validator.
+    let mut c = Chain::new(3);
+    let (id, r) = c.propose(0, GovAction::RotateCa { org: "org4".into(), ca_cert: new_ca }, 0);
+    assert_eq!(r.status.as_str(), "ok", "{r:?}");
+    c.vote(1, id, true);
+    c.vote(2, id, true);
+    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.validators(), 3);
 }

@@ -321,7 +321,11 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
     if let Some(e) = bad.take() {
         return Err(ApiError::internal(format!("corrupt audit record: {e}")));
     }
-    if q.local.unwrap_or(true) {
+    // This node's refusals all have one kind: skip them when the query asks for another.
+    let refusal_kind = "identity.refused_at_admission";
+    let kind_allows_refusals =
+        q.kind.as_deref().is_none_or(|k| k == refusal_kind || (k.ends_with('.') && refusal_kind.starts_with(k)));
+    if q.local.unwrap_or(true) && kind_allows_refusals {
         // Refusals at this node's admission: in its own store, not on chain. A failure to store
         // the newest ones does not fail the query; they are kept for the next attempt.
         if let Err(e) = ctx.mempool.flush_refusals() {

@@ -140,13 +140,15 @@ impl RedbStore {
         Ok(())
     }
 
-    fn meta_u64(t: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64, StorageError> {
+    fn meta_u64(t: &impl ReadableTable<&'static str, &'static [u8]>, key: &'static str) -> Result<u64, StorageError> {
         Ok(match t.get(key).map_err(db_err)? {
             None => 0,
-            Some(v) => u64::from_be_bytes(v.value().try_into().map_err(|_| StorageError::Corrupt {
-                what: "local audit counter",
-                source: fdl_types::DecodeError::Eof { what: "local audit counter" },
-            })?),
+            Some(v) => {
+                u64::from_be_bytes(v.value().try_into().map_err(|_| StorageError::Corrupt {
+                    what: key,
+                    source: fdl_types::DecodeError::Eof { what: key },
+                })?)
+            }
         })
     }
 
