@@ -5,10 +5,9 @@
 use fdl_crypto::Address;
 use fdl_types::{Event, Payload, StatusCode};
 
-use crate::{
-    ExecError, Overlay,
-    keys::{Account, SUPPLY_KEY, account_key, decode_account, encode_account, read_u128},
-};
+use fdl_schema::keys;
+
+use crate::{Account, ExecError, Overlay, account_key, decode_account, encode_account};
 
 /// Base cost of a native call; the encoded size is added.
 pub const NATIVE_BASE_COST: u64 = 100;
@@ -79,7 +78,7 @@ pub(crate) fn apply(
             if sender != issuer {
                 return Ok((StatusCode::Unauthorized, vec![]));
             }
-            let supply = read_u128(ov, SUPPLY_KEY)?;
+            let supply = keys::supply().read(ov)?.unwrap_or(0);
             let mut dest = load(ov, to)?;
             let (Some(new_supply), Some(new_bal)) = (supply.checked_add(*amount), dest.balance.checked_add(*amount))
             else {
@@ -87,14 +86,14 @@ pub(crate) fn apply(
             };
             dest.balance = new_bal;
             store(ov, to, &dest);
-            ov.put(SUPPLY_KEY.to_vec(), new_supply.to_be_bytes().to_vec());
+            keys::supply().write(ov, &new_supply);
             Ok((StatusCode::Ok, vec![event("bank.issued", &[("to", to.to_hex()), ("amount", amount.to_string())])]))
         }
         Payload::Burn { amount } => {
             if sender != issuer {
                 return Ok((StatusCode::Unauthorized, vec![]));
             }
-            let supply = read_u128(ov, SUPPLY_KEY)?;
+            let supply = keys::supply().read(ov)?.unwrap_or(0);
             let mut from = load(ov, sender)?;
             let Some(new_bal) = from.balance.checked_sub(*amount) else {
                 return Ok((StatusCode::InsufficientBalance, vec![]));
@@ -105,7 +104,7 @@ pub(crate) fn apply(
             })?;
             from.balance = new_bal;
             store(ov, sender, &from);
-            ov.put(SUPPLY_KEY.to_vec(), new_supply.to_be_bytes().to_vec());
+            keys::supply().write(ov, &new_supply);
             Ok((
                 StatusCode::Ok,
                 vec![event("bank.burned", &[("from", sender.to_hex()), ("amount", amount.to_string())])],

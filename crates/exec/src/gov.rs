@@ -13,28 +13,18 @@ use std::collections::BTreeMap;
 
 use fdl_crypto::{Address, PublicKey, Suite};
 use fdl_pki::Role;
+pub use fdl_schema::{
+    AclRule, Proposal, ProposalState, ProposalStatus,
+    keys::{NEXT_PROPOSAL_KEY, NODES_KEY, OPEN_KEY, PARAMS_KEY, PENDING_KEY, RETALLY_KEY},
+    read::{acl, next_proposal, nodes, params, proposal},
+};
+use fdl_schema::{Marker, keys};
 use fdl_types::{ChainParams, Event, GovAction, NodeRole, NodeSpec, StatusCode};
-use serde::{Deserialize, Serialize};
 
 use crate::{
-    ExecError, Overlay, StateView,
-    identity::{self, MemberRecord, RevocationRecord, get_json, put_json},
-    keys::{AccountKind, account_key, decode_account, encode_account},
+    AccountKind, ExecError, Overlay, StateView, account_key, decode_account, encode_account,
+    identity::{self, MemberRecord, RevocationRecord},
 };
-
-/// Key of the chain parameters (JSON).
-pub const PARAMS_KEY: &[u8] = b"sys/params";
-/// Key of the node set (JSON list of [`NodeSpec`]).
-pub const NODES_KEY: &[u8] = b"sys/nodes";
-/// Key of the next proposal number.
-pub const NEXT_PROPOSAL_KEY: &[u8] = b"gov/next";
-/// Key of the passed proposals waiting for their activation height.
-pub const PENDING_KEY: &[u8] = b"gov/pending";
-/// The ids of proposals that were open when last looked at (pruned as they close).
-pub const OPEN_KEY: &[u8] = b"gov/open";
-/// Present when the committee or the threshold changed in a block: the block's end re-tallies
-/// every open proposal against the new seats.
-pub const RETALLY_KEY: &[u8] = b"gov/retally";
 
 /// The parameters `SetParam` may change.
 pub const PARAMS: [&str; 12] = [
@@ -52,35 +42,16 @@ pub const PARAMS: [&str; 12] = [
     "vote_timeout_ms",
 ];
 
-/// The native methods, for the access-control policy.
-pub const METHODS: [&str; 6] =
-    ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl"];
+pub use fdl_schema::METHODS;
 
 /// The state key of a proposal.
 pub fn proposal_key(id: u64) -> Vec<u8> {
-    [b"gov/proposal/".as_slice(), &id.to_be_bytes()].concat()
+    keys::proposal(id).into_key()
 }
 
 /// The state key of a method's access rule.
 pub fn acl_key(method: &str) -> Vec<u8> {
-    [b"acl/".as_slice(), method.as_bytes()].concat()
-}
-
-/// Who may call a method (STD-16.1): a signer whose role is listed, from a listed institution
-/// (any institution when `orgs` is empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AclRule {
-    /// Roles allowed.
-    pub roles: Vec<String>,
-    /// Institutions allowed; empty means any.
-    pub orgs: Vec<String>,
-}
-
-impl AclRule {
-    /// Whether `role` of `org` may call.
-    pub fn allows(&self, role: Role, org: &str) -> bool {
-        self.roles.iter().any(|r| r == role.as_str()) && (self.orgs.is_empty() || self.orgs.iter().any(|o| o == org))
-    }
+    keys::acl(method).into_key()
 }
 
 /// The policy written at genesis: reads are open to everyone (they are not transactions);
@@ -99,86 +70,6 @@ pub fn default_acl() -> Vec<(&'static str, AclRule)> {
     ]
 }
 
-/// A proposal's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProposalStatus {
-    /// Taking votes.
-    Open,
-    /// Passed; waits for its activation height.
-    Passed,
-    /// Passed and applied.
-    Applied,
-    /// Passed, but applying it failed (the reason is recorded); nothing changed.
-    Failed,
-    /// Enough seats refused that it can no longer pass.
-    Rejected,
-}
-
-/// A proposal as stored in state (every proposal stays queryable).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposal {
-    /// Its number.
-    pub id: u64,
-    /// What it does.
-    pub action: GovAction,
-    /// The account that proposed it.
-    pub proposer: Address,
-    /// The proposer's institution.
-    pub org: String,
-    /// Free text.
-    pub note: String,
-    /// The height it was made at.
-    pub created: u64,
-    /// Last height at which votes count.
-    pub deadline: u64,
-    /// Height from which it applies.
-    pub activation_height: u64,
-    /// Votes by institution.
-    pub votes: BTreeMap<String, bool>,
-    /// Its state.
-    pub status: ProposalStatus,
-    /// When it passed or was rejected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decided: Option<u64>,
-    /// When it was applied (or failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied: Option<u64>,
-    /// Why applying it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-}
-
-impl Proposal {
-    /// The status a reader should see at `height`: an open proposal past its deadline is expired.
-    pub fn status_at(&self, height: u64) -> &'static str {
-        match self.status {
-            ProposalStatus::Open if height > self.deadline => "expired",
-            ProposalStatus::Open => "open",
-            ProposalStatus::Passed => "passed",
-            ProposalStatus::Applied => "applied",
-            ProposalStatus::Failed => "failed",
-            ProposalStatus::Rejected => "rejected",
-        }
-    }
-}
-
-/// The chain parameters in force.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn params(view: &dyn StateView) -> Result<ChainParams, ExecError> {
-    get_json(view, PARAMS_KEY)?.ok_or_else(|| ExecError::Corrupt { key: "sys/params".into(), reason: "missing".into() })
-}
-
-/// The node set in force (validators and observers).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn nodes(view: &dyn StateView) -> Result<Vec<NodeSpec>, ExecError> {
-    Ok(get_json(view, NODES_KEY)?.unwrap_or_default())
-}
-
 /// The nodes that take part after the state `view`: listed, and (on a chain with member
 /// institutions) holding a certificate from a current member that is not revoked and is valid
 /// at the latest block's time. Deterministic in the state, so every node computes the same
@@ -192,12 +83,7 @@ pub fn active_nodes(view: &dyn StateView) -> Result<Vec<NodeSpec>, ExecError> {
     if !identity::permissioned(view)? {
         return Ok(all);
     }
-    let now_s = view
-        .get(crate::SYS_TIME_KEY)?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
-        / 1000;
+    let now_s = fdl_schema::read::time_ms(view)? / 1000;
     let mut out = Vec::with_capacity(all.len());
     for n in &all {
         if node_active(view, n, now_s)? {
@@ -224,30 +110,6 @@ fn node_active(view: &dyn StateView, n: &NodeSpec, now_s: u64) -> Result<bool, E
         return Ok(false);
     }
     Ok(identity::revocation(view, &info.org, &info.serial)?.is_none())
-}
-
-/// A proposal.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn proposal(view: &dyn StateView, id: u64) -> Result<Option<Proposal>, ExecError> {
-    get_json(view, &proposal_key(id))
-}
-
-/// The number the next proposal gets (proposals are numbered from 1).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn next_proposal(view: &dyn StateView) -> Result<u64, ExecError> {
-    Ok(get_json(view, NEXT_PROPOSAL_KEY)?.unwrap_or(1))
-}
-
-/// The access rule of a method (`None`: nobody may call it).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn acl(view: &dyn StateView, method: &str) -> Result<Option<AclRule>, ExecError> {
-    get_json(view, &acl_key(method))
 }
 
 use crate::event as ev;
@@ -549,7 +411,7 @@ pub(crate) fn propose(
     let intervention =
         matches!(action, GovAction::Freeze { .. } | GovAction::Unfreeze { .. } | GovAction::ForcedTransfer { .. });
     if c.role == Role::Regulator {
-        let regulator: Option<String> = get_json(ov, identity::REGULATOR_KEY)?;
+        let regulator = fdl_schema::read::regulator(ov)?;
         if regulator.as_deref() != Some(c.org) {
             return Ok(refuse(c.account, c.org, format!("{} is not the chain's regulator institution", c.org)));
         }
@@ -579,7 +441,7 @@ pub(crate) fn propose(
         return Ok(refuse(c.account, c.org, why));
     }
     let id = next_proposal(ov)?;
-    put_json(ov, NEXT_PROPOSAL_KEY.to_vec(), &(id + 1));
+    keys::next_proposal().write(ov, &(id + 1));
     let mut prop = Proposal {
         id,
         action: action.clone(),
@@ -608,17 +470,17 @@ pub(crate) fn propose(
         prop.votes.insert(c.org.into(), true);
     }
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
-    put_json(ov, proposal_key(id), &prop);
+    keys::proposal(id).write(ov, &prop);
     if prop.status == ProposalStatus::Open {
         // Indexed so that a change of seats or threshold re-tallies it; closed ones are pruned.
         let mut open = Vec::new();
-        for other in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
-            if proposal(ov, other)?.is_some_and(|p| p.status_at(c.height) == "open") {
+        for other in keys::open().read(ov)?.unwrap_or_default() {
+            if proposal(ov, other)?.is_some_and(|p| p.state_at(c.height) == ProposalState::Open) {
                 open.push(other);
             }
         }
         open.push(id);
-        put_json(ov, OPEN_KEY.to_vec(), &open);
+        keys::open().write(ov, &open);
     }
     Ok((StatusCode::Ok, events))
 }
@@ -629,7 +491,7 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
         return Ok(refuse(c.account, c.org, format!("no proposal {id}")));
     };
     if prop.status != ProposalStatus::Open || c.height > prop.deadline {
-        return Ok(refuse(c.account, c.org, format!("proposal {id} is {}", prop.status_at(c.height))));
+        return Ok(refuse(c.account, c.org, format!("proposal {id} is {}", prop.state_at(c.height).as_str())));
     }
     if !committee(ov)?.iter().any(|m| m == c.org) {
         return Ok(refuse(c.account, c.org, format!("{} holds no committee seat", c.org)));
@@ -648,7 +510,7 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
         ],
     )];
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
-    put_json(ov, proposal_key(id), &prop);
+    keys::proposal(id).write(ov, &prop);
     Ok((StatusCode::Ok, events))
 }
 
@@ -691,9 +553,9 @@ fn tally(
         if prop.activation_height <= height {
             apply(ov, prop, height, now_s, events)?;
         } else {
-            let mut pending: Vec<u64> = get_json(ov, PENDING_KEY)?.unwrap_or_default();
+            let mut pending = keys::pending().read(ov)?.unwrap_or_default();
             pending.push(prop.id);
-            put_json(ov, PENDING_KEY.to_vec(), &pending);
+            keys::pending().write(ov, &pending);
         }
     } else if (n - no.min(n)) * den <= n * num {
         prop.status = ProposalStatus::Rejected;
@@ -714,21 +576,21 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
     // Seats or the threshold changed: proposals that now pass (or can no longer pass) are decided
     // without waiting for another vote. Once per block; a change made by this pass itself is
     // taken up at the next block's end.
-    if ov.get(RETALLY_KEY)?.is_some() {
-        ov.delete(RETALLY_KEY.to_vec());
+    if keys::retally().read(ov)?.is_some() {
+        keys::retally().delete(ov);
         let mut open = Vec::new();
-        for id in get_json::<Vec<u64>>(ov, OPEN_KEY)?.unwrap_or_default() {
+        for id in keys::open().read(ov)?.unwrap_or_default() {
             let Some(mut prop) = proposal(ov, id)? else { continue };
-            if prop.status_at(height) != "open" {
+            if prop.state_at(height) != ProposalState::Open {
                 continue;
             }
             tally(ov, &mut prop, height, now_s, &mut events)?;
-            put_json(ov, proposal_key(id), &prop);
+            keys::proposal(id).write(ov, &prop);
             if prop.status == ProposalStatus::Open {
                 open.push(id);
             }
         }
-        put_json(ov, OPEN_KEY.to_vec(), &open);
+        keys::open().write(ov, &open);
     }
     if !events.is_empty() {
         identity::bump_epoch(ov)?;
@@ -738,7 +600,7 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
 
 /// Applies passed proposals whose activation height has come.
 fn apply_pending(ov: &mut Overlay<'_>, height: u64, now_s: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
-    let pending: Vec<u64> = get_json(ov, PENDING_KEY)?.unwrap_or_default();
+    let pending = keys::pending().read(ov)?.unwrap_or_default();
     if pending.is_empty() {
         return Ok(());
     }
@@ -750,9 +612,9 @@ fn apply_pending(ov: &mut Overlay<'_>, height: u64, now_s: u64, events: &mut Vec
             continue;
         }
         apply(ov, &mut prop, height, now_s, events)?;
-        put_json(ov, proposal_key(id), &prop);
+        keys::proposal(id).write(ov, &prop);
     }
-    put_json(ov, PENDING_KEY.to_vec(), &keep);
+    keys::pending().write(ov, &keep);
     Ok(())
 }
 
@@ -792,8 +654,7 @@ fn apply(
 }
 
 fn params_suite(view: &dyn StateView) -> Result<Suite, ExecError> {
-    let s: Option<Suite> = get_json(view, crate::SUITE_KEY)?;
-    s.ok_or_else(|| ExecError::Corrupt { key: "sys/suite".into(), reason: "missing".into() })
+    fdl_schema::read::suite(view)
 }
 
 fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
@@ -804,14 +665,14 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
         _ => false,
     };
     if reseats {
-        ov.put(RETALLY_KEY.to_vec(), vec![1]);
+        keys::retally().write(ov, &Marker);
     }
     let mut nodes = nodes(ov)?;
     match &prop.action {
         GovAction::AddMember { name, ca_cert, committee } => {
-            let mut names: Vec<String> = get_json(ov, identity::MEMBERS_KEY)?.unwrap_or_default();
+            let mut names = fdl_schema::read::member_names(ov)?;
             names.push(name.clone());
-            put_json(ov, identity::MEMBERS_KEY.to_vec(), &names);
+            keys::members().write(ov, &names);
             let rec = MemberRecord {
                 name: name.clone(),
                 ca_cert: ca_cert.clone(),
@@ -824,16 +685,15 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             events.push(ev("member.added", vec![("org", name.clone()), ("proposal", pid)]));
         }
         GovAction::RemoveMember { name } => {
-            let mut names: Vec<String> = get_json(ov, identity::MEMBERS_KEY)?.unwrap_or_default();
+            let mut names = fdl_schema::read::member_names(ov)?;
             names.retain(|n| n != name);
-            put_json(ov, identity::MEMBERS_KEY.to_vec(), &names);
-            ov.delete(identity::member_key(name));
-            ov.delete(identity::ca_key(name));
+            keys::members().write(ov, &names);
+            fdl_schema::write::delete_member(ov, name);
             events.push(ev("member.removed", vec![("org", name.clone()), ("proposal", pid)]));
         }
         GovAction::AddNode { node } => {
             nodes.push(node.clone());
-            put_json(ov, NODES_KEY.to_vec(), &nodes);
+            keys::nodes().write(ov, &nodes);
             events.push(ev(
                 "node.added",
                 vec![
@@ -847,7 +707,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
         GovAction::RemoveNode { name } => {
             let org = nodes.iter().find(|n| &n.name == name).map(|n| n.org.clone()).unwrap_or_default();
             nodes.retain(|n| &n.name != name);
-            put_json(ov, NODES_KEY.to_vec(), &nodes);
+            keys::nodes().write(ov, &nodes);
             events.push(ev("node.removed", vec![("node", name.clone()), ("org", org), ("proposal", pid)]));
         }
         GovAction::RotateNodeCert { name, certificate } => {
@@ -859,7 +719,7 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
                 }
                 org.clone_from(&n.org);
             }
-            put_json(ov, NODES_KEY.to_vec(), &nodes);
+            keys::nodes().write(ov, &nodes);
             events.push(ev("node.certificate_rotated", vec![("node", name.clone()), ("org", org), ("proposal", pid)]));
         }
         GovAction::RotateCa { org, ca_cert } => {
@@ -880,12 +740,12 @@ fn do_apply(ov: &mut Overlay<'_>, prop: &Proposal, height: u64, events: &mut Vec
             let mut p = params(ov)?;
             // Checked by check_action just before.
             let _ = set_param(&mut p, name, *value);
-            put_json(ov, PARAMS_KEY.to_vec(), &p);
+            keys::params().write(ov, &p);
             events
                 .push(ev("param.set", vec![("param", name.clone()), ("value", value.to_string()), ("proposal", pid)]));
         }
         GovAction::SetAcl { method, roles, orgs } => {
-            put_json(ov, acl_key(method), &AclRule { roles: roles.clone(), orgs: orgs.clone() });
+            keys::acl(method).write(ov, &AclRule { roles: roles.clone(), orgs: orgs.clone() });
             events.push(ev(
                 "acl.set",
                 vec![

@@ -10,100 +10,16 @@ use std::collections::HashMap;
 
 use fdl_crypto::{Address, Hash, Suite};
 use fdl_pki::{PkiError, Role};
+use fdl_schema::{keys, write};
+pub use fdl_schema::{
+    keys::{EPOCH_KEY, MEMBERS_KEY, REGULATOR_KEY, REVOCATIONS_KEY},
+    read::{cert_meta, certificate, epoch, member, member_meta, members, permissioned, revocation, revocations},
+    records::{CertRecord, MemberRecord, RevocationRecord},
+    write::member_entries as member_writes,
+};
 use fdl_types::{Credential, SignedTx, StatusCode};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{ExecError, Overlay, StateView, keys::hex_of};
-
-/// Key of the list of member names (JSON array, in admission order).
-pub const MEMBERS_KEY: &[u8] = b"pki/members";
-/// Key of the list of revocations (JSON array of `[org, serial]`, in order), for listing.
-pub const REVOCATIONS_KEY: &[u8] = b"pki/revocations";
-/// Key of the regulator institution's name.
-pub const REGULATOR_KEY: &[u8] = b"pki/regulator";
-
-/// The state key of a member institution.
-pub fn member_key(name: &str) -> Vec<u8> {
-    [b"pki/member/".as_slice(), name.as_bytes()].concat()
-}
-
-/// The state key of a registered certificate.
-pub fn cert_key(hash: &Hash) -> Vec<u8> {
-    [b"pki/cert/".as_slice(), &hash.0].concat()
-}
-
-/// The state key of a revocation.
-pub fn revoked_key(org: &str, serial: &str) -> Vec<u8> {
-    [b"pki/revoked/".as_slice(), org.as_bytes(), b"/", serial.as_bytes()].concat()
-}
-
-/// The state key of a member's CA certificate (raw DER, apart from the record so that the
-/// per-transaction checks read only the small record).
-pub fn ca_key(name: &str) -> Vec<u8> {
-    [b"pki/ca/".as_slice(), name.as_bytes()].concat()
-}
-
-/// The state key of a registered certificate's DER.
-pub fn cert_der_key(hash: &Hash) -> Vec<u8> {
-    [b"pki/certder/".as_slice(), &hash.0].concat()
-}
-
-/// A member institution as stored in state (its CA certificate under [`ca_key`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    /// Its name (its certificates' `O`).
-    pub name: String,
-    /// Its root CA certificate, DER (empty when read with [`member_meta`]).
-    #[serde(skip)]
-    pub ca_cert: Vec<u8>,
-    /// The suite hash of `ca_cert`: registered certificates name the CA that issued them.
-    pub ca_hash: Hash,
-    /// End of the CA certificate's validity, Unix seconds: its certificates stop working then.
-    pub ca_not_after: u64,
-    /// Whether it holds a committee seat.
-    pub committee: bool,
-    /// The height it was admitted at (0: genesis).
-    pub since: u64,
-}
-
-/// A registered certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertRecord {
-    /// The account it sends for (the key's address, or the account it was reset onto).
-    pub account: Address,
-    /// Its institution.
-    pub org: String,
-    /// Its role.
-    pub role: String,
-    /// Subject common name.
-    pub common_name: String,
-    /// Serial number, hex.
-    pub serial: String,
-    /// Validity start, Unix seconds.
-    pub not_before: u64,
-    /// Validity end, Unix seconds.
-    pub not_after: u64,
-    /// The subject key, canonical bytes hex.
-    pub public_key: String,
-    /// The height it was registered at.
-    pub registered: u64,
-    /// The hash of the institution's CA certificate that issued it: when governance rotates
-    /// the CA, certificates of the old CA stop working.
-    pub ca: Hash,
-    /// The certificate, DER (stored under [`cert_der_key`]; empty when read with
-    /// [`cert_meta`]).
-    #[serde(skip)]
-    pub der: Vec<u8>,
-}
-
-/// A revocation as stored in state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevocationRecord {
-    /// The height it took effect at.
-    pub height: u64,
-    /// `crl` (published by the institution) or `governance` (by proposal number).
-    pub by: String,
-}
+use crate::{ExecError, Overlay, StateView};
 
 /// Who sent a transaction, once its credential checks out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,150 +50,20 @@ pub struct Admitted {
     pub registered: bool,
 }
 
-/// Key of the identity epoch: a counter bumped whenever governance or a revocation list changes
-/// identity or account state, so that caches of admission verdicts know when to forget.
-pub const EPOCH_KEY: &[u8] = b"pki/epoch";
-
-/// The identity epoch (see [`EPOCH_KEY`]).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn epoch(view: &dyn StateView) -> Result<u64, ExecError> {
-    Ok(get_json(view, EPOCH_KEY)?.unwrap_or(0))
-}
-
 pub(crate) fn bump_epoch(ov: &mut Overlay<'_>) -> Result<(), ExecError> {
-    let e = epoch(ov)?;
-    put_json(ov, EPOCH_KEY.to_vec(), &e.wrapping_add(1));
-    Ok(())
-}
-
-pub(crate) fn get_json<T: DeserializeOwned>(view: &dyn StateView, key: &[u8]) -> Result<Option<T>, ExecError> {
-    match view.get(key)? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| ExecError::Corrupt { key: hex_of(key), reason: e.to_string() }),
-    }
-}
-
-pub(crate) fn put_json<T: Serialize>(ov: &mut Overlay<'_>, key: Vec<u8>, v: &T) {
-    let bytes = serde_json::to_vec(v).expect("invariant: state records serialize");
-    ov.put(key, bytes);
-}
-
-/// The member institutions, in admission order.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn members(view: &dyn StateView) -> Result<Vec<MemberRecord>, ExecError> {
-    let names: Vec<String> = get_json(view, MEMBERS_KEY)?.unwrap_or_default();
-    let mut out = Vec::with_capacity(names.len());
-    for n in names {
-        if let Some(m) = member(view, &n)? {
-            out.push(m);
-        }
-    }
-    Ok(out)
-}
-
-/// One member institution, with its CA certificate.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn member(view: &dyn StateView, name: &str) -> Result<Option<MemberRecord>, ExecError> {
-    let Some(mut m) = member_meta(view, name)? else { return Ok(None) };
-    m.ca_cert = view.get(&ca_key(name))?.unwrap_or_default();
-    Ok(Some(m))
-}
-
-/// One member institution without its CA certificate (the per-transaction path).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn member_meta(view: &dyn StateView, name: &str) -> Result<Option<MemberRecord>, ExecError> {
-    get_json(view, &member_key(name))
-}
-
-/// The writes that store a member record and its CA certificate.
-pub fn member_writes(m: &MemberRecord) -> [(Vec<u8>, Vec<u8>); 2] {
-    let json = serde_json::to_vec(m).expect("invariant: state records serialize");
-    [(member_key(&m.name), json), (ca_key(&m.name), m.ca_cert.clone())]
+    write::bump_epoch(ov)
 }
 
 pub(crate) fn put_member(ov: &mut Overlay<'_>, m: &MemberRecord) {
-    for (k, v) in member_writes(m) {
-        ov.put(k, v);
-    }
-}
-
-/// A registered certificate, with its DER.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn certificate(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecord>, ExecError> {
-    let Some(mut rec) = cert_meta(view, hash)? else { return Ok(None) };
-    rec.der = view.get(&cert_der_key(hash))?.unwrap_or_default();
-    Ok(Some(rec))
-}
-
-/// A registered certificate without its DER (the per-transaction path).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn cert_meta(view: &dyn StateView, hash: &Hash) -> Result<Option<CertRecord>, ExecError> {
-    get_json(view, &cert_key(hash))
+    write::put_member(ov, m);
 }
 
 pub(crate) fn put_cert(ov: &mut Overlay<'_>, hash: &Hash, rec: &CertRecord) {
-    put_json(ov, cert_key(hash), rec);
-    ov.put(cert_der_key(hash), rec.der.clone());
+    write::put_cert(ov, hash, rec);
 }
 
-/// Whether `(org, serial)` is revoked.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn revocation(view: &dyn StateView, org: &str, serial: &str) -> Result<Option<RevocationRecord>, ExecError> {
-    get_json(view, &revoked_key(org, serial))
-}
-
-/// Records a revocation and lists it.
-///
-/// # Errors
-/// Store failure or corrupt state.
 pub(crate) fn revoke(ov: &mut Overlay<'_>, org: &str, serial: &str, rec: RevocationRecord) -> Result<(), ExecError> {
-    let key = revoked_key(org, serial);
-    if ov.get(&key)?.is_none() {
-        let mut list: Vec<(String, String)> = get_json(ov, REVOCATIONS_KEY)?.unwrap_or_default();
-        list.push((org.to_string(), serial.to_string()));
-        put_json(ov, REVOCATIONS_KEY.to_vec(), &list);
-    }
-    put_json(ov, key, &rec);
-    Ok(())
-}
-
-/// Every revocation, in order: `(org, serial, record)`.
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn revocations(view: &dyn StateView) -> Result<Vec<(String, String, RevocationRecord)>, ExecError> {
-    let list: Vec<(String, String)> = get_json(view, REVOCATIONS_KEY)?.unwrap_or_default();
-    let mut out = Vec::with_capacity(list.len());
-    for (org, serial) in list {
-        if let Some(r) = revocation(view, &org, &serial)? {
-            out.push((org, serial, r));
-        }
-    }
-    Ok(out)
-}
-
-/// Whether the chain enforces certificates (its genesis lists member institutions).
-///
-/// # Errors
-/// Store failure or corrupt state.
-pub fn permissioned(view: &dyn StateView) -> Result<bool, ExecError> {
-    Ok(view.get(MEMBERS_KEY)?.is_some_and(|b| b != b"[]"))
+    write::revoke(ov, org, serial, &rec)
 }
 
 /// Checks a certificate against its institution's CA in state at `now_s` (Unix seconds) and
@@ -533,8 +319,7 @@ pub(crate) fn publish_crl(
     let mut added = 0usize;
     for r in &revoked {
         let serial = r.serial.to_ascii_lowercase();
-        let key = revoked_key(c.org, &serial);
-        if ov.get(&key)?.is_some() {
+        if keys::revoked(c.org, &serial).read(ov)?.is_some() {
             continue;
         }
         revoke(ov, c.org, &serial, RevocationRecord { height: c.height, by: "crl".into() })?;

@@ -12,49 +12,21 @@
 pub mod bank;
 pub mod gov;
 pub mod identity;
-mod keys;
 
 use std::collections::BTreeMap;
 
 use fdl_crypto::Address;
 use fdl_pki::Role;
+pub use fdl_schema::{
+    Account, AccountKind, SchemaError as ExecError, StateView, StateWrite, decode_account, encode_account,
+    keys::{ISSUER_KEY, SUITE_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key},
+    read::account as read_account,
+};
+use fdl_schema::{keys, write};
 use fdl_types::{ChainParams, Encode, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, SignedTx, StatusCode};
 use thiserror::Error;
 
 pub use identity::IdentityCache;
-pub use keys::{
-    Account, AccountKind, ISSUER_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key, decode_account,
-    encode_account,
-};
-
-/// Key of the chain's suite (JSON), so that state alone tells how to hash certificates.
-pub const SUITE_KEY: &[u8] = b"sys/suite";
-
-/// Read access to the state as of the parent block.
-pub trait StateView {
-    /// The value of `key`, or `None` if absent.
-    ///
-    /// # Errors
-    /// [`ExecError::State`] when the underlying store fails.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError>;
-}
-
-/// Failures that stop execution of a whole block. Any of these means the node cannot go on
-/// safely (a store failure or a corrupt value); client mistakes are receipts instead.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum ExecError {
-    /// Reading state failed.
-    #[error("state read failed: {0}")]
-    State(String),
-    /// A stored value did not decode.
-    #[error("corrupt state value at {key}: {reason}")]
-    Corrupt {
-        /// The key, hex.
-        key: String,
-        /// Why.
-        reason: String,
-    },
-}
 
 /// Why a transaction cannot be in a block at a given height (or admitted to the mempool).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -175,6 +147,15 @@ impl StateView for Overlay<'_> {
     }
 }
 
+impl StateWrite for Overlay<'_> {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        Overlay::put(self, key, value);
+    }
+    fn delete(&mut self, key: Vec<u8>) {
+        Overlay::delete(self, key);
+    }
+}
+
 impl<'a> Overlay<'a> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a dyn StateView) -> Self {
@@ -219,15 +200,15 @@ pub fn execute_block(
     txs: &[SignedTx],
 ) -> Result<BlockOutcome, ExecError> {
     let mut ov = Overlay::new(parent);
-    let issuer = keys::read_issuer(&ov)?;
+    let issuer = fdl_schema::read::issuer(&ov)?;
     let mut cache = IdentityCache::default();
     let mut receipts = Vec::with_capacity(txs.len());
     for tx in txs {
         receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms)?);
     }
     let block_events = gov::end_block(&mut ov, height, timestamp_ms / 1000)?;
-    ov.put(SYS_HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
-    ov.put(SYS_TIME_KEY.to_vec(), timestamp_ms.to_be_bytes().to_vec());
+    keys::height().write(&mut ov, &height);
+    keys::time_ms().write(&mut ov, &timestamp_ms);
     Ok(BlockOutcome { receipts, writes: ov.into_writes(), block_events })
 }
 
@@ -325,7 +306,7 @@ fn execute_tx(
                 r
             }
         };
-        if !allowed.is_some_and(|r| r.allows(role, &sender.org)) {
+        if !allowed.is_some_and(|r| r.allows(role.as_str(), &sender.org)) {
             let mut attrs = who("permission_denied");
             attrs.push(("role", role.as_str().into()));
             events.push(event("acl.denied", attrs));
@@ -379,21 +360,20 @@ fn execute_tx(
 /// [`ExecError::Corrupt`] if initial balances overflow the supply or a certificate is unreadable.
 pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, ExecError> {
     let corrupt = |key: &str, reason: String| ExecError::Corrupt { key: key.into(), reason };
-    let json = |v: serde_json::Value| Some(v.to_string().into_bytes());
-    let mut w = BTreeMap::new();
-    w.insert(ISSUER_KEY.to_vec(), Some(genesis.issuer.0.to_vec()));
+    let empty = Empty;
+    let mut w = Overlay::new(&empty);
+    keys::issuer().write(&mut w, &genesis.issuer);
     let mut supply: u128 = 0;
     for (addr, amount) in &genesis.balances {
         supply =
             supply.checked_add(*amount).ok_or_else(|| corrupt("genesis balances", "total overflows u128".into()))?;
-        w.insert(account_key(addr), Some(encode_account(&Account { balance: *amount, ..Account::default() })));
+        keys::account(addr).write(&mut w, &Account { balance: *amount, ..Account::default() });
     }
-    w.insert(SUPPLY_KEY.to_vec(), Some(supply.to_be_bytes().to_vec()));
-    w.insert(SYS_HEIGHT_KEY.to_vec(), Some(0u64.to_be_bytes().to_vec()));
-    w.insert(SYS_TIME_KEY.to_vec(), Some(genesis.genesis_time_ms.to_be_bytes().to_vec()));
-    w.insert(SUITE_KEY.to_vec(), json(serde_json::json!(genesis.suite)));
-    let params = serde_json::to_value(&genesis.params).map_err(|e| corrupt("params", e.to_string()))?;
-    w.insert(gov::PARAMS_KEY.to_vec(), json(params));
+    keys::supply().write(&mut w, &supply);
+    keys::height().write(&mut w, &0);
+    keys::time_ms().write(&mut w, &genesis.genesis_time_ms);
+    keys::suite().write(&mut w, &genesis.suite);
+    keys::params().write(&mut w, &genesis.params);
     let der = |pem: &str, what: &str| fdl_pki::from_pem(pem).map_err(|e| corrupt(what, e.to_string()));
     let mut names = Vec::new();
     for m in &genesis.members {
@@ -408,14 +388,12 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
             committee: m.committee,
             since: 0,
         };
-        for (k, v) in identity::member_writes(&rec) {
-            w.insert(k, Some(v));
-        }
+        write::put_member(&mut w, &rec);
         names.push(m.name.clone());
     }
-    w.insert(identity::MEMBERS_KEY.to_vec(), json(serde_json::json!(names)));
+    keys::members().write(&mut w, &names);
     if let Some(r) = &genesis.regulator {
-        w.insert(identity::REGULATOR_KEY.to_vec(), json(serde_json::json!(r)));
+        keys::regulator().write(&mut w, r);
     }
     let node = |name: &str, org: &Option<String>, key: &str, peer: &Option<String>, cert: &Option<String>| {
         Ok::<_, ExecError>(NodeSpec {
@@ -439,20 +417,18 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
         let n = node(&o.name, &o.org, &o.public_key, &o.peer_id, &o.certificate)?;
         nodes.push(NodeSpec { role: NodeRole::Observer, ..n });
     }
-    let nodes = serde_json::to_vec(&nodes).map_err(|e| corrupt("nodes", e.to_string()))?;
-    w.insert(gov::NODES_KEY.to_vec(), Some(nodes));
+    keys::nodes().write(&mut w, &nodes);
     for (method, rule) in gov::default_acl() {
-        let v = serde_json::to_vec(&rule).map_err(|e| corrupt(method, e.to_string()))?;
-        w.insert(gov::acl_key(method), Some(v));
+        keys::acl(method).write(&mut w, &rule);
     }
-    Ok(w)
+    Ok(w.into_writes())
 }
 
-/// Reads an account, absent accounts reading as zero.
-///
-/// # Errors
-/// [`ExecError`] on store failure or a corrupt value.
-pub fn read_account(view: &dyn StateView, addr: &Address) -> Result<Option<Account>, ExecError> {
-    let key = account_key(addr);
-    view.get(&key)?.map(|b| decode_account(&key, &b)).transpose()
+/// The empty state genesis is written over.
+struct Empty;
+
+impl StateView for Empty {
+    fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(None)
+    }
 }

@@ -149,7 +149,7 @@ impl Chain {
     }
 
     fn status(&self, id: u64) -> String {
-        gov::proposal(&self.state, id).expect("read").expect("exists").status_at(self.height).to_string()
+        gov::proposal(&self.state, id).expect("read").expect("exists").state_at(self.height).as_str().to_string()
     }
 
     fn validators(&self) -> usize {
@@ -393,7 +393,7 @@ fn removing_institutions_re_tallies_open_proposals() {
     c.vote(1, p, true);
     assert_eq!(c.status(p), "open");
     // The index of open proposals holds it once (closed ones were pruned, a vote adds nothing).
-    let open: Vec<u64> = serde_json::from_slice(&c.state.0[gov::OPEN_KEY]).expect("open list");
+    let open = fdl_schema::keys::open().require(&c.state).expect("open list");
     assert_eq!(open, vec![p]);
     pass(&mut c, GovAction::RemoveMember { name: "org4".into() }, &[1, 2]);
     assert_eq!(c.status(p), "open", "two of three seats are not more than 2/3");

@@ -20,7 +20,7 @@ use std::{
 };
 
 use fdl_crypto::{Address, Hash};
-use fdl_exec::{ExecError, IdentityCache, StateView, TxRejection, check_tx_for_block};
+use fdl_exec::{IdentityCache, check_tx_for_block};
 use fdl_state::StateDb;
 use fdl_storage::Store;
 use fdl_types::{ChainParams, Decode, DecodeError, Genesis, Receipt, SignedTx, StatusCode};
@@ -28,6 +28,7 @@ use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
 use tokio::sync::{Notify, oneshot};
 
+pub use fdl_exec::TxRejection;
 pub use verify::VerifyPool;
 
 /// Mempool limits.
@@ -160,17 +161,6 @@ impl Refusal {
             ],
             local: true,
         }
-    }
-}
-
-struct LatestView<'a> {
-    state: &'a StateDb,
-    version: u64,
-}
-
-impl StateView for LatestView<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        self.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
     }
 }
 
@@ -364,7 +354,7 @@ impl Mempool {
         let now = now_ms();
         let key =
             (tx.body.credential.cert_hash(tx.body.signer.suite()).unwrap_or(Hash::ZERO), tx.body.signer.address());
-        let view = LatestView { state: &self.state, version };
+        let view = self.state.at(version);
         let memo = {
             let mut guard = self.identity.lock();
             if guard.0 != version {
@@ -471,7 +461,7 @@ impl Mempool {
     }
 
     fn read_params(state: &StateDb, height: u64) -> Option<ChainParams> {
-        let view = LatestView { state, version: height };
+        let view = state.at(height);
         fdl_exec::gov::params(&view).ok()
     }
 

@@ -7,10 +7,10 @@ use std::{
 };
 
 use fdl_crypto::{Hash, Signer, hash_tagged};
-use fdl_exec::{ExecError, StateView, check_tx_for_block, execute_block, genesis_writes};
+use fdl_exec::{ExecError, check_tx_for_block, execute_block, genesis_writes};
 use fdl_mempool::Mempool;
-use fdl_rpc::{CommittedBlock, Metrics, RpcContext};
-use fdl_state::StateDb;
+use fdl_node_api::{CommittedBlock, Ledger, Metrics};
+use fdl_state::{StateAt, StateDb};
 use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeRole, NodeSpec, Receipt, SignedTx,
@@ -59,6 +59,23 @@ struct Tip {
     timestamp_ms: u64,
 }
 
+/// What a chain is opened over: shared handles that the API server reads as well.
+#[derive(Clone)]
+pub struct ChainParts {
+    /// The chain's genesis.
+    pub genesis: Arc<Genesis>,
+    /// Blocks, indexes, receipts.
+    pub store: Arc<dyn Store>,
+    /// Authenticated state.
+    pub state: StateDb,
+    /// The mempool.
+    pub mempool: Arc<Mempool>,
+    /// Committed blocks as they happen.
+    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
+}
+
 /// The chain a node keeps: the store, the state and the tip.
 pub struct Chain {
     genesis: Arc<Genesis>,
@@ -71,17 +88,6 @@ pub struct Chain {
     tip: Mutex<Tip>,
     /// The active node sets of recent state versions.
     nodes_cache: Mutex<Vec<(u64, Vec<NodeSpec>)>>,
-}
-
-struct AtVersion<'a> {
-    state: &'a StateDb,
-    version: u64,
-}
-
-impl StateView for AtVersion<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        self.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
-    }
 }
 
 /// The genesis document's hash, which a data directory is bound to.
@@ -102,8 +108,8 @@ impl Chain {
     /// # Errors
     /// [`NodeError::Genesis`] for a foreign data directory, [`NodeError::Invariant`] for a state
     /// root mismatch, storage errors.
-    pub fn open(parts: &RpcContext, signer: Arc<dyn Signer>) -> Result<Self, NodeError> {
-        let RpcContext { genesis, store, state, mempool, blocks, metrics, .. } = parts.clone();
+    pub fn open(parts: ChainParts, signer: Arc<dyn Signer>) -> Result<Self, NodeError> {
+        let ChainParts { genesis, store, state, mempool, blocks, metrics } = parts;
         let gh = genesis_hash(&genesis);
         match store.genesis_hash()? {
             None => {
@@ -191,7 +197,7 @@ impl Chain {
         }
         self.mempool.forget(&dropped);
         let timestamp_ms = now_ms().max(parent_ts);
-        let view = AtVersion { state: &self.state, version: parent_height };
+        let view = self.state.at(parent_height);
         let outcome = execute_block(&view, height, timestamp_ms, &txs)?;
         let (state_root, state_nodes, state_values) = self.state.prepare(&outcome.writes, height)?;
         let suite = self.genesis.suite;
@@ -274,7 +280,7 @@ impl Chain {
                 return invalid(format!("transaction {id} is already on chain"));
             }
         }
-        let view = AtVersion { state: &self.state, version: parent_height };
+        let view = self.state.at(parent_height);
         let outcome =
             execute_block(&view, h.height, h.timestamp_ms, &block.txs).map_err(|e| BlockInvalid::Fatal(e.into()))?;
         let (state_root, state_nodes, state_values) =
@@ -330,7 +336,7 @@ impl Chain {
         }
         // The tip is read first: a version above it may still change, and must not be cached.
         let tip = self.height();
-        let nodes = fdl_exec::gov::active_nodes(&AtVersion { state: &self.state, version })?;
+        let nodes = fdl_exec::gov::active_nodes(&self.state.at(version))?;
         if version <= tip {
             let mut c = self.nodes_cache.lock();
             if c.len() >= 8 {
@@ -346,12 +352,12 @@ impl Chain {
     /// # Errors
     /// Store failure or corrupt state.
     pub fn params_at(&self, version: u64) -> Result<ChainParams, ExecError> {
-        fdl_exec::gov::params(&AtVersion { state: &self.state, version })
+        fdl_exec::gov::params(&self.state.at(version))
     }
 
     /// A read view of the state after block `version`.
-    pub fn view_at(&self, version: u64) -> impl StateView + '_ {
-        AtVersion { state: &self.state, version }
+    pub fn view_at(&self, version: u64) -> StateAt<'_> {
+        self.state.at(version)
     }
 
     /// The store.
@@ -433,4 +439,10 @@ fn audit_records(p: &ProposedBlock) -> Vec<AuditWrite> {
         push(AuditView::of_event(h.height, h.timestamp_ms, None, None, e));
     }
     out
+}
+
+impl Ledger for Chain {
+    fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, ExecError> {
+        Chain::nodes_at(self, version)
+    }
 }

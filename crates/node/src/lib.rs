@@ -21,7 +21,7 @@ use fdl_types::Genesis;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use chain::{BlockInvalid, Chain, ProposedBlock};
+pub use chain::{BlockInvalid, Chain, ChainParts, ProposedBlock};
 pub use config::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, read_network_key};
 pub use fdl_consensus::network_peer_id;
 pub use producer::SoloProducer;
@@ -112,13 +112,16 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         .flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone().map(|r| (p.peer_id.clone(), r))))
         .collect();
     let (relay_tx, relay_rx) = mpsc::channel(1024);
+    let parts = ChainParts { genesis: genesis.clone(), store, state, mempool, blocks, metrics: metrics.clone() };
+    let chain = Arc::new(Chain::open(parts.clone(), signer.clone())?);
     let ctx = RpcContext {
-        genesis: genesis.clone(),
-        store,
-        state,
-        mempool,
-        blocks,
-        metrics: metrics.clone(),
+        genesis: parts.genesis,
+        store: parts.store,
+        state: parts.state,
+        mempool: parts.mempool,
+        blocks: parts.blocks,
+        metrics: parts.metrics,
+        ledger: chain.clone(),
         node_name: config.name.clone(),
         node_id: signer.public_key().address(),
         peers: Arc::new(parking_lot::RwLock::new(
@@ -127,7 +130,6 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         role: config.role.as_str().into(),
         relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
     };
-    let chain = Arc::new(Chain::open(&ctx, signer.clone())?);
     let nodes = chain.nodes_at(chain.height())?;
     let joining = config.p2p.as_ref().is_some_and(|p| p.joining);
     let own_peer = network_seed.as_ref().map(network_peer_id).transpose().map_err(|e| NodeError::Key(e.to_string()))?;

@@ -46,8 +46,10 @@ impl From<AdmitError> for ApiError {
     fn from(e: AdmitError) -> Self {
         let status = match &e {
             AdmitError::Full { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AdmitError::AlreadyPending | AdmitError::Rejected(fdl_exec::TxRejection::Replayed) => StatusCode::CONFLICT,
-            AdmitError::Rejected(fdl_exec::TxRejection::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            AdmitError::AlreadyPending | AdmitError::Rejected(fdl_mempool::TxRejection::Replayed) => {
+                StatusCode::CONFLICT
+            }
+            AdmitError::Rejected(fdl_mempool::TxRejection::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AdmitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };

@@ -2,21 +2,24 @@
 //! certificates, revocations, proposals, the access policy, parameters and the audit log. All read
 //! the latest committed state.
 
+use std::collections::BTreeMap;
+
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
 };
 use fdl_crypto::Hash;
-use fdl_exec::{ExecError, StateView, gov, identity};
+use fdl_schema::read;
+use fdl_state::StateAt;
 use fdl_types::{
     NodeRole,
     api::{
-        AuditListView, AuditView, CertView, MemberNodeView, MemberView, ValidatorView, ValidatorsView,
+        AclView, AuditListView, AuditView, CertView, MemberNodeView, MemberView, ParamsView, ProposalListView,
+        ProposalView, RegisteredCertView, RevocationListView, RevocationView, ValidatorView, ValidatorsView,
         audit_account_key, audit_org_key,
     },
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::{ApiError, RpcContext, handlers::ApiResult};
 
@@ -25,20 +28,9 @@ type Ctx = State<std::sync::Arc<RpcContext>>;
 /// Most audit records one query returns.
 pub const MAX_AUDIT_RECORDS: usize = 1_000;
 
-struct Latest<'a> {
-    ctx: &'a RpcContext,
-    version: u64,
-}
-
-impl StateView for Latest<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        self.ctx.state.get(key, self.version).map_err(|e| ExecError::State(e.to_string()))
-    }
-}
-
-fn latest(ctx: &RpcContext) -> ApiResult<Latest<'_>> {
+fn latest(ctx: &RpcContext) -> ApiResult<StateAt<'_>> {
     let version = ctx.store.latest_height().map_err(ApiError::internal)?;
-    Ok(Latest { ctx, version })
+    Ok(ctx.state.at(version))
 }
 
 pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
@@ -56,8 +48,8 @@ pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
 /// `GET /v1/members`: the member institutions in force, with their CAs and nodes.
 pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>> {
     let view = latest(&ctx)?;
-    let members = identity::members(&view).map_err(ApiError::internal)?;
-    let nodes = gov::nodes(&view).map_err(ApiError::internal)?;
+    let members = read::members(&view).map_err(ApiError::internal)?;
+    let nodes = read::nodes(&view).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
         let ca = cert_view_der(&m.ca_cert)
@@ -81,7 +73,7 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
 /// How many validators are active after the latest block.
 pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
     let view = latest(ctx).ok()?;
-    Some(gov::active_nodes(&view).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
+    Some(ctx.ledger.nodes_at(view.version).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
 }
 
 /// `?height=H` of `GET /v1/validators`.
@@ -106,7 +98,7 @@ pub(crate) async fn validators(
         }
         view.version = h - 1;
     }
-    let nodes = gov::active_nodes(&view).map_err(ApiError::internal)?;
+    let nodes = ctx.ledger.nodes_at(view.version).map_err(ApiError::internal)?;
     let suite = ctx.genesis.suite;
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| n.role == NodeRole::Validator) {
@@ -123,89 +115,82 @@ pub(crate) async fn validators(
 }
 
 /// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.
-pub(crate) async fn certificate(State(ctx): Ctx, hash: Result<Path<String>, PathRejection>) -> ApiResult<Json<Value>> {
+pub(crate) async fn certificate(
+    State(ctx): Ctx,
+    hash: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<RegisteredCertView>> {
     let Path(hash) = hash.map_err(|e| ApiError::bad_request("invalid_hash", e.body_text()))?;
     let h: Hash = hash.parse().map_err(|e| ApiError::bad_request("invalid_hash", format!("{hash:?}: {e}")))?;
     let view = latest(&ctx)?;
-    let rec = identity::certificate(&view, &h)
+    let rec = read::certificate(&view, &h)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("certificate_not_found", format!("no certificate {h} is registered")))?;
-    let revoked = identity::revocation(&view, &rec.org, &rec.serial).map_err(ApiError::internal)?;
+    let revoked = read::revocation(&view, &rec.org, &rec.serial).map_err(ApiError::internal)?;
     let pem = fdl_pki::to_pem(&rec.der).unwrap_or_default();
-    Ok(Json(json!({
-        "hash": h,
-        "account": rec.account,
-        "org": rec.org,
-        "role": rec.role,
-        "common_name": rec.common_name,
-        "serial": rec.serial,
-        "not_before": rec.not_before,
-        "not_after": rec.not_after,
-        "public_key": rec.public_key,
-        "registered": rec.registered,
-        "revoked": revoked,
-        "pem": pem,
-    })))
+    Ok(Json(RegisteredCertView {
+        hash: h,
+        account: rec.account,
+        org: rec.org,
+        role: rec.role,
+        common_name: rec.common_name,
+        serial: rec.serial,
+        not_before: rec.not_before,
+        not_after: rec.not_after,
+        public_key: rec.public_key,
+        registered: rec.registered,
+        revoked: revoked.map(|r| r.view()),
+        pem,
+    }))
 }
 
 /// `GET /v1/revocations`: every revoked certificate, by institution and serial (STD-13.3).
-pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<RevocationListView>> {
     let view = latest(&ctx)?;
-    let list = identity::revocations(&view).map_err(ApiError::internal)?;
-    let items: Vec<Value> = list
-        .into_iter()
-        .map(|(org, serial, r)| json!({ "org": org, "serial": serial, "height": r.height, "by": r.by }))
-        .collect();
-    Ok(Json(json!({ "height": view.version, "revocations": items })))
-}
-
-fn proposal_json(p: &gov::Proposal, height: u64) -> Value {
-    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("status".into(), json!(p.status_at(height)));
-    }
-    v
+    let list = read::revocations(&view).map_err(ApiError::internal)?;
+    let revocations =
+        list.into_iter().map(|(org, serial, r)| RevocationView { org, serial, height: r.height, by: r.by }).collect();
+    Ok(Json(RevocationListView { height: view.version, revocations }))
 }
 
 /// `GET /v1/proposals`: every proposal, newest first, with its votes and outcome.
-pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<ProposalListView>> {
     let view = latest(&ctx)?;
-    let next = gov::next_proposal(&view).map_err(ApiError::internal)?;
-    let mut out = Vec::new();
+    let next = read::next_proposal(&view).map_err(ApiError::internal)?;
+    let mut proposals = Vec::new();
     for id in (1..next).rev().take(MAX_AUDIT_RECORDS) {
-        if let Some(p) = gov::proposal(&view, id).map_err(ApiError::internal)? {
-            out.push(proposal_json(&p, view.version));
+        if let Some(p) = read::proposal(&view, id).map_err(ApiError::internal)? {
+            proposals.push(p.view(view.version));
         }
     }
-    Ok(Json(json!({ "height": view.version, "proposals": out })))
+    Ok(Json(ProposalListView { height: view.version, proposals }))
 }
 
 /// `GET /v1/proposals/{id}`.
-pub(crate) async fn proposal(State(ctx): Ctx, id: Result<Path<u64>, PathRejection>) -> ApiResult<Json<Value>> {
+pub(crate) async fn proposal(State(ctx): Ctx, id: Result<Path<u64>, PathRejection>) -> ApiResult<Json<ProposalView>> {
     let Path(id) = id.map_err(|e| ApiError::bad_request("invalid_proposal", e.body_text()))?;
     let view = latest(&ctx)?;
-    let p = gov::proposal(&view, id)
+    let p = read::proposal(&view, id)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("proposal_not_found", format!("no proposal {id}")))?;
-    Ok(Json(proposal_json(&p, view.version)))
+    Ok(Json(p.view(view.version)))
 }
 
 /// `GET /v1/acl`: the access rule of every native method (STD-16.1).
-pub(crate) async fn acl(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+pub(crate) async fn acl(State(ctx): Ctx) -> ApiResult<Json<AclView>> {
     let view = latest(&ctx)?;
-    let mut rules = serde_json::Map::new();
-    for m in gov::METHODS {
-        let r = gov::acl(&view, m).map_err(ApiError::internal)?;
-        rules.insert(m.into(), serde_json::to_value(r).unwrap_or(Value::Null));
+    let mut rules = BTreeMap::new();
+    for m in fdl_schema::METHODS {
+        let r = read::acl(&view, m).map_err(ApiError::internal)?;
+        rules.insert(m.to_string(), r.map(|r| r.view()));
     }
-    Ok(Json(json!({ "height": view.version, "rules": rules })))
+    Ok(Json(AclView { height: view.version, rules }))
 }
 
 /// `GET /v1/params`: the chain parameters in force.
-pub(crate) async fn params(State(ctx): Ctx) -> ApiResult<Json<Value>> {
+pub(crate) async fn params(State(ctx): Ctx) -> ApiResult<Json<ParamsView>> {
     let view = latest(&ctx)?;
-    let p = gov::params(&view).map_err(ApiError::internal)?;
-    Ok(Json(json!({ "height": view.version, "params": p })))
+    let params = read::params(&view).map_err(ApiError::internal)?;
+    Ok(Json(ParamsView { height: view.version, params }))
 }
 
 /// Filters of `GET /v1/audit`.

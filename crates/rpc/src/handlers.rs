@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use fdl_crypto::{Address, Hash};
-use fdl_exec::{account_key, decode_account};
+use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
     SignedTx,
     api::{

@@ -7,7 +7,6 @@
 mod error;
 mod governance;
 mod handlers;
-mod metrics;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -16,16 +15,16 @@ use axum::{
     extract::DefaultBodyLimit,
     routing::{get, post},
 };
-use fdl_crypto::{Address, Hash};
+use fdl_crypto::Address;
 use fdl_mempool::Mempool;
 use fdl_state::StateDb;
 use fdl_storage::Store;
-use fdl_types::{Block, Genesis, Receipt};
+use fdl_types::Genesis;
 use tokio::sync::broadcast;
 
 pub use error::ApiError;
+pub use fdl_node_api::{CommittedBlock, Ledger, Metrics};
 pub use handlers::RELAYED_HEADER;
-pub use metrics::Metrics;
 
 /// Largest request body accepted (a batch of transactions fits well within it).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -35,17 +34,6 @@ pub const MAX_BATCH_TXS: usize = 2_000;
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Capacity of the committed-block broadcast; slow WebSocket subscribers skip blocks beyond it.
 pub const STREAM_BUFFER: usize = 256;
-
-/// A block as it was committed, broadcast to subscribers.
-#[derive(Debug, Clone)]
-pub struct CommittedBlock {
-    /// The block.
-    pub block: Block,
-    /// Its hash.
-    pub hash: Hash,
-    /// One receipt per transaction.
-    pub receipts: Vec<Receipt>,
-}
 
 /// What the API serves from: shared handles to the node's parts.
 #[derive(Clone)]
@@ -70,6 +58,8 @@ pub struct RpcContext {
     pub peers: Arc<parking_lot::RwLock<Vec<String>>>,
     /// `validator` or `observer`.
     pub role: String,
+    /// Reads that apply the chain's rules (the active node set).
+    pub ledger: Arc<dyn Ledger>,
     /// Where client-submitted transactions go to be forwarded to peers (none on a one-node chain).
     pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
 }

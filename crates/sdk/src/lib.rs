@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, random_bytes};
-use fdl_exec::{account_key, decode_account};
+use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
     BlockHeader, Credential, Decode, Encode, Payload, SignedTx, TxBody,
     api::{AccountView, BatchItemView, BlockView, ErrorView, HeaderView, StatusView, SubmitView, TxStatusView},

@@ -66,6 +66,22 @@ impl TreeReader for Reader<'_> {
     }
 }
 
+/// The state as of one version: the one [`fdl_schema::StateView`] over stored state, used by
+/// block validation, admission and the API alike.
+#[derive(Clone, Copy)]
+pub struct StateAt<'a> {
+    /// The state.
+    pub state: &'a StateDb,
+    /// The version read (the height of the block whose state it is).
+    pub version: u64,
+}
+
+impl fdl_schema::StateView for StateAt<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, fdl_schema::SchemaError> {
+        self.state.get(key, self.version).map_err(|e| fdl_schema::SchemaError::State(e.to_string()))
+    }
+}
+
 /// The authenticated state over a store.
 #[derive(Clone)]
 pub struct StateDb {
@@ -86,6 +102,11 @@ impl StateDb {
     /// The chain's suite.
     pub fn suite(&self) -> Suite {
         self.suite
+    }
+
+    /// A read view of the state after block `version`.
+    pub fn at(&self, version: u64) -> StateAt<'_> {
+        StateAt { state: self, version }
     }
 
     /// The value of `key` at `version`, without proof (a direct index lookup).

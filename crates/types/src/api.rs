@@ -1,10 +1,12 @@
 //! JSON views of the API's responses, shared by the server and the SDK so that both sides agree
 //! on one shape. Amounts are decimal strings (u128 does not fit JSON numbers portably).
 
-use fdl_crypto::{Hash, Suite};
+use std::collections::BTreeMap;
+
+use fdl_crypto::{Address, Hash, Suite};
 use serde::{Deserialize, Serialize};
 
-use crate::{Block, BlockHeader, Commit, Encode, Event, Payload, Receipt, SignedTx};
+use crate::{Block, BlockHeader, ChainParams, Commit, Encode, Event, GovAction, Payload, Receipt, SignedTx};
 
 /// A block header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -576,4 +578,135 @@ pub struct AuditListView {
     pub records: Vec<AuditView>,
     /// True when more matched than the limit.
     pub truncated: bool,
+}
+
+/// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredCertView {
+    /// The certificate's hash under the chain's suite.
+    pub hash: Hash,
+    /// The account it sends for.
+    pub account: Address,
+    /// Its institution.
+    pub org: String,
+    /// Its role.
+    pub role: String,
+    /// Subject common name.
+    pub common_name: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Validity start, Unix seconds.
+    pub not_before: u64,
+    /// Validity end, Unix seconds.
+    pub not_after: u64,
+    /// The subject key, canonical bytes hex.
+    pub public_key: String,
+    /// The height it was registered at.
+    pub registered: u64,
+    /// Its revocation, if revoked.
+    pub revoked: Option<RevokedView>,
+    /// The certificate, PEM.
+    pub pem: String,
+}
+
+/// When and how a certificate was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedView {
+    /// The height it took effect at.
+    pub height: u64,
+    /// `crl` (published by the institution) or `governance:N` (by proposal number).
+    pub by: String,
+}
+
+/// One revoked certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationView {
+    /// The institution whose CA issued it.
+    pub org: String,
+    /// Its serial number, lower-case hex.
+    pub serial: String,
+    /// The height it took effect at.
+    pub height: u64,
+    /// `crl` or `governance:N`.
+    pub by: String,
+}
+
+/// `GET /v1/revocations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationListView {
+    /// The state version read.
+    pub height: u64,
+    /// Every revocation, oldest first.
+    pub revocations: Vec<RevocationView>,
+}
+
+/// A governance proposal as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// Its number.
+    pub id: u64,
+    /// What it does.
+    pub action: GovAction,
+    /// The account that proposed it.
+    pub proposer: Address,
+    /// The proposer's institution.
+    pub org: String,
+    /// Free text.
+    pub note: String,
+    /// The height it was made at.
+    pub created: u64,
+    /// Last height at which votes count.
+    pub deadline: u64,
+    /// Height from which it applies.
+    pub activation_height: u64,
+    /// Votes by institution (`true`: approve).
+    pub votes: BTreeMap<String, bool>,
+    /// `open`, `expired`, `passed`, `applied`, `failed` or `rejected`, at the height read.
+    pub status: String,
+    /// When it passed or was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<u64>,
+    /// When it was applied (or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<u64>,
+    /// Why applying it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// `GET /v1/proposals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalListView {
+    /// The state version read.
+    pub height: u64,
+    /// Proposals, newest first.
+    pub proposals: Vec<ProposalView>,
+}
+
+/// Who may call a method: signers of a listed role from a listed institution (any when `orgs`
+/// is empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclRuleView {
+    /// Roles allowed.
+    pub roles: Vec<String>,
+    /// Institutions allowed; empty means any.
+    pub orgs: Vec<String>,
+}
+
+/// `GET /v1/acl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclView {
+    /// The state version read.
+    pub height: u64,
+    /// The rule of each native method (`null`: nobody may call it).
+    pub rules: BTreeMap<String, Option<AclRuleView>>,
+}
+
+/// `GET /v1/params`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamsView {
+    /// The state version read.
+    pub height: u64,
+    /// The chain parameters in force.
+    pub params: ChainParams,
 }

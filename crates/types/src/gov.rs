@@ -37,6 +37,52 @@ impl NodeRole {
     }
 }
 
+/// An account's type (STD-13.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// An ordinary account.
+    #[default]
+    Normal,
+    /// An administrator's account.
+    Admin,
+    /// A special-purpose account (e.g. a settlement or escrow account) set by governance.
+    Special,
+}
+
+impl AccountKind {
+    /// Every kind, in tag order.
+    pub const ALL: [AccountKind; 3] = [AccountKind::Normal, AccountKind::Admin, AccountKind::Special];
+
+    /// `normal`, `admin` or `special`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Normal => "normal",
+            AccountKind::Admin => "admin",
+            AccountKind::Special => "special",
+        }
+    }
+
+    /// Parses `normal`, `admin` or `special`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The byte that stands for it in the canonical encoding.
+    pub fn tag(self) -> u8 {
+        match self {
+            AccountKind::Normal => 0,
+            AccountKind::Admin => 1,
+            AccountKind::Special => 2,
+        }
+    }
+
+    /// The kind a tag stands for.
+    pub fn from_tag(t: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.tag() == t)
+    }
+}
+
 /// A node as the chain records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSpec {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod block;
+pub mod chain_param;
 pub mod codec;
 pub mod genesis;
 pub mod gov;
@@ -15,8 +16,9 @@ pub mod receipt;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Commit, CommitSig};
+pub use chain_param::ChainParam;
 pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use genesis::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
-pub use gov::{GovAction, NodeRole, NodeSpec};
+pub use gov::{AccountKind, GovAction, NodeRole, NodeSpec};
 pub use receipt::{Event, Receipt, StatusCode};
 pub use tx::{Credential, Payload, SignedTx, TxBody, TxError, cert_hash};

@@ -1,0 +1,35 @@
+//! What an FDL node shares with its API server, below both (the way reth keeps its `*-api`
+//! crates under their implementations): the committed-block broadcast item, the metrics, and
+//! [`Ledger`], the reads that need the execution rules (which nodes are active depends on
+//! certificate checks the API does not link).
+//!
+//! The node's chain opens without the API; the API server is handed an `Arc<dyn Ledger>`.
+
+mod metrics;
+
+use fdl_crypto::Hash;
+use fdl_schema::SchemaError;
+use fdl_types::{Block, NodeSpec, Receipt};
+
+pub use metrics::Metrics;
+
+/// A block as it was committed, broadcast to subscribers.
+#[derive(Debug, Clone)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: Hash,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+}
+
+/// Reads of the ledger that apply the chain's rules, not only its stored bytes.
+pub trait Ledger: Send + Sync {
+    /// The active node set (validators and observers with a current, unrevoked certificate)
+    /// after block `version`, i.e. the set that decides block `version + 1`.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, SchemaError>;
+}

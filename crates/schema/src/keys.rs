@@ -1,0 +1,216 @@
+//! The key space of the authenticated state: every key FDL writes, and the type stored there.
+//!
+//! | key | value | written by |
+//! |---|---|---|
+//! | `acct/{address: 20 bytes}` | [`Account`] | bank, identity, governance |
+//! | `bank/issuer` | [`Address`] | genesis |
+//! | `bank/supply` | `u128` | bank |
+//! | `sys/height`, `sys/time_ms` | `u64` | every block |
+//! | `sys/suite` | [`Suite`] | genesis |
+//! | `sys/params` | [`ChainParams`] | genesis, `set_param` |
+//! | `sys/nodes` | list of [`NodeSpec`] | genesis, node actions |
+//! | `gov/next` | `u64` | `gov.propose` |
+//! | `gov/pending`, `gov/open` | list of proposal ids | governance |
+//! | `gov/retally` | [`Marker`] | governance (seats or threshold changed) |
+//! | `gov/proposal/{id: u64 BE}` | [`Proposal`] | governance |
+//! | `acl/{method}` | [`AclRule`] | genesis, `set_acl` |
+//! | `pki/members` | list of names | genesis, member actions |
+//! | `pki/member/{name}` | [`MemberRecord`] | genesis, member actions |
+//! | `pki/ca/{name}` | CA certificate DER | genesis, member actions |
+//! | `pki/cert/{hash}` | [`CertRecord`] | first use of a certificate, key reset |
+//! | `pki/certder/{hash}` | certificate DER | as `pki/cert/` |
+//! | `pki/revoked/{org}/{serial}` | [`RevocationRecord`] | CRL, `revoke_cert` |
+//! | `pki/revocations` | list of `(org, serial)` | as `pki/revoked/` |
+//! | `pki/regulator` | institution name | genesis |
+//! | `pki/epoch` | `u64` | any identity change |
+//!
+//! Every prefix is listed in [`NAMESPACES`]; a new module takes a new prefix, and a test checks
+//! that no prefix is a prefix of another.
+
+use fdl_crypto::{Address, Hash, Suite};
+use fdl_types::{ChainParams, NodeSpec};
+
+use crate::{
+    Slot,
+    account::Account,
+    records::{AclRule, CertRecord, MemberRecord, Proposal, RevocationRecord},
+    value::Marker,
+};
+
+/// Every key prefix in use. A module adding keys adds its prefix here.
+pub const NAMESPACES: [&[u8]; 5] = [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/"];
+/// The identity module's prefix (listed apart: its keys nest one level deeper).
+pub const PKI_NAMESPACE: &[u8] = b"pki/";
+
+/// Key of the issuer's address.
+pub const ISSUER_KEY: &[u8] = b"bank/issuer";
+/// Key of the total supply.
+pub const SUPPLY_KEY: &[u8] = b"bank/supply";
+/// Key of the latest block height, written every block so each height has a root.
+pub const SYS_HEIGHT_KEY: &[u8] = b"sys/height";
+/// Key of the latest block time (Unix milliseconds).
+pub const SYS_TIME_KEY: &[u8] = b"sys/time_ms";
+/// Key of the chain's suite, so that state alone tells how to hash certificates.
+pub const SUITE_KEY: &[u8] = b"sys/suite";
+/// Key of the chain parameters.
+pub const PARAMS_KEY: &[u8] = b"sys/params";
+/// Key of the node set.
+pub const NODES_KEY: &[u8] = b"sys/nodes";
+/// Key of the next proposal number.
+pub const NEXT_PROPOSAL_KEY: &[u8] = b"gov/next";
+/// Key of the passed proposals waiting for their activation height.
+pub const PENDING_KEY: &[u8] = b"gov/pending";
+/// The ids of proposals that were open when last looked at (pruned as they close).
+pub const OPEN_KEY: &[u8] = b"gov/open";
+/// Present when the committee or the threshold changed in a block: the block's end re-tallies
+/// every open proposal against the new seats.
+pub const RETALLY_KEY: &[u8] = b"gov/retally";
+/// Key of the list of member names, in admission order.
+pub const MEMBERS_KEY: &[u8] = b"pki/members";
+/// Key of the list of revocations, in order, for listing.
+pub const REVOCATIONS_KEY: &[u8] = b"pki/revocations";
+/// Key of the regulator institution's name.
+pub const REGULATOR_KEY: &[u8] = b"pki/regulator";
+/// Key of the identity epoch: a counter bumped whenever governance or a revocation list changes
+/// identity or account state, so that caches of admission verdicts know when to forget.
+pub const EPOCH_KEY: &[u8] = b"pki/epoch";
+
+/// The state key of an account: `acct/` followed by the 20 address bytes.
+pub fn account_key(addr: &Address) -> Vec<u8> {
+    [b"acct/".as_slice(), &addr.0].concat()
+}
+
+/// An account.
+pub fn account(addr: &Address) -> Slot<Account> {
+    Slot::new(account_key(addr))
+}
+
+/// The issuer's address.
+pub fn issuer() -> Slot<Address> {
+    Slot::new(ISSUER_KEY.to_vec())
+}
+
+/// The total supply.
+pub fn supply() -> Slot<u128> {
+    Slot::new(SUPPLY_KEY.to_vec())
+}
+
+/// The latest block's height.
+pub fn height() -> Slot<u64> {
+    Slot::new(SYS_HEIGHT_KEY.to_vec())
+}
+
+/// The latest block's time, Unix milliseconds.
+pub fn time_ms() -> Slot<u64> {
+    Slot::new(SYS_TIME_KEY.to_vec())
+}
+
+/// The chain's suite.
+pub fn suite() -> Slot<Suite> {
+    Slot::new(SUITE_KEY.to_vec())
+}
+
+/// The chain parameters in force.
+pub fn params() -> Slot<ChainParams> {
+    Slot::new(PARAMS_KEY.to_vec())
+}
+
+/// The node set (validators and observers), as listed.
+pub fn nodes() -> Slot<Vec<NodeSpec>> {
+    Slot::new(NODES_KEY.to_vec())
+}
+
+/// The number the next proposal gets.
+pub fn next_proposal() -> Slot<u64> {
+    Slot::new(NEXT_PROPOSAL_KEY.to_vec())
+}
+
+/// Passed proposals waiting for their activation height.
+pub fn pending() -> Slot<Vec<u64>> {
+    Slot::new(PENDING_KEY.to_vec())
+}
+
+/// Proposals open when last looked at.
+pub fn open() -> Slot<Vec<u64>> {
+    Slot::new(OPEN_KEY.to_vec())
+}
+
+/// Set when a block changed the seats or the threshold.
+pub fn retally() -> Slot<Marker> {
+    Slot::new(RETALLY_KEY.to_vec())
+}
+
+/// A proposal.
+pub fn proposal(id: u64) -> Slot<Proposal> {
+    Slot::new([b"gov/proposal/".as_slice(), &id.to_be_bytes()].concat())
+}
+
+/// A method's access rule.
+pub fn acl(method: &str) -> Slot<AclRule> {
+    Slot::new([b"acl/".as_slice(), method.as_bytes()].concat())
+}
+
+/// The member institutions' names, in admission order.
+pub fn members() -> Slot<Vec<String>> {
+    Slot::new(MEMBERS_KEY.to_vec())
+}
+
+/// A member institution's record.
+pub fn member(name: &str) -> Slot<MemberRecord> {
+    Slot::new([b"pki/member/".as_slice(), name.as_bytes()].concat())
+}
+
+/// A member's CA certificate (raw DER, apart from the record so that the per-transaction
+/// checks read only the small record).
+pub fn ca(name: &str) -> Slot<Vec<u8>> {
+    Slot::new([b"pki/ca/".as_slice(), name.as_bytes()].concat())
+}
+
+/// A registered certificate's record.
+pub fn cert(hash: &Hash) -> Slot<CertRecord> {
+    Slot::new([b"pki/cert/".as_slice(), &hash.0].concat())
+}
+
+/// A registered certificate's DER.
+pub fn cert_der(hash: &Hash) -> Slot<Vec<u8>> {
+    Slot::new([b"pki/certder/".as_slice(), &hash.0].concat())
+}
+
+/// A revocation.
+pub fn revoked(org: &str, serial: &str) -> Slot<RevocationRecord> {
+    Slot::new([b"pki/revoked/".as_slice(), org.as_bytes(), b"/", serial.as_bytes()].concat())
+}
+
+/// Every revocation as `(org, serial)`, in order.
+pub fn revocations() -> Slot<Vec<(String, String)>> {
+    Slot::new(REVOCATIONS_KEY.to_vec())
+}
+
+/// The regulator institution's name.
+pub fn regulator() -> Slot<String> {
+    Slot::new(REGULATOR_KEY.to_vec())
+}
+
+/// The identity epoch.
+pub fn epoch() -> Slot<u64> {
+    Slot::new(EPOCH_KEY.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_do_not_overlap() {
+        let all: Vec<&[u8]> = NAMESPACES.iter().copied().chain([PKI_NAMESPACE]).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(!a.starts_with(b) && !b.starts_with(a), "{a:?} and {b:?}");
+            }
+        }
+        // The record and DER of a certificate, and the pki sub-prefixes, stay apart.
+        let h = Hash([1; 32]);
+        assert!(!cert_der(&h).key().starts_with(b"pki/cert/"));
+        assert!(!member("x").key().starts_with(b"pki/members"));
+    }
+}
