@@ -126,6 +126,18 @@ impl<K: Hash + Eq + Clone> StreamTable<K> {
         }
         Some(Assembled { height, round, pol_round, proposer, data, signature: signature? })
     }
+
+    /// Whether a stream is being assembled under `key`.
+    #[cfg(test)]
+    pub(super) fn contains(&self, key: &K) -> bool {
+        self.streams.contains_key(key)
+    }
+
+    /// The number of streams being assembled.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.streams.len()
+    }
 }
 
 /// The parts that carry `body` proposed by `proposer`: `Init`, the block in [`DATA_PART_SIZE`]
@@ -173,5 +185,257 @@ impl StreamIds {
         b.extend_from_slice(&round.to_be_bytes());
         b.extend_from_slice(&self.counter.to_be_bytes());
         StreamId::new(Bytes::from(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fdl_crypto::Address;
+
+    use super::*;
+
+    const KEY: u8 = 1;
+
+    fn proposer() -> ValidatorAddress {
+        ValidatorAddress(Address([7; 20]))
+    }
+
+    fn body(len: usize) -> Bytes {
+        Bytes::from((0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
+    }
+
+    /// The messages of a stream for `body` at height 5, round 1, as this node publishes them.
+    fn messages(body: &Bytes) -> Vec<StreamMessage<ProposalPart>> {
+        let parts =
+            proposal_parts(Height(5), Round::new(1), Round::Nil, proposer(), body, Bytes::from_static(b"signature"));
+        stream_messages(StreamIds::default().next(5, 1), parts)
+    }
+
+    fn expected(body: &Bytes) -> Assembled {
+        Assembled {
+            height: Height(5),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: proposer(),
+            data: body.to_vec(),
+            signature: Bytes::from_static(b"signature"),
+        }
+    }
+
+    /// Feeds `msgs` in order; returns what each part yielded.
+    fn feed(t: &mut StreamTable<u8>, msgs: Vec<StreamMessage<ProposalPart>>, now: Instant) -> Vec<Option<Assembled>> {
+        msgs.into_iter().map(|m| t.add_part(KEY, m, now)).collect()
+    }
+
+    #[test]
+    fn a_stream_in_order_yields_the_block_on_its_last_part() {
+        let b = body(DATA_PART_SIZE * 2 + 10);
+        let msgs = messages(&b);
+        assert_eq!(msgs.len(), 6, "Init, three data parts, signature, Fin");
+        let mut t = StreamTable::new();
+        let out = feed(&mut t, msgs, Instant::now());
+        let (last, rest) = out.split_last().expect("parts");
+        assert!(rest.iter().all(Option::is_none), "nothing before the stream is complete");
+        assert_eq!(last.as_ref(), Some(&expected(&b)));
+        assert_eq!(t.len(), 0, "a complete stream is no longer kept");
+    }
+
+    #[test]
+    fn an_empty_block_is_one_init_a_signature_and_fin() {
+        let b = Bytes::new();
+        let msgs = messages(&b);
+        assert_eq!(msgs.len(), 3);
+        let mut t = StreamTable::new();
+        let out = feed(&mut t, msgs, Instant::now());
+        assert_eq!(out.last().cloned().flatten(), Some(expected(&b)));
+    }
+
+    #[test]
+    fn parts_out_of_order_yield_the_block_once_all_arrived() {
+        let b = body(DATA_PART_SIZE * 3 + 1);
+        let mut msgs = messages(&b);
+        // Fin first, Init last, data reversed.
+        msgs.reverse();
+        let mut t = StreamTable::new();
+        let out = feed(&mut t, msgs, Instant::now());
+        let (last, rest) = out.split_last().expect("parts");
+        assert!(rest.iter().all(Option::is_none));
+        assert_eq!(last.as_ref(), Some(&expected(&b)));
+
+        // Interleaved: odd sequence numbers, then even ones.
+        let msgs = messages(&b);
+        let (odd, even): (Vec<_>, Vec<_>) = msgs.into_iter().partition(|m| m.sequence % 2 == 1);
+        let mut out = feed(&mut t, odd, Instant::now());
+        out.extend(feed(&mut t, even, Instant::now()));
+        assert_eq!(out.iter().flatten().count(), 1);
+        assert_eq!(out.last().cloned().flatten(), Some(expected(&b)));
+    }
+
+    #[test]
+    fn duplicate_parts_do_not_complete_a_stream_or_change_the_block() {
+        let b = body(DATA_PART_SIZE + 5);
+        let msgs = messages(&b);
+        let mut t = StreamTable::new();
+        let now = Instant::now();
+        // Every part but the last (Fin), twice.
+        for m in &msgs[..msgs.len() - 1] {
+            assert_eq!(t.add_part(KEY, m.clone(), now), None);
+            assert_eq!(t.add_part(KEY, m.clone(), now), None);
+        }
+        let fin = msgs.last().cloned().expect("fin");
+        assert_eq!(t.add_part(KEY, fin.clone(), now), Some(expected(&b)));
+        // A part of a finished stream starts a new, incomplete one.
+        assert_eq!(t.add_part(KEY, fin, now), None);
+        assert!(t.contains(&KEY));
+    }
+
+    #[test]
+    fn a_stream_whose_fin_never_arrives_is_not_yielded_and_expires() {
+        let b = body(100);
+        let mut msgs = messages(&b);
+        msgs.pop();
+        let mut t = StreamTable::new();
+        let start = Instant::now();
+        assert!(feed(&mut t, msgs, start).iter().all(Option::is_none));
+        assert!(t.contains(&KEY));
+        // Any later part, from any stream, drops streams older than the time limit.
+        let other = messages(&b).remove(0);
+        assert_eq!(t.add_part(2, other.clone(), start + STREAM_TTL - Duration::from_millis(1)), None);
+        assert!(t.contains(&KEY), "still within the time limit");
+        assert_eq!(t.add_part(3, other, start + STREAM_TTL), None);
+        assert!(!t.contains(&KEY), "expired");
+        assert!(t.contains(&2) && t.contains(&3), "younger streams are kept");
+    }
+
+    #[test]
+    fn a_stream_with_a_missing_part_is_not_yielded() {
+        let b = body(DATA_PART_SIZE * 2);
+        let mut msgs = messages(&b);
+        msgs.remove(2);
+        let mut t = StreamTable::new();
+        assert!(feed(&mut t, msgs, Instant::now()).iter().all(Option::is_none));
+        assert!(t.contains(&KEY));
+    }
+
+    #[test]
+    fn a_sequence_number_at_the_part_cap_drops_the_stream() {
+        let b = body(10);
+        let msgs = messages(&b);
+        let mut t = StreamTable::new();
+        let now = Instant::now();
+        assert_eq!(t.add_part(KEY, msgs[0].clone(), now), None);
+        let mut far = msgs[1].clone();
+        far.sequence = MAX_STREAM_PARTS;
+        assert_eq!(t.add_part(KEY, far, now), None);
+        assert!(!t.contains(&KEY), "the partial stream is dropped");
+        // The remaining parts cannot complete it without Init.
+        assert!(feed(&mut t, msgs[1..].to_vec(), now).iter().all(Option::is_none));
+
+        // The last sequence number below the cap is still accepted.
+        let mut last = msgs[1].clone();
+        last.sequence = MAX_STREAM_PARTS - 1;
+        assert_eq!(t.add_part(9, last, now), None);
+        assert!(t.contains(&9));
+    }
+
+    #[test]
+    fn a_stream_over_the_byte_cap_is_dropped() {
+        let chunk = Bytes::from(vec![0u8; DATA_PART_SIZE]);
+        let id = StreamIds::default().next(5, 1);
+        let mut t = StreamTable::new();
+        let now = Instant::now();
+        let init =
+            ProposalPart::Init { height: Height(5), round: Round::new(1), pol_round: Round::Nil, proposer: proposer() };
+        assert_eq!(t.add_part(KEY, StreamMessage::new(id.clone(), 0, StreamContent::Data(init)), now), None);
+        let mut total = CONTROL_PART_BYTES;
+        let mut seq = 1;
+        while total + DATA_PART_SIZE <= MAX_STREAM_BYTES {
+            let m = StreamMessage::new(id.clone(), seq, StreamContent::Data(ProposalPart::Data(chunk.clone())));
+            assert_eq!(t.add_part(KEY, m, now), None);
+            total += DATA_PART_SIZE;
+            seq += 1;
+        }
+        assert!(t.contains(&KEY), "at most the cap is kept");
+        let m = StreamMessage::new(id, seq, StreamContent::Data(ProposalPart::Data(chunk)));
+        assert_eq!(t.add_part(KEY, m, now), None);
+        assert!(!t.contains(&KEY), "one more chunk passes the cap and drops the stream");
+    }
+
+    #[test]
+    fn beyond_the_stream_cap_the_oldest_stream_is_evicted() {
+        let b = body(10);
+        let msgs = messages(&b);
+        let mut t: StreamTable<usize> = StreamTable::new();
+        let start = Instant::now();
+        for k in 0..MAX_STREAMS {
+            let at = start + Duration::from_millis(k as u64);
+            assert_eq!(t.add_part(k, msgs[0].clone(), at), None);
+        }
+        assert_eq!(t.len(), MAX_STREAMS);
+        // A part of a kept stream evicts nothing.
+        let at = start + Duration::from_millis(MAX_STREAMS as u64);
+        assert_eq!(t.add_part(0, msgs[1].clone(), at), None);
+        assert_eq!(t.len(), MAX_STREAMS);
+        // A new stream evicts the one that started first.
+        assert_eq!(t.add_part(MAX_STREAMS, msgs[0].clone(), at), None);
+        assert_eq!(t.len(), MAX_STREAMS);
+        assert!(!t.contains(&0));
+        assert!(t.contains(&1) && t.contains(&MAX_STREAMS));
+        // The evicted stream's other parts start afresh and never complete it.
+        let out: Vec<_> = msgs[2..].iter().map(|m| t.add_part(0, m.clone(), at)).collect();
+        assert!(out.iter().all(Option::is_none));
+        assert!(!t.contains(&1), "re-admitting the evicted stream evicted the next oldest");
+    }
+
+    #[test]
+    fn malformed_complete_streams_yield_nothing() {
+        let b = body(10);
+        let now = Instant::now();
+        let id = StreamIds::default().next(5, 1);
+        let init =
+            ProposalPart::Init { height: Height(5), round: Round::new(1), pol_round: Round::Nil, proposer: proposer() };
+        let data = ProposalPart::Data(b.clone());
+        let sig = ProposalPart::Fin(Bytes::from_static(b"signature"));
+        let cases: Vec<(&str, Vec<ProposalPart>)> = vec![
+            ("no Init", vec![data.clone(), sig.clone()]),
+            ("no signature", vec![init.clone(), data.clone()]),
+            ("data after the signature", vec![init.clone(), sig.clone(), data.clone()]),
+            ("two signatures", vec![init.clone(), data.clone(), sig.clone(), sig.clone()]),
+            ("two Inits", vec![init.clone(), init.clone(), data.clone(), sig.clone()]),
+        ];
+        for (what, parts) in cases {
+            let mut t = StreamTable::new();
+            let out = feed(&mut t, stream_messages(id.clone(), parts), now);
+            assert!(out.iter().all(Option::is_none), "{what}");
+            assert_eq!(t.len(), 0, "{what}: a complete stream is dropped even when malformed");
+        }
+    }
+
+    #[test]
+    fn streams_with_different_keys_do_not_mix() {
+        let a = body(DATA_PART_SIZE + 3);
+        let b = Bytes::from(vec![9u8; 40]);
+        let (ma, mb) = (messages(&a), messages(&b));
+        let mut t = StreamTable::new();
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for i in 0..ma.len().max(mb.len()) {
+            if let Some(m) = ma.get(i) {
+                out.push(t.add_part(1, m.clone(), now));
+            }
+            if let Some(m) = mb.get(i) {
+                out.push(t.add_part(2, m.clone(), now));
+            }
+        }
+        let done: Vec<_> = out.into_iter().flatten().collect();
+        assert_eq!(done, vec![expected(&b), expected(&a)]);
+    }
+
+    #[test]
+    fn stream_ids_are_unique() {
+        let mut ids = StreamIds::default();
+        let (a, b) = (ids.next(3, 0), ids.next(3, 0));
+        assert_ne!(a, b);
+        assert_eq!(a.to_bytes().len(), STREAM_ID_LEN);
     }
 }
