@@ -319,3 +319,93 @@ impl<L: Ledger> Host<L> {
         Ok(Some(pv))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use fdl_crypto::Address;
+
+    use super::*;
+    use crate::context::ValidatorAddress;
+
+    /// A fresh directory under the system's temporary directory.
+    fn temp_dir() -> PathBuf {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "fdl-consensus-proposals-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn assembled(height: u64) -> Assembled {
+        Assembled {
+            height: Height(height),
+            round: Round::new(0),
+            pol_round: Round::Nil,
+            proposer: ValidatorAddress(Address([1; 20])),
+            data: vec![height as u8],
+            signature: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn a_round_processes_at_most_its_share_of_streams() {
+        let mut s = ProposalStore::new(temp_dir());
+        for _ in 0..MAX_STREAMS_PER_ROUND {
+            assert!(s.admit(3, 1));
+        }
+        assert!(!s.admit(3, 1));
+        assert!(s.admit(3, 2), "other rounds count apart");
+        s.forget_through(3);
+        assert!(s.admit(3, 1), "counts are forgotten once the height is decided");
+    }
+
+    #[test]
+    fn the_future_buffer_is_bounded_and_released_by_height() {
+        let mut s = ProposalStore::new(temp_dir());
+        for i in 0..MAX_FUTURE_PROPOSALS + 3 {
+            s.buffer_future(assembled(5 + (i as u64 % 3)));
+        }
+        assert_eq!(s.future.len(), MAX_FUTURE_PROPOSALS);
+        let ready = s.take_future(6);
+        assert!(!ready.is_empty() && ready.iter().all(|a| a.height.0 == 6));
+        assert!(s.future.iter().all(|a| a.height.0 == 7), "lower heights are dropped, higher kept");
+    }
+
+    #[test]
+    fn own_proposals_are_written_found_and_pruned() {
+        let dir = temp_dir();
+        let s = ProposalStore::new(dir.clone());
+        s.write_own(4, 0, b"block four").expect("writes");
+        s.write_own(5, 1, b"block five").expect("writes");
+        s.write_peer_block(5, Hash([2; 32]), b"a peer's block");
+        assert_eq!(std::fs::read(s.own_path(4, 0)).expect("reads"), b"block four");
+        let mut five = s.stored_files(5);
+        five.sort();
+        assert_eq!(five.len(), 2, "own and peer's: {five:?}");
+        assert!(s.stored_files(6).is_empty());
+        s.prune_files(4);
+        assert!(!s.own_path(4, 0).exists());
+        assert!(s.own_path(5, 1).exists());
+        s.prune_files(5);
+        assert!(s.stored_files(5).is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn bodies_and_own_values_are_forgotten_once_decided() {
+        let mut s = ProposalStore::new(temp_dir());
+        s.keep_own(4, 0, Hash([4; 32]), Bytes::from_static(b"four"));
+        s.keep_own(5, 0, Hash([5; 32]), Bytes::from_static(b"five"));
+        s.keep_body(Hash([4; 32]), Bytes::from_static(b"other"));
+        assert_eq!(s.body(&Hash([4; 32])), Some(Bytes::from_static(b"four")), "the first kept block stays");
+        s.forget_through(4);
+        assert_eq!(s.own(4, 0), None);
+        assert_eq!(s.own(5, 0), Some(BlockValue(Hash([5; 32]))));
+        assert!(!s.has_body(&Hash([5; 32])), "all blocks are forgotten at a decision");
+    }
+}
