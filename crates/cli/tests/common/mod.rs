@@ -191,6 +191,20 @@ impl Drop for TestNode {
     }
 }
 
+/// For a node kept in a `static`, which is never dropped: a shell that waits for the test binary
+/// to end (its standard input, a pipe from the test binary, then closes), kills process `pid`
+/// and removes `dir`. Hold the returned child as long as the node should run.
+pub fn reap_at_exit(pid: u32, dir: &Path) -> Child {
+    Command::new("sh")
+        .args(["-c", r#"read _line; kill -9 "$1" 2>/dev/null; rm -rf -- "$2""#, "reaper"])
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the reaper shell")
+}
+
 /// Writes a fresh key of `suite` to `path` and returns it.
 pub fn new_key(path: &Path, suite: Suite) -> KeyPair {
     let k = KeyPair::generate(suite);
