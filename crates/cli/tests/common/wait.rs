@@ -60,3 +60,45 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 pub fn wait_until_or(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool, details: impl FnOnce() -> String) {
     wait_for_or(timeout, what, || cond().then_some(()), details)
 }
+
+/// Waits until `probe`'s value has stayed the same for `quiet` and returns it; panics naming
+/// `what` (and the last value) if it still changes after `timeout`.
+#[track_caller]
+pub fn wait_stable<T: PartialEq + std::fmt::Debug>(
+    timeout: Duration,
+    quiet: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> T,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut last = probe();
+    let mut since = Instant::now();
+    loop {
+        std::thread::sleep(POLL);
+        let now = probe();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            return last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what} (unchanged for {quiet:?}); last seen {last:?}"
+        );
+    }
+}
+
+/// Runs `check`, which panics when what it checks does not hold, every [`POLL`] throughout
+/// `window`: for a claim that something does not happen.
+pub fn keep_checking_for(window: Duration, mut check: impl FnMut()) {
+    let end = Instant::now() + window;
+    loop {
+        check();
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        std::thread::sleep(POLL.min(end - now));
+    }
+}
