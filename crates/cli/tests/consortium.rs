@@ -12,10 +12,14 @@ use std::{
 
 use common::build_tx;
 use common::net::TestNet;
+use common::wait::{keep_checking_for, wait_for, wait_for_or, wait_stable, wait_until_or};
 use fdl_crypto::{Address, Hash, KeyPair, Suite};
 use fdl_types::{Payload, SignedTx};
 
 const LONG: Duration = Duration::from_secs(120);
+/// One consensus round with no proposal: the propose timeout and both vote timeouts
+/// [`TestNet::init`] sets.
+const ROUND: Duration = Duration::from_millis(1_000 + 300 + 300);
 
 fn max_height(net: &TestNet, nodes: &[usize]) -> u64 {
     nodes.iter().filter_map(|&i| net.height(i)).max().unwrap_or(0)
@@ -39,16 +43,9 @@ fn converge(net: &TestNet, nodes: &[usize], at_least: u64) -> u64 {
 
 /// Waits until a tx is committed on node `i`; returns its height.
 fn wait_committed(net: &TestNet, i: usize, id: &Hash) -> u64 {
-    let start = Instant::now();
-    loop {
-        if let Ok(v) = net.rt.block_on(net.client(i).tx(id))
-            && let Some(h) = v.height
-        {
-            return h;
-        }
-        assert!(start.elapsed() < LONG, "transaction {id} not committed on node {i}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(LONG, &format!("transaction {id} is committed on node {i}"), || {
+        net.rt.block_on(net.client(i).tx(id)).ok().and_then(|v| v.height)
+    })
 }
 
 fn signers_of(net: &TestNet, i: usize, h: u64) -> Vec<String> {
@@ -166,11 +163,16 @@ fn two_of_four_down_stops_finality_without_fork_then_resumes() {
     let mut net = TestNet::start(4, 0, Suite::Sm);
     net.kill9(2);
     net.kill9(3);
-    std::thread::sleep(Duration::from_secs(3));
+    // What was in flight at the kill lands within a round: wait until neither survivor's height
+    // has moved for longer than a round's timeouts.
+    wait_stable(LONG, ROUND, "org1 and org2 stop finalizing blocks", || (net.height(0), net.height(1)));
     let h = max_height(&net, &[0, 1]);
-    std::thread::sleep(Duration::from_secs(5));
-    let (a, b) = (net.height(0).unwrap(), net.height(1).unwrap());
-    assert!(a <= h && b <= h, "no block may be finalized with half the validators: {h} -> {a}, {b}");
+    // Checked throughout five seconds, several rounds' worth.
+    let (mut a, mut b) = (0, 0);
+    keep_checking_for(Duration::from_secs(5), || {
+        (a, b) = (net.height(0).unwrap(), net.height(1).unwrap());
+        assert!(a <= h && b <= h, "no block may be finalized with half the validators: {h} -> {a}, {b}");
+    });
     // Neither node reports a block the other lacks, beyond one in flight at the kill.
     let top = a.min(b);
     assert!(a.max(b) - top <= 1, "heights {a} and {b}");
@@ -261,18 +263,18 @@ fn an_equivocating_validator_causes_no_fork_and_is_recorded_as_evidence() {
     }
     let honest = [0, 1, 2];
     // Run until evidence shows up on an honest node (bounded).
-    let start = Instant::now();
-    let evidence = loop {
-        let ev: Vec<serde_json::Value> = net
-            .rt
-            .block_on(async { reqwest::get(format!("{}/v1/evidence", net.nodes[0].rpc)).await?.json().await })
-            .unwrap_or_default();
-        if !ev.is_empty() {
-            break ev;
-        }
-        assert!(start.elapsed() < LONG, "no equivocation evidence recorded; logs of org1:\n{}", net.log(0));
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let evidence = wait_for_or(
+        LONG,
+        "org1 records equivocation evidence",
+        || {
+            let ev: Vec<serde_json::Value> = net
+                .rt
+                .block_on(async { reqwest::get(format!("{}/v1/evidence", net.nodes[0].rpc)).await?.json().await })
+                .unwrap_or_default();
+            (!ev.is_empty()).then_some(ev)
+        },
+        || format!("logs of org1:\n{}", net.log(0)),
+    );
     let org4 = address_of_node(&net, 3);
     assert!(evidence.iter().any(|e| e["validator"] == org4.as_str()), "evidence names org4: {evidence:?}");
     let status = net.rt.block_on(net.client(0).status()).unwrap();
@@ -306,7 +308,8 @@ fn a_validator_killed_at_random_instants_never_signs_twice() {
             .collect();
         net.rt.block_on(net.client(((round as usize) % 2) * 2).submit_batch(&txs)).unwrap();
         sent.extend(txs);
-        // An instant that falls anywhere in a height's propose/vote/commit cycle.
+        // Not a wait for anything: the kill instant, varied from round to round so that it falls
+        // anywhere in a height's propose/vote/commit cycle (or while org2 still restarts).
         std::thread::sleep(Duration::from_millis(150 + 137 * round));
         net.kill9(1);
         net.spawn(1);
@@ -412,15 +415,17 @@ fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let clients: Vec<fdl_sdk::Client> =
         (0..4).map(|i| fdl_sdk::Client::new(&format!("http://127.0.0.1:{}", base + i)).unwrap()).collect();
-    let start = Instant::now();
-    loop {
-        let hs: Vec<u64> = clients.iter().filter_map(|c| rt.block_on(c.status()).ok().map(|s| s.height)).collect();
-        if hs.len() == 4 && hs.iter().all(|&h| h >= 3) {
-            break;
-        }
-        assert!(start.elapsed() < LONG, "no final blocks on all four institutions: {hs:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let heights =
+        || -> Vec<u64> { clients.iter().filter_map(|c| rt.block_on(c.status()).ok().map(|s| s.height)).collect() };
+    wait_until_or(
+        LONG,
+        "all four institutions have final blocks",
+        || {
+            let hs = heights();
+            hs.len() == 4 && hs.iter().all(|&h| h >= 3)
+        },
+        || format!("heights {:?}", heights()),
+    );
     // Anyone holding the genesis checks a block's certificate against its own copy.
     let (code, out, err) = common::fdl(&[
         "query",

@@ -13,10 +13,14 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use common::{build_tx, net::TestNet};
+use common::{
+    build_tx,
+    net::TestNet,
+    wait::{wait_for_or, wait_until},
+};
 use fdl_crypto::{Address, KeyPair, Signer as _, Suite};
 use fdl_sdk::SdkError;
 use fdl_types::{GovAction, Payload, api::ReceiptView};
@@ -236,11 +240,14 @@ fn identities_permissions_accounts_and_the_audit_log() {
     let ca1_dir = net.dir.path().join("org1").join("ca");
     let ca1 = fdl_pki::from_pem(&std::fs::read_to_string(ca1_dir.join("ca.pem")).unwrap()).unwrap();
     let ca1_key = KeyPair::read_pem_file(&ca1_dir.join("ca-key.pem")).unwrap();
-    common::remember_cert(
-        &dave,
-        fdl_pki::issue(&ca1, &ca1_key, &dave.public_key(), "dave", fdl_pki::Role::Client, 0).unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(1_100));
+    let dave_cert = fdl_pki::issue(&ca1, &ca1_key, &dave.public_key(), "dave", fdl_pki::Role::Client, 0).unwrap();
+    let not_after = fdl_pki::parse(&dave_cert).unwrap().not_after;
+    common::remember_cert(&dave, dave_cert);
+    // Valid for zero days: it expires once the clock passes the second it was issued in (the node
+    // checks a certificate against its own clock, the one this test reads).
+    wait_until(Duration::from_secs(5), "dave's certificate has expired", || {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() > not_after
+    });
     assert_eq!(send(&net, &dave, transfer(bob, 1)).unwrap_err().1, "certificate_expired");
     let rogue_key = KeyPair::generate(Suite::Sm);
     let rogue_ca = fdl_pki::create_ca("org9", &rogue_key, 30).unwrap();
@@ -439,11 +446,7 @@ fn identities_permissions_accounts_and_the_audit_log() {
     let stored = |net: &TestNet| net.log(0).matches("admission refusals stored in the audit log").count();
     let before = stored(&net);
     assert_eq!(send(&net, &carol, transfer(bob, 1)).unwrap_err().1, "certificate_revoked");
-    let deadline = Instant::now() + LONG;
-    while stored(&net) == before {
-        assert!(Instant::now() < deadline, "the background writer never stored the refusal");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(LONG, "the background writer stores the refusal", || stored(&net) > before);
     // The next block's durable commit makes the stored batch durable too.
     let at = net.height(0).unwrap();
     net.wait_height(0, at + 1, LONG);
@@ -555,20 +558,15 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     let tip = net.height(0).unwrap();
     net.wait_height(4, tip, LONG);
     let key5 = KeyPair::read_pem_file(&dir5.join("validator.pem")).unwrap().public_key().address().to_hex();
-    let deadline = Instant::now() + LONG;
-    let signed_by_5 = loop {
-        let h = net.height(0).unwrap();
-        let signers: Vec<String> = net
-            .block(0, h)
-            .and_then(|b| b.commit)
-            .map(|c| c.signatures.iter().map(|s| s.address.clone()).collect())
-            .unwrap_or_default();
-        if signers.contains(&key5) {
-            break h;
-        }
-        assert!(Instant::now() < deadline, "org5 never signed a certificate; log:\n{}", net.log(4));
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let signed_by_5 = wait_for_or(
+        LONG,
+        "org5 signs a certificate",
+        || {
+            let h = net.height(0).unwrap();
+            signers(&net, 0, h).contains(&key5).then_some(h)
+        },
+        || format!("log:\n{}", net.log(4)),
+    );
     assert!(signed_by_5 > tip - 1);
     // A block decided by the five verifies against the set of its own height (GET /v1/validators?height=).
     let set = net.rt.block_on(net.client(0).validators_at(Suite::Sm, Some(signed_by_5))).unwrap();
@@ -616,7 +614,9 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
         vote(&net, org, id, true);
     }
     assert_eq!(get(&net, 0, &format!("/v1/proposals/{id}"))["status"], "applied");
-    std::thread::sleep(Duration::from_secs(3));
+    // The load goes on for ten blocks under the new certificate: the last ten are checked below.
+    let rotated_at = net.height(0).unwrap();
+    net.wait_height(0, rotated_at + 10, LONG);
     stop.store(true, Ordering::Relaxed);
     let sent = load.join().unwrap();
     let to = net.height(0).unwrap();
@@ -655,11 +655,9 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     assert_eq!(get(&net, 0, "/v1/validators")["validators"].as_array().unwrap().len(), 4);
     let revoked_at = net.height(0).unwrap();
     net.wait_height(0, revoked_at + 5, LONG);
-    let deadline = Instant::now() + LONG;
-    while !net.log(0).contains("disconnected a node no longer in the member set") {
-        assert!(Instant::now() < deadline, "org1 did not disconnect org5 after its certificate was revoked");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(LONG, "org1 disconnects org5, whose certificate was revoked", || {
+        net.log(0).contains("disconnected a node no longer in the member set")
+    });
 
     // STD-11.3: org5's validator leaves by vote; the quorum is recomputed and the chain goes on.
     let id = propose(&net, &net.admin("org1"), GovAction::RemoveNode { name: "org5".into() });
@@ -742,15 +740,15 @@ fn a_validator_moves_to_a_new_key_by_vote_and_a_rolling_restart() {
     net.kill9(2);
     new.write_pem_file(&dir3.join("validator.pem")).unwrap();
     net.spawn(2);
-    let deadline = Instant::now() + LONG;
-    let signed_new = loop {
-        let h = net.height(0).unwrap();
-        if signers(&net, 0, h).contains(&new.address().to_hex()) {
-            break h;
-        }
-        assert!(Instant::now() < deadline, "org3 never signed with its new key; log:\n{}", net.log(2));
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let signed_new = wait_for_or(
+        LONG,
+        "org3 signs with its new key",
+        || {
+            let h = net.height(0).unwrap();
+            signers(&net, 0, h).contains(&new.address().to_hex()).then_some(h)
+        },
+        || format!("log:\n{}", net.log(2)),
+    );
     // Its new key signs certificates that verify against the set of their height.
     let set = net.rt.block_on(net.client(0).validators_at(Suite::Sm, Some(signed_new))).unwrap();
     fdl_sdk::verify_block_view(&net.block(0, signed_new).unwrap(), Suite::Sm, &set).unwrap();

@@ -11,11 +11,11 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::build_tx;
-use common::{FDL, TestNode, fdl, new_key};
+use common::{FDL, TestNode, fdl, new_key, wait};
 use fdl_crypto::{KeyPair, Signer, Suite};
 use fdl_types::Payload;
 
@@ -137,11 +137,7 @@ fn crash_safety_sigkill_under_load() {
             }
         })
     };
-    let start = Instant::now();
-    while committed_ids.lock().unwrap().len() < 5 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    wait::poll(Duration::from_secs(60), || (committed_ids.lock().unwrap().len() >= 5).then_some(()));
     // Record what the node has said is final, then kill it mid-load.
     let seen = rt.block_on(client.status()).unwrap().height;
     let mut before = BTreeMap::new();
@@ -151,6 +147,13 @@ fn crash_safety_sigkill_under_load() {
     }
     let ids = committed_ids.lock().unwrap().clone();
     assert!(ids.len() >= 5, "load did not get going; log:\n{}", node.log());
+    // Mid-load: the node holds transactions that no block carries yet.
+    wait::wait_until_or(
+        Duration::from_secs(20),
+        "the node holds pending transactions",
+        || rt.block_on(client.status()).is_ok_and(|s| s.mempool_size > 0),
+        || format!("log:\n{}", node.log()),
+    );
     node.kill9();
     stop.store(true, Ordering::Relaxed);
     let _ = rt.block_on(load);
@@ -215,19 +218,13 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
             .unwrap()
     };
     let wait_record = |since: Option<std::time::SystemTime>| {
-        let start = Instant::now();
-        loop {
-            let p = dir.join("devnet.json");
-            if let Ok(m) = std::fs::metadata(&p)
-                && since.is_none_or(|s| m.modified().unwrap() > s)
-                && let Ok(text) = std::fs::read_to_string(&p)
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-            {
-                return v;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "no devnet.json");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let p = dir.join("devnet.json");
+        wait::wait_for(Duration::from_secs(60), "the devnet writes a new devnet.json", || {
+            let m = std::fs::metadata(&p).ok()?;
+            // Written since `since`, and complete.
+            since.is_none_or(|s| m.modified().unwrap() > s).then_some(())?;
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&p).ok()?).ok()
+        })
     };
     let mut child = run();
     let rec = wait_record(None);
@@ -255,14 +252,16 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
     let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
     assert!(status.success(), "devnet exited with {status}");
-    let start = Instant::now();
-    for node_pid in &pids {
-        while std::path::Path::new(&format!("/proc/{node_pid}")).exists() {
-            // A zombie would still be listed until reaped; the node is the devnet's child, reaped by it.
-            assert!(start.elapsed() < Duration::from_secs(20), "node {node_pid} still running after Ctrl-C");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    // A zombie would still be listed until reaped; the node is the devnet's child, reaped by it.
+    let running = || -> Vec<u64> {
+        pids.iter().copied().filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()).collect()
+    };
+    wait::wait_until_or(
+        Duration::from_secs(20),
+        "every node process has exited after Ctrl-C",
+        || running().is_empty(),
+        || format!("still running: {:?}", running()),
+    );
     // Restart with the same directory: same chain, height continues.
     let modified = std::fs::metadata(dir.join("devnet.json")).unwrap().modified().unwrap();
     let mut child = run();

@@ -5,10 +5,11 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 pub mod net;
+pub mod wait;
 
 use fdl_crypto::{KeyPair, Suite};
 use fdl_sdk::Client;
@@ -146,17 +147,14 @@ impl TestNode {
 
     /// Blocks until the node reports at least `h`, panicking with the log after `timeout`.
     pub fn wait_height(&self, h: u64, timeout: Duration) -> u64 {
-        let start = Instant::now();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        loop {
-            if let Ok(s) = rt.block_on(self.client().status())
-                && s.height >= h
-            {
-                return s.height;
-            }
-            assert!(start.elapsed() < timeout, "node did not reach height {h}; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let client = self.client();
+        wait::wait_for_or(
+            timeout,
+            &format!("the node reaches height {h}"),
+            || rt.block_on(client.status()).ok().map(|s| s.height).filter(|&x| x >= h),
+            || format!("log:\n{}", self.log()),
+        )
     }
 
     /// SIGKILL, no goodbye.
@@ -171,12 +169,8 @@ impl TestNode {
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10) {
-                if c.try_wait().unwrap().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            if wait::poll(Duration::from_secs(10), || c.try_wait().unwrap()).is_some() {
+                return;
             }
             let _ = c.kill();
             let _ = c.wait();
@@ -195,6 +189,20 @@ impl Drop for TestNode {
             let _ = c.wait();
         }
     }
+}
+
+/// For a node kept in a `static`, which is never dropped: a shell that waits for the test binary
+/// to end (its standard input, a pipe from the test binary, then closes), kills process `pid`
+/// and removes `dir`. Hold the returned child as long as the node should run.
+pub fn reap_at_exit(pid: u32, dir: &Path) -> Child {
+    Command::new("sh")
+        .args(["-c", r#"read _line; kill -9 "$1" 2>/dev/null; rm -rf -- "$2""#, "reaper"])
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the reaper shell")
 }
 
 /// Writes a fresh key of `suite` to `path` and returns it.

@@ -4,7 +4,7 @@ use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use fdl_crypto::{KeyPair, Suite};
@@ -209,22 +209,12 @@ impl TestNet {
 
     /// Waits until node `i` reaches `h`; panics with the logs after `timeout`.
     pub fn wait_height(&self, i: usize, h: u64, timeout: Duration) -> u64 {
-        let start = Instant::now();
-        loop {
-            if let Some(x) = self.height(i)
-                && x >= h
-            {
-                return x;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{} did not reach height {h} in {timeout:?} (at {:?}); logs:\n{}",
-                self.nodes[i].name,
-                self.height(i),
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::wait::wait_for_or(
+            timeout,
+            &format!("{} reaches height {h}", self.nodes[i].name),
+            || self.height(i).filter(|&x| x >= h),
+            || format!("(at {:?}); logs:\n{}", self.height(i), self.logs()),
+        )
     }
 
     /// Block `h` as node `i` shows it.
