@@ -10,6 +10,7 @@
 //! not errors, so a valid block always executes.
 
 pub mod bank;
+pub mod block_rules;
 pub mod gov;
 pub mod identity;
 

@@ -15,7 +15,7 @@ use fdl_types::{Block, Commit, Decode, Encode, NodeRole, api::EvidenceView};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::{BlockInvalid, Chain, NodeError, ProposedBlock, chain::now_ms};
+use crate::{BlockRefused, Chain, NodeError, ProposedBlock, chain::now_ms};
 
 /// How many recent certificates decide whether a validator counts as live.
 const LIVENESS_WINDOW: usize = 10;
@@ -250,8 +250,8 @@ impl Ledger for BftLedger {
                 self.pending.lock().insert(hash, Pending { block: p, own: false });
                 Ok(hash)
             }
-            Err(BlockInvalid::Invalid(reason)) => Err(LedgerError::Invalid { hash: Some(hash), reason }),
-            Err(BlockInvalid::Fatal(e)) => Err(Self::fatal(e)),
+            Err(BlockRefused::Invalid(why)) => Err(LedgerError::Invalid { hash: Some(hash), reason: why.to_string() }),
+            Err(BlockRefused::Fatal(e)) => Err(Self::fatal(e)),
         }
     }
 

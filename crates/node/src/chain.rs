@@ -7,13 +7,17 @@ use std::{
 };
 
 use fdl_crypto::{Hash, Signer, hash_tagged};
-use fdl_exec::{ExecError, check_tx_for_block, execute_block, genesis_writes};
+use fdl_exec::{
+    ExecError,
+    block_rules::{self, BlockContext, BlockInvalid},
+    check_tx_for_block, execute_block, genesis_writes,
+};
 use fdl_mempool::Mempool;
 use fdl_node_api::{CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
 use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
-    Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeRole, NodeSpec, Receipt, SignedTx,
+    Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
 };
 use parking_lot::Mutex;
@@ -21,15 +25,12 @@ use tokio::sync::broadcast;
 
 use crate::NodeError;
 
-/// How far ahead of the local clock a block's timestamp may be.
-const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
-
-/// Why a proposed block was refused.
+/// Why a proposed block was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum BlockInvalid {
+pub enum BlockRefused {
     /// The block breaks a rule; the proposer is at fault.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] BlockInvalid),
     /// A local failure: the node stops.
     #[error("{0}")]
     Fatal(NodeError),
@@ -229,68 +230,34 @@ impl Chain {
     /// the executed block, ready for [`Chain::commit_block`].
     ///
     /// # Errors
-    /// [`BlockInvalid::Invalid`] with the reason; [`BlockInvalid::Fatal`] for store or state
+    /// [`BlockRefused::Invalid`] with the rule broken; [`BlockRefused::Fatal`] for store or state
     /// failures.
-    pub fn validate_block(&self, block: Block) -> Result<ProposedBlock, BlockInvalid> {
+    pub fn validate_block(&self, block: Block) -> Result<ProposedBlock, BlockRefused> {
         let (parent_height, parent_hash, parent_ts) = {
             let t = self.tip.lock();
             (t.height, t.hash, t.timestamp_ms)
         };
+        let fatal = |e: ExecError| BlockRefused::Fatal(e.into());
+        let nodes = self.nodes_at(parent_height).map_err(fatal)?;
+        let params = self.params_at(parent_height).map_err(fatal)?;
+        let ctx = BlockContext {
+            genesis: &self.genesis,
+            parent_height,
+            parent_hash,
+            parent_time_ms: parent_ts,
+            nodes: &nodes,
+            params: &params,
+            now_ms: now_ms(),
+        };
+        let on_chain =
+            |id: &Hash| self.store.tx_location(id).map(|l| l.is_some()).map_err(|e| ExecError::State(e.to_string()));
+        let outcome =
+            block_rules::check_and_execute(&ctx, &self.state.at(parent_height), &block, &on_chain).map_err(fatal)??;
         let h = &block.header;
         let suite = self.genesis.suite;
-        let invalid = |r: String| Err(BlockInvalid::Invalid(r));
-        if h.chain_id != self.genesis.chain_id {
-            return invalid(format!("chain id {}", h.chain_id));
-        }
-        if h.height != parent_height + 1 || h.parent_hash != parent_hash {
-            return invalid(format!("block {} does not extend the tip {parent_height}", h.height));
-        }
-        // The builder of the block: a later round's proposer may re-propose it (a locked value),
-        // and sync names the deciding round's proposer, so only membership (in the set in force
-        // at the parent) is checked here.
-        let nodes = self.nodes_at(parent_height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
-        let builder_listed = nodes.iter().any(|n| {
-            n.role == NodeRole::Validator
-                && fdl_crypto::PublicKey::from_bytes(suite, &n.public_key).is_ok_and(|k| k.address() == h.proposer)
-        });
-        if !builder_listed {
-            return invalid(format!("proposer {} is not a validator", h.proposer));
-        }
-        if h.timestamp_ms < parent_ts || h.timestamp_ms > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
-            return invalid(format!("timestamp {} out of range", h.timestamp_ms));
-        }
-        let params = self.params_at(parent_height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
-        if block.txs.len() > params.max_block_txs as usize || h.tx_count as usize != block.txs.len() {
-            return invalid(format!("{} transactions (header says {})", block.txs.len(), h.tx_count));
-        }
-        if Block::compute_tx_root(suite, &block.txs) != h.tx_root {
-            return invalid("transaction root mismatch".into());
-        }
-        let mut seen = HashSet::with_capacity(block.txs.len());
-        for tx in &block.txs {
-            let id = tx.id();
-            let len = tx.encode().len();
-            if let Err(e) = check_tx_for_block(tx, len, &self.genesis, &params, h.height) {
-                return invalid(format!("transaction {id}: {e}"));
-            }
-            if !seen.insert(id) {
-                return invalid(format!("transaction {id} appears twice"));
-            }
-            if self.store.tx_location(&id).map_err(|e| BlockInvalid::Fatal(e.into()))?.is_some() {
-                return invalid(format!("transaction {id} is already on chain"));
-            }
-        }
-        let view = self.state.at(parent_height);
-        let outcome =
-            execute_block(&view, h.height, h.timestamp_ms, &block.txs).map_err(|e| BlockInvalid::Fatal(e.into()))?;
         let (state_root, state_nodes, state_values) =
-            self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockInvalid::Fatal(e.into()))?;
-        if state_root != h.state_root {
-            return invalid(format!("state root {state_root} differs from the header's {}", h.state_root));
-        }
-        if Block::compute_receipts_root(suite, &outcome.receipts) != h.receipts_root {
-            return invalid("receipts root mismatch".into());
-        }
+            self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockRefused::Fatal(e.into()))?;
+        block_rules::check_roots(suite, &block, state_root, &outcome)?;
         let hash = h.hash(suite);
         Ok(ProposedBlock {
             block,

@@ -21,9 +21,10 @@ use fdl_types::Genesis;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use chain::{BlockInvalid, Chain, ChainParts, ProposedBlock};
+pub use chain::{BlockRefused, Chain, ChainParts, ProposedBlock};
 pub use config::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, read_network_key};
 pub use fdl_consensus::network_peer_id;
+pub use fdl_exec::block_rules::BlockInvalid;
 pub use producer::SoloProducer;
 
 /// Why a node could not start or had to stop.
