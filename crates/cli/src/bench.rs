@@ -24,7 +24,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{Hash, KeyPair, Signer as _, Suite};
 use fdl_sdk::{Client, build_certified_tx};
-use fdl_types::{Credential, Payload, SignedTx};
+use fdl_types::{Credential, Payload, SignedTx, api::StreamMessageView};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
@@ -403,10 +403,11 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
             while let Some(Ok(msg)) = ws.next().await {
                 let now = Instant::now();
                 let Ok(text) = msg.into_text() else { continue };
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-                let Some(ids) = v["tx_hashes"].as_array() else { continue };
+                let Ok(StreamMessageView::Block { tx_hashes, .. }) = fdl_sdk::parse_stream_message(&text) else {
+                    continue;
+                };
                 let mut c = committed.lock().expect("invariant: no panics while holding the lock");
-                for id in ids.iter().filter_map(|s| s.as_str()).filter_map(Hash::from_hex) {
+                for id in tx_hashes {
                     if wanted.contains(&id) {
                         c.insert(id, now);
                     }

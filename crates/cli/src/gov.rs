@@ -7,7 +7,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use fdl_crypto::{Address, KeyPair};
 use fdl_sdk::{Client, SdkError};
-use fdl_types::{GovAction, NodeRole, NodeSpec, Payload};
+use fdl_types::{
+    GovAction, NodeRole, NodeSpec, Payload,
+    api::{AuditQuery, ProposalView},
+};
 
 use crate::{
     network::MemberNode,
@@ -325,24 +328,19 @@ fn api_error(e: SdkError) -> anyhow::Result<i32> {
     }
 }
 
-fn print_proposal(p: &serde_json::Value) {
-    let action = p.get("action").and_then(|a| a.get("action")).and_then(|a| a.as_str()).unwrap_or("?");
-    let votes: Vec<String> = p
-        .get("votes")
-        .and_then(|v| v.as_object())
-        .map(|m| {
-            m.iter().map(|(k, v)| format!("{k}={}", if v.as_bool() == Some(true) { "yes" } else { "no" })).collect()
-        })
-        .unwrap_or_default();
+fn print_proposal(p: &ProposalView) {
+    let votes: Vec<String> =
+        p.votes.iter().map(|(org, yes)| format!("{org}={}", if *yes { "yes" } else { "no" })).collect();
     println!(
-        "#{} {action} by {} ({}): {}; votes {}; deadline {}{}",
-        p.get("id").and_then(|v| v.as_u64()).unwrap_or(0),
-        p.get("org").and_then(|v| v.as_str()).unwrap_or(""),
-        p.get("proposer").and_then(|v| v.as_str()).unwrap_or(""),
-        p.get("status").and_then(|v| v.as_str()).unwrap_or(""),
+        "#{} {} by {} ({}): {}; votes {}; deadline {}{}",
+        p.id,
+        p.action.kind(),
+        p.org,
+        p.proposer,
+        p.status,
         if votes.is_empty() { "none".into() } else { votes.join(" ") },
-        p.get("deadline").and_then(|v| v.as_u64()).unwrap_or(0),
-        p.get("failure").and_then(|v| v.as_str()).map(|f| format!("; failed: {f}")).unwrap_or_default(),
+        p.deadline,
+        p.failure.as_ref().map(|f| format!("; failed: {f}")).unwrap_or_default(),
     );
 }
 
@@ -363,7 +361,7 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
         }
         GovCmd::Show { id, rpc } => {
             let client = Client::new(&rpc_url(&rpc))?;
-            match client.get_value(&format!("/v1/proposals/{id}")).await {
+            match client.proposal(id).await {
                 Ok(v) => {
                     print_json(&v)?;
                     Ok(0)
@@ -373,13 +371,13 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
         }
         GovCmd::List { rpc, json } => {
             let client = Client::new(&rpc_url(&rpc))?;
-            match client.get_value("/v1/proposals").await {
+            match client.proposals().await {
                 Ok(v) if json => {
                     print_json(&v)?;
                     Ok(0)
                 }
                 Ok(v) => {
-                    for p in v.get("proposals").and_then(|p| p.as_array()).into_iter().flatten() {
+                    for p in &v.proposals {
                         print_proposal(p);
                     }
                     Ok(0)
@@ -467,61 +465,25 @@ pub struct AuditArgs {
     rpc: Option<String>,
 }
 
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs `fdl audit`.
 pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
-    let mut q = Vec::new();
-    if let Some(x) = a.account {
-        q.push(format!("account={}", x.to_hex()));
-    }
-    if let Some(x) = &a.org {
-        q.push(format!("org={}", query_value(x)));
-    }
-    if let Some(x) = &a.kind {
-        q.push(format!("kind={}", query_value(x)));
-    }
-    let numbers = [
-        ("from_ms", a.from_ms),
-        ("to_ms", a.to_ms),
-        ("from_height", a.from_height),
-        ("to_height", a.to_height),
-        ("limit", a.limit.map(|l| l as u64)),
-    ];
-    for (name, v) in numbers {
-        if let Some(v) = v {
-            q.push(format!("{name}={v}"));
-        }
-    }
-    if a.no_local {
-        q.push("local=false".into());
-    }
+    let q = AuditQuery {
+        account: a.account.map(|x| x.to_hex()),
+        org: a.org,
+        kind: a.kind,
+        from_ms: a.from_ms,
+        to_ms: a.to_ms,
+        from_height: a.from_height,
+        to_height: a.to_height,
+        limit: a.limit,
+        local: a.no_local.then_some(false),
+    };
     let client = Client::new(&rpc_url(&a.rpc))?;
-    match client.get_value(&format!("/v1/audit?{}", q.join("&"))).await {
+    match client.audit(&q).await {
         Ok(v) => {
             print_json(&v)?;
             Ok(0)
         }
         Err(e) => api_error(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::query_value;
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(query_value("account."), "account.");
-        assert_eq!(query_value("Bank A&B=1"), "Bank%20A%26B%3D1");
-        assert_eq!(query_value("银行"), "%E9%93%B6%E8%A1%8C");
     }
 }

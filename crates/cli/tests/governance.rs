@@ -97,7 +97,8 @@ fn vote(net: &TestNet, org: &str, id: u64, approve: bool) -> ReceiptView {
 }
 
 fn get(net: &TestNet, i: usize, path: &str) -> Value {
-    net.rt.block_on(net.client(i).get_value(path)).unwrap()
+    let text = net.rt.block_on(net.client(i).get_text(path)).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 fn balance(net: &TestNet, a: &Address) -> u128 {

@@ -4,7 +4,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use fdl_mempool::AdmitError;
-use serde_json::json;
+use fdl_types::api::{AccountView, ErrorView};
 
 /// An API error: an HTTP status, a stable code and a message, plus optional extra fields.
 #[derive(Debug)]
@@ -16,13 +16,13 @@ pub struct ApiError {
     /// Human-readable explanation.
     pub message: String,
     /// Extra fields merged into the body (e.g. a proof of absence).
-    pub extra: Option<serde_json::Value>,
+    pub account: Option<Box<AccountView>>,
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), extra: None }
+        ApiError { status, code, message: message.into(), account: None }
     }
 
     /// 400 with `code`.
@@ -59,12 +59,7 @@ impl From<AdmitError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code, "message": self.message });
-        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
-            for (k, v) in extra {
-                obj.insert(k, v);
-            }
-        }
+        let body = ErrorView { code: self.code.into(), message: self.message, account: self.account };
         (self.status, Json(body)).into_response()
     }
 }

@@ -14,9 +14,9 @@ use fdl_state::StateAt;
 use fdl_types::{
     NodeRole,
     api::{
-        AclView, AuditListView, AuditView, CertView, MemberNodeView, MemberView, ParamsView, ProposalListView,
-        ProposalView, RegisteredCertView, RevocationListView, RevocationView, ValidatorView, ValidatorsView,
-        audit_account_key, audit_org_key,
+        AclView, AuditListView, AuditQuery, AuditView, CertView, MemberNodeView, MemberView, ParamsView,
+        ProposalListView, ProposalView, RegisteredCertView, RevocationListView, RevocationView, ValidatorView,
+        ValidatorsView, audit_account_key, audit_org_key,
     },
 };
 use serde::Deserialize;
@@ -191,23 +191,6 @@ pub(crate) async fn params(State(ctx): Ctx) -> ApiResult<Json<ParamsView>> {
     let view = latest(&ctx)?;
     let params = read::params(&view).map_err(ApiError::internal)?;
     Ok(Json(ParamsView { height: view.version, params }))
-}
-
-/// Filters of `GET /v1/audit`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AuditQuery {
-    account: Option<String>,
-    org: Option<String>,
-    /// An event kind, or a prefix ending in `.` (e.g. `account.`).
-    kind: Option<String>,
-    from_ms: Option<u64>,
-    to_ms: Option<u64>,
-    from_height: Option<u64>,
-    to_height: Option<u64>,
-    limit: Option<usize>,
-    /// Include this node's admission refusals (default true).
-    local: Option<bool>,
 }
 
 fn matches(q: &AuditQuery, r: &AuditView) -> bool {

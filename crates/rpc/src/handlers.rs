@@ -18,11 +18,11 @@ use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
     SignedTx,
     api::{
-        AccountView, BatchItemView, BlockView, HeaderView, ReceiptView, StatusView, SubmitView, TxStatusView, TxView,
+        AccountView, BatchItemView, BatchResultView, BlockView, HeaderView, ReceiptView, StatusView, StreamEventView,
+        StreamMessageView, SubmitView, TxStatusView, TxView,
     },
 };
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::{ApiError, MAX_BATCH_TXS, RpcContext, WAIT_TIMEOUT};
 
@@ -68,12 +68,7 @@ fn decode_hex(s: &str, what: &str) -> ApiResult<Vec<u8>> {
         .map_err(|e| ApiError::bad_request("malformed_transaction", format!("{what} is not hex: {e}")))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitBody {
-    /// The canonical transaction bytes, hex.
-    tx: String,
-}
+type SubmitBody = fdl_types::api::SubmitRequest;
 
 #[derive(Deserialize)]
 pub(crate) struct SubmitQuery {
@@ -176,11 +171,7 @@ fn committed_view(ctx: &RpcContext, id: &Hash) -> ApiResult<Option<SubmitView>> 
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    txs: Vec<String>,
-}
+type BatchBody = fdl_types::api::SubmitBatchRequest;
 
 /// `POST /v1/transactions/batch`: `{"txs": ["<hex>", ...]}`, one verdict per transaction.
 pub(crate) async fn submit_batch(
@@ -237,7 +228,7 @@ pub(crate) async fn submit_batch(
     }
     relay(&ctx, &headers, admitted);
     let status = if all_full { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
-    Ok((status, Json(json!({ "results": out }))).into_response())
+    Ok((status, Json(BatchResultView { results: out })).into_response())
 }
 
 fn parse_hash(s: &str) -> ApiResult<Hash> {
@@ -348,7 +339,7 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
     };
     if account.is_none() {
         let mut e = ApiError::not_found("account_not_found", format!("no account {addr}; the proof shows its absence"));
-        e.extra = Some(json!({ "account": view }));
+        e.account = Some(Box::new(view));
         return Err(e);
     }
     Ok(Json(view).into_response())
@@ -453,6 +444,16 @@ async fn send_bounded(socket: &mut WebSocket, text: String) -> bool {
     matches!(tokio::time::timeout(STREAM_SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
+async fn send_json(socket: &mut WebSocket, m: &StreamMessageView) -> bool {
+    match serde_json::to_string(m) {
+        Ok(text) => send_bounded(socket, text).await,
+        Err(e) => {
+            tracing::error!(error = %e, "a stream message did not serialize");
+            false
+        }
+    }
+}
+
 async fn pump(
     mut socket: WebSocket,
     mut rx: tokio::sync::broadcast::Receiver<Arc<crate::CommittedBlock>>,
@@ -464,27 +465,31 @@ async fn pump(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Ok(b) => {
-                    let events: Vec<_> = b
+                    let events = b
                         .receipts
                         .iter()
                         .filter(|_| with_events)
-                        .flat_map(|r| r.events.iter().map(move |e| json!({"tx_hash": r.tx_id, "kind": e.kind, "attrs": e.attrs})))
+                        .flat_map(|r| {
+                            r.events.iter().map(move |e| StreamEventView {
+                                tx_hash: r.tx_id,
+                                kind: e.kind.clone(),
+                                attrs: e.attrs.clone(),
+                            })
+                        })
                         .collect();
-                    let m = json!({
-                        "type": "block",
-                        "height": b.block.header.height,
-                        "hash": b.hash,
-                        "header": HeaderView::new(&b.block.header, ctx.genesis.suite),
-                        "tx_hashes": b.block.txs.iter().map(SignedTx::id).collect::<Vec<_>>(),
-                        "events": events,
-                    });
-                    if !send_bounded(&mut socket, m.to_string()).await {
+                    let m = StreamMessageView::Block {
+                        height: b.block.header.height,
+                        hash: b.hash,
+                        header: Box::new(HeaderView::new(&b.block.header, ctx.genesis.suite)),
+                        tx_hashes: b.block.txs.iter().map(SignedTx::id).collect(),
+                        events,
+                    };
+                    if !send_json(&mut socket, &m).await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
-                    let m = json!({"type": "lagged", "skipped_blocks": n});
-                    if !send_bounded(&mut socket, m.to_string()).await {
+                    if !send_json(&mut socket, &StreamMessageView::Lagged { skipped_blocks: n }).await {
                         return;
                     }
                 }

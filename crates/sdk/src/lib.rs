@@ -11,7 +11,11 @@ use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, random_bytes};
 use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
     BlockHeader, Credential, Decode, Encode, Payload, SignedTx, TxBody,
-    api::{AccountView, BatchItemView, BlockView, ErrorView, HeaderView, StatusView, SubmitView, TxStatusView},
+    api::{
+        AccountView, AclView, AuditListView, AuditQuery, BatchItemView, BatchResultView, BlockView, ErrorView,
+        EvidenceView, HeaderView, ParamsView, ProposalListView, ProposalView, RegisteredCertView, RevocationListView,
+        StatusView, StreamMessageView, SubmitBatchRequest, SubmitRequest, SubmitView, TxStatusView,
+    },
 };
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -39,8 +43,11 @@ pub enum SdkError {
         code: String,
         /// Message.
         message: String,
-        /// The full error body.
-        body: serde_json::Value,
+        /// The error body, typed (with the account and its absence proof for
+        /// `account_not_found`).
+        error: Box<ErrorView>,
+        /// The body as received, for answers that carry more than an error (a 429 batch).
+        raw: String,
     },
     /// A proof or header failed verification: the node's answer cannot be trusted.
     #[error("verification failed: {0}")]
@@ -203,10 +210,19 @@ impl Client {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| SdkError::Transport { url: url.into(), reason: format!("bad response: {e}") });
         }
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        let err: ErrorView = serde_json::from_value(body.clone())
-            .unwrap_or(ErrorView { code: "http_error".into(), message: String::from_utf8_lossy(&bytes).into_owned() });
-        Err(SdkError::Api { status: status.as_u16(), code: err.code, message: err.message, body })
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        let err: ErrorView = serde_json::from_slice(&bytes).unwrap_or(ErrorView {
+            code: "http_error".into(),
+            message: raw.clone(),
+            account: None,
+        });
+        Err(SdkError::Api {
+            status: status.as_u16(),
+            code: err.code.clone(),
+            message: err.message.clone(),
+            error: Box::new(err),
+            raw,
+        })
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SdkError> {
@@ -266,7 +282,7 @@ impl Client {
     /// [`SdkError::Api`] with the refusal code.
     pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<SubmitView, SdkError> {
         let url = format!("{}/v1/transactions{}", self.base, if wait { "?wait=commit" } else { "" });
-        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
+        let body = SubmitRequest { tx: hex::encode(tx.encode()) };
         let r = self.http.post(&url).json(&body).send().await;
         self.handle(&url, r).await
     }
@@ -277,17 +293,13 @@ impl Client {
     /// # Errors
     /// [`SdkError`] for transport errors or a malformed request.
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItemView>, SdkError> {
-        #[derive(serde::Deserialize)]
-        struct Res {
-            results: Vec<BatchItemView>,
-        }
         let url = format!("{}/v1/transactions/batch", self.base);
-        let body = serde_json::json!({ "txs": txs.iter().map(|t| hex::encode(t.encode())).collect::<Vec<_>>() });
+        let body = SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.encode())).collect() };
         let r = self.http.post(&url).json(&body).send().await;
-        match self.handle::<Res>(&url, r).await {
+        match self.handle::<BatchResultView>(&url, r).await {
             Ok(res) => Ok(res.results),
-            Err(SdkError::Api { status: 429, body, .. }) if body.get("results").is_some() => {
-                let res: Res = serde_json::from_value(body)
+            Err(SdkError::Api { status: 429, raw, .. }) if serde_json::from_str::<BatchResultView>(&raw).is_ok() => {
+                let res: BatchResultView = serde_json::from_str(&raw)
                     .map_err(|e| SdkError::Transport { url: url.clone(), reason: format!("bad 429 body: {e}") })?;
                 Ok(res.results)
             }
@@ -322,9 +334,8 @@ impl Client {
     pub async fn account(&self, addr: &Address, suite: Suite) -> Result<VerifiedAccount, SdkError> {
         match self.get::<AccountView>(&format!("/v1/accounts/{addr}")).await {
             Ok(view) => verify_account(&view, suite),
-            Err(SdkError::Api { code, body, .. }) if code == "account_not_found" => {
-                let view: AccountView = serde_json::from_value(body["account"].clone())
-                    .map_err(|e| SdkError::Verify(format!("absence proof missing: {e}")))?;
+            Err(SdkError::Api { code, error, .. }) if code == "account_not_found" => {
+                let view = error.account.ok_or_else(|| SdkError::Verify("absence proof missing".into()))?;
                 verify_account(&view, suite)
             }
             Err(e) => Err(e),
@@ -369,21 +380,140 @@ impl Client {
     /// [`SdkError`] for transport failures.
     pub async fn credential_for(&self, suite: Suite, der: &[u8]) -> Result<Credential, SdkError> {
         let h = fdl_types::cert_hash(suite, der);
-        match self.get_value(&format!("/v1/certificates/{h}")).await {
+        match self.certificate(&h).await {
             Ok(_) => Ok(Credential::Registered(h)),
             Err(SdkError::Api { status: 404, .. }) => Ok(Credential::Certificate(der.to_vec())),
             Err(e) => Err(e),
         }
     }
 
-    /// `GET path` as JSON (for the identity and governance endpoints: `/v1/proposals`,
-    /// `/v1/certificates/{hash}`, `/v1/revocations`, `/v1/acl`, `/v1/params`, `/v1/audit`).
+    /// `GET /v1/evidence`: equivocations this node has seen.
     ///
     /// # Errors
     /// [`SdkError`].
-    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, SdkError> {
-        self.get(path).await
+    pub async fn evidence(&self) -> Result<Vec<EvidenceView>, SdkError> {
+        self.get("/v1/evidence").await
     }
+
+    /// `GET /v1/certificates/{hash}`: a registered certificate.
+    ///
+    /// # Errors
+    /// [`SdkError`]; `certificate_not_found` (HTTP 404) when not registered.
+    pub async fn certificate(&self, hash: &Hash) -> Result<RegisteredCertView, SdkError> {
+        self.get(&format!("/v1/certificates/{hash}")).await
+    }
+
+    /// `GET /v1/revocations`.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn revocations(&self) -> Result<RevocationListView, SdkError> {
+        self.get("/v1/revocations").await
+    }
+
+    /// `GET /v1/proposals`: every proposal, newest first.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn proposals(&self) -> Result<ProposalListView, SdkError> {
+        self.get("/v1/proposals").await
+    }
+
+    /// `GET /v1/proposals/{id}`.
+    ///
+    /// # Errors
+    /// [`SdkError`]; `proposal_not_found` when unknown.
+    pub async fn proposal(&self, id: u64) -> Result<ProposalView, SdkError> {
+        self.get(&format!("/v1/proposals/{id}")).await
+    }
+
+    /// `GET /v1/acl`: the access rule of every native method.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn acl(&self) -> Result<AclView, SdkError> {
+        self.get("/v1/acl").await
+    }
+
+    /// `GET /v1/params`: the chain parameters in force.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn params(&self) -> Result<ParamsView, SdkError> {
+        self.get("/v1/params").await
+    }
+
+    /// `GET /v1/audit?...`: audit records matching `q`.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn audit(&self, q: &AuditQuery) -> Result<AuditListView, SdkError> {
+        let qs = q.to_query_string();
+        if qs.is_empty() { self.get("/v1/audit").await } else { self.get(&format!("/v1/audit?{qs}")).await }
+    }
+
+    /// `GET /metrics`: the Prometheus text.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn metrics(&self) -> Result<String, SdkError> {
+        self.get_text("/metrics").await
+    }
+
+    /// `GET /v1/openapi.json`: the API's OpenAPI document, as text.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn openapi(&self) -> Result<String, SdkError> {
+        self.get_text("/v1/openapi.json").await
+    }
+
+    /// The WebSocket URL of `GET /v1/stream` (`events`: include transactions' events); decode
+    /// its messages with [`parse_stream_message`].
+    pub fn stream_url(&self, events: bool) -> String {
+        format!("{}/v1/stream?events={events}", self.base.replacen("http", "ws", 1))
+    }
+
+    /// `GET path` as text, for endpoints outside this SDK's typed methods (a newer node's) and
+    /// for tests that check the exact JSON a node sends.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn get_text(&self, path: &str) -> Result<String, SdkError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let err: ErrorView = serde_json::from_str(&text).unwrap_or(ErrorView {
+            code: "http_error".into(),
+            message: text.clone(),
+            account: None,
+        });
+        Err(SdkError::Api {
+            status: status.as_u16(),
+            code: err.code.clone(),
+            message: err.message.clone(),
+            error: Box::new(err),
+            raw: text,
+        })
+    }
+}
+
+/// Decodes one message of the WebSocket stream.
+///
+/// # Errors
+/// [`SdkError::Transport`] when the text is not a stream message.
+pub fn parse_stream_message(text: &str) -> Result<StreamMessageView, SdkError> {
+    serde_json::from_str(text)
+        .map_err(|e| SdkError::Transport { url: "/v1/stream".into(), reason: format!("bad stream message: {e}") })
 }
 
 /// A validator set: public keys with voting power, as genesis (and later governance) defines it.

@@ -389,6 +389,51 @@ pub struct ErrorView {
     pub code: String,
     /// Message.
     pub message: String,
+    /// With `account_not_found`: the empty account and the proof of its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Box<AccountView>>,
+}
+
+/// `POST /v1/transactions/batch`: one verdict per submitted transaction, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResultView {
+    /// The verdicts.
+    pub results: Vec<BatchItemView>,
+}
+
+/// One event in a block message of the WebSocket stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEventView {
+    /// The transaction that emitted it.
+    pub tx_hash: Hash,
+    /// Its kind.
+    pub kind: String,
+    /// Its attributes, in order.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// A message of the WebSocket stream `GET /v1/stream`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamMessageView {
+    /// A committed block.
+    Block {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// Its header.
+        header: Box<HeaderView>,
+        /// Its transactions' hashes, in order.
+        tx_hashes: Vec<Hash>,
+        /// Its transactions' events (empty unless `?events=true`).
+        events: Vec<StreamEventView>,
+    },
+    /// The subscriber fell behind; this many blocks were skipped.
+    Lagged {
+        /// Blocks not sent.
+        skipped_blocks: u64,
+    },
 }
 
 /// One validator.
@@ -709,4 +754,104 @@ pub struct ParamsView {
     pub height: u64,
     /// The chain parameters in force.
     pub params: ChainParams,
+}
+
+/// `POST /v1/transactions`: one signed transaction, canonical encoding in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The transaction, hex (an optional `0x` prefix is accepted).
+    pub tx: String,
+}
+
+/// `POST /v1/transactions/batch`: signed transactions, each hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatchRequest {
+    /// The transactions, hex.
+    pub txs: Vec<String>,
+}
+
+/// Filters of `GET /v1/audit`; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Records concerning this account (address, hex).
+    pub account: Option<String>,
+    /// Records of this institution.
+    pub org: Option<String>,
+    /// An event kind, or a prefix ending in `.` (e.g. `account.`).
+    pub kind: Option<String>,
+    /// From this time (Unix ms, inclusive).
+    pub from_ms: Option<u64>,
+    /// To this time (Unix ms, inclusive).
+    pub to_ms: Option<u64>,
+    /// From this height (inclusive).
+    pub from_height: Option<u64>,
+    /// To this height (inclusive).
+    pub to_height: Option<u64>,
+    /// At most this many records (the server caps it).
+    pub limit: Option<usize>,
+    /// Include the queried node's own admission refusals (default true).
+    pub local: Option<bool>,
+}
+
+impl AuditQuery {
+    /// The query string (without `?`), values percent-encoded.
+    pub fn to_query_string(&self) -> String {
+        let mut q = Vec::new();
+        for (name, v) in [("account", &self.account), ("org", &self.org), ("kind", &self.kind)] {
+            if let Some(v) = v {
+                q.push(format!("{name}={}", percent_encode(v)));
+            }
+        }
+        let numbers = [
+            ("from_ms", self.from_ms),
+            ("to_ms", self.to_ms),
+            ("from_height", self.from_height),
+            ("to_height", self.to_height),
+            ("limit", self.limit.map(|l| l as u64)),
+        ];
+        for (name, v) in numbers {
+            if let Some(v) = v {
+                q.push(format!("{name}={v}"));
+            }
+        }
+        if let Some(l) = self.local {
+            q.push(format!("local={l}"));
+        }
+        q.join("&")
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn audit_queries_encode_every_filter() {
+        assert_eq!(AuditQuery::default().to_query_string(), "");
+        let q = AuditQuery {
+            org: Some("Bank A&B=1".into()),
+            kind: Some("account.".into()),
+            from_height: Some(3),
+            local: Some(false),
+            ..AuditQuery::default()
+        };
+        assert_eq!(q.to_query_string(), "org=Bank%20A%26B%3D1&kind=account.&from_height=3&local=false");
+        assert_eq!(percent_encode("银行"), "%E9%93%B6%E8%A1%8C");
+    }
 }
