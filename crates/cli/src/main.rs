@@ -1,6 +1,9 @@
 //! `fdl`: the one command a user of FDL meets — keys, genesis, a node, a local devnet,
 //! transactions, queries and the benchmark.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod bench;
 mod ca;
 mod devnet;

@@ -5,6 +5,9 @@
 //! drives the ledger through the [`Ledger`] trait; this crate turns the engine's requests into
 //! calls on it (ADR 0006).
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod codec;
 mod context;
 mod host;

@@ -9,6 +9,9 @@
 //! Keys are PKCS#8 PEM files that OpenSSL 3 reads; public keys are SPKI. Signing goes through the
 //! [`Signer`] trait so that a hardware security module can hold the key later (STD-8.2).
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod address;
 mod aead;
 mod error;

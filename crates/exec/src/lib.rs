@@ -9,6 +9,9 @@
 //! (verifier pool). Execution outcomes (insufficient balance, unauthorized issue…) are receipts,
 //! not errors, so a valid block always executes.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod bank;
 pub mod block_rules;
 pub mod gov;

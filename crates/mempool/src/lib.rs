@@ -9,6 +9,9 @@
 //! The pool also owns the lifecycle of a pending transaction: [`Mempool::on_committed`] removes
 //! included transactions and wakes whoever waits for their receipts.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod verify;
 
 use std::{

@@ -5,6 +5,9 @@
 //!
 //! The node's chain opens without the API; the API server is handed an `Arc<dyn Ledger>`.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod metrics;
 
 use fdl_crypto::Hash;

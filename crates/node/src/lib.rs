@@ -5,6 +5,9 @@
 //! `commit_block` (one atomic write, then notify). The one-validator [`SoloProducer`] drives it
 //! today; the BFT issue drives the same two calls from Malachite's host loop.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod bft;
 mod chain;
 mod config;

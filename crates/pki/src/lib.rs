@@ -21,6 +21,9 @@
 //! `openssl verify -vfyopt distid:1234567812345678`, and certificates that OpenSSL issues with
 //! SM2 keys verify here.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 use std::{fmt, str::FromStr, time::Duration};
 
 use der::{

@@ -4,6 +4,9 @@
 //! Every error is JSON `{"code": "...", "message": "..."}` with a stable code and the matching
 //! HTTP status; bodies are bounded; nothing a client sends can panic the node.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod error;
 mod governance;
 mod handlers;

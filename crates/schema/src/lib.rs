@@ -11,6 +11,9 @@
 //! without linking the execution engine. The key space is listed in [`keys`]; how to add a key
 //! is in `docs/architecture.md`.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod account;
 pub mod keys;
 pub mod read;

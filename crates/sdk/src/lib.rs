@@ -5,6 +5,9 @@
 //! Trust note: this chain has one validator, so the header is trusted as the node's
 //! signed word; once commit certificates carry a BFT quorum the SDK checks them too.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 use std::time::Duration;
 
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, random_bytes};

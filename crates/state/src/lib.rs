@@ -7,6 +7,9 @@
 //! value with a proof ([`StateDb::get_with_proof`]) that anyone can check against a block header's
 //! state root with [`verify_proof`], for present and absent keys alike.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use fdl_crypto::{Hash, Suite};

@@ -5,6 +5,9 @@
 //! authenticated-state nodes it creates are written in **one** redb transaction, so a node killed
 //! at any instant finds either the whole block or none of it (STD-10.1).
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod redb_store;
 
 pub use redb_store::RedbStore;

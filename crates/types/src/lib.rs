@@ -5,6 +5,9 @@
 //! decoder never allocates more than the input justifies. Byte fixtures in the tests fail when the
 //! format changes.
 
+// Every normal dependency is used (dev-dependencies are checked by their test targets' use).
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod api;
 pub mod block;
 pub mod chain_param;
