@@ -10,8 +10,8 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
-use fdl_node::{NodeConfig, Role};
-use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisValidator};
+use fdl_node::NodeConfig;
+use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisValidator, NodeRole};
 use tokio::process::{Child, Command};
 
 use crate::util::{DevnetNode, DevnetRecord, runtime};
@@ -47,7 +47,7 @@ pub struct InitArgs {
     name: Option<String>,
     /// The node's role.
     #[arg(long, default_value = "validator", value_parser = parse_role)]
-    role: Role,
+    role: NodeRole,
     /// Consensus network listen address (with --org).
     #[arg(long, default_value = "127.0.0.1:27000")]
     p2p_listen: SocketAddr,
@@ -65,10 +65,10 @@ pub struct InitArgs {
     observers: usize,
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+fn parse_role(s: &str) -> Result<NodeRole, String> {
     match s {
-        "validator" => Ok(Role::Validator),
-        "observer" => Ok(Role::Observer),
+        "validator" => Ok(NodeRole::Validator),
+        "observer" => Ok(NodeRole::Observer),
         _ => Err(format!("{s}: expected validator or observer")),
     }
 }
@@ -140,7 +140,7 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     };
     genesis.validate()?;
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
-    let cfg = NodeConfig::new("node0", rpc_listen, Role::Validator, None, &node_dir);
+    let cfg = NodeConfig::new("node0", rpc_listen, NodeRole::Validator, None, &node_dir);
     let cfg_path = node_dir.join("node.toml");
     cfg.save(&cfg_path)?;
     Ok(InitOutput { genesis: genesis_path, issuer_key, node_configs: vec![cfg_path] })
@@ -436,7 +436,7 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
         }
         let _ = std::fs::write(global, &text);
     }
-    let validators = nodes.iter().filter(|n| n.cfg.role == Role::Validator).count();
+    let validators = nodes.iter().filter(|n| n.cfg.role == NodeRole::Validator).count();
     println!(
         "devnet ready: chain {} ({} suite), {validators} validators and {} observers finalize blocks",
         genesis.chain_id,

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use fdl_crypto::{Address, KeyPair};
 use fdl_sdk::{Client, SdkError};
 use fdl_types::{
-    GovAction, NodeRole, NodeSpec, Payload,
+    AccountKind, ChainParam, GovAction, NodeRole, NodeSpec, Payload,
     api::{AuditQuery, ProposalView},
 };
 
@@ -257,10 +257,7 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
             let text = std::fs::read_to_string(&member).with_context(|| format!("reading {}", member.display()))?;
             let m: MemberNode =
                 serde_json::from_str(&text).with_context(|| format!("{} is not a member.json", member.display()))?;
-            let role = match m.role {
-                fdl_node::Role::Validator => NodeRole::Validator,
-                fdl_node::Role::Observer => NodeRole::Observer,
-            };
+            let role = m.role;
             GovAction::AddNode {
                 node: NodeSpec {
                     name: m.name,
@@ -286,13 +283,23 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
             (None, Some(org), Some(serial)) => GovAction::RevokeCert { org, serial: serial.to_ascii_lowercase() },
             _ => anyhow::bail!("give --cert, or --org and --serial"),
         },
-        ActionCmd::SetParam { name, value } => GovAction::SetParam { name, value },
+        ActionCmd::SetParam { name, value } => {
+            let Some(name) = ChainParam::parse(&name) else {
+                anyhow::bail!("no parameter {name}; known: {}", ChainParam::names())
+            };
+            GovAction::SetParam { name, value }
+        }
         ActionCmd::SetAcl { method, roles, orgs } => GovAction::SetAcl { method, roles, orgs },
         ActionCmd::Freeze { account } => GovAction::Freeze { account },
         ActionCmd::Unfreeze { account } => GovAction::Unfreeze { account },
         ActionCmd::ForcedTransfer { from, to, amount } => GovAction::ForcedTransfer { from, to, amount },
         ActionCmd::ResetKey { account, cert } => GovAction::ResetKey { account, certificate: read_der(&cert)? },
-        ActionCmd::SetAccountKind { account, kind } => GovAction::SetAccountKind { account, kind },
+        ActionCmd::SetAccountKind { account, kind } => {
+            let Some(kind) = AccountKind::parse(&kind) else {
+                anyhow::bail!("account kind {kind}: expected normal, admin or special")
+            };
+            GovAction::SetAccountKind { account, kind }
+        }
     })
 }
 

@@ -11,8 +11,8 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
-use fdl_node::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, network_peer_id};
-use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
+use fdl_node::{NodeConfig, P2pConfig, PeerConfig, generate_network_key, network_peer_id};
+use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator, NodeRole};
 use serde::{Deserialize, Serialize};
 
 /// The public part of one node, which its institution hands to the others: `member.json`.
@@ -24,7 +24,7 @@ pub struct MemberNode {
     /// Institution.
     pub org: String,
     /// `validator` or `observer`.
-    pub role: Role,
+    pub role: NodeRole,
     /// Suite of its key.
     pub suite: Suite,
     /// Consensus/identity public key, hex.
@@ -97,7 +97,7 @@ pub fn init_node(
     dir: &Path,
     name: &str,
     org: &str,
-    role: Role,
+    role: NodeRole,
     suite: Suite,
     rpc_listen: SocketAddr,
     p2p_listen: SocketAddr,
@@ -123,10 +123,7 @@ pub fn init_node(
     let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
     cfg.save(&dir.join("node.toml"))?;
     let (ca, ca_key) = ensure_ca(ca_dir, org, suite)?;
-    let role_cert = match role {
-        Role::Validator => fdl_pki::Role::Validator,
-        Role::Observer => fdl_pki::Role::Observer,
-    };
+    let role_cert = role.role();
     let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), name, role_cert, 3650)?;
     std::fs::write(dir.join("node.crt"), fdl_pki::to_pem(&cert)?)?;
     // The institution's administrator: its committee seat (STD-17.1).
@@ -180,7 +177,7 @@ pub fn genesis_of(
             bail!("node {} uses the {} suite, the chain {suite}", m.name, m.suite);
         }
         match m.role {
-            Role::Validator => validators.push(GenesisValidator {
+            NodeRole::Validator => validators.push(GenesisValidator {
                 name: m.name.clone(),
                 public_key: m.public_key.clone(),
                 power: 1,
@@ -188,7 +185,7 @@ pub fn genesis_of(
                 peer_id: Some(m.peer_id.clone()),
                 certificate: Some(m.certificate.clone()),
             }),
-            Role::Observer => observers.push(GenesisObserver {
+            NodeRole::Observer => observers.push(GenesisObserver {
                 name: m.name.clone(),
                 org: Some(m.org.clone()),
                 public_key: m.public_key.clone(),
@@ -282,10 +279,10 @@ pub fn create_local_network(
     let mut configs = Vec::new();
     for i in 0..validators + observers {
         let (name, org, role) = if i < validators {
-            (format!("org{}", i + 1), format!("org{}", i + 1), Role::Validator)
+            (format!("org{}", i + 1), format!("org{}", i + 1), NodeRole::Validator)
         } else {
             let j = i - validators + 1;
-            (format!("observer{j}"), "regulator".to_string(), Role::Observer)
+            (format!("observer{j}"), "regulator".to_string(), NodeRole::Observer)
         };
         let rpc = free_port_near(rpc_base.saturating_add(i as u16), &taken)?;
         taken.push(rpc);
@@ -339,7 +336,7 @@ pub fn existing_configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let c = NodeConfig::load(&p)?;
         let name = c.name.clone();
         let digits: String = name.chars().filter(|c| c.is_ascii_digit()).collect();
-        keyed.push(((c.role == Role::Observer, digits.parse::<u64>().unwrap_or(0), name), p));
+        keyed.push(((c.role == NodeRole::Observer, digits.parse::<u64>().unwrap_or(0), name), p));
     }
     keyed.sort();
     Ok(keyed.into_iter().map(|(_, p)| p).collect())

@@ -256,7 +256,7 @@ fn an_equivocating_validator_causes_no_fork_and_is_recorded_as_evidence() {
     let twin = net.dir.path().join("observer1");
     std::fs::copy(net.dir.path().join("org4").join("validator.pem"), twin.join("validator.pem")).unwrap();
     let mut cfg = fdl_node::NodeConfig::load(&twin.join("node.toml")).unwrap();
-    cfg.role = fdl_node::Role::Validator;
+    cfg.role = fdl_types::NodeRole::Validator;
     cfg.save(&twin.join("node.toml")).unwrap();
     for i in 0..5 {
         net.spawn(i);

@@ -317,11 +317,15 @@ fn identities_permissions_accounts_and_the_audit_log() {
     let r = try_propose(&net, &fake, GovAction::Freeze { account: alice.address() });
     assert_eq!(r.status, "proposal_invalid", "{r:?}");
     // The regulator may not propose anything else.
-    let r = try_propose(&net, &regulator, GovAction::SetParam { name: "max_block_txs".into(), value: 100 });
+    let r = try_propose(&net, &regulator, GovAction::SetParam { name: fdl_types::ChainParam::MaxBlockTxs, value: 100 });
     assert_eq!(r.status, "proposal_invalid");
 
     // Chain parameters change by vote: a shorter key-reset lock window.
-    let id = propose(&net, &net.admin("org1"), GovAction::SetParam { name: "key_reset_lock_blocks".into(), value: 3 });
+    let id = propose(
+        &net,
+        &net.admin("org1"),
+        GovAction::SetParam { name: fdl_types::ChainParam::KeyResetLockBlocks, value: 3 },
+    );
     vote(&net, "org2", id, true);
     vote(&net, "org3", id, true);
     assert_eq!(get(&net, 0, "/v1/params")["params"]["key_reset_lock_blocks"], 3);
@@ -478,7 +482,11 @@ fn an_institution_joins_and_leaves_by_vote_and_a_certificate_rotates_under_load(
     let mut net = TestNet::start(4, 0, Suite::Sm);
     let start_height = net.height(0).unwrap();
     // Consensus timeouts are chain parameters too: every node takes them from the next height.
-    let id = propose(&net, &net.admin("org1"), GovAction::SetParam { name: "propose_timeout_ms".into(), value: 1_000 });
+    let id = propose(
+        &net,
+        &net.admin("org1"),
+        GovAction::SetParam { name: fdl_types::ChainParam::ProposeTimeoutMs, value: 1_000 },
+    );
     vote(&net, "org2", id, true);
     vote(&net, "org3", id, true);
     assert_eq!(get(&net, 0, "/v1/params")["params"]["propose_timeout_ms"], 1_000);

@@ -20,14 +20,15 @@ pub mod identity;
 use std::collections::BTreeMap;
 
 use fdl_crypto::Address;
-use fdl_pki::Role;
 pub use fdl_schema::{
     Account, AccountKind, SchemaError as ExecError, StateView, StateWrite, decode_account, encode_account,
     keys::{ISSUER_KEY, SUITE_KEY, SUPPLY_KEY, SYS_HEIGHT_KEY, SYS_TIME_KEY, account_key},
     read::account as read_account,
 };
 use fdl_schema::{keys, write};
-use fdl_types::{ChainParams, Encode, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, SignedTx, StatusCode};
+use fdl_types::{
+    ChainParams, Encode, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, Role, SignedTx, StatusCode,
+};
 use thiserror::Error;
 
 pub use identity::IdentityCache;
@@ -319,41 +320,58 @@ fn execute_tx(
     }
     acct.sent = acct.sent.saturating_add(1);
     ov.put(akey, encode_account(&acct));
+    // Governance needs a certified member (an open chain has none).
+    let denied = || {
+        let attrs = who("governance needs a certified member");
+        done(StatusCode::PermissionDenied, vec![event("acl.denied", attrs)])
+    };
     let (status, mut out) = match &tx.body.payload {
         Payload::Transfer { .. } | Payload::Issue { .. } | Payload::Burn { .. } => {
             bank::apply(ov, issuer, &sender.account, &tx.body.payload)?
         }
-        Payload::Propose { .. } | Payload::Vote { .. } | Payload::PublishCrl { .. } => {
-            let Some(role) = sender.role else {
-                let attrs = who("governance needs a certified member");
-                return Ok(done(StatusCode::PermissionDenied, vec![event("acl.denied", attrs)]));
-            };
-            let call = gov::Call {
-                account: &sender.account,
-                org: &sender.org,
-                role,
-                height,
-                now_s: time_ms / 1000,
-                suite: tx.body.signer.suite(),
-            };
+        Payload::Propose { action, deadline, activation_height, note } => {
+            let Some(call) = gov_call(&sender, height, time_ms, tx) else { return Ok(denied()) };
             cache.clear();
-            let out = match &tx.body.payload {
-                Payload::Propose { action, deadline, activation_height, note } => {
-                    gov::propose(ov, &call, action, *deadline, *activation_height, note)?
-                }
-                Payload::Vote { proposal, approve } => gov::vote(ov, &call, *proposal, *approve)?,
-                Payload::PublishCrl { crl } => identity::publish_crl(ov, &call, crl)?,
-                _ => (StatusCode::Ok, vec![]),
-            };
-            if out.0 == StatusCode::Ok {
-                identity::bump_epoch(ov)?;
-            }
-            out
+            let out = gov::propose(ov, &call, action, *deadline, *activation_height, note)?;
+            gov_done(ov, out)?
+        }
+        Payload::Vote { proposal, approve } => {
+            let Some(call) = gov_call(&sender, height, time_ms, tx) else { return Ok(denied()) };
+            cache.clear();
+            let out = gov::vote(ov, &call, *proposal, *approve)?;
+            gov_done(ov, out)?
+        }
+        Payload::PublishCrl { crl } => {
+            let Some(call) = gov_call(&sender, height, time_ms, tx) else { return Ok(denied()) };
+            cache.clear();
+            let out = identity::publish_crl(ov, &call, crl)?;
+            gov_done(ov, out)?
         }
     };
     events.append(&mut out);
     events.truncate(fdl_types::receipt::MAX_EVENTS);
     Ok(done(status, events))
+}
+
+/// The context of a governance call by `sender`; `None` without a role (an open chain).
+fn gov_call<'a>(sender: &'a identity::Sender, height: u64, time_ms: u64, tx: &SignedTx) -> Option<gov::Call<'a>> {
+    Some(gov::Call {
+        account: &sender.account,
+        org: &sender.org,
+        role: sender.role?,
+        height,
+        now_s: time_ms / 1000,
+        suite: tx.body.signer.suite(),
+    })
+}
+
+/// A governance call's outcome; a change moves the identity epoch on (caches keyed on it
+/// refresh).
+fn gov_done(ov: &mut Overlay<'_>, out: gov::Outcome) -> Result<gov::Outcome, ExecError> {
+    if out.0 == StatusCode::Ok {
+        identity::bump_epoch(ov)?;
+    }
+    Ok(out)
 }
 
 /// The state writes that genesis makes (version 0): issuer, initial balances, supply, the

@@ -6,11 +6,26 @@
 use std::collections::BTreeMap;
 
 use fdl_crypto::{Address, KeyPair, Signer, Suite};
+use fdl_exec::gov::{GovRefusal, ProposalState};
 use fdl_exec::{ExecError, StateView, execute_block, genesis_writes, gov};
-use fdl_pki::Role;
 use fdl_types::{
-    ChainParams, Credential, Genesis, GenesisMember, GenesisValidator, GovAction, Payload, Receipt, SignedTx, TxBody,
+    ChainParam, ChainParams, Credential, Genesis, GenesisMember, GenesisValidator, GovAction, Payload, Receipt, Role,
+    SignedTx, TxBody,
 };
+
+/// The refusal code of a receipt: the `code` of its `gov.refused` or `gov.failed` event.
+fn code(r: &Receipt) -> Option<&str> {
+    r.events
+        .iter()
+        .filter(|e| e.kind == "gov.refused" || e.kind == "gov.failed")
+        .find_map(|e| e.attrs.iter().find(|(k, _)| k == "code"))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The code of `refusal`, built from its variant (so a renamed code fails here).
+fn code_of(refusal: &GovRefusal) -> Option<&'static str> {
+    Some(refusal.code())
+}
 
 #[derive(Default, Clone)]
 struct Mem(BTreeMap<Vec<u8>, Vec<u8>>);
@@ -148,8 +163,8 @@ impl Chain {
         self.block(&[tx]).0.remove(0)
     }
 
-    fn status(&self, id: u64) -> String {
-        gov::proposal(&self.state, id).expect("read").expect("exists").state_at(self.height).as_str().to_string()
+    fn status(&self, id: u64) -> ProposalState {
+        gov::proposal(&self.state, id).expect("read").expect("exists").state_at(self.height)
     }
 
     fn validators(&self) -> usize {
@@ -161,40 +176,44 @@ impl Chain {
 fn the_threshold_is_set_by_governance_itself_and_open_proposals_follow_it() {
     let mut c = Chain::new(1);
     // Default more than 2/3: two of four seats do not pass.
-    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 100 }, 0);
+    let (id, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 100 }, 0);
     c.vote(1, id, true);
-    assert_eq!(c.status(id), "open");
+    assert_eq!(c.status(id), ProposalState::Open);
     // Lower the threshold to more than 1/3 (three seats, by the current rule).
-    let (t1, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_num".into(), value: 1 }, 0);
+    let (t1, _) = c.propose(0, GovAction::SetParam { name: ChainParam::GovThresholdNum, value: 1 }, 0);
     c.vote(1, t1, true);
     c.vote(2, t1, true);
-    assert_eq!(c.status(t1), "applied");
+    assert_eq!(c.status(t1), ProposalState::Applied);
     // The open proposal is re-tallied at that block's end against the new threshold: its two
     // seats of four are now more than 1/3, so it passes without another vote.
-    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 100);
-    let (t2, _) = c.propose(0, GovAction::SetParam { name: "gov_threshold_den".into(), value: 4 }, 0);
+    let (t2, _) = c.propose(0, GovAction::SetParam { name: ChainParam::GovThresholdDen, value: 4 }, 0);
     c.vote(1, t2, true);
-    assert_eq!(c.status(t2), "applied", "one third then needs two seats of four");
+    assert_eq!(c.status(t2), ProposalState::Applied, "one third then needs two seats of four");
     assert_eq!(gov::params(&c.state).expect("params").gov_threshold_den, 4);
     // Now two seats pass a proposal.
-    let (id2, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 200 }, 0);
+    let (id2, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 200 }, 0);
     c.vote(3, id2, true);
-    assert_eq!(c.status(id2), "applied");
+    assert_eq!(c.status(id2), ProposalState::Applied);
     assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 200);
     // A threshold of 1 or more is refused.
-    let (_, r) = c.propose(0, GovAction::SetParam { name: "gov_threshold_num".into(), value: 4 }, 0);
+    let (_, r) = c.propose(0, GovAction::SetParam { name: ChainParam::GovThresholdNum, value: 4 }, 0);
     assert_eq!(r.status.as_str(), "proposal_invalid");
+    assert_eq!(code(&r), code_of(&GovRefusal::BadThreshold));
+    // A value too large for its field is refused as out of range.
+    let (_, r) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: u64::MAX }, 0);
+    assert_eq!(code(&r), code_of(&GovRefusal::ParamOutOfRange { param: ChainParam::MaxBlockTxs }));
 }
 
 #[test]
 fn a_passed_change_waits_for_its_activation_height() {
     let mut c = Chain::new(1);
     let at = c.height + 6;
-    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_expiry_window".into(), value: 50 }, at);
+    let (id, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxExpiryWindow, value: 50 }, at);
     c.vote(1, id, true);
     c.vote(2, id, true);
-    assert_eq!(c.status(id), "passed");
+    assert_eq!(c.status(id), ProposalState::Passed);
     assert_eq!(gov::params(&c.state).expect("params").max_expiry_window, ChainParams::default().max_expiry_window);
     let mut applied_at = None;
     while c.height < at + 1 {
@@ -204,7 +223,7 @@ fn a_passed_change_waits_for_its_activation_height() {
         }
     }
     assert_eq!(applied_at, Some(at), "applied at the end of the activation height's block");
-    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(gov::params(&c.state).expect("params").max_expiry_window, 50);
 }
 
@@ -214,40 +233,47 @@ fn the_validator_count_never_falls_below_the_minimum() {
     let (a, _) = c.propose(0, GovAction::RemoveNode { name: "org4".into() }, 0);
     c.vote(1, a, true);
     c.vote(2, a, true);
-    assert_eq!(c.status(a), "applied");
+    assert_eq!(c.status(a), ProposalState::Applied);
     assert_eq!(c.validators(), 3);
     let (_, r) = c.propose(0, GovAction::RemoveNode { name: "org3".into() }, 0);
     assert_eq!(r.status.as_str(), "proposal_invalid");
-    assert!(r.events.iter().any(|e| e.attrs.iter().any(|(_, v)| v.contains("fewer than 3"))), "{r:?}");
+    assert_eq!(code(&r), code_of(&GovRefusal::RemovalBelowMinValidators { name: "org3".into(), min: 3 }), "{r:?}");
     // Two removals proposed while both were allowed: the second fails when applied.
     let mut c = Chain::new(3);
     let (x, _) = c.propose(0, GovAction::RemoveNode { name: "org4".into() }, 0);
     let (y, _) = c.propose(0, GovAction::RemoveNode { name: "org3".into() }, 0);
+    let mut last = Vec::new();
     for id in [x, y] {
         c.vote(1, id, true);
-        c.vote(2, id, true);
+        last.push(c.vote(2, id, true));
     }
-    assert_eq!(c.status(x), "applied");
-    assert_eq!(c.status(y), "failed");
+    assert_eq!(code(&last[1]), Some("removal_below_min_validators"), "{:?}", last[1]);
+    let failure = gov::proposal(&c.state, y).expect("read").expect("exists").failure;
+    let why = GovRefusal::RemovalBelowMinValidators { name: "org3".into(), min: 3 };
+    assert_eq!(failure, Some(why.to_string()), "the stored failure is the refusal's text");
+    assert_eq!(c.status(x), ProposalState::Applied);
+    assert_eq!(c.status(y), ProposalState::Failed);
     assert_eq!(c.validators(), 3);
 }
 
 #[test]
 fn votes_after_the_deadline_do_not_count_and_enough_noes_reject() {
     let mut c = Chain::new(1);
-    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    let (id, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }, 0);
     for _ in 0..11 {
         c.block(&[]);
     }
-    assert_eq!(c.status(id), "expired");
+    assert_eq!(c.status(id), ProposalState::Expired);
     let r = c.vote(1, id, true);
     assert_eq!(r.status.as_str(), "proposal_invalid");
+    assert_eq!(code(&r), code_of(&GovRefusal::NotOpen { id, state: ProposalState::Expired }));
+    assert_eq!(code(&c.vote(1, id + 100, true)), Some("no_proposal"));
     // A no from two seats of four makes passing impossible: rejected.
-    let (id, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    let (id, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }, 0);
     c.vote(1, id, false);
-    assert_eq!(c.status(id), "open");
+    assert_eq!(c.status(id), ProposalState::Open);
     c.vote(2, id, false);
-    assert_eq!(c.status(id), "rejected");
+    assert_eq!(c.status(id), ProposalState::Rejected);
 }
 
 #[test]
@@ -350,14 +376,13 @@ fn lapsed_and_foreign_node_certificates_do_not_count() {
     assert!(!names.contains(&"org4".to_string()), "{names:?}");
     // A certificate from another institution's CA, or an expired one, is refused at proposal.
     let foreign = node_spec(&c, "org1-b", "org1", 1, 30);
-    let why = |r: &Receipt| r.events.iter().flat_map(|e| e.attrs.iter().map(|(_, v)| v.clone())).collect::<Vec<_>>();
     let (_, r) = c.propose(0, GovAction::AddNode { node: foreign }, 0);
     assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
-    assert!(why(&r).iter().any(|v| v.contains("certificate: ")), "{r:?}");
+    assert_eq!(code(&r), Some("bad_certificate"), "{r:?}");
     let lapsed = node_spec(&c, "org4", "org4", 3, 1);
     let (_, r) = c.propose(3, GovAction::RotateNodeCert { name: "org4".into(), certificate: lapsed.certificate }, 0);
     assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
-    assert!(why(&r).iter().any(|v| v.contains("not valid at")), "{r:?}");
+    assert_eq!(code(&r), Some("bad_certificate"), "{r:?}");
     // Renewing it by vote brings the node back.
     let fresh = node_spec(&c, "org4", "org4", 3, 30);
     let (id, r) = c.propose(3, GovAction::RotateNodeCert { name: "org4".into(), certificate: fresh.certificate }, 0);
@@ -365,7 +390,7 @@ fn lapsed_and_foreign_node_certificates_do_not_count() {
     for admin in 0..3 {
         c.vote(admin, id, true);
     }
-    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(c.validators(), 4);
     // Forty days on, every certificate has lapsed: the listed validators keep deciding, so
     // that the committee can still rotate them, instead of the chain halting for good.
@@ -383,24 +408,24 @@ fn removing_institutions_re_tallies_open_proposals() {
         for &v in voters {
             c.vote(v, id, true);
         }
-        assert_eq!(c.status(id), "applied");
+        assert_eq!(c.status(id), ProposalState::Applied);
     };
     // Two institutions will leave: their nodes go first.
     pass(&mut c, GovAction::RemoveNode { name: "org4".into() }, &[1, 2]);
     pass(&mut c, GovAction::RemoveNode { name: "org3".into() }, &[1, 2]);
     // Two yes of four seats: open.
-    let (p, _) = c.propose(0, GovAction::SetParam { name: "max_block_txs".into(), value: 10 }, 0);
+    let (p, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }, 0);
     c.vote(1, p, true);
-    assert_eq!(c.status(p), "open");
+    assert_eq!(c.status(p), ProposalState::Open);
     // The index of open proposals holds it once (closed ones were pruned, a vote adds nothing).
     let open = fdl_schema::keys::open().require(&c.state).expect("open list");
     assert_eq!(open, vec![p]);
     pass(&mut c, GovAction::RemoveMember { name: "org4".into() }, &[1, 2]);
-    assert_eq!(c.status(p), "open", "two of three seats are not more than 2/3");
+    assert_eq!(c.status(p), ProposalState::Open, "two of three seats are not more than 2/3");
     // Removing the third seat leaves two, both of which said yes: the open proposal passes at
     // the end of that block, without another vote.
     pass(&mut c, GovAction::RemoveMember { name: "org3".into() }, &[1, 2]);
-    assert_eq!(c.status(p), "applied");
+    assert_eq!(c.status(p), ProposalState::Applied);
     assert_eq!(gov::params(&c.state).expect("params").max_block_txs, 10);
 }
 
@@ -413,7 +438,7 @@ fn rotating_a_ca_never_retires_validators_below_the_minimum() {
     let new_ca = fdl_pki::create_ca("org4", &new_key, 30).expect("ca");
     let (_, r) = c.propose(0, GovAction::RotateCa { org: "org4".into(), ca_cert: new_ca.clone() }, 0);
     assert_eq!(r.status.as_str(), "proposal_invalid", "{r:?}");
-    assert!(r.events.iter().any(|e| e.attrs.iter().any(|(_, v)| v.contains("fewer than 4"))), "{r:?}");
+    assert_eq!(code(&r), code_of(&GovRefusal::CaRotationBelowMinValidators { org: "org4".into(), min: 4 }), "{r:?}");
     // A renewal with the same key keeps its certificates: allowed, and the set stays whole.
     let (old_ca, old_key) = c.cas[3].clone();
     let renewed = fdl_pki::create_ca("org4", &old_key, 60).expect("renewed ca");
@@ -422,7 +447,7 @@ fn rotating_a_ca_never_retires_validators_below_the_minimum() {
     assert_eq!(r.status.as_str(), "ok", "{r:?}");
     c.vote(1, id, true);
     c.vote(2, id, true);
-    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(c.validators(), 4);
     // With a minimum of three, the new-key rotation passes and retires org4's validator.
     let mut c = Chain::new(3);
@@ -430,6 +455,6 @@ fn rotating_a_ca_never_retires_validators_below_the_minimum() {
     assert_eq!(r.status.as_str(), "ok", "{r:?}");
     c.vote(1, id, true);
     c.vote(2, id, true);
-    assert_eq!(c.status(id), "applied");
+    assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(c.validators(), 3);
 }

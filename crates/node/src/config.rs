@@ -3,6 +3,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use fdl_types::NodeRole;
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
@@ -29,34 +30,13 @@ pub struct NodeConfig {
     pub sig_cache_mb: usize,
     /// `validator` (votes) or `observer` (verifies and stores every block, never votes).
     #[serde(default)]
-    pub role: Role,
+    pub role: NodeRole,
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
     /// Directory of the config file, for resolving relative paths (not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
-}
-
-/// What a node does in consensus.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Proposes and votes.
-    #[default]
-    Validator,
-    /// Follows the chain without voting.
-    Observer,
-}
-
-impl Role {
-    /// `validator` or `observer`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Validator => "validator",
-            Role::Observer => "observer",
-        }
-    }
 }
 
 /// The consensus network section of a node config.
@@ -147,7 +127,7 @@ fn default_sig_cache_mb() -> usize {
 impl NodeConfig {
     /// A config with the defaults (data in `data/`, genesis at `../genesis.json`, key in
     /// `validator.pem`, all relative to `base_dir`).
-    pub fn new(name: &str, rpc_listen: SocketAddr, role: Role, p2p: Option<P2pConfig>, base_dir: &Path) -> Self {
+    pub fn new(name: &str, rpc_listen: SocketAddr, role: NodeRole, p2p: Option<P2pConfig>, base_dir: &Path) -> Self {
         NodeConfig {
             name: name.into(),
             data_dir: "data".into(),

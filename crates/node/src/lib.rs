@@ -20,12 +20,12 @@ use fdl_mempool::{Mempool, MempoolConfig};
 use fdl_rpc::{Metrics, RpcContext};
 use fdl_state::StateDb;
 use fdl_storage::{RedbStore, Store};
-use fdl_types::Genesis;
+use fdl_types::{Genesis, NodeRole};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use chain::{BlockRefused, Chain, ChainParts, ProposedBlock};
-pub use config::{NodeConfig, P2pConfig, PeerConfig, Role, generate_network_key, read_network_key};
+pub use config::{NodeConfig, P2pConfig, PeerConfig, generate_network_key, read_network_key};
 pub use fdl_consensus::network_peer_id;
 pub use fdl_exec::block_rules::BlockInvalid;
 pub use producer::SoloProducer;
@@ -81,7 +81,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     check_certificates(&genesis)?;
     let network_seed = match &config.p2p {
         Some(_) => Some(read_network_key(&config.network_key_path().unwrap_or_default())?),
-        None if genesis.validators.len() > 1 || config.role == Role::Observer => {
+        None if genesis.validators.len() > 1 || config.role == NodeRole::Observer => {
             return Err(NodeError::Config(
                 "the genesis has several validators: the config needs a [p2p] section to reach them".into(),
             ));
@@ -203,14 +203,12 @@ fn check_certificates(genesis: &Genesis) -> Result<(), NodeError> {
         return Ok(());
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let nodes = genesis
-        .validators
-        .iter()
-        .map(|v| (&v.name, &v.org, &v.public_key, &v.certificate, fdl_pki::Role::Validator))
-        .chain(
-            genesis.observers.iter().map(|o| (&o.name, &o.org, &o.public_key, &o.certificate, fdl_pki::Role::Observer)),
+    let nodes =
+        genesis.validators.iter().map(|v| (&v.name, &v.org, &v.public_key, &v.certificate, NodeRole::Validator)).chain(
+            genesis.observers.iter().map(|o| (&o.name, &o.org, &o.public_key, &o.certificate, NodeRole::Observer)),
         );
-    for (name, org, key, cert, role) in nodes {
+    for (name, org, key, cert, node_role) in nodes {
+        let role = node_role.role();
         let bad = |why: String| NodeError::Genesis(format!("node {name}: {why}"));
         let org = org.as_ref().ok_or_else(|| bad("no institution".into()))?;
         let member = genesis
@@ -248,16 +246,13 @@ fn check_membership(
     joining: bool,
 ) -> Result<(), NodeError> {
     let own_bytes = own.to_bytes();
-    let want = match config.role {
-        Role::Validator => fdl_types::NodeRole::Validator,
-        Role::Observer => fdl_types::NodeRole::Observer,
-    };
+    let want = config.role;
     let listed = nodes.iter().any(|n| n.public_key == own_bytes && n.role == want);
     if !listed && !joining {
         return Err(NodeError::Key(format!(
             "the key of {} is not a{} {} of this chain (genesis or governance); set joining = true in [p2p] while its admission is voted",
             own.address(),
-            if want == fdl_types::NodeRole::Observer { "n" } else { "" },
+            if want == NodeRole::Observer { "n" } else { "" },
             want.as_str()
         )));
     }
@@ -316,7 +311,7 @@ async fn run_bft(
         wal_path: config.data_path().join("consensus.wal"),
         proposal_dir: config.data_path().join("proposals"),
         address: signer.public_key().address(),
-        signer: (config.role == Role::Validator).then_some(signer),
+        signer: (config.role == NodeRole::Validator).then_some(signer),
         propose_timeout: std::time::Duration::from_millis(p2p.propose_timeout_ms),
         vote_timeout: std::time::Duration::from_millis(p2p.vote_timeout_ms),
     };

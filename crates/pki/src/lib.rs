@@ -24,7 +24,7 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use der::{
     Decode, Encode,
@@ -99,56 +99,9 @@ pub enum PkiError {
     Issue(String),
 }
 
-/// A member's role, carried in the certificate subject's `OU`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// An institution's administrator (its governance seat).
-    Admin,
-    /// A client that sends transactions.
-    Client,
-    /// A validator node.
-    Validator,
-    /// An observer node.
-    Observer,
-    /// The regulator.
-    Regulator,
-    /// An auditor.
-    Auditor,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 6] =
-        [Role::Admin, Role::Client, Role::Validator, Role::Observer, Role::Regulator, Role::Auditor];
-
-    /// The `OU` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Client => "client",
-            Role::Validator => "validator",
-            Role::Observer => "observer",
-            Role::Regulator => "regulator",
-            Role::Auditor => "auditor",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("{s}: expected one of admin, client, validator, observer, regulator, auditor"))
-    }
-}
+/// A member's role, carried in the certificate subject's `OU` (the chain's one role type,
+/// defined in `fdl-types`).
+pub use fdl_types::Role;
 
 /// What a certificate says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use fdl_crypto::Address;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    chain_param::ChainParam,
     codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count},
     tx::MAX_CERT_LEN,
 };
@@ -17,11 +18,13 @@ pub const MAX_ACL_ENTRIES: usize = 32;
 /// Longest public key bytes in a node entry.
 const MAX_KEY: usize = 128;
 
-/// Whether a node votes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Whether a node votes: in the chain's node set, and in a node's configuration file
+/// (`role = "validator"`, the default, or `"observer"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     /// Votes in consensus.
+    #[default]
     Validator,
     /// Follows and verifies every block, never votes.
     Observer,
@@ -204,10 +207,10 @@ pub enum GovAction {
         /// The serial number, hex.
         serial: String,
     },
-    /// Set a chain parameter (see `fdl_exec::gov::PARAMS` for the names).
+    /// Set a chain parameter (see [`crate::chain_param::TABLE`] for the names).
     SetParam {
-        /// The parameter's name.
-        name: String,
+        /// The parameter (its name on the wire and in JSON).
+        name: ChainParam,
         /// Its new value.
         value: u64,
     },
@@ -252,8 +255,8 @@ pub enum GovAction {
     SetAccountKind {
         /// The account.
         account: Address,
-        /// The type.
-        kind: String,
+        /// The type (its name on the wire and in JSON).
+        kind: AccountKind,
     },
 }
 
@@ -306,6 +309,24 @@ fn put_strs(out: &mut Vec<u8>, v: &[String]) {
 fn get_strs(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<String>, DecodeError> {
     let n = r.count(MAX_ACL_ENTRIES, what)?;
     (0..n).map(|_| r.string(MAX_GOV_NAME, what)).collect()
+}
+
+/// A parameter by its name: an unknown name does not decode.
+fn get_param(r: &mut Reader<'_>) -> Result<ChainParam, DecodeError> {
+    let name = r.string(MAX_GOV_NAME, "param")?;
+    ChainParam::parse(&name).ok_or_else(|| DecodeError::Invalid {
+        what: "param",
+        reason: format!("no parameter {name}; known: {}", ChainParam::names()),
+    })
+}
+
+/// An account kind by its name: an unknown name does not decode.
+fn get_kind(r: &mut Reader<'_>) -> Result<AccountKind, DecodeError> {
+    let name = r.string(MAX_GOV_NAME, "account kind")?;
+    AccountKind::parse(&name).ok_or_else(|| DecodeError::Invalid {
+        what: "account kind",
+        reason: format!("{name}: expected normal, admin or special"),
+    })
 }
 
 impl Encode for NodeSpec {
@@ -383,7 +404,7 @@ impl Encode for GovAction {
             }
             GovAction::SetParam { name, value } => {
                 out.push(8);
-                put_str(out, name);
+                put_str(out, name.name());
                 out.extend_from_slice(&value.to_be_bytes());
             }
             GovAction::SetAcl { method, roles, orgs } => {
@@ -414,7 +435,7 @@ impl Encode for GovAction {
             GovAction::SetAccountKind { account, kind } => {
                 out.push(14);
                 out.extend_from_slice(&account.0);
-                put_str(out, kind);
+                put_str(out, kind.as_str());
             }
         }
     }
@@ -446,7 +467,7 @@ impl Decode for GovAction {
             7 => {
                 GovAction::RevokeCert { org: r.string(MAX_GOV_NAME, "org")?, serial: r.string(MAX_GOV_NAME, "serial")? }
             }
-            8 => GovAction::SetParam { name: r.string(MAX_GOV_NAME, "param")?, value: r.u64("param value")? },
+            8 => GovAction::SetParam { name: get_param(r)?, value: r.u64("param value")? },
             9 => GovAction::SetAcl {
                 method: r.string(MAX_GOV_NAME, "method")?,
                 roles: get_strs(r, "roles")?,
@@ -463,10 +484,7 @@ impl Decode for GovAction {
                 account: Address(r.array("account")?),
                 certificate: r.bytes(MAX_CERT_LEN, "certificate")?.to_vec(),
             },
-            14 => GovAction::SetAccountKind {
-                account: Address(r.array("account")?),
-                kind: r.string(MAX_GOV_NAME, "account kind")?,
-            },
+            14 => GovAction::SetAccountKind { account: Address(r.array("account")?), kind: get_kind(r)? },
             tag => return Err(DecodeError::BadTag { what: "gov action", tag }),
         })
     }
@@ -498,13 +516,13 @@ mod tests {
             GovAction::RotateNodeCert { name: "n".into(), certificate: vec![9] },
             GovAction::RotateCa { org: "o".into(), ca_cert: vec![8] },
             GovAction::RevokeCert { org: "o".into(), serial: "01ab".into() },
-            GovAction::SetParam { name: "max_block_txs".into(), value: 10 },
+            GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 },
             GovAction::SetAcl { method: "bank.transfer".into(), roles: vec!["client".into()], orgs: vec![] },
             GovAction::Freeze { account: a },
             GovAction::Unfreeze { account: a },
             GovAction::ForcedTransfer { from: a, to: Address([1; 20]), amount: 5 },
             GovAction::ResetKey { account: a, certificate: vec![3] },
-            GovAction::SetAccountKind { account: a, kind: "special".into() },
+            GovAction::SetAccountKind { account: a, kind: AccountKind::Special },
         ];
         for act in all {
             let b = act.encode();
@@ -515,5 +533,33 @@ mod tests {
             let json = serde_json::to_string(&act).expect("json");
             assert_eq!(serde_json::from_str::<GovAction>(&json).expect("json back"), act);
         }
+    }
+
+    #[test]
+    fn typed_names_keep_the_string_encoding_and_unknown_names_do_not_decode() {
+        let a = Address([7; 20]);
+        let mut want = vec![8];
+        put_str(&mut want, "max_block_txs");
+        want.extend_from_slice(&10u64.to_be_bytes());
+        assert_eq!(GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }.encode(), want);
+        let mut want = vec![14];
+        want.extend_from_slice(&a.0);
+        put_str(&mut want, "special");
+        assert_eq!(GovAction::SetAccountKind { account: a, kind: AccountKind::Special }.encode(), want);
+        let json =
+            serde_json::to_value(GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }).expect("json");
+        assert_eq!(json["name"], "max_block_txs");
+        let json =
+            serde_json::to_value(GovAction::SetAccountKind { account: a, kind: AccountKind::Admin }).expect("json");
+        assert_eq!(json["kind"], "admin");
+
+        let mut bad = vec![8];
+        put_str(&mut bad, "no_such_param");
+        bad.extend_from_slice(&1u64.to_be_bytes());
+        assert!(matches!(GovAction::decode(&bad), Err(DecodeError::Invalid { what: "param", .. })));
+        let mut bad = vec![14];
+        bad.extend_from_slice(&a.0);
+        put_str(&mut bad, "root");
+        assert!(matches!(GovAction::decode(&bad), Err(DecodeError::Invalid { what: "account kind", .. })));
     }
 }

@@ -16,6 +16,7 @@ pub mod genesis;
 pub mod gov;
 pub mod merkle;
 pub mod receipt;
+pub mod role;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Commit, CommitSig};
@@ -24,4 +25,5 @@ pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use genesis::{ChainParams, Genesis, GenesisMember, GenesisObserver, GenesisValidator};
 pub use gov::{AccountKind, GovAction, NodeRole, NodeSpec};
 pub use receipt::{Event, Receipt, StatusCode};
+pub use role::Role;
 pub use tx::{Credential, Payload, SignedTx, TxBody, TxError, cert_hash};
