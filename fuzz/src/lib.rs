@@ -10,10 +10,14 @@
 //! * [`consensus_codec`]: the consensus wire codec (`fdl_consensus::FdlCodec`) decodes arbitrary
 //!   bytes as every message type it knows without panicking, and what decodes re-encodes to the
 //!   same bytes; blocks inside messages go through [`tx_decode`].
+//! * [`x509_crl`]: `fdl_pki`'s certificate and CRL parsing and verification on arbitrary bytes as
+//!   the certificate, the CA and the CRL never panic; what verifies agrees with what parses.
 
 mod consensus;
+mod pki;
 
 pub use consensus::consensus_codec;
+pub use pki::x509_crl;
 
 use fdl_crypto::{
     PublicKey, SM2_DEFAULT_DISTID, Suite,
@@ -181,7 +185,7 @@ fn check_tx_signature(tx: &SignedTx) {
 }
 
 /// Every target, by name (the `fuzz_targets/` binaries and `corpus/` directories).
-pub const TARGETS: [&str; 3] = ["sm2_verify_diff", "tx_decode", "consensus_codec"];
+pub const TARGETS: [&str; 4] = ["sm2_verify_diff", "tx_decode", "consensus_codec", "x509_crl"];
 
 /// Runs the target called `target` on `data`.
 ///
@@ -192,12 +196,13 @@ pub fn run(target: &str, data: &[u8]) {
         "sm2_verify_diff" => sm2_verify_diff(data),
         "tx_decode" => tx_decode(data),
         "consensus_codec" => consensus_codec(data),
+        "x509_crl" => x509_crl(data),
         other => panic!("no fuzz target {other}"),
     }
 }
 
 /// Seed inputs for every target (valid keys, signatures, transactions, blocks, consensus
-/// messages), written to `corpus/<target>/` by the ignored test
+/// messages, certificates and CRLs), written to `corpus/<target>/` by the ignored test
 /// `write_seed_corpus`.
 pub fn seed_inputs() -> Vec<(&'static str, Vec<u8>)> {
     use fdl_crypto::{KeyPair, Signer as _};
@@ -218,6 +223,7 @@ pub fn seed_inputs() -> Vec<(&'static str, Vec<u8>)> {
     out.extend(txs.into_iter().map(|tx| ("tx_decode", tx)));
     out.push(("tx_decode", block));
     out.extend(consensus::seeds().into_iter().map(|s| ("consensus_codec", s)));
+    out.extend(pki::seeds().into_iter().map(|s| ("x509_crl", s)));
     out
 }
 
@@ -332,7 +338,8 @@ mod tests {
 
     /// Runs `target` on its seeds, some truncations of each, and `mutations` deterministic
     /// mutations spread over the seeds. A failing input is printed in hex before the panic goes
-    /// on.
+    /// on (the seeds of `x509_crl` differ from run to run: certificates get fresh serials and
+    /// validity periods).
     fn exercise(target: &str, mutations: usize) {
         let seeds: Vec<Vec<u8>> = seed_inputs().into_iter().filter(|(t, _)| *t == target).map(|(_, s)| s).collect();
         assert!(!seeds.is_empty(), "{target} has seeds");
@@ -368,6 +375,11 @@ mod tests {
     #[test]
     fn consensus_codec_passes_its_seeds_and_mutations() {
         exercise("consensus_codec", 20_000);
+    }
+
+    #[test]
+    fn x509_crl_passes_its_seeds_and_mutations() {
+        exercise("x509_crl", 10_000);
     }
 
     /// Every target has seeds, a `fuzz_targets/` binary, a `[[bin]]` entry and a row in the
