@@ -4,7 +4,7 @@
 //! amount, replay (the transaction index and the pool), then the signature — on a dedicated
 //! thread pool, off the async runtime, many transactions per job. The pool is bounded; when it or
 //! the verifier queue is full, admission fails with [`AdmitError::Full`] and the API answers 429
-//! (back-pressure instead of unbounded memory, STYLE.md 5).
+//! (back-pressure instead of unbounded memory).
 //!
 //! The pool also owns the lifecycle of a pending transaction: [`Mempool::on_committed`] removes
 //! included transactions and wakes whoever waits for their receipts.

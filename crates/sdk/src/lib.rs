@@ -2,8 +2,9 @@
 //! node says — an account's balance is accepted only with a Merkle proof that verifies against
 //! the header it comes with (present and absent accounts alike).
 //!
-//! Trust note: this chain has one validator, so the header is trusted as the node's
-//! signed word; once commit certificates carry a BFT quorum the SDK checks them too.
+//! A header is trusted once its commit certificate verifies against the validator set of its
+//! height ([`verify_commit`], [`verify_block_view`]); the API's answers are typed views from
+//! `fdl_types::api`, one method per endpoint.
 
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]

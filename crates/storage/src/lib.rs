@@ -16,7 +16,7 @@ use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, DecodeError, Receipt};
 use thiserror::Error;
 
-/// Storage failures. A failed write is fatal for the node (STYLE.md 6).
+/// Storage failures. A failed write is fatal for the node.
 #[derive(Debug, Error)]
 pub enum StorageError {
     /// The database engine failed.

@@ -1,4 +1,4 @@
-//! FDL's data types and their one canonical binary encoding (STYLE.md 8).
+//! FDL's data types and their one canonical binary encoding.
 //!
 //! Everything that is hashed or signed — transactions, block headers, receipts — is encoded by
 //! [`codec`], a small length-prefixed big-endian format with explicit bounds on every length, so a
