@@ -213,7 +213,8 @@ fn gov_action() -> BoxedStrategy<GovAction> {
         (name(), blob(MAX_CERT_LEN)).prop_map(|(name, certificate)| GovAction::RotateNodeCert { name, certificate }),
         (name(), blob(MAX_CERT_LEN)).prop_map(|(org, ca_cert)| GovAction::RotateCa { org, ca_cert }),
         (name(), name()).prop_map(|(org, serial)| GovAction::RevokeCert { org, serial }),
-        (name(), any::<u64>()).prop_map(|(name, value)| GovAction::SetParam { name, value }),
+        (prop::sample::select(fdl_types::chain_param::TABLE.map(|d| d.param).to_vec()), any::<u64>())
+            .prop_map(|(name, value)| GovAction::SetParam { name, value }),
         (name(), names(), names()).prop_map(|(method, roles, orgs)| GovAction::SetAcl { method, roles, orgs }),
         address().prop_map(|account| GovAction::Freeze { account }),
         address().prop_map(|account| GovAction::Unfreeze { account }),
@@ -223,7 +224,8 @@ fn gov_action() -> BoxedStrategy<GovAction> {
             amount
         }),
         (address(), blob(MAX_CERT_LEN)).prop_map(|(account, certificate)| GovAction::ResetKey { account, certificate }),
-        (address(), name()).prop_map(|(account, kind)| GovAction::SetAccountKind { account, kind }),
+        (address(), prop::sample::select(fdl_types::AccountKind::ALL.to_vec()))
+            .prop_map(|(account, kind)| GovAction::SetAccountKind { account, kind }),
     ]
     .boxed()
 }
