@@ -214,19 +214,7 @@ impl Client {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| SdkError::Transport { url: url.into(), reason: format!("bad response: {e}") });
         }
-        let raw = String::from_utf8_lossy(&bytes).into_owned();
-        let err: ErrorView = serde_json::from_slice(&bytes).unwrap_or(ErrorView {
-            code: "http_error".into(),
-            message: raw.clone(),
-            account: None,
-        });
-        Err(SdkError::Api {
-            status: status.as_u16(),
-            code: err.code.clone(),
-            message: err.message.clone(),
-            error: Box::new(err),
-            raw,
-        })
+        Err(api_error(status.as_u16(), String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SdkError> {
@@ -496,19 +484,19 @@ impl Client {
         if status.is_success() {
             return Ok(text);
         }
-        let err: ErrorView = serde_json::from_str(&text).unwrap_or(ErrorView {
-            code: "http_error".into(),
-            message: text.clone(),
-            account: None,
-        });
-        Err(SdkError::Api {
-            status: status.as_u16(),
-            code: err.code.clone(),
-            message: err.message.clone(),
-            error: Box::new(err),
-            raw: text,
-        })
+        Err(api_error(status.as_u16(), text))
     }
+}
+
+/// The error a failed answer carries: its typed body, or the text itself when the body is not an
+/// FDL error (a proxy's page, say).
+fn api_error(status: u16, raw: String) -> SdkError {
+    let err: ErrorView = serde_json::from_str(&raw).unwrap_or(ErrorView {
+        code: "http_error".into(),
+        message: raw.clone(),
+        account: None,
+    });
+    SdkError::Api { status, code: err.code.clone(), message: err.message.clone(), error: Box::new(err), raw }
 }
 
 /// Decodes one message of the WebSocket stream.
