@@ -120,7 +120,7 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
     let proof = hex::decode(&view.proof).map_err(|e| SdkError::Verify(format!("proof hex: {e}")))?;
     let value =
         view.value.as_ref().map(hex::decode).transpose().map_err(|e| SdkError::Verify(format!("value hex: {e}")))?;
-    fdl_state::verify_proof(suite, &header.state_root, &key, value.as_deref(), &proof)
+    fdl_proof::verify_proof(suite, &header.state_root, &key, value.as_deref(), &proof)
         .map_err(|e| SdkError::Verify(e.to_string()))?;
     let (balance, sent, exists, frozen) = match &value {
         Some(v) => {

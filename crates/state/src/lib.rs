@@ -15,8 +15,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use fdl_crypto::{Hash, Suite};
 use fdl_storage::{StateNode, StateValue, StorageError, Store};
 use jmt::{
-    JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, SimpleHasher, Version,
-    proof::SparseMerkleProof,
+    JellyfishMerkleTree, KeyHash, OwnedValue, SimpleHasher, Version,
     storage::{LeafNode, Node, NodeKey, TreeReader},
 };
 use thiserror::Error;
@@ -32,19 +31,8 @@ pub enum StateError {
     Tree(String),
 }
 
-/// Why a proof was rejected.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum ProofError {
-    /// The proof bytes are malformed.
-    #[error("malformed proof: {0}")]
-    Malformed(String),
-    /// The proof does not show the claimed value under the root.
-    #[error("proof does not match the state root: {0}")]
-    Mismatch(String),
-}
-
-type Sm3 = sm3_jmt::Sm3;
-type Sha256 = sha2_jmt::Sha256;
+pub use fdl_proof::{ProofError, verify_proof};
+use fdl_proof::{Sha256, Sm3, key_hash};
 
 struct Reader<'a> {
     store: &'a dyn Store,
@@ -90,10 +78,6 @@ impl fdl_schema::StateView for StateAt<'_> {
 pub struct StateDb {
     store: Arc<dyn Store>,
     suite: Suite,
-}
-
-fn key_hash<H: SimpleHasher>(key: &[u8]) -> KeyHash {
-    KeyHash::with::<H>(key)
 }
 
 impl StateDb {
@@ -194,34 +178,6 @@ impl StateDb {
         let values = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
         Ok((Hash(root.0), nodes, values))
     }
-}
-
-/// Checks that `proof` shows `key` holding `value` (or being absent, for `None`) in the state
-/// whose root is `root`. This is what a client runs against a header it trusts.
-///
-/// # Errors
-/// [`ProofError`] when the proof is malformed or does not match.
-pub fn verify_proof(
-    suite: Suite,
-    root: &Hash,
-    key: &[u8],
-    value: Option<&[u8]>,
-    proof: &[u8],
-) -> Result<(), ProofError> {
-    match suite {
-        Suite::Sm => verify_inner::<Sm3>(root, key, value, proof),
-        Suite::Intl => verify_inner::<Sha256>(root, key, value, proof),
-    }
-}
-
-fn verify_inner<H: SimpleHasher>(
-    root: &Hash,
-    key: &[u8],
-    value: Option<&[u8]>,
-    proof: &[u8],
-) -> Result<(), ProofError> {
-    let proof: SparseMerkleProof<H> = borsh::from_slice(proof).map_err(|e| ProofError::Malformed(e.to_string()))?;
-    proof.verify(RootHash(root.0), key_hash::<H>(key), value).map_err(|e| ProofError::Mismatch(e.to_string()))
 }
 
 #[cfg(test)]
