@@ -13,6 +13,7 @@ pub mod genesis;
 pub mod gov;
 pub mod merkle;
 pub mod receipt;
+pub mod schema;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Commit, CommitSig};
