@@ -83,7 +83,11 @@ pub(crate) struct SubmitQuery {
 
 fn wait_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["none", "commit"])).build()
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["none", "commit"]))
+        .description(Some("`commit`: answer when the transaction is committed (504 `timeout` after 30 s); `none`: answer once it is admitted"))
+        .build()
 }
 
 fn is_binary(headers: &HeaderMap) -> bool {

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    Block, BlockHeader, ChainParams, Commit, Encode, Event, GovAction, Payload, Receipt, SignedTx,
     schema::{AddressHex, HashHex, SuiteName},
-    Block, BlockHeader, ChainParams, Commit, Encode, Event, GovAction, Payload, Receipt, SignedTx};
+};
 
 /// A block header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -18,8 +18,7 @@ pub const MAX_ACL_ENTRIES: usize = 32;
 const MAX_KEY: usize = 128;
 
 /// Whether a node votes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeRole {
     /// Votes in consensus.
@@ -39,8 +38,7 @@ impl NodeRole {
 }
 
 /// An account's type (STD-13.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// An ordinary account.
@@ -86,8 +84,7 @@ impl AccountKind {
 }
 
 /// A node as the chain records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeSpec {
     /// Its name, unique on the chain.
     pub name: String,
@@ -158,8 +155,7 @@ pub mod u128_string {
 }
 
 /// What a passed proposal does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum GovAction {
     /// Admit an institution with its root CA (STD-17.1).
