@@ -14,7 +14,7 @@ use fdl_state::StateAt;
 use fdl_types::{
     NodeRole,
     api::{
-        AclView, AuditListView, AuditQuery, AuditView, CertView, MemberNodeView, MemberView, ParamsView,
+        AclView, AuditListView, AuditQuery, AuditView, CertView, ErrorView, MemberNodeView, MemberView, ParamsView,
         ProposalListView, ProposalView, RegisteredCertView, RevocationListView, RevocationView, ValidatorView,
         ValidatorsView, audit_account_key, audit_org_key,
     },
@@ -46,6 +46,10 @@ pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
 }
 
 /// `GET /v1/members`: the member institutions in force, with their CAs and nodes.
+#[utoipa::path(get, path = "/v1/members", tag = "governance", responses(
+    (status = 200, description = "The member institutions with their CAs and nodes", body = Vec<MemberView>),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>> {
     let view = latest(&ctx)?;
     let members = read::members(&view).map_err(ApiError::internal)?;
@@ -77,8 +81,9 @@ pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
 }
 
 /// `?height=H` of `GET /v1/validators`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ValidatorsQuery {
     /// The block whose deciding set is wanted (the set in the state after block `H - 1`).
     height: Option<u64>,
@@ -86,6 +91,12 @@ pub(crate) struct ValidatorsQuery {
 
 /// `GET /v1/validators[?height=H]`: the validator set in force after the latest block (it decides
 /// the next one), or the set that decided block `H`.
+#[utoipa::path(get, path = "/v1/validators", tag = "governance", params(ValidatorsQuery), responses(
+    (status = 200, description = "The validator set", body = ValidatorsView),
+    (status = 400, description = "`invalid_request`: a bad query", body = ErrorView),
+    (status = 404, description = "`block_not_found`: `height` is 0 or beyond the next block", body = ErrorView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn validators(
     State(ctx): Ctx,
     q: Result<Query<ValidatorsQuery>, QueryRejection>,
@@ -115,6 +126,14 @@ pub(crate) async fn validators(
 }
 
 /// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.
+#[utoipa::path(get, path = "/v1/certificates/{hash}", tag = "governance",
+    params(("hash" = String, Path, description = "The certificate's hash under the chain's suite", pattern = "^(0x)?[0-9a-fA-F]{64}$")),
+    responses(
+        (status = 200, description = "The registered certificate and whether it is revoked", body = RegisteredCertView),
+        (status = 400, description = "`invalid_hash`", body = ErrorView),
+        (status = 404, description = "`certificate_not_found`", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn certificate(
     State(ctx): Ctx,
     hash: Result<Path<String>, PathRejection>,
@@ -144,6 +163,10 @@ pub(crate) async fn certificate(
 }
 
 /// `GET /v1/revocations`: every revoked certificate, by institution and serial (STD-13.3).
+#[utoipa::path(get, path = "/v1/revocations", tag = "governance", responses(
+    (status = 200, description = "Every revoked certificate, oldest first", body = RevocationListView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<RevocationListView>> {
     let view = latest(&ctx)?;
     let list = read::revocations(&view).map_err(ApiError::internal)?;
@@ -153,6 +176,10 @@ pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<RevocationLis
 }
 
 /// `GET /v1/proposals`: every proposal, newest first, with its votes and outcome.
+#[utoipa::path(get, path = "/v1/proposals", tag = "governance", responses(
+    (status = 200, description = "The proposals, newest first (at most 1000)", body = ProposalListView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<ProposalListView>> {
     let view = latest(&ctx)?;
     let next = read::next_proposal(&view).map_err(ApiError::internal)?;
@@ -166,6 +193,14 @@ pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<ProposalListVie
 }
 
 /// `GET /v1/proposals/{id}`.
+#[utoipa::path(get, path = "/v1/proposals/{id}", tag = "governance",
+    params(("id" = u64, Path, description = "The proposal's number")),
+    responses(
+        (status = 200, description = "The proposal with its votes and outcome", body = ProposalView),
+        (status = 400, description = "`invalid_proposal`: not a number", body = ErrorView),
+        (status = 404, description = "`proposal_not_found`", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn proposal(State(ctx): Ctx, id: Result<Path<u64>, PathRejection>) -> ApiResult<Json<ProposalView>> {
     let Path(id) = id.map_err(|e| ApiError::bad_request("invalid_proposal", e.body_text()))?;
     let view = latest(&ctx)?;
@@ -176,6 +211,10 @@ pub(crate) async fn proposal(State(ctx): Ctx, id: Result<Path<u64>, PathRejectio
 }
 
 /// `GET /v1/acl`: the access rule of every native method (STD-16.1).
+#[utoipa::path(get, path = "/v1/acl", tag = "governance", responses(
+    (status = 200, description = "The access rule of every native method", body = AclView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn acl(State(ctx): Ctx) -> ApiResult<Json<AclView>> {
     let view = latest(&ctx)?;
     let mut rules = BTreeMap::new();
@@ -187,6 +226,10 @@ pub(crate) async fn acl(State(ctx): Ctx) -> ApiResult<Json<AclView>> {
 }
 
 /// `GET /v1/params`: the chain parameters in force.
+#[utoipa::path(get, path = "/v1/params", tag = "governance", responses(
+    (status = 200, description = "The chain parameters in force", body = ParamsView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn params(State(ctx): Ctx) -> ApiResult<Json<ParamsView>> {
     let view = latest(&ctx)?;
     let params = read::params(&view).map_err(ApiError::internal)?;
@@ -229,6 +272,11 @@ fn first_height_at(ctx: &RpcContext, from: u64, to: u64, past: impl Fn(u64) -> b
 
 /// `GET /v1/audit`: identity, account, credential, permission and governance events, refusals
 /// included, filtered by account, institution, kind and time or height range (STD-13.4, 16.1).
+#[utoipa::path(get, path = "/v1/audit", tag = "governance", params(AuditQuery), responses(
+    (status = 200, description = "The matching audit records, oldest first", body = AuditListView),
+    (status = 400, description = "`invalid_request`: a bad or unknown query parameter", body = ErrorView),
+    (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
 pub(crate) async fn audit(
     State(ctx): Ctx,
     q: Result<Query<AuditQuery>, QueryRejection>,

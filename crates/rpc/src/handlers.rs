@@ -18,8 +18,9 @@ use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
     SignedTx,
     api::{
-        AccountView, BatchItemView, BatchResultView, BlockView, HeaderView, ReceiptView, StatusView, StreamEventView,
-        StreamMessageView, SubmitView, TxStatusView, TxView,
+        AccountView, BatchItemView, BatchResultView, BlockView, ErrorView, EvidenceView, HeaderView, ReceiptView,
+        StatusView, StreamEventView, StreamMessageView, SubmitBatchRequest, SubmitRequest, SubmitView, TxStatusView,
+        TxView,
     },
 };
 use serde::Deserialize;
@@ -68,11 +69,25 @@ fn decode_hex(s: &str, what: &str) -> ApiResult<Vec<u8>> {
         .map_err(|e| ApiError::bad_request("malformed_transaction", format!("{what} is not hex: {e}")))
 }
 
-type SubmitBody = fdl_types::api::SubmitRequest;
+type SubmitBody = SubmitRequest;
 
-#[derive(Deserialize)]
+/// `?wait=` of `POST /v1/transactions`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SubmitQuery {
+    /// `commit`: answer when the transaction is committed, with its receipt (504 `timeout` after
+    /// 30 s); `none` (the default): answer 202 once it is admitted.
+    #[param(schema_with = wait_schema)]
     wait: Option<String>,
+}
+
+fn wait_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["none", "commit"]))
+        .description(Some("`commit`: answer when the transaction is committed (504 `timeout` after 30 s); `none`: answer once it is admitted"))
+        .build()
 }
 
 fn is_binary(headers: &HeaderMap) -> bool {
@@ -84,6 +99,30 @@ fn is_binary(headers: &HeaderMap) -> bool {
 
 /// `POST /v1/transactions[?wait=commit]`: JSON `{"tx": "<hex>"}` or raw bytes
 /// (`application/octet-stream`).
+#[utoipa::path(
+    post,
+    path = "/v1/transactions",
+    tag = "transactions",
+    params(SubmitQuery),
+    request_body(
+        description = "The signed transaction: JSON `{\"tx\": \"<hex>\"}` or its raw bytes",
+        content(
+            (SubmitRequest = "application/json"),
+            (crate::openapi::RawTx = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "Admitted to the mempool (`status: pending`)", body = SubmitView),
+        (status = 200, description = "With `wait=commit`: committed, with its receipt (`status: committed`)", body = SubmitView),
+        (status = 400, description = "`bad_body`, `malformed_json`, `invalid_request`, `malformed_transaction` or another admission refusal (bad signature, wrong chain, expired, ...)", body = ErrorView),
+        (status = 409, description = "`already_pending` or `replayed`", body = ErrorView),
+        (status = 410, description = "`dropped`: with `wait=commit`, it expired before it was included", body = ErrorView),
+        (status = 413, description = "`body_too_large`, or the transaction is over the chain's `max_tx_bytes`", body = ErrorView),
+        (status = 429, description = "The mempool is full: retry later", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+        (status = 504, description = "`timeout`: with `wait=commit`, not committed within 30 s (it may still be)", body = ErrorView),
+    )
+)]
 pub(crate) async fn submit_tx(
     State(ctx): Ctx,
     q: Result<Query<SubmitQuery>, QueryRejection>,
@@ -171,9 +210,21 @@ fn committed_view(ctx: &RpcContext, id: &Hash) -> ApiResult<Option<SubmitView>> 
     }))
 }
 
-type BatchBody = fdl_types::api::SubmitBatchRequest;
+type BatchBody = SubmitBatchRequest;
 
 /// `POST /v1/transactions/batch`: `{"txs": ["<hex>", ...]}`, one verdict per transaction.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions/batch",
+    tag = "transactions",
+    request_body(content = SubmitBatchRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One verdict per transaction, in order", body = BatchResultView),
+        (status = 400, description = "`bad_body`, `malformed_json` or `invalid_request`", body = ErrorView),
+        (status = 413, description = "`body_too_large`, or `batch_too_large` (over 2000 transactions)", body = ErrorView),
+        (status = 429, description = "Every transaction was refused because the mempool is full: retry later", body = BatchResultView),
+    )
+)]
 pub(crate) async fn submit_batch(
     State(ctx): Ctx,
     headers: HeaderMap,
@@ -236,6 +287,18 @@ fn parse_hash(s: &str) -> ApiResult<Hash> {
 }
 
 /// `GET /v1/transactions/{hash}`.
+#[utoipa::path(
+    get,
+    path = "/v1/transactions/{hash}",
+    tag = "transactions",
+    params(("hash" = String, Path, description = "The transaction id", pattern = "^(0x)?[0-9a-fA-F]{64}$")),
+    responses(
+        (status = 200, description = "Pending, or committed with its block position, the transaction and its receipt", body = TxStatusView),
+        (status = 400, description = "`invalid_hash`", body = ErrorView),
+        (status = 404, description = "`tx_not_found`: neither committed nor pending", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+    )
+)]
 pub(crate) async fn get_tx(
     State(ctx): Ctx,
     hash: Result<Path<String>, PathRejection>,
@@ -282,6 +345,16 @@ fn block_view(ctx: &RpcContext, height: u64) -> ApiResult<BlockView> {
 }
 
 /// `GET /v1/blocks/latest`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/latest",
+    tag = "blocks",
+    responses(
+        (status = 200, description = "The latest committed block with its commit certificate", body = BlockView),
+        (status = 404, description = "`block_not_found`: no block produced yet", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+    )
+)]
 pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> {
     let h = ctx.store.latest_height().map_err(ApiError::internal)?;
     if h == 0 {
@@ -291,6 +364,18 @@ pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> 
 }
 
 /// `GET /v1/blocks/{height}`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tag = "blocks",
+    params(("height" = u64, Path, description = "The block's height (1 is the first block)")),
+    responses(
+        (status = 200, description = "The block with its commit certificate", body = BlockView),
+        (status = 400, description = "`invalid_height`", body = ErrorView),
+        (status = 404, description = "`block_not_found`", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+    )
+)]
 pub(crate) async fn get_block(
     State(ctx): Ctx,
     height: Result<Path<String>, PathRejection>,
@@ -303,6 +388,19 @@ pub(crate) async fn get_block(
 
 /// `GET /v1/accounts/{address}`: balance, replay state and a proof against the latest header.
 /// An unknown account answers 404 `account_not_found` with the proof of its absence.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{address}",
+    tag = "accounts",
+    params(("address" = String, Path, description = "The account's address", pattern = "^(0x)?[0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "The account with the proof of its state against the latest header", body = AccountView),
+        (status = 400, description = "`invalid_address`", body = ErrorView),
+        (status = 404, description = "`account_not_found`, with `account`: the empty account and the proof of its absence", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+        (status = 503, description = "`not_ready`: no block produced yet", body = ErrorView),
+    )
+)]
 pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
     let address = path_param(address, "invalid_address")?;
     let addr: Address =
@@ -346,6 +444,15 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
 }
 
 /// `GET /v1/status`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    responses(
+        (status = 200, description = "The node's chain, height, peers, mempool and consensus progress", body = StatusView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+    )
+)]
 pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
     let height = ctx.store.latest_height().map_err(ApiError::internal)?;
     let (hash, time) = if height == 0 {
@@ -390,11 +497,23 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
 
 /// `GET /v1/evidence`: equivocations this node has recorded (a validator that signed two
 /// different proposals or votes for one height and round).
-pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<fdl_types::api::EvidenceView>> {
+#[utoipa::path(
+    get,
+    path = "/v1/evidence",
+    tag = "node",
+    responses((status = 200, description = "Equivocations this node has recorded", body = Vec<EvidenceView>))
+)]
+pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<EvidenceView>> {
     Json(ctx.metrics.evidence.lock().clone())
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
     let peers = ctx.metrics.peers_connected.load(Ordering::Relaxed) as usize;
     let text = ctx.metrics.render(ctx.mempool.len(), peers.max(ctx.peers.read().len()));
@@ -402,8 +521,14 @@ pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
 }
 
 /// `GET /v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "node",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object, content_type = "application/json"))
+)]
 pub(crate) async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::json()).into_response()
 }
 
 /// Unknown routes.
@@ -418,6 +543,17 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 
 /// `GET /v1/stream`: a WebSocket carrying one JSON message per committed block, with its events.
 /// `?events=false` leaves out the events (for load generators that only need commit times).
+#[utoipa::path(
+    get,
+    path = "/v1/stream",
+    tag = "node",
+    params(StreamQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol. The server then sends one JSON text message per committed block, or a `lagged` message when the subscriber fell behind; each is a `StreamMessageView`. Clients send only control frames.", body = StreamMessageView),
+        (status = 400, description = "`websocket_required`: not a WebSocket upgrade request; or `invalid_request`: a bad query", body = ErrorView),
+        (status = 426, description = "`websocket_required`: the connection cannot be upgraded", body = ErrorView),
+    )
+)]
 pub(crate) async fn stream(
     State(ctx): Ctx,
     q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
@@ -431,8 +567,11 @@ pub(crate) async fn stream(
     Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
 }
 
-#[derive(Deserialize)]
+/// `?events=` of `GET /v1/stream`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
+    /// `false` leaves the events out of block messages (default `true`).
     events: Option<bool>,
 }
 

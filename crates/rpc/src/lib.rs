@@ -10,14 +10,11 @@
 mod error;
 mod governance;
 mod handlers;
+pub mod openapi;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{get, post},
-};
+use axum::{Router, extract::DefaultBodyLimit};
 use fdl_crypto::Address;
 use fdl_mempool::Mempool;
 use fdl_state::StateDb;
@@ -67,29 +64,46 @@ pub struct RpcContext {
     pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
 }
 
-/// The API's routes.
+/// Declares the API's routes once: [`ROUTES`] lists them (for the OpenAPI test and for clients)
+/// and [`router`] registers exactly those.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route of the API as `(path, method)`, the method in lower case as OpenAPI names
+        /// it. [`router`] registers exactly these, and the OpenAPI document describes each.
+        pub const ROUTES: &[(&str, &str)] = &[$(($path, stringify!($method))),*];
+
+        fn routes() -> Router<Arc<RpcContext>> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+routes! {
+    post "/v1/transactions" => handlers::submit_tx,
+    post "/v1/transactions/batch" => handlers::submit_batch,
+    get "/v1/transactions/{hash}" => handlers::get_tx,
+    get "/v1/blocks/latest" => handlers::latest_block,
+    get "/v1/blocks/{height}" => handlers::get_block,
+    get "/v1/accounts/{address}" => handlers::get_account,
+    get "/v1/status" => handlers::status,
+    get "/v1/evidence" => handlers::evidence,
+    get "/v1/members" => governance::members,
+    get "/v1/validators" => governance::validators,
+    get "/v1/certificates/{hash}" => governance::certificate,
+    get "/v1/revocations" => governance::revocations,
+    get "/v1/proposals" => governance::proposals,
+    get "/v1/proposals/{id}" => governance::proposal,
+    get "/v1/acl" => governance::acl,
+    get "/v1/params" => governance::params,
+    get "/v1/audit" => governance::audit,
+    get "/v1/openapi.json" => handlers::openapi,
+    get "/v1/stream" => handlers::stream,
+    get "/metrics" => handlers::metrics,
+}
+
+/// The API's routes ([`ROUTES`]), with JSON answers for unknown routes and wrong methods.
 pub fn router(ctx: RpcContext) -> Router {
-    Router::new()
-        .route("/v1/transactions", post(handlers::submit_tx))
-        .route("/v1/transactions/batch", post(handlers::submit_batch))
-        .route("/v1/transactions/{hash}", get(handlers::get_tx))
-        .route("/v1/blocks/latest", get(handlers::latest_block))
-        .route("/v1/blocks/{height}", get(handlers::get_block))
-        .route("/v1/accounts/{address}", get(handlers::get_account))
-        .route("/v1/status", get(handlers::status))
-        .route("/v1/evidence", get(handlers::evidence))
-        .route("/v1/members", get(governance::members))
-        .route("/v1/validators", get(governance::validators))
-        .route("/v1/certificates/{hash}", get(governance::certificate))
-        .route("/v1/revocations", get(governance::revocations))
-        .route("/v1/proposals", get(governance::proposals))
-        .route("/v1/proposals/{id}", get(governance::proposal))
-        .route("/v1/acl", get(governance::acl))
-        .route("/v1/params", get(governance::params))
-        .route("/v1/audit", get(governance::audit))
-        .route("/v1/openapi.json", get(handlers::openapi))
-        .route("/v1/stream", get(handlers::stream))
-        .route("/metrics", get(handlers::metrics))
+    routes()
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -5,31 +5,41 @@ use std::collections::BTreeMap;
 
 use fdl_crypto::{Address, Hash, Suite};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::{Block, BlockHeader, ChainParams, Commit, Encode, Event, GovAction, Payload, Receipt, SignedTx};
+use crate::{
+    Block, BlockHeader, ChainParams, Commit, Encode, Event, GovAction, Payload, Receipt, SignedTx,
+    schema::{AddressHex, HashHex, SuiteName},
+};
 
 /// A block header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HeaderView {
     /// Block hash.
+    #[schema(value_type = HashHex)]
     pub hash: Hash,
     /// Chain id.
     pub chain_id: String,
     /// Height.
     pub height: u64,
     /// Parent hash.
+    #[schema(value_type = HashHex)]
     pub parent_hash: Hash,
     /// Timestamp (ms since the Unix epoch).
     pub timestamp_ms: u64,
     /// Proposer address.
+    #[schema(value_type = AddressHex)]
     pub proposer: String,
     /// Transactions in the block.
     pub tx_count: u32,
     /// Transactions root.
+    #[schema(value_type = HashHex)]
     pub tx_root: Hash,
     /// State root after the block.
+    #[schema(value_type = HashHex)]
     pub state_root: Hash,
     /// Receipts root.
+    #[schema(value_type = HashHex)]
     pub receipts_root: Hash,
     /// The canonical header encoding in hex: hash it to check `hash`.
     pub encoded: String,
@@ -55,15 +65,17 @@ impl HeaderView {
 }
 
 /// A transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TxView {
     /// Transaction id.
+    #[schema(value_type = HashHex)]
     pub hash: Hash,
     /// Chain id.
     pub chain_id: String,
     /// Signer public key (hex).
     pub signer: String,
     /// Sender address.
+    #[schema(value_type = AddressHex)]
     pub sender: String,
     /// Client nonce.
     pub nonce: u64,
@@ -73,17 +85,21 @@ pub struct TxView {
     pub method: String,
     /// Recipient, when the method has one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<AddressHex>, nullable = false)]
     pub to: Option<String>,
     /// Amount (decimal string).
     pub amount: String,
     /// Memo, for transfers.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub memo: Option<String>,
     /// The hash of the signer's certificate (carried or registered), if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<HashHex>, nullable = false)]
     pub certificate: Option<String>,
     /// The payload of a governance or PKI method, as JSON.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     pub details: Option<serde_json::Value>,
     /// Signature (hex; DER for SM2).
     pub signature: String,
@@ -134,9 +150,10 @@ impl TxView {
 }
 
 /// A receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptView {
     /// Transaction id.
+    #[schema(value_type = HashHex)]
     pub tx_hash: Hash,
     /// Stable status string (`ok`, `insufficient_balance`, ...).
     pub status: String,
@@ -162,24 +179,26 @@ impl ReceiptView {
 }
 
 /// One signature of a commit certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CommitSigView {
     /// Validator public key (hex).
     pub validator: String,
     /// Validator address.
+    #[schema(value_type = AddressHex)]
     pub address: String,
     /// Signature (hex).
     pub signature: String,
 }
 
 /// A commit certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CommitView {
     /// Height.
     pub height: u64,
     /// Round.
     pub round: u32,
     /// Block hash.
+    #[schema(value_type = HashHex)]
     pub block_hash: Hash,
     /// Signatures.
     pub signatures: Vec<CommitSigView>,
@@ -206,7 +225,7 @@ impl CommitView {
 }
 
 /// A block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BlockView {
     /// The header.
     pub header: HeaderView,
@@ -214,6 +233,7 @@ pub struct BlockView {
     pub txs: Vec<TxView>,
     /// The commit certificate.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub commit: Option<CommitView>,
 }
 
@@ -229,30 +249,36 @@ impl BlockView {
 }
 
 /// A transaction's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TxStatusView {
     /// Transaction id.
+    #[schema(value_type = HashHex)]
     pub hash: Hash,
     /// `pending` or `committed`.
     pub status: String,
     /// Block height, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub height: Option<u64>,
     /// Index in the block, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub index: Option<u32>,
     /// The transaction, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub tx: Option<TxView>,
     /// The receipt, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub receipt: Option<ReceiptView>,
 }
 
 /// An account with the proof of its state against a header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AccountView {
     /// Address.
+    #[schema(value_type = AddressHex)]
     pub address: String,
     /// Balance (decimal string, smallest unit).
     pub balance: String,
@@ -260,18 +286,23 @@ pub struct AccountView {
     pub sent: u64,
     /// Account type: `normal`, `admin` or `special` (STD-13.2).
     #[serde(default)]
+    #[schema(required = true)]
     pub kind: String,
     /// Whether it is frozen.
     #[serde(default)]
+    #[schema(required = true)]
     pub frozen: bool,
     /// After a key reset, the height from which the new key may send.
     #[serde(default)]
+    #[schema(required = true)]
     pub locked_until: u64,
     /// The institution that registered it (empty until its first certified transaction).
     #[serde(default)]
+    #[schema(required = true)]
     pub org: String,
     /// The address of the key that sends for it (absent until registered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<AddressHex>, nullable = false)]
     pub key: Option<String>,
     /// Height the state is read at.
     pub height: u64,
@@ -281,25 +312,29 @@ pub struct AccountView {
     pub state_key: String,
     /// The raw state value (hex), absent for an unknown account.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub value: Option<String>,
     /// The Merkle proof (hex, borsh-encoded sparse Merkle proof).
     pub proof: String,
 }
 
 /// Node status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatusView {
     /// Chain id.
     pub chain_id: String,
     /// Crypto suite.
+    #[schema(value_type = SuiteName)]
     pub suite: Suite,
     /// Latest committed height.
     pub height: u64,
     /// Latest block hash.
+    #[schema(value_type = HashHex)]
     pub latest_block_hash: Hash,
     /// Latest block time.
     pub latest_block_time_ms: u64,
     /// This node's id (validator address).
+    #[schema(value_type = AddressHex)]
     pub node_id: String,
     /// This node's name.
     pub node_name: String,
@@ -311,14 +346,16 @@ pub struct StatusView {
     pub mempool_size: usize,
     /// `validator` or `observer`.
     #[serde(default)]
+    #[schema(required = true)]
     pub role: String,
     /// Consensus and sync progress.
     #[serde(default)]
+    #[schema(required = true)]
     pub consensus: ConsensusStatusView,
 }
 
 /// Consensus and sync progress of a node.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ConsensusStatusView {
     /// Current round at the next height.
     pub round: u64,
@@ -339,7 +376,7 @@ pub struct ConsensusStatusView {
 }
 
 /// A validator that signed two different proposals or votes for one height and round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EvidenceView {
     /// Height.
     pub height: u64,
@@ -354,36 +391,42 @@ pub struct EvidenceView {
 }
 
 /// The answer to a submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SubmitView {
     /// Transaction id.
+    #[schema(value_type = HashHex)]
     pub hash: Hash,
     /// `pending` or `committed`.
     pub status: String,
     /// Height, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub height: Option<u64>,
     /// Receipt, when committed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub receipt: Option<ReceiptView>,
 }
 
 /// One verdict of a batch submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BatchItemView {
     /// Transaction id when admitted.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<HashHex>, nullable = false)]
     pub hash: Option<Hash>,
     /// Error code when refused.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub code: Option<String>,
     /// Error message when refused.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub message: Option<String>,
 }
 
 /// An API error body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorView {
     /// Stable code.
     pub code: String,
@@ -391,20 +434,22 @@ pub struct ErrorView {
     pub message: String,
     /// With `account_not_found`: the empty account and the proof of its absence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub account: Option<Box<AccountView>>,
 }
 
 /// `POST /v1/transactions/batch`: one verdict per submitted transaction, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BatchResultView {
     /// The verdicts.
     pub results: Vec<BatchItemView>,
 }
 
 /// One event in a block message of the WebSocket stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StreamEventView {
     /// The transaction that emitted it.
+    #[schema(value_type = HashHex)]
     pub tx_hash: Hash,
     /// Its kind.
     pub kind: String,
@@ -413,7 +458,7 @@ pub struct StreamEventView {
 }
 
 /// A message of the WebSocket stream `GET /v1/stream`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamMessageView {
     /// A committed block.
@@ -421,10 +466,12 @@ pub enum StreamMessageView {
         /// Its height.
         height: u64,
         /// Its hash.
+        #[schema(value_type = HashHex)]
         hash: Hash,
         /// Its header.
         header: Box<HeaderView>,
         /// Its transactions' hashes, in order.
+        #[schema(value_type = Vec<HashHex>)]
         tx_hashes: Vec<Hash>,
         /// Its transactions' events (empty unless `?events=true`).
         events: Vec<StreamEventView>,
@@ -437,32 +484,34 @@ pub enum StreamMessageView {
 }
 
 /// One validator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ValidatorView {
     /// Name.
     pub name: String,
     /// Public key (hex, canonical bytes).
     pub public_key: String,
     /// Address.
+    #[schema(value_type = AddressHex)]
     pub address: String,
     /// Voting power.
     pub power: u64,
 }
 
 /// The validator set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ValidatorsView {
     /// Validators.
     pub validators: Vec<ValidatorView>,
     /// The height whose state lists them (they decide the next block).
     #[serde(default)]
+    #[schema(required = true)]
     pub height: u64,
     /// Sum of the voting power.
     pub total_power: u64,
 }
 
 /// What a certificate says, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CertView {
     /// Subject `CN`.
     pub common_name: String,
@@ -470,6 +519,7 @@ pub struct CertView {
     pub org: String,
     /// The role (`OU`), if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub role: Option<String>,
     /// Serial, hex.
     pub serial: String,
@@ -480,7 +530,7 @@ pub struct CertView {
 }
 
 /// A node of a member institution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemberNodeView {
     /// Node name.
     pub name: String,
@@ -490,14 +540,16 @@ pub struct MemberNodeView {
     pub public_key: String,
     /// Network peer id.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub peer_id: Option<String>,
     /// Its certificate.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub certificate: Option<CertView>,
 }
 
 /// A member institution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemberView {
     /// Institution name.
     pub name: String,
@@ -507,9 +559,11 @@ pub struct MemberView {
     pub nodes: Vec<MemberNodeView>,
     /// Whether it holds a governance committee seat.
     #[serde(default)]
+    #[schema(required = true)]
     pub committee: bool,
     /// The height it was admitted at (0: genesis).
     #[serde(default)]
+    #[schema(required = true)]
     pub since: u64,
 }
 
@@ -523,7 +577,7 @@ pub fn is_audit_kind(kind: &str) -> bool {
 }
 
 /// One audit record: an audited event with where and when it happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditView {
     /// Block height (for a refusal at admission: the height at the time).
     pub height: u64,
@@ -531,22 +585,27 @@ pub struct AuditView {
     pub time_ms: u64,
     /// The transaction, if the event came from one (governance applied at a block's end has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<HashHex>, nullable = false)]
     pub tx: Option<Hash>,
     /// Event kind, e.g. `acl.denied`, `account.frozen`, `gov.voted`.
     pub kind: String,
     /// The account concerned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub account: Option<String>,
     /// The institution concerned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub org: Option<String>,
     /// The transaction's status code string, if it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub status: Option<String>,
     /// All the event's attributes.
     pub attrs: Vec<(String, String)>,
     /// True for a refusal at this node's admission (in the node's own store, not on chain).
     #[serde(default)]
+    #[schema(required = true)]
     pub local: bool,
 }
 
@@ -617,7 +676,7 @@ pub fn audit_org_key(org: &str) -> Vec<u8> {
 }
 
 /// `GET /v1/audit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditListView {
     /// Matching records, oldest first.
     pub records: Vec<AuditView>,
@@ -626,11 +685,13 @@ pub struct AuditListView {
 }
 
 /// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RegisteredCertView {
     /// The certificate's hash under the chain's suite.
+    #[schema(value_type = HashHex)]
     pub hash: Hash,
     /// The account it sends for.
+    #[schema(value_type = AddressHex)]
     pub account: Address,
     /// Its institution.
     pub org: String,
@@ -649,13 +710,14 @@ pub struct RegisteredCertView {
     /// The height it was registered at.
     pub registered: u64,
     /// Its revocation, if revoked.
+    #[schema(required = true)]
     pub revoked: Option<RevokedView>,
     /// The certificate, PEM.
     pub pem: String,
 }
 
 /// When and how a certificate was revoked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RevokedView {
     /// The height it took effect at.
     pub height: u64,
@@ -664,7 +726,7 @@ pub struct RevokedView {
 }
 
 /// One revoked certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RevocationView {
     /// The institution whose CA issued it.
     pub org: String,
@@ -677,7 +739,7 @@ pub struct RevocationView {
 }
 
 /// `GET /v1/revocations`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RevocationListView {
     /// The state version read.
     pub height: u64,
@@ -686,13 +748,14 @@ pub struct RevocationListView {
 }
 
 /// A governance proposal as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProposalView {
     /// Its number.
     pub id: u64,
     /// What it does.
     pub action: GovAction,
     /// The account that proposed it.
+    #[schema(value_type = AddressHex)]
     pub proposer: Address,
     /// The proposer's institution.
     pub org: String,
@@ -710,17 +773,20 @@ pub struct ProposalView {
     pub status: String,
     /// When it passed or was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub decided: Option<u64>,
     /// When it was applied (or failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub applied: Option<u64>,
     /// Why applying it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub failure: Option<String>,
 }
 
 /// `GET /v1/proposals`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProposalListView {
     /// The state version read.
     pub height: u64,
@@ -730,7 +796,7 @@ pub struct ProposalListView {
 
 /// Who may call a method: signers of a listed role from a listed institution (any when `orgs`
 /// is empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AclRuleView {
     /// Roles allowed.
     pub roles: Vec<String>,
@@ -738,17 +804,36 @@ pub struct AclRuleView {
     pub orgs: Vec<String>,
 }
 
+/// The schema of [`AclView::rules`]: a map whose values are a rule or `null` (utoipa cannot derive
+/// a map of `Option`s).
+fn acl_rules_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::{
+        Ref, RefOr, Schema,
+        schema::{ObjectBuilder, OneOfBuilder, Type},
+    };
+    let rule_or_null = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(Ref::from_schema_name(AclRuleView::name()))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(RefOr::T(Schema::OneOf(rule_or_null))))
+        .description(Some("The rule of each native method (`null`: nobody may call it)."))
+        .build()
+}
+
 /// `GET /v1/acl`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AclView {
     /// The state version read.
     pub height: u64,
     /// The rule of each native method (`null`: nobody may call it).
+    #[schema(schema_with = acl_rules_schema)]
     pub rules: BTreeMap<String, Option<AclRuleView>>,
 }
 
 /// `GET /v1/params`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ParamsView {
     /// The state version read.
     pub height: u64,
@@ -757,7 +842,7 @@ pub struct ParamsView {
 }
 
 /// `POST /v1/transactions`: one signed transaction, canonical encoding in hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// The transaction, hex (an optional `0x` prefix is accepted).
@@ -765,7 +850,7 @@ pub struct SubmitRequest {
 }
 
 /// `POST /v1/transactions/batch`: signed transactions, each hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBatchRequest {
     /// The transactions, hex.
@@ -773,8 +858,9 @@ pub struct SubmitBatchRequest {
 }
 
 /// Filters of `GET /v1/audit`; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Records concerning this account (address, hex).
     pub account: Option<String>,

@@ -6,7 +6,7 @@ use fdl_crypto::{Address, PublicKey, Suite};
 use serde::{Deserialize, Serialize};
 
 /// Chain parameters fixed at genesis (governance will change them later).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChainParams {
     /// Longest time between blocks when transactions are waiting, in milliseconds.
@@ -22,27 +22,34 @@ pub struct ChainParams {
     pub empty_block_interval_ms: u64,
     /// Fewest validators the set may shrink to by governance (STD-11.3, STD-17.1).
     #[serde(default = "one")]
+    #[schema(required = true)]
     pub min_validators: u32,
     /// A proposal passes when more than `gov_threshold_num / gov_threshold_den` of the committee's
     /// institutions approve it (default: more than 2/3).
     #[serde(default = "two")]
+    #[schema(required = true)]
     pub gov_threshold_num: u32,
     /// See `gov_threshold_num`.
     #[serde(default = "three")]
+    #[schema(required = true)]
     pub gov_threshold_den: u32,
     /// Blocks an account stays locked after a key reset before the new key may send (STD-13.3).
     #[serde(default = "hundred")]
+    #[schema(required = true)]
     pub key_reset_lock_blocks: u64,
     /// Longest voting period a proposal may ask for, in blocks.
     #[serde(default = "voting_max")]
+    #[schema(required = true)]
     pub max_voting_blocks: u64,
     /// Consensus propose timeout (round 0) for every node, in milliseconds; 0 leaves each node's
     /// `[p2p] propose_timeout_ms`.
     #[serde(default)]
+    #[schema(required = true)]
     pub propose_timeout_ms: u64,
     /// Consensus prevote and precommit timeouts for every node, in milliseconds; 0 leaves each
     /// node's `[p2p] vote_timeout_ms`.
     #[serde(default)]
+    #[schema(required = true)]
     pub vote_timeout_ms: u64,
 }
 

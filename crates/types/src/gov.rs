@@ -20,7 +20,7 @@ const MAX_KEY: usize = 128;
 
 /// Whether a node votes: in the chain's node set, and in a node's configuration file
 /// (`role = "validator"`, the default, or `"observer"`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     /// Votes in consensus.
@@ -41,7 +41,7 @@ impl NodeRole {
 }
 
 /// An account's type (STD-13.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// An ordinary account.
@@ -87,7 +87,7 @@ impl AccountKind {
 }
 
 /// A node as the chain records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeSpec {
     /// Its name, unique on the chain.
     pub name: String,
@@ -97,6 +97,7 @@ pub struct NodeSpec {
     pub role: NodeRole,
     /// Its consensus key, canonical bytes.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
     pub public_key: Vec<u8>,
     /// Voting power (0 for an observer).
     pub power: u64,
@@ -108,6 +109,7 @@ pub struct NodeSpec {
     pub rpc: String,
     /// Its certificate (DER), issued by its institution's CA for its role.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
     pub certificate: Vec<u8>,
 }
 
@@ -156,7 +158,7 @@ pub mod u128_string {
 }
 
 /// What a passed proposal does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum GovAction {
     /// Admit an institution with its root CA (STD-17.1).
@@ -165,6 +167,7 @@ pub enum GovAction {
         name: String,
         /// Its root CA certificate, DER.
         #[serde(with = "hex_bytes")]
+        #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
         ca_cert: Vec<u8>,
         /// Whether it holds a committee seat.
         committee: bool,
@@ -190,6 +193,7 @@ pub enum GovAction {
         name: String,
         /// The new certificate, DER, from the node's institution's CA.
         #[serde(with = "hex_bytes")]
+        #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
         certificate: Vec<u8>,
     },
     /// Replace an institution's root CA certificate.
@@ -198,6 +202,7 @@ pub enum GovAction {
         org: String,
         /// The new CA certificate, DER.
         #[serde(with = "hex_bytes")]
+        #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
         ca_cert: Vec<u8>,
     },
     /// Revoke a certificate by its institution and serial number.
@@ -226,34 +231,42 @@ pub enum GovAction {
     /// Freeze an account: it can no longer send (STD-13.2, STD-17.2).
     Freeze {
         /// The account.
+        #[schema(value_type = crate::schema::AddressHex)]
         account: Address,
     },
     /// Unfreeze an account.
     Unfreeze {
         /// The account.
+        #[schema(value_type = crate::schema::AddressHex)]
         account: Address,
     },
     /// Move funds from an account without its signature (STD-17.2).
     ForcedTransfer {
         /// The account debited.
+        #[schema(value_type = crate::schema::AddressHex)]
         from: Address,
         /// The account credited.
+        #[schema(value_type = crate::schema::AddressHex)]
         to: Address,
         /// The amount (a decimal string in JSON).
         #[serde(with = "u128_string")]
+        #[schema(value_type = String, pattern = "^[0-9]+$")]
         amount: u128,
     },
     /// Give an account a new key, keeping its id, after the lock window (STD-13.3).
     ResetKey {
         /// The account.
+        #[schema(value_type = crate::schema::AddressHex)]
         account: Address,
         /// The new certificate, DER, from the account's institution.
         #[serde(with = "hex_bytes")]
+        #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
         certificate: Vec<u8>,
     },
     /// Set an account's type: `normal`, `admin` or `special` (STD-13.2).
     SetAccountKind {
         /// The account.
+        #[schema(value_type = crate::schema::AddressHex)]
         account: Address,
         /// The type (its name on the wire and in JSON).
         kind: AccountKind,

@@ -17,6 +17,7 @@ pub mod gov;
 pub mod merkle;
 pub mod receipt;
 pub mod role;
+pub mod schema;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Commit, CommitSig};

@@ -146,7 +146,7 @@ impl StatusCode {
 }
 
 /// Something a transaction did that subscribers may care about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// `module.name`, e.g. `bank.transferred`.
     pub kind: String,

@@ -1,0 +1,87 @@
+//! The OpenAPI document of the API, generated from the view types of `fdl_types::api` and the
+//! `#[utoipa::path]` attribute of every handler, served at `GET /v1/openapi.json`. Clients are
+//! generated from it: the tests in this module check that it lists every route of
+//! [`crate::ROUTES`] and that example answers of every view validate against it.
+
+use std::{borrow::Cow, sync::OnceLock};
+
+use utoipa::{
+    OpenApi, PartialSchema, ToSchema,
+    openapi::{
+        RefOr,
+        schema::{ObjectBuilder, Schema, Type},
+    },
+};
+
+use crate::{governance, handlers};
+
+/// The API's description, the document's `info.description`.
+const DESCRIPTION: &str = "REST/JSON API of an FDL node. Errors are JSON `ErrorView` bodies \
+({code, message}) with stable codes. Amounts are decimal strings in the smallest unit; hashes and \
+addresses are lower-case hex without prefix (path parameters also take a `0x` prefix and upper \
+case). Any route answers 405 `method_not_allowed` to a wrong method and an unknown path 404 \
+`not_found`; `/v1/stream` answers 400 `websocket_required` to a plain HTTP request.";
+
+/// The OpenAPI document: every route of [`crate::ROUTES`] with its parameters, bodies and answers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "FDL node API", description = DESCRIPTION),
+    servers((url = "/", description = "The node serving this document")),
+    paths(
+        handlers::submit_tx,
+        handlers::submit_batch,
+        handlers::get_tx,
+        handlers::latest_block,
+        handlers::get_block,
+        handlers::get_account,
+        handlers::status,
+        handlers::evidence,
+        governance::members,
+        governance::validators,
+        governance::certificate,
+        governance::revocations,
+        governance::proposals,
+        governance::proposal,
+        governance::acl,
+        governance::params,
+        governance::audit,
+        handlers::openapi,
+        handlers::stream,
+        handlers::metrics,
+    ),
+    components(schemas(fdl_types::api::AclRuleView, fdl_types::api::StreamMessageView, RawTx)),
+    tags(
+        (name = "transactions", description = "Submitting transactions and reading their status"),
+        (name = "blocks", description = "Blocks and their commit certificates"),
+        (name = "accounts", description = "Accounts with the Merkle proof of their state"),
+        (name = "node", description = "This node: status, evidence, metrics, the stream and this document"),
+        (name = "governance", description = "Members, nodes, certificates, proposals, access rules, parameters and the audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as JSON, generated once.
+pub fn json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
+}
+
+/// The body of `POST /v1/transactions` sent as `application/octet-stream`: the canonical
+/// transaction encoding, raw bytes.
+pub struct RawTx;
+
+impl PartialSchema for RawTx {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream")
+            .description(Some("A signed transaction's canonical encoding, raw bytes."))
+            .into()
+    }
+}
+
+impl ToSchema for RawTx {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("RawTx")
+    }
+}
