@@ -10,9 +10,15 @@
 
 mod metrics;
 
+use std::sync::Arc;
+
 use fdl_crypto::Hash;
+use fdl_mempool::Mempool;
 use fdl_schema::SchemaError;
-use fdl_types::{Block, NodeSpec, Receipt};
+use fdl_state::StateDb;
+use fdl_storage::Store;
+use fdl_types::{Block, Genesis, NodeSpec, Receipt};
+use tokio::sync::broadcast;
 
 pub use metrics::Metrics;
 
@@ -25,6 +31,23 @@ pub struct CommittedBlock {
     pub hash: Hash,
     /// One receipt per transaction.
     pub receipts: Vec<Receipt>,
+}
+
+/// What a chain is opened over: shared handles that the API server reads as well.
+#[derive(Clone)]
+pub struct ChainParts {
+    /// The chain's genesis.
+    pub genesis: Arc<Genesis>,
+    /// Blocks, indexes, receipts.
+    pub store: Arc<dyn Store>,
+    /// Authenticated state.
+    pub state: StateDb,
+    /// The mempool.
+    pub mempool: Arc<Mempool>,
+    /// Committed blocks as they happen.
+    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Reads of the ledger that apply the chain's rules, not only its stored bytes.

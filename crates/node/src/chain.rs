@@ -13,7 +13,7 @@ use fdl_exec::{
     check_tx_for_block, execute_block, genesis_writes,
 };
 use fdl_mempool::Mempool;
-use fdl_node_api::{CommittedBlock, Ledger, Metrics};
+use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
 use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
@@ -58,23 +58,6 @@ struct Tip {
     height: u64,
     hash: Hash,
     timestamp_ms: u64,
-}
-
-/// What a chain is opened over: shared handles that the API server reads as well.
-#[derive(Clone)]
-pub struct ChainParts {
-    /// The chain's genesis.
-    pub genesis: Arc<Genesis>,
-    /// Blocks, indexes, receipts.
-    pub store: Arc<dyn Store>,
-    /// Authenticated state.
-    pub state: StateDb,
-    /// The mempool.
-    pub mempool: Arc<Mempool>,
-    /// Committed blocks as they happen.
-    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
-    /// Counters and gauges.
-    pub metrics: Arc<Metrics>,
 }
 
 /// The chain a node keeps: the store, the state and the tip.

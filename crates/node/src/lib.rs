@@ -24,10 +24,11 @@ use fdl_types::{Genesis, NodeRole};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use chain::{BlockRefused, Chain, ChainParts, ProposedBlock};
+pub use chain::{BlockRefused, Chain, ProposedBlock};
 pub use config::{NodeConfig, P2pConfig, PeerConfig, generate_network_key, read_network_key};
 pub use fdl_consensus::network_peer_id;
 pub use fdl_exec::block_rules::BlockInvalid;
+pub use fdl_node_api::ChainParts;
 pub use producer::SoloProducer;
 
 /// Why a node could not start or had to stop.
@@ -119,12 +120,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let parts = ChainParts { genesis: genesis.clone(), store, state, mempool, blocks, metrics: metrics.clone() };
     let chain = Arc::new(Chain::open(parts.clone(), signer.clone())?);
     let ctx = RpcContext {
-        genesis: parts.genesis,
-        store: parts.store,
-        state: parts.state,
-        mempool: parts.mempool,
-        blocks: parts.blocks,
-        metrics: parts.metrics,
+        parts,
         ledger: chain.clone(),
         node_name: config.name.clone(),
         node_id: signer.public_key().address(),

@@ -29,8 +29,8 @@ type Ctx = State<std::sync::Arc<RpcContext>>;
 pub const MAX_AUDIT_RECORDS: usize = 1_000;
 
 fn latest(ctx: &RpcContext) -> ApiResult<StateAt<'_>> {
-    let version = ctx.store.latest_height().map_err(ApiError::internal)?;
-    Ok(ctx.state.at(version))
+    let version = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
+    Ok(ctx.parts.state.at(version))
 }
 
 pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
@@ -110,7 +110,7 @@ pub(crate) async fn validators(
         view.version = h - 1;
     }
     let nodes = ctx.ledger.nodes_at(view.version).map_err(ApiError::internal)?;
-    let suite = ctx.genesis.suite;
+    let suite = ctx.parts.genesis.suite;
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| n.role == NodeRole::Validator) {
         let k = fdl_crypto::PublicKey::from_bytes(suite, &n.public_key).map_err(ApiError::internal)?;
@@ -256,6 +256,7 @@ fn first_height_at(ctx: &RpcContext, from: u64, to: u64, past: impl Fn(u64) -> b
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let t = ctx
+            .parts
             .store
             .block_header(mid)
             .map_err(ApiError::internal)?
@@ -291,7 +292,7 @@ pub const MAX_LOCAL_SCAN: usize = 100_000;
 
 fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
     let limit = q.limit.unwrap_or(MAX_AUDIT_RECORDS).min(MAX_AUDIT_RECORDS);
-    let tip = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let tip = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     let mut from = q.from_height.unwrap_or(1).max(1);
     let mut to = q.to_height.unwrap_or(tip).min(tip);
     // This node's refusals carry its own clock: they are filtered by the times asked, and by the
@@ -330,8 +331,8 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
         (None, None) => None,
     };
     match &key {
-        Some(k) => ctx.store.audit_by_key(k, from, to, &mut visit),
-        None => ctx.store.audit(from, to, &mut visit),
+        Some(k) => ctx.parts.store.audit_by_key(k, from, to, &mut visit),
+        None => ctx.parts.store.audit(from, to, &mut visit),
     }
     .map_err(ApiError::internal)?;
     if let Some(e) = bad.take() {
@@ -344,12 +345,13 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
     if q.local.unwrap_or(true) && kind_allows_refusals {
         // Refusals at this node's admission: in its own store, not on chain. A failure to store
         // the newest ones does not fail the query; they are kept for the next attempt.
-        if let Err(e) = ctx.mempool.flush_refusals() {
+        if let Err(e) = ctx.parts.mempool.flush_refusals() {
             tracing::warn!(error = %e, "could not store admission refusals before an audit query");
         }
         let mut scanned = 0usize;
         let mut skipped = 0usize;
-        ctx.store
+        ctx.parts
+            .store
             .local_audit(key.as_deref(), q.from_ms.unwrap_or(0), q.to_ms.unwrap_or(u64::MAX), &mut |_, bytes| {
                 scanned += 1;
                 if scanned > MAX_LOCAL_SCAN {

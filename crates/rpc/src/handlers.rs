@@ -139,10 +139,10 @@ pub(crate) async fn submit_tx(
             return Err(ApiError::bad_request("invalid_request", format!("wait={other}: expected \"commit\"")));
         }
     };
-    let admitted = ctx.mempool.admit(&raw).await;
+    let admitted = ctx.parts.mempool.admit(&raw).await;
     let id = match admitted {
         Ok(id) => {
-            ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+            ctx.parts.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
             relay(&ctx, &headers, vec![raw]);
             id
         }
@@ -158,7 +158,7 @@ pub(crate) async fn submit_tx(
         )
             .into_response());
     }
-    let rx = ctx.mempool.subscribe(id);
+    let rx = ctx.parts.mempool.subscribe(id);
     if let Some(view) = committed_view(&ctx, &id)? {
         return Ok(Json(view).into_response());
     }
@@ -192,16 +192,16 @@ fn relay(ctx: &RpcContext, headers: &HeaderMap, txs: Vec<Vec<u8>>) {
 
 fn count_refusal(ctx: &RpcContext, e: &fdl_mempool::AdmitError) {
     if matches!(e, fdl_mempool::AdmitError::Full { .. }) {
-        ctx.metrics.txs_throttled.fetch_add(1, Ordering::Relaxed);
+        ctx.parts.metrics.txs_throttled.fetch_add(1, Ordering::Relaxed);
     } else {
-        ctx.metrics.txs_refused.fetch_add(1, Ordering::Relaxed);
+        ctx.parts.metrics.txs_refused.fetch_add(1, Ordering::Relaxed);
     }
     tracing::debug!(code = e.code(), error = %e, "transaction refused");
 }
 
 fn committed_view(ctx: &RpcContext, id: &Hash) -> ApiResult<Option<SubmitView>> {
-    let Some(loc) = ctx.store.tx_location(id).map_err(ApiError::internal)? else { return Ok(None) };
-    let receipt = ctx.store.receipt(id).map_err(ApiError::internal)?;
+    let Some(loc) = ctx.parts.store.tx_location(id).map_err(ApiError::internal)? else { return Ok(None) };
+    let receipt = ctx.parts.store.receipt(id).map_err(ApiError::internal)?;
     Ok(Some(SubmitView {
         hash: *id,
         status: "committed".into(),
@@ -244,7 +244,7 @@ pub(crate) async fn submit_batch(
         raws.push(hex::decode(s.strip_prefix("0x").unwrap_or(s)).ok());
     }
     let good: Vec<&[u8]> = raws.iter().filter_map(|r| r.as_deref()).collect();
-    let mut verdicts = ctx.mempool.admit_many(&good).await.into_iter();
+    let mut verdicts = ctx.parts.mempool.admit_many(&good).await.into_iter();
     let mut out = Vec::with_capacity(raws.len());
     let mut all_full = !raws.is_empty();
     let mut admitted = Vec::new();
@@ -262,7 +262,7 @@ pub(crate) async fn submit_batch(
                 Some(Ok(h)) => {
                     all_full = false;
                     admitted.push(raw.clone());
-                    ctx.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+                    ctx.parts.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
                     BatchItemView { hash: Some(h), code: None, message: None }
                 }
                 Some(Err(e)) => {
@@ -304,14 +304,15 @@ pub(crate) async fn get_tx(
     hash: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<TxStatusView>> {
     let id = parse_hash(&path_param(hash, "invalid_hash")?)?;
-    if let Some(loc) = ctx.store.tx_location(&id).map_err(ApiError::internal)? {
+    if let Some(loc) = ctx.parts.store.tx_location(&id).map_err(ApiError::internal)? {
         let block = ctx
+            .parts
             .store
             .block(loc.height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal(format!("indexed block {} missing", loc.height)))?;
         let tx: Option<&SignedTx> = block.txs.get(loc.index as usize);
-        let receipt = ctx.store.receipt(&id).map_err(ApiError::internal)?;
+        let receipt = ctx.parts.store.receipt(&id).map_err(ApiError::internal)?;
         return Ok(Json(TxStatusView {
             hash: id,
             status: "committed".into(),
@@ -321,7 +322,7 @@ pub(crate) async fn get_tx(
             receipt: receipt.as_ref().map(ReceiptView::new),
         }));
     }
-    if ctx.mempool.contains(&id) {
+    if ctx.parts.mempool.contains(&id) {
         return Ok(Json(TxStatusView {
             hash: id,
             status: "pending".into(),
@@ -336,12 +337,13 @@ pub(crate) async fn get_tx(
 
 fn block_view(ctx: &RpcContext, height: u64) -> ApiResult<BlockView> {
     let block = ctx
+        .parts
         .store
         .block(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("block_not_found", format!("no block at height {height}")))?;
-    let commit = ctx.store.commit(height).map_err(ApiError::internal)?;
-    Ok(BlockView::new(&block, commit.as_ref(), ctx.genesis.suite))
+    let commit = ctx.parts.store.commit(height).map_err(ApiError::internal)?;
+    Ok(BlockView::new(&block, commit.as_ref(), ctx.parts.genesis.suite))
 }
 
 /// `GET /v1/blocks/latest`.
@@ -356,7 +358,7 @@ fn block_view(ctx: &RpcContext, height: u64) -> ApiResult<BlockView> {
     )
 )]
 pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> {
-    let h = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let h = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     if h == 0 {
         return Err(ApiError::not_found("block_not_found", "no block produced yet"));
     }
@@ -405,17 +407,18 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
     let address = path_param(address, "invalid_address")?;
     let addr: Address =
         address.parse().map_err(|e| ApiError::bad_request("invalid_address", format!("{address:?}: {e}")))?;
-    let height = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let height = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     if height == 0 {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
     }
     let header = ctx
+        .parts
         .store
         .block_header(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("latest block missing"))?;
     let key = account_key(&addr);
-    let (value, proof) = ctx.state.get_with_proof(&key, height).map_err(ApiError::internal)?;
+    let (value, proof) = ctx.parts.state.get_with_proof(&key, height).map_err(ApiError::internal)?;
     let account = match &value {
         Some(v) => Some(decode_account(&key, v).map_err(ApiError::internal)?),
         None => None,
@@ -430,7 +433,7 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
         org: account.as_ref().map(|a| a.org.clone()).unwrap_or_default(),
         key: account.as_ref().filter(|a| a.key != Address::default()).map(|a| a.key.to_hex()),
         height,
-        header: HeaderView::new(&header, ctx.genesis.suite),
+        header: HeaderView::new(&header, ctx.parts.genesis.suite),
         state_key: hex::encode(&key),
         value: value.as_ref().map(hex::encode),
         proof: hex::encode(proof),
@@ -454,31 +457,32 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
     )
 )]
 pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
-    let height = ctx.store.latest_height().map_err(ApiError::internal)?;
+    let height = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     let (hash, time) = if height == 0 {
-        (Hash::ZERO, ctx.genesis.genesis_time_ms)
+        (Hash::ZERO, ctx.parts.genesis.genesis_time_ms)
     } else {
         let h = ctx
+            .parts
             .store
             .block_header(height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("latest block missing"))?;
-        (h.hash(ctx.genesis.suite), h.timestamp_ms)
+        (h.hash(ctx.parts.genesis.suite), h.timestamp_ms)
     };
     Ok(Json(StatusView {
-        chain_id: ctx.genesis.chain_id.clone(),
-        suite: ctx.genesis.suite,
+        chain_id: ctx.parts.genesis.chain_id.clone(),
+        suite: ctx.parts.genesis.suite,
         height,
         latest_block_hash: hash,
         latest_block_time_ms: time,
         node_id: ctx.node_id.to_hex(),
         node_name: ctx.node_name.clone(),
         peers: ctx.peers.read().clone(),
-        validators: crate::governance::active_validator_count(&ctx).unwrap_or(ctx.genesis.validators.len()),
-        mempool_size: ctx.mempool.len(),
+        validators: crate::governance::active_validator_count(&ctx).unwrap_or(ctx.parts.genesis.validators.len()),
+        mempool_size: ctx.parts.mempool.len(),
         role: ctx.role.clone(),
         consensus: {
-            let m = &ctx.metrics;
+            let m = &ctx.parts.metrics;
             let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
             let peer_height = g(&m.peer_height).max(height);
             fdl_types::api::ConsensusStatusView {
@@ -504,7 +508,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
     responses((status = 200, description = "Equivocations this node has recorded", body = Vec<EvidenceView>))
 )]
 pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<EvidenceView>> {
-    Json(ctx.metrics.evidence.lock().clone())
+    Json(ctx.parts.metrics.evidence.lock().clone())
 }
 
 /// `GET /metrics`.
@@ -515,8 +519,8 @@ pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<EvidenceView>> {
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
-    let peers = ctx.metrics.peers_connected.load(Ordering::Relaxed) as usize;
-    let text = ctx.metrics.render(ctx.mempool.len(), peers.max(ctx.peers.read().len()));
+    let peers = ctx.parts.metrics.peers_connected.load(Ordering::Relaxed) as usize;
+    let text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -561,7 +565,7 @@ pub(crate) async fn stream(
 ) -> ApiResult<Response> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
-    let rx = ctx.blocks.subscribe();
+    let rx = ctx.parts.blocks.subscribe();
     let with_events = q.events.unwrap_or(true);
     // Clients only send control frames; a subscriber that stops reading is dropped (see pump).
     Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
@@ -619,7 +623,7 @@ async fn pump(
                     let m = StreamMessageView::Block {
                         height: b.block.header.height,
                         hash: b.hash,
-                        header: Box::new(HeaderView::new(&b.block.header, ctx.genesis.suite)),
+                        header: Box::new(HeaderView::new(&b.block.header, ctx.parts.genesis.suite)),
                         tx_hashes: b.block.txs.iter().map(SignedTx::id).collect(),
                         events,
                     };

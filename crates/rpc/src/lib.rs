@@ -16,14 +16,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit};
 use fdl_crypto::Address;
-use fdl_mempool::Mempool;
-use fdl_state::StateDb;
-use fdl_storage::Store;
-use fdl_types::Genesis;
-use tokio::sync::broadcast;
 
 pub use error::ApiError;
-pub use fdl_node_api::{CommittedBlock, Ledger, Metrics};
+pub use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 pub use handlers::RELAYED_HEADER;
 
 /// Largest request body accepted (a batch of transactions fits well within it).
@@ -38,18 +33,8 @@ pub const STREAM_BUFFER: usize = 256;
 /// What the API serves from: shared handles to the node's parts.
 #[derive(Clone)]
 pub struct RpcContext {
-    /// The chain's genesis.
-    pub genesis: Arc<Genesis>,
-    /// Blocks, indexes, receipts.
-    pub store: Arc<dyn Store>,
-    /// Authenticated state.
-    pub state: StateDb,
-    /// The mempool.
-    pub mempool: Arc<Mempool>,
-    /// Committed blocks as they happen.
-    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
-    /// Counters and gauges.
-    pub metrics: Arc<Metrics>,
+    /// The chain's shared handles: genesis, store, state, mempool, block broadcast, metrics.
+    pub parts: ChainParts,
     /// This node's name.
     pub node_name: String,
     /// This node's identity (its validator address).
