@@ -72,9 +72,8 @@ impl Value for Account {
 }
 
 fn decode(b: &[u8]) -> Result<Account, String> {
-    let bad = |reason: String| reason;
     if b.len() < FIXED_LEN {
-        return Err(bad(format!("account value of {} bytes", b.len())));
+        return Err(format!("account value of {} bytes", b.len()));
     }
     let word = |at: usize| -> u64 {
         let mut a = [0u8; 8];
@@ -83,17 +82,17 @@ fn decode(b: &[u8]) -> Result<Account, String> {
     };
     let mut bal = [0u8; 16];
     bal.copy_from_slice(&b[..16]);
-    let kind = AccountKind::from_tag(b[24]).ok_or_else(|| bad(format!("account kind {}", b[24])))?;
+    let kind = AccountKind::from_tag(b[24]).ok_or_else(|| format!("account kind {}", b[24]))?;
     let frozen = match b[25] {
         0 => false,
         1 => true,
-        t => return Err(bad(format!("frozen flag {t}"))),
+        t => return Err(format!("frozen flag {t}")),
     };
     let mut keyb = [0u8; 20];
     keyb.copy_from_slice(&b[34..54]);
     let n = b[54] as usize;
     if b.len() != FIXED_LEN + n || n > MAX_ACCOUNT_ORG {
-        return Err(bad(format!("account value of {} bytes", b.len())));
+        return Err(format!("account value of {} bytes", b.len()));
     }
     let org = String::from_utf8(b[FIXED_LEN..].to_vec()).map_err(|e| e.to_string())?;
     Ok(Account {

@@ -421,3 +421,103 @@ impl RevocationRecord {
         fdl_types::api::RevokedView { height: self.height, by: self.by.clone() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fdl_types::{ChainParam, NodeRole, NodeSpec};
+
+    use super::*;
+    use crate::Value;
+
+    /// Round trip, then every strict prefix and one trailing byte are refused without a panic.
+    fn strict<T: Value + PartialEq + std::fmt::Debug>(v: &T) {
+        let b = v.encode_value();
+        assert_eq!(&T::decode_value(&b).expect("decodes"), v);
+        for n in 0..b.len() {
+            assert!(T::decode_value(&b[..n]).is_err(), "prefix of {n} bytes decoded");
+        }
+        let mut long = b.clone();
+        long.push(0);
+        assert!(T::decode_value(&long).is_err(), "trailing byte accepted");
+    }
+
+    #[test]
+    fn records_round_trip_and_refuse_truncated_or_extended_bytes() {
+        strict(&MemberRecord {
+            name: "Bank A".into(),
+            ca_cert: vec![],
+            ca_hash: Hash([4; 32]),
+            ca_not_after: 9,
+            committee: true,
+            since: 3,
+        });
+        strict(&CertRecord {
+            account: Address([1; 20]),
+            org: "Bank A".into(),
+            role: "client".into(),
+            common_name: "alice".into(),
+            serial: "0a".into(),
+            not_before: 1,
+            not_after: 2,
+            public_key: "04ab".into(),
+            registered: 5,
+            ca: Hash([2; 32]),
+            der: vec![],
+        });
+        strict(&RevocationRecord { height: 7, by: "governance:3".into() });
+        strict(&AclRule { roles: vec!["admin".into()], orgs: vec![] });
+        let node = NodeSpec {
+            name: "n".into(),
+            org: "Bank A".into(),
+            role: NodeRole::Observer,
+            public_key: vec![1, 2],
+            power: 0,
+            peer_id: String::new(),
+            p2p: String::new(),
+            rpc: String::new(),
+            certificate: vec![3],
+        };
+        strict(&vec![node]);
+        strict(&Proposal {
+            id: 4,
+            action: GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 },
+            proposer: Address([9; 20]),
+            org: "Bank A".into(),
+            note: "why".into(),
+            created: 1,
+            deadline: 20,
+            activation_height: 0,
+            votes: BTreeMap::from([("Bank A".to_string(), true), ("Bank B".to_string(), false)]),
+            status: ProposalStatus::Failed,
+            decided: Some(2),
+            applied: None,
+            failure: Some("no".into()),
+        });
+        strict(&fdl_types::ChainParams::default());
+    }
+
+    #[test]
+    fn a_proposal_with_an_unknown_status_tag_is_refused() {
+        let p = Proposal {
+            id: 1,
+            action: GovAction::RemoveMember { name: "x".into() },
+            proposer: Address([0; 20]),
+            org: String::new(),
+            note: String::new(),
+            created: 0,
+            deadline: 0,
+            activation_height: 0,
+            votes: BTreeMap::new(),
+            status: ProposalStatus::Open,
+            decided: None,
+            applied: None,
+            failure: None,
+        };
+        let mut b = p.encode_value();
+        // Status tag sits before the three option tags (all `None`: one byte each).
+        let at = b.len() - 4;
+        assert_eq!(b[at], 0);
+        b[at] = 9;
+        assert!(matches!(Proposal::decode_value(&b), Err(DecodeError::BadTag { what: "proposal status", tag: 9 })));
+    }
+}
