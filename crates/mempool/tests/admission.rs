@@ -343,7 +343,7 @@ async fn a_swapped_credential_is_verified_again_and_refused() {
     assert_eq!(swapped.id(), admitted.id(), "the id normalizes the credential");
     assert!(swapped.verify().is_err(), "the signature does not cover the swapped bytes");
 
-    let report = pool.verify_block_txs(&[admitted.clone()]).await.unwrap();
+    let report = pool.verify_block_txs(std::slice::from_ref(&admitted)).await.unwrap();
     assert_eq!(report.checked, 0, "the admitted bytes are not verified again");
     let report = pool.verify_block_txs(&[admitted, swapped]).await.unwrap();
     assert_eq!(report.checked, 1, "the swapped form is verified");
