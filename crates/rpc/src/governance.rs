@@ -74,6 +74,48 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
     Ok(Json(out))
 }
 
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Appends the certificate expiry metrics to `out`: seconds left on every member CA and node
+/// certificate in force (negative once expired), and how many expire within the node's
+/// configured window (`cert_expiry_warning_days`). An expired node certificate stops that node
+/// and an expired CA stops its institution's members, so operators alert on these (STD-16.1).
+/// A state read failure leaves the lines out (the scrape itself still answers).
+pub(crate) fn certificate_metrics(ctx: &RpcContext, now_s: u64, out: &mut String) {
+    let Ok(view) = latest(ctx) else { return };
+    let (Ok(members), Ok(nodes)) = (read::members(&view), read::nodes(&view)) else { return };
+    let mut certs: Vec<(String, &'static str, String, u64)> = Vec::new();
+    for m in &members {
+        if let Some(c) = cert_view_der(&m.ca_cert) {
+            certs.push((m.name.clone(), "ca", m.name.clone(), c.not_after));
+        }
+    }
+    for n in &nodes {
+        if let Some(c) = cert_view_der(&n.certificate) {
+            certs.push((n.org.clone(), "node", n.name.clone(), c.not_after));
+        }
+    }
+    let days = ctx.cert_expiry_warning_days;
+    let limit = now_s.saturating_add(days.saturating_mul(86_400));
+    let expiring = certs.iter().filter(|c| c.3 <= limit).count();
+    out.push_str("# HELP fdl_certificate_expiry_seconds Seconds until a member CA or node certificate expires (negative: expired).\n");
+    out.push_str("# TYPE fdl_certificate_expiry_seconds gauge\n");
+    for (org, kind, name, not_after) in &certs {
+        let left = i128::from(*not_after) - i128::from(now_s);
+        out.push_str(&format!(
+            "fdl_certificate_expiry_seconds{{org=\"{}\",kind=\"{kind}\",name=\"{}\"}} {left}\n",
+            label(org),
+            label(name)
+        ));
+    }
+    out.push_str("# HELP fdl_certificates_expiring Member CA and node certificates that expire within the configured window (or have expired).\n");
+    out.push_str("# TYPE fdl_certificates_expiring gauge\n");
+    out.push_str(&format!("fdl_certificates_expiring{{within_days=\"{days}\"}} {expiring}\n"));
+}
+
 /// How many validators are active after the latest block.
 pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
     let view = latest(ctx).ok()?;
