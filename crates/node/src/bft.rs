@@ -301,7 +301,8 @@ impl Ledger for BftLedger {
             }
             ConsensusEvent::Peers(n) => {
                 let before = m.peers_connected.swap(n as u64, Ordering::Relaxed);
-                // STD-7: a node keeps at least two peers (when the network has that many).
+                // STD-9.3: a node keeps at least two peers (when the network has that many), so one lost
+                // link does not cut it off.
                 let possible = self.validators_for(self.chain.height() + 1).len().saturating_sub(1).min(2) as u64;
                 if (n as u64) < possible && before >= possible {
                     tracing::warn!(peers = n, "fewer than two connected peers; reconnecting");
