@@ -204,14 +204,33 @@ pub(crate) async fn certificate(
     }))
 }
 
-/// `GET /v1/revocations`: every revoked certificate, by institution and serial (STD-13.3).
-#[utoipa::path(get, path = "/v1/revocations", tag = "governance", responses(
-    (status = 200, description = "Every revoked certificate, oldest first", body = RevocationListView),
+/// `?from=N&limit=M` of `GET /v1/revocations`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RevocationsQuery {
+    /// The position of the first revocation returned, from 0 in the order they were recorded
+    /// (default 0): the next page starts at `from` plus the length of this one.
+    from: Option<u64>,
+    /// Most revocations returned (default and at most 1000).
+    limit: Option<u64>,
+}
+
+/// `GET /v1/revocations[?from=N&limit=M]`: the revoked certificates, by institution and serial,
+/// oldest first, one page at a time (STD-13.3).
+#[utoipa::path(get, path = "/v1/revocations", tag = "governance", params(RevocationsQuery), responses(
+    (status = 200, description = "The revoked certificates, oldest first, from `from` (at most `limit`, 1000)", body = RevocationListView),
+    (status = 400, description = "`invalid_request`: a bad query", body = ErrorView),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
-pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<RevocationListView>> {
+pub(crate) async fn revocations(
+    State(ctx): Ctx,
+    q: Result<Query<RevocationsQuery>, QueryRejection>,
+) -> ApiResult<Json<RevocationListView>> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    let limit = q.limit.map_or(MAX_AUDIT_RECORDS, |l| l.min(MAX_AUDIT_RECORDS as u64) as usize);
     let view = latest(&ctx)?;
-    let list = read::revocations(&view).map_err(ApiError::internal)?;
+    let list = read::revocations(&view, q.from.unwrap_or(0), limit).map_err(ApiError::internal)?;
     let revocations =
         list.into_iter().map(|(org, serial, r)| RevocationView { org, serial, height: r.height, by: r.by }).collect();
     Ok(Json(RevocationListView { height: view.version, revocations }))
