@@ -24,7 +24,6 @@ use std::{sync::Arc, time::Duration};
 use malachitebft_app_channel::app::{
     engine::host::HeightParams,
     net::Multiaddr,
-    streaming::StreamId,
     types::{
         PeerId,
         core::{LinearTimeouts, Round},
@@ -64,8 +63,8 @@ struct Host<L: Ledger> {
     address: ValidatorAddress,
     /// The configured timeouts (the ledger may set others per height).
     timeouts: LinearTimeouts,
-    /// Peers' partly received proposal streams, by publisher and stream id.
-    streams: StreamTable<(PeerId, StreamId)>,
+    /// Peers' partly received proposal streams, by publisher (and stream id within it).
+    streams: StreamTable<PeerId>,
     /// Ids of this node's own streams.
     stream_ids: StreamIds,
     /// Own and peers' proposals and their blocks.
