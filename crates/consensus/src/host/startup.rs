@@ -208,6 +208,7 @@ pub async fn start<L: Ledger>(
         proposals: ProposalStore::new(cfg.proposal_dir.clone()),
         failed_decision: false,
         peer_addrs,
+        peer_heights: Default::default(),
     };
     let task = tokio::spawn(run(host, channels, engine, shutdown));
     Ok(ConsensusHandle { task })
@@ -236,6 +237,8 @@ async fn run<L: Ledger>(
                 if let Ok(Some(dump)) = NetworkRequest::dump_state(&channels.net_requests).await {
                     host.ledger.observe(ConsensusEvent::Peers(dump.peers.len()));
                 }
+                // Expired peer heights lower the reported one again.
+                host.report_peer_height();
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() { break Ok(()); }
