@@ -21,11 +21,12 @@ use super::{
     ConsensusEvent, Host, Ledger, LedgerError,
     certificate::{certificate_to_commit, commit_to_certificate},
     round_number,
+    startup::{SYNC_BATCH_SIZE, SYNC_MAX_RESPONSE_SIZE},
 };
 use crate::context::{BlockValue, FdlContext, Height, ProposalPart, ValidatorAddress};
 
-/// Most blocks served in one sync response.
-const MAX_SYNC_BATCH: u64 = 32;
+/// Most blocks served in one sync response: as many as this node asks for.
+const MAX_SYNC_BATCH: u64 = SYNC_BATCH_SIZE as u64;
 /// The lowest height this node serves to sync: it keeps every block from the first.
 const HISTORY_MIN_HEIGHT: Height = Height(1);
 
@@ -245,7 +246,9 @@ impl<L: Ledger> Host<L> {
     }
 
     /// A peer syncs: up to [`MAX_SYNC_BATCH`] stored blocks with their certificates, from the
-    /// start of `range`, stopping at the first height not stored.
+    /// start of `range`, stopping at the first height not stored and before the blocks pass
+    /// [`SYNC_MAX_RESPONSE_SIZE`] (the first block is always served; the engine would drop the
+    /// rest, so reading it would be wasted).
     async fn on_get_decided_values(
         &mut self,
         range: RangeInclusive<Height>,
@@ -254,10 +257,16 @@ impl<L: Ledger> Host<L> {
         let tip = self.ledger.height();
         let start = range.start().0.max(1);
         let end = range.end().0.min(tip).min(start.saturating_add(MAX_SYNC_BATCH - 1));
+        let budget = usize::try_from(SYNC_MAX_RESPONSE_SIZE.as_u64()).unwrap_or(usize::MAX);
         let mut out = Vec::new();
+        let mut size = 0usize;
         let mut h = start;
         while h <= end {
             let Some((bytes, commit)) = self.ledger.decided(h).await? else { break };
+            size = size.saturating_add(bytes.len());
+            if !out.is_empty() && size > budget {
+                break;
+            }
             out.push(RawDecidedValue::new(Bytes::from(bytes), commit_to_certificate(&commit)));
             h += 1;
         }
