@@ -60,7 +60,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
 }
 
 /// A path parameter, or a JSON 400 with `code` (e.g. for percent-encoded invalid UTF-8).
-fn path_param(p: Result<Path<String>, PathRejection>, code: &'static str) -> ApiResult<String> {
+pub(crate) fn path_param(p: Result<Path<String>, PathRejection>, code: &'static str) -> ApiResult<String> {
     p.map(|Path(s)| s).map_err(|r| ApiError::bad_request(code, r.body_text()))
 }
 
