@@ -71,17 +71,19 @@ fn walkthrough_issue_transfer_query_with_proof() {
         assert_eq!(code, 0, "transfer: {err}");
         let (code, _, _) = tx("transfer", &a_path, &b, "5000");
         assert_eq!(code, 1, "an overdraft must exit 1");
-        let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--json"]);
+        let genesis = node.dir.path().join("genesis.json");
+        let g = genesis.to_str().unwrap();
+        let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--genesis", g, "--json"]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(json_field(&out, "balance"), "750");
         assert_eq!(json_field(&out, "proof_verified"), true);
+        assert_eq!(json_field(&out, "verified"), true);
         assert_eq!(json_field(&out, "sent"), 2);
-        let (_, out, _) = fdl(&["query", "account", &b, "--rpc", rpc, "--json"]);
+        let (_, out, _) = fdl(&["query", "account", &b, "--rpc", rpc, "--genesis", g, "--json"]);
         assert_eq!(json_field(&out, "balance"), "250");
-        let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc]);
+        let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc, "--genesis", g]);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("verified"), "{out}");
-        let genesis = node.dir.path().join("genesis.json");
+        assert!(out.contains("verified against genesis"), "{out}");
         let (code, out, err) =
             fdl(&["query", "block", "1", "--verify", "--genesis", genesis.to_str().unwrap(), "--rpc", rpc]);
         assert_eq!(code, 0, "{out}{err}");
