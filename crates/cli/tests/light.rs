@@ -189,11 +189,26 @@ fn verified_reads_refuse_another_network_with_the_same_chain_id() {
     }));
     let (code, out, err) = fdl(&["query", "account", &addr, "--rpc", &tamper, "--genesis", ga]);
     assert_eq!(code, 1, "a tampered proof must not verify: {out}{err}");
+    // ... or a transaction's receipt turned from a success into a refusal.
+    let ra = a.rpc.clone();
+    let tamper = proxy(Arc::new(move |path: &str| {
+        let rewrite: Option<fn(String) -> String> = path.starts_with("/v1/transactions/").then_some(|body: String| {
+            body.replace("\"status\":\"ok\",\"code\":0", "\"status\":\"insufficient_balance\",\"code\":1")
+        });
+        (ra.clone(), rewrite)
+    }));
+    let (code, out, err) = fdl(&["query", "tx", &tx_a.to_hex(), "--rpc", &tamper, "--genesis", ga, "--json"]);
+    assert_eq!(code, 1, "a tampered receipt must not verify: {out}{err}");
+    assert_eq!(json(&out)["verified"], false, "{out}");
+    assert!(json(&out)["error"].as_str().unwrap().contains("receipt"), "{out}");
     // The honest path through a proxy that changes nothing still verifies.
     let ra = a.rpc.clone();
     let plain = proxy(Arc::new(move |_: &str| (ra.clone(), None)));
     let (code, out, err) = fdl(&["query", "account", &addr, "--rpc", &plain, "--genesis", ga]);
     assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fdl(&["query", "tx", &tx_a.to_hex(), "--rpc", &plain, "--genesis", ga, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["receipt"]["status"], "ok");
 }
 
 /// `fdl init` records the genesis as the default anchor; a query without flags uses it (from the

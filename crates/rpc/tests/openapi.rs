@@ -473,6 +473,7 @@ fn every_example_answer_validates() {
                 index: Some(0),
                 tx: Some(TxView::new(t)),
                 receipt: Some(fdl_types::api::ReceiptView::new(&receipt(t.id()))),
+                receipt_path: Some(vec![h(1), h(2)]),
             };
             check(&doc, "get", "/v1/transactions/{hash}", 200, &status);
         }
@@ -483,6 +484,7 @@ fn every_example_answer_validates() {
             index: None,
             tx: None,
             receipt: None,
+            receipt_path: None,
         };
         check(&doc, "get", "/v1/transactions/{hash}", 200, &still_pending);
 

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use fdl_crypto::{Address, Hash, Suite};
 use fdl_schema::{SchemaError, StateView};
 use fdl_types::{
-    BlockHeader, Genesis, NodeRole, NodeSpec, SignedTx,
+    BlockHeader, Encode, Genesis, NodeRole, NodeSpec, Receipt, SignedTx, StatusCode,
     api::{BlockView, CommitView, HeaderView, TxStatusView, TxView},
+    merkle::root_from_path,
 };
 
 use crate::{
@@ -121,13 +122,15 @@ impl TrustedHeader {
     }
 }
 
-/// A committed transaction proven to be in a block the light client trusts.
+/// A committed transaction proven to be in a block the light client trusts, with its receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedTx {
     /// The node's answer (the transaction's fields are checked against the block).
     pub view: TxStatusView,
     /// The transaction, as the block holds it.
     pub tx: SignedTx,
+    /// Its receipt, proven against the block's receipts root.
+    pub receipt: Receipt,
     /// The block it is in.
     pub trust: TrustedHeader,
 }
@@ -271,8 +274,9 @@ impl LightClient {
         verify_account(&view, &trust)
     }
 
-    /// A committed transaction, proven to be at its index in a verified block. A pending or
-    /// unknown transaction cannot be proven.
+    /// A committed transaction, proven to be at its index in a verified block, and its receipt
+    /// proven against that block's receipts root. A pending or unknown transaction cannot be
+    /// proven.
     ///
     /// # Errors
     /// [`SdkError::Verify`] when it is not committed or does not prove; transport and API errors.
@@ -295,10 +299,24 @@ impl LightClient {
         if view.tx.as_ref().is_some_and(|t| *t != TxView::new(&tx)) {
             return Err(SdkError::Verify("the transaction's displayed fields differ from the block's".into()));
         }
-        if view.receipt.as_ref().is_some_and(|r| r.tx_hash != *hash) {
-            return Err(SdkError::Verify("the receipt is for another transaction".into()));
+        let r = view
+            .receipt
+            .as_ref()
+            .ok_or_else(|| SdkError::Verify(format!("committed transaction {hash} comes without its receipt")))?;
+        let status = StatusCode::from_code(r.code).filter(|s| s.as_str() == r.status).ok_or_else(|| {
+            SdkError::Verify(format!("receipt status {} (code {}) is not a status", r.status, r.code))
+        })?;
+        let receipt = Receipt { tx_id: r.tx_hash, status, events: r.events.clone(), cost: r.cost };
+        let path = view
+            .receipt_path
+            .as_ref()
+            .ok_or_else(|| SdkError::Verify("the receipt comes without its inclusion proof".into()))?;
+        let header = trust.header();
+        let root = root_from_path(self.suite, &receipt.encode(), index as usize, header.tx_count as usize, path);
+        if r.tx_hash != *hash || root != Some(header.receipts_root) {
+            return Err(SdkError::Verify(format!("the receipt is not the one block {height} commits to for {hash}")));
         }
-        Ok(VerifiedTx { view, tx, trust })
+        Ok(VerifiedTx { view, tx, receipt, trust })
     }
 
     /// The proven set in force for `height` as far as this client knows: the last proven change

@@ -272,6 +272,11 @@ pub struct TxStatusView {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(nullable = false)]
     pub receipt: Option<ReceiptView>,
+    /// The receipt's inclusion proof against the block's receipts root, when committed: the
+    /// sibling hashes from its leaf up (`fdl_types::merkle::root_from_path`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Vec<HashHex>>, nullable = false)]
+    pub receipt_path: Option<Vec<Hash>>,
 }
 
 /// An account with the proof of its state against a header.
