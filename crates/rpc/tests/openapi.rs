@@ -609,7 +609,8 @@ fn every_governance_example_answer_validates() {
         balances: vec![(Address([2; 20]), 5)],
         params: ChainParams::default(),
     };
-    let gv = GenesisView { hash: genesis.hash(), genesis: serde_json::to_value(&genesis).unwrap() };
+    let gv =
+        GenesisView { hash: genesis.hash(), genesis: serde_json::to_value(&genesis).expect("a genesis serializes") };
     check(&doc, "get", "/v1/genesis", 200, &gv);
     for revoked in [None, Some(RevokedView { height: 30, by: "governance:3".into() })] {
         let cert = RegisteredCertView {

@@ -427,6 +427,7 @@ impl StateView for ProvenState {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use fdl_crypto::{KeyPair, Signer};
     use fdl_types::{ChainParams, GenesisValidator};

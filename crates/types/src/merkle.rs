@@ -120,7 +120,7 @@ mod tests {
             let items: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 3]).collect();
             let root = merkle_root(s, &items);
             for (i, item) in items.iter().enumerate() {
-                let path = merkle_path(s, &items, i).unwrap();
+                let path = merkle_path(s, &items, i).expect("index in range");
                 assert_eq!(root_from_path(s, item, i, n, &path), Some(root), "n={n} i={i}");
                 // Another item, index, count or a path one hash short does not give the root.
                 assert_ne!(root_from_path(s, b"x", i, n, &path), Some(root));
