@@ -454,6 +454,11 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
     }
     println!("  issuer key           {}", record.issuer_key.display());
     println!("  record               {}", dir.join("devnet.json").display());
+    println!(
+        "  trust anchor         {} (genesis {}; fdl query verifies reads from it)",
+        dir.join("genesis.json").display(),
+        genesis.hash()
+    );
     println!("try: fdl query status --rpc {}", nodes[0].rpc);
     println!("Ctrl-C stops the devnet");
     let mut tick = tokio::time::interval(Duration::from_millis(500));

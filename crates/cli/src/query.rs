@@ -104,6 +104,11 @@ fn not_verified(what: &str, e: &str, json: bool) -> anyhow::Result<i32> {
 /// An SDK failure of a verified read: API errors as usual, anything else as not verified.
 fn read_failed(what: &str, e: SdkError, json: bool) -> anyhow::Result<i32> {
     match e {
+        SdkError::Api { code, message, status, .. } if json => {
+            let out = serde_json::json!({"code": code, "message": message, "http_status": status, "verified": false});
+            print_json(&out)?;
+            Ok(1)
+        }
         e @ SdkError::Api { .. } => api_error(e, json),
         e => not_verified(what, &e.to_string(), json),
     }
