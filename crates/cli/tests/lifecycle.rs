@@ -250,6 +250,19 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
     let c = fdl_sdk::Client::new(&rpc).unwrap();
     let h1 = rt.block_on(c.status()).unwrap().height;
     assert!(h1 >= 1);
+    // The devnet records its genesis as the default trust anchor of verified reads.
+    let genesis = fdl_types::Genesis::load(&dir.join("genesis.json")).unwrap();
+    assert_eq!(rec["genesis_hash"], genesis.hash().to_hex());
+    let out = Command::new(FDL)
+        .args(["query", "account", &"00".repeat(20), "--rpc", nodes[2]["rpc"].as_str().unwrap(), "--json"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["genesis_hash"], genesis.hash().to_hex());
     // Ctrl-C stops the devnet and its node.
     let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
