@@ -31,6 +31,9 @@ pub struct NodeConfig {
     /// `validator` (votes) or `observer` (verifies and stores every block, never votes).
     #[serde(default)]
     pub role: NodeRole,
+    /// The API's limits: connections, timeouts, stream subscribers, request rates, audit scans.
+    #[serde(default)]
+    pub api: fdl_rpc::ApiLimits,
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
@@ -137,6 +140,7 @@ impl NodeConfig {
             mempool_capacity: default_capacity(),
             sig_cache_mb: default_sig_cache_mb(),
             role,
+            api: fdl_rpc::ApiLimits::default(),
             p2p,
             base_dir: base_dir.to_path_buf(),
         }
@@ -154,6 +158,7 @@ impl NodeConfig {
         if c.mempool_capacity == 0 {
             return Err(NodeError::Config("mempool_capacity must be positive".into()));
         }
+        c.api.validate().map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         Ok(c)
     }
 

@@ -3,7 +3,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
     extract::{
         Path, Query, State,
@@ -556,19 +556,32 @@ pub(crate) async fn method_not_allowed() -> ApiError {
         (status = 101, description = "Switching to the WebSocket protocol. The server then sends one JSON text message per committed block, or a `lagged` message when the subscriber fell behind; each is a `StreamMessageView`. Clients send only control frames.", body = StreamMessageView),
         (status = 400, description = "`websocket_required`: not a WebSocket upgrade request; or `invalid_request`: a bad query", body = ErrorView),
         (status = 426, description = "`websocket_required`: the connection cannot be upgraded", body = ErrorView),
+        (status = 503, description = "`too_many_subscribers`: the node serves as many subscribers as it allows", body = ErrorView),
     )
 )]
 pub(crate) async fn stream(
     State(ctx): Ctx,
+    Extension(guard): Extension<Arc<crate::limits::Guard>>,
     q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
+    let permit = guard.subscribers.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_subscribers",
+            format!("this node serves at most {} stream subscribers: retry later", guard.limits.max_stream_subscribers),
+        )
+    })?;
     let rx = ctx.parts.blocks.subscribe();
     let with_events = q.events.unwrap_or(true);
     // Clients only send control frames; a subscriber that stops reading is dropped (see pump).
-    Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
+    // The permit is held for as long as the subscriber is served.
+    Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| async move {
+        pump(socket, rx, ctx, with_events).await;
+        drop(permit);
+    }))
 }
 
 /// `?events=` of `GET /v1/stream`.

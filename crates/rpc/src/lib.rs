@@ -10,6 +10,7 @@
 mod error;
 mod governance;
 mod handlers;
+mod limits;
 pub mod openapi;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -20,6 +21,7 @@ use fdl_crypto::Address;
 pub use error::ApiError;
 pub use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 pub use handlers::RELAYED_HEADER;
+pub use limits::ApiLimits;
 
 /// Largest request body accepted (a batch of transactions fits well within it).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -47,6 +49,8 @@ pub struct RpcContext {
     pub ledger: Arc<dyn Ledger>,
     /// Where client-submitted transactions go to be forwarded to peers (none on a one-node chain).
     pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
+    /// Connections, timeouts, subscribers, request rates and audit scans.
+    pub limits: ApiLimits,
 }
 
 /// Declares the API's routes once: [`ROUTES`] lists them (for the OpenAPI test and for clients)
@@ -86,13 +90,22 @@ routes! {
     get "/metrics" => handlers::metrics,
 }
 
-/// The API's routes ([`ROUTES`]), with JSON answers for unknown routes and wrong methods.
+/// The API's routes ([`ROUTES`]), with JSON answers for unknown routes and wrong methods, the
+/// request timeout and, for requests served by [`serve_on`], the per-client rate limit.
 pub fn router(ctx: RpcContext) -> Router {
-    routes()
+    app(ctx).0
+}
+
+fn app(ctx: RpcContext) -> (Router, Arc<limits::Guard>) {
+    let guard = Arc::new(limits::Guard::new(ctx.limits.clone()));
+    let router = routes()
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(ctx))
+        .layer(axum::Extension(guard.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), limits::guard))
+        .with_state(Arc::new(ctx));
+    (router, guard)
 }
 
 /// Binds `addr` and serves the API until `shutdown` resolves.
@@ -108,7 +121,10 @@ pub async fn serve(
     serve_on(listener, ctx, shutdown).await
 }
 
-/// Serves the API on an already-bound listener until `shutdown` resolves.
+/// Serves the API on an already-bound listener until `shutdown` resolves, within
+/// [`RpcContext::limits`]: at most `max_connections` connections, each closed when it takes
+/// longer than `header_read_timeout_ms` to send a request's headers. The requests in flight then
+/// finish.
 ///
 /// # Errors
 /// I/O errors serving.
@@ -117,5 +133,6 @@ pub async fn serve_on(
     ctx: RpcContext,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+    let (router, guard) = app(ctx);
+    limits::serve(listener, router, guard, shutdown).await
 }
