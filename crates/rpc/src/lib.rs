@@ -7,6 +7,7 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod cache;
 mod error;
 mod governance;
 mod handlers;

@@ -113,12 +113,20 @@ const LIMITER_SWEEP: Duration = Duration::from_secs(60);
 
 type KeyedLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
 
+/// Most store reads, scans and certificate checks of the API running at once on the runtime's
+/// blocking threads, which consensus uses too: more requests wait for their turn.
+const BLOCKING_READS: usize = 8;
+
 /// The runtime state of the limits, shared by every connection and request.
 pub(crate) struct Guard {
     pub(crate) limits: ApiLimits,
     limiter: Option<KeyedLimiter>,
     /// Permits of `/v1/stream` subscribers.
     pub(crate) subscribers: Arc<Semaphore>,
+    /// Permits of blocking reads.
+    reads: Semaphore,
+    /// Repeated expensive reads.
+    pub(crate) cache: crate::cache::ReadCache,
 }
 
 impl Guard {
@@ -128,7 +136,23 @@ impl Guard {
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
         });
         let subscribers = Arc::new(Semaphore::new(limits.max_stream_subscribers));
-        Guard { limits, limiter, subscribers }
+        Guard {
+            limits,
+            limiter,
+            subscribers,
+            reads: Semaphore::new(BLOCKING_READS),
+            cache: crate::cache::ReadCache::default(),
+        }
+    }
+
+    /// Runs `read` (store reads and scans, certificate checks) on a blocking thread, off the
+    /// async workers, at most [`BLOCKING_READS`] at once.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _turn = self.reads.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(read).await.map_err(ApiError::internal)?
     }
 
     /// `Err(wait)` when `peer` is over its rate.
