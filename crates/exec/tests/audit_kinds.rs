@@ -24,7 +24,8 @@ fn audited_literals(text: &str) -> BTreeSet<String> {
         .step_by(2)
         .filter(|s| {
             AUDIT_PREFIXES.iter().any(|p| {
-                s.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                s.strip_prefix(p)
+                    .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
             })
         })
         .map(str::to_string)

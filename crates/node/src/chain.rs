@@ -398,6 +398,6 @@ impl Ledger for Chain {
         if let Some((_, n)) = self.nodes_cache.lock().iter().find(|(v, _)| *v == version) {
             return Ok(n.clone());
         }
-        Ok(fdl_exec::gov::active_nodes(&self.state.at(version))?)
+        fdl_exec::gov::active_nodes(&self.state.at(version))
     }
 }

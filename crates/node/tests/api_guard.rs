@@ -253,9 +253,8 @@ async fn a_flood_of_one_senders_refusals_does_not_push_out_another_senders() {
     let (status, _, body) = api.get("/v1/audit?kind=identity.refused_at_admission").await;
     assert_eq!(status, 200, "{body}");
     let records = body["records"].as_array().unwrap();
-    let of = |k: &KeyPair| {
-        records.iter().filter(|r| r["account"] == k.address().to_hex()).cloned().collect::<Vec<Value>>()
-    };
+    let of =
+        |k: &KeyPair| records.iter().filter(|r| r["account"] == k.address().to_hex()).cloned().collect::<Vec<Value>>();
     let attr = |r: &Value, name: &str| {
         r["attrs"].as_array().unwrap().iter().find(|a| a[0] == name).map(|a| a[1].as_str().unwrap().to_string())
     };

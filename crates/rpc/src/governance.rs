@@ -34,7 +34,6 @@ fn latest(ctx: &RpcContext) -> ApiResult<StateAt<'_>> {
     Ok(ctx.parts.state.at(version))
 }
 
-
 /// `GET /v1/members`: the member institutions in force, with their CAs and nodes.
 #[utoipa::path(get, path = "/v1/members", tag = "governance", responses(
     (status = 200, description = "The member institutions with their CAs and nodes", body = Vec<MemberView>),
@@ -367,21 +366,21 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery, max_scan: usize) -> ApiResult<A
             return false;
         }
         match serde_json::from_slice::<AuditView>(bytes) {
-        Ok(r) => {
-            if matches(q, &r) {
-                if records.len() >= limit {
-                    truncated = true;
-                    return false;
+            Ok(r) => {
+                if matches(q, &r) {
+                    if records.len() >= limit {
+                        truncated = true;
+                        return false;
+                    }
+                    records.push(r);
                 }
-                records.push(r);
+                true
             }
-            true
+            Err(e) => {
+                bad = Some(e.to_string());
+                false
+            }
         }
-        Err(e) => {
-            bad = Some(e.to_string());
-            false
-        }
-    }
     };
     // An account or an institution is looked up in the index instead of scanning every record.
     let key = match (&q.account, &q.org) {

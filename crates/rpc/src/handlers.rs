@@ -503,8 +503,7 @@ fn status_view(ctx: &RpcContext, cache: &crate::cache::ReadCache) -> ApiResult<S
         node_id: ctx.node_id.to_hex(),
         node_name: ctx.node_name.clone(),
         peers: ctx.peers.read().clone(),
-        validators: crate::governance::active_validator_count(ctx, cache)
-            .unwrap_or(ctx.parts.genesis.validators.len()),
+        validators: crate::governance::active_validator_count(ctx, cache).unwrap_or(ctx.parts.genesis.validators.len()),
         mempool_size: ctx.parts.mempool.len(),
         role: ctx.role.clone(),
         consensus: {

@@ -14,7 +14,7 @@ use std::{
 
 use fdl_crypto::{KeyPair, Signer, Suite};
 use fdl_mempool::{Mempool, MempoolConfig};
-use fdl_node::{ChainParts, Chain};
+use fdl_node::{Chain, ChainParts};
 use fdl_rpc::{ApiLimits, Ledger, Metrics, RpcContext};
 use fdl_state::StateDb;
 use fdl_storage::{RedbStore, Store};
@@ -78,11 +78,7 @@ pub async fn start(suite: Suite, limits: ApiLimits) -> Api {
             peer_id: None,
             certificate: Some(fdl_pki::to_pem(&cert).unwrap()),
         }],
-        members: vec![GenesisMember {
-            name: "Bank A".into(),
-            ca_cert: fdl_pki::to_pem(&ca).unwrap(),
-            committee: true,
-        }],
+        members: vec![GenesisMember { name: "Bank A".into(), ca_cert: fdl_pki::to_pem(&ca).unwrap(), committee: true }],
         regulator: None,
         observers: vec![],
         balances: vec![],
