@@ -121,30 +121,74 @@ struct Inner {
 }
 
 /// Most admission refusals waiting in memory to be stored (the node stores them every second,
-/// before every audit query and when it stops); a flood beyond it in between loses the oldest,
-/// and the loss is logged.
+/// before every audit query and when it stops). Repeated refusals of one sender for one reason
+/// are counted in one record, so only a flood from more distinct senders than this in between
+/// loses the oldest, and the loss is logged.
 pub const MAX_PENDING_REFUSALS: usize = 10_000;
 
 /// Most admission refusals kept in the node's store for the audit log (the oldest go first).
 pub const MAX_STORED_REFUSALS: u64 = 1_000_000;
 
-/// A transaction refused at admission by the identity rules (revoked, expired, foreign or
+/// Transactions refused at admission by the identity rules (revoked, expired, foreign or
 /// unknown certificate, frozen or locked account). Such a transaction never reaches a block, so
-/// the node keeps the last [`MAX_STORED_REFUSALS`] in its own store for the audit log (STD-13.4).
+/// the node keeps the last [`MAX_STORED_REFUSALS`] records in its own store for the audit log
+/// (STD-13.4). One record counts the refusals of one sender for one reason between two stores
+/// (about a second): a sender resubmitting a refused transaction in a loop adds one record per
+/// store, not one per attempt, and cannot push other senders' refusals out of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// When (local clock, ms since the Unix epoch).
+    /// When the first of them happened (local clock, ms since the Unix epoch).
     pub time_ms: u64,
-    /// The chain height at the time.
+    /// When the last of them happened.
+    pub last_ms: u64,
+    /// How many refusals the record counts (at least 1).
+    pub count: u64,
+    /// The chain height at the first.
     pub height: u64,
-    /// The transaction id.
+    /// The id of the last refused transaction.
     pub tx_id: Hash,
     /// The signer key's address.
     pub account: Address,
-    /// The method called.
+    /// The method the last one called.
     pub method: &'static str,
     /// Why.
     pub code: StatusCode,
+}
+
+/// Refusals not yet stored, one record per (sender, reason), oldest first.
+#[derive(Default)]
+struct PendingRefusals {
+    order: VecDeque<(Address, &'static str)>,
+    by_key: HashMap<(Address, &'static str), Refusal>,
+    /// Refusals lost to an overflow since the last store.
+    dropped: u64,
+}
+
+impl PendingRefusals {
+    fn add(&mut self, r: Refusal) {
+        let key = (r.account, r.code.as_str());
+        if let Some(agg) = self.by_key.get_mut(&key) {
+            agg.count = agg.count.saturating_add(r.count);
+            agg.last_ms = agg.last_ms.max(r.last_ms);
+            agg.tx_id = r.tx_id;
+            agg.method = r.method;
+            return;
+        }
+        if self.order.len() >= MAX_PENDING_REFUSALS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            let lost = self.by_key.remove(&oldest).map_or(1, |r| r.count);
+            self.dropped = self.dropped.saturating_add(lost);
+        }
+        self.order.push_back(key);
+        self.by_key.insert(key, r);
+    }
+
+    fn take(&mut self) -> (Vec<Refusal>, u64) {
+        let mut by_key = std::mem::take(&mut self.by_key);
+        let batch = self.order.drain(..).filter_map(|k| by_key.remove(&k)).collect();
+        (batch, std::mem::take(&mut self.dropped))
+    }
 }
 
 impl Refusal {
@@ -162,6 +206,8 @@ impl Refusal {
                 ("account".into(), self.account.to_hex()),
                 ("method".into(), self.method.into()),
                 ("reason".into(), self.code.as_str().into()),
+                ("count".into(), self.count.to_string()),
+                ("last_ms".into(), self.last_ms.to_string()),
             ],
             local: true,
         }
@@ -186,7 +232,7 @@ pub struct Mempool {
     /// list changes identity state (the epoch moves).
     identity: Mutex<(u64, u64, IdentityMemo)>,
     /// Refusals not yet stored, and how many a flood made the pool drop since the last store.
-    refusals: Mutex<(VecDeque<Refusal>, u64)>,
+    refusals: Mutex<PendingRefusals>,
     /// Held while a batch of refusals is taken and stored: a flush that returns has stored every
     /// refusal made before it began (an audit query sees them), and a failed write is retried by
     /// the next flush.
@@ -214,7 +260,7 @@ impl Mempool {
             state,
             params: RwLock::new(params),
             identity: Mutex::new((height, u64::MAX, HashMap::new())),
-            refusals: Mutex::new((VecDeque::new(), 0)),
+            refusals: Mutex::new(PendingRefusals::default()),
             flush_lock: Mutex::new(()),
             config,
             height: AtomicU64::new(height),
@@ -395,13 +441,10 @@ impl Mempool {
             }
         };
         if let Err(code) = verdict {
-            let mut r = self.refusals.lock();
-            if r.0.len() >= MAX_PENDING_REFUSALS {
-                r.0.pop_front();
-                r.1 += 1;
-            }
-            r.0.push_back(Refusal {
+            self.refusals.lock().add(Refusal {
                 time_ms: now,
+                last_ms: now,
+                count: 1,
                 height: version,
                 tx_id: tx.id(),
                 account: tx.body.signer.address(),
@@ -425,10 +468,10 @@ impl Mempool {
         let _flushing = self.flush_lock.lock();
         let (batch, dropped) = {
             let mut r = self.refusals.lock();
-            if r.0.is_empty() {
+            if r.order.is_empty() {
                 return Ok(());
             }
-            (std::mem::take(&mut r.0), std::mem::take(&mut r.1))
+            r.take()
         };
         if dropped > 0 {
             tracing::warn!(
@@ -445,14 +488,17 @@ impl Mempool {
             })
             .collect();
         if let Err(e) = self.store.append_local_audit(&records, MAX_STORED_REFUSALS) {
-            // Kept for the next call, newest first, within the bound.
+            // Kept for the next call (merged with the newer ones), within the bound.
             let mut r = self.refusals.lock();
-            let mut kept = batch;
-            kept.append(&mut r.0);
-            let excess = kept.len().saturating_sub(MAX_PENDING_REFUSALS);
-            kept.drain(..excess);
-            r.0 = kept;
-            r.1 += dropped + excess as u64;
+            let mut newer = std::mem::take(&mut *r);
+            for old in batch {
+                r.add(old);
+            }
+            let (newer_batch, newer_dropped) = newer.take();
+            for n in newer_batch {
+                r.add(n);
+            }
+            r.dropped = r.dropped.saturating_add(dropped).saturating_add(newer_dropped);
             return Err(e);
         }
         tracing::info!(refusals = records.len(), "admission refusals stored in the audit log");
@@ -576,5 +622,57 @@ impl Mempool {
     /// Latest committed height known to the pool.
     pub fn height(&self) -> u64 {
         self.height.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(account: u8, code: StatusCode, t: u64) -> Refusal {
+        Refusal {
+            time_ms: t,
+            last_ms: t,
+            count: 1,
+            height: 3,
+            tx_id: Hash([account; 32]),
+            account: Address([account; 20]),
+            method: "bank.transfer",
+            code,
+        }
+    }
+
+    #[test]
+    fn repeated_refusals_of_a_sender_for_a_reason_are_counted_in_one_record() {
+        let mut p = PendingRefusals::default();
+        for t in 0..100_000 {
+            p.add(refusal(1, StatusCode::CertificateRequired, 1_000 + t));
+        }
+        p.add(refusal(2, StatusCode::CertificateRevoked, 5_000));
+        p.add(refusal(1, StatusCode::AccountFrozen, 6_000));
+        let (batch, dropped) = p.take();
+        assert_eq!(dropped, 0);
+        assert_eq!(batch.len(), 3, "{batch:?}");
+        assert_eq!((batch[0].count, batch[0].time_ms, batch[0].last_ms), (100_000, 1_000, 100_999));
+        assert_eq!((batch[1].account, batch[1].count), (Address([2; 20]), 1));
+        assert_eq!((batch[2].code, batch[2].count), (StatusCode::AccountFrozen, 1));
+        let view = batch[0].audit_view();
+        assert!(view.attrs.contains(&("count".into(), "100000".into())), "{view:?}");
+        assert_eq!(p.take().0.len(), 0, "taken once");
+    }
+
+    #[test]
+    fn only_more_distinct_senders_than_the_bound_drop_the_oldest() {
+        let mut p = PendingRefusals::default();
+        for i in 0..MAX_PENDING_REFUSALS as u32 + 2 {
+            let mut r = refusal(0, StatusCode::CertificateRequired, u64::from(i));
+            r.account.0[..4].copy_from_slice(&i.to_be_bytes());
+            r.count = 2;
+            p.add(r);
+        }
+        let (batch, dropped) = p.take();
+        assert_eq!(batch.len(), MAX_PENDING_REFUSALS);
+        assert_eq!(dropped, 4, "two records of two refusals each");
+        assert_eq!(batch[0].time_ms, 2, "the oldest went first");
     }
 }

@@ -35,6 +35,9 @@ pub struct NodeConfig {
     /// (`fdl_certificates_expiring`), so an alert fires before an expiry stops a node.
     #[serde(default = "default_cert_expiry_warning_days")]
     pub cert_expiry_warning_days: u64,
+    /// The API's limits: connections, timeouts, stream subscribers, request rates, audit scans.
+    #[serde(default)]
+    pub api: fdl_rpc::ApiLimits,
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
@@ -146,6 +149,7 @@ impl NodeConfig {
             sig_cache_mb: default_sig_cache_mb(),
             role,
             cert_expiry_warning_days: default_cert_expiry_warning_days(),
+            api: fdl_rpc::ApiLimits::default(),
             p2p,
             base_dir: base_dir.to_path_buf(),
         }
@@ -163,6 +167,7 @@ impl NodeConfig {
         if c.mempool_capacity == 0 {
             return Err(NodeError::Config("mempool_capacity must be positive".into()));
         }
+        c.api.validate().map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         Ok(c)
     }
 

@@ -130,6 +130,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         role: config.role.as_str().into(),
         cert_expiry_warning_days: config.cert_expiry_warning_days,
         relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
+        limits: api_limits(&config),
     };
     let nodes = chain.nodes_at(chain.height())?;
     let joining = config.p2p.as_ref().is_some_and(|p| p.joining);
@@ -170,6 +171,30 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }
     tracing::info!(height = chain.height(), "node stopped");
     result
+}
+
+/// The API's limits of `config`, with the peers' API hosts (given as IP addresses) exempt from
+/// the rate limit: they forward client transactions in bursts.
+fn api_limits(config: &NodeConfig) -> fdl_rpc::ApiLimits {
+    let mut limits = config.api.clone();
+    let peer_hosts = config.p2p.iter().flat_map(|p| p.peers.iter()).filter_map(|p| p.rpc.as_deref()).filter_map(url_ip);
+    for ip in peer_hosts {
+        if !limits.rate_limit_exempt.contains(&ip) {
+            limits.rate_limit_exempt.push(ip);
+        }
+    }
+    limits
+}
+
+/// The host of an `http://host:port/...` URL when it is an IP address.
+fn url_ip(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h).parse().ok()
 }
 
 /// How often a node stores the admission refusals it has kept in memory.
@@ -321,4 +346,18 @@ async fn run_bft(
         .await
         .map_err(|e| NodeError::Invariant(format!("consensus task panicked: {e}")))?
         .map_err(|e| NodeError::Invariant(format!("consensus: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_ip;
+
+    #[test]
+    fn peer_api_hosts_given_as_addresses_are_found() {
+        assert_eq!(url_ip("http://10.0.0.7:8545"), Some([10, 0, 0, 7].into()));
+        assert_eq!(url_ip("http://10.0.0.7:8545/v1"), Some([10, 0, 0, 7].into()));
+        assert_eq!(url_ip("http://[::1]:8545/"), Some(std::net::Ipv6Addr::LOCALHOST.into()));
+        assert_eq!(url_ip("https://node-2.example:443"), None);
+        assert_eq!(url_ip("10.0.0.8"), Some([10, 0, 0, 8].into()));
+    }
 }

@@ -2,10 +2,10 @@
 //! certificates, revocations, proposals, the access policy, parameters and the audit log. All read
 //! the latest committed state.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
 };
 use fdl_crypto::Hash;
@@ -14,16 +14,17 @@ use fdl_state::StateAt;
 use fdl_types::{
     NodeRole,
     api::{
-        AclView, AuditListView, AuditQuery, AuditView, CertView, ErrorView, GenesisView, MemberNodeView, MemberView,
-        ParamsView, ProposalListView, ProposalView, ProvenEntryView, RegisteredCertView, RevocationListView,
-        RevocationView, ValidatorSetProofView, ValidatorView, ValidatorsView, audit_account_key, audit_org_key,
+        AclView, AuditListView, AuditQuery, AuditView, ErrorView, GenesisView, MemberNodeView, MemberView, ParamsView,
+        ProposalListView, ProposalView, ProvenEntryView, RegisteredCertView, RevocationListView, RevocationView,
+        ValidatorSetProofView, ValidatorView, ValidatorsView, audit_account_key, audit_org_key,
     },
 };
 use serde::Deserialize;
 
-use crate::{ApiError, RpcContext, handlers::ApiResult};
+use crate::{ApiError, RpcContext, cache::ReadCache, handlers::ApiResult, limits::Guard};
 
-type Ctx = State<std::sync::Arc<RpcContext>>;
+type Ctx = State<Arc<RpcContext>>;
+type G = Extension<Arc<Guard>>;
 
 /// Most audit records one query returns.
 pub const MAX_AUDIT_RECORDS: usize = 1_000;
@@ -33,30 +34,25 @@ fn latest(ctx: &RpcContext) -> ApiResult<StateAt<'_>> {
     Ok(ctx.parts.state.at(version))
 }
 
-pub(crate) fn cert_view_der(der: &[u8]) -> Option<CertView> {
-    let i = fdl_pki::parse(der).ok()?;
-    Some(CertView {
-        common_name: i.common_name,
-        org: i.org,
-        role: i.role.map(|r| r.as_str().to_string()),
-        serial: i.serial,
-        not_before: i.not_before,
-        not_after: i.not_after,
-    })
-}
-
 /// `GET /v1/members`: the member institutions in force, with their CAs and nodes.
 #[utoipa::path(get, path = "/v1/members", tag = "governance", responses(
     (status = 200, description = "The member institutions with their CAs and nodes", body = Vec<MemberView>),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
-pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>> {
-    let view = latest(&ctx)?;
+pub(crate) async fn members(State(ctx): Ctx, Extension(g): G) -> ApiResult<Json<Vec<MemberView>>> {
+    let guard = g.clone();
+    g.blocking(move || members_view(&ctx, &guard.cache)).await.map(Json)
+}
+
+fn members_view(ctx: &RpcContext, cache: &ReadCache) -> ApiResult<Vec<MemberView>> {
+    let suite = ctx.parts.genesis.suite;
+    let view = latest(ctx)?;
     let members = read::members(&view).map_err(ApiError::internal)?;
     let nodes = read::nodes(&view).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
-        let ca = cert_view_der(&m.ca_cert)
+        let ca = cache
+            .cert_view(suite, &m.ca_cert)
             .ok_or_else(|| ApiError::internal(format!("the CA of {} is unreadable", m.name)))?;
         let nodes = nodes
             .iter()
@@ -66,12 +62,17 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
                 role: n.role.as_str().into(),
                 public_key: hex::encode(&n.public_key),
                 peer_id: (!n.peer_id.is_empty()).then(|| n.peer_id.clone()),
-                certificate: cert_view_der(&n.certificate),
+                certificate: cache.cert_view(suite, &n.certificate),
             })
             .collect();
         out.push(MemberView { name: m.name, ca, nodes, committee: m.committee, since: m.since });
     }
-    Ok(Json(out))
+    Ok(out)
+}
+
+/// The active node set after committed `version`, from the API's cache.
+fn nodes_at(ctx: &RpcContext, cache: &ReadCache, version: u64) -> ApiResult<Arc<Vec<fdl_types::NodeSpec>>> {
+    cache.nodes(version, || ctx.ledger.nodes_at(version)).map_err(ApiError::internal)
 }
 
 /// Escapes a Prometheus label value.
@@ -89,12 +90,12 @@ pub(crate) fn certificate_metrics(ctx: &RpcContext, now_s: u64, out: &mut String
     let (Ok(members), Ok(nodes)) = (read::members(&view), read::nodes(&view)) else { return };
     let mut certs: Vec<(String, &'static str, String, u64)> = Vec::new();
     for m in &members {
-        if let Some(c) = cert_view_der(&m.ca_cert) {
+        if let Some(c) = crate::cache::cert_view_der(&m.ca_cert) {
             certs.push((m.name.clone(), "ca", m.name.clone(), c.not_after));
         }
     }
     for n in &nodes {
-        if let Some(c) = cert_view_der(&n.certificate) {
+        if let Some(c) = crate::cache::cert_view_der(&n.certificate) {
             certs.push((n.org.clone(), "node", n.name.clone(), c.not_after));
         }
     }
@@ -117,9 +118,9 @@ pub(crate) fn certificate_metrics(ctx: &RpcContext, now_s: u64, out: &mut String
 }
 
 /// How many validators are active after the latest block.
-pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
+pub(crate) fn active_validator_count(ctx: &RpcContext, cache: &ReadCache) -> Option<usize> {
     let view = latest(ctx).ok()?;
-    Some(ctx.ledger.nodes_at(view.version).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
+    Some(nodes_at(ctx, cache, view.version).ok()?.iter().filter(|n| n.role == NodeRole::Validator).count())
 }
 
 /// `?height=H` of `GET /v1/validators`.
@@ -141,17 +142,23 @@ pub(crate) struct ValidatorsQuery {
 ))]
 pub(crate) async fn validators(
     State(ctx): Ctx,
+    Extension(g): G,
     q: Result<Query<ValidatorsQuery>, QueryRejection>,
 ) -> ApiResult<Json<ValidatorsView>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
-    let mut view = latest(&ctx)?;
+    let guard = g.clone();
+    g.blocking(move || validators_view(&ctx, &guard.cache, &q)).await.map(Json)
+}
+
+fn validators_view(ctx: &RpcContext, cache: &ReadCache, q: &ValidatorsQuery) -> ApiResult<ValidatorsView> {
+    let mut view = latest(ctx)?;
     if let Some(h) = q.height {
         if h == 0 || h > view.version.saturating_add(1) {
             return Err(ApiError::not_found("block_not_found", format!("no block {h} yet")));
         }
         view.version = h - 1;
     }
-    let nodes = ctx.ledger.nodes_at(view.version).map_err(ApiError::internal)?;
+    let nodes = nodes_at(ctx, cache, view.version)?;
     let suite = ctx.parts.genesis.suite;
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| n.role == NodeRole::Validator) {
@@ -164,7 +171,7 @@ pub(crate) async fn validators(
         });
     }
     let total_power = out.iter().map(|v| v.power).sum();
-    Ok(Json(ValidatorsView { validators: out, total_power, height: view.version }))
+    Ok(ValidatorsView { validators: out, total_power, height: view.version })
 }
 
 /// `GET /v1/validators/{height}/proof`: the state entries the validator set deciding block
@@ -228,17 +235,22 @@ pub(crate) async fn genesis(State(ctx): Ctx) -> ApiResult<Json<GenesisView>> {
 ))]
 pub(crate) async fn certificate(
     State(ctx): Ctx,
+    Extension(g): G,
     hash: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<RegisteredCertView>> {
     let Path(hash) = hash.map_err(|e| ApiError::bad_request("invalid_hash", e.body_text()))?;
     let h: Hash = hash.parse().map_err(|e| ApiError::bad_request("invalid_hash", format!("{hash:?}: {e}")))?;
-    let view = latest(&ctx)?;
+    g.blocking(move || certificate_view(&ctx, h)).await.map(Json)
+}
+
+fn certificate_view(ctx: &RpcContext, h: Hash) -> ApiResult<RegisteredCertView> {
+    let view = latest(ctx)?;
     let rec = read::certificate(&view, &h)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("certificate_not_found", format!("no certificate {h} is registered")))?;
     let revoked = read::revocation(&view, &rec.org, &rec.serial).map_err(ApiError::internal)?;
     let pem = fdl_pki::to_pem(&rec.der).unwrap_or_default();
-    Ok(Json(RegisteredCertView {
+    Ok(RegisteredCertView {
         hash: h,
         account: rec.account,
         org: rec.org,
@@ -251,7 +263,7 @@ pub(crate) async fn certificate(
         registered: rec.registered,
         revoked: revoked.map(|r| r.view()),
         pem,
-    }))
+    })
 }
 
 /// `?from=N&limit=M` of `GET /v1/revocations`.
@@ -275,15 +287,22 @@ pub(crate) struct RevocationsQuery {
 ))]
 pub(crate) async fn revocations(
     State(ctx): Ctx,
+    Extension(g): G,
     q: Result<Query<RevocationsQuery>, QueryRejection>,
 ) -> ApiResult<Json<RevocationListView>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let limit = q.limit.map_or(MAX_AUDIT_RECORDS, |l| l.min(MAX_AUDIT_RECORDS as u64) as usize);
-    let view = latest(&ctx)?;
-    let list = read::revocations(&view, q.from.unwrap_or(0), limit).map_err(ApiError::internal)?;
-    let revocations =
-        list.into_iter().map(|(org, serial, r)| RevocationView { org, serial, height: r.height, by: r.by }).collect();
-    Ok(Json(RevocationListView { height: view.version, revocations }))
+    g.blocking(move || {
+        let view = latest(&ctx)?;
+        let list = read::revocations(&view, q.from.unwrap_or(0), limit).map_err(ApiError::internal)?;
+        let revocations = list
+            .into_iter()
+            .map(|(org, serial, r)| RevocationView { org, serial, height: r.height, by: r.by })
+            .collect();
+        Ok(RevocationListView { height: view.version, revocations })
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /v1/proposals`: every proposal, newest first, with its votes and outcome.
@@ -291,16 +310,20 @@ pub(crate) async fn revocations(
     (status = 200, description = "The proposals, newest first (at most 1000)", body = ProposalListView),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
-pub(crate) async fn proposals(State(ctx): Ctx) -> ApiResult<Json<ProposalListView>> {
-    let view = latest(&ctx)?;
-    let next = read::next_proposal(&view).map_err(ApiError::internal)?;
-    let mut proposals = Vec::new();
-    for id in (1..next).rev().take(MAX_AUDIT_RECORDS) {
-        if let Some(p) = read::proposal(&view, id).map_err(ApiError::internal)? {
-            proposals.push(p.view(view.version));
+pub(crate) async fn proposals(State(ctx): Ctx, Extension(g): G) -> ApiResult<Json<ProposalListView>> {
+    g.blocking(move || {
+        let view = latest(&ctx)?;
+        let next = read::next_proposal(&view).map_err(ApiError::internal)?;
+        let mut proposals = Vec::new();
+        for id in (1..next).rev().take(MAX_AUDIT_RECORDS) {
+            if let Some(p) = read::proposal(&view, id).map_err(ApiError::internal)? {
+                proposals.push(p.view(view.version));
+            }
         }
-    }
-    Ok(Json(ProposalListView { height: view.version, proposals }))
+        Ok(ProposalListView { height: view.version, proposals })
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /v1/proposals/{id}`.
@@ -385,23 +408,51 @@ fn first_height_at(ctx: &RpcContext, from: u64, to: u64, past: impl Fn(u64) -> b
 /// `GET /v1/audit`: identity, account, credential, permission and governance events, refusals
 /// included, filtered by account, institution, kind and time or height range (STD-13.4, 16.1).
 #[utoipa::path(get, path = "/v1/audit", tag = "governance", params(AuditQuery), responses(
-    (status = 200, description = "The matching audit records, oldest first", body = AuditListView),
-    (status = 400, description = "`invalid_request`: a bad or unknown query parameter", body = ErrorView),
+    (status = 200, description = "The matching audit records, oldest first; `truncated` when more match than `limit`, or when the query read as many records as the node allows (`api.max_audit_scan`) before it was done", body = AuditListView),
+    (status = 400, description = "`invalid_request`: a bad or unknown query parameter; `unknown_kind`: `kind` is neither an audit kind nor a prefix of them (the message lists them); `invalid_range`: `from_ms` after `to_ms`, or `from_height` after `to_height`", body = ErrorView),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
 pub(crate) async fn audit(
     State(ctx): Ctx,
+    Extension(g): G,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<AuditListView>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    check_audit_query(&q)?;
+    let max_scan = g.limits.max_audit_scan;
     // Store reads and decoding: off the async workers.
-    tokio::task::spawn_blocking(move || audit_query(&ctx, &q)).await.map_err(ApiError::internal)?.map(Json)
+    g.blocking(move || audit_query(&ctx, &q, max_scan)).await.map(Json)
 }
 
-/// Most of this node's own refusal records one audit query reads (the answer says `truncated`).
-pub const MAX_LOCAL_SCAN: usize = 100_000;
+/// The cheap checks of an audit query, before anything is read.
+fn check_audit_query(q: &AuditQuery) -> ApiResult<()> {
+    if let Some(k) = &q.kind
+        && !fdl_types::api::is_known_audit_filter(k)
+    {
+        return Err(ApiError::bad_request(
+            "unknown_kind",
+            format!(
+                "kind={k:?} is not an audit kind; the kinds: {}; or a prefix: {}",
+                fdl_types::api::AUDIT_KINDS.join(", "),
+                fdl_types::api::AUDIT_PREFIXES.join(", ")
+            ),
+        ));
+    }
+    if let (Some(from), Some(to)) = (q.from_ms, q.to_ms)
+        && from > to
+    {
+        return Err(ApiError::bad_request("invalid_range", format!("from_ms {from} is after to_ms {to}")));
+    }
+    if let (Some(from), Some(to)) = (q.from_height, q.to_height)
+        && from > to
+    {
+        return Err(ApiError::bad_request("invalid_range", format!("from_height {from} is after to_height {to}")));
+    }
+    Ok(())
+}
 
-fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
+/// Runs an audit query reading at most `max_scan` records in all (on chain and this node's own).
+fn audit_query(ctx: &RpcContext, q: &AuditQuery, max_scan: usize) -> ApiResult<AuditListView> {
     let limit = q.limit.unwrap_or(MAX_AUDIT_RECORDS).min(MAX_AUDIT_RECORDS);
     let tip = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     let mut from = q.from_height.unwrap_or(1).max(1);
@@ -419,20 +470,28 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
     let mut records = Vec::new();
     let mut truncated = false;
     let mut bad = None;
-    let mut visit = |_, bytes: &[u8]| match serde_json::from_slice::<AuditView>(bytes) {
-        Ok(r) => {
-            if matches(q, &r) {
-                if records.len() >= limit {
-                    truncated = true;
-                    return false;
-                }
-                records.push(r);
-            }
-            true
+    let mut scanned = 0usize;
+    let mut visit = |_, bytes: &[u8]| {
+        scanned += 1;
+        if scanned > max_scan {
+            truncated = true;
+            return false;
         }
-        Err(e) => {
-            bad = Some(e.to_string());
-            false
+        match serde_json::from_slice::<AuditView>(bytes) {
+            Ok(r) => {
+                if matches(q, &r) {
+                    if records.len() >= limit {
+                        truncated = true;
+                        return false;
+                    }
+                    records.push(r);
+                }
+                true
+            }
+            Err(e) => {
+                bad = Some(e.to_string());
+                false
+            }
         }
     };
     // An account or an institution is looked up in the index instead of scanning every record.
@@ -453,7 +512,8 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
     let refusal_kind = "identity.refused_at_admission";
     let kind_allows_refusals =
         q.kind.as_deref().is_none_or(|k| k == refusal_kind || (k.ends_with('.') && refusal_kind.starts_with(k)));
-    if q.local.unwrap_or(true) && kind_allows_refusals {
+    if q.local.unwrap_or(true) && kind_allows_refusals && scanned <= max_scan {
+        let budget = max_scan - scanned;
         // Refusals at this node's admission: in its own store, not on chain. A failure to store
         // the newest ones does not fail the query; they are kept for the next attempt.
         if let Err(e) = ctx.parts.mempool.flush_refusals() {
@@ -465,7 +525,7 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery) -> ApiResult<AuditListView> {
             .store
             .local_audit(key.as_deref(), q.from_ms.unwrap_or(0), q.to_ms.unwrap_or(u64::MAX), &mut |_, bytes| {
                 scanned += 1;
-                if scanned > MAX_LOCAL_SCAN {
+                if scanned > budget {
                     truncated = true;
                     return false;
                 }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
     extract::{
         Path, Query, State,
@@ -28,6 +28,7 @@ use serde::Deserialize;
 use crate::{ApiError, MAX_BATCH_TXS, RpcContext, WAIT_TIMEOUT};
 
 type Ctx = State<Arc<RpcContext>>;
+type G = Extension<Arc<crate::limits::Guard>>;
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
@@ -301,9 +302,14 @@ fn parse_hash(s: &str) -> ApiResult<Hash> {
 )]
 pub(crate) async fn get_tx(
     State(ctx): Ctx,
+    Extension(g): G,
     hash: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<TxStatusView>> {
     let id = parse_hash(&path_param(hash, "invalid_hash")?)?;
+    g.blocking(move || tx_status(&ctx, id)).await.map(Json)
+}
+
+fn tx_status(ctx: &RpcContext, id: Hash) -> ApiResult<TxStatusView> {
     if let Some(loc) = ctx.parts.store.tx_location(&id).map_err(ApiError::internal)? {
         let block = ctx
             .parts
@@ -325,7 +331,7 @@ pub(crate) async fn get_tx(
             receipts.push(r.encode());
         }
         let receipt_path = fdl_types::merkle::merkle_path(ctx.parts.genesis.suite, &receipts, loc.index as usize);
-        return Ok(Json(TxStatusView {
+        return Ok(TxStatusView {
             hash: id,
             status: "committed".into(),
             height: Some(loc.height),
@@ -333,10 +339,10 @@ pub(crate) async fn get_tx(
             tx: tx.map(TxView::new),
             receipt: receipt.as_ref().map(ReceiptView::new),
             receipt_path,
-        }));
+        });
     }
     if ctx.parts.mempool.contains(&id) {
-        return Ok(Json(TxStatusView {
+        return Ok(TxStatusView {
             hash: id,
             status: "pending".into(),
             height: None,
@@ -344,7 +350,7 @@ pub(crate) async fn get_tx(
             tx: None,
             receipt: None,
             receipt_path: None,
-        }));
+        });
     }
     Err(ApiError::not_found("tx_not_found", format!("no transaction {id} committed or pending")))
 }
@@ -371,12 +377,16 @@ fn block_view(ctx: &RpcContext, height: u64) -> ApiResult<BlockView> {
         (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
     )
 )]
-pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> {
-    let h = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
-    if h == 0 {
-        return Err(ApiError::not_found("block_not_found", "no block produced yet"));
-    }
-    Ok(Json(block_view(&ctx, h)?))
+pub(crate) async fn latest_block(State(ctx): Ctx, Extension(g): G) -> ApiResult<Json<BlockView>> {
+    g.blocking(move || {
+        let h = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
+        if h == 0 {
+            return Err(ApiError::not_found("block_not_found", "no block produced yet"));
+        }
+        block_view(&ctx, h)
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /v1/blocks/{height}`.
@@ -394,12 +404,13 @@ pub(crate) async fn latest_block(State(ctx): Ctx) -> ApiResult<Json<BlockView>> 
 )]
 pub(crate) async fn get_block(
     State(ctx): Ctx,
+    Extension(g): G,
     height: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<BlockView>> {
     let height = path_param(height, "invalid_height")?;
     let h: u64 =
         height.parse().map_err(|_| ApiError::bad_request("invalid_height", format!("{height:?} is not a height")))?;
-    Ok(Json(block_view(&ctx, h)?))
+    g.blocking(move || block_view(&ctx, h)).await.map(Json)
 }
 
 /// `GET /v1/accounts/{address}`: balance, replay state and a proof against the latest header.
@@ -417,10 +428,19 @@ pub(crate) async fn get_block(
         (status = 503, description = "`not_ready`: no block produced yet", body = ErrorView),
     )
 )]
-pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub(crate) async fn get_account(
+    State(ctx): Ctx,
+    Extension(g): G,
+    address: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     let address = path_param(address, "invalid_address")?;
     let addr: Address =
         address.parse().map_err(|e| ApiError::bad_request("invalid_address", format!("{address:?}: {e}")))?;
+    g.blocking(move || account_view(&ctx, addr)).await
+}
+
+/// The account with its proof (a tree walk of several store reads).
+fn account_view(ctx: &RpcContext, addr: Address) -> ApiResult<Response> {
     let height = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     if height == 0 {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
@@ -470,7 +490,12 @@ pub(crate) async fn get_account(State(ctx): Ctx, address: Result<Path<String>, P
         (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
     )
 )]
-pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
+pub(crate) async fn status(State(ctx): Ctx, Extension(g): G) -> ApiResult<Json<StatusView>> {
+    let guard = g.clone();
+    g.blocking(move || status_view(&ctx, &guard.cache)).await.map(Json)
+}
+
+fn status_view(ctx: &RpcContext, cache: &crate::cache::ReadCache) -> ApiResult<StatusView> {
     let height = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     let (hash, time) = if height == 0 {
         (Hash::ZERO, ctx.parts.genesis.genesis_time_ms)
@@ -483,7 +508,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
             .ok_or_else(|| ApiError::internal("latest block missing"))?;
         (h.hash(ctx.parts.genesis.suite), h.timestamp_ms)
     };
-    Ok(Json(StatusView {
+    Ok(StatusView {
         chain_id: ctx.parts.genesis.chain_id.clone(),
         suite: ctx.parts.genesis.suite,
         height,
@@ -492,7 +517,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
         node_id: ctx.node_id.to_hex(),
         node_name: ctx.node_name.clone(),
         peers: ctx.peers.read().clone(),
-        validators: crate::governance::active_validator_count(&ctx).unwrap_or(ctx.parts.genesis.validators.len()),
+        validators: crate::governance::active_validator_count(ctx, cache).unwrap_or(ctx.parts.genesis.validators.len()),
         mempool_size: ctx.parts.mempool.len(),
         role: ctx.role.clone(),
         consensus: {
@@ -510,7 +535,7 @@ pub(crate) async fn status(State(ctx): Ctx) -> ApiResult<Json<StatusView>> {
                 evidence: m.evidence.lock().len() as u64,
             }
         },
-    }))
+    })
 }
 
 /// `GET /v1/evidence`: equivocations this node has recorded (a validator that signed two
@@ -572,19 +597,32 @@ pub(crate) async fn method_not_allowed() -> ApiError {
         (status = 101, description = "Switching to the WebSocket protocol. The server then sends one JSON text message per committed block, or a `lagged` message when the subscriber fell behind; each is a `StreamMessageView`. Clients send only control frames.", body = StreamMessageView),
         (status = 400, description = "`websocket_required`: not a WebSocket upgrade request; or `invalid_request`: a bad query", body = ErrorView),
         (status = 426, description = "`websocket_required`: the connection cannot be upgraded", body = ErrorView),
+        (status = 503, description = "`too_many_subscribers`: the node serves as many subscribers as it allows", body = ErrorView),
     )
 )]
 pub(crate) async fn stream(
     State(ctx): Ctx,
+    Extension(guard): Extension<Arc<crate::limits::Guard>>,
     q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
+    let permit = guard.subscribers.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_subscribers",
+            format!("this node serves at most {} stream subscribers: retry later", guard.limits.max_stream_subscribers),
+        )
+    })?;
     let rx = ctx.parts.blocks.subscribe();
     let with_events = q.events.unwrap_or(true);
     // Clients only send control frames; a subscriber that stops reading is dropped (see pump).
-    Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| pump(socket, rx, ctx, with_events)))
+    // The permit is held for as long as the subscriber is served.
+    Ok(ws.max_message_size(4096).max_frame_size(4096).on_upgrade(move |socket| async move {
+        pump(socket, rx, ctx, with_events).await;
+        drop(permit);
+    }))
 }
 
 /// `?events=` of `GET /v1/stream`.

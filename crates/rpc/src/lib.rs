@@ -7,9 +7,11 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod cache;
 mod error;
 mod governance;
 mod handlers;
+mod limits;
 pub mod openapi;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -20,6 +22,7 @@ use fdl_crypto::Address;
 pub use error::ApiError;
 pub use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 pub use handlers::RELAYED_HEADER;
+pub use limits::ApiLimits;
 
 /// Largest request body accepted (a batch of transactions fits well within it).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -49,6 +52,8 @@ pub struct RpcContext {
     pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
     /// `/metrics` counts the certificates that expire within this many days.
     pub cert_expiry_warning_days: u64,
+    /// Connections, timeouts, subscribers, request rates and audit scans.
+    pub limits: ApiLimits,
 }
 
 /// Declares the API's routes once: [`ROUTES`] lists them (for the OpenAPI test and for clients)
@@ -90,13 +95,22 @@ routes! {
     get "/metrics" => handlers::metrics,
 }
 
-/// The API's routes ([`ROUTES`]), with JSON answers for unknown routes and wrong methods.
+/// The API's routes ([`ROUTES`]), with JSON answers for unknown routes and wrong methods, the
+/// request timeout and, for requests served by [`serve_on`], the per-client rate limit.
 pub fn router(ctx: RpcContext) -> Router {
-    routes()
+    app(ctx).0
+}
+
+fn app(ctx: RpcContext) -> (Router, Arc<limits::Guard>) {
+    let guard = Arc::new(limits::Guard::new(ctx.limits.clone()));
+    let router = routes()
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(ctx))
+        .layer(axum::Extension(guard.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), limits::guard))
+        .with_state(Arc::new(ctx));
+    (router, guard)
 }
 
 /// Binds `addr` and serves the API until `shutdown` resolves.
@@ -112,7 +126,10 @@ pub async fn serve(
     serve_on(listener, ctx, shutdown).await
 }
 
-/// Serves the API on an already-bound listener until `shutdown` resolves.
+/// Serves the API on an already-bound listener until `shutdown` resolves, within
+/// [`RpcContext::limits`]: at most `max_connections` connections, each closed when it takes
+/// longer than `header_read_timeout_ms` to send a request's headers. The requests in flight then
+/// finish.
 ///
 /// # Errors
 /// I/O errors serving.
@@ -121,5 +138,6 @@ pub async fn serve_on(
     ctx: RpcContext,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+    let (router, guard) = app(ctx);
+    limits::serve(listener, router, guard, shutdown).await
 }

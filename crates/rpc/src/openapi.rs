@@ -20,7 +20,11 @@ const DESCRIPTION: &str = "REST/JSON API of an FDL node. Errors are JSON `ErrorV
 ({code, message}) with stable codes. Amounts are decimal strings in the smallest unit; hashes and \
 addresses are lower-case hex without prefix (path parameters also take a `0x` prefix and upper \
 case). Any route answers 405 `method_not_allowed` to a wrong method and an unknown path 404 \
-`not_found`; `/v1/stream` answers 400 `websocket_required` to a plain HTTP request.";
+`not_found`; `/v1/stream` answers 400 `websocket_required` to a plain HTTP request. Any route may \
+also answer 429 `rate_limited` (with a `Retry-After` header, in seconds) to a client over its \
+request rate, 408 `request_timeout` to a request that took too long, and 503 \
+`too_many_connections` (then closes the connection) when the node serves as many connections as \
+it allows.";
 
 /// The OpenAPI document: every route of [`crate::ROUTES`] with its parameters, bodies and answers.
 #[derive(OpenApi)]

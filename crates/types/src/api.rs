@@ -616,6 +616,47 @@ pub fn is_audit_kind(kind: &str) -> bool {
     AUDIT_PREFIXES.iter().any(|p| kind.starts_with(p))
 }
 
+/// Every kind of audit record: the audited events execution emits, and this node's own
+/// `identity.refused_at_admission`. `GET /v1/audit?kind=` takes one of them or one of
+/// [`AUDIT_PREFIXES`].
+pub const AUDIT_KINDS: [&str; 29] = [
+    "identity.registered",
+    "identity.refused",
+    "identity.refused_at_admission",
+    "account.refused",
+    "account.frozen",
+    "account.unfrozen",
+    "account.forced_transfer",
+    "account.forced_transfer_failed",
+    "account.key_reset",
+    "account.kind_set",
+    "acl.denied",
+    "acl.set",
+    "gov.proposed",
+    "gov.voted",
+    "gov.refused",
+    "gov.passed",
+    "gov.rejected",
+    "gov.applied",
+    "gov.failed",
+    "pki.crl_published",
+    "pki.crl_refused",
+    "pki.revoked",
+    "member.added",
+    "member.removed",
+    "member.ca_rotated",
+    "node.added",
+    "node.removed",
+    "node.certificate_rotated",
+    "param.set",
+];
+
+/// Whether `kind` is a filter `GET /v1/audit` knows: an audit kind ([`AUDIT_KINDS`]) or a
+/// prefix of them ([`AUDIT_PREFIXES`]).
+pub fn is_known_audit_filter(kind: &str) -> bool {
+    AUDIT_KINDS.contains(&kind) || AUDIT_PREFIXES.contains(&kind)
+}
+
 /// One audit record: an audited event with where and when it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditView {
