@@ -37,6 +37,8 @@ use crate::{
 };
 
 mod auth;
+#[cfg(feature = "byzantine")]
+mod byzantine;
 mod certificate;
 mod events;
 mod handlers;
