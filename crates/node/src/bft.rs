@@ -225,7 +225,7 @@ impl Ledger for BftLedger {
         &self,
         height: u64,
         deadline: Instant,
-        tamper: fn(&mut Vec<fdl_types::SignedTx>),
+        tamper: fn(Vec<fdl_types::SignedTx>) -> Vec<fdl_types::SignedTx>,
     ) -> Result<(Hash, Vec<u8>), LedgerError> {
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
@@ -234,9 +234,7 @@ impl Ledger for BftLedger {
         let chain = self.chain.clone();
         let p = Self::blocking(move || {
             let max = chain.mempool().params().max_block_txs as usize;
-            let mut txs = chain.mempool().take_batch(max, height);
-            tamper(&mut txs);
-            chain.build_block(txs)
+            chain.build_block(tamper(chain.mempool().take_batch(max, height)))
         })
         .await?;
         let hash = p.hash;

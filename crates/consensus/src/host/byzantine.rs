@@ -10,7 +10,7 @@
 //! | `swap-credential` | when it proposes, every transaction carrying its certificate carries its hash instead, with the old signature |
 //! | `flood[,total=N][,rate=R][,after=H]` | streams `N` proposals (default 100,000), `R` a second (default 2,000), from height `H` on, for many rounds it is or claims to be the proposer of |
 //! | `garbage` | every message it sends on a consensus channel (votes, proposal parts, sync) is corrupted (see `codec::garble`) |
-//! | `silent` | runs without its signer: it follows the chain but sends no proposal and no vote |
+//! | `silent` | runs without its signer, under an address outside the validator set: it follows the chain but sends no proposal and no vote |
 //!
 //! Without the variable (or without the feature) the node is honest.
 
@@ -136,22 +136,24 @@ pub(super) fn mode() -> Result<Option<Mode>, LedgerError> {
     Ok(*MODE.get_or_init(|| m))
 }
 
-/// Reads the mode at start-up and applies what it changes there: a silent node runs without
-/// its signer; a garbage node has the codec corrupt what it sends. Returns the signer to run with.
+/// Reads the mode at start-up and applies what it changes there: a silent node runs without its
+/// signer, under an address outside the validator set (the engine of a listed validator must
+/// sign); a garbage node has the codec corrupt what it sends. Returns the address and signer to
+/// run with.
 ///
 /// # Errors
 /// [`LedgerError::Fatal`] when [`ENV`] does not parse.
 pub(super) fn configure(
     address: ValidatorAddress,
     signer: Option<ConsensusSigner>,
-) -> Result<Option<ConsensusSigner>, LedgerError> {
+) -> Result<(ValidatorAddress, Option<ConsensusSigner>), LedgerError> {
     Ok(match mode()? {
-        Some(Mode::Silent) => None,
+        Some(Mode::Silent) => (ValidatorAddress(fdl_crypto::Address([0; 20])), None),
         Some(Mode::Garbage) => {
             crate::codec::garble_outgoing(address);
-            signer
+            (address, signer)
         }
-        _ => signer,
+        _ => (address, signer),
     })
 }
 
@@ -162,7 +164,7 @@ fn current() -> Option<Mode> {
 
 /// Replaces every carried certificate by its hash, keeping the signature made over the carried
 /// form: the transaction id does not change (it normalizes the credential), the signed bytes do.
-pub(crate) fn swap_credentials(txs: &mut Vec<SignedTx>) {
+pub(crate) fn swap_credentials(mut txs: Vec<SignedTx>) -> Vec<SignedTx> {
     let mut swapped = 0usize;
     for tx in txs.iter_mut() {
         if let Credential::Certificate(der) = &tx.body.credential {
@@ -176,6 +178,7 @@ pub(crate) fn swap_credentials(txs: &mut Vec<SignedTx>) {
     if swapped > 0 {
         tracing::warn!(swapped, "byzantine: swapped the credential form of transactions, signatures kept");
     }
+    txs
 }
 
 impl<L: Ledger> Host<L> {
@@ -408,8 +411,7 @@ mod tests {
         };
         let tx = body.sign(&key).expect("signs");
         tx.verify().expect("the original verifies");
-        let mut txs = vec![tx.clone()];
-        swap_credentials(&mut txs);
+        let txs = swap_credentials(vec![tx.clone()]);
         assert_eq!(txs[0].id(), tx.id(), "the id normalizes the credential");
         assert_eq!(txs[0].signature, tx.signature);
         assert!(matches!(txs[0].body.credential, Credential::Registered(_)));

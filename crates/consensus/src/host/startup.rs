@@ -180,7 +180,7 @@ pub async fn start<L: Ledger>(
     let mal = engine_config(&cfg, persistent)?;
     let signer = cfg.signer.as_ref().map(|k| ConsensusSigner::new(&ctx.chain_id, k.clone()));
     #[cfg(feature = "byzantine")]
-    let signer = super::byzantine::configure(address, signer)?;
+    let (address, signer) = super::byzantine::configure(address, signer)?;
     let verifier = ConsensusVerifier::new(&ctx.chain_id);
     let identity = network_identity(&cfg, keypair, address, signer.as_ref()).await?;
     let consensus_ctx = match &signer {
