@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine may lack for building, testing and running FDL.
-# Called by the README's instructions and by .ci/run. Safe to run again.
+# CI's machine preparation (.ci/run): installs OpenSSL 3 and curl when missing. The README's two
+# commands do not need it: rust-toolchain.toml brings rustfmt and clippy, and the OpenSSL tests say
+# what to install. Safe to run again.
 set -euo pipefail
 
 need_apt=()

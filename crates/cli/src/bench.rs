@@ -3,8 +3,8 @@
 //! It funds `--accounts` accounts from the issuer, pre-signs `--txs` transfers between them,
 //! measures the single-core signature-verify rate on the same transactions (the crypto bound),
 //! then submits the transfers in batches from `--clients` concurrent clients (optionally paced
-//! to `--rate` tx/s) and timestamps each commit from the node's WebSocket stream. It prints one
-//! JSON line: suite, validators, txs, duration_s, tps, latency_ms_p50, latency_ms_p99,
+//! to `--rate` tx/s) and timestamps each commit from the node's WebSocket stream. It prints, one
+//! per line (or with `--json` as one JSON line): suite, validators, txs, duration_s, tps, latency_ms_p50, latency_ms_p99,
 //! sig_verify_per_s_core (the node's verifier on a key it has not seen), the cached-key and
 //! reference (RustCrypto) rates, and sig_verify_per_s_machine (the same verifier on every core at
 //! once) measured in the same run. Every validator checks every signature and a devnet's
@@ -62,6 +62,9 @@ pub struct BenchArgs {
     /// Give up waiting for commits after this many seconds.
     #[arg(long, default_value_t = 180)]
     timeout_s: u64,
+    /// Print the results as one JSON line (the numbers `docs/benchmarks.md` reports).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the benchmark.
@@ -517,6 +520,12 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         "nodes_loaded": targets.len(),
         "offered_rate": a.rate,
     });
-    println!("{out}");
+    if a.json {
+        println!("{out}");
+    } else if let serde_json::Value::Object(fields) = &out {
+        for (k, v) in fields {
+            println!("{k:<36} {v}");
+        }
+    }
     Ok(if committed.len() == txs.len() { 0 } else { 1 })
 }

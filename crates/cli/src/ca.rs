@@ -152,10 +152,11 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
             std::fs::write(&out, fdl_pki::to_pem(&cert)?)?;
             let info = fdl_pki::parse(&cert)?;
             println!(
-                "issued {} ({role} of {}), serial {}, to {}",
+                "issued {} ({role} of {}), serial {}, valid until {}, to {}",
                 info.common_name,
                 info.org,
                 info.serial,
+                crate::fmt::utc(info.not_after),
                 out.display()
             );
             Ok(0)
@@ -235,6 +236,11 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
                     info.org,
                     info.serial,
                     info.public_key.address()
+                );
+                println!(
+                    "valid until {} ({})",
+                    crate::fmt::utc(info.not_after),
+                    crate::fmt::expiry(info.not_after, crate::fmt::now_secs())
                 );
             }
             Ok(0)

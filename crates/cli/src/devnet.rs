@@ -26,7 +26,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// `fdl init`.
 #[derive(Args)]
 pub struct InitArgs {
-    /// Directory to create the chain in.
+    /// Directory to create the chain (or, with --org, the node) in: new or empty.
     #[arg(long)]
     dir: PathBuf,
     /// Crypto suite.
@@ -149,6 +149,9 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
 /// Runs `fdl init`.
 pub fn init(a: InitArgs) -> anyhow::Result<i32> {
     if let Some(org) = &a.org {
+        if !a.dir.join("node.toml").exists() {
+            crate::workdir::require_fresh_node_dir(&a.dir)?;
+        }
         let name = a.name.clone().unwrap_or_else(|| org.clone());
         let m = crate::network::init_node(
             &a.dir,
@@ -169,6 +172,9 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
         println!("next: fdl genesis member.json... --out genesis.json; copy genesis.json to {}/..;", a.dir.display());
         println!("      fdl peers --config {} member.json...", a.dir.join("node.toml").display());
         return Ok(0);
+    }
+    if !a.dir.join("genesis.json").exists() {
+        crate::workdir::require_fresh_network_dir(&a.dir, "fdl init")?;
     }
     if a.validators > 1 || a.observers > 0 {
         let net = crate::network::create_local_network(
@@ -255,8 +261,8 @@ async fn wait_for_signal() {
 /// `fdl devnet`.
 #[derive(Args)]
 pub struct DevnetArgs {
-    /// Directory of the devnet: created if empty, restarted with its data if not. Default: a
-    /// fresh temporary directory.
+    /// Directory of the devnet: created if new or empty, restarted with its data if it holds a
+    /// devnet; any other non-empty directory is refused. Default: a fresh temporary directory.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Crypto suite of a new devnet.
@@ -291,6 +297,9 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<i32> {
             d
         }
     };
+    if !dir.join("genesis.json").exists() {
+        crate::workdir::require_fresh_network_dir(&dir, "fdl devnet")?;
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize()?;
     let fresh = !dir.join("genesis.json").exists();

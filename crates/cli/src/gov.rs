@@ -15,7 +15,7 @@ use fdl_types::{
 use crate::{
     network::MemberNode,
     tx::{load_cert, send_and_report},
-    util::{print_json, rpc_url},
+    util::{parse_amount, print_json, rpc_url},
 };
 
 /// Who signs, and where to send.
@@ -100,6 +100,9 @@ enum GovCmd {
         /// Node API URL.
         #[arg(long)]
         rpc: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Every proposal, newest first.
     List {
@@ -218,9 +221,9 @@ enum ActionCmd {
         /// To.
         #[arg(long)]
         to: Address,
-        /// Amount.
-        #[arg(long)]
-        amount: u128,
+        /// Amount in the smallest unit: a positive integer.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
     },
     /// Give an account a new key (certificate, PEM) after the lock window.
     ResetKey {
@@ -292,7 +295,9 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
         ActionCmd::SetAcl { method, roles, orgs } => GovAction::SetAcl { method, roles, orgs },
         ActionCmd::Freeze { account } => GovAction::Freeze { account },
         ActionCmd::Unfreeze { account } => GovAction::Unfreeze { account },
-        ActionCmd::ForcedTransfer { from, to, amount } => GovAction::ForcedTransfer { from, to, amount },
+        ActionCmd::ForcedTransfer { from, to, amount } => {
+            GovAction::ForcedTransfer { from, to, amount: parse_amount(&amount)? }
+        }
         ActionCmd::ResetKey { account, cert } => GovAction::ResetKey { account, certificate: read_der(&cert)? },
         ActionCmd::SetAccountKind { account, kind } => {
             let Some(kind) = AccountKind::parse(&kind) else {
@@ -351,6 +356,49 @@ fn print_proposal(p: &ProposalView) {
     );
 }
 
+/// One proposal in full: its fields, its action's details and every institution's vote.
+fn show_proposal(p: &ProposalView) -> anyhow::Result<()> {
+    println!("proposal #{}  {}", p.id, p.status);
+    println!("  action      {}", p.action.kind());
+    // The action's own fields, one per line, from its JSON form (long hex, as certificates,
+    // shortened: `--json` has them in full).
+    if let serde_json::Value::Object(fields) = serde_json::to_value(&p.action)? {
+        for (k, v) in fields.into_iter().filter(|(k, _)| k != "action") {
+            let mut text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if text.len() > 80 {
+                let n = text.len();
+                text = format!("{}... ({n} characters)", text.chars().take(64).collect::<String>());
+            }
+            println!("    {k:<12} {text}");
+        }
+    }
+    println!("  proposer    {} ({})", p.proposer, p.org);
+    if !p.note.is_empty() {
+        println!("  note        {}", p.note);
+    }
+    println!("  created     block {}", p.created);
+    println!("  deadline    block {} (votes count until then)", p.deadline);
+    if p.activation_height > 0 {
+        println!("  activation  block {}", p.activation_height);
+    }
+    for (org, yes) in &p.votes {
+        println!("  vote        {org:<10} {}", if *yes { "yes" } else { "no" });
+    }
+    if let Some(h) = p.decided {
+        println!("  decided     block {h}");
+    }
+    if let Some(h) = p.applied {
+        println!("  applied     block {h}");
+    }
+    if let Some(f) = &p.failure {
+        println!("  failure     {f}");
+    }
+    Ok(())
+}
+
 /// Runs `fdl gov`.
 pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
     match a.cmd {
@@ -366,11 +414,15 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
             let der = fdl_pki::crl_from_pem(&pem).with_context(|| format!("{} is not a PEM CRL", crl.display()))?;
             send(&signing, Payload::PublishCrl { crl: der }).await
         }
-        GovCmd::Show { id, rpc } => {
+        GovCmd::Show { id, rpc, json } => {
             let client = Client::new(&rpc_url(&rpc))?;
             match client.proposal(id).await {
-                Ok(v) => {
+                Ok(v) if json => {
                     print_json(&v)?;
+                    Ok(0)
+                }
+                Ok(v) => {
+                    show_proposal(&v)?;
                     Ok(0)
                 }
                 Err(e) => api_error(e),
@@ -384,6 +436,9 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
                     Ok(0)
                 }
                 Ok(v) => {
+                    if v.proposals.is_empty() {
+                        println!("no proposals (at height {})", v.height);
+                    }
                     for p in &v.proposals {
                         print_proposal(p);
                     }
@@ -470,6 +525,9 @@ pub struct AuditArgs {
     /// Node API URL.
     #[arg(long)]
     rpc: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `fdl audit`.
@@ -487,8 +545,35 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
     };
     let client = Client::new(&rpc_url(&a.rpc))?;
     match client.audit(&q).await {
-        Ok(v) => {
+        Ok(v) if a.json => {
             print_json(&v)?;
+            Ok(0)
+        }
+        Ok(v) => {
+            println!("{:<7} {:<24} {:<22} {:<10} {:<18} details", "height", "time (UTC)", "kind", "org", "status");
+            for r in &v.records {
+                let attrs: Vec<String> = r
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| k != "org" && k != "status")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{:<7} {:<24} {:<22} {:<10} {:<18} {}{}",
+                    r.height,
+                    crate::fmt::utc_ms(r.time_ms),
+                    r.kind,
+                    r.org.as_deref().unwrap_or("-"),
+                    r.status.as_deref().unwrap_or("-"),
+                    attrs.join(" "),
+                    if r.local { " (this node's admission)" } else { "" },
+                );
+            }
+            println!(
+                "{} record(s){}",
+                v.records.len(),
+                if v.truncated { "; more matched: narrow the query or raise --limit" } else { "" }
+            );
             Ok(0)
         }
         Err(e) => api_error(e),

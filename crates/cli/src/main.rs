@@ -7,12 +7,14 @@
 mod bench;
 mod ca;
 mod devnet;
+mod fmt;
 mod gov;
 mod keys;
 mod network;
 mod query;
 mod tx;
 mod util;
+mod workdir;
 
 use std::path::PathBuf;
 
@@ -59,7 +61,7 @@ enum Cmd {
     Account(gov::AccountArgs),
     /// The audit log of identity, account, permission and governance events (STD-13.4).
     Audit(gov::AuditArgs),
-    /// Drive a signed payment load and print throughput and latency as one JSON line.
+    /// Drive a signed payment load and print throughput and latency (--json: one JSON line).
     Bench(bench::BenchArgs),
 }
 
@@ -87,9 +89,21 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             std::process::exit(2);
         }
     }
+}
+
+/// What the user most likely needs to do about `e`, when that is clear.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    let unreachable = e.chain().any(|c| matches!(c.downcast_ref(), Some(fdl_sdk::SdkError::Transport { .. })));
+    unreachable.then_some(
+        "is the node running? Start a local devnet with `cargo run --release -- devnet` (in the \
+         repository), or name a running node with --rpc URL (or FDL_RPC)",
+    )
 }
 
 /// Where `fdl devnet` records the devnet it last started, so other commands find it by default.

@@ -118,7 +118,7 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                 let h = &b.header;
                 println!("block {}  {}", h.height, h.hash);
                 println!("  parent      {}", h.parent_hash);
-                println!("  time_ms     {}", h.timestamp_ms);
+                println!("  time        {}", crate::fmt::utc_ms(h.timestamp_ms));
                 println!("  proposer    {}", h.proposer);
                 println!("  txs         {}  (root {})", h.tx_count, h.tx_root);
                 println!("  state root  {}", h.state_root);
@@ -212,15 +212,32 @@ pub struct MemberArgs {
 
 #[derive(clap::Subcommand)]
 enum MemberCmd {
-    /// The member institutions, their CAs and their certified validators and observers.
-    List,
+    /// The member institutions, their CAs and their certified validators and observers, with
+    /// the certificates that expire soon flagged.
+    List {
+        /// Flag certificates that expire within this many days.
+        #[arg(long, default_value_t = crate::fmt::DEFAULT_EXPIRY_WARNING_DAYS)]
+        expiring_within_days: u64,
+    },
+}
+
+/// "valid until DATE (expires in N days)", with a warning when that is within `days`; counts the
+/// flagged certificates in `flagged`.
+fn validity(not_after: u64, now: u64, days: u64, flagged: &mut usize) -> String {
+    use crate::fmt::{expires_within, expiry, utc};
+    let mut s = format!("valid until {} ({})", utc(not_after), expiry(not_after, now));
+    if expires_within(not_after, now, days) {
+        *flagged += 1;
+        s.push_str(&format!("  <- WARNING: expires within {days} days"));
+    }
+    s
 }
 
 /// Runs `fdl member`.
 pub async fn member(a: MemberArgs) -> anyhow::Result<i32> {
     let client = Client::new(&rpc_url(&a.rpc))?;
     match a.cmd {
-        MemberCmd::List => {
+        MemberCmd::List { expiring_within_days: days } => {
             let members = match client.members().await {
                 Ok(m) => m,
                 Err(e) => return api_error(e, a.json),
@@ -228,17 +245,24 @@ pub async fn member(a: MemberArgs) -> anyhow::Result<i32> {
             if a.json {
                 print_json(&members)?;
             } else {
+                let now = crate::fmt::now_secs();
+                let mut flagged = 0;
                 for m in &members {
-                    println!(
-                        "{}  CA {} (serial {}, valid until {})",
-                        m.name, m.ca.common_name, m.ca.serial, m.ca.not_after
-                    );
+                    println!("{}  CA {} (serial {})", m.name, m.ca.common_name, m.ca.serial);
+                    println!("  {:<22} {}", "CA certificate", validity(m.ca.not_after, now, days, &mut flagged));
                     for n in &m.nodes {
                         let cert = n.certificate.as_ref().map_or("no certificate".to_string(), |c| {
-                            format!("certified {} until {}", c.role.as_deref().unwrap_or("-"), c.not_after)
+                            format!(
+                                "certified {}, {}",
+                                c.role.as_deref().unwrap_or("-"),
+                                validity(c.not_after, now, days, &mut flagged)
+                            )
                         });
                         println!("  {:<12} {:<9} {}", n.name, n.role, cert);
                     }
+                }
+                if flagged > 0 {
+                    println!("warning: {flagged} certificate(s) expire within {days} days: rotate them before then");
                 }
             }
         }

@@ -8,7 +8,7 @@ use fdl_crypto::{Address, KeyPair};
 use fdl_sdk::{Client, SdkError};
 use fdl_types::Payload;
 
-use crate::util::{print_json, rpc_url};
+use crate::util::{parse_amount, print_json, rpc_url};
 
 /// `fdl tx`.
 #[derive(Args)]
@@ -25,9 +25,9 @@ struct Common {
     /// The sender's certificate (PEM); default: the key's file name with `.crt`, if it exists.
     #[arg(long)]
     cert: Option<PathBuf>,
-    /// Amount in the smallest unit.
-    #[arg(long)]
-    amount: u128,
+    /// Amount in the smallest unit: a positive integer.
+    #[arg(long, allow_hyphen_values = true)]
+    amount: String,
     /// Wait until committed; exit status 0 only if it committed and succeeded.
     #[arg(long)]
     wait: bool,
@@ -70,9 +70,11 @@ enum TxKind {
 /// Runs `fdl tx`.
 pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
     let (payload, c) = match a.kind {
-        TxKind::Issue { to, common } => (Payload::Issue { to, amount: common.amount }, common),
-        TxKind::Transfer { to, memo, common } => (Payload::Transfer { to, amount: common.amount, memo }, common),
-        TxKind::Burn { common } => (Payload::Burn { amount: common.amount }, common),
+        TxKind::Issue { to, common } => (Payload::Issue { to, amount: parse_amount(&common.amount)? }, common),
+        TxKind::Transfer { to, memo, common } => {
+            (Payload::Transfer { to, amount: parse_amount(&common.amount)?, memo }, common)
+        }
+        TxKind::Burn { common } => (Payload::Burn { amount: parse_amount(&common.amount)? }, common),
     };
     let key = KeyPair::read_pem_file(&c.key).with_context(|| format!("loading the key {}", c.key.display()))?;
     let cert = load_cert(&c.key, c.cert.as_deref())?;

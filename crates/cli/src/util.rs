@@ -74,3 +74,28 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
+
+/// An amount in the smallest unit, from the command line: a positive integer. Read as text (and
+/// checked here) so that `-5`, `0` or `1.5` get this message rather than an argument-parsing one.
+pub fn parse_amount(text: &str) -> anyhow::Result<u128> {
+    match text.trim().parse::<u128>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => anyhow::bail!("amount must be a positive integer in the smallest unit (e.g. --amount 1000), got `{text}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn amounts_are_positive_integers() {
+        assert_eq!(parse_amount("1000").unwrap(), 1000);
+        for bad in ["0", "-5", "1.5", "", "abc", "-0"] {
+            let e = parse_amount(bad).unwrap_err().to_string();
+            assert!(e.starts_with("amount must be a positive integer"), "{bad}: {e}");
+        }
+    }
+}

@@ -120,7 +120,11 @@ fn client_of(net: &TestNet, org: &str, funds: u128) -> KeyPair {
 
 /// Runs `openssl` (3.x), panicking with its output on failure.
 fn openssl(args: &[&str]) {
-    let out = std::process::Command::new("openssl").args(args).output().expect("OpenSSL 3 must be installed");
+    common::require_openssl3();
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl: {e}: {}", common::INSTALL_OPENSSL));
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -416,6 +420,7 @@ fn identities_permissions_accounts_and_the_audit_log() {
         "--limit",
         "50",
         "--no-local",
+        "--json",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let cli: Value = serde_json::from_str(&out).unwrap();

@@ -275,7 +275,8 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
 }
 
 fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl").args(args).output().expect("OpenSSL 3 must be installed (openssl on PATH)")
+    common::require_openssl3();
+    Command::new("openssl").args(args).output().unwrap_or_else(|e| panic!("openssl: {e}: {}", common::INSTALL_OPENSSL))
 }
 
 /// `fdl sign` output verifies with `openssl pkeyutl -verify` and the reverse (STD-8.1).

@@ -20,7 +20,7 @@ use crate::context::{BlockValue, FdlContext, Height, Proposal, ValidatorAddress,
 const PREVOTE_TAG: &[u8] = b"FDL/PREVOTE/v1";
 const PRECOMMIT_NIL_TAG: &[u8] = b"FDL/PRECOMMIT-NIL/v1";
 const PROPOSAL_TAG: &[u8] = b"FDL/PROPOSAL/v1";
-const PART_TAG: &[u8] = b"FDL/PROPOSAL-PARTS/v1";
+const PART_TAG: &[u8] = b"FDL/PROPOSAL-PARTS/v2";
 const EXTENSION_TAG: &[u8] = b"FDL/VOTE-EXT/v1";
 
 /// A consensus signature: the suite's encoded bytes (ordered, as the engine requires).
@@ -123,17 +123,20 @@ pub fn proposal_signing_bytes(chain_id: &str, p: &Proposal) -> Vec<u8> {
 }
 
 /// The bytes the proposer signs to close a proposal-part stream: it binds the block's hash of all
-/// data parts to the height, round and proposer announced in the first part.
+/// data parts to the height, round, proof-of-lock round and proposer announced in the first part
+/// (so no relay can make a re-proposal claim another lock round, or none).
 pub fn part_signing_bytes(
     chain_id: &str,
     height: Height,
     round: Round,
+    pol_round: Round,
     proposer: &ValidatorAddress,
     data: &Hash,
 ) -> Vec<u8> {
     let mut out = framed(PART_TAG, chain_id);
     out.extend_from_slice(&height.0.to_be_bytes());
     put_round(&mut out, round);
+    put_round(&mut out, pol_round);
     out.extend_from_slice(&proposer.0.0);
     out.extend_from_slice(&data.0);
     out

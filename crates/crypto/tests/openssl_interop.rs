@@ -12,14 +12,12 @@ use fdl_crypto::{
     CryptoError, KeyPair, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer as _, Suite, sm2_decrypt, sm2_encrypt,
 };
 
-/// Runs `openssl` with `args`, failing the test with a clear message if it is not installed.
+/// Runs `openssl` with `args`, failing the test with what to install if it is not OpenSSL 3.
 fn openssl(args: &[&str]) -> Output {
+    require_openssl3();
     match Command::new("openssl").args(args).output() {
         Ok(out) => out,
-        Err(e) => panic!(
-            "cannot run the `openssl` command line ({e}); these interoperability tests need \
-             OpenSSL 3.x on PATH (Debian: `apt-get install openssl`)"
-        ),
+        Err(e) => panic!("cannot run the `openssl` command line ({e}): {INSTALL_OPENSSL}"),
     }
 }
 
@@ -37,11 +35,24 @@ fn openssl_ok(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Fails early, and clearly, unless the installed OpenSSL is a 3.x release (SM2 `distid` and
-/// `-rawin` signing need it).
+/// What to install when the `openssl` command (3.x) is missing.
+const INSTALL_OPENSSL: &str = "install OpenSSL 3: `apt-get install openssl` (Debian, Ubuntu), \
+     `dnf install openssl` (Fedora), `brew install openssl@3` (macOS)";
+
+/// (SM2 `distid` and `-rawin` signing need 3.x.) Panics, saying what to install, unless `openssl version` reports OpenSSL 3.x (checked once).
 fn require_openssl3() {
-    let v = String::from_utf8_lossy(&openssl_ok(&["version"])).into_owned();
-    assert!(v.starts_with("OpenSSL 3."), "these tests need OpenSSL 3.x, found: {v}");
+    static CHECKED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let problem = CHECKED.get_or_init(|| match std::process::Command::new("openssl").arg("version").output() {
+        Err(e) => Some(format!("this test runs the `openssl` command, which cannot run here ({e}): {INSTALL_OPENSSL}")),
+        Ok(out) => {
+            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (!v.starts_with("OpenSSL 3."))
+                .then(|| format!("this test needs OpenSSL 3.x, found `{v}`: {INSTALL_OPENSSL}"))
+        }
+    });
+    if let Some(p) = problem {
+        panic!("{p}");
+    }
 }
 
 fn path_str(p: &Path) -> &str {

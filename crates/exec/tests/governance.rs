@@ -224,6 +224,7 @@ fn a_passed_change_waits_for_its_activation_height() {
     }
     assert_eq!(applied_at, Some(at), "applied at the end of the activation height's block");
     assert_eq!(c.status(id), ProposalState::Applied);
+    assert_eq!(fdl_schema::read::activations(&c.state, at), Ok(vec![]), "its queue is gone");
     assert_eq!(gov::params(&c.state).expect("params").max_expiry_window, 50);
 }
 
@@ -418,7 +419,7 @@ fn removing_institutions_re_tallies_open_proposals() {
     c.vote(1, p, true);
     assert_eq!(c.status(p), ProposalState::Open);
     // The index of open proposals holds it once (closed ones were pruned, a vote adds nothing).
-    let open = fdl_schema::keys::open().require(&c.state).expect("open list");
+    let open = fdl_schema::read::open_proposals(&c.state).expect("open set");
     assert_eq!(open, vec![p]);
     pass(&mut c, GovAction::RemoveMember { name: "org4".into() }, &[1, 2]);
     assert_eq!(c.status(p), ProposalState::Open, "two of three seats are not more than 2/3");
@@ -457,4 +458,87 @@ fn rotating_a_ca_never_retires_validators_below_the_minimum() {
     c.vote(2, id, true);
     assert_eq!(c.status(id), ProposalState::Applied);
     assert_eq!(c.validators(), 3);
+}
+
+/// A parent state that counts the reads execution makes of it.
+struct CountingView<'a> {
+    state: &'a Mem,
+    reads: std::cell::Cell<usize>,
+}
+
+impl StateView for CountingView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        self.reads.set(self.reads.get() + 1);
+        self.state.get(key)
+    }
+}
+
+/// Executes `txs` as the next block without committing it: (reads of the parent, keys
+/// written, bytes written).
+fn cost_of(c: &Chain, txs: &[SignedTx]) -> (usize, usize, usize) {
+    let view = CountingView { state: &c.state, reads: std::cell::Cell::new(0) };
+    let out = execute_block(&view, c.height + 1, now_ms() + c.skew_ms, txs).expect("execute");
+    assert!(out.receipts.iter().all(|r| r.status.as_str() == "ok"), "{:?}", out.receipts);
+    let bytes = out.writes.values().map(|v| v.as_ref().map_or(0, Vec::len)).sum();
+    (view.reads.get(), out.writes.len(), bytes)
+}
+
+#[test]
+fn a_new_proposal_costs_the_same_however_many_are_open() {
+    let open_one = |c: &mut Chain| {
+        let action = GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 };
+        let p = Payload::Propose { action, deadline: c.height + 20, activation_height: 0, note: String::new() };
+        c.tx(0, p)
+    };
+    let mut c = Chain::new(1);
+    // Register the administrator's certificate first, so each measured block does the same.
+    let first = open_one(&mut c);
+    c.block(&[first]);
+    let mut costs = Vec::new();
+    for _ in 0..2 {
+        let tx = open_one(&mut c);
+        let open = fdl_schema::read::open_proposals(&c.state).expect("open").len();
+        let empty_block = cost_of(&c, &[]);
+        costs.push((open, cost_of(&c, std::slice::from_ref(&tx)), empty_block));
+        // Sixty more open proposals (one seat of four said yes: each stays open).
+        let txs: Vec<SignedTx> = (0..60).map(|_| open_one(&mut c)).collect();
+        let (receipts, _) = c.block(&txs);
+        assert!(receipts.iter().all(|r| r.status.as_str() == "ok"));
+    }
+    assert_eq!((costs[0].0, costs[1].0), (1, 61));
+    assert_eq!(costs[0].1, costs[1].1, "proposing with 61 open cost more than with 1 (reads, keys, bytes)");
+    assert_eq!(costs[0].2, costs[1].2, "an empty block with 61 open cost more than with 1");
+}
+
+#[test]
+fn open_proposals_leave_the_open_set_when_decided_or_past_their_deadline() {
+    let mut c = Chain::new(1);
+    let set = |c: &Chain| -> Vec<u64> { fdl_schema::read::open_proposals(&c.state).expect("open set") };
+    let (a, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 10 }, 0);
+    let (b, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 20 }, 0);
+    let (d, _) = c.propose(0, GovAction::SetParam { name: ChainParam::MaxBlockTxs, value: 30 }, 0);
+    assert_eq!(set(&c), vec![a, b, d]);
+    // Decided by votes: b leaves the set from the middle.
+    c.vote(1, b, true);
+    c.vote(2, b, true);
+    assert_eq!(c.status(b), ProposalState::Applied);
+    assert_eq!(set(&c), vec![a, d]);
+    // a's deadline is 10 blocks after it was made: it stays listed through that block, and the
+    // end of that block sweeps it (and its queue) out.
+    let deadline = gov::proposal(&c.state, a).expect("read").expect("a").deadline;
+    while c.height < deadline {
+        c.block(&[]);
+    }
+    assert_eq!(set(&c), vec![d], "swept at the end of its deadline's block");
+    let a_now = gov::proposal(&c.state, a).expect("read").expect("a");
+    assert_eq!(a_now.state_at(c.height + 1), ProposalState::Expired, "no later block may vote on it");
+    assert_eq!(fdl_schema::read::expiries(&c.state, deadline), Ok(vec![]));
+    while c.height <= deadline + 2 {
+        c.block(&[]);
+    }
+    assert!(set(&c).is_empty());
+    assert!(
+        c.state.0.keys().all(|k| !k.starts_with(b"gov/open/") && !k.starts_with(b"gov/expire/")),
+        "no link or queue is left behind"
+    );
 }

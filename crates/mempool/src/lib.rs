@@ -113,9 +113,10 @@ pub struct BlockSigReport {
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<SignedTx>,
-    /// Every transaction admitted and not yet committed or dropped, with the signature that was
-    /// verified for it (an id does not cover the signature).
-    ids: HashMap<Hash, fdl_crypto::Signature>,
+    /// Every transaction admitted and not yet committed or dropped, with the
+    /// [`SignedTx::verified_digest`] of the bytes whose signature was verified (an id covers
+    /// neither the signature nor the credential's form).
+    ids: HashMap<Hash, Hash>,
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
 }
 
@@ -314,7 +315,7 @@ impl Mempool {
                             verdicts[i] = Err(AdmitError::AlreadyPending);
                         }
                         std::collections::hash_map::Entry::Vacant(slot) => {
-                            slot.insert(tx.signature.clone());
+                            slot.insert(tx.verified_digest());
                             inner.queue.push_back(tx);
                         }
                     }
@@ -512,7 +513,8 @@ impl Mempool {
     }
 
     /// Checks the signatures of a block's transactions, once per node: a transaction whose exact
-    /// id and signature this pool already verified at admission is not verified again; the rest
+    /// bytes (body, credential form and signature, see [`SignedTx::verified_digest`]) this pool
+    /// already verified at admission is not verified again; the rest
     /// are verified on the pool's threads, off the async runtime. Returns the indexes of the
     /// transactions whose signatures fail (empty when the block's signatures are all good) and
     /// how many were actually checked.
@@ -522,7 +524,9 @@ impl Mempool {
     pub async fn verify_block_txs(&self, txs: &[SignedTx]) -> Result<BlockSigReport, AdmitError> {
         let unchecked: Vec<usize> = {
             let inner = self.inner.lock();
-            (0..txs.len()).filter(|&i| inner.ids.get(&txs[i].id()) != Some(&txs[i].signature)).collect()
+            (0..txs.len())
+                .filter(|&i| inner.ids.get(&txs[i].id()).is_none_or(|d| *d != txs[i].verified_digest()))
+                .collect()
         };
         if unchecked.is_empty() {
             return Ok(BlockSigReport { bad: vec![], checked: 0 });

@@ -291,6 +291,65 @@ async fn block_signatures_are_verified_once_per_node() {
     assert_eq!(report.bad, vec![1], "the forged signature is reported by index");
 }
 
+/// Issue 11, item 1: the "already verified" shortcut is keyed by exactly the bytes that were
+/// verified. A proposer that swaps an admitted transaction's credential form (the carried
+/// certificate for its hash, or back) keeps the id and the signature, but the signature no
+/// longer covers the bytes: the block's copy must be verified, and fail (STD-11.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swapped_credential_is_verified_again_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
+    let ca_key = KeyPair::generate(Suite::Sm);
+    let ca = fdl_pki::create_ca("bank-a", &ca_key, 30).unwrap();
+    let user = KeyPair::generate(Suite::Sm);
+    let cert = fdl_pki::issue(&ca, &ca_key, &user.public_key(), "alice", fdl_pki::Role::Client, 30).unwrap();
+    let validator = KeyPair::generate(Suite::Sm);
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        suite: Suite::Sm,
+        genesis_time_ms: 0,
+        issuer: ca_key.address(),
+        validators: vec![GenesisValidator {
+            name: "v0".into(),
+            public_key: hex::encode(validator.public_key().to_bytes()),
+            power: 1,
+            ..Default::default()
+        }],
+        members: vec![fdl_types::GenesisMember {
+            name: "bank-a".into(),
+            ca_cert: fdl_pki::to_pem(&ca).unwrap(),
+            committee: true,
+        }],
+        regulator: None,
+        observers: vec![],
+        balances: vec![],
+        params: ChainParams::default(),
+    };
+    // The member CA must be in state: write genesis as a node does on first start.
+    let state = fdl_state::StateDb::new(store.clone(), Suite::Sm);
+    let (_root, nodes, values) = state.prepare(&fdl_exec::genesis_writes(&genesis).unwrap(), 0).unwrap();
+    store.write_genesis(fdl_crypto::Hash([1; 32]), nodes, values).unwrap();
+    let config = MempoolConfig { capacity: 100, verify_threads: 2, verify_queue: 64 };
+    let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
+
+    let mut carried = body(&user, 1, 10);
+    carried.credential = fdl_types::Credential::Certificate(cert.clone());
+    let admitted = carried.clone().sign(&user).unwrap();
+    pool.admit(&admitted.encode()).await.unwrap();
+    // The same body with the certificate's hash instead, and the same signature.
+    let mut hashed = carried;
+    hashed.credential = fdl_types::Credential::Registered(fdl_types::cert_hash(Suite::Sm, &cert));
+    let swapped = SignedTx::new(hashed, admitted.signature.clone());
+    assert_eq!(swapped.id(), admitted.id(), "the id normalizes the credential");
+    assert!(swapped.verify().is_err(), "the signature does not cover the swapped bytes");
+
+    let report = pool.verify_block_txs(std::slice::from_ref(&admitted)).await.unwrap();
+    assert_eq!(report.checked, 0, "the admitted bytes are not verified again");
+    let report = pool.verify_block_txs(&[admitted, swapped]).await.unwrap();
+    assert_eq!(report.checked, 1, "the swapped form is verified");
+    assert_eq!(report.bad, vec![1], "and refused");
+}
+
 /// Subscribing to a transaction that is no longer pending yields a closed receiver at once, not
 /// a waiter nothing will ever wake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

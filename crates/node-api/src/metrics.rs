@@ -31,7 +31,8 @@ pub struct Metrics {
     pub peers_connected: AtomicU64,
     /// Time from the last block's timestamp to its finalization here, in milliseconds.
     pub last_finality_ms: AtomicU64,
-    /// Highest height seen in peers' consensus messages (sync lag = this - height).
+    /// Height peers have committed, as the consensus loop last reported it from verified
+    /// messages of more than a third of the voting power (sync lag = this - height).
     pub peer_height: AtomicU64,
     /// Blocks received through sync since start.
     pub synced_blocks: AtomicU64,

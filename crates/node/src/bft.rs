@@ -328,7 +328,8 @@ impl Ledger for BftLedger {
             }
             ConsensusEvent::Peers(n) => {
                 let before = m.peers_connected.swap(n as u64, Ordering::Relaxed);
-                // STD-7: a node keeps at least two peers (when the network has that many).
+                // STD-9.3: a node keeps at least two peers (when the network has that many), so one lost
+                // link does not cut it off.
                 let possible = self.validators_for(self.chain.height() + 1).len().saturating_sub(1).min(2) as u64;
                 if (n as u64) < possible && before >= possible {
                     tracing::warn!(peers = n, "fewer than two connected peers; reconnecting");
@@ -352,9 +353,7 @@ impl Ledger for BftLedger {
                 self.liveness(signers);
                 tracing::debug!(height, round, signed_power, total_power, "finalized");
             }
-            ConsensusEvent::PeerHeight(h) => {
-                m.peer_height.fetch_max(h.saturating_sub(1), Ordering::Relaxed);
-            }
+            ConsensusEvent::PeerHeight(h) => record_peer_height(m, h),
             ConsensusEvent::Synced(h) => {
                 let n = m.synced_blocks.fetch_add(1, Ordering::Relaxed) + 1;
                 let target = m.peer_height.load(Ordering::Relaxed);
@@ -378,6 +377,14 @@ impl Ledger for BftLedger {
             }
         }
     }
+}
+
+/// Records the peers' committed height as the consensus loop last reported it. The loop derives
+/// it from verified messages of more than a third of the voting power, and lets it fall when
+/// they expire, so the latest report replaces the previous one (never kept as a maximum: one
+/// bad report must not fix the sync lag forever).
+fn record_peer_height(m: &Metrics, h: u64) {
+    m.peer_height.store(h, Ordering::Relaxed);
 }
 
 /// The APIs to forward client transactions to: the active nodes of the latest state (so that a
@@ -440,5 +447,21 @@ pub(crate) async fn relay_task(
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_height_follows_the_latest_report_and_falls_again() {
+        let m = Metrics::default();
+        record_peer_height(&m, u64::MAX);
+        assert_eq!(m.peer_height.load(Ordering::Relaxed), u64::MAX);
+        record_peer_height(&m, 12);
+        assert_eq!(m.peer_height.load(Ordering::Relaxed), 12, "a lower report replaces a higher one");
+        record_peer_height(&m, 0);
+        assert_eq!(m.peer_height.load(Ordering::Relaxed), 0);
     }
 }

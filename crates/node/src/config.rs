@@ -31,6 +31,10 @@ pub struct NodeConfig {
     /// `validator` (votes) or `observer` (verifies and stores every block, never votes).
     #[serde(default)]
     pub role: NodeRole,
+    /// `/metrics` counts the member CA and node certificates that expire within this many days
+    /// (`fdl_certificates_expiring`), so an alert fires before an expiry stops a node.
+    #[serde(default = "default_cert_expiry_warning_days")]
+    pub cert_expiry_warning_days: u64,
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
@@ -124,6 +128,10 @@ fn default_sig_cache_mb() -> usize {
     64
 }
 
+fn default_cert_expiry_warning_days() -> u64 {
+    30
+}
+
 impl NodeConfig {
     /// A config with the defaults (data in `data/`, genesis at `../genesis.json`, key in
     /// `validator.pem`, all relative to `base_dir`).
@@ -137,6 +145,7 @@ impl NodeConfig {
             mempool_capacity: default_capacity(),
             sig_cache_mb: default_sig_cache_mb(),
             role,
+            cert_expiry_warning_days: default_cert_expiry_warning_days(),
             p2p,
             base_dir: base_dir.to_path_buf(),
         }

@@ -128,6 +128,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             config.p2p.iter().flat_map(|p| p.peers.iter().map(|p| p.name.clone())).collect(),
         )),
         role: config.role.as_str().into(),
+        cert_expiry_warning_days: config.cert_expiry_warning_days,
         relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
     };
     let nodes = chain.nodes_at(chain.height())?;

@@ -74,6 +74,48 @@ pub(crate) async fn members(State(ctx): Ctx) -> ApiResult<Json<Vec<MemberView>>>
     Ok(Json(out))
 }
 
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Appends the certificate expiry metrics to `out`: seconds left on every member CA and node
+/// certificate in force (negative once expired), and how many expire within the node's
+/// configured window (`cert_expiry_warning_days`). An expired node certificate stops that node
+/// and an expired CA stops its institution's members, so operators alert on these (STD-16.1).
+/// A state read failure leaves the lines out (the scrape itself still answers).
+pub(crate) fn certificate_metrics(ctx: &RpcContext, now_s: u64, out: &mut String) {
+    let Ok(view) = latest(ctx) else { return };
+    let (Ok(members), Ok(nodes)) = (read::members(&view), read::nodes(&view)) else { return };
+    let mut certs: Vec<(String, &'static str, String, u64)> = Vec::new();
+    for m in &members {
+        if let Some(c) = cert_view_der(&m.ca_cert) {
+            certs.push((m.name.clone(), "ca", m.name.clone(), c.not_after));
+        }
+    }
+    for n in &nodes {
+        if let Some(c) = cert_view_der(&n.certificate) {
+            certs.push((n.org.clone(), "node", n.name.clone(), c.not_after));
+        }
+    }
+    let days = ctx.cert_expiry_warning_days;
+    let limit = now_s.saturating_add(days.saturating_mul(86_400));
+    let expiring = certs.iter().filter(|c| c.3 <= limit).count();
+    out.push_str("# HELP fdl_certificate_expiry_seconds Seconds until a member CA or node certificate expires (negative: expired).\n");
+    out.push_str("# TYPE fdl_certificate_expiry_seconds gauge\n");
+    for (org, kind, name, not_after) in &certs {
+        let left = i128::from(*not_after) - i128::from(now_s);
+        out.push_str(&format!(
+            "fdl_certificate_expiry_seconds{{org=\"{}\",kind=\"{kind}\",name=\"{}\"}} {left}\n",
+            label(org),
+            label(name)
+        ));
+    }
+    out.push_str("# HELP fdl_certificates_expiring Member CA and node certificates that expire within the configured window (or have expired).\n");
+    out.push_str("# TYPE fdl_certificates_expiring gauge\n");
+    out.push_str(&format!("fdl_certificates_expiring{{within_days=\"{days}\"}} {expiring}\n"));
+}
+
 /// How many validators are active after the latest block.
 pub(crate) fn active_validator_count(ctx: &RpcContext) -> Option<usize> {
     let view = latest(ctx).ok()?;
@@ -162,14 +204,33 @@ pub(crate) async fn certificate(
     }))
 }
 
-/// `GET /v1/revocations`: every revoked certificate, by institution and serial (STD-13.3).
-#[utoipa::path(get, path = "/v1/revocations", tag = "governance", responses(
-    (status = 200, description = "Every revoked certificate, oldest first", body = RevocationListView),
+/// `?from=N&limit=M` of `GET /v1/revocations`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RevocationsQuery {
+    /// The position of the first revocation returned, from 0 in the order they were recorded
+    /// (default 0): the next page starts at `from` plus the length of this one.
+    from: Option<u64>,
+    /// Most revocations returned (default and at most 1000).
+    limit: Option<u64>,
+}
+
+/// `GET /v1/revocations[?from=N&limit=M]`: the revoked certificates, by institution and serial,
+/// oldest first, one page at a time (STD-13.3).
+#[utoipa::path(get, path = "/v1/revocations", tag = "governance", params(RevocationsQuery), responses(
+    (status = 200, description = "The revoked certificates, oldest first, from `from` (at most `limit`, 1000)", body = RevocationListView),
+    (status = 400, description = "`invalid_request`: a bad query", body = ErrorView),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
-pub(crate) async fn revocations(State(ctx): Ctx) -> ApiResult<Json<RevocationListView>> {
+pub(crate) async fn revocations(
+    State(ctx): Ctx,
+    q: Result<Query<RevocationsQuery>, QueryRejection>,
+) -> ApiResult<Json<RevocationListView>> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    let limit = q.limit.map_or(MAX_AUDIT_RECORDS, |l| l.min(MAX_AUDIT_RECORDS as u64) as usize);
     let view = latest(&ctx)?;
-    let list = read::revocations(&view).map_err(ApiError::internal)?;
+    let list = read::revocations(&view, q.from.unwrap_or(0), limit).map_err(ApiError::internal)?;
     let revocations =
         list.into_iter().map(|(org, serial, r)| RevocationView { org, serial, height: r.height, by: r.by }).collect();
     Ok(Json(RevocationListView { height: view.version, revocations }))

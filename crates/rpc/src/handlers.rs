@@ -520,7 +520,9 @@ pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<EvidenceView>> {
 )]
 pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
     let peers = ctx.parts.metrics.peers_connected.load(Ordering::Relaxed) as usize;
-    let text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
+    let mut text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    crate::governance::certificate_metrics(&ctx, now, &mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -47,6 +47,8 @@ pub struct RpcContext {
     pub ledger: Arc<dyn Ledger>,
     /// Where client-submitted transactions go to be forwarded to peers (none on a one-node chain).
     pub relay: Option<tokio::sync::mpsc::Sender<Vec<Vec<u8>>>>,
+    /// `/metrics` counts the certificates that expire within this many days.
+    pub cert_expiry_warning_days: u64,
 }
 
 /// Declares the API's routes once: [`ROUTES`] lists them (for the OpenAPI test and for clients)

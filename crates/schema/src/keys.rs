@@ -10,7 +10,11 @@
 //! | `sys/params` | [`ChainParams`] | genesis, `set_param` |
 //! | `sys/nodes` | list of [`NodeSpec`] | genesis, node actions |
 //! | `gov/next` | `u64` | `gov.propose` |
-//! | `gov/pending`, `gov/open` | list of proposal ids | governance |
+//! | `gov/open/{id: u64 BE}` | [`OpenLink`] (id 0: the head) | `gov.propose`, a proposal's close |
+//! | `gov/activate/{h: u64 BE}` | `u64`: how many passed proposals activate at `h` | a pass |
+//! | `gov/activate/{h: u64 BE}/{n: u64 BE}` | `u64`: the `n`-th of them | as `gov/activate/{h}` |
+//! | `gov/expire/{h: u64 BE}` | `u64`: how many open proposals have deadline `h` | `gov.propose` |
+//! | `gov/expire/{h: u64 BE}/{n: u64 BE}` | `u64`: the `n`-th of them | as `gov/expire/{h}` |
 //! | `gov/retally` | [`Marker`] | governance (seats or threshold changed) |
 //! | `gov/proposal/{id: u64 BE}` | [`Proposal`] | governance |
 //! | `acl/{method}` | [`AclRule`] | genesis, `set_acl` |
@@ -20,12 +24,21 @@
 //! | `pki/cert/{hash}` | [`CertRecord`] | first use of a certificate, key reset |
 //! | `pki/certder/{hash}` | certificate DER | as `pki/cert/` |
 //! | `pki/revoked/{org}/{serial}` | [`RevocationRecord`] | CRL, `revoke_cert` |
-//! | `pki/revocations` | list of `(org, serial)` | as `pki/revoked/` |
+//! | `pki/revocations` | `u64`: how many revocations were recorded | as `pki/revoked/` |
+//! | `pki/revocations/{n: u64 BE}` | [`RevocationRef`]: the `n`-th (from 0) | as `pki/revoked/` |
 //! | `pki/regulator` | institution name | genesis |
 //! | `pki/epoch` | `u64` | any identity change |
 //!
 //! Every prefix is listed in [`NAMESPACES`]; a new module takes a new prefix, and a test checks
 //! that no prefix is a prefix of another.
+//!
+//! No value holds a list that grows with the chain's history (ADR 0009): a list that grows is one
+//! key per entry, so that adding or removing an entry writes a fixed number of keys. The tree
+//! hashes its keys, so it cannot scan a prefix; each such list is either a log (a count and the
+//! entries `0..count`: `pki/revocations`, the per-height queues `gov/activate/{h}` and
+//! `gov/expire/{h}`) or a linked list through its entries (`gov/open`), read entry by entry
+//! with point lookups. `pki/members` and `sys/nodes` stay one value each: they hold the current
+//! institutions and nodes, which governance adds and removes one vote at a time.
 
 use fdl_crypto::{Address, Hash, Suite};
 use fdl_types::{ChainParams, NodeSpec};
@@ -33,7 +46,7 @@ use fdl_types::{ChainParams, NodeSpec};
 use crate::{
     Slot,
     account::Account,
-    records::{AclRule, CertRecord, MemberRecord, Proposal, RevocationRecord},
+    records::{AclRule, CertRecord, MemberRecord, OpenLink, Proposal, RevocationRecord, RevocationRef},
     value::Marker,
 };
 
@@ -58,16 +71,14 @@ pub const PARAMS_KEY: &[u8] = b"sys/params";
 pub const NODES_KEY: &[u8] = b"sys/nodes";
 /// Key of the next proposal number.
 pub const NEXT_PROPOSAL_KEY: &[u8] = b"gov/next";
-/// Key of the passed proposals waiting for their activation height.
-pub const PENDING_KEY: &[u8] = b"gov/pending";
-/// The ids of proposals that were open when last looked at (pruned as they close).
-pub const OPEN_KEY: &[u8] = b"gov/open";
+/// Key of the head of the set of open proposals ([`open_link`] of id 0).
+pub const OPEN_HEAD_KEY: &[u8] = b"gov/open/\0\0\0\0\0\0\0\0";
 /// Present when the committee or the threshold changed in a block: the block's end re-tallies
 /// every open proposal against the new seats.
 pub const RETALLY_KEY: &[u8] = b"gov/retally";
 /// Key of the list of member names, in admission order.
 pub const MEMBERS_KEY: &[u8] = b"pki/members";
-/// Key of the list of revocations, in order, for listing.
+/// Key of the number of revocations recorded (the length of the revocation log).
 pub const REVOCATIONS_KEY: &[u8] = b"pki/revocations";
 /// Key of the regulator institution's name.
 pub const REGULATOR_KEY: &[u8] = b"pki/regulator";
@@ -125,14 +136,41 @@ pub fn next_proposal() -> Slot<u64> {
     Slot::new(NEXT_PROPOSAL_KEY.to_vec())
 }
 
-/// Passed proposals waiting for their activation height.
-pub fn pending() -> Slot<Vec<u64>> {
-    Slot::new(PENDING_KEY.to_vec())
+/// The link of open proposal `id` in the set of open proposals; id 0 is the set's head (its
+/// first and last members). Absent for a proposal that is not open, and for the head of an
+/// empty set.
+pub fn open_link(id: u64) -> Slot<OpenLink> {
+    Slot::new([b"gov/open/".as_slice(), &id.to_be_bytes()].concat())
 }
 
-/// Proposals open when last looked at.
-pub fn open() -> Slot<Vec<u64>> {
-    Slot::new(OPEN_KEY.to_vec())
+/// A per-height queue of proposal ids: its length at `gov/{name}/{h}`.
+fn queue_len(name: &str, height: u64) -> Slot<u64> {
+    Slot::new([b"gov/".as_slice(), name.as_bytes(), b"/", &height.to_be_bytes()].concat())
+}
+
+/// A per-height queue of proposal ids: its `n`-th entry at `gov/{name}/{h}/{n}`.
+fn queue_entry(name: &str, height: u64, n: u64) -> Slot<u64> {
+    Slot::new([b"gov/".as_slice(), name.as_bytes(), b"/", &height.to_be_bytes(), b"/", &n.to_be_bytes()].concat())
+}
+
+/// How many passed proposals activate at the end of block `height`.
+pub fn activations(height: u64) -> Slot<u64> {
+    queue_len("activate", height)
+}
+
+/// The `n`-th (from 0, in the order they passed) proposal that activates at `height`.
+pub fn activation(height: u64, n: u64) -> Slot<u64> {
+    queue_entry("activate", height, n)
+}
+
+/// How many proposals were opened with deadline `height` (they expire after that block).
+pub fn expiries(height: u64) -> Slot<u64> {
+    queue_len("expire", height)
+}
+
+/// The `n`-th (from 0) proposal opened with deadline `height`.
+pub fn expiry(height: u64, n: u64) -> Slot<u64> {
+    queue_entry("expire", height, n)
 }
 
 /// Set when a block changed the seats or the threshold.
@@ -181,9 +219,14 @@ pub fn revoked(org: &str, serial: &str) -> Slot<RevocationRecord> {
     Slot::new([b"pki/revoked/".as_slice(), org.as_bytes(), b"/", serial.as_bytes()].concat())
 }
 
-/// Every revocation as `(org, serial)`, in order.
-pub fn revocations() -> Slot<Vec<(String, String)>> {
+/// How many revocations were recorded.
+pub fn revocation_count() -> Slot<u64> {
     Slot::new(REVOCATIONS_KEY.to_vec())
+}
+
+/// The `n`-th revocation recorded (from 0).
+pub fn revocation_at(n: u64) -> Slot<RevocationRef> {
+    Slot::new([REVOCATIONS_KEY, b"/", &n.to_be_bytes()].concat())
 }
 
 /// The regulator institution's name.
@@ -212,5 +255,11 @@ mod tests {
         let h = Hash([1; 32]);
         assert!(!cert_der(&h).key().starts_with(b"pki/cert/"));
         assert!(!member("x").key().starts_with(b"pki/members"));
+        assert_eq!(open_link(0).key(), OPEN_HEAD_KEY);
+        // Lengths and entries of the logs and queues are keys of different lengths.
+        assert_ne!(revocation_count().key().len(), revocation_at(0).key().len());
+        assert_ne!(activations(1).key(), activation(1, 0).key());
+        assert_ne!(activations(1).key(), expiries(1).key());
+        assert_ne!(activation(u64::MAX, 0).key().len(), activations(u64::MAX).key().len());
     }
 }

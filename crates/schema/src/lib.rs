@@ -27,7 +27,10 @@ use thiserror::Error;
 
 pub use account::{Account, decode_account, encode_account};
 pub use fdl_types::AccountKind;
-pub use records::{AclRule, CertRecord, MemberRecord, Proposal, ProposalState, ProposalStatus, RevocationRecord};
+pub use records::{
+    AclRule, CertRecord, MemberRecord, OpenLink, Proposal, ProposalState, ProposalStatus, RevocationRecord,
+    RevocationRef,
+};
 pub use value::{Marker, Value};
 
 /// The native methods, each with an access rule under [`keys::acl`].

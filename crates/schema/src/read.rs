@@ -7,7 +7,7 @@ use crate::{
     SchemaError, StateView,
     account::Account,
     keys,
-    records::{AclRule, CertRecord, MemberRecord, Proposal, RevocationRecord},
+    records::{AclRule, CertRecord, MemberRecord, OpenLink, Proposal, RevocationRecord},
 };
 
 /// An account, `None` when it was never written.
@@ -173,17 +173,104 @@ pub fn revocation(view: &dyn StateView, org: &str, serial: &str) -> Result<Optio
     keys::revoked(org, serial).read(view)
 }
 
-/// Every revocation, in order: `(org, serial, record)`.
+/// How many revocations were recorded.
 ///
 /// # Errors
 /// Store failure or a corrupt value.
-pub fn revocations(view: &dyn StateView) -> Result<Vec<(String, String, RevocationRecord)>, SchemaError> {
-    let list = keys::revocations().read(view)?.unwrap_or_default();
-    let mut out = Vec::with_capacity(list.len());
-    for (org, serial) in list {
-        if let Some(r) = revocation(view, &org, &serial)? {
-            out.push((org, serial, r));
-        }
+pub fn revocation_count(view: &dyn StateView) -> Result<u64, SchemaError> {
+    Ok(keys::revocation_count().read(view)?.unwrap_or(0))
+}
+
+/// At most `limit` revocations in the order they were recorded, from the `from`-th (from 0):
+/// `(org, serial, record)`. Reads two keys per revocation returned.
+///
+/// # Errors
+/// Store failure, or a corrupt value (a log entry without its record).
+pub fn revocations(
+    view: &dyn StateView,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<(String, String, RevocationRecord)>, SchemaError> {
+    let end = revocation_count(view)?.min(from.saturating_add(limit as u64));
+    let mut out = Vec::with_capacity(end.saturating_sub(from).min(1024) as usize);
+    for n in from..end {
+        let slot = keys::revocation_at(n);
+        let r = slot.require(view)?;
+        let rec = revocation(view, &r.org, &r.serial)?
+            .ok_or_else(|| SchemaError::corrupt(slot.key(), "logged revocation without its record"))?;
+        out.push((r.org, r.serial, rec));
     }
     Ok(out)
+}
+
+/// The link of `id` in the set of open proposals; for id 0, the head (all zero when the set is
+/// empty).
+///
+/// # Errors
+/// Store failure, a corrupt value, or a missing link for an id other than 0.
+pub fn open_link(view: &dyn StateView, id: u64) -> Result<OpenLink, SchemaError> {
+    let slot = keys::open_link(id);
+    match slot.read(view)? {
+        Some(l) => Ok(l),
+        None if id == 0 => Ok(OpenLink::default()),
+        None => Err(SchemaError::corrupt(slot.key(), "a link of the open set is missing")),
+    }
+}
+
+/// Whether proposal `id` is in the set of open proposals.
+///
+/// # Errors
+/// Store failure.
+pub fn is_listed_open(view: &dyn StateView, id: u64) -> Result<bool, SchemaError> {
+    Ok(id != 0 && view.get(keys::open_link(id).key())?.is_some())
+}
+
+/// The open proposals, in id order: one read per proposal. Every id in the set is below
+/// [`next_proposal`], which bounds the walk even over a corrupt (cyclic) list.
+///
+/// # Errors
+/// Store failure, a corrupt value, or a list longer than the proposals made.
+pub fn open_proposals(view: &dyn StateView) -> Result<Vec<u64>, SchemaError> {
+    let bound = next_proposal(view)?;
+    let mut out = Vec::new();
+    let mut at = open_link(view, 0)?.next;
+    while at != 0 {
+        if out.len() as u64 >= bound {
+            return Err(SchemaError::corrupt(keys::OPEN_HEAD_KEY, "the open set is longer than the proposals made"));
+        }
+        out.push(at);
+        at = open_link(view, at)?.next;
+    }
+    Ok(out)
+}
+
+/// The entries `0..len` of a per-height queue.
+pub(crate) fn queue(
+    view: &dyn StateView,
+    len: &crate::Slot<u64>,
+    entry: &dyn Fn(u64) -> crate::Slot<u64>,
+) -> Result<Vec<u64>, SchemaError> {
+    let n = len.read(view)?.unwrap_or(0);
+    let mut out = Vec::with_capacity(n.min(1024) as usize);
+    for i in 0..n {
+        out.push(entry(i).require(view)?);
+    }
+    Ok(out)
+}
+
+/// The passed proposals that activate at the end of block `height`, in the order they passed.
+///
+/// # Errors
+/// Store failure or a corrupt value.
+pub fn activations(view: &dyn StateView, height: u64) -> Result<Vec<u64>, SchemaError> {
+    queue(view, &keys::activations(height), &|n| keys::activation(height, n))
+}
+
+/// The proposals opened with deadline `height` that have not been swept yet (the sweep runs at
+/// the end of that block).
+///
+/// # Errors
+/// Store failure or a corrupt value.
+pub fn expiries(view: &dyn StateView, height: u64) -> Result<Vec<u64>, SchemaError> {
+    queue(view, &keys::expiries(height), &|n| keys::expiry(height, n))
 }

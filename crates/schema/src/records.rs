@@ -134,6 +134,55 @@ impl Decode for RevocationRecord {
     }
 }
 
+/// One entry of the revocation log (`pki/revocations/{n}`): which certificate the `n`-th
+/// revocation revoked. Its record is under [`crate::keys::revoked`]; the log only orders them, so
+/// that recording one more revocation writes a fixed number of keys however many came before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRef {
+    /// The institution whose CA issued the certificate.
+    pub org: String,
+    /// Its serial number, lower-case hex.
+    pub serial: String,
+}
+
+impl Encode for RevocationRef {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.org);
+        put_str(out, &self.serial);
+    }
+}
+
+impl Decode for RevocationRef {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(RevocationRef { org: r.string(MAX_TEXT, "revoked org")?, serial: r.string(MAX_TEXT, "revoked serial")? })
+    }
+}
+
+/// A member of the set of open proposals (`gov/open/{id}`), a doubly linked list in id order:
+/// the previous and next open proposal, 0 for the list's end. Under id 0 sits the list's head:
+/// `next` is the first open proposal and `prev` the last. Adding or removing a proposal rewrites
+/// at most three links, however many are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenLink {
+    /// The previous open proposal (0: none; for the head, the last one).
+    pub prev: u64,
+    /// The next open proposal (0: none; for the head, the first one).
+    pub next: u64,
+}
+
+impl Encode for OpenLink {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prev.to_be_bytes());
+        out.extend_from_slice(&self.next.to_be_bytes());
+    }
+}
+
+impl Decode for OpenLink {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(OpenLink { prev: r.u64("open link prev")?, next: r.u64("open link next")? })
+    }
+}
+
 /// Who may call a method (STD-16.1): a signer whose role is listed, from a listed institution
 /// (any institution when `orgs` is empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -465,6 +514,8 @@ mod tests {
             der: vec![],
         });
         strict(&RevocationRecord { height: 7, by: "governance:3".into() });
+        strict(&RevocationRef { org: "Bank A".into(), serial: "2a".into() });
+        strict(&OpenLink { prev: 3, next: u64::MAX });
         strict(&AclRule { roles: vec!["admin".into()], orgs: vec![] });
         let node = NodeSpec {
             name: "n".into(),

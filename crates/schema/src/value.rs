@@ -6,7 +6,7 @@ use fdl_types::{
     codec::{put_bytes, put_count},
 };
 
-use crate::records::{AclRule, CertRecord, MemberRecord, Proposal, RevocationRecord};
+use crate::records::{AclRule, CertRecord, MemberRecord, OpenLink, Proposal, RevocationRecord, RevocationRef};
 
 /// Longest text field of a state record (names, serials, reasons, notes).
 pub(crate) const MAX_TEXT: usize = 64 * 1024;
@@ -56,7 +56,7 @@ macro_rules! value_by_codec {
         }
     )*};
 }
-value_by_codec!(MemberRecord, CertRecord, RevocationRecord, AclRule, Proposal);
+value_by_codec!(MemberRecord, CertRecord, RevocationRecord, RevocationRef, OpenLink, AclRule, Proposal);
 
 fn exact<const N: usize>(bytes: &[u8], what: &'static str) -> Result<[u8; N], DecodeError> {
     let mut r = Reader::new(bytes);
@@ -152,27 +152,6 @@ impl Value for Vec<String> {
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
         read_list(bytes, "names", |r| r.string(MAX_TEXT, "name"))
-    }
-}
-
-impl Value for Vec<u64> {
-    fn encode_value(&self) -> Vec<u8> {
-        list(self, |o, v| o.extend_from_slice(&v.to_be_bytes()))
-    }
-    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
-        read_list(bytes, "numbers", |r| r.u64("number"))
-    }
-}
-
-impl Value for Vec<(String, String)> {
-    fn encode_value(&self) -> Vec<u8> {
-        list(self, |o, (a, b)| {
-            put_str(o, a);
-            put_str(o, b);
-        })
-    }
-    fn decode_value(bytes: &[u8]) -> Result<Self, DecodeError> {
-        read_list(bytes, "pairs", |r| Ok((r.string(MAX_TEXT, "pair")?, r.string(MAX_TEXT, "pair")?)))
     }
 }
 

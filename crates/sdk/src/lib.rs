@@ -395,12 +395,23 @@ impl Client {
         self.get(&format!("/v1/certificates/{hash}")).await
     }
 
-    /// `GET /v1/revocations`.
+    /// `GET /v1/revocations`: the first page of revoked certificates (at most 1000), oldest
+    /// first.
     ///
     /// # Errors
     /// [`SdkError`].
     pub async fn revocations(&self) -> Result<RevocationListView, SdkError> {
         self.get("/v1/revocations").await
+    }
+
+    /// `GET /v1/revocations?from=N&limit=M`: at most `limit` revoked certificates (the node
+    /// returns at most 1000), oldest first, from the `from`-th (from 0). The next page starts
+    /// at `from` plus the length of this one; a shorter page than asked is the last.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn revocations_page(&self, from: u64, limit: u64) -> Result<RevocationListView, SdkError> {
+        self.get(&format!("/v1/revocations?from={from}&limit={limit}")).await
     }
 
     /// `GET /v1/proposals`: every proposal, newest first.

@@ -33,7 +33,9 @@ const META_GENESIS: &str = "genesis_hash";
 const META_LAYOUT: &str = "layout";
 /// The layout this build reads and writes. 2: audit index, local audit records (issue 4).
 /// 3: state values in the canonical binary codec of `fdl-schema` instead of JSON.
-pub const LAYOUT_VERSION: u64 = 3;
+/// 4: growing state lists one key per entry (the revocation log, the linked set of open
+/// proposals, per-height governance queues) instead of one value rewritten whole.
+pub const LAYOUT_VERSION: u64 = 4;
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";

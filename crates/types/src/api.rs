@@ -743,7 +743,7 @@ pub struct RevocationView {
 pub struct RevocationListView {
     /// The state version read.
     pub height: u64,
-    /// Every revocation, oldest first.
+    /// The revocations of the page asked for (`from`, `limit`), oldest first.
     pub revocations: Vec<RevocationView>,
 }
 

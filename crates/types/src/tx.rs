@@ -71,6 +71,8 @@ pub fn cert_hash(suite: Suite, der: &[u8]) -> Hash {
 pub const TX_SIGN_TAG: &[u8] = b"FDL/TX/v1";
 /// Domain tag of the transaction id hash.
 pub const TX_ID_TAG: &[u8] = b"FDL/TXID/v1";
+/// Domain tag of [`SignedTx::verified_digest`].
+pub const TX_VERIFIED_TAG: &[u8] = b"FDL/TXVERIFIED/v1";
 /// Version byte of the current transaction format (2: a credential after the signer key).
 pub const TX_VERSION: u8 = 2;
 /// Longest certificate a transaction may carry (DER).
@@ -348,6 +350,14 @@ impl SignedTx {
     /// The sender's address.
     pub fn sender(&self) -> Address {
         self.body.signer.address()
+    }
+
+    /// A digest of exactly the bytes a signature check covers: the whole encoding (body with its
+    /// credential in the form it was sent, and the signature). Unlike [`SignedTx::id`], two forms
+    /// of one transaction (certificate carried or its hash) have different digests, so a cache of
+    /// verified signatures keyed by it cannot be fooled by a swapped credential.
+    pub fn verified_digest(&self) -> Hash {
+        hash_tagged(self.body.signer.suite(), TX_VERIFIED_TAG, &self.encode())
     }
 
     /// Checks the signature over the body's signing bytes.

@@ -2,7 +2,7 @@
 //! round signed it. The check comes before any decoding or execution, so no other peer can make
 //! this node do work or keep memory.
 
-use fdl_crypto::hash;
+use fdl_crypto::{Hash, hash};
 use malachitebft_app_channel::app::types::core::Round;
 use malachitebft_signing::Error as SigningError;
 
@@ -26,8 +26,8 @@ pub(super) enum Refusal {
 }
 
 /// Checks that `a` is signed by the proposer of its height and round in `set`, for the chain and
-/// suite of `ctx`.
-pub(super) fn authenticate(ctx: &FdlContext, set: &ValidatorSet, a: &Assembled) -> Result<(), Refusal> {
+/// suite of `ctx`; returns the hash of its data (the block's encoding), which the signature covers.
+pub(super) fn authenticate(ctx: &FdlContext, set: &ValidatorSet, a: &Assembled) -> Result<Hash, Refusal> {
     if a.round.as_u32().is_none() {
         return Err(Refusal::NilRound);
     }
@@ -37,24 +37,26 @@ pub(super) fn authenticate(ctx: &FdlContext, set: &ValidatorSet, a: &Assembled) 
         return Err(Refusal::NotProposer);
     }
     let digest = hash(ctx.suite, &a.data);
-    let msg = part_signing_bytes(&ctx.chain_id, a.height, a.round, &a.proposer, &digest);
+    let msg = part_signing_bytes(&ctx.chain_id, a.height, a.round, a.pol_round, &a.proposer, &digest);
     if !check(&v.public_key.0, &msg, &a.signature) {
         return Err(Refusal::BadSignature);
     }
-    Ok(())
+    Ok(digest)
 }
 
-/// The proposer's signature that closes a stream carrying `data` for (`height`, `round`).
+/// The proposer's signature that closes a stream carrying `data` for (`height`, `round`) with
+/// the proof-of-lock round `pol_round`.
 pub(super) fn sign_parts(
     ctx: &FdlContext,
     signer: &ConsensusSigner,
     height: Height,
     round: Round,
+    pol_round: Round,
     proposer: &ValidatorAddress,
     data: &[u8],
 ) -> Result<FdlSignature, SigningError> {
     let digest = hash(ctx.suite, data);
-    signer.sign_bytes(&part_signing_bytes(&ctx.chain_id, height, round, proposer, &digest))
+    signer.sign_bytes(&part_signing_bytes(&ctx.chain_id, height, round, pol_round, proposer, &digest))
 }
 
 #[cfg(test)]
@@ -114,7 +116,7 @@ mod tests {
         data: &[u8],
     ) -> Assembled {
         let signer = ConsensusSigner::new(CHAIN, Arc::new(key.clone()));
-        let sig = sign_parts(ctx, &signer, height, round, &proposer, data).expect("signs");
+        let sig = sign_parts(ctx, &signer, height, round, Round::Nil, &proposer, data).expect("signs");
         Assembled { height, round, pol_round: Round::Nil, proposer, data: data.to_vec(), signature: Bytes::from(sig.0) }
     }
 
@@ -134,9 +136,9 @@ mod tests {
             let f = fixture(suite);
             let (p, _) = f.proposer_and_other(H, r());
             let a = signed(&f.ctx, p, own(p), H, r(), b"a block");
-            assert_eq!(authenticate(&f.ctx, &f.set, &a), Ok(()), "{suite:?}");
+            assert_eq!(authenticate(&f.ctx, &f.set, &a), Ok(hash(suite, b"a block")), "{suite:?}");
             let empty = signed(&f.ctx, p, own(p), H, r(), b"");
-            assert_eq!(authenticate(&f.ctx, &f.set, &empty), Ok(()), "{suite:?}: an empty block");
+            assert_eq!(authenticate(&f.ctx, &f.set, &empty), Ok(hash(suite, b"")), "{suite:?}: an empty block");
         }
     }
 
@@ -222,6 +224,25 @@ mod tests {
     }
 
     #[test]
+    fn the_part_signature_covers_the_pol_round() {
+        let f = fixture(Suite::Intl);
+        let (p, _) = f.proposer_and_other(H, r());
+        let good = signed(&f.ctx, p, own(p), H, r(), b"a block");
+        assert!(authenticate(&f.ctx, &f.set, &good).is_ok());
+        // A relay turns the proposal into a re-proposal claiming a lock round, or changes it.
+        for pol in [Round::new(0), Round::new(1)] {
+            let claimed = Assembled { pol_round: pol, ..good.clone() };
+            assert_eq!(authenticate(&f.ctx, &f.set, &claimed), Err(Refusal::BadSignature), "{pol:?}");
+        }
+        let signer = ConsensusSigner::new(CHAIN, Arc::new(p.clone()));
+        let sig = sign_parts(&f.ctx, &signer, H, r(), Round::new(1), &own(p), b"a block").expect("signs");
+        let relocked = Assembled { pol_round: Round::new(1), signature: Bytes::from(sig.0), ..good.clone() };
+        assert!(authenticate(&f.ctx, &f.set, &relocked).is_ok());
+        let unlocked = Assembled { pol_round: Round::Nil, ..relocked };
+        assert_eq!(authenticate(&f.ctx, &f.set, &unlocked), Err(Refusal::BadSignature));
+    }
+
+    #[test]
     fn a_nil_round_or_an_empty_set_is_refused() {
         let f = fixture(Suite::Intl);
         let (p, _) = f.proposer_and_other(H, r());
@@ -239,16 +260,17 @@ mod tests {
         let (p, _) = f.proposer_and_other(H, r());
         let body = Bytes::from(vec![5u8; super::super::streams::DATA_PART_SIZE * 2 + 17]);
         let signer = ConsensusSigner::new(CHAIN, Arc::new(p.clone()));
-        let sig = sign_parts(&f.ctx, &signer, H, r(), &own(p), &body).expect("signs");
+        let sig = sign_parts(&f.ctx, &signer, H, r(), Round::Nil, &own(p), &body).expect("signs");
         let parts = proposal_parts(H, r(), Round::Nil, own(p), &body, Bytes::from(sig.0));
         let mut msgs = stream_messages(StreamIds::default().next(H.0, 2), parts);
         msgs.rotate_left(2);
         let mut t = StreamTable::new();
         let now = Instant::now();
-        let done: Vec<Assembled> = msgs.iter().filter_map(|m| t.add_part(0u8, m.clone(), now)).collect();
+        let done: Vec<Assembled> =
+            msgs.iter().filter_map(|m| t.add_part(0u8, m.clone(), now, |_, _, _| true)).collect();
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].data, body.to_vec());
-        assert_eq!(authenticate(&f.ctx, &f.set, &done[0]), Ok(()));
+        assert_eq!(authenticate(&f.ctx, &f.set, &done[0]), Ok(hash(Suite::Intl, &body)));
 
         let data_seq = msgs
             .iter()
@@ -261,7 +283,8 @@ mod tests {
                 crate::ProposalPart::Data(changed.into()),
             );
         }
-        let done: Vec<Assembled> = msgs.iter().filter_map(|m| t.add_part(1u8, m.clone(), now)).collect();
+        let done: Vec<Assembled> =
+            msgs.iter().filter_map(|m| t.add_part(1u8, m.clone(), now, |_, _, _| true)).collect();
         assert_eq!(done.len(), 1);
         assert_eq!(authenticate(&f.ctx, &f.set, &done[0]), Err(Refusal::BadSignature));
     }

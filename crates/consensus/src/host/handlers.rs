@@ -20,13 +20,13 @@ use malachitebft_app_channel::{
 use super::{
     ConsensusEvent, Host, Ledger, LedgerError,
     certificate::{certificate_to_commit, commit_to_certificate},
-    proposals::FUTURE_HEIGHTS,
     round_number,
+    startup::{SYNC_BATCH_SIZE, SYNC_MAX_RESPONSE_SIZE},
 };
 use crate::context::{BlockValue, FdlContext, Height, ProposalPart, ValidatorAddress};
 
-/// Most blocks served in one sync response.
-const MAX_SYNC_BATCH: u64 = 32;
+/// Most blocks served in one sync response: as many as this node asks for.
+const MAX_SYNC_BATCH: u64 = SYNC_BATCH_SIZE as u64;
 /// The lowest height this node serves to sync: it keeps every block from the first.
 const HISTORY_MIN_HEIGHT: Height = Height(1);
 
@@ -85,6 +85,9 @@ impl<L: Ledger> Host<L> {
     ) -> Result<(), LedgerError> {
         tracing::debug!(height = height.0, round = %round, %proposer, ?role, "round started");
         self.ledger.observe(ConsensusEvent::Round { height: height.0, round: round_number(round) });
+        // Rounds left behind can no longer be proposed in: free what was kept for them.
+        self.proposals.enter_round(height.0, round_number(round));
+        self.streams.forget_before(height, round);
         let values = self.proposals.received(height.0, round_number(round));
         let _ = reply_value.send(values);
         Ok(())
@@ -154,9 +157,11 @@ impl<L: Ledger> Host<L> {
         Ok(())
     }
 
-    /// A peer's proposal part: when it completes an authentic stream for the next height, the
-    /// ledger validates the block; one for a later height (up to [`FUTURE_HEIGHTS`] ahead) waits
-    /// for its height.
+    /// A peer's proposal part, kept under the peer that published it (see `streams`). A stream
+    /// opens only when its `Init` is for a (height, round) in the admission window and names
+    /// that round's proposer (see `proposals::Window`). When it completes an authentic stream
+    /// for the next height, the ledger validates the block; one for a later height (up to
+    /// [`FUTURE_HEIGHTS`](super::proposals::FUTURE_HEIGHTS) ahead) waits for its height.
     async fn on_received_proposal_part(
         &mut self,
         from: PeerId,
@@ -164,16 +169,26 @@ impl<L: Ledger> Host<L> {
         part: StreamMessage<ProposalPart>,
         reply: Reply<Option<ProposedValue<FdlContext>>>,
     ) -> Result<(), LedgerError> {
-        let key = (published_by.unwrap_or(from), part.stream_id.clone());
+        let peer = published_by.unwrap_or(from);
+        let next = self.ledger.height() + 1;
+        let window = self.proposals.window(next);
+        // Only an `Init` needs a decision: the cheap window check first, then the proposer.
+        let init_ok = match part.content.as_data() {
+            Some(ProposalPart::Init { height, round, proposer, .. }) => {
+                self.expected_init(window, *height, *round, proposer)
+            }
+            _ => true,
+        };
         let mut out = None;
-        if let Some(a) = self.streams.add_part(key, part, std::time::Instant::now()) {
-            let next = self.ledger.height() + 1;
-            if a.height.0 >= next && a.height.0 <= next + FUTURE_HEIGHTS && self.authentic(&a) {
-                if a.height.0 == next {
-                    out = self.process(a).await?;
-                } else {
-                    self.proposals.buffer_future(a);
-                }
+        if let Some(a) = self.streams.add_part(peer, part, std::time::Instant::now(), |_, _, _| init_ok)
+            // The round may have moved on since the stream opened.
+            && window.admits(a.height, a.round)
+            && let Some(digest) = self.authentic(&a)
+        {
+            if a.height.0 == next {
+                out = self.process(a, digest).await?;
+            } else {
+                self.proposals.buffer_future(a, digest);
             }
         }
         let _ = reply.send(out);
@@ -220,8 +235,8 @@ impl<L: Ledger> Host<L> {
         // starts it (the engine awaits this reply without blocking).
         for a in self.proposals.take_future(next) {
             // Checked on arrival against the set then known; the set may have changed since.
-            if self.authentic(&a) {
-                self.process(a).await?;
+            if let Some(digest) = self.authentic(&a) {
+                self.process(a, digest).await?;
             }
         }
         self.update_peers(channels).await;
@@ -235,7 +250,9 @@ impl<L: Ledger> Host<L> {
     }
 
     /// A peer syncs: up to [`MAX_SYNC_BATCH`] stored blocks with their certificates, from the
-    /// start of `range`, stopping at the first height not stored.
+    /// start of `range`, stopping at the first height not stored and before the blocks pass
+    /// [`SYNC_MAX_RESPONSE_SIZE`] (the first block is always served; the engine would drop the
+    /// rest, so reading it would be wasted).
     async fn on_get_decided_values(
         &mut self,
         range: RangeInclusive<Height>,
@@ -244,10 +261,16 @@ impl<L: Ledger> Host<L> {
         let tip = self.ledger.height();
         let start = range.start().0.max(1);
         let end = range.end().0.min(tip).min(start.saturating_add(MAX_SYNC_BATCH - 1));
+        let budget = usize::try_from(SYNC_MAX_RESPONSE_SIZE.as_u64()).unwrap_or(usize::MAX);
         let mut out = Vec::new();
+        let mut size = 0usize;
         let mut h = start;
         while h <= end {
             let Some((bytes, commit)) = self.ledger.decided(h).await? else { break };
+            size = size.saturating_add(bytes.len());
+            if !out.is_empty() && size > budget {
+                break;
+            }
             out.push(RawDecidedValue::new(Bytes::from(bytes), commit_to_certificate(&commit)));
             h += 1;
         }

@@ -54,7 +54,11 @@ pub enum ConsensusEvent {
         /// Total voting power.
         total_power: u64,
     },
-    /// The highest height seen in peers' messages (sync lag = this - own height).
+    /// The height peers have committed, as far as verified messages show (sync lag = this - own
+    /// height): one below the highest height that validators with more than a third of the
+    /// voting power signed votes or proposals for lately; 0 when none is known. Reported when it
+    /// rises and periodically (it falls when records expire): the latest report replaces the
+    /// previous one.
     PeerHeight(u64),
     /// A block arrived through sync.
     Synced(u64),

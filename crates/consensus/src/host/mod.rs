@@ -4,19 +4,22 @@
 //! |---|---|
 //! | `ConsensusReady` | starts at the ledger's height + 1 with the genesis validator set |
 //! | `GetValue` | the ledger builds a block; it is streamed as signed proposal parts |
-//! | `ReceivedProposalPart` | reassembles a stream, checks the proposer's part signature, the ledger validates the block |
+//! | `StartedRound` | replays the round's validated proposals; frees what was kept in memory for earlier rounds |
+//! | `ReceivedProposalPart` | reassembles a stream within per-peer quotas, opened only by an `Init` naming the proposer of a (height, round) in the window; checks the proposer's part signature; the ledger validates at most a few distinct blocks per round |
 //! | `Decided` | the precommits become an FDL `Commit`; the ledger stores block and certificate atomically |
-//! | `GetDecidedValues` / `ProcessSyncedValue` | sync serves stored blocks and validates fetched ones |
+//! | `GetDecidedValues` / `ProcessSyncedValue` | sync serves stored blocks (within the response size) and validates fetched ones |
+//! | engine event `Received` | a vote or proposal above the next height, once its signature checks, counts toward the peers' height |
 //!
 //! The loop hands each request to one method of `Host` (see `handlers`). The pieces it uses:
 //!
 //! - `ledger`: the node-facing API ([`Ledger`], [`LedgerError`], [`ConsensusEvent`], [`PeerAddr`]);
 //! - `startup`: the engine's configuration, start-up and the loop itself ([`start`]);
-//! - `streams`: proposal-part streams, cut and reassembled;
+//! - `streams`: proposal-part streams, cut and reassembled within per-peer quotas;
 //! - `auth`: the proposer's signature over a stream;
-//! - `proposals`: own and peers' proposals and blocks by height and round, on disk and in memory;
+//! - `proposals`: own and peers' proposals and blocks by height and round, on disk and in memory, and
+//!   the window of heights and rounds whose proposals are admitted;
 //! - `certificate`: Malachite commit certificates to and from FDL [`fdl_types::Commit`]s;
-//! - `events`: what the loop reports to the node;
+//! - `events`: what the loop reports to the node, and the peers' height from verified messages;
 //! - `peers`: the persistent peer list kept in line with the member set.
 
 use std::{sync::Arc, time::Duration};
@@ -24,7 +27,6 @@ use std::{sync::Arc, time::Duration};
 use malachitebft_app_channel::app::{
     engine::host::HeightParams,
     net::Multiaddr,
-    streaming::StreamId,
     types::{
         PeerId,
         core::{LinearTimeouts, Round},
@@ -66,8 +68,8 @@ struct Host<L: Ledger> {
     address: ValidatorAddress,
     /// The configured timeouts (the ledger may set others per height).
     timeouts: LinearTimeouts,
-    /// Peers' partly received proposal streams, by publisher and stream id.
-    streams: StreamTable<(PeerId, StreamId)>,
+    /// Peers' partly received proposal streams, by publisher (and stream id within it).
+    streams: StreamTable<PeerId>,
     /// Ids of this node's own streams.
     stream_ids: StreamIds,
     /// Own and peers' proposals and their blocks.
@@ -76,6 +78,8 @@ struct Host<L: Ledger> {
     failed_decision: bool,
     /// The persistent peers Malachite currently keeps.
     peer_addrs: Vec<Multiaddr>,
+    /// The heights validators have shown in verified messages (for the sync lag).
+    peer_heights: events::PeerHeights,
 }
 
 impl<L: Ledger> Host<L> {

@@ -39,10 +39,19 @@ const RPC_MAX_SIZE: ByteSize = ByteSize::mib(32);
 const SYNC_STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a sync request may wait for its response.
 const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest sync response.
-const SYNC_MAX_RESPONSE_SIZE: ByteSize = ByteSize::mib(32);
-/// Most blocks this node asks for in one sync request.
-const SYNC_BATCH_SIZE: usize = 16;
+/// Largest sync response; this node also stops reading blocks for a response at this size.
+pub(super) const SYNC_MAX_RESPONSE_SIZE: ByteSize = ByteSize::mib(32);
+/// Most blocks this node asks for in one sync request, and serves in one response. A response
+/// carries as many of them as fit in [`SYNC_MAX_RESPONSE_SIZE`] (small blocks: all of them; the
+/// largest ones: two), the server stops reading there, and the requester asks again for the
+/// rest (the engine accepts a prefix of the range).
+pub(super) const SYNC_BATCH_SIZE: usize = 16;
+/// The largest block and its certificate fit in one response, and one response in an RPC
+/// message: otherwise a chain with a block of the largest size could not be synced.
+const _: () = assert!(
+    (super::streams::MAX_STREAM_BYTES as u64) < SYNC_MAX_RESPONSE_SIZE.as_u64() / 2
+        && SYNC_MAX_RESPONSE_SIZE.as_u64() <= RPC_MAX_SIZE.as_u64()
+);
 /// Capacity of the engine's request channel.
 const REQUEST_CHANNEL_SIZE: usize = 64;
 /// How often the number of connected peers is reported.
@@ -212,6 +221,7 @@ pub async fn start<L: Ledger>(
         proposals: ProposalStore::new(cfg.proposal_dir.clone()),
         failed_decision: false,
         peer_addrs,
+        peer_heights: Default::default(),
     };
     let task = tokio::spawn(run(host, channels, engine, shutdown));
     Ok(ConsensusHandle { task })
@@ -240,6 +250,8 @@ async fn run<L: Ledger>(
                 if let Ok(Some(dump)) = NetworkRequest::dump_state(&channels.net_requests).await {
                     host.ledger.observe(ConsensusEvent::Peers(dump.peers.len()));
                 }
+                // Expired peer heights lower the reported one again.
+                host.report_peer_height();
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() { break Ok(()); }

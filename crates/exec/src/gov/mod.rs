@@ -27,7 +27,7 @@ use fdl_crypto::{Address, Suite};
 use fdl_schema::keys;
 pub use fdl_schema::{
     AclRule, METHODS, Proposal, ProposalState, ProposalStatus,
-    keys::{NEXT_PROPOSAL_KEY, NODES_KEY, OPEN_KEY, PARAMS_KEY, PENDING_KEY, RETALLY_KEY},
+    keys::{NEXT_PROPOSAL_KEY, NODES_KEY, OPEN_HEAD_KEY, PARAMS_KEY, RETALLY_KEY},
     read::{acl, next_proposal, nodes, params, proposal},
 };
 use fdl_types::{ChainParams, Event, GovAction, NodeRole, NodeSpec, Role, StatusCode};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fdl_crypto::Address;
-use fdl_schema::keys;
+use fdl_schema::{keys, read, write};
 use fdl_types::{Event, GovAction, Role, StatusCode};
 
 use super::{
@@ -119,15 +119,11 @@ pub(crate) fn propose(
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
     keys::proposal(id).write(ov, &prop);
     if prop.status == ProposalStatus::Open {
-        // Indexed so that a change of seats or threshold re-tallies it; closed ones are pruned.
-        let mut open = Vec::new();
-        for other in keys::open().read(ov)?.unwrap_or_default() {
-            if proposal(ov, other)?.is_some_and(|p| p.state_at(c.height) == ProposalState::Open) {
-                open.push(other);
-            }
-        }
-        open.push(id);
-        keys::open().write(ov, &open);
+        // Listed so that a change of seats or threshold re-tallies it, until it is decided or
+        // the end of its deadline's block sweeps it out: a fixed number of writes, however
+        // many proposals are open.
+        write::open_insert(ov, id)?;
+        write::push_expiry(ov, deadline, id)?;
     }
     Ok((StatusCode::Ok, events))
 }
@@ -159,6 +155,9 @@ pub(crate) fn vote(ov: &mut Overlay<'_>, c: &Call<'_>, id: u64, approve: bool) -
     )];
     tally(ov, &mut prop, c.height, c.now_s, &mut events)?;
     keys::proposal(id).write(ov, &prop);
+    if prop.status != ProposalStatus::Open {
+        write::open_remove(ov, id)?;
+    }
     Ok((StatusCode::Ok, events))
 }
 
@@ -201,9 +200,7 @@ fn tally(
         if prop.activation_height <= height {
             apply(ov, prop, height, now_s, events)?;
         } else {
-            let mut pending = keys::pending().read(ov)?.unwrap_or_default();
-            pending.push(prop.id);
-            keys::pending().write(ov, &pending);
+            write::push_activation(ov, prop.activation_height, prop.id)?;
         }
     } else if (n - no.min(n)) * den <= n * num {
         prop.status = ProposalStatus::Rejected;
@@ -216,6 +213,12 @@ fn tally(
 /// Applies passed proposals whose activation height has come; called at the end of every block.
 /// Returns the events (they go to the audit log with the block).
 ///
+/// The work is bounded by what is due at this height, never by how many proposals exist: the
+/// proposals that activate now and those whose deadline is this block come from per-height
+/// queues, each handled once; only a block that changed the seats or the threshold walks the
+/// open set (the proposals still open, which the deadline sweep keeps to those whose deadline
+/// has not passed).
+///
 /// # Errors
 /// Store failure or corrupt state.
 pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result<Vec<Event>, ExecError> {
@@ -226,19 +229,26 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
     // taken up at the next block's end.
     if keys::retally().read(ov)?.is_some() {
         keys::retally().delete(ov);
-        let mut open = Vec::new();
-        for id in keys::open().read(ov)?.unwrap_or_default() {
-            let Some(mut prop) = proposal(ov, id)? else { continue };
+        for id in read::open_proposals(ov)? {
+            let Some(mut prop) = proposal(ov, id)? else {
+                write::open_remove(ov, id)?;
+                continue;
+            };
             if prop.state_at(height) != ProposalState::Open {
+                write::open_remove(ov, id)?;
                 continue;
             }
             tally(ov, &mut prop, height, now_s, &mut events)?;
             keys::proposal(id).write(ov, &prop);
-            if prop.status == ProposalStatus::Open {
-                open.push(id);
+            if prop.status != ProposalStatus::Open {
+                write::open_remove(ov, id)?;
             }
         }
-        keys::open().write(ov, &open);
+    }
+    // Proposals whose deadline is this block expire with it: they leave the open set (those
+    // decided before have left it already).
+    for id in write::take_expiries(ov, height)? {
+        write::open_remove(ov, id)?;
     }
     if !events.is_empty() {
         identity::bump_epoch(ov)?;
@@ -246,23 +256,13 @@ pub(crate) fn end_block(ov: &mut Overlay<'_>, height: u64, now_s: u64) -> Result
     Ok(events)
 }
 
-/// Applies passed proposals whose activation height has come.
+/// Applies the passed proposals queued for this height's end, in the order they passed.
 fn apply_pending(ov: &mut Overlay<'_>, height: u64, now_s: u64, events: &mut Vec<Event>) -> Result<(), ExecError> {
-    let pending = keys::pending().read(ov)?.unwrap_or_default();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let mut keep = Vec::new();
-    for id in pending {
+    for id in write::take_activations(ov, height)? {
         let Some(mut prop) = proposal(ov, id)? else { continue };
-        if prop.activation_height > height {
-            keep.push(id);
-            continue;
-        }
         apply(ov, &mut prop, height, now_s, events)?;
         keys::proposal(id).write(ov, &prop);
     }
-    keys::pending().write(ov, &keep);
     Ok(())
 }
 
