@@ -189,6 +189,18 @@ impl TestNet {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// CPU seconds (user and system) node `i` has used so far (/proc/PID/stat, at 100 ticks a
+    /// second).
+    pub fn cpu_secs(&self, i: usize) -> Option<f64> {
+        let pid = self.nodes[i].child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces) start at the state, field 3.
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
+
     /// Bytes under node `i`'s data directory (ledger, write-ahead log, proposals).
     pub fn data_bytes(&self, i: usize) -> u64 {
         fn size(p: &std::path::Path) -> u64 {

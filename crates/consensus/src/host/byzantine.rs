@@ -206,7 +206,7 @@ impl<L: Ledger> Host<L> {
                 match self.ledger.propose(h, Instant::now()).await {
                     Ok((other, body)) if other != value.0 => {
                         let body = Bytes::from(body);
-                        self.proposals.keep_body(other, body.clone());
+                        self.proposals.keep_body(h, r, other, body.clone());
                         self.publish(channels, h, round, Round::Nil, &body).await?;
                         tracing::warn!(height = h, round = r, first = %value, second = %other, "byzantine: equivocated");
                     }
@@ -362,7 +362,7 @@ impl<L: Ledger> Flood<L> {
             let len = 64 + (self.random() % 256) as usize;
             Bytes::from((0..len).map(|_| self.random() as u8).collect::<Vec<u8>>())
         };
-        let sig = sign_parts(&self.ctx, &self.signer, Height(height), round, &proposer, &body)
+        let sig = sign_parts(&self.ctx, &self.signer, Height(height), round, Round::Nil, &proposer, &body)
             .map_err(|e| LedgerError::Fatal(format!("signing: {e}")))?;
         let parts = proposal_parts(Height(height), round, Round::Nil, proposer, &body, Bytes::from(sig.0));
         let mut id = Vec::with_capacity(24);
