@@ -115,7 +115,7 @@ fn garble(n: u64, channel: Channel, address: ValidatorAddress, real: Vec<u8>) ->
 fn forged(channel: Channel, address: ValidatorAddress, real: &[u8], r: u64) -> Vec<u8> {
     let sig = FdlSignature(random_bytes(r, 64));
     let vote = Vote {
-        vote_type: if r % 2 == 0 { VoteType::Prevote } else { VoteType::Precommit },
+        vote_type: if r.is_multiple_of(2) { VoteType::Prevote } else { VoteType::Precommit },
         height: Height(u64::MAX),
         round: Round::new(0),
         value: NilOrVal::Val(BlockValue(Hash(random_bytes(r ^ 1, 32).try_into().unwrap_or([0; 32])))),

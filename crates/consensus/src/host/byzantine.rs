@@ -343,7 +343,7 @@ impl<L: Ledger> Flood<L> {
         let set = ValidatorSet::new(
             self.ledger.validators(height).into_iter().map(|(key, p)| crate::context::Validator::new(key, p)).collect(),
         );
-        let round = if k % 2 == 0 {
+        let round = if k.is_multiple_of(2) {
             (k / 2 % u64::from(FLOOD_NEAR_ROUNDS)) as u32
         } else {
             u32::try_from(k).unwrap_or(u32::MAX)
@@ -353,7 +353,7 @@ impl<L: Ledger> Flood<L> {
         let real = set.validators().get(proposer_index(n, Height(height), round)).map(|v| v.address);
         let proposer = match real {
             Some(a) if a == self.address => a,
-            Some(a) if k % 3 == 0 => a,
+            Some(a) if k.is_multiple_of(3) => a,
             _ => self.address,
         };
         let body = if height == self.pool_height && !self.pool.is_empty() {
