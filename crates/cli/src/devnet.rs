@@ -186,7 +186,9 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
             a.rpc_listen.port(),
             a.p2p_listen.port(),
         )?;
-        println!("genesis      {}", a.dir.join("genesis.json").display());
+        let path = a.dir.join("genesis.json");
+        crate::util::record_trust(&path, &Genesis::load(&path)?);
+        println!("genesis      {}", path.display());
         println!("issuer key   {}", a.dir.join("issuer.pem").display());
         for c in &net.configs {
             println!("node config  {}   (run: fdl node --config {})", c.display(), c.display());
@@ -194,6 +196,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let out = init_chain(&a.dir, a.suite, &a.chain_id, a.rpc_listen)?;
+    crate::util::record_trust(&out.genesis, &Genesis::load(&out.genesis)?);
     println!("genesis      {}", out.genesis.display());
     println!("issuer key   {}", out.issuer_key.display());
     for c in &out.node_configs {
@@ -436,7 +439,10 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
                 pid: n.child.id().unwrap_or(0),
             })
             .collect(),
+        genesis: Some(dir.join("genesis.json")),
+        genesis_hash: Some(genesis.hash()),
     };
+    crate::util::record_trust(&dir.join("genesis.json"), &genesis);
     let text = serde_json::to_string_pretty(&record)?;
     std::fs::write(dir.join("devnet.json"), &text)?;
     if let Some(global) = crate::last_devnet_file() {
@@ -457,6 +463,11 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
     }
     println!("  issuer key           {}", record.issuer_key.display());
     println!("  record               {}", dir.join("devnet.json").display());
+    println!(
+        "  trust anchor         {} (genesis {}; fdl query verifies reads from it)",
+        dir.join("genesis.json").display(),
+        genesis.hash()
+    );
     println!("try: fdl query status --rpc {}", nodes[0].rpc);
     println!("Ctrl-C stops the devnet");
     let mut tick = tokio::time::interval(Duration::from_millis(500));

@@ -400,6 +400,7 @@ pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
         bail!("{} exists; refusing to overwrite a genesis", a.out.display());
     }
     std::fs::write(&a.out, serde_json::to_string_pretty(&g)?)?;
+    crate::util::record_trust(&a.out, &g);
     println!("genesis      {} ({} validators, {} observers)", a.out.display(), g.validators.len(), g.observers.len());
     Ok(0)
 }

@@ -1,8 +1,12 @@
-//! `fdl query status|block|tx|account`.
+//! `fdl query status|block|tx|account`. The reads of ledger data (`account`, `tx`,
+//! `block --verify`) are verified against a trust anchor, the genesis, by the SDK's light client
+//! (STD-11.2, ADR 0011): a read that cannot be proven says so and exits 1.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use fdl_crypto::{Address, Hash};
-use fdl_sdk::{Client, SdkError, verify_header};
+use fdl_sdk::{Client, LightClient, SdkError, TrustAnchor, TrustedHeader, verify_header};
 
 use crate::util::{print_json, rpc_url};
 
@@ -17,6 +21,13 @@ pub struct QueryArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Trust anchor of verified reads: this genesis file (default: the genesis `fdl init`,
+    /// `fdl genesis` or `fdl devnet` last recorded on this machine).
+    #[arg(long, global = true, conflicts_with = "genesis_hash")]
+    genesis: Option<PathBuf>,
+    /// Trust anchor of verified reads: this genesis hash (hex); the node's genesis must match it.
+    #[arg(long, global = true)]
+    genesis_hash: Option<Hash>,
 }
 
 #[derive(Subcommand)]
@@ -28,19 +39,18 @@ enum What {
         /// Height.
         height: Option<u64>,
         /// Check the header hash, every transaction's signature and the tx root, and that the commit
-        /// certificate carries valid signatures of more than two thirds of the validators' power.
+        /// certificate carries valid signatures of more than two thirds of the voting power of the
+        /// validator set proven from the trust anchor (--genesis, --genesis-hash).
         #[arg(long)]
         verify: bool,
-        /// With --verify: take the validator set from this genesis file instead of asking the node.
-        #[arg(long)]
-        genesis: Option<std::path::PathBuf>,
     },
-    /// A transaction by hash.
+    /// A transaction by hash, proven to be in a block verified from the trust anchor.
     Tx {
         /// Transaction hash.
         hash: Hash,
     },
-    /// An account's balance, checked against the state root with its Merkle proof.
+    /// An account's balance, checked with its Merkle proof against the state root of a block
+    /// verified from the trust anchor.
     Account {
         /// Address.
         address: Address,
@@ -59,6 +69,80 @@ fn api_error(e: SdkError, json: bool) -> anyhow::Result<i32> {
         }
         other => Err(other.into()),
     }
+}
+
+/// The light client of the trust anchor the flags name, else the recorded default.
+async fn light_client(a: &QueryArgs, client: &Client) -> Result<LightClient, String> {
+    let anchor = if let Some(p) = &a.genesis {
+        let g = fdl_types::Genesis::load(p).map_err(|e| e.to_string())?;
+        TrustAnchor::from_genesis(g).map_err(|e| e.to_string())?
+    } else if let Some(h) = &a.genesis_hash {
+        TrustAnchor::fetch(client, h).await.map_err(|e| e.to_string())?
+    } else if let Some(r) = crate::util::trust_record() {
+        match fdl_types::Genesis::load(&r.genesis) {
+            Ok(g) if g.hash() == r.genesis_hash => TrustAnchor::from_genesis(g).map_err(|e| e.to_string())?,
+            _ => TrustAnchor::fetch(client, &r.genesis_hash).await.map_err(|e| e.to_string())?,
+        }
+    } else {
+        return Err(
+            "no trust anchor: pass --genesis FILE or --genesis-hash HEX (fdl init and fdl devnet record one)".into()
+        );
+    };
+    LightClient::new(&anchor).map_err(|e| e.to_string())
+}
+
+/// Reports a read that did not verify; exit code 1.
+fn not_verified(what: &str, e: &str, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&serde_json::json!({"verified": false, "error": format!("{what}: {e}")}))?;
+    } else {
+        eprintln!("{what} is NOT verified: {e}");
+    }
+    Ok(1)
+}
+
+/// An SDK failure of a verified read: API errors as usual, anything else as not verified.
+fn read_failed(what: &str, e: SdkError, json: bool) -> anyhow::Result<i32> {
+    match e {
+        SdkError::Api { code, message, status, .. } if json => {
+            let out = serde_json::json!({"code": code, "message": message, "http_status": status, "verified": false});
+            print_json(&out)?;
+            Ok(1)
+        }
+        e @ SdkError::Api { .. } => api_error(e, json),
+        e => not_verified(what, &e.to_string(), json),
+    }
+}
+
+/// The line a verified read ends with.
+fn verified_line(t: &TrustedHeader) -> String {
+    format!(
+        "verified against genesis {} at height {} (commit by {} of {} voting power)",
+        &t.genesis_hash().to_hex()[..16],
+        t.height(),
+        t.signed_power(),
+        t.total_power()
+    )
+}
+
+/// The JSON fields of a verified read.
+fn verified_json(t: &TrustedHeader) -> serde_json::Value {
+    serde_json::json!({
+        "verified": true,
+        "genesis_hash": t.genesis_hash(),
+        "verified_height": t.height(),
+        "signed_power": t.signed_power(),
+        "total_power": t.total_power(),
+    })
+}
+
+/// `value` (an object) with the fields of `extra` added.
+fn merged(value: impl serde::Serialize, extra: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(value)?;
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    Ok(v)
 }
 
 /// Runs `fdl query`.
@@ -94,26 +178,31 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                 println!("mempool     {}", status.mempool_size);
             }
         }
-        What::Block { height, verify, genesis } => {
+        What::Block { height, verify } => {
             let b = match client.block(height).await {
                 Ok(b) => b,
                 Err(e) => return api_error(e, a.json),
             };
-            if verify {
-                let set = match &genesis {
-                    Some(p) => fdl_sdk::ValidatorSet::from_genesis(&fdl_types::Genesis::load(p)?)?,
-                    None => client.validators_at(status.suite, Some(b.header.height)).await?,
+            let what = format!("block {}", b.header.height);
+            let trust = if verify {
+                let mut lc = match light_client(&a, &client).await {
+                    Ok(lc) => lc,
+                    Err(e) => return not_verified(&what, &e, a.json),
                 };
-                let report = fdl_sdk::verify_block_view(&b, status.suite, &set);
-                if let Err(e) = report {
-                    eprintln!("block {} does NOT verify: {e}", b.header.height);
-                    return Ok(1);
+                match lc.verify_block(&client, &b).await {
+                    Ok(t) => Some(t),
+                    Err(e) => return read_failed(&what, e, a.json),
                 }
             } else {
                 verify_header(&b.header, status.suite)?;
-            }
+                None
+            };
             if a.json {
-                print_json(&b)?;
+                let extra = match &trust {
+                    Some(t) => verified_json(t),
+                    None => serde_json::json!({"verified": false}),
+                };
+                print_json(&merged(&b, extra)?)?;
             } else {
                 let h = &b.header;
                 println!("block {}  {}", h.height, h.hash);
@@ -126,8 +215,8 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                 if let Some(c) = &b.commit {
                     println!("  commit      round {}, {} signature(s)", c.round, c.signatures.len());
                 }
-                if verify {
-                    println!("  verified    header hash, transactions and a commit by more than 2/3 of the validators");
+                if let Some(t) = &trust {
+                    println!("  verified    header hash, transactions and the commit: {}", verified_line(t));
                 }
                 for t in b.txs.iter().take(20) {
                     println!("  tx {} {} {} -> {}", t.hash, t.method, t.amount, t.to.as_deref().unwrap_or("-"));
@@ -138,12 +227,18 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
             }
         }
         What::Tx { hash } => {
-            let t = match client.tx(&hash).await {
-                Ok(t) => t,
-                Err(e) => return api_error(e, a.json),
+            let what = format!("transaction {hash}");
+            let mut lc = match light_client(&a, &client).await {
+                Ok(lc) => lc,
+                Err(e) => return not_verified(&what, &e, a.json),
             };
+            let v = match lc.tx(&client, &hash).await {
+                Ok(v) => v,
+                Err(e) => return read_failed(&what, e, a.json),
+            };
+            let t = &v.view;
             if a.json {
-                print_json(&t)?;
+                print_json(&merged(t, verified_json(&v.trust))?)?;
             } else {
                 println!("transaction {}  {}", t.hash, t.status);
                 if let (Some(h), Some(i)) = (t.height, t.index) {
@@ -164,15 +259,22 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                         println!("  event {} {:?}", e.kind, e.attrs);
                     }
                 }
+                println!("  in block {}: {}", v.trust.hash(), verified_line(&v.trust));
             }
         }
         What::Account { address } => {
-            let acct = match client.account(&address, status.suite).await {
-                Ok(v) => v,
-                Err(e) => return api_error(e, a.json),
+            let what = format!("account {address}");
+            let mut lc = match light_client(&a, &client).await {
+                Ok(lc) => lc,
+                Err(e) => return not_verified(&what, &e, a.json),
             };
+            let v = match lc.account(&client, &address).await {
+                Ok(v) => v,
+                Err(e) => return read_failed(&what, e, a.json),
+            };
+            let acct = &v.account;
             if a.json {
-                print_json(&serde_json::json!({
+                let out = serde_json::json!({
                     "address": acct.address.to_hex(),
                     "balance": acct.balance.to_string(),
                     "sent": acct.sent,
@@ -180,17 +282,19 @@ pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
                     "height": acct.header.height,
                     "state_root": acct.header.state_root,
                     "proof_verified": true,
-                }))?;
+                });
+                print_json(&merged(out, verified_json(&v.trust))?)?;
             } else {
                 println!("account   {}", acct.address);
                 println!("balance   {}", acct.balance);
                 println!("sent      {} transaction(s)", acct.sent);
                 println!(
-                    "proof     verified: {} under state root {} of block {}",
+                    "proof     {} under state root {} of block {}",
                     if acct.exists { "present" } else { "absent" },
                     acct.header.state_root,
                     acct.header.height
                 );
+                println!("{}", verified_line(&v.trust));
             }
         }
     }

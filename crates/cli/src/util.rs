@@ -21,6 +21,52 @@ pub struct DevnetRecord {
     pub dir: PathBuf,
     /// Nodes.
     pub nodes: Vec<DevnetNode>,
+    /// The genesis file (the light client's trust anchor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
+    /// The genesis hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_hash: Option<fdl_crypto::Hash>,
+}
+
+/// The trust anchor verified reads use by default: the genesis of the chain `fdl init`,
+/// `fdl genesis` or `fdl devnet` last made or started on this machine (`~/.fdl/trust.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustRecord {
+    /// Chain id, for messages.
+    pub chain_id: String,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// Its hash: the anchor itself, used to fetch the genesis from the node when the file is gone.
+    pub genesis_hash: fdl_crypto::Hash,
+}
+
+/// Where the default trust anchor is recorded.
+pub fn trust_file() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".fdl").join("trust.json"))
+}
+
+/// Records `genesis` (at `path`) as the default trust anchor of verified reads. Best effort: a
+/// machine without a home directory simply has no default.
+pub fn record_trust(path: &Path, genesis: &fdl_types::Genesis) {
+    let Some(file) = trust_file() else { return };
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let record = TrustRecord { chain_id: genesis.chain_id.clone(), genesis: path, genesis_hash: genesis.hash() };
+    let Ok(text) = serde_json::to_string_pretty(&record) else { return };
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // Written aside and renamed, so a concurrent reader never sees half a record.
+    let tmp = file.with_extension(format!("json.{}", std::process::id()));
+    if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &file).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// The recorded default trust anchor, if readable.
+pub fn trust_record() -> Option<TrustRecord> {
+    let text = std::fs::read_to_string(trust_file()?).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// One node of a devnet.

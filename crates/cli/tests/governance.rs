@@ -769,6 +769,32 @@ fn a_validator_moves_to_a_new_key_by_vote_and_a_rolling_restart() {
     let later = net.wait_height(0, signed_new + 3, LONG);
     net.wait_height(2, later, LONG);
     net.assert_same_chain(&[0, 1, 2, 3], later);
+    // STD-11.2: a light client anchored in the genesis follows the change of the set (the old
+    // key's set would refuse the new key's signature) and verifies reads after it.
+    let genesis = net.dir.path().join("genesis.json");
+    let g = genesis.to_str().unwrap();
+    let rpc = net.nodes[1].rpc.as_str();
+    let (code, out, err) =
+        common::fdl(&["query", "block", &later.to_string(), "--verify", "--rpc", rpc, "--genesis", g]);
+    assert_eq!(code, 0, "a block after the change verifies from the genesis: {out}{err}");
+    assert!(out.contains("verified against genesis"), "{out}");
+    let (code, out, err) =
+        common::fdl(&["query", "block", &signed_new.to_string(), "--verify", "--rpc", rpc, "--genesis", g, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).unwrap()["verified"], true);
+    let (code, out, err) =
+        common::fdl(&["query", "account", &new.address().to_hex(), "--rpc", rpc, "--genesis", g, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).unwrap()["verified"], true);
+    // The SDK's light client, too: the set it proves for the new key's block holds the new key.
+    let anchor = fdl_sdk::TrustAnchor::from_genesis(net.genesis.clone()).unwrap();
+    let mut lc = fdl_sdk::LightClient::new(&anchor).unwrap();
+    let client = net.client(0);
+    let set = net.rt.block_on(lc.validator_set(&client, signed_new)).unwrap();
+    assert!(set.members().iter().any(|(k, _)| k.address() == new.address()));
+    assert!(!set.members().iter().any(|(k, _)| k.address() == old.address()));
+    let first = net.rt.block_on(lc.validator_set(&client, 1)).unwrap();
+    assert!(first.members().iter().any(|(k, _)| k.address() == old.address()));
     // The chain never stopped: the longest wait between blocks stays within the timeouts.
     let gap = max_gap(&net, 0, start_height.max(1), later);
     eprintln!("key rotation with a rolling restart: heights {start_height}..{later}, longest gap {gap} ms");

@@ -71,17 +71,19 @@ fn walkthrough_issue_transfer_query_with_proof() {
         assert_eq!(code, 0, "transfer: {err}");
         let (code, _, _) = tx("transfer", &a_path, &b, "5000");
         assert_eq!(code, 1, "an overdraft must exit 1");
-        let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--json"]);
+        let genesis = node.dir.path().join("genesis.json");
+        let g = genesis.to_str().unwrap();
+        let (code, out, err) = fdl(&["query", "account", &a, "--rpc", rpc, "--genesis", g, "--json"]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(json_field(&out, "balance"), "750");
         assert_eq!(json_field(&out, "proof_verified"), true);
+        assert_eq!(json_field(&out, "verified"), true);
         assert_eq!(json_field(&out, "sent"), 2);
-        let (_, out, _) = fdl(&["query", "account", &b, "--rpc", rpc, "--json"]);
+        let (_, out, _) = fdl(&["query", "account", &b, "--rpc", rpc, "--genesis", g, "--json"]);
         assert_eq!(json_field(&out, "balance"), "250");
-        let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc]);
+        let (code, out, err) = fdl(&["query", "block", "--verify", "--rpc", rpc, "--genesis", g]);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("verified"), "{out}");
-        let genesis = node.dir.path().join("genesis.json");
+        assert!(out.contains("verified against genesis"), "{out}");
         let (code, out, err) =
             fdl(&["query", "block", "1", "--verify", "--genesis", genesis.to_str().unwrap(), "--rpc", rpc]);
         assert_eq!(code, 0, "{out}{err}");
@@ -248,6 +250,19 @@ fn devnet_starts_records_stops_and_restarts_with_data() {
     let c = fdl_sdk::Client::new(&rpc).unwrap();
     let h1 = rt.block_on(c.status()).unwrap().height;
     assert!(h1 >= 1);
+    // The devnet records its genesis as the default trust anchor of verified reads.
+    let genesis = fdl_types::Genesis::load(&dir.join("genesis.json")).unwrap();
+    assert_eq!(rec["genesis_hash"], genesis.hash().to_hex());
+    let out = Command::new(FDL)
+        .args(["query", "account", &"00".repeat(20), "--rpc", nodes[2]["rpc"].as_str().unwrap(), "--json"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["genesis_hash"], genesis.hash().to_hex());
     // Ctrl-C stops the devnet and its node.
     let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();

@@ -318,9 +318,12 @@ fn every_data_command_prints_text_by_default_and_json_with_json() {
 
     both("query status", &["query", "status", "--rpc", rpc]);
     both("query block", &["query", "block", "--rpc", rpc]);
-    both("query block --verify", &["query", "block", "1", "--verify", "--rpc", rpc]);
-    both("query tx", &["query", "tx", &tx_hash, "--rpc", rpc]);
-    both("query account", &["query", "account", &addr, "--rpc", rpc]);
+    // Verified reads name their trust anchor: the default (~/.fdl/trust.json) is shared by the
+    // tests that run at the same time.
+    let genesis = p("genesis.json");
+    both("query block --verify", &["query", "block", "1", "--verify", "--rpc", rpc, "--genesis", &genesis]);
+    both("query tx", &["query", "tx", &tx_hash, "--rpc", rpc, "--genesis", &genesis]);
+    both("query account", &["query", "account", &addr, "--rpc", rpc, "--genesis", &genesis]);
     both("member list", &["member", "list", "--rpc", rpc]);
 
     // Governance: org1 holds the only committee seat, so its proposals pass at once.

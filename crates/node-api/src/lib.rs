@@ -58,4 +58,12 @@ pub trait Ledger: Send + Sync {
     /// # Errors
     /// Store failure or corrupt state.
     fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, SchemaError>;
+
+    /// The state keys [`Ledger::nodes_at`] reads at `version`, in the order it reads them: with
+    /// their values (proven against the state root of block `version`) a light client computes
+    /// the same set by the same rule.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, SchemaError>;
 }

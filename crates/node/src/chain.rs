@@ -6,7 +6,7 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
-use fdl_crypto::{Hash, Signer, hash_tagged};
+use fdl_crypto::{Hash, Signer};
 use fdl_exec::{
     ExecError,
     block_rules::{self, BlockContext, BlockInvalid},
@@ -35,9 +35,6 @@ pub enum BlockRefused {
     #[error("{0}")]
     Fatal(NodeError),
 }
-
-/// Domain tag of the genesis document hash.
-const GENESIS_TAG: &[u8] = b"FDL/GENESIS/v1";
 
 /// A block built and executed but not yet committed.
 #[derive(Debug)]
@@ -74,10 +71,9 @@ pub struct Chain {
     nodes_cache: Mutex<Vec<(u64, Vec<NodeSpec>)>>,
 }
 
-/// The genesis document's hash, which a data directory is bound to.
+/// The genesis document's hash, which a data directory is bound to ([`Genesis::hash`]).
 pub fn genesis_hash(g: &Genesis) -> Hash {
-    let bytes = serde_json::to_vec(g).expect("invariant: genesis serializes");
-    hash_tagged(g.suite, GENESIS_TAG, &bytes)
+    g.hash()
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -394,5 +390,29 @@ fn audit_records(p: &ProposedBlock) -> Vec<AuditWrite> {
 impl Ledger for Chain {
     fn nodes_at(&self, version: u64) -> Result<Vec<NodeSpec>, ExecError> {
         Chain::nodes_at(self, version)
+    }
+
+    fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, ExecError> {
+        let state = self.state.at(version);
+        let view = RecordingView { inner: &state, keys: Mutex::new(Vec::new()) };
+        fdl_exec::gov::active_nodes(&view)?;
+        Ok(view.keys.into_inner())
+    }
+}
+
+/// A state view that remembers which keys were read (each once, in order).
+struct RecordingView<'a> {
+    inner: &'a dyn fdl_exec::StateView,
+    keys: Mutex<Vec<Vec<u8>>>,
+}
+
+impl fdl_exec::StateView for RecordingView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        let mut keys = self.keys.lock();
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_vec());
+        }
+        drop(keys);
+        self.inner.get(key)
     }
 }

@@ -14,9 +14,9 @@ use fdl_state::StateAt;
 use fdl_types::{
     NodeRole,
     api::{
-        AclView, AuditListView, AuditQuery, AuditView, CertView, ErrorView, MemberNodeView, MemberView, ParamsView,
-        ProposalListView, ProposalView, RegisteredCertView, RevocationListView, RevocationView, ValidatorView,
-        ValidatorsView, audit_account_key, audit_org_key,
+        AclView, AuditListView, AuditQuery, AuditView, CertView, ErrorView, GenesisView, MemberNodeView, MemberView,
+        ParamsView, ProposalListView, ProposalView, ProvenEntryView, RegisteredCertView, RevocationListView,
+        RevocationView, ValidatorSetProofView, ValidatorView, ValidatorsView, audit_account_key, audit_org_key,
     },
 };
 use serde::Deserialize;
@@ -165,6 +165,56 @@ pub(crate) async fn validators(
     }
     let total_power = out.iter().map(|v| v.power).sum();
     Ok(Json(ValidatorsView { validators: out, total_power, height: view.version }))
+}
+
+/// `GET /v1/validators/{height}/proof`: the state entries the validator set deciding block
+/// `height` is computed from, each with its Merkle proof against the state root of block
+/// `height - 1`. A light client follows a change of the set with it (STD-11.2, ADR 0011).
+#[utoipa::path(get, path = "/v1/validators/{height}/proof", tag = "governance",
+    params(("height" = u64, Path, description = "The block whose deciding set is wanted (2 or more: the set of block 1 is the genesis's)")),
+    responses(
+        (status = 200, description = "The proven state entries of the set", body = ValidatorSetProofView),
+        (status = 400, description = "`invalid_height`", body = ErrorView),
+        (status = 404, description = "`block_not_found`: block `height - 1` is not committed (or `height` is below 2)", body = ErrorView),
+        (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
+))]
+pub(crate) async fn validator_set_proof(
+    State(ctx): Ctx,
+    height: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ValidatorSetProofView>> {
+    let height = crate::handlers::path_param(height, "invalid_height")?;
+    let h: u64 =
+        height.parse().map_err(|_| ApiError::bad_request("invalid_height", format!("{height:?} is not a height")))?;
+    let latest = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
+    if h < 2 || h - 1 > latest {
+        return Err(ApiError::not_found(
+            "block_not_found",
+            format!("the set of block {h} is proven against block {}, which is not committed", h.saturating_sub(1)),
+        ));
+    }
+    let version = h - 1;
+    let keys = ctx.ledger.node_set_keys(version).map_err(ApiError::internal)?;
+    let mut entries = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (value, proof) = ctx.parts.state.get_with_proof(&key, version).map_err(ApiError::internal)?;
+        entries.push(ProvenEntryView {
+            key: hex::encode(&key),
+            value: value.as_ref().map(hex::encode),
+            proof: hex::encode(proof),
+        });
+    }
+    Ok(Json(ValidatorSetProofView { height: h, entries }))
+}
+
+/// `GET /v1/genesis`: the genesis document and its hash, for a client that trusts the hash.
+#[utoipa::path(get, path = "/v1/genesis", tag = "governance", responses(
+    (status = 200, description = "The genesis document and its hash", body = GenesisView),
+    (status = 500, description = "`internal`: the document does not serialize", body = ErrorView),
+))]
+pub(crate) async fn genesis(State(ctx): Ctx) -> ApiResult<Json<GenesisView>> {
+    let g = &ctx.parts.genesis;
+    let genesis = serde_json::to_value(g.as_ref()).map_err(ApiError::internal)?;
+    Ok(Json(GenesisView { hash: g.hash(), genesis }))
 }
 
 /// `GET /v1/certificates/{hash}`: a registered certificate and whether it is revoked.

@@ -16,7 +16,7 @@ use axum::{
 use fdl_crypto::{Address, Hash};
 use fdl_schema::{decode_account, keys::account_key};
 use fdl_types::{
-    SignedTx,
+    Encode as _, SignedTx,
     api::{
         AccountView, BatchItemView, BatchResultView, BlockView, ErrorView, EvidenceView, HeaderView, ReceiptView,
         StatusView, StreamEventView, StreamMessageView, SubmitBatchRequest, SubmitRequest, SubmitView, TxStatusView,
@@ -60,7 +60,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
 }
 
 /// A path parameter, or a JSON 400 with `code` (e.g. for percent-encoded invalid UTF-8).
-fn path_param(p: Result<Path<String>, PathRejection>, code: &'static str) -> ApiResult<String> {
+pub(crate) fn path_param(p: Result<Path<String>, PathRejection>, code: &'static str) -> ApiResult<String> {
     p.map(|Path(s)| s).map_err(|r| ApiError::bad_request(code, r.body_text()))
 }
 
@@ -313,6 +313,18 @@ pub(crate) async fn get_tx(
             .ok_or_else(|| ApiError::internal(format!("indexed block {} missing", loc.height)))?;
         let tx: Option<&SignedTx> = block.txs.get(loc.index as usize);
         let receipt = ctx.parts.store.receipt(&id).map_err(ApiError::internal)?;
+        // The block's receipts, in order, for the inclusion proof of this one.
+        let mut receipts = Vec::with_capacity(block.txs.len());
+        for t in &block.txs {
+            let r = ctx
+                .parts
+                .store
+                .receipt(&t.id())
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal(format!("receipt of {} missing", t.id())))?;
+            receipts.push(r.encode());
+        }
+        let receipt_path = fdl_types::merkle::merkle_path(ctx.parts.genesis.suite, &receipts, loc.index as usize);
         return Ok(Json(TxStatusView {
             hash: id,
             status: "committed".into(),
@@ -320,6 +332,7 @@ pub(crate) async fn get_tx(
             index: Some(loc.index),
             tx: tx.map(TxView::new),
             receipt: receipt.as_ref().map(ReceiptView::new),
+            receipt_path,
         }));
     }
     if ctx.parts.mempool.contains(&id) {
@@ -330,6 +343,7 @@ pub(crate) async fn get_tx(
             index: None,
             tx: None,
             receipt: None,
+            receipt_path: None,
         }));
     }
     Err(ApiError::not_found("tx_not_found", format!("no transaction {id} committed or pending")))

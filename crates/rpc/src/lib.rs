@@ -76,6 +76,8 @@ routes! {
     get "/v1/evidence" => handlers::evidence,
     get "/v1/members" => governance::members,
     get "/v1/validators" => governance::validators,
+    get "/v1/validators/{height}/proof" => governance::validator_set_proof,
+    get "/v1/genesis" => governance::genesis,
     get "/v1/certificates/{hash}" => governance::certificate,
     get "/v1/revocations" => governance::revocations,
     get "/v1/proposals" => governance::proposals,

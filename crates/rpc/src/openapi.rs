@@ -38,6 +38,8 @@ case). Any route answers 405 `method_not_allowed` to a wrong method and an unkno
         handlers::evidence,
         governance::members,
         governance::validators,
+        governance::validator_set_proof,
+        governance::genesis,
         governance::certificate,
         governance::revocations,
         governance::proposals,

@@ -12,10 +12,10 @@ use fdl_types::{
     Payload, Receipt, StatusCode, TxBody,
     api::{
         AccountView, AclRuleView, AclView, AuditListView, AuditView, BatchItemView, BatchResultView, BlockView,
-        CertView, ConsensusStatusView, ErrorView, EvidenceView, HeaderView, MemberNodeView, MemberView, ParamsView,
-        ProposalListView, ProposalView, RegisteredCertView, RevocationListView, RevocationView, RevokedView,
-        StatusView, StreamEventView, StreamMessageView, SubmitView, TxStatusView, TxView, ValidatorView,
-        ValidatorsView,
+        CertView, ConsensusStatusView, ErrorView, EvidenceView, GenesisView, HeaderView, MemberNodeView, MemberView,
+        ParamsView, ProposalListView, ProposalView, ProvenEntryView, RegisteredCertView, RevocationListView,
+        RevocationView, RevokedView, StatusView, StreamEventView, StreamMessageView, SubmitView, TxStatusView, TxView,
+        ValidatorSetProofView, ValidatorView, ValidatorsView,
     },
 };
 use serde_json::{Value, json};
@@ -473,6 +473,7 @@ fn every_example_answer_validates() {
                 index: Some(0),
                 tx: Some(TxView::new(t)),
                 receipt: Some(fdl_types::api::ReceiptView::new(&receipt(t.id()))),
+                receipt_path: Some(vec![h(1), h(2)]),
             };
             check(&doc, "get", "/v1/transactions/{hash}", 200, &status);
         }
@@ -483,6 +484,7 @@ fn every_example_answer_validates() {
             index: None,
             tx: None,
             receipt: None,
+            receipt_path: None,
         };
         check(&doc, "get", "/v1/transactions/{hash}", 200, &still_pending);
 
@@ -587,6 +589,29 @@ fn every_governance_example_answer_validates() {
         total_power: 10,
     };
     check(&doc, "get", "/v1/validators", 200, &validators);
+    let proof = ValidatorSetProofView {
+        height: 13,
+        entries: vec![
+            ProvenEntryView { key: "6e6f646573".into(), value: Some("00ff".into()), proof: "0a0b".into() },
+            ProvenEntryView { key: "7265766f6b6564".into(), value: None, proof: "0a0c".into() },
+        ],
+    };
+    check(&doc, "get", "/v1/validators/{height}/proof", 200, &proof);
+    let genesis = fdl_types::Genesis {
+        chain_id: "c".into(),
+        suite: Suite::Sm,
+        genesis_time_ms: 1,
+        issuer: Address([1; 20]),
+        members: vec![],
+        regulator: None,
+        validators: vec![],
+        observers: vec![],
+        balances: vec![(Address([2; 20]), 5)],
+        params: ChainParams::default(),
+    };
+    let gv =
+        GenesisView { hash: genesis.hash(), genesis: serde_json::to_value(&genesis).expect("a genesis serializes") };
+    check(&doc, "get", "/v1/genesis", 200, &gv);
     for revoked in [None, Some(RevokedView { height: 30, by: "governance:3".into() })] {
         let cert = RegisteredCertView {
             hash: h(0xce),

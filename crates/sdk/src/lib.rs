@@ -24,6 +24,10 @@ use fdl_types::{
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+mod light;
+
+pub use light::{LightClient, MAX_PROVEN_ENTRIES, TrustAnchor, TrustedHeader, VerifiedTx};
+
 /// Default expiry window the SDK gives new transactions, in blocks.
 pub const DEFAULT_EXPIRY_BLOCKS: u64 = 10_000;
 
@@ -71,9 +75,12 @@ impl SdkError {
     }
 }
 
-/// An account whose state was proven against a header.
+/// An account whose state was proven against a header. The header is the one the node sent:
+/// [`check_account_proof`] does not authenticate it, so a node (or anything between it and the
+/// client) may have made it up. A read to rely on goes through [`LightClient::account`], which
+/// gives a [`VerifiedAccount`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedAccount {
+pub struct ProvenAccount {
     /// Address.
     pub address: Address,
     /// Balance (zero for an absent account).
@@ -82,14 +89,25 @@ pub struct VerifiedAccount {
     pub sent: u64,
     /// Whether the account exists.
     pub exists: bool,
-    /// The verified header the proof is against.
+    /// The header the proof is against (as the node sent it).
     pub header: BlockHeader,
     /// The raw view, for display.
     pub view: AccountView,
 }
 
+/// An account proven against a header whose commit certificate verifies against the trust
+/// anchor ([`LightClient::account`], [`verify_account`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccount {
+    /// The account and its proof.
+    pub account: ProvenAccount,
+    /// The header it is proven against, and how it was verified.
+    pub trust: TrustedHeader,
+}
+
 /// Checks a header view: its encoding decodes, hashes to `hash`, and every displayed field is the
-/// one in the encoding.
+/// one in the encoding. This says nothing about whether the chain decided the header: that is
+/// [`LightClient::trust_header`].
 ///
 /// # Errors
 /// [`SdkError::Verify`] on any mismatch.
@@ -105,12 +123,14 @@ pub fn verify_header(view: &HeaderView, suite: Suite) -> Result<BlockHeader, Sdk
     Ok(h)
 }
 
-/// Verifies an account view: the header, then the Merkle proof of the account's state value (or
-/// its absence) against the header's state root, then that the balance shown is the proven one.
+/// Checks an account view against the header it comes with: the header's encoding
+/// ([`verify_header`]), then the Merkle proof of the account's state value (or its absence)
+/// against the header's state root, then that the balance shown is the proven one. The header
+/// itself is not authenticated; see [`verify_account`].
 ///
 /// # Errors
 /// [`SdkError::Verify`] when anything does not check out.
-pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccount, SdkError> {
+pub fn check_account_proof(view: &AccountView, suite: Suite) -> Result<ProvenAccount, SdkError> {
     let header = verify_header(&view.header, suite)?;
     let address: Address = view.address.parse().map_err(|e| SdkError::Verify(format!("address: {e}")))?;
     let key = account_key(&address);
@@ -132,7 +152,25 @@ pub fn verify_account(view: &AccountView, suite: Suite) -> Result<VerifiedAccoun
     if view.balance != balance.to_string() || view.sent != sent || view.frozen != frozen {
         return Err(SdkError::Verify("displayed balance differs from the proven value".into()));
     }
-    Ok(VerifiedAccount { address, balance, sent, exists, header, view: view.clone() })
+    Ok(ProvenAccount { address, balance, sent, exists, header, view: view.clone() })
+}
+
+/// Verifies an account view against a header the light client trusts: the view's header must be
+/// `trusted` ([`LightClient::trust_header`]), and the proof must verify against it
+/// ([`check_account_proof`]).
+///
+/// # Errors
+/// [`SdkError::Verify`] when the header is another one or the proof fails.
+pub fn verify_account(view: &AccountView, trusted: &TrustedHeader) -> Result<VerifiedAccount, SdkError> {
+    if view.header.hash != trusted.hash() {
+        return Err(SdkError::Verify(format!(
+            "the account is proven against block {}, not the verified block {} of that height",
+            view.header.hash,
+            trusted.hash()
+        )));
+    }
+    let account = check_account_proof(view, trusted.suite())?;
+    Ok(VerifiedAccount { account, trust: trusted.clone() })
 }
 
 /// Builds and signs a transaction with a random nonce and no certificate (for an open chain
@@ -318,20 +356,48 @@ impl Client {
         }
     }
 
-    /// The account at `addr`, verified against the header it comes with. An unknown account is
-    /// returned with `exists == false` once its proof of absence verifies.
+    /// The account at `addr`, its proof checked against the header it comes with
+    /// ([`check_account_proof`]); that header is the node's word. An unknown account is returned
+    /// with `exists == false` once its proof of absence verifies. For a read proven against the
+    /// trust anchor, use [`LightClient::account`].
     ///
     /// # Errors
     /// [`SdkError::Verify`] if the proof fails; API errors.
-    pub async fn account(&self, addr: &Address, suite: Suite) -> Result<VerifiedAccount, SdkError> {
+    pub async fn account(&self, addr: &Address, suite: Suite) -> Result<ProvenAccount, SdkError> {
+        check_account_proof(&self.account_view(addr).await?, suite)
+    }
+
+    /// `GET /v1/accounts/{addr}`: the account view with its proof, also for an unknown account
+    /// (the `account_not_found` answer carries the proof of its absence). Nothing is checked.
+    ///
+    /// # Errors
+    /// API errors; [`SdkError::Verify`] when an `account_not_found` answer has no proof.
+    pub async fn account_view(&self, addr: &Address) -> Result<AccountView, SdkError> {
         match self.get::<AccountView>(&format!("/v1/accounts/{addr}")).await {
-            Ok(view) => verify_account(&view, suite),
+            Ok(view) => Ok(view),
             Err(SdkError::Api { code, error, .. }) if code == "account_not_found" => {
-                let view = error.account.ok_or_else(|| SdkError::Verify("absence proof missing".into()))?;
-                verify_account(&view, suite)
+                error.account.map(|a| *a).ok_or_else(|| SdkError::Verify("absence proof missing".into()))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /v1/genesis`: the genesis document the node runs, and its hash (not checked; see
+    /// [`TrustAnchor::fetch`]).
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn genesis(&self) -> Result<fdl_types::api::GenesisView, SdkError> {
+        self.get("/v1/genesis").await
+    }
+
+    /// `GET /v1/validators/{height}/proof`: the state entries the validator set of block `height`
+    /// is computed from, with their proofs (not checked; [`LightClient`] checks them).
+    ///
+    /// # Errors
+    /// [`SdkError`]; `block_not_found` when block `height - 1` is not committed.
+    pub async fn validator_set_proof(&self, height: u64) -> Result<fdl_types::api::ValidatorSetProofView, SdkError> {
+        self.get(&format!("/v1/validators/{height}/proof")).await
     }
 
     /// Signs and submits `payload` from `key`, expiring [`DEFAULT_EXPIRY_BLOCKS`] after the
@@ -568,6 +634,16 @@ impl ValidatorSet {
     fn power_of(&self, k: &fdl_crypto::PublicKey) -> Option<u64> {
         self.members.iter().find(|(m, _)| m == k).map(|(_, p)| *p)
     }
+
+    /// The members as `(key, power)`, in the order the set lists them.
+    pub fn members(&self) -> &[(fdl_crypto::PublicKey, u64)] {
+        &self.members
+    }
+
+    /// Whether both sets hold the same keys with the same power, in whatever order.
+    pub fn same_members(&self, other: &ValidatorSet) -> bool {
+        self.members.len() == other.members.len() && self.members.iter().all(|(k, p)| other.power_of(k) == Some(*p))
+    }
 }
 
 /// Checks a commit certificate for `header` against `set`: every signature is a valid signature
@@ -619,6 +695,15 @@ pub fn verify_commit(
 /// # Errors
 /// [`SdkError::Verify`] naming the first failure.
 pub fn verify_block_view(view: &BlockView, suite: Suite, set: &ValidatorSet) -> Result<BlockHeader, SdkError> {
+    check_block_view(view, suite, set).map(|(h, _)| h)
+}
+
+/// [`verify_block_view`], also returning the voting power that signed the commit.
+pub(crate) fn check_block_view(
+    view: &BlockView,
+    suite: Suite,
+    set: &ValidatorSet,
+) -> Result<(BlockHeader, u64), SdkError> {
     let header = verify_header(&view.header, suite)?;
     let mut txs = Vec::with_capacity(view.txs.len());
     for t in &view.txs {
@@ -634,6 +719,6 @@ pub fn verify_block_view(view: &BlockView, suite: Suite, set: &ValidatorSet) -> 
         return Err(SdkError::Verify("transactions do not match the header's tx root".into()));
     }
     let commit = view.commit.as_ref().ok_or_else(|| SdkError::Verify("no commit certificate".into()))?;
-    verify_commit(commit, &header, suite, set)?;
-    Ok(header)
+    let signed = verify_commit(commit, &header, suite, set)?;
+    Ok((header, signed))
 }

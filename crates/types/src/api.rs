@@ -272,6 +272,11 @@ pub struct TxStatusView {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(nullable = false)]
     pub receipt: Option<ReceiptView>,
+    /// The receipt's inclusion proof against the block's receipts root, when committed: the
+    /// sibling hashes from its leaf up (`fdl_types::merkle::root_from_path`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Vec<HashHex>>, nullable = false)]
+    pub receipt_path: Option<Vec<Hash>>,
 }
 
 /// An account with the proof of its state against a header.
@@ -508,6 +513,41 @@ pub struct ValidatorsView {
     pub height: u64,
     /// Sum of the voting power.
     pub total_power: u64,
+}
+
+/// The chain's genesis document, which a light client checks against the genesis hash it trusts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GenesisView {
+    /// The genesis hash ([`crate::Genesis::hash`]).
+    #[schema(value_type = HashHex)]
+    pub hash: Hash,
+    /// The genesis document, as `fdl init` and `fdl genesis` write it.
+    #[schema(value_type = Object)]
+    pub genesis: serde_json::Value,
+}
+
+/// One state entry with its Merkle proof against a header's state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProvenEntryView {
+    /// The state key (hex).
+    pub key: String,
+    /// The value (hex), absent when the proof shows the key absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub value: Option<String>,
+    /// The Merkle proof (hex, as in `AccountView::proof`).
+    pub proof: String,
+}
+
+/// The state entries the validator set deciding block `height` is computed from, each proven
+/// against the state root of block `height - 1` (the set of block `h` is the one in the state
+/// after block `h - 1`). A light client recomputes the set from them by the chain's own rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ValidatorSetProofView {
+    /// The block the set decides.
+    pub height: u64,
+    /// Every state entry the rule reads, in the order it reads them.
+    pub entries: Vec<ProvenEntryView>,
 }
 
 /// What a certificate says, as the API shows it.

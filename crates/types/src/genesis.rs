@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
-use fdl_crypto::{Address, PublicKey, Suite};
+use fdl_crypto::{Address, Hash, PublicKey, Suite, hash_tagged};
 use serde::{Deserialize, Serialize};
+
+/// Domain tag of the genesis document hash.
+pub const GENESIS_TAG: &[u8] = b"FDL/GENESIS/v1";
 
 /// Chain parameters fixed at genesis (governance will change them later).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -206,6 +209,15 @@ pub enum GenesisError {
 }
 
 impl Genesis {
+    /// The genesis hash: `H("FDL/GENESIS/v1", JSON)` under the chain's suite, the JSON being the
+    /// document as this type serializes it (so a file's layout and whitespace do not matter). A
+    /// node's data directory is bound to it, and a light client anchors its trust in it.
+    pub fn hash(&self) -> Hash {
+        // A struct of strings, integers and vectors always serializes.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        hash_tagged(self.suite, GENESIS_TAG, &bytes)
+    }
+
     /// Reads and validates a genesis file.
     ///
     /// # Errors
