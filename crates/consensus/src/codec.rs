@@ -28,6 +28,11 @@ use crate::{
     signing::FdlSignature,
 };
 
+#[cfg(feature = "byzantine")]
+mod garble;
+#[cfg(feature = "byzantine")]
+pub(crate) use garble::enable as garble_outgoing;
+
 /// Most signatures in one certificate.
 const MAX_SIGS: usize = 1024;
 /// Largest block chunk or synced block.
@@ -307,8 +312,13 @@ fn decode_with<T>(bytes: &[u8], f: impl FnOnce(&mut Reader<'_>) -> Result<T, Cod
     Ok(v)
 }
 
+/// `Codec` for a type; `$channel` names the wire channel it travels on (`Local` for what only
+/// the write-ahead log or the handshake carries), which a test build may corrupt (`garble`).
 macro_rules! codec_impl {
     ($t:ty, $put:expr, $get:expr) => {
+        codec_impl!($t, $put, $get, Local);
+    };
+    ($t:ty, $put:expr, $get:expr, $channel:ident) => {
         impl Codec<$t> for FdlCodec {
             type Error = CodecError;
             fn decode(&self, bytes: Bytes) -> Result<$t, CodecError> {
@@ -318,6 +328,8 @@ macro_rules! codec_impl {
                 let mut o = Vec::new();
                 #[allow(clippy::redundant_closure_call)]
                 ($put)(&mut o, msg);
+                #[cfg(feature = "byzantine")]
+                let o = garble::outgoing(garble::Channel::$channel, o);
                 Ok(Bytes::from(o))
             }
         }
@@ -346,7 +358,8 @@ codec_impl!(
             Ok(SignedConsensusMsg::Proposal(SignedMessage::new(p, get_sig(r)?)))
         }
         _ => Err(bad("message tag")),
-    }
+    },
+    Consensus
 );
 
 codec_impl!(
@@ -370,7 +383,8 @@ codec_impl!(
         1 => Ok(LivenessMsg::PolkaCertificate(get_polka(r)?)),
         2 => Ok(LivenessMsg::SkipRoundCertificate(get_round_cert(r)?)),
         _ => Err(bad("liveness tag")),
-    }
+    },
+    Liveness
 );
 
 codec_impl!(
@@ -395,7 +409,8 @@ codec_impl!(
             _ => return Err(bad("stream tag")),
         };
         Ok(StreamMessage::new(id, seq, content))
-    }
+    },
+    ProposalParts
 );
 
 codec_impl!(
@@ -423,7 +438,8 @@ codec_impl!(
         peer_id: get_peer(r)?,
         tip_height: get_height(r)?,
         history_min_height: get_height(r)?
-    })
+    }),
+    SyncStatus
 );
 
 codec_impl!(
@@ -438,7 +454,8 @@ codec_impl!(
         let a = get_height(r)?;
         let b = get_height(r)?;
         Ok(Request::ValueRequest(ValueRequest::new(a..=b)))
-    }
+    },
+    SyncRequest
 );
 
 fn put_response(o: &mut Vec<u8>, q: &Response<FdlContext>) {
@@ -454,16 +471,21 @@ fn put_response(o: &mut Vec<u8>, q: &Response<FdlContext>) {
     }
 }
 
-codec_impl!(Response<FdlContext>, put_response, |r: &mut Reader<'_>| {
-    let start = get_height(r)?;
-    let n = r.count(MAX_VALUES, "synced values")?;
-    let mut values = Vec::with_capacity(n.min(64));
-    for _ in 0..n {
-        let b = get_blob(r)?;
-        values.push(RawDecidedValue::new(b, get_commit_cert(r)?));
-    }
-    Ok(Response::ValueResponse(ValueResponse::new(start, values)))
-});
+codec_impl!(
+    Response<FdlContext>,
+    put_response,
+    |r: &mut Reader<'_>| {
+        let start = get_height(r)?;
+        let n = r.count(MAX_VALUES, "synced values")?;
+        let mut values = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            let b = get_blob(r)?;
+            values.push(RawDecidedValue::new(b, get_commit_cert(r)?));
+        }
+        Ok(Response::ValueResponse(ValueResponse::new(start, values)))
+    },
+    SyncResponse
+);
 
 impl HasEncodedLen<Response<FdlContext>> for FdlCodec {
     fn encoded_len(&self, msg: &Response<FdlContext>) -> Result<usize, CodecError> {

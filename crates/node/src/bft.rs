@@ -126,6 +126,30 @@ impl BftLedger {
 }
 
 impl BftLedger {
+    /// Waits for a batch: a full block, or transactions and the block interval, or the heartbeat
+    /// for an empty block; never past `deadline`.
+    async fn wait_for_batch(&self, deadline: Instant) {
+        let params = self.chain.mempool().params();
+        let interval = Duration::from_millis(params.block_interval_ms);
+        let heartbeat = Duration::from_millis(params.empty_block_interval_ms.max(params.block_interval_ms));
+        let mempool = self.chain.mempool().clone();
+        loop {
+            let since = self.last_commit.lock().elapsed();
+            let n = mempool.len();
+            if n >= params.max_block_txs as usize
+                || (n > 0 && since >= interval)
+                || since >= heartbeat
+                || Instant::now() >= deadline
+            {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = mempool.batch_ready() => {}
+            }
+        }
+    }
+
     /// The index of the first transaction whose signature fails, checking each once per node:
     /// those verified at admission are skipped, the rest go to the verifier pool, or, when client
     /// load keeps that queue full, to a blocking thread (consensus never waits on the API).
@@ -186,32 +210,35 @@ impl Ledger for BftLedger {
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
         }
-        let params = self.chain.mempool().params();
-        let interval = Duration::from_millis(params.block_interval_ms);
-        let heartbeat = Duration::from_millis(params.empty_block_interval_ms.max(params.block_interval_ms));
-        let mempool = self.chain.mempool().clone();
-        // Wait for a batch: a full block, or transactions and the block interval, or the
-        // heartbeat for an empty block; never past the deadline.
-        loop {
-            let since = self.last_commit.lock().elapsed();
-            let n = mempool.len();
-            if n >= params.max_block_txs as usize
-                || (n > 0 && since >= interval)
-                || since >= heartbeat
-                || Instant::now() >= deadline
-            {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
-                _ = mempool.batch_ready() => {}
-            }
-        }
+        self.wait_for_batch(deadline).await;
         let chain = self.chain.clone();
         let p = Self::blocking(move || chain.build_next()).await?;
         let hash = p.hash;
         let bytes = p.block.encode();
         tracing::debug!(height, txs = p.block.txs.len(), %hash, "proposing");
+        self.pending.lock().insert(hash, Pending { block: p, own: true });
+        Ok((hash, bytes))
+    }
+
+    #[cfg(feature = "byzantine")]
+    async fn propose_tampered(
+        &self,
+        height: u64,
+        deadline: Instant,
+        tamper: fn(Vec<fdl_types::SignedTx>) -> Vec<fdl_types::SignedTx>,
+    ) -> Result<(Hash, Vec<u8>), LedgerError> {
+        if height != self.chain.height() + 1 {
+            return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
+        }
+        self.wait_for_batch(deadline).await;
+        let chain = self.chain.clone();
+        let p = Self::blocking(move || {
+            let max = chain.mempool().params().max_block_txs as usize;
+            chain.build_block(tamper(chain.mempool().take_batch(max, height)))
+        })
+        .await?;
+        let hash = p.hash;
+        let bytes = p.block.encode();
         self.pending.lock().insert(hash, Pending { block: p, own: true });
         Ok((hash, bytes))
     }

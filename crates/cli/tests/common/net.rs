@@ -141,7 +141,8 @@ impl TestNet {
         net
     }
 
-    fn log_path(&self, i: usize) -> PathBuf {
+    /// Node `i`'s log file.
+    pub fn log_path(&self, i: usize) -> PathBuf {
         self.dir.path().join(&self.nodes[i].name).join("node.log")
     }
 
@@ -162,15 +163,54 @@ impl TestNet {
 
     /// Starts node `i`'s process.
     pub fn spawn(&mut self, i: usize) {
+        self.spawn_with_env(i, &[]);
+    }
+
+    /// Starts node `i`'s process with extra environment variables (e.g. `FDL_BYZANTINE`, see
+    /// docs/testing.md).
+    pub fn spawn_with_env(&mut self, i: usize, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(i)).unwrap();
         let child = Command::new(FDL)
             .args(["node", "--config", self.nodes[i].config.to_str().unwrap()])
             .env("FDL_LOG", "info,arc_malachitebft=warn,libp2p=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
         self.nodes[i].child = Some(child);
+    }
+
+    /// Node `i`'s resident memory in KiB (`VmRSS` of /proc/PID/status), while it runs.
+    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+        let pid = self.nodes[i].child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// CPU seconds (user and system) node `i` has used so far (/proc/PID/stat, at 100 ticks a
+    /// second).
+    pub fn cpu_secs(&self, i: usize) -> Option<f64> {
+        let pid = self.nodes[i].child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces) start at the state, field 3.
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
+
+    /// Bytes under node `i`'s data directory (ledger, write-ahead log, proposals).
+    pub fn data_bytes(&self, i: usize) -> u64 {
+        fn size(p: &std::path::Path) -> u64 {
+            let Ok(meta) = std::fs::symlink_metadata(p) else { return 0 };
+            if !meta.is_dir() {
+                return meta.len();
+            }
+            std::fs::read_dir(p).map(|d| d.flatten().map(|e| size(&e.path())).sum()).unwrap_or(0)
+        }
+        size(&fdl_node::NodeConfig::load(&self.nodes[i].config).unwrap().data_path())
     }
 
     /// SIGKILL node `i`.

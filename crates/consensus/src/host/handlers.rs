@@ -102,6 +102,10 @@ impl<L: Ledger> Host<L> {
         timeout: Duration,
         reply: Reply<LocallyProposedValue<FdlContext>>,
     ) -> Result<(), LedgerError> {
+        #[cfg(feature = "byzantine")]
+        let Some(reply) = self.misbehave_on_get_value(channels, height, round, timeout, reply).await? else {
+            return Ok(());
+        };
         let value = self.own_value(height.0, round_number(round), timeout).await?;
         let _ = reply.send(LocallyProposedValue::new(height, round, value));
         if let Some(body) = self.proposals.body(&value.0) {

@@ -87,6 +87,19 @@ pub trait Ledger: Send + Sync + 'static {
     /// Builds this node's block for `height`, waiting for transactions no later than `deadline`;
     /// returns its hash and encoding. The same height asked twice may give a different block.
     async fn propose(&self, height: u64, deadline: Instant) -> Result<(Hash, Vec<u8>), LedgerError>;
+    /// Test-only (feature `byzantine`): builds this node's block for `height` as
+    /// [`Ledger::propose`] does, from the transactions taken from the pool as `tamper` changed them; a
+    /// misbehaving validator proposes it (docs/testing.md). The default ignores `tamper`.
+    #[cfg(feature = "byzantine")]
+    async fn propose_tampered(
+        &self,
+        height: u64,
+        deadline: Instant,
+        tamper: fn(Vec<fdl_types::SignedTx>) -> Vec<fdl_types::SignedTx>,
+    ) -> Result<(Hash, Vec<u8>), LedgerError> {
+        let _ = tamper;
+        self.propose(height, deadline).await
+    }
     /// Validates a block for `height` proposed by `proposer` (signatures, execution, roots) and
     /// keeps the executed result for [`Ledger::commit`]; returns its hash.
     async fn validate(&self, height: u64, proposer: Address, block: &[u8]) -> Result<Hash, LedgerError>;

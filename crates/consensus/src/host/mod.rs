@@ -39,6 +39,8 @@ use crate::{
 };
 
 mod auth;
+#[cfg(feature = "byzantine")]
+mod byzantine;
 mod certificate;
 mod events;
 mod handlers;

@@ -188,6 +188,8 @@ pub async fn start<L: Ledger>(
     let peer_addrs = persistent.clone();
     let mal = engine_config(&cfg, persistent)?;
     let signer = cfg.signer.as_ref().map(|k| ConsensusSigner::new(&ctx.chain_id, k.clone()));
+    #[cfg(feature = "byzantine")]
+    let (address, signer) = super::byzantine::configure(address, signer)?;
     let verifier = ConsensusVerifier::new(&ctx.chain_id);
     let identity = network_identity(&cfg, keypair, address, signer.as_ref()).await?;
     let consensus_ctx = match &signer {
@@ -206,6 +208,8 @@ pub async fn start<L: Ledger>(
         .build()
         .await
         .map_err(|e| LedgerError::Fatal(format!("consensus engine: {e:#}")))?;
+    #[cfg(feature = "byzantine")]
+    super::byzantine::spawn_flood(&ctx, &ledger, signer.as_ref(), address, &channels.network);
     let host = Host {
         ctx,
         ledger,
