@@ -305,7 +305,7 @@ fn timing_batch_vs_single() {
         let batch = t.elapsed();
         let t = Instant::now();
         assert!(raw.iter().all(|(k, _, s)| {
-            let r = VerifyingKey::from_bytes(&s.r_bytes()).expect("R");
+            let r = VerifyingKey::from_bytes(s.r_bytes()).expect("R");
             k.to_edwards().is_torsion_free() && r.to_edwards().is_torsion_free()
         }));
         let torsion = t.elapsed();
@@ -380,7 +380,7 @@ fn library_batch_accepts_some_mixed_order_r_that_strict_refuses() {
         let PublicKey::Ed25519(k) = &c.key else { unreachable!("intl") };
         let s = ed25519_dalek::Signature::from_slice(c.sig.as_bytes()).expect("64 bytes");
         assert!(k.verify_strict(&c.msg, &s).is_err());
-        assert!(!VerifyingKey::from_bytes(&s.r_bytes()).expect("R decodes").is_weak(), "R is not of small order");
+        assert!(!VerifyingKey::from_bytes(s.r_bytes()).expect("R decodes").is_weak(), "R is not of small order");
         assert!(!k.is_weak());
         let msgs = [c.msg.as_slice(), good[0].1.as_slice()];
         if ed25519_dalek::verify_batch(&msgs, &[s, gs], &[*k, *gk]).is_ok() {
