@@ -402,7 +402,19 @@ impl KeyPair {
         Self::from_pkcs8_pem(&text).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
     }
 
-    /// Writes the key as a PKCS#8 PEM file readable only by its owner.
+    /// Reads a PKCS#8 PEM private key file after checking, on Unix, that only its owner may access
+    /// it ([`check_private_key_file`]): what a node does with its own key.
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyFileExposed`] for a file that group or others may access, else as
+    /// [`KeyPair::read_pem_file`].
+    pub fn read_private_pem_file(path: &Path) -> Result<Self, CryptoError> {
+        check_private_key_file(path)?;
+        Self::read_pem_file(path)
+    }
+
+    /// Writes the key as a PKCS#8 PEM file readable only by its owner (mode 0600 on Unix, also
+    /// when the file already exists with wider permissions).
     ///
     /// # Errors
     /// [`CryptoError::BadKeyFile`] when the file cannot be written.
@@ -415,14 +427,38 @@ impl KeyPair {
 #[cfg(unix)]
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // `mode` applies only when the file is created: narrow an existing file's permissions too,
+    // before the key is written into it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(data)
 }
 
 #[cfg(not(unix))]
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, data)
+}
+
+/// Refuses a private key file (or other secret) that group or others may read, write or
+/// execute: on Unix its mode must be 0600 or narrower. Elsewhere it checks nothing.
+///
+/// # Errors
+/// [`CryptoError::KeyFileExposed`] naming the file and the `chmod 600` fix;
+/// [`CryptoError::BadKeyFile`] when its metadata cannot be read.
+pub fn check_private_key_file(path: &Path) -> Result<(), CryptoError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(path).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(CryptoError::KeyFileExposed { path: path.display().to_string(), mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl Signer for KeyPair {
@@ -485,6 +521,39 @@ mod tests {
     fn garbled_key_file_is_an_error() {
         assert!(KeyPair::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
         assert!(KeyPair::from_pkcs8_pem("").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_owner_only_even_when_they_existed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.pem");
+        std::fs::write(&path, "old").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let kp = KeyPair::generate(Suite::Sm);
+        kp.write_pem_file(&path).expect("write key");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an existing file keeps mode {mode:o}");
+        assert_eq!(KeyPair::read_private_pem_file(&path).expect("read").public_key(), kp.public_key());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.pem");
+        KeyPair::generate(Suite::Intl).write_pem_file(&path).expect("write key");
+        for mode in [0o640, 0o604, 0o660, 0o644] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let err = KeyPair::read_private_pem_file(&path).expect_err("exposed key accepted");
+            assert_eq!(err, CryptoError::KeyFileExposed { path: path.display().to_string(), mode });
+            let text = err.to_string();
+            assert!(text.contains(&path.display().to_string()) && text.contains("chmod 600"), "{text}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        assert!(KeyPair::read_private_pem_file(&path).is_ok());
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub use aead::{AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, open, seal};
 pub use error::CryptoError;
 pub use hash::{HASH_LEN, Hash, Hasher, hash, hash_tagged};
 pub use keys::{
-    KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer, verify_batch,
+    KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer,
+    check_private_key_file, verify_batch,
 };
 pub use pke::{sm2_decrypt, sm2_encrypt};
 pub use suite::Suite;
