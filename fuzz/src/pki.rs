@@ -56,7 +56,9 @@ pub fn x509_crl(data: &[u8]) {
                 assert!(info.not_before <= now && now <= info.not_after, "verified outside its validity");
             }
         }
-        let _ = fdl_pki::verify_crl(data, ca);
+        for now in [f.now, 0] {
+            let _ = fdl_pki::verify_crl(data, ca, now);
+        }
     }
 
     for cert in &f.certs {
@@ -67,14 +69,14 @@ pub fn x509_crl(data: &[u8]) {
         }
     }
     for crl in &f.crls {
-        if fdl_pki::verify_crl(crl, data).is_ok() {
+        if fdl_pki::verify_crl(crl, data, f.now).is_ok() {
             assert!(parsed.is_some(), "a CA that verifies a CRL parses");
         }
     }
 
     // A self-signed CA verifies itself.
     let _ = fdl_pki::verify(data, data, f.now);
-    let _ = fdl_pki::verify_crl(data, data);
+    let _ = fdl_pki::verify_crl(data, data, f.now);
 
     // PEM both ways. An empty body is no DER at all, and PEM reading refuses it.
     if !data.is_empty() {
@@ -114,7 +116,7 @@ mod tests {
                 assert_eq!(fdl_pki::verify(cert, ca, f.now).is_ok(), i == j, "certificate {j} under CA {i}");
             }
             for (j, crl) in f.crls.iter().enumerate() {
-                let r = fdl_pki::verify_crl(crl, ca);
+                let r = fdl_pki::verify_crl(crl, ca, f.now);
                 assert_eq!(r.is_ok(), i == j / 2, "CRL {j} under CA {i}");
                 if i == j / 2 {
                     let serial = fdl_pki::parse(&f.certs[i]).expect("parses").serial;

@@ -208,7 +208,7 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
             if let Some(crl) = crl {
                 let text = std::fs::read_to_string(&crl).with_context(|| format!("reading {}", crl.display()))?;
                 let crl_der = fdl_pki::crl_from_pem(&text)?;
-                let revoked = fdl_pki::verify_crl(&crl_der, &ca_der)?;
+                let revoked = fdl_pki::verify_crl(&crl_der, &ca_der, now())?;
                 if revoked.iter().any(|r| r.serial == info.serial) {
                     if json {
                         print_json(&json!({ "valid": false, "reason": "revoked", "serial": info.serial }))?;

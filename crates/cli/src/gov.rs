@@ -176,7 +176,8 @@ enum ActionCmd {
         /// The issuing institution.
         #[arg(long, requires = "serial")]
         org: Option<String>,
-        /// The serial number (hex).
+        /// The serial number in hex, as `openssl x509 -serial` prints it (`serial=` prefix, case,
+        /// colons and leading zeros do not matter).
         #[arg(long, requires = "org")]
         serial: Option<String>,
     },
@@ -283,7 +284,9 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
                 let info = fdl_pki::parse(&read_der(&c)?)?;
                 GovAction::RevokeCert { org: info.org, serial: info.serial }
             }
-            (None, Some(org), Some(serial)) => GovAction::RevokeCert { org, serial: serial.to_ascii_lowercase() },
+            (None, Some(org), Some(serial)) => {
+                GovAction::RevokeCert { org, serial: fdl_pki::canonical_serial(&serial)? }
+            }
             _ => anyhow::bail!("give --cert, or --org and --serial"),
         },
         ActionCmd::SetParam { name, value } => {

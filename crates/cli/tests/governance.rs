@@ -156,6 +156,8 @@ fn openssl_member(dir: &std::path::Path, org: &str) -> (Vec<u8>, KeyPair, Vec<u8
         &p("ca.pem"),
     ]);
     openssl(&["genpkey", "-algorithm", "SM2", "-out", &p("client.key")]);
+    // A member certificate needs digitalSignature in its key usage, and no CA flag.
+    std::fs::write(p("client.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n").unwrap();
     let subj = format!("/O={org}/OU=client/CN=teller");
     openssl(&[
         "req",
@@ -187,6 +189,8 @@ fn openssl_member(dir: &std::path::Path, org: &str) -> (Vec<u8>, KeyPair, Vec<u8
         distid,
         "-days",
         "30",
+        "-extfile",
+        &p("client.ext"),
         "-out",
         &p("client.pem"),
     ]);

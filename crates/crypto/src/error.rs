@@ -12,6 +12,16 @@ pub enum CryptoError {
     /// The public key bytes are not a valid key for the suite.
     #[error("malformed public key: {0}")]
     MalformedPublicKey(String),
+    /// A private key file that users other than its owner may access (Unix permissions).
+    #[error(
+        "{path} is accessible by group or others (mode {mode:03o}); a private key must be readable by its owner only: run `chmod 600 {path}`"
+    )]
+    KeyFileExposed {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A key file could not be read or parsed.
     #[error("bad key file: {0}")]
     BadKeyFile(String),

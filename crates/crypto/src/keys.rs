@@ -78,9 +78,7 @@ impl PublicKey {
                 })?;
                 let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr)
                     .map_err(|e| CryptoError::MalformedPublicKey(e.to_string()))?;
-                if vk.is_weak() {
-                    return Err(CryptoError::MalformedPublicKey("weak Ed25519 key".into()));
-                }
+                check_ed25519_key(&vk)?;
                 Ok(PublicKey::Ed25519(vk))
             }
         }
@@ -108,10 +106,7 @@ impl PublicKey {
                     Err(CryptoError::BadSignature)
                 }
             }
-            (PublicKey::Ed25519(k), Signature::Ed25519(bytes)) => {
-                let s = ed25519_dalek::Signature::from_bytes(bytes);
-                k.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
-            }
+            (PublicKey::Ed25519(k), Signature::Ed25519(bytes)) => verify_ed25519(k, msg, bytes),
             _ => Err(CryptoError::SuiteMismatch { expected: self.suite(), got: sig.suite() }),
         }
     }
@@ -142,6 +137,7 @@ impl PublicKey {
             return Ok(PublicKey::Sm2(Box::new(vk)));
         }
         if let Ok(vk) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            check_ed25519_key(&vk).map_err(|e| CryptoError::BadKeyFile(e.to_string()))?;
             return Ok(PublicKey::Ed25519(vk));
         }
         Err(CryptoError::BadKeyFile("not an SM2 or Ed25519 SubjectPublicKeyInfo PEM".into()))
@@ -163,6 +159,40 @@ impl PublicKey {
             PublicKey::Ed25519(k) => k.to_public_key_pem(le).map_err(|e| CryptoError::BadKeyFile(e.to_string())),
         }
     }
+}
+
+/// Whether a 32-byte Ed25519 point encoding is canonical in y: y (the low 255 bits,
+/// little-endian) is below p = 2^255 - 19. The other non-canonical form, x = 0 with the sign bit
+/// set, only exists for the two small-order points with x = 0, which are refused as small-order.
+fn ed25519_y_canonical(b: &[u8; 32]) -> bool {
+    // y >= p exactly when y is 2^255 - 19 + d for d in 0..19: every byte 0xff except the top one
+    // (0x7f without the sign bit) and the lowest one (at least 0xed).
+    let top_is_max = b[31] & 0x7f == 0x7f && b[1..31].iter().all(|x| *x == 0xff);
+    !(top_is_max && b[0] >= 0xed)
+}
+
+/// The key rules of FDL's one Ed25519 acceptance rule (ADR 0010): a canonical encoding and not
+/// of small order.
+fn check_ed25519_key(vk: &ed25519_dalek::VerifyingKey) -> Result<(), CryptoError> {
+    if !ed25519_y_canonical(vk.as_bytes()) {
+        return Err(CryptoError::MalformedPublicKey("non-canonical Ed25519 key encoding".into()));
+    }
+    if vk.is_weak() {
+        return Err(CryptoError::MalformedPublicKey("weak (small-order) Ed25519 key".into()));
+    }
+    Ok(())
+}
+
+/// FDL's one Ed25519 acceptance rule (ADR 0010), used by [`PublicKey::verify`] and
+/// [`verify_batch`] alike: `verify_strict` (canonical `s < L`, canonical R, neither R nor A of
+/// small order, the cofactorless equation `R = [s]B - [k]A` compared as encodings) plus a
+/// canonical encoding of A.
+fn verify_ed25519(k: &ed25519_dalek::VerifyingKey, msg: &[u8], sig: &[u8; 64]) -> Result<(), CryptoError> {
+    if !ed25519_y_canonical(k.as_bytes()) {
+        return Err(CryptoError::BadSignature);
+    }
+    let s = ed25519_dalek::Signature::from_bytes(sig);
+    k.verify_strict(msg, &s).map_err(|_| CryptoError::BadSignature)
 }
 
 fn parse_sm2_der(der: &[u8]) -> Result<sm2::dsa::Signature, CryptoError> {
@@ -372,7 +402,19 @@ impl KeyPair {
         Self::from_pkcs8_pem(&text).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
     }
 
-    /// Writes the key as a PKCS#8 PEM file readable only by its owner.
+    /// Reads a PKCS#8 PEM private key file after checking, on Unix, that only its owner may access
+    /// it ([`check_private_key_file`]): what a node does with its own key.
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyFileExposed`] for a file that group or others may access, else as
+    /// [`KeyPair::read_pem_file`].
+    pub fn read_private_pem_file(path: &Path) -> Result<Self, CryptoError> {
+        check_private_key_file(path)?;
+        Self::read_pem_file(path)
+    }
+
+    /// Writes the key as a PKCS#8 PEM file readable only by its owner (mode 0600 on Unix, also
+    /// when the file already exists with wider permissions).
     ///
     /// # Errors
     /// [`CryptoError::BadKeyFile`] when the file cannot be written.
@@ -385,14 +427,38 @@ impl KeyPair {
 #[cfg(unix)]
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // `mode` applies only when the file is created: narrow an existing file's permissions too,
+    // before the key is written into it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(data)
 }
 
 #[cfg(not(unix))]
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, data)
+}
+
+/// Refuses a private key file (or other secret) that group or others may read, write or
+/// execute: on Unix its mode must be 0600 or narrower. Elsewhere it checks nothing.
+///
+/// # Errors
+/// [`CryptoError::KeyFileExposed`] naming the file and the `chmod 600` fix;
+/// [`CryptoError::BadKeyFile`] when its metadata cannot be read.
+pub fn check_private_key_file(path: &Path) -> Result<(), CryptoError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(path).map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(CryptoError::KeyFileExposed { path: path.display().to_string(), mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl Signer for KeyPair {
@@ -416,26 +482,14 @@ impl Signer for KeyPair {
     }
 }
 
-/// Verifies many `(key, message, signature)` triples; Ed25519 triples use batch verification.
-/// Returns one verdict per triple, in order.
+/// Verifies many `(key, message, signature)` triples, one verdict per triple, in order.
+///
+/// Each triple is checked on its own with [`PublicKey::verify`], so a signature is accepted here
+/// exactly when the single check accepts it, whatever else is in the batch. Ed25519 batch
+/// verification is not used: its random-linear-combination check accepts, with a probability that
+/// depends on the other items, signatures that the strict single check refuses (mixed-order R or
+/// A), and no cheap pre-check closes that gap (ADR 0010).
 pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> Vec<bool> {
-    let all_ed = !items.is_empty()
-        && items.iter().all(|(k, _, s)| matches!((k, s), (PublicKey::Ed25519(_), Signature::Ed25519(_))));
-    if all_ed && items.len() > 1 {
-        let mut msgs = Vec::with_capacity(items.len());
-        let mut sigs = Vec::with_capacity(items.len());
-        let mut keys = Vec::with_capacity(items.len());
-        for (k, m, s) in items {
-            if let (PublicKey::Ed25519(k), Signature::Ed25519(s)) = (k, s) {
-                keys.push(*k);
-                msgs.push(*m);
-                sigs.push(ed25519_dalek::Signature::from_bytes(s));
-            }
-        }
-        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-            return vec![true; items.len()];
-        }
-    }
     items.iter().map(|(k, m, s)| k.verify(m, s).is_ok()).collect()
 }
 
@@ -467,6 +521,39 @@ mod tests {
     fn garbled_key_file_is_an_error() {
         assert!(KeyPair::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
         assert!(KeyPair::from_pkcs8_pem("").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_owner_only_even_when_they_existed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.pem");
+        std::fs::write(&path, "old").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let kp = KeyPair::generate(Suite::Sm);
+        kp.write_pem_file(&path).expect("write key");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an existing file keeps mode {mode:o}");
+        assert_eq!(KeyPair::read_private_pem_file(&path).expect("read").public_key(), kp.public_key());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.pem");
+        KeyPair::generate(Suite::Intl).write_pem_file(&path).expect("write key");
+        for mode in [0o640, 0o604, 0o660, 0o644] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let err = KeyPair::read_private_pem_file(&path).expect_err("exposed key accepted");
+            assert_eq!(err, CryptoError::KeyFileExposed { path: path.display().to_string(), mode });
+            let text = err.to_string();
+            assert!(text.contains(&path.display().to_string()) && text.contains("chmod 600"), "{text}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        assert!(KeyPair::read_private_pem_file(&path).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!   `1234567812345678`, DER-encoded as OpenSSL and GmSSL expect (GB/T 32918.2); SM2 public-key
 //!   encryption (GB/T 32918.4) with the DER ciphertext OpenSSL uses; SM3 hashing (GB/T 32905);
 //!   SM4-GCM authenticated encryption (GB/T 32907).
-//! * [`Suite::Intl`]: Ed25519 (with batch verification), SHA-256 and AES-256-GCM, for non-regulated use.
+//! * [`Suite::Intl`]: Ed25519 (strict verification, ADR 0010), SHA-256 and AES-256-GCM, for non-regulated use.
 //!
 //! Keys are PKCS#8 PEM files that OpenSSL 3 reads; public keys are SPKI. Signing goes through the
 //! [`Signer`] trait so that a hardware security module can hold the key later (STD-8.2).
@@ -26,7 +26,8 @@ pub use aead::{AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, open, seal};
 pub use error::CryptoError;
 pub use hash::{HASH_LEN, Hash, Hasher, hash, hash_tagged};
 pub use keys::{
-    KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer, verify_batch,
+    KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer,
+    check_private_key_file, verify_batch,
 };
 pub use pke::{sm2_decrypt, sm2_encrypt};
 pub use suite::Suite;

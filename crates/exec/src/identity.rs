@@ -289,7 +289,7 @@ pub(crate) fn publish_crl(
     let Some(m) = member(ov, c.org)? else {
         return Ok((StatusCode::CertificateInvalid, vec![]));
     };
-    let revoked = match fdl_pki::verify_crl(crl, &m.ca_cert) {
+    let revoked = match fdl_pki::verify_crl(crl, &m.ca_cert, c.now_s) {
         Ok(r) => r,
         Err(e) => {
             let attrs = vec![("account", c.account.to_hex()), ("org", c.org.into()), ("reason", e.to_string())];

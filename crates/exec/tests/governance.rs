@@ -542,3 +542,67 @@ fn open_proposals_leave_the_open_set_when_decided_or_past_their_deadline() {
         "no link or queue is left behind"
     );
 }
+
+/// Issues, with OpenSSL and org `ca`'s CA key, a client certificate whose serial has its top bit
+/// set; returns its DER and the serial as `openssl x509 -serial` prints it.
+fn openssl_client_cert(c: &Chain, ca: usize, dir: &std::path::Path) -> (Vec<u8>, String) {
+    let p = |n: &str| dir.join(n).to_str().expect("utf-8").to_string();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).output().expect("OpenSSL 3 must be installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (ca_cert, ca_key) = &c.cas[ca];
+    std::fs::write(p("ca.pem"), fdl_pki::to_pem(ca_cert).expect("pem")).expect("write");
+    ca_key.write_pem_file(&dir.join("ca.key")).expect("write key");
+    let org = fdl_pki::parse(ca_cert).expect("ca").org;
+    run(&["genpkey", "-algorithm", "ED25519", "-out", &p("c.key")]);
+    let subj = format!("/O={org}/OU=client/CN=teller");
+    run(&["req", "-new", "-key", &p("c.key"), "-subj", &subj, "-out", &p("c.csr")]);
+    std::fs::write(p("c.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n").expect("write");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("c.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-set_serial",
+        "0x8A1B2C3D4E5F60718293",
+        "-days",
+        "5",
+        "-extfile",
+        &p("c.ext"),
+        "-out",
+        &p("c.pem"),
+    ]);
+    let printed = run(&["x509", "-in", &p("c.pem"), "-noout", "-serial"]).trim().to_string();
+    let der = fdl_pki::from_pem(&std::fs::read_to_string(p("c.pem")).expect("read")).expect("pem");
+    (der, printed)
+}
+
+#[test]
+fn a_revocation_by_the_serial_openssl_prints_revokes_the_certificate() {
+    // STD-13.3: OpenSSL prints `serial=8A1B...` for a serial whose DER bytes are 00 8A 1B ...;
+    // both that line and its bare hex must revoke the certificate, not some other key.
+    let d = tempfile::tempdir().expect("tempdir");
+    for (i, with_prefix) in [(0usize, false), (1, true)] {
+        let mut c = Chain::new(1);
+        let dir = d.path().join(i.to_string());
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (cert, printed) = openssl_client_cert(&c, 0, &dir);
+        assert_eq!(printed, "serial=8A1B2C3D4E5F60718293");
+        let info = fdl_pki::verify(&cert, &c.cas[0].0, now_ms() / 1000).expect("valid certificate");
+        let typed = if with_prefix { printed.clone() } else { printed.trim_start_matches("serial=").to_string() };
+        let (id, r) = c.propose(0, GovAction::RevokeCert { org: "org1".into(), serial: typed.clone() }, 0);
+        assert_eq!(r.status.as_str(), "ok", "{typed}: {r:?}");
+        for admin in 1..4 {
+            c.vote(admin, id, true);
+        }
+        assert_eq!(c.status(id), ProposalState::Applied);
+        let rec = fdl_schema::read::revocation(&c.state, "org1", &info.serial).expect("read");
+        assert!(rec.is_some(), "{typed}: the certificate (serial {}) is not revoked", info.serial);
+    }
+}

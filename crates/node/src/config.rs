@@ -94,11 +94,16 @@ fn default_vote_ms() -> u64 {
     1_000
 }
 
-/// Reads a network key file: 64 hex digits.
+/// Reads a network key file: 64 hex digits, accessible by its owner only (on Unix).
 ///
 /// # Errors
-/// [`NodeError::Key`] naming the file.
+/// [`NodeError::KeyFile`] for a file that group or others may access; [`NodeError::Key`] naming
+/// the file otherwise.
 pub fn read_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
+    fdl_crypto::check_private_key_file(path).map_err(|e| match e {
+        e @ fdl_crypto::CryptoError::KeyFileExposed { .. } => NodeError::KeyFile(e),
+        e => NodeError::Key(e.to_string()),
+    })?;
     let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?;
     let mut seed = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut seed)
@@ -202,5 +207,41 @@ impl NodeConfig {
     /// The validator key, resolved.
     pub fn validator_key_path(&self) -> PathBuf {
         self.resolve(&self.validator_key)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use fdl_crypto::{KeyPair, Suite};
+
+    use super::*;
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[test]
+    fn a_node_refuses_key_files_others_may_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let validator = dir.path().join("validator.pem");
+        KeyPair::generate(Suite::Sm).write_pem_file(&validator).expect("write key");
+        let network = dir.path().join("network.key");
+        generate_network_key(&network).expect("network key");
+        assert!(crate::load_validator_key(&validator).is_ok());
+        assert!(read_network_key(&network).is_ok());
+        for mode in [0o644, 0o640, 0o604] {
+            for path in [&validator, &network] {
+                chmod(path, mode);
+            }
+            let err = crate::load_validator_key(&validator).expect_err("exposed validator key used");
+            assert!(matches!(err, NodeError::KeyFile(_)), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains("validator.pem") && text.contains("chmod 600"), "{text}");
+            let err = read_network_key(&network).expect_err("exposed network key used");
+            assert!(matches!(err, NodeError::KeyFile(_)), "{err:?}");
+            assert!(err.to_string().contains("network.key"), "{err}");
+        }
     }
 }

@@ -43,6 +43,10 @@ pub enum NodeError {
     /// The validator key is unusable.
     #[error("validator key: {0}")]
     Key(String),
+    /// A private key file (validator or network key) that group or others may access: the node
+    /// refuses to use it. The message names the file and the `chmod 600` fix.
+    #[error("key file: {0}")]
+    KeyFile(#[source] fdl_crypto::CryptoError),
     /// The store failed (fatal).
     #[error("storage: {0}")]
     Storage(#[from] fdl_storage::StorageError),
@@ -68,13 +72,25 @@ pub struct RunningNode {
     pub rpc_addr: SocketAddr,
 }
 
+/// Reads the node's validator key, refusing (on Unix) a file that group or others may access.
+///
+/// # Errors
+/// [`NodeError::KeyFile`] for such a file, [`NodeError::Key`] for an unreadable or bad key.
+pub fn load_validator_key(path: &std::path::Path) -> Result<KeyPair, NodeError> {
+    fdl_crypto::check_private_key_file(path).map_err(|e| match e {
+        e @ fdl_crypto::CryptoError::KeyFileExposed { .. } => NodeError::KeyFile(e),
+        e => NodeError::Key(e.to_string()),
+    })?;
+    KeyPair::read_pem_file(path).map_err(|e| NodeError::Key(e.to_string()))
+}
+
 /// Runs a node until `shutdown` flips to true. Returns when the producer and API have stopped.
 ///
 /// # Errors
 /// [`NodeError`] when startup fails or a fatal error stops the node.
 pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
     let genesis = Arc::new(Genesis::load(&config.genesis_path()).map_err(|e| NodeError::Genesis(e.to_string()))?);
-    let key = KeyPair::read_pem_file(&config.validator_key_path()).map_err(|e| NodeError::Key(e.to_string()))?;
+    let key = load_validator_key(&config.validator_key_path())?;
     if key.suite() != genesis.suite {
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }

@@ -16,8 +16,12 @@
 //! - Member certificates have `CA:FALSE` and `digitalSignature`, plus subject and authority key
 //!   identifiers.
 //!
-//! [`verify`] checks a certificate against its CA: the issuer name, the CA's signature, the
-//! validity period at a given time and the CA flag. Every certificate this crate issues passes
+//! [`verify`] checks a certificate against its CA: the issuer name, the CA flag and `keyCertSign`
+//! on the CA, no CA flag and `digitalSignature` on a member certificate, no critical extension FDL
+//! does not understand, the same signature algorithm inside and outside the signed part, the
+//! validity period at a given time, and the CA's signature. [`verify_crl`] checks a revocation
+//! list the same way (issuer, algorithm, `thisUpdate`/`nextUpdate`, signature). Serial numbers
+//! have one text form, [`canonical_serial`], whatever way they were typed or printed. Every certificate this crate issues passes
 //! `openssl verify -vfyopt distid:1234567812345678`, and certificates that OpenSSL issues with
 //! SM2 keys verify here.
 
@@ -41,7 +45,10 @@ use x509_cert::{
     crl::{CertificateList, RevokedCert},
     ext::{
         Extension, ToExtension,
-        pkix::{AuthorityKeyIdentifier, BasicConstraints, CrlNumber, KeyUsage, KeyUsages, SubjectKeyIdentifier},
+        pkix::{
+            AuthorityKeyIdentifier, BasicConstraints, CrlNumber, KeyUsage, KeyUsages, SubjectAltName,
+            SubjectKeyIdentifier,
+        },
     },
     name::Name,
     serial_number::SerialNumber,
@@ -97,6 +104,43 @@ pub enum PkiError {
     /// Building or signing failed.
     #[error("issuing: {0}")]
     Issue(String),
+    /// A member certificate that carries the CA flag (`basicConstraints cA=TRUE`).
+    #[error("{0} is a CA certificate, not a member's (basicConstraints cA=TRUE)")]
+    LeafIsCa(String),
+    /// The certificate's key usage lacks the bit its use needs (or it has no key usage).
+    #[error("{cert}: keyUsage must include {needed}")]
+    KeyUsage {
+        /// The certificate's common name.
+        cert: String,
+        /// The bit it needs: `keyCertSign` for a CA, `digitalSignature` for a member.
+        needed: &'static str,
+    },
+    /// A critical extension FDL does not process (RFC 5280 §4.2: refuse it).
+    #[error("unknown critical extension {0}")]
+    UnknownCriticalExtension(String),
+    /// The signature algorithm inside the signed part differs from the outer one.
+    #[error("signature algorithm {inner} inside the signed part, {outer} outside")]
+    AlgorithmMismatch {
+        /// `tbsCertificate.signature` (or `tbsCertList.signature`).
+        inner: String,
+        /// `signatureAlgorithm`.
+        outer: String,
+    },
+    /// A revocation list not in force at the time checked.
+    #[error(
+        "revocation list not in force at {now} (thisUpdate {this_update}, nextUpdate {next_update:?}, Unix seconds)"
+    )]
+    CrlNotCurrent {
+        /// The time checked.
+        now: u64,
+        /// When it was issued.
+        this_update: u64,
+        /// When the next one is due, if it says.
+        next_update: Option<u64>,
+    },
+    /// A serial number that is not a positive hexadecimal integer of at most 20 bytes.
+    #[error("bad serial number {0:?}: expected hex, as `openssl x509 -serial` prints it")]
+    BadSerial(String),
 }
 
 /// A member's role, carried in the certificate subject's `OU` (the chain's one role type,
@@ -114,7 +158,7 @@ pub struct CertInfo {
     pub role: Option<Role>,
     /// Whether it is a CA certificate.
     pub is_ca: bool,
-    /// Serial number, hex.
+    /// Serial number in its canonical form ([`canonical_serial`]).
     pub serial: String,
     /// Start of validity, Unix seconds.
     pub not_before: u64,
@@ -276,9 +320,7 @@ pub fn issue(
 ) -> Result<Vec<u8>, PkiError> {
     let ca = Certificate::from_der(ca_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let ca_info = parse(ca_der)?;
-    if !ca_info.is_ca {
-        return Err(PkiError::NotCa(ca_info.common_name));
-    }
+    check_ca(&ca, &ca_info)?;
     if ca_info.public_key != ca_key.public_key() {
         return Err(PkiError::Issue("the CA key does not match the CA certificate".into()));
     }
@@ -308,13 +350,12 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, PkiError> {
         .get_extension::<BasicConstraints>()
         .map_err(|e| PkiError::Malformed(e.to_string()))?
         .is_some_and(|(_, bc)| bc.ca);
-    let _ = BasicConstraints::OID;
     Ok(CertInfo {
         common_name: dir_string(subject, Name::common_name),
         org: dir_string(subject, Name::organization),
         role,
         is_ca,
-        serial: hex::encode(tbs.serial_number().as_bytes()),
+        serial: serial_from_der(tbs.serial_number().as_bytes()),
         not_before: tbs.validity().not_before.to_unix_duration().as_secs(),
         not_after: tbs.validity().not_after.to_unix_duration().as_secs(),
         public_key,
@@ -322,9 +363,65 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, PkiError> {
     })
 }
 
-/// Checks that `der` was issued by the CA `ca_der` and is valid at `now` (Unix seconds):
-/// issuer name, CA flag, the CA's signature (SM2 with SM3 and the default id, or Ed25519), and
-/// both certificates' validity periods. Returns what the certificate says.
+/// Extensions FDL reads or may safely ignore; any other one marked critical is refused
+/// (RFC 5280 §4.2).
+const KNOWN_EXTENSIONS: [ObjectIdentifier; 5] =
+    [BasicConstraints::OID, KeyUsage::OID, SubjectKeyIdentifier::OID, AuthorityKeyIdentifier::OID, SubjectAltName::OID];
+
+/// Extensions of a revocation list FDL reads or may safely ignore.
+const KNOWN_CRL_EXTENSIONS: [ObjectIdentifier; 2] = [CrlNumber::OID, AuthorityKeyIdentifier::OID];
+
+fn check_critical(exts: Option<&[Extension]>, known: &[ObjectIdentifier]) -> Result<(), PkiError> {
+    match exts.unwrap_or_default().iter().find(|e| e.critical && !known.contains(&e.extn_id)) {
+        Some(e) => Err(PkiError::UnknownCriticalExtension(e.extn_id.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn check_same_algorithm(inner: &AlgorithmIdentifierOwned, outer: &AlgorithmIdentifierOwned) -> Result<(), PkiError> {
+    if inner == outer {
+        Ok(())
+    } else {
+        Err(PkiError::AlgorithmMismatch { inner: inner.oid.to_string(), outer: outer.oid.to_string() })
+    }
+}
+
+/// Whether the certificate's key usage has the bit `has` checks; `false` without a key usage.
+fn has_usage(cert: &Certificate, has: fn(&KeyUsage) -> bool) -> Result<bool, PkiError> {
+    let ku = cert.tbs_certificate().get_extension::<KeyUsage>().map_err(|e| PkiError::Malformed(e.to_string()))?;
+    Ok(ku.is_some_and(|(_, ku)| has(&ku)))
+}
+
+/// The checks every certificate gets whatever its role: no unknown critical extension, and the
+/// same algorithm inside and outside the signature.
+fn check_structure(cert: &Certificate) -> Result<(), PkiError> {
+    check_critical(cert.tbs_certificate().extensions().map(|e| e.as_slice()), &KNOWN_EXTENSIONS)?;
+    check_same_algorithm(cert.tbs_certificate().signature(), cert.signature_algorithm())
+}
+
+/// A CA: the CA flag, `keyCertSign`, and the structural checks.
+fn check_ca(ca: &Certificate, info: &CertInfo) -> Result<(), PkiError> {
+    if !info.is_ca {
+        return Err(PkiError::NotCa(info.common_name.clone()));
+    }
+    if !has_usage(ca, KeyUsage::key_cert_sign)? {
+        return Err(PkiError::KeyUsage { cert: info.common_name.clone(), needed: "keyCertSign" });
+    }
+    check_structure(ca)
+}
+
+/// Checks that `der` was issued by the CA `ca_der` and is valid at `now` (Unix seconds), cheap
+/// checks first:
+/// - the CA has the CA flag and `keyCertSign` in its key usage;
+/// - `der`, unless it is the CA itself (a root checking itself), has no CA flag and has
+///   `digitalSignature` in its key usage;
+/// - neither has a critical extension FDL does not understand, and each names the same
+///   signature algorithm inside and outside its signed part;
+/// - the issuer name is the CA's subject, and the algorithm is the CA's suite's;
+/// - both certificates are within their validity periods;
+/// - the CA's signature (SM2 with SM3 and the default id, or Ed25519) verifies.
+///
+/// Returns what the certificate says.
 ///
 /// # Errors
 /// The [`PkiError`] that applies.
@@ -333,8 +430,15 @@ pub fn verify(der: &[u8], ca_der: &[u8], now: u64) -> Result<CertInfo, PkiError>
     let ca = Certificate::from_der(ca_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let info = parse(der)?;
     let ca_info = parse(ca_der)?;
-    if !ca_info.is_ca {
-        return Err(PkiError::NotCa(ca_info.common_name));
+    check_ca(&ca, &ca_info)?;
+    if der != ca_der {
+        if info.is_ca {
+            return Err(PkiError::LeafIsCa(info.common_name));
+        }
+        if !has_usage(&cert, KeyUsage::digital_signature)? {
+            return Err(PkiError::KeyUsage { cert: info.common_name, needed: "digitalSignature" });
+        }
+        check_structure(&cert)?;
     }
     if cert.tbs_certificate().issuer() != ca.tbs_certificate().subject() {
         return Err(PkiError::WrongIssuer {
@@ -346,16 +450,68 @@ pub fn verify(der: &[u8], ca_der: &[u8], now: u64) -> Result<CertInfo, PkiError>
     if cert.signature_algorithm().oid != algorithm(suite).oid {
         return Err(PkiError::Unsupported(format!("signature algorithm {}", cert.signature_algorithm().oid)));
     }
-    let tbs = cert.tbs_certificate().to_der().map_err(|e| PkiError::Malformed(e.to_string()))?;
-    let sig_bytes = cert.signature().as_bytes().ok_or_else(|| PkiError::Malformed("signature bit string".into()))?;
-    let sig = Signature::from_bytes(suite, sig_bytes).map_err(|_| PkiError::BadSignature)?;
-    ca_info.public_key.verify(&tbs, &sig).map_err(|_| PkiError::BadSignature)?;
     for c in [&info, &ca_info] {
         if now < c.not_before || now > c.not_after {
             return Err(PkiError::Expired { now, not_before: c.not_before, not_after: c.not_after });
         }
     }
+    let tbs = cert.tbs_certificate().to_der().map_err(|e| PkiError::Malformed(e.to_string()))?;
+    let sig_bytes = cert.signature().as_bytes().ok_or_else(|| PkiError::Malformed("signature bit string".into()))?;
+    let sig = Signature::from_bytes(suite, sig_bytes).map_err(|_| PkiError::BadSignature)?;
+    ca_info.public_key.verify(&tbs, &sig).map_err(|_| PkiError::BadSignature)?;
     Ok(info)
+}
+
+/// The longest serial number RFC 5280 §4.1.2.2 allows, in bytes.
+pub const MAX_SERIAL_LEN: usize = 20;
+
+/// The one text form of a certificate serial number that FDL stores and compares: lowercase hex
+/// of the DER INTEGER's content bytes, i.e. the shortest two's-complement form, with a leading
+/// `00` byte when the top bit of the number is set (`CertInfo::serial` is in this form).
+///
+/// Accepts what people copy: `openssl x509 -serial` output (`serial=1A2B...`, upper case, without
+/// the `00` byte OpenSSL leaves out), `openssl x509 -text` output (`1a:2b:...`), any number of
+/// leading zeros, surrounding spaces.
+///
+/// # Errors
+/// [`PkiError::BadSerial`] for anything else: empty, not hex, negative, or above 20 bytes.
+pub fn canonical_serial(input: &str) -> Result<String, PkiError> {
+    let bad = || PkiError::BadSerial(input.chars().take(80).collect());
+    let t = input.trim();
+    let t = match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("serial=") => &t[7..],
+        _ => t,
+    };
+    if t.is_empty() || t.len() > 4 * MAX_SERIAL_LEN || !t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+        return Err(bad());
+    }
+    let digits: String = t.chars().filter(|c| *c != ':').map(|c| c.to_ascii_lowercase()).collect();
+    let digits = digits.trim_start_matches('0');
+    let mut out = String::with_capacity(digits.len() + 3);
+    if digits.is_empty() {
+        out.push_str("00");
+        return Ok(out);
+    }
+    // Pad to whole bytes, then add the sign byte when the top bit is set.
+    let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits.to_string() };
+    if padded.as_bytes()[0] >= b'8' {
+        out.push_str("00");
+    }
+    out.push_str(&padded);
+    if out.len() > 2 * (MAX_SERIAL_LEN + 1) || (out.len() > 2 * MAX_SERIAL_LEN && !out.starts_with("00")) {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// [`canonical_serial`] of a serial's DER content bytes (a non-minimal encoding loses its
+/// redundant leading zero bytes; a negative one keeps its bytes).
+fn serial_from_der(bytes: &[u8]) -> String {
+    let mut b = bytes;
+    while b.len() > 1 && b[0] == 0 && b[1] < 0x80 {
+        b = &b[1..];
+    }
+    hex::encode(b)
 }
 
 /// PEM (`CERTIFICATE`) of a DER certificate.
@@ -401,11 +557,31 @@ fn unix_time(secs: u64) -> Result<Time, PkiError> {
 }
 
 /// An X.509 v2 certificate revocation list (CRL) of the CA, numbered `number`, listing `revoked`
-/// (STD-13.3). Returns DER; `openssl crl -CAfile ca.pem -verify` accepts it.
+/// (STD-13.3), issued now and without a `nextUpdate` (in force until a later one replaces it).
+/// Returns DER; `openssl crl -CAfile ca.pem -verify` accepts it.
 ///
 /// # Errors
 /// A malformed serial, a CA that is not one, or a signing failure.
 pub fn create_crl(ca_der: &[u8], ca_key: &KeyPair, revoked: &[Revoked], number: u64) -> Result<Vec<u8>, PkiError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| PkiError::Issue(e.to_string()))?
+        .as_secs();
+    create_crl_at(ca_der, ca_key, revoked, number, now, None)
+}
+
+/// [`create_crl`] with explicit `thisUpdate` and `nextUpdate` (Unix seconds).
+///
+/// # Errors
+/// As [`create_crl`].
+pub fn create_crl_at(
+    ca_der: &[u8],
+    ca_key: &KeyPair,
+    revoked: &[Revoked],
+    number: u64,
+    this_update: u64,
+    next_update: Option<u64>,
+) -> Result<Vec<u8>, PkiError> {
     let ca = Certificate::from_der(ca_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let info = parse(ca_der)?;
     if !info.is_ca || info.public_key != ca_key.public_key() {
@@ -413,13 +589,16 @@ pub fn create_crl(ca_der: &[u8], ca_key: &KeyPair, revoked: &[Revoked], number: 
     }
     let mut entries = Vec::with_capacity(revoked.len());
     for r in revoked {
-        let bytes = hex::decode(&r.serial).map_err(|e| PkiError::Issue(format!("serial {}: {e}", r.serial)))?;
+        let bytes = hex::decode(canonical_serial(&r.serial)?)
+            .map_err(|e| PkiError::Issue(format!("serial {}: {e}", r.serial)))?;
         let serial_number: SerialNumber = SerialNumber::new(&bytes).map_err(|e| PkiError::Issue(e.to_string()))?;
         entries.push(RevokedCert { serial_number, revocation_date: unix_time(r.at)?, crl_entry_extensions: None });
     }
     let number = CrlNumber::try_from(number).map_err(|e| PkiError::Issue(e.to_string()))?;
-    let mut builder = CrlBuilder::new(&ca, number)
+    let next = next_update.map(unix_time).transpose()?;
+    let mut builder = CrlBuilder::new_with_this_update(&ca, number, unix_time(this_update)?)
         .map_err(|e| PkiError::Issue(e.to_string()))?
+        .with_next_update(next)
         .with_certificates(entries.into_iter());
     let signer = CaSigner { key: ca_key };
     let tbs = builder.finalize(&signer).map_err(|e| PkiError::Issue(e.to_string()))?;
@@ -429,21 +608,46 @@ pub fn create_crl(ca_der: &[u8], ca_key: &KeyPair, revoked: &[Revoked], number: 
     crl.to_der().map_err(|e| PkiError::Issue(e.to_string()))
 }
 
-/// Checks a CRL's signature against its CA and returns the revoked serials (hex).
+/// How far in the future a revocation list's `thisUpdate` may be (the CA's clock against the
+/// block's), in seconds.
+pub const CRL_CLOCK_SKEW_S: u64 = 300;
+
+/// Checks a CRL against its CA at `now` (Unix seconds; on chain, the block's time) and returns
+/// the revoked serials in canonical form ([`canonical_serial`]), cheap checks first:
+/// - the CA is one (CA flag, `keyCertSign`) and is within its validity period;
+/// - the CRL's issuer is the CA's subject; its inner and outer signature algorithms are the same
+///   and are the CA's suite's; it has no critical extension FDL does not understand;
+/// - it is in force: `thisUpdate <= now + CRL_CLOCK_SKEW_S`, and `now <= nextUpdate` when it has
+///   one;
+/// - the CA's signature verifies.
 ///
 /// # Errors
-/// [`PkiError::Malformed`], [`PkiError::WrongIssuer`] or [`PkiError::BadSignature`].
-pub fn verify_crl(crl_der: &[u8], ca_der: &[u8]) -> Result<Vec<Revoked>, PkiError> {
+/// The [`PkiError`] that applies.
+pub fn verify_crl(crl_der: &[u8], ca_der: &[u8], now: u64) -> Result<Vec<Revoked>, PkiError> {
     let crl: CertificateList = CertificateList::from_der(crl_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let ca = Certificate::from_der(ca_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let ca_info = parse(ca_der)?;
+    check_ca(&ca, &ca_info)?;
+    if now < ca_info.not_before || now > ca_info.not_after {
+        return Err(PkiError::Expired { now, not_before: ca_info.not_before, not_after: ca_info.not_after });
+    }
     if &crl.tbs_cert_list.issuer != ca.tbs_certificate().subject() {
         return Err(PkiError::WrongIssuer {
             issuer: crl.tbs_cert_list.issuer.to_string(),
             ca: ca.tbs_certificate().subject().to_string(),
         });
     }
+    check_same_algorithm(&crl.tbs_cert_list.signature, &crl.signature_algorithm)?;
     let suite = ca_info.public_key.suite();
+    if crl.signature_algorithm.oid != algorithm(suite).oid {
+        return Err(PkiError::Unsupported(format!("signature algorithm {}", crl.signature_algorithm.oid)));
+    }
+    check_critical(crl.tbs_cert_list.crl_extensions.as_deref(), &KNOWN_CRL_EXTENSIONS)?;
+    let this_update = crl.tbs_cert_list.this_update.to_unix_duration().as_secs();
+    let next_update = crl.tbs_cert_list.next_update.map(|t| t.to_unix_duration().as_secs());
+    if this_update > now.saturating_add(CRL_CLOCK_SKEW_S) || next_update.is_some_and(|n| now > n) {
+        return Err(PkiError::CrlNotCurrent { now, this_update, next_update });
+    }
     let tbs = crl.tbs_cert_list.to_der().map_err(|e| PkiError::Malformed(e.to_string()))?;
     let sig_bytes = crl.signature.as_bytes().ok_or_else(|| PkiError::Malformed("signature bit string".into()))?;
     let sig = Signature::from_bytes(suite, sig_bytes).map_err(|_| PkiError::BadSignature)?;
@@ -454,7 +658,7 @@ pub fn verify_crl(crl_der: &[u8], ca_der: &[u8]) -> Result<Vec<Revoked>, PkiErro
         .unwrap_or_default()
         .iter()
         .map(|r| Revoked {
-            serial: hex::encode(r.serial_number.as_bytes()),
+            serial: serial_from_der(r.serial_number.as_bytes()),
             at: r.revocation_date.to_unix_duration().as_secs(),
         })
         .collect())

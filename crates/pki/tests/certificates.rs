@@ -141,6 +141,8 @@ fn openssl_issued_sm2_certificates_verify_in_fdl() {
         DISTID,
         "-days",
         "5",
+        "-extfile",
+        &ext_file(d.path(), "leaf.ext", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
         "-out",
         &p("leaf.pem"),
     ]);
@@ -158,6 +160,202 @@ fn openssl_issued_sm2_certificates_verify_in_fdl() {
     let (ok, out) =
         openssl(&["verify", "-vfyopt", DISTID, "-CAfile", &p("ca.pem"), &write(d.path(), "mine.pem", &mine)]);
     assert!(ok, "{out}");
+}
+
+fn ext_file(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// An Ed25519 CA made by OpenSSL with the given CA extensions (`-addext` values), and a leaf it
+/// issues with the given extension file text and serial. Returns (CA DER, leaf DER, the serial as
+/// `openssl x509 -serial` prints it).
+fn openssl_pair(dir: &Path, ca_exts: &[&str], leaf_exts: &str, serial: &str) -> (Vec<u8>, Vec<u8>, String) {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+        out
+    };
+    run(&["genpkey", "-algorithm", "ED25519", "-out", &p("ca.key")]);
+    let ca_key = p("ca.key");
+    let mut args = vec!["req", "-x509", "-new", "-key", &ca_key, "-subj", "/O=bankO/CN=bankO CA", "-days", "30"];
+    for e in ca_exts {
+        args.extend(["-addext", e]);
+    }
+    let ca_pem = p("ca.pem");
+    args.extend(["-out", &ca_pem]);
+    run(&args);
+    run(&["genpkey", "-algorithm", "ED25519", "-out", &p("leaf.key")]);
+    run(&["req", "-new", "-key", &p("leaf.key"), "-subj", "/O=bankO/OU=validator/CN=node9", "-out", &p("leaf.csr")]);
+    let ext = ext_file(dir, "leaf.ext", leaf_exts);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &p("ca.key"),
+        "-set_serial",
+        serial,
+        "-days",
+        "5",
+        "-extfile",
+        &ext,
+        "-out",
+        &p("leaf.pem"),
+    ]);
+    let printed = run(&["x509", "-in", &p("leaf.pem"), "-noout", "-serial"]).trim().to_string();
+    let ca = from_pem(&std::fs::read_to_string(p("ca.pem")).unwrap()).unwrap();
+    let leaf = from_pem(&std::fs::read_to_string(p("leaf.pem")).unwrap()).unwrap();
+    (ca, leaf, printed)
+}
+
+const CA_EXTS: [&str; 2] = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"];
+const LEAF_EXTS: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n";
+
+#[test]
+fn openssl_made_certificates_with_wrong_extensions_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    // The well-formed pair verifies.
+    let (ca, leaf, _) = openssl_pair(d.path(), &CA_EXTS, LEAF_EXTS, "0x1234");
+    verify(&leaf, &ca, now()).unwrap();
+    verify(&ca, &ca, now()).unwrap();
+    // A member certificate with the CA flag.
+    let (ca, leaf, _) =
+        openssl_pair(d.path(), &CA_EXTS, "basicConstraints=critical,CA:TRUE\nkeyUsage=digitalSignature\n", "0x10");
+    assert!(matches!(verify(&leaf, &ca, now()), Err(PkiError::LeafIsCa(_))), "{:?}", verify(&leaf, &ca, now()));
+    // A CA without keyCertSign (it may still sign CRLs).
+    let (ca, leaf, _) =
+        openssl_pair(d.path(), &["basicConstraints=critical,CA:TRUE", "keyUsage=critical,cRLSign"], LEAF_EXTS, "0x11");
+    assert!(
+        matches!(verify(&leaf, &ca, now()), Err(PkiError::KeyUsage { needed: "keyCertSign", .. })),
+        "{:?}",
+        verify(&leaf, &ca, now())
+    );
+    assert!(matches!(verify(&ca, &ca, now()), Err(PkiError::KeyUsage { needed: "keyCertSign", .. })));
+    // A CA without any key usage.
+    let (ca, leaf, _) = openssl_pair(d.path(), &["basicConstraints=critical,CA:TRUE"], LEAF_EXTS, "0x12");
+    assert!(matches!(verify(&leaf, &ca, now()), Err(PkiError::KeyUsage { needed: "keyCertSign", .. })));
+    // A leaf without digitalSignature, and one without any key usage.
+    for exts in ["basicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\n", "basicConstraints=CA:FALSE\n"] {
+        let (ca, leaf, _) = openssl_pair(d.path(), &CA_EXTS, exts, "0x13");
+        assert!(
+            matches!(verify(&leaf, &ca, now()), Err(PkiError::KeyUsage { needed: "digitalSignature", .. })),
+            "{exts}: {:?}",
+            verify(&leaf, &ca, now())
+        );
+    }
+    // An unknown critical extension, on the leaf and on the CA; the same one non-critical is fine.
+    let unknown = format!("{LEAF_EXTS}1.2.3.4.5=critical,ASN1:UTF8String:must understand\n");
+    let (ca, leaf, _) = openssl_pair(d.path(), &CA_EXTS, &unknown, "0x14");
+    assert!(matches!(verify(&leaf, &ca, now()), Err(PkiError::UnknownCriticalExtension(oid)) if oid == "1.2.3.4.5"));
+    let benign = format!("{LEAF_EXTS}1.2.3.4.5=ASN1:UTF8String:may ignore\n");
+    let (ca, leaf, _) = openssl_pair(d.path(), &CA_EXTS, &benign, "0x15");
+    verify(&leaf, &ca, now()).unwrap();
+    let ca_exts = [CA_EXTS[0], CA_EXTS[1], "1.2.3.4.6=critical,ASN1:NULL"];
+    let (ca, leaf, _) = openssl_pair(d.path(), &ca_exts, LEAF_EXTS, "0x16");
+    assert!(matches!(verify(&leaf, &ca, now()), Err(PkiError::UnknownCriticalExtension(_))));
+}
+
+/// DER of a SEQUENCE holding `parts`.
+fn der_sequence(parts: &[&[u8]]) -> Vec<u8> {
+    let body: Vec<u8> = parts.concat();
+    let mut out = vec![0x30];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n < 0x100 {
+        out.extend([0x81, n as u8]);
+    } else {
+        out.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend(body);
+    out
+}
+
+#[test]
+fn inner_and_outer_signature_algorithms_must_match() {
+    use der::{Decode as _, Encode as _};
+    let ca_key = KeyPair::generate(Suite::Sm);
+    let ca = create_ca("bankA", &ca_key, 10).unwrap();
+    let member = KeyPair::generate(Suite::Sm);
+    let leaf = issue(&ca, &ca_key, &member.public_key(), "alice", Role::Client, 10).unwrap();
+    let cert = x509_cert::Certificate::from_der(&leaf).unwrap();
+    let mut tbs = cert.tbs_certificate().to_der().unwrap();
+    let outer = cert.signature_algorithm().to_der().unwrap();
+    // Inside the signed part, name SM2-with-SHA256 (1.2.156.10197.1.503) instead of SM2-with-SM3
+    // (…501): the OID's last byte 0x75 becomes 0x77. The CA signs that, so the signature is good
+    // and only the algorithm fields disagree.
+    let at = tbs.windows(outer.len()).position(|w| w == outer.as_slice()).expect("inner algorithm");
+    tbs[at + outer.len() - 1] = 0x77;
+    let sig = ca_key.sign(&tbs).unwrap();
+    let mut bits = vec![0x03, sig.as_bytes().len() as u8 + 1, 0x00];
+    bits.extend_from_slice(sig.as_bytes());
+    let forged = der_sequence(&[&tbs, &outer, &bits]);
+    assert!(x509_cert::Certificate::from_der(&forged).is_ok(), "still a certificate");
+    assert!(
+        matches!(verify(&forged, &ca, now()), Err(PkiError::AlgorithmMismatch { .. })),
+        "{:?}",
+        verify(&forged, &ca, now())
+    );
+}
+
+#[test]
+fn revocation_lists_out_of_force_are_refused() {
+    for suite in [Suite::Sm, Suite::Intl] {
+        let ca_key = KeyPair::generate(suite);
+        let ca = create_ca("bankA", &ca_key, 10).unwrap();
+        let t = now();
+        let list = [fdl_pki::Revoked { serial: "0a".into(), at: t - 10 }];
+        // In force: issued an hour ago, next one due in a day; or with no nextUpdate.
+        let ok = fdl_pki::create_crl_at(&ca, &ca_key, &list, 2, t - 3600, Some(t + 86_400)).unwrap();
+        assert_eq!(fdl_pki::verify_crl(&ok, &ca, t).unwrap(), list);
+        // Expired: its nextUpdate has passed.
+        let expired = fdl_pki::create_crl_at(&ca, &ca_key, &list, 2, t - 7200, Some(t - 3600)).unwrap();
+        assert!(matches!(fdl_pki::verify_crl(&expired, &ca, t), Err(PkiError::CrlNotCurrent { .. })));
+        // Not yet valid: issued a day from now.
+        let early = fdl_pki::create_crl_at(&ca, &ca_key, &list, 2, t + 86_400, None).unwrap();
+        assert!(matches!(fdl_pki::verify_crl(&early, &ca, t), Err(PkiError::CrlNotCurrent { .. })));
+        // The CA must be in force too, and be a CA with keyCertSign.
+        assert!(matches!(fdl_pki::verify_crl(&ok, &ca, t + 20 * 86_400), Err(PkiError::Expired { .. })));
+        let member = KeyPair::generate(suite);
+        let leaf = issue(&ca, &ca_key, &member.public_key(), "bob", Role::Client, 5).unwrap();
+        assert!(matches!(fdl_pki::verify_crl(&ok, &leaf, t), Err(PkiError::NotCa(_))));
+    }
+}
+
+#[test]
+fn a_revocation_by_the_serial_openssl_prints_matches() {
+    let d = tempfile::tempdir().unwrap();
+    // A serial with its top bit set: DER stores 00 8a 1b ..., OpenSSL prints 8A1B....
+    let (ca, leaf, printed) = openssl_pair(d.path(), &CA_EXTS, LEAF_EXTS, "0x8A1B2C3D4E5F60718293");
+    assert_eq!(printed, "serial=8A1B2C3D4E5F60718293");
+    let info = verify(&leaf, &ca, now()).unwrap();
+    assert_eq!(fdl_pki::canonical_serial(&printed).unwrap(), info.serial);
+    for typed in
+        ["8A1B2C3D4E5F60718293", "8a1b2c3d4e5f60718293", "008A1B2C3D4E5F60718293", "8a:1b:2c:3d:4e:5f:60:71:82:93"]
+    {
+        assert_eq!(fdl_pki::canonical_serial(typed).unwrap(), info.serial, "{typed}");
+    }
+    // A CRL listing the printed serial revokes that certificate.
+    let ca_key = KeyPair::read_pem_file(&d.path().join("ca.key")).unwrap();
+    let crl = fdl_pki::create_crl(&ca, &ca_key, &[fdl_pki::Revoked { serial: printed, at: now() - 5 }], 3).unwrap();
+    let listed = fdl_pki::verify_crl(&crl, &ca, now()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].serial, info.serial);
+    // And a small serial with a leading zero nibble.
+    let (_, leaf, printed) = openssl_pair(d.path(), &CA_EXTS, LEAF_EXTS, "0x0ABC");
+    assert_eq!(printed, "serial=0ABC");
+    assert_eq!(fdl_pki::canonical_serial(&printed).unwrap(), parse(&leaf).unwrap().serial);
+    assert_eq!(fdl_pki::canonical_serial("serial=ABC").unwrap(), "0abc");
+    // Garbage and oversized serials are refused.
+    for bad in ["", "serial=", "xyz", "-01", "12 34", &"1".repeat(43)] {
+        assert!(fdl_pki::canonical_serial(bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
@@ -211,7 +409,7 @@ fn a_revocation_list_lists_revoked_serials_and_openssl_reads_it() {
         let serial = parse(&leaf).unwrap().serial;
         let revoked = vec![fdl_pki::Revoked { serial: serial.clone(), at: now() - 5 }];
         let crl = fdl_pki::create_crl(&ca, &ca_key, &revoked, 1).unwrap();
-        let listed = fdl_pki::verify_crl(&crl, &ca).unwrap();
+        let listed = fdl_pki::verify_crl(&crl, &ca, now()).unwrap();
         assert_eq!(listed, revoked);
         let crl_path = d.path().join("crl.pem");
         std::fs::write(&crl_path, fdl_pki::crl_to_pem(&crl).unwrap()).unwrap();
@@ -238,6 +436,6 @@ fn a_revocation_list_lists_revoked_serials_and_openssl_reads_it() {
         // A CRL signed by another key is refused.
         let other = KeyPair::generate(suite);
         let other_ca = create_ca("bankA", &other, 10).unwrap();
-        assert!(fdl_pki::verify_crl(&crl, &other_ca).is_err());
+        assert!(fdl_pki::verify_crl(&crl, &other_ca, now()).is_err());
     }
 }

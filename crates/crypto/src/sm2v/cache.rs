@@ -149,6 +149,11 @@ impl KeyCache {
     /// Verifies through the cache; see the module docs for the policy.
     pub(crate) fn verify(&self, key_bytes: &[u8], msg: &[u8], r: &[u8; 32], s: &[u8; 32]) -> bool {
         let Ok(id) = <[u8; 65]>::try_from(key_bytes) else { return false };
+        // The cheap range checks (r, s in [1, n-1], r + s != n) come first: a garbage signature
+        // must not make this key's entry, let alone its table (two or three verifications' work).
+        if super::scalars(r, s).is_none() {
+            return false;
+        }
         match self.lookup(&id) {
             Found::Table(key, table) => {
                 self.table_hits.fetch_add(1, Ordering::Relaxed);

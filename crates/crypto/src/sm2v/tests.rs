@@ -287,3 +287,38 @@ fn timing_breakdown() {
     }
     println!("from_sec1 {:?}", t.elapsed() / n);
 }
+
+/// Out-of-range signatures are refused before the key cache is consulted: no entry, no table,
+/// however often the same key is sent garbage.
+#[test]
+fn out_of_range_signatures_touch_no_cache() {
+    use sm2::dsa::signature::Signer as _;
+    let sk = sm2::dsa::SigningKey::from_slice(crate::SM2_DEFAULT_DISTID, &[3u8; 32]).expect("key");
+    let key = sk.verifying_key().to_sec1_bytes();
+    let good: sm2::dsa::Signature = sk.sign(b"m");
+    let (gr, gs): ([u8; 32], [u8; 32]) = (good.r_bytes().into(), good.s_bytes().into());
+    let be = |l: &[u64; 4]| -> [u8; 32] {
+        let mut b = [0u8; 32];
+        for (i, limb) in l.iter().enumerate() {
+            b[24 - 8 * i..32 - 8 * i].copy_from_slice(&limb.to_be_bytes());
+        }
+        b
+    };
+    let n = be(&N);
+    let n_minus_r = be(&sub_mod(&[0; 4], &limbs_from_be(&gr)));
+    let cases: [([u8; 32], [u8; 32]); 6] =
+        [([0; 32], gs), (gr, [0; 32]), (n, gs), (gr, n), ([0xff; 32], [0xff; 32]), (gr, n_minus_r)];
+    let cache = cache::KeyCache::new(1 << 20);
+    for _ in 0..3 {
+        for (r, s) in &cases {
+            assert!(!cache.verify(&key, b"m", r, s));
+        }
+    }
+    let st = cache.stats();
+    assert_eq!((st.misses, st.tables_built, st.table_hits), (0, 0, 0), "garbage reached the cache");
+    // A valid signature still goes through the cache as before.
+    assert!(cache.verify(&key, b"m", &gr, &gs));
+    assert!(cache.verify(&key, b"m", &gr, &gs));
+    let st = cache.stats();
+    assert_eq!((st.misses, st.tables_built), (1, 1));
+}

@@ -70,19 +70,19 @@ pub(crate) fn check_rotate_ca(c: &Check<'_>, org: &str, ca_cert: &[u8]) -> Verdi
     })
 }
 
-/// `RevokeCert`: a member, a hex serial, and revoking an active validator's certificate keeps
-/// the minimum.
+/// `RevokeCert`: a member, a serial in any form [`fdl_pki::canonical_serial`] reads, and revoking
+/// an active validator's certificate keeps the minimum.
 pub(crate) fn check_revoke(c: &Check<'_>, org: &str, serial: &str) -> Verdict {
-    let serial_l = serial.to_ascii_lowercase();
+    let canonical = fdl_pki::canonical_serial(serial).ok();
     let hits_validator = c.active.iter().any(|n| {
         n.role == NodeRole::Validator
             && n.org == org
-            && fdl_pki::parse(&n.certificate).is_ok_and(|i| i.serial == serial_l)
+            && fdl_pki::parse(&n.certificate).is_ok_and(|i| Some(&i.serial) == canonical.as_ref())
     });
     let min = c.params.min_validators;
     Ok(if identity::member(c.view, org)?.is_none() {
         Err(GovRefusal::NotMember { name: org.to_string() })
-    } else if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+    } else if canonical.is_none() {
         Err(GovRefusal::SerialNotHex)
     } else if hits_validator && c.validators <= min as usize {
         Err(GovRefusal::RevocationBelowMinValidators { min })
@@ -138,11 +138,13 @@ pub(crate) fn apply_rotate_ca(a: &mut Apply<'_, '_>, org: &str, ca_cert: &[u8]) 
     Ok(Ok(()))
 }
 
-/// `RevokeCert`: records the revocation.
+/// `RevokeCert`: records the revocation under the serial's canonical form, the one
+/// certificates are looked up by.
 pub(crate) fn apply_revoke(a: &mut Apply<'_, '_>, org: &str, serial: &str) -> Verdict {
+    let Ok(serial) = fdl_pki::canonical_serial(serial) else { return Ok(Err(GovRefusal::SerialNotHex)) };
     let rec = RevocationRecord { height: a.height, by: format!("governance:{}", a.id) };
-    identity::revoke(a.ov, org, &serial.to_ascii_lowercase(), rec)?;
+    identity::revoke(a.ov, org, &serial, rec)?;
     let pid = a.pid();
-    a.event("pki.revoked", vec![("org", org.to_string()), ("serial", serial.to_string()), ("proposal", pid)]);
+    a.event("pki.revoked", vec![("org", org.to_string()), ("serial", serial), ("proposal", pid)]);
     Ok(Ok(()))
 }

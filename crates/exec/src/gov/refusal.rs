@@ -137,8 +137,8 @@ pub enum GovRefusal {
         /// The minimum validator count.
         min: u32,
     },
-    /// A serial number that is not hex.
-    #[error("serial must be hex")]
+    /// A serial number that is not a hex serial (`fdl_pki::canonical_serial` refuses it).
+    #[error("serial must be hex (as `openssl x509 -serial` prints it), at most 20 bytes")]
     SerialNotHex,
     /// Revoking a validator's certificate would leave too few validators.
     #[error("revoking this validator's certificate would leave fewer than {min} validators")]
