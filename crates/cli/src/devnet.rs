@@ -218,8 +218,12 @@ pub struct NodeArgs {
 
 fn init_logging(json: bool) {
     // The engine's own per-height lines are left at warn; FDL logs what an operator needs.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FDL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn"));
+    // Gossipsub warns once per dropped forward, with the message's bytes: a validator flooding
+    // proposals would fill honest nodes' disks with those lines (210 MiB in 100 s, see
+    // docs/testing.md), so only its errors are logged.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FDL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn,libp2p_gossipsub=error")
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if json {
