@@ -770,7 +770,8 @@ fn a_known_route_with_the_wrong_method_is_method_not_allowed() {
     });
 }
 
-/// The audit log: extreme or inverted ranges answer, never fail.
+/// The audit log: extreme ranges answer, never fail; inverted ranges and unknown kinds are
+/// refused with 400 before any scan (issue 11, item 7).
 #[test]
 fn audit_queries_with_extreme_or_inverted_ranges_answer() {
     on_shared_node(|env| {
@@ -793,8 +794,23 @@ fn audit_queries_with_extreme_or_inverted_ranges_answer() {
             "kind=.".to_string(),
         ] {
             let (status, v) = env.get(&format!("/v1/audit?{q}"));
-            assert_eq!(status, 200, "audit?{q}: {v}");
-            assert!(v["records"].is_array(), "audit?{q}: {v}");
+            let refused = match q.as_str() {
+                "kind=." => Some("unknown_kind"),
+                _ if q.starts_with("to_ms=0&from_ms=") || q.starts_with(&format!("from_height={max}&to_height=0")) => {
+                    Some("invalid_range")
+                }
+                _ => None,
+            };
+            match refused {
+                Some(code) => {
+                    assert_eq!(status, 400, "audit?{q}: {v}");
+                    assert_eq!(v["code"], code, "audit?{q}: {v}");
+                }
+                None => {
+                    assert_eq!(status, 200, "audit?{q}: {v}");
+                    assert!(v["records"].is_array(), "audit?{q}: {v}");
+                }
+            }
         }
     });
 }
@@ -948,15 +964,16 @@ fn cli_transfer_wait_exits_0_once_committed() {
     });
 }
 
-/// A refusal at admission exits 1 and says why.
+/// A zero amount is refused by the CLI before anything is sent, in words (exit 2, a usage
+/// error); the node's own refusal (`zero_amount`) is covered through the API above.
 #[test]
-fn cli_transfer_refused_at_admission_exits_1_saying_why() {
+fn cli_transfer_of_zero_is_refused_before_sending_saying_why() {
     on_shared_node(|env| {
         let (a_path, a) = cli_sender(env, "cli-zero", 100);
         let b = fresh_address();
         let (code, out, err) = cli_transfer(env, &a_path, &b, 0, true);
-        assert_eq!(code, 1, "a zero amount is refused: {out} {err}");
-        assert!(err.contains("zero_amount"), "{err}");
+        assert_eq!(code, 2, "a zero amount is refused: {out} {err}");
+        assert!(err.contains("amount must be a positive integer"), "{err}");
         assert_eq!(env.balance(&a.address()), 100);
         assert!(!env.account(&b).2);
     });
