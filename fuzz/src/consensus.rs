@@ -129,7 +129,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
             ProposalPart::Init { height: Height(5), round: Round::new(0), pol_round: Round::Nil, proposer: addr(k) };
         let data_hash = fdl_crypto::hash(k.suite(), &block);
         let fin = ProposalPart::Fin(Bytes::from(
-            sig(k, &fdl_consensus::part_signing_bytes(chain, Height(5), Round::new(0), &addr(k), &data_hash)).0,
+            sig(k, &fdl_consensus::part_signing_bytes(chain, Height(5), Round::new(0), Round::Nil, &addr(k), &data_hash)).0,
         ));
         let parts = [init, ProposalPart::Data(Bytes::from(block.clone())), fin];
         let stream = StreamId::new(Bytes::from_static(b"\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00"));
