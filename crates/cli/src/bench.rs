@@ -3,8 +3,9 @@
 //! It funds `--accounts` accounts from the issuer, pre-signs `--txs` transfers between them,
 //! measures the single-core signature-verify rate on the same transactions (the crypto bound),
 //! then submits the transfers in batches from `--clients` concurrent clients (optionally paced
-//! to `--rate` tx/s) and timestamps each commit from the node's WebSocket stream. It prints, one
-//! per line (or with `--json` as one JSON line): suite, validators, txs, duration_s, tps, latency_ms_p50, latency_ms_p99,
+//! to `--rate` tx/s) and timestamps each commit from the node's WebSocket stream. It reports, one
+//! per line on stderr with its progress, and as one JSON line on stdout (the record scripts keep;
+//! `--json` leaves only that): suite, validators, txs, duration_s, tps, latency_ms_p50, latency_ms_p99,
 //! sig_verify_per_s_core (the node's verifier on a key it has not seen), the cached-key and
 //! reference (RustCrypto) rates, and sig_verify_per_s_machine (the same verifier on every core at
 //! once) measured in the same run. Every validator checks every signature and a devnet's
@@ -520,12 +521,15 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         "nodes_loaded": targets.len(),
         "offered_rate": a.rate,
     });
-    if a.json {
-        println!("{out}");
-    } else if let serde_json::Value::Object(fields) = &out {
+    // The report for a person goes to stderr with the progress lines; stdout carries the one
+    // JSON record that scripts and CI keep (`fdl bench | tail -n 1`). `--json` leaves only it.
+    if !a.json
+        && let serde_json::Value::Object(fields) = &out
+    {
         for (k, v) in fields {
-            println!("{k:<36} {v}");
+            eprintln!("{k:<36} {v}");
         }
     }
+    println!("{out}");
     Ok(if committed.len() == txs.len() { 0 } else { 1 })
 }

@@ -344,28 +344,37 @@ fn every_data_command_prints_text_by_default_and_json_with_json() {
     let (_, text, _) = fdl(&["audit", "--rpc", rpc, "--account", &addr]);
     assert!(has_iso_date(&text) && text.contains("account.frozen"), "{text}");
 
-    both(
+    // `fdl bench` is a measurement: its stdout is one JSON record (what scripts and CI keep),
+    // its report for a person is on stderr.
+    let ca_dir = p("org1/ca");
+    let bench_args: Vec<&str> = vec![
         "bench",
-        &[
-            "bench",
-            "--rpc",
-            rpc,
-            "--txs",
-            "4",
-            "--accounts",
-            "2",
-            "--clients",
-            "1",
-            "--batch",
-            "2",
-            "--issuer-key",
-            &issuer,
-            "--ca-dir",
-            &p("org1/ca"),
-            "--timeout-s",
-            "30",
-        ],
-    );
+        "--rpc",
+        rpc,
+        "--txs",
+        "4",
+        "--accounts",
+        "2",
+        "--clients",
+        "1",
+        "--batch",
+        "2",
+        "--issuer-key",
+        &issuer,
+        "--ca-dir",
+        &ca_dir,
+        "--timeout-s",
+        "30",
+    ];
+    let (code, out, err) = fdl(&bench_args);
+    assert_eq!(code, 0, "{out}{err}");
+    serde_json::from_str::<Value>(out.trim())
+        .unwrap_or_else(|e| panic!("bench: stdout is not one JSON record ({e}): {out}"));
+    assert!(err.lines().any(|l| l.starts_with("tps ")), "bench: no report on stderr: {err}");
+    let (code, out, err) = fdl(&[&bench_args[..], &["--json"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    serde_json::from_str::<Value>(out.trim()).unwrap_or_else(|e| panic!("bench --json ({e}): {out}"));
+    assert!(!err.lines().any(|l| l.starts_with("tps ")), "bench --json: the report is left out: {err}");
 }
 
 #[test]
