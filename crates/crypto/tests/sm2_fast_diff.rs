@@ -1053,25 +1053,9 @@ fn valid_signature_under_a_refused_key_is_refused() {
 // OpenSSL-made signatures through the fast path
 // ---------------------------------------------------------------------------------------------
 
-/// What to install when the `openssl` command (3.x) is missing.
-const INSTALL_OPENSSL: &str = "install OpenSSL 3: `apt-get install openssl` (Debian, Ubuntu), \
-     `dnf install openssl` (Fedora), `brew install openssl@3` (macOS)";
-
-/// Panics, saying what to install, unless `openssl version` reports OpenSSL 3.x (checked once).
-fn require_openssl3() {
-    static CHECKED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let problem = CHECKED.get_or_init(|| match std::process::Command::new("openssl").arg("version").output() {
-        Err(e) => Some(format!("this test runs the `openssl` command, which cannot run here ({e}): {INSTALL_OPENSSL}")),
-        Ok(out) => {
-            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            (!v.starts_with("OpenSSL 3."))
-                .then(|| format!("this test needs OpenSSL 3.x, found `{v}`: {INSTALL_OPENSSL}"))
-        }
-    });
-    if let Some(p) = problem {
-        panic!("{p}");
-    }
-}
+#[path = "support/openssl3.rs"]
+mod openssl3;
+use openssl3::{INSTALL_OPENSSL, require_openssl3};
 
 fn openssl_ok(args: &[&str]) -> Vec<u8> {
     require_openssl3();
