@@ -126,6 +126,10 @@ struct Inner {
 /// loses the oldest, and the loss is logged.
 pub const MAX_PENDING_REFUSALS: usize = 10_000;
 
+/// Most senders no member CA vouches for (no certificate, an unknown or a foreign one) that get
+/// a record of their own between two stores; the rest count per reason (see `PendingRefusals`).
+pub const MAX_UNVOUCHED_RECORDS: usize = 1_000;
+
 /// Most admission refusals kept in the node's store for the audit log (the oldest go first).
 pub const MAX_STORED_REFUSALS: u64 = 1_000_000;
 
@@ -162,11 +166,34 @@ struct PendingRefusals {
     by_key: HashMap<(Address, &'static str), Refusal>,
     /// Refusals lost to an overflow since the last store.
     dropped: u64,
+    /// Distinct senders no member CA vouches for, recorded one by one since the last store.
+    unvouched: usize,
 }
 
 impl PendingRefusals {
-    fn add(&mut self, r: Refusal) {
+    /// The record a refusal counts in: per sender and reason. Where no member CA vouches for
+    /// the signer (no certificate, an unknown one, or one that is not a member's), keys cost
+    /// nothing to make: beyond [`MAX_UNVOUCHED_RECORDS`] such senders between two stores, the
+    /// rest count per reason alone (in a record that keeps its first sender's address), so a
+    /// flood from throwaway keys cannot push members' refusals out.
+    fn key(&mut self, r: &Refusal) -> (Address, &'static str) {
         let key = (r.account, r.code.as_str());
+        let unvouched = matches!(
+            r.code,
+            StatusCode::CertificateRequired | StatusCode::CertificateUnknown | StatusCode::CertificateInvalid
+        );
+        if !unvouched || self.by_key.contains_key(&key) {
+            return key;
+        }
+        if self.unvouched < MAX_UNVOUCHED_RECORDS {
+            self.unvouched += 1;
+            return key;
+        }
+        (Address([0; 20]), r.code.as_str())
+    }
+
+    fn add(&mut self, r: Refusal) {
+        let key = self.key(&r);
         if let Some(agg) = self.by_key.get_mut(&key) {
             agg.count = agg.count.saturating_add(r.count);
             agg.last_ms = agg.last_ms.max(r.last_ms);
@@ -187,6 +214,7 @@ impl PendingRefusals {
     fn take(&mut self) -> (Vec<Refusal>, u64) {
         let mut by_key = std::mem::take(&mut self.by_key);
         let batch = self.order.drain(..).filter_map(|k| by_key.remove(&k)).collect();
+        self.unvouched = 0;
         (batch, std::mem::take(&mut self.dropped))
     }
 }
@@ -661,11 +689,34 @@ mod tests {
         assert_eq!(p.take().0.len(), 0, "taken once");
     }
 
+    /// Keys are free to make: refusals of signers no member CA vouches for count per reason,
+    /// so a flood from fresh keys leaves a member's genuine refusal in the log.
+    #[test]
+    fn a_flood_from_throwaway_keys_does_not_push_out_a_members_refusal() {
+        let mut p = PendingRefusals::default();
+        p.add(refusal(200, StatusCode::CertificateRevoked, 1));
+        let codes = [StatusCode::CertificateRequired, StatusCode::CertificateUnknown, StatusCode::CertificateInvalid];
+        for i in 0..100_000u32 {
+            let mut r = refusal(1, codes[i as usize % 3], 2 + u64::from(i));
+            r.account.0[..4].copy_from_slice(&i.to_be_bytes());
+            p.add(r);
+        }
+        let (batch, dropped) = p.take();
+        assert_eq!(dropped, 0, "nothing lost");
+        assert_eq!(batch.len(), 1 + MAX_UNVOUCHED_RECORDS + 3, "beyond the budget, one record per reason");
+        assert_eq!((batch[0].account, batch[0].code), (Address([200; 20]), StatusCode::CertificateRevoked));
+        assert_eq!(batch[1..].iter().map(|r| r.count).sum::<u64>(), 100_000);
+        assert_eq!(p.take().0.len(), 0);
+        // The budget starts again after a store.
+        p.add(refusal(9, StatusCode::CertificateRequired, 1));
+        assert_eq!(p.unvouched, 1);
+    }
+
     #[test]
     fn only_more_distinct_senders_than_the_bound_drop_the_oldest() {
         let mut p = PendingRefusals::default();
         for i in 0..MAX_PENDING_REFUSALS as u32 + 2 {
-            let mut r = refusal(0, StatusCode::CertificateRequired, u64::from(i));
+            let mut r = refusal(0, StatusCode::CertificateRevoked, u64::from(i));
             r.account.0[..4].copy_from_slice(&i.to_be_bytes());
             r.count = 2;
             p.add(r);

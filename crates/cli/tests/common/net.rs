@@ -172,7 +172,7 @@ impl TestNet {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(i)).unwrap();
         let child = Command::new(FDL)
             .args(["node", "--config", self.nodes[i].config.to_str().unwrap()])
-            .env("FDL_LOG", "info,arc_malachitebft=warn,libp2p=warn")
+            .env("FDL_LOG", "info,arc_malachitebft=warn,libp2p=warn,libp2p_gossipsub=error")
             .envs(env.iter().copied())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))

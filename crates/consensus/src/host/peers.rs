@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use malachitebft_app_channel::{Channels, NetworkRequest, app::net::Multiaddr};
+use malachitebft_app_channel::{
+    Channels, NetworkRequest,
+    app::{net::Multiaddr, types::PeerId},
+};
 
 use super::{Host, Ledger, LedgerError};
 use crate::context::FdlContext;
@@ -13,6 +16,8 @@ impl<L: Ledger> Host<L> {
     /// nodes are allowed and dialed, removed ones disconnected and refused.
     pub(super) async fn update_peers(&mut self, channels: &Channels<FdlContext>) {
         let Some(want) = self.ledger.peers() else { return };
+        // A node admitted by governance may publish proposal parts from now on.
+        self.streams.also_from(want.iter().filter_map(|p| p.peer_id.parse::<PeerId>().ok()));
         let want: Vec<Multiaddr> = want.iter().filter_map(|p| multiaddr(p.addr, Some(&p.peer_id)).ok()).collect();
         for add in want.iter().filter(|a| !self.peer_addrs.contains(a)) {
             match NetworkRequest::add_persistent_peer(&channels.net_requests, add.clone()).await {

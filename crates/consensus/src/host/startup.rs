@@ -210,13 +210,18 @@ pub async fn start<L: Ledger>(
         .map_err(|e| LedgerError::Fatal(format!("consensus engine: {e:#}")))?;
     #[cfg(feature = "byzantine")]
     super::byzantine::spawn_flood(&ctx, &ledger, signer.as_ref(), address, &channels.network);
+    let mut streams = StreamTable::new();
+    // Only the chain's nodes may publish proposal parts (see `StreamTable::only_from`).
+    streams.only_from(
+        cfg.peers.iter().filter_map(|p| p.peer_id.parse::<malachitebft_app_channel::app::types::PeerId>().ok()),
+    );
     let host = Host {
         ctx,
         ledger,
         signer,
         address,
         timeouts: linear_timeouts(cfg.propose_timeout, cfg.vote_timeout, LinearTimeouts::default()),
-        streams: StreamTable::new(),
+        streams,
         stream_ids: StreamIds::default(),
         proposals: ProposalStore::new(cfg.proposal_dir.clone()),
         failed_decision: false,

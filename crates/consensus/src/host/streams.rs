@@ -17,7 +17,7 @@
 //! refused (never evicting another's stream).
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     hash::Hash,
     time::{Duration, Instant},
 };
@@ -104,12 +104,31 @@ pub(super) struct StreamTable<P> {
     peers: HashMap<P, Publisher>,
     /// The latest refused streams, by publisher and id.
     refused: VecDeque<(P, StreamId)>,
+    /// The publishers whose parts are kept at all (`None`: any). Gossip checks a message's
+    /// signature against its source but not that the source is a node of the chain: without
+    /// this, one peer could mint [`MAX_PUBLISHERS`] throwaway identities, fill the publisher
+    /// slots with one part each, and shut out the real proposer's stream (docs/security.md).
+    allowed: Option<HashSet<P>>,
 }
 
 impl<P: Hash + Eq + Clone> StreamTable<P> {
-    /// An empty table.
+    /// An empty table that keeps parts from any publisher.
     pub(super) fn new() -> Self {
-        StreamTable { peers: HashMap::new(), refused: VecDeque::new() }
+        StreamTable { peers: HashMap::new(), refused: VecDeque::new(), allowed: None }
+    }
+
+    /// Keeps only parts published by `publishers` (the chain's nodes) from now on; an empty
+    /// list (a node that knows no peer yet) leaves the table open.
+    pub(super) fn only_from(&mut self, publishers: impl IntoIterator<Item = P>) {
+        let set: HashSet<P> = publishers.into_iter().collect();
+        self.allowed = (!set.is_empty()).then_some(set);
+    }
+
+    /// Also keeps parts published by `publishers` (nodes admitted since).
+    pub(super) fn also_from(&mut self, publishers: impl IntoIterator<Item = P>) {
+        if let Some(a) = &mut self.allowed {
+            a.extend(publishers);
+        }
     }
 
     /// Adds a part published by `peer`, received at `now`; returns the whole proposal when the
@@ -129,6 +148,9 @@ impl<P: Hash + Eq + Clone> StreamTable<P> {
         now: Instant,
         admit: impl FnOnce(Height, Round, &ValidatorAddress) -> bool,
     ) -> Option<Assembled> {
+        if self.allowed.as_ref().is_some_and(|a| !a.contains(&peer)) {
+            return None;
+        }
         // Bound memory: streams that never complete are dropped.
         for p in self.peers.values_mut() {
             p.streams.retain(|_, s| now.saturating_duration_since(s.started) < STREAM_TTL);
@@ -548,6 +570,28 @@ mod tests {
         assert!(t.contains(&0) && !t.contains(&MAX_PUBLISHERS));
         let out: Vec<_> = first[1..].iter().map(|m| add(&mut t, 0, m.clone(), now)).collect();
         assert!(out.last().cloned().flatten().is_some());
+    }
+
+    /// Throwaway identities (gossip accepts any self-signed source) cannot take the publisher
+    /// slots: parts from peers that are not nodes of the chain are not kept, so the real
+    /// proposer's stream, arriving after them, still completes.
+    #[test]
+    fn parts_from_peers_that_are_not_nodes_cannot_shut_out_the_proposer() {
+        let b = body(10);
+        let mut ids = StreamIds::default();
+        let mut t: StreamTable<usize> = StreamTable::new();
+        let proposer = 10_000;
+        t.only_from([1, 2, 3]);
+        t.also_from([proposer]);
+        let now = Instant::now();
+        for sybil in 100..100 + MAX_PUBLISHERS * 2 {
+            let m = messages_at(5, 1, ids.next(5, 1), &b).remove(1);
+            assert_eq!(add(&mut t, sybil, m, now), None);
+        }
+        assert_eq!(t.len(), 0, "nothing kept for a peer that is not a node");
+        let out: Vec<_> =
+            messages_at(5, 1, ids.next(5, 1), &b).into_iter().map(|m| add(&mut t, proposer, m, now)).collect();
+        assert!(out.last().cloned().flatten().is_some(), "the proposer's stream completes");
     }
 
     #[test]
