@@ -86,6 +86,24 @@ impl BftLedger {
         tokio::task::spawn_blocking(f).await.map_err(Self::fatal)?.map_err(Self::fatal)
     }
 
+    /// Waits for a batch (see `wait_for_batch`), builds this node's block for `height` with
+    /// `build` off the async runtime, and keeps it as pending; returns its hash and encoding.
+    async fn propose_built(
+        &self,
+        height: u64,
+        deadline: Instant,
+        build: impl FnOnce(&Chain) -> Result<ProposedBlock, NodeError> + Send + 'static,
+    ) -> Result<(Hash, Vec<u8>), LedgerError> {
+        self.wait_for_batch(deadline).await;
+        let chain = self.chain.clone();
+        let p = Self::blocking(move || build(&chain)).await?;
+        let hash = p.hash;
+        let bytes = p.block.encode();
+        tracing::debug!(height, txs = p.block.txs.len(), %hash, "proposing");
+        self.pending.lock().insert(hash, Pending { block: p, own: true });
+        Ok((hash, bytes))
+    }
+
     /// Updates the liveness gauges from the last certificates and warns when the live voting
     /// power falls to the minimum quorum (STD-11.3).
     fn liveness(&self, signers: Vec<Address>) {
@@ -210,14 +228,7 @@ impl Ledger for BftLedger {
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
         }
-        self.wait_for_batch(deadline).await;
-        let chain = self.chain.clone();
-        let p = Self::blocking(move || chain.build_next()).await?;
-        let hash = p.hash;
-        let bytes = p.block.encode();
-        tracing::debug!(height, txs = p.block.txs.len(), %hash, "proposing");
-        self.pending.lock().insert(hash, Pending { block: p, own: true });
-        Ok((hash, bytes))
+        self.propose_built(height, deadline, |chain| chain.build_next()).await
     }
 
     #[cfg(feature = "byzantine")]
@@ -230,17 +241,11 @@ impl Ledger for BftLedger {
         if height != self.chain.height() + 1 {
             return Err(LedgerError::Fatal(format!("asked to propose {height} at tip {}", self.chain.height())));
         }
-        self.wait_for_batch(deadline).await;
-        let chain = self.chain.clone();
-        let p = Self::blocking(move || {
+        self.propose_built(height, deadline, move |chain| {
             let max = chain.mempool().params().max_block_txs as usize;
             chain.build_block(tamper(chain.mempool().take_batch(max, height)))
         })
-        .await?;
-        let hash = p.hash;
-        let bytes = p.block.encode();
-        self.pending.lock().insert(hash, Pending { block: p, own: true });
-        Ok((hash, bytes))
+        .await
     }
 
     async fn validate(&self, height: u64, proposer: Address, bytes: &[u8]) -> Result<Hash, LedgerError> {
