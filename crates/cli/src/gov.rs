@@ -30,7 +30,7 @@ pub struct Signing {
     signer_cert: Option<PathBuf>,
     /// Node API URL (default: the devnet's first node).
     #[arg(long, global = true)]
-    rpc: Option<String>,
+    pub(crate) rpc: Option<String>,
     /// Wait until committed.
     #[arg(long, global = true)]
     wait: bool,
@@ -311,7 +311,11 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
     })
 }
 
-async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
+/// Signs `payload` with the signer of `s`, sends it and reports.
+///
+/// # Errors
+/// A missing or unreadable key, or a node that cannot be reached.
+pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
@@ -321,7 +325,11 @@ async fn send(s: &Signing, payload: Payload) -> anyhow::Result<i32> {
     send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
 }
 
-async fn propose(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i32> {
+/// Proposes `action` (deadline from `t`), signed by the signer of `s`.
+///
+/// # Errors
+/// As [`send_with`].
+pub(crate) async fn propose_with(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i32> {
     let client = Client::new(&rpc_url(&s.rpc))?;
     let height = client.status().await?.height;
     let payload = Payload::Propose {
@@ -330,7 +338,7 @@ async fn propose(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i
         activation_height: t.activation_height,
         note: t.note.clone(),
     };
-    send(s, payload).await
+    send_with(s, payload).await
 }
 
 fn api_error(e: SdkError) -> anyhow::Result<i32> {
@@ -405,17 +413,17 @@ fn show_proposal(p: &ProposalView) -> anyhow::Result<()> {
 /// Runs `fdl gov`.
 pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
     match a.cmd {
-        GovCmd::Propose { action, signing, timing } => propose(action_of(action)?, &signing, &timing).await,
+        GovCmd::Propose { action, signing, timing } => propose_with(action_of(action)?, &signing, &timing).await,
         GovCmd::Vote { id, yes, no, signing } => {
             if yes == no {
                 anyhow::bail!("vote --yes or --no");
             }
-            send(&signing, Payload::Vote { proposal: id, approve: yes }).await
+            send_with(&signing, Payload::Vote { proposal: id, approve: yes }).await
         }
         GovCmd::PublishCrl { crl, signing } => {
             let pem = std::fs::read_to_string(&crl).with_context(|| format!("reading {}", crl.display()))?;
             let der = fdl_pki::crl_from_pem(&pem).with_context(|| format!("{} is not a PEM CRL", crl.display()))?;
-            send(&signing, Payload::PublishCrl { crl: der }).await
+            send_with(&signing, Payload::PublishCrl { crl: der }).await
         }
         GovCmd::Show { id, rpc, json } => {
             let client = Client::new(&rpc_url(&rpc))?;
@@ -498,6 +506,9 @@ pub async fn account(a: AccountArgs) -> anyhow::Result<i32> {
 /// `fdl audit`: the audit log, filtered.
 #[derive(Args)]
 pub struct AuditArgs {
+    /// Records of this contract (its lifecycle, refusals, failures and events).
+    #[arg(long)]
+    contract: Option<String>,
     /// Only this account.
     #[arg(long)]
     account: Option<Address>,
@@ -545,6 +556,7 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
         to_height: a.to_height,
         limit: a.limit,
         local: a.no_local.then_some(false),
+        contract: a.contract,
     };
     let client = Client::new(&rpc_url(&a.rpc))?;
     match client.audit(&q).await {

@@ -113,13 +113,32 @@ pub async fn send_and_report(
     match client.send_as(key, cert, payload, c.wait).await {
         Ok(v) => {
             let ok = v.receipt.as_ref().is_some_and(|r| r.code == 0);
+            // A proposal's number, when the transaction made one (for scripts: `.proposal`).
+            let proposal = v.receipt.as_ref().and_then(|r| {
+                r.events.iter().filter(|e| e.kind == "gov.proposed").find_map(|e| {
+                    e.attrs.iter().find(|(k, _)| k == "proposal").and_then(|(_, v)| v.parse::<u64>().ok())
+                })
+            });
             if c.json {
-                print_json(&v)?;
+                let mut j = serde_json::to_value(&v)?;
+                if let (Some(p), Some(o)) = (proposal, j.as_object_mut()) {
+                    o.insert("proposal".into(), p.into());
+                }
+                print_json(&j)?;
             } else {
                 println!("transaction {}", v.hash);
                 match (&v.receipt, v.height) {
                     (Some(r), Some(h)) => {
                         println!("committed at height {h}: {}", r.status);
+                        if let Some(p) = proposal {
+                            println!("proposal {p}");
+                        }
+                        if r.output.is_some() || r.events.iter().any(|e| e.kind.starts_with("contract.")) {
+                            println!("fuel used {}", r.cost);
+                        }
+                        if let Some(out) = &r.output {
+                            println!("returned {out}");
+                        }
                         for e in &r.events {
                             let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
                             println!("  {} {}", e.kind, attrs.join(" "));

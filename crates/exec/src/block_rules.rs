@@ -95,6 +95,14 @@ pub enum BlockInvalid {
     /// Executing the block gives other receipts than the header's root commits to.
     #[error("receipts root mismatch")]
     ReceiptsRoot,
+    /// More transactions carrying contract code than a block may hold.
+    #[error("{count} transactions carry contract code, at most {max} may")]
+    TooManyCodeTxs {
+        /// How many.
+        count: usize,
+        /// The bound ([`crate::MAX_CODE_TXS_PER_BLOCK`]).
+        max: usize,
+    },
 }
 
 impl BlockInvalid {
@@ -112,6 +120,7 @@ impl BlockInvalid {
             BlockInvalid::AlreadyOnChain { .. } => "already_on_chain",
             BlockInvalid::StateRoot { .. } => "state_root",
             BlockInvalid::ReceiptsRoot => "receipts_root",
+            BlockInvalid::TooManyCodeTxs { .. } => "too_many_code_txs",
         }
     }
 }
@@ -199,6 +208,10 @@ pub fn check_header(ctx: &BlockContext<'_>, block: &Block) -> Result<(), BlockIn
             header: h.tx_count,
             max: ctx.params.max_block_txs,
         });
+    }
+    let code_txs = block.txs.iter().filter(|t| t.body.payload.carries_code()).count();
+    if code_txs > crate::MAX_CODE_TXS_PER_BLOCK {
+        return Err(BlockInvalid::TooManyCodeTxs { count: code_txs, max: crate::MAX_CODE_TXS_PER_BLOCK });
     }
     if Block::compute_tx_root(suite, &block.txs) != h.tx_root {
         return Err(BlockInvalid::TxRoot);

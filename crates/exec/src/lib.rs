@@ -14,6 +14,7 @@
 
 pub mod bank;
 pub mod block_rules;
+pub mod contract;
 pub mod gov;
 pub mod identity;
 
@@ -109,8 +110,9 @@ pub fn check_tx_for_block(
     if tx.body.signer.suite() != genesis.suite {
         return Err(TxRejection::WrongSuite { expected: genesis.suite });
     }
-    if encoded_len > params.max_tx_bytes as usize {
-        return Err(TxRejection::TooLarge { size: encoded_len, limit: params.max_tx_bytes as usize });
+    let limit = tx_size_limit(&tx.body.payload, params);
+    if encoded_len > limit {
+        return Err(TxRejection::TooLarge { size: encoded_len, limit });
     }
     if tx.body.expiry_height < height {
         return Err(TxRejection::Expired { expiry: tx.body.expiry_height, height });
@@ -127,6 +129,15 @@ pub fn check_tx_for_block(
     }
     Ok(())
 }
+
+/// The largest encoding a transaction with `payload` may have: `max_tx_bytes`, except that a
+/// transaction carrying contract code may be as large as the hard bound (ADR 0013).
+pub fn tx_size_limit(payload: &Payload, params: &ChainParams) -> usize {
+    if payload.carries_code() { fdl_types::block::MAX_TX_BYTES_HARD } else { params.max_tx_bytes as usize }
+}
+
+/// Most transactions carrying contract code in one block (each may be up to 64 KiB).
+pub const MAX_CODE_TXS_PER_BLOCK: usize = 8;
 
 /// What executing a block produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +160,54 @@ pub struct Overlay<'a> {
 impl StateView for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
         Overlay::get(self, key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, ExecError> {
+        merged_next(self.base, &[&self.writes], prefix, after)
+    }
+}
+
+/// The next key with `prefix` after `after` in `layers` of writes (the last on top) over `base`:
+/// a key written in a layer is present as its top-most write says; otherwise as `base` says.
+///
+/// # Errors
+/// As [`StateView::next_key`] of `base`.
+pub(crate) fn merged_next(
+    base: &dyn StateView,
+    layers: &[&BTreeMap<Vec<u8>, Option<Vec<u8>>>],
+    prefix: &[u8],
+    after: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>, ExecError> {
+    use std::ops::Bound;
+    let mut cursor: Option<Vec<u8>> = after.map(<[u8]>::to_vec);
+    let mut from_base = base.next_key(prefix, cursor.as_deref())?;
+    loop {
+        // The smallest candidate: the base's next key, or any key written in a layer.
+        let lower = match &cursor {
+            Some(c) if c.as_slice() >= prefix => Bound::Excluded(c.clone()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        let mut best = from_base.clone();
+        for layer in layers {
+            if let Some((k, _)) = layer.range((lower.clone(), Bound::Unbounded)).next()
+                && k.starts_with(prefix)
+                && best.as_ref().is_none_or(|b| k < b)
+            {
+                best = Some(k.clone());
+            }
+        }
+        let Some(key) = best else { return Ok(None) };
+        let written = layers.iter().rev().find_map(|l| l.get(&key));
+        match written {
+            Some(Some(_)) | None => return Ok(Some(key)),
+            Some(None) => {
+                // Deleted above the base: skip it, and move the base on if it was the base's.
+                if from_base.as_deref() == Some(key.as_slice()) {
+                    from_base = base.next_key(prefix, Some(&key))?;
+                }
+                cursor = Some(key);
+            }
+        }
     }
 }
 
@@ -208,8 +267,10 @@ pub fn execute_block(
     let issuer = fdl_schema::read::issuer(&ov)?;
     let mut cache = IdentityCache::default();
     let mut receipts = Vec::with_capacity(txs.len());
+    let params = fdl_schema::read::params(&ov)?;
+    let mut block = BlockCtx { fuel_left: params.max_block_fuel, params };
     for tx in txs {
-        receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms)?);
+        receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms, &mut block)?);
     }
     let block_events = gov::end_block(&mut ov, height, timestamp_ms / 1000)?;
     keys::height().write(&mut ov, &height);
@@ -238,6 +299,13 @@ pub(crate) fn event(kind: &str, attrs: Vec<(&str, String)>) -> Event {
     }
 }
 
+/// What the transactions of one block share: the parameters as the block began, and the fuel
+/// its contract calls have left (a block never exceeds `max_block_fuel`).
+struct BlockCtx {
+    params: ChainParams,
+    fuel_left: u64,
+}
+
 /// Executes one transaction: its credential (STD-13.1), its account's state (frozen, locked,
 /// STD-13.2/13.3), the access-control policy (STD-16.1), then the method. Every refusal is a
 /// receipt with a stable code and an audit event (STD-13.4).
@@ -248,9 +316,11 @@ fn execute_tx(
     tx: &SignedTx,
     height: u64,
     time_ms: u64,
+    block: &mut BlockCtx,
 ) -> Result<Receipt, ExecError> {
-    let cost = bank::NATIVE_BASE_COST.saturating_add(tx.encode().len() as u64);
-    let done = |status: StatusCode, events: Vec<Event>| Receipt { tx_id: tx.id(), status, events, cost };
+    let mut cost = bank::NATIVE_BASE_COST.saturating_add(tx.encode().len() as u64);
+    let done =
+        |status: StatusCode, events: Vec<Event>| Receipt { tx_id: tx.id(), status, events, cost, output: vec![] };
     let method = tx.body.payload.method();
     let signer = tx.body.signer.address();
     let sender = match identity::resolve_sender(ov, cache, tx, time_ms, height)? {
@@ -325,6 +395,7 @@ fn execute_tx(
         let attrs = who("governance needs a certified member");
         done(StatusCode::PermissionDenied, vec![event("acl.denied", attrs)])
     };
+    let mut output = Vec::new();
     let (status, mut out) = match &tx.body.payload {
         Payload::Transfer { .. } | Payload::Issue { .. } | Payload::Burn { .. } => {
             bank::apply(ov, issuer, &sender.account, &tx.body.payload)?
@@ -347,10 +418,38 @@ fn execute_tx(
             let out = identity::publish_crl(ov, &call, crl)?;
             gov_done(ov, out)?
         }
+        Payload::Call { contract, version, method, args, fuel } => {
+            let req = contract::CallRequest {
+                contract,
+                version: *version,
+                method,
+                args,
+                caller: contract::account_identity(&sender.account, &sender.org, sender.role),
+                fuel: contract::tx_fuel(*fuel, &block.params),
+                height,
+                time_ms,
+            };
+            let out = contract::call_tx(ov, &req, &mut block.fuel_left)?;
+            output = out.output;
+            cost = out.fuel_used;
+            (out.status, out.events)
+        }
+        Payload::Deploy { spec } => {
+            let by = contract::Installer {
+                account: sender.account,
+                org: &sender.org,
+                role: sender.role,
+                proposal: 0,
+                height,
+                time_ms,
+            };
+            contract::deploy_direct(ov, spec, &by)?
+        }
     };
     events.append(&mut out);
     events.truncate(fdl_types::receipt::MAX_EVENTS);
-    Ok(done(status, events))
+    output.truncate(fdl_types::receipt::MAX_OUTPUT);
+    Ok(Receipt { tx_id: tx.id(), status, events, cost, output })
 }
 
 /// The context of a governance call by `sender`; `None` without a role (an open chain).

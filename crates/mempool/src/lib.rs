@@ -73,9 +73,28 @@ pub enum AdmitError {
         /// The pool capacity.
         capacity: usize,
     },
+    /// A contract call whose arguments are not a JSON object (they would only fail in the
+    /// contract; refused at the door instead).
+    #[error("contract call arguments must be a JSON object: {0}")]
+    InvalidArgs(String),
     /// The store failed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A contract call's arguments: a JSON object (an empty text stands for `{}`).
+///
+/// # Errors
+/// [`AdmitError::InvalidArgs`] with the parser's reason.
+pub fn check_args(args: &str) -> Result<(), AdmitError> {
+    if args.is_empty() {
+        return Ok(());
+    }
+    match serde_json::from_str::<serde_json::Value>(args) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(AdmitError::InvalidArgs("not an object".into())),
+        Err(e) => Err(AdmitError::InvalidArgs(e.to_string())),
+    }
 }
 
 impl AdmitError {
@@ -96,6 +115,7 @@ impl AdmitError {
             },
             AdmitError::AlreadyPending => "already_pending",
             AdmitError::Full { .. } => "mempool_full",
+            AdmitError::InvalidArgs(_) => "invalid_args",
             AdmitError::Internal(_) => "internal",
         }
     }
@@ -407,12 +427,17 @@ impl Mempool {
 
     fn precheck(&self, bytes: &[u8], next_height: u64) -> Result<SignedTx, AdmitError> {
         let params = self.params.read().clone();
-        let limit = params.max_tx_bytes as usize;
+        // Only a transaction carrying contract code may exceed `max_tx_bytes` (ADR 0013); the
+        // payload-specific bound is checked right after decoding.
+        let limit = fdl_types::block::MAX_TX_BYTES_HARD.max(params.max_tx_bytes as usize);
         if bytes.len() > limit {
             return Err(TxRejection::TooLarge { size: bytes.len(), limit }.into());
         }
         let tx = SignedTx::decode(bytes)?;
         check_tx_for_block(&tx, bytes.len(), &self.genesis, &params, next_height)?;
+        if let fdl_types::Payload::Call { args, .. } = &tx.body.payload {
+            check_args(args)?;
+        }
         if self.contains(&tx.id()) {
             return Err(AdmitError::AlreadyPending);
         }

@@ -66,4 +66,45 @@ pub trait Ledger: Send + Sync {
     /// # Errors
     /// Store failure or corrupt state.
     fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, SchemaError>;
+
+    /// A read-only contract call against the state after block `version` (STD-12.2): the
+    /// outcome's status, return data, events and fuel used; its writes are discarded.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    fn contract_query(&self, version: u64, q: &ContractQuery<'_>) -> Result<QueryOutcome, SchemaError>;
+
+    /// The static checks every node runs at deploy, with the parameters after block `version`.
+    ///
+    /// # Errors
+    /// Store failure or corrupt state.
+    fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<Vec<String>, (String, String)>, SchemaError>;
+}
+
+/// A read-only contract call.
+pub struct ContractQuery<'a> {
+    /// The contract.
+    pub contract: &'a str,
+    /// Its version (0: current).
+    pub version: u32,
+    /// The method.
+    pub method: &'a str,
+    /// The arguments (JSON text).
+    pub args: &'a str,
+    /// The account it runs as.
+    pub caller: fdl_crypto::Address,
+    /// The fuel limit (0: the chain's `max_tx_fuel`).
+    pub fuel: u64,
+}
+
+/// What a read-only contract call produced.
+pub struct QueryOutcome {
+    /// The status.
+    pub status: fdl_types::StatusCode,
+    /// The return data.
+    pub output: Vec<u8>,
+    /// Its events, or why it failed.
+    pub events: Vec<fdl_types::Event>,
+    /// The fuel used.
+    pub fuel_used: u64,
 }

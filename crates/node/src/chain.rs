@@ -49,6 +49,22 @@ pub struct ProposedBlock {
     pub block_events: Vec<Event>,
     state_nodes: Vec<StateNode>,
     state_values: Vec<StateValue>,
+    /// The block's writes to contract storage, for the ordered index (ADR 0013).
+    ordered_keys: Vec<(Vec<u8>, bool)>,
+}
+
+/// The writes of a block that the ordered index keeps: contract storage keys.
+fn ordered_keys(writes: &std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    for prefix in fdl_schema::keys::ORDERED_PREFIXES {
+        out.extend(
+            writes
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), v.is_some())),
+        );
+    }
+    out
 }
 
 struct Tip {
@@ -161,7 +177,15 @@ impl Chain {
         let mut txs = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
         let params = self.params_at(parent_height)?;
+        let (mut code_txs, mut deferred) = (0usize, Vec::new());
         for tx in candidates {
+            if tx.body.payload.carries_code() {
+                if code_txs == fdl_exec::MAX_CODE_TXS_PER_BLOCK {
+                    deferred.push(tx);
+                    continue;
+                }
+                code_txs += 1;
+            }
             let id = tx.id();
             let len = tx.encode().len();
             let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
@@ -176,6 +200,9 @@ impl Chain {
             }
         }
         self.mempool.forget(&dropped);
+        if !deferred.is_empty() {
+            self.mempool.put_back(deferred);
+        }
         let timestamp_ms = now_ms().max(parent_ts);
         let view = self.state.at(parent_height);
         let outcome = execute_block(&view, height, timestamp_ms, &txs)?;
@@ -196,6 +223,7 @@ impl Chain {
         Ok(ProposedBlock {
             block: Block { header, txs },
             hash,
+            ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
             state_nodes,
@@ -241,6 +269,7 @@ impl Chain {
         Ok(ProposedBlock {
             block,
             hash,
+            ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
             state_nodes,
@@ -348,6 +377,7 @@ impl Chain {
             state_nodes: p.state_nodes,
             state_values: p.state_values,
             audit,
+            ordered_keys: p.ordered_keys,
         })?;
         let height = p.block.header.height;
         *tip = Tip { height, hash: p.hash, timestamp_ms: p.block.header.timestamp_ms };
@@ -395,6 +425,21 @@ impl Ledger for Chain {
             return Ok(n.clone());
         }
         fdl_exec::gov::active_nodes(&self.state.at(version))
+    }
+
+    fn contract_query(
+        &self,
+        version: u64,
+        q: &fdl_node_api::ContractQuery<'_>,
+    ) -> Result<fdl_node_api::QueryOutcome, ExecError> {
+        let view = self.state.at(version);
+        let o = fdl_exec::contract::query(&view, q.contract, q.version, q.method, q.args, &q.caller, q.fuel)?;
+        Ok(fdl_node_api::QueryOutcome { status: o.status, output: o.output, events: o.events, fuel_used: o.fuel_used })
+    }
+
+    fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<Vec<String>, (String, String)>, ExecError> {
+        let params = self.params_at(version)?;
+        Ok(fdl_exec::contract::check_static(code, &params).map(|i| i.methods))
     }
 
     fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, ExecError> {

@@ -379,6 +379,7 @@ fn matches(q: &AuditQuery, r: &AuditView) -> bool {
     kind_ok
         && q.account.as_ref().is_none_or(|a| r.concerns(a))
         && q.org.as_ref().is_none_or(|o| r.org.as_ref() == Some(o))
+        && q.contract.as_ref().is_none_or(|c| r.attrs.iter().any(|(k, v)| k == "contract" && v == c))
         && q.from_ms.is_none_or(|t| r.time_ms >= t)
         && q.to_ms.is_none_or(|t| r.time_ms <= t)
 }
@@ -495,10 +496,11 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery, max_scan: usize) -> ApiResult<A
         }
     };
     // An account or an institution is looked up in the index instead of scanning every record.
-    let key = match (&q.account, &q.org) {
-        (Some(a), _) => Some(audit_account_key(a)),
-        (None, Some(o)) => Some(audit_org_key(o)),
-        (None, None) => None,
+    let key = match (&q.account, &q.org, &q.contract) {
+        (Some(a), _, _) => Some(audit_account_key(a)),
+        (None, Some(o), _) => Some(audit_org_key(o)),
+        (None, None, Some(c)) => Some(fdl_types::api::audit_contract_key(c)),
+        (None, None, None) => None,
     };
     match &key {
         Some(k) => ctx.parts.store.audit_by_key(k, from, to, &mut visit),

@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod cache;
+mod contracts;
 mod error;
 mod governance;
 mod handlers;
@@ -90,6 +91,11 @@ routes! {
     get "/v1/acl" => governance::acl,
     get "/v1/params" => governance::params,
     get "/v1/audit" => governance::audit,
+    get "/v1/contracts" => contracts::list,
+    post "/v1/contracts/check" => contracts::check,
+    get "/v1/contracts/{name}" => contracts::show,
+    post "/v1/contracts/{name}/query" => contracts::query,
+    get "/v1/contracts/{name}/state/{key}" => contracts::state,
     get "/v1/openapi.json" => handlers::openapi,
     get "/v1/stream" => handlers::stream,
     get "/metrics" => handlers::metrics,

@@ -13,7 +13,7 @@ use utoipa::{
     },
 };
 
-use crate::{governance, handlers};
+use crate::{contracts, governance, handlers};
 
 /// The API's description, the document's `info.description`.
 const DESCRIPTION: &str = "REST/JSON API of an FDL node. Errors are JSON `ErrorView` bodies \
@@ -51,6 +51,11 @@ it allows.";
         governance::acl,
         governance::params,
         governance::audit,
+        contracts::list,
+        contracts::check,
+        contracts::show,
+        contracts::query,
+        contracts::state,
         handlers::openapi,
         handlers::stream,
         handlers::metrics,
@@ -62,6 +67,7 @@ it allows.";
         (name = "accounts", description = "Accounts with the Merkle proof of their state"),
         (name = "node", description = "This node: status, evidence, metrics, the stream and this document"),
         (name = "governance", description = "Members, nodes, certificates, proposals, access rules, parameters and the audit log"),
+        (name = "contracts", description = "Smart contracts: the registry, read-only calls, deploy checks and contract storage with proofs"),
     )
 )]
 pub struct ApiDoc;

@@ -28,6 +28,10 @@
 //! | `pki/revocations/{n: u64 BE}` | [`RevocationRef`]: the `n`-th (from 0) | as `pki/revoked/` |
 //! | `pki/regulator` | institution name | genesis |
 //! | `pki/epoch` | `u64` | any identity change |
+//! | `ctr/{name}` | [`ContractRecord`] | contract deploy, upgrade, freeze, retire, access |
+//! | `ctr/{name}/{version: u32 BE}` | [`VersionRecord`] | contract deploy and upgrade |
+//! | `code/{hash}` | module bytes (`Vec<u8>`) | contract deploy and upgrade |
+//! | `cs/{name}/{key}` | a contract's storage value (raw bytes) | the contract (host API) |
 //!
 //! Every prefix is listed in [`NAMESPACES`]; a new module takes a new prefix, and a test checks
 //! that no prefix is a prefix of another.
@@ -46,12 +50,19 @@ use fdl_types::{ChainParams, NodeSpec};
 use crate::{
     Slot,
     account::Account,
+    contract::{ContractRecord, VersionRecord},
     records::{AclRule, CertRecord, MemberRecord, OpenLink, Proposal, RevocationRecord, RevocationRef},
     value::Marker,
 };
 
 /// Every key prefix in use. A module adding keys adds its prefix here.
-pub const NAMESPACES: [&[u8]; 5] = [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/"];
+pub const NAMESPACES: [&[u8]; 8] = [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/", b"ctr/", b"code/", CONTRACT_STORAGE];
+/// The prefixes whose keys the node also keeps in order beside the tree (ADR 0013): contract
+/// storage (a contract iterates its keys) and the contract registry (the API lists contracts).
+pub const ORDERED_PREFIXES: [&[u8]; 2] = [CONTRACT_STORAGE, b"ctr/"];
+/// The prefix of every contract's storage: `cs/{name}/{key}`. Keys under it are also kept in an
+/// ordered index beside the tree (ADR 0013), so a contract can iterate its keys in order.
+pub const CONTRACT_STORAGE: &[u8] = b"cs/";
 /// The identity module's prefix (listed apart: its keys nest one level deeper).
 pub const PKI_NAMESPACE: &[u8] = b"pki/";
 
@@ -186,6 +197,32 @@ pub fn proposal(id: u64) -> Slot<Proposal> {
 /// A method's access rule.
 pub fn acl(method: &str) -> Slot<AclRule> {
     Slot::new([b"acl/".as_slice(), method.as_bytes()].concat())
+}
+
+/// A contract's record.
+pub fn contract(name: &str) -> Slot<ContractRecord> {
+    Slot::new([b"ctr/".as_slice(), name.as_bytes()].concat())
+}
+
+/// Version `version` (from 1) of a contract. Contract names never contain `/`, so these keys
+/// never collide with another contract's record.
+pub fn contract_version(name: &str, version: u32) -> Slot<VersionRecord> {
+    Slot::new([b"ctr/".as_slice(), name.as_bytes(), b"/", &version.to_be_bytes()].concat())
+}
+
+/// A module's bytes, by its hash.
+pub fn code(hash: &Hash) -> Slot<Vec<u8>> {
+    Slot::new([b"code/".as_slice(), &hash.0].concat())
+}
+
+/// The prefix of a contract's storage: `cs/{name}/`.
+pub fn contract_storage_prefix(name: &str) -> Vec<u8> {
+    [CONTRACT_STORAGE, name.as_bytes(), b"/"].concat()
+}
+
+/// The state key of `key` in a contract's storage.
+pub fn contract_storage_key(name: &str, key: &[u8]) -> Vec<u8> {
+    [CONTRACT_STORAGE, name.as_bytes(), b"/", key].concat()
 }
 
 /// The member institutions' names, in admission order.

@@ -15,6 +15,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod account;
+pub mod contract;
 pub mod keys;
 pub mod read;
 pub mod records;
@@ -26,6 +27,7 @@ use std::marker::PhantomData;
 use thiserror::Error;
 
 pub use account::{Account, decode_account, encode_account};
+pub use contract::{ContractRecord, ContractStatus, VersionRecord};
 pub use fdl_types::AccountKind;
 pub use records::{
     AclRule, CertRecord, MemberRecord, OpenLink, Proposal, ProposalState, ProposalStatus, RevocationRecord,
@@ -34,8 +36,7 @@ pub use records::{
 pub use value::{Marker, Value};
 
 /// The native methods, each with an access rule under [`keys::acl`].
-pub const METHODS: [&str; 6] =
-    ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl"];
+pub const METHODS: [&str; 8] = ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl", "contract.call", "contract.deploy"];
 
 /// Failures reading state. Either means the node cannot go on safely: the store failed, or a
 /// stored value does not decode (a corrupt database or a schema mismatch).
@@ -78,6 +79,18 @@ pub trait StateView {
     /// # Errors
     /// [`SchemaError::State`] when the underlying store fails.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, SchemaError>;
+
+    /// The smallest key that starts with `prefix` and is greater than `after` (bytewise; with
+    /// `None`, the smallest key with the prefix). Only keys under
+    /// [`keys::CONTRACT_STORAGE`] can be iterated (ADR 0013); a view without an index answers
+    /// an error.
+    ///
+    /// # Errors
+    /// [`SchemaError::State`] when the store fails or the view cannot iterate.
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, SchemaError> {
+        let _ = (prefix, after);
+        Err(SchemaError::State("this state view cannot iterate keys".into()))
+    }
 }
 
 /// A state view that also records writes (execution's overlay, genesis).

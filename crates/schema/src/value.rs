@@ -56,7 +56,17 @@ macro_rules! value_by_codec {
         }
     )*};
 }
-value_by_codec!(MemberRecord, CertRecord, RevocationRecord, RevocationRef, OpenLink, AclRule, Proposal);
+value_by_codec!(
+    MemberRecord,
+    CertRecord,
+    RevocationRecord,
+    RevocationRef,
+    OpenLink,
+    AclRule,
+    Proposal,
+    crate::contract::ContractRecord,
+    crate::contract::VersionRecord
+);
 
 fn exact<const N: usize>(bytes: &[u8], what: &'static str) -> Result<[u8; N], DecodeError> {
     let mut r = Reader::new(bytes);

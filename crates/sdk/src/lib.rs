@@ -496,6 +496,45 @@ impl Client {
         self.get(&format!("/v1/proposals/{id}")).await
     }
 
+    /// `GET /v1/contracts`: every deployed contract.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn contracts(&self) -> Result<Vec<fdl_types::api::ContractView>, SdkError> {
+        self.get("/v1/contracts").await
+    }
+
+    /// `GET /v1/contracts/{name}`: one contract with all its versions.
+    ///
+    /// # Errors
+    /// [`SdkError`]; `unknown_contract` (404) when there is none by that name.
+    pub async fn contract(&self, name: &str) -> Result<fdl_types::api::ContractView, SdkError> {
+        self.get(&format!("/v1/contracts/{name}")).await
+    }
+
+    /// `POST /v1/contracts/{name}/query`: a read-only call against the latest final state.
+    ///
+    /// # Errors
+    /// [`SdkError`]; a 4xx for an unknown contract or method, or arguments that are not JSON.
+    pub async fn contract_query(
+        &self,
+        name: &str,
+        req: &fdl_types::api::ContractQueryRequest,
+    ) -> Result<fdl_types::api::ContractQueryView, SdkError> {
+        let url = format!("{}/v1/contracts/{name}/query", self.base);
+        let r = self.http.post(&url).json(req).send().await;
+        self.handle(&url, r).await
+    }
+
+    /// `GET /v1/contracts/{name}/state/{key}`: a value of a contract's storage (key in hex)
+    /// with its Merkle proof against the latest state root.
+    ///
+    /// # Errors
+    /// [`SdkError`].
+    pub async fn contract_state(&self, name: &str, key: &[u8]) -> Result<fdl_types::api::StateValueView, SdkError> {
+        self.get(&format!("/v1/contracts/{name}/state/{}", hex::encode(key))).await
+    }
+
     /// `GET /v1/acl`: the access rule of every native method.
     ///
     /// # Errors

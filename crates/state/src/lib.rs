@@ -71,6 +71,13 @@ impl fdl_schema::StateView for StateAt<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, fdl_schema::SchemaError> {
         self.state.get(key, self.version).map_err(|e| fdl_schema::SchemaError::State(e.to_string()))
     }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, fdl_schema::SchemaError> {
+        self.state
+            .store
+            .next_key(prefix, after, self.version)
+            .map_err(|e| fdl_schema::SchemaError::State(e.to_string()))
+    }
 }
 
 /// The authenticated state over a store.

@@ -83,6 +83,9 @@ pub struct BlockWrite<'a> {
     pub state_values: Vec<StateValue>,
     /// Audit records of this block, stored by height and position and indexed by their keys.
     pub audit: Vec<AuditWrite>,
+    /// The writes of this block to keys that are also kept in order (contract storage, ADR
+    /// 0013): each raw key and whether it is present after the block.
+    pub ordered_keys: Vec<(Vec<u8>, bool)>,
 }
 
 /// Longest index key of an audit record.
@@ -167,6 +170,13 @@ pub trait Store: Send + Sync {
     /// Engine failures.
     #[allow(clippy::option_option)]
     fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError>;
+
+    /// The smallest key of the ordered index (contract storage, ADR 0013) that starts with
+    /// `prefix`, is greater than `after` (`None`: any) and is present at `version`.
+    ///
+    /// # Errors
+    /// [`StorageError`] on database failure.
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError>;
     /// Audit records of heights `from ..= to`, oldest first, calling `visit` with each record's
     /// height and bytes until it returns `false`.
     ///

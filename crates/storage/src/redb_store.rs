@@ -23,6 +23,9 @@ const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
 const AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_index");
 /// This node's own audit records. Key: local time in ms (8, big-endian) || sequence number (8,
 /// big-endian). Value: key count (1) || (length (1) || index key)* || the encoded record.
+/// The ordered index of contract storage keys (ADR 0013): (raw key, version) → 1 present, 0
+/// deleted. Derived from each block's state writes, in the block's own transaction.
+const ORDERED: TableDefinition<(&[u8], u64), u8> = TableDefinition::new("ordered_keys");
 const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit");
 /// Their index. Key: index key length (1) || index key || local audit key (16). Value: empty.
 const LOCAL_AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit_index");
@@ -35,7 +38,9 @@ const META_LAYOUT: &str = "layout";
 /// 3: state values in the canonical binary codec of `fdl-schema` instead of JSON.
 /// 4: growing state lists one key per entry (the revocation log, the linked set of open
 /// proposals, per-height governance queues) instead of one value rewritten whole.
-pub const LAYOUT_VERSION: u64 = 4;
+/// 5: contracts: the ordered index of contract storage keys, the contract limits in the chain
+/// parameters and the contract output in receipts.
+pub const LAYOUT_VERSION: u64 = 5;
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";
@@ -110,6 +115,7 @@ impl RedbStore {
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
+        tx.open_table(ORDERED).map_err(db_err)?;
         for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
         }
@@ -247,6 +253,12 @@ impl Store for RedbStore {
             }
         }
         Self::write_state(&tx, &w.state_nodes, &w.state_values)?;
+        if !w.ordered_keys.is_empty() {
+            let mut t = tx.open_table(ORDERED).map_err(db_err)?;
+            for (k, present) in &w.ordered_keys {
+                t.insert((k.as_slice(), height), u8::from(*present)).map_err(db_err)?;
+            }
+        }
         if !w.audit.is_empty() {
             let mut t = tx.open_table(AUDIT).map_err(db_err)?;
             let mut idx = tx.open_table(AUDIT_INDEX).map_err(db_err)?;
@@ -310,6 +322,40 @@ impl Store for RedbStore {
             Some(1) => Some(v[1..].to_vec()),
             _ => None,
         }))
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        use std::ops::Bound;
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ORDERED).map_err(db_err)?;
+        let start = match after {
+            Some(a) if a >= prefix => Bound::Excluded((a, u64::MAX)),
+            _ => Bound::Included((prefix, 0)),
+        };
+        // Entries of one key are adjacent (ordered by key, then version): walk them, keeping
+        // whether the key is present at `version`, and answer the first key that is.
+        let mut current: Option<(Vec<u8>, bool)> = None;
+        for entry in t.range::<(&[u8], u64)>((start, Bound::Unbounded)).map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            let (key, ver) = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            match &mut current {
+                Some((cur, present)) if cur.as_slice() == key => {
+                    if ver <= version {
+                        *present = v.value() == 1;
+                    }
+                }
+                _ => {
+                    if let Some((cur, true)) = current.take() {
+                        return Ok(Some(cur));
+                    }
+                    current = Some((key.to_vec(), ver <= version && v.value() == 1));
+                }
+            }
+        }
+        Ok(current.and_then(|(k, present)| present.then_some(k)))
     }
 
     fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError> {
@@ -515,6 +561,50 @@ mod tests {
     }
 
     #[test]
+    fn the_ordered_index_answers_the_next_present_key_at_a_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = RedbStore::open(&dir.path().join("db")).expect("open");
+        s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+        let k = |s: &str| s.as_bytes().to_vec();
+        let blocks = [
+            vec![(k("cs/t/a"), true), (k("cs/t/b"), true), (k("cs/t/c"), true), (k("cs/u/a"), true)],
+            vec![(k("cs/t/b"), false), (k("cs/t/ab"), true)],
+            vec![(k("cs/t/b"), true), (k("cs/t/c"), false)],
+        ];
+        for (i, ordered_keys) in blocks.into_iter().enumerate() {
+            let (block, commit) = empty_block(i as u64 + 1);
+            s.write_block(BlockWrite {
+                block: &block,
+                block_hash: commit.block_hash,
+                commit: &commit,
+                receipts: &[],
+                state_nodes: vec![],
+                state_values: vec![],
+                audit: vec![],
+                ordered_keys,
+            })
+            .expect("write");
+        }
+        let walk = |prefix: &str, version: u64| {
+            let mut out = Vec::new();
+            let mut after: Option<Vec<u8>> = None;
+            while let Some(next) = s.next_key(prefix.as_bytes(), after.as_deref(), version).expect("next") {
+                out.push(String::from_utf8(next.clone()).expect("utf8"));
+                after = Some(next);
+            }
+            out
+        };
+        assert_eq!(walk("cs/t/", 0), Vec::<String>::new());
+        assert_eq!(walk("cs/t/", 1), ["cs/t/a", "cs/t/b", "cs/t/c"]);
+        assert_eq!(walk("cs/t/", 2), ["cs/t/a", "cs/t/ab", "cs/t/c"]);
+        assert_eq!(walk("cs/t/", 3), ["cs/t/a", "cs/t/ab", "cs/t/b"]);
+        assert_eq!(walk("cs/t/a", 3), ["cs/t/a", "cs/t/ab"]);
+        assert_eq!(walk("cs/u/", 3), ["cs/u/a"]);
+        // A cursor before the prefix starts at the prefix.
+        assert_eq!(s.next_key(b"cs/u/", Some(b"cs/a"), 3).expect("next"), Some(k("cs/u/a")));
+    }
+
+    #[test]
     fn audit_records_are_found_by_their_index_keys_and_height_range() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = RedbStore::open(&dir.path().join("db")).expect("open");
@@ -539,6 +629,7 @@ mod tests {
                 state_nodes: vec![],
                 state_values: vec![],
                 audit,
+                ordered_keys: vec![],
             })
             .expect("write");
         }

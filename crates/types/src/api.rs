@@ -129,6 +129,22 @@ impl TxView {
                 details = Some(serde_json::json!({ "crl": hex::encode(crl) }));
                 (None, 0, None)
             }
+            Payload::Call { contract, version, method, args, fuel } => {
+                let args = serde_json::from_str::<serde_json::Value>(args).unwrap_or_else(|_| args.clone().into());
+                details = Some(serde_json::json!({
+                    "contract": contract, "version": version, "method": method, "args": args, "fuel": fuel
+                }));
+                (None, 0, None)
+            }
+            Payload::Deploy { spec } => {
+                details = Some(serde_json::json!({
+                    "name": spec.name, "vm": spec.vm, "code_size": spec.code.len(),
+                    "code_hash": fdl_crypto::hash(tx.body.signer.suite(), &spec.code).to_hex(),
+                    "review": spec.review, "access": spec.access, "allow_reentry": spec.allow_reentry,
+                    "init_args": spec.init_args,
+                }));
+                (None, 0, None)
+            }
         };
         TxView {
             hash: tx.id(),
@@ -161,8 +177,20 @@ pub struct ReceiptView {
     pub code: u16,
     /// Events.
     pub events: Vec<Event>,
-    /// Cost units charged.
+    /// Cost units charged (contract calls: the fuel used).
     pub cost: u64,
+    /// A contract call's return value (JSON; a string when the bytes are not JSON), if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub output: Option<serde_json::Value>,
+}
+
+/// A contract's return bytes as JSON: parsed when they are JSON, else the text (lossy UTF-8).
+pub fn output_json(bytes: &[u8]) -> Option<serde_json::Value> {
+    if bytes.is_empty() {
+        return None;
+    }
+    Some(serde_json::from_slice(bytes).unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned().into()))
 }
 
 impl ReceiptView {
@@ -174,6 +202,7 @@ impl ReceiptView {
             code: r.status.code(),
             events: r.events.clone(),
             cost: r.cost,
+            output: output_json(&r.output),
         }
     }
 }
@@ -609,7 +638,10 @@ pub struct MemberView {
 
 /// Event kinds that go to the audit log (STD-13.4, STD-16.1): every identity, account,
 /// credential, permission and governance change, refusals included.
-pub const AUDIT_PREFIXES: [&str; 8] = ["identity.", "account.", "acl.", "gov.", "pki.", "member.", "node.", "param."];
+/// `contract.` covers the lifecycle (STD-12.3), refusals and failures, and contracts' own events
+/// (`contract.event`), indexed by contract so they are queryable by contract and time.
+pub const AUDIT_PREFIXES: [&str; 9] =
+    ["identity.", "account.", "acl.", "gov.", "pki.", "member.", "node.", "param.", "contract."];
 
 /// Whether an event kind is audited.
 pub fn is_audit_kind(kind: &str) -> bool {
@@ -619,7 +651,7 @@ pub fn is_audit_kind(kind: &str) -> bool {
 /// Every kind of audit record: the audited events execution emits, and this node's own
 /// `identity.refused_at_admission`. `GET /v1/audit?kind=` takes one of them or one of
 /// [`AUDIT_PREFIXES`].
-pub const AUDIT_KINDS: [&str; 29] = [
+pub const AUDIT_KINDS: [&str; 39] = [
     "identity.registered",
     "identity.refused",
     "identity.refused_at_admission",
@@ -649,6 +681,16 @@ pub const AUDIT_KINDS: [&str; 29] = [
     "node.removed",
     "node.certificate_rotated",
     "param.set",
+    "contract.deployed",
+    "contract.upgraded",
+    "contract.frozen",
+    "contract.unfrozen",
+    "contract.retired",
+    "contract.access_set",
+    "contract.rejected",
+    "contract.refused",
+    "contract.failed",
+    "contract.event",
 ];
 
 /// Whether `kind` is a filter `GET /v1/audit` knows: an audit kind ([`AUDIT_KINDS`]) or a
@@ -722,6 +764,9 @@ impl AuditView {
         if let Some(o) = &self.org {
             keys.push(audit_org_key(o));
         }
+        if let Some((_, c)) = self.attrs.iter().find(|(k, _)| k == "contract") {
+            keys.push(audit_contract_key(c));
+        }
         keys
     }
 }
@@ -746,6 +791,13 @@ pub fn audit_account_key(account: &str) -> Vec<u8> {
     let hex = account.trim_start_matches("0x").to_ascii_lowercase();
     let mut k = b"a:".to_vec();
     k.extend_from_slice(hex.as_bytes());
+    k
+}
+
+/// The audit index key of a contract (its lifecycle, refusals, failures and events).
+pub fn audit_contract_key(contract: &str) -> Vec<u8> {
+    let mut k = b"c:".to_vec();
+    k.extend_from_slice(contract.as_bytes());
     k
 }
 
@@ -961,13 +1013,18 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
     /// Include the queried node's own admission refusals (default true).
     pub local: Option<bool>,
+    /// Records of this contract: its lifecycle, refusals, failures and events.
+    #[serde(default)]
+    pub contract: Option<String>,
 }
 
 impl AuditQuery {
     /// The query string (without `?`), values percent-encoded.
     pub fn to_query_string(&self) -> String {
         let mut q = Vec::new();
-        for (name, v) in [("account", &self.account), ("org", &self.org), ("kind", &self.kind)] {
+        for (name, v) in
+            [("account", &self.account), ("org", &self.org), ("kind", &self.kind), ("contract", &self.contract)]
+        {
             if let Some(v) = v {
                 q.push(format!("{name}={}", percent_encode(v)));
             }
@@ -1021,4 +1078,140 @@ mod query_tests {
         assert_eq!(q.to_query_string(), "org=Bank%20A%26B%3D1&kind=account.&from_height=3&local=false");
         assert_eq!(percent_encode("银行"), "%E9%93%B6%E8%A1%8C");
     }
+}
+
+/// One version of a contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContractVersionView {
+    /// The version number (from 1).
+    pub version: u32,
+    /// The module's hash.
+    #[schema(value_type = HashHex)]
+    pub code_hash: Hash,
+    /// The module's size in bytes.
+    pub code_size: u32,
+    /// Who deployed it.
+    #[schema(value_type = AddressHex)]
+    pub deployer: String,
+    /// The proposal that installed it (0: a direct deploy).
+    pub proposal: u64,
+    /// The height it was installed at.
+    pub height: u64,
+    /// The review report, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::Review>,
+    /// Its methods.
+    pub methods: Vec<String>,
+}
+
+/// A deployed contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContractView {
+    /// Its name.
+    pub name: String,
+    /// Its engine (`wasm`).
+    pub vm: crate::VmKind,
+    /// The institution that owns it.
+    pub owner: String,
+    /// Its contract address (the caller identity it has when it calls another contract).
+    #[schema(value_type = AddressHex)]
+    pub address: String,
+    /// `active`, `frozen` or `retired`.
+    pub status: String,
+    /// The version calls run by default.
+    pub current: u32,
+    /// Per-method access rules.
+    pub access: Vec<crate::MethodRule>,
+    /// Whether calls may re-enter it.
+    pub allow_reentry: bool,
+    /// The height of its deploy.
+    pub created: u64,
+    /// Every version, oldest first (old versions stay stored and callable by number).
+    pub versions: Vec<ContractVersionView>,
+}
+
+/// A read-only contract call (`POST /v1/contracts/{name}/query`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContractQueryRequest {
+    /// The method.
+    pub method: String,
+    /// The arguments (a JSON object; absent: `{}`).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub args: Option<serde_json::Value>,
+    /// The version (absent or 0: the current one).
+    #[serde(default)]
+    pub version: u32,
+    /// The caller the query runs as (an account address; absent: the zero address with no
+    /// institution or role). Queries change nothing, so the caller is not authenticated.
+    #[serde(default)]
+    #[schema(value_type = Option<AddressHex>)]
+    pub caller: Option<String>,
+    /// The fuel limit (absent or 0: the chain's `max_tx_fuel`).
+    #[serde(default)]
+    pub fuel: u64,
+}
+
+/// The outcome of a read-only contract call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContractQueryView {
+    /// The state version it ran against (the latest final height).
+    pub height: u64,
+    /// Stable status string (`ok`, `contract_failed`, `out_of_fuel`, ...).
+    pub status: String,
+    /// Stable numeric status code (0 = ok).
+    pub code: u16,
+    /// The return value (JSON), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub result: Option<serde_json::Value>,
+    /// Events it would have emitted, or why it failed.
+    pub events: Vec<Event>,
+    /// The fuel it used.
+    pub fuel_used: u64,
+}
+
+/// What the static checks found in a module (`POST /v1/contracts/check`, `fdl contract check`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContractCheckView {
+    /// Whether every node would accept it at deploy.
+    pub ok: bool,
+    /// The module's hash under the chain's suite.
+    #[schema(value_type = HashHex)]
+    pub code_hash: Hash,
+    /// Its size in bytes.
+    pub code_size: usize,
+    /// Its methods (when it passes).
+    pub methods: Vec<String>,
+    /// Whether it has an `init` entry.
+    pub has_init: bool,
+    /// Whether it has a `migrate` entry.
+    pub has_migrate: bool,
+    /// The failed check's stable code, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Why it fails, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A value of a contract's storage with its Merkle proof (`GET /v1/contracts/{name}/state/{key}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StateValueView {
+    /// The contract.
+    pub contract: String,
+    /// The storage key (hex), as the contract wrote it.
+    pub key: String,
+    /// Height the state is read at.
+    pub height: u64,
+    /// The header whose `state_root` the proof is against.
+    pub header: HeaderView,
+    /// The state key (hex): `cs/{contract}/` followed by the storage key.
+    pub state_key: String,
+    /// The value (hex), absent when the key is not set.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
+    pub value: Option<String>,
+    /// The Merkle proof (hex, borsh-encoded sparse Merkle proof).
+    pub proof: String,
 }

@@ -34,6 +34,28 @@ pub enum ChainParam {
     ProposeTimeoutMs,
     /// [`ChainParams::vote_timeout_ms`].
     VoteTimeoutMs,
+    /// [`ChainParams::max_code_bytes`].
+    MaxCodeBytes,
+    /// [`ChainParams::max_memory_pages`].
+    MaxMemoryPages,
+    /// [`ChainParams::max_call_depth`].
+    MaxCallDepth,
+    /// [`ChainParams::max_tx_fuel`].
+    MaxTxFuel,
+    /// [`ChainParams::max_block_fuel`].
+    MaxBlockFuel,
+    /// [`ChainParams::max_return_bytes`].
+    MaxReturnBytes,
+    /// [`ChainParams::max_contract_events`].
+    MaxContractEvents,
+    /// [`ChainParams::max_event_bytes`].
+    MaxEventBytes,
+    /// [`ChainParams::max_key_bytes`].
+    MaxKeyBytes,
+    /// [`ChainParams::max_value_bytes`].
+    MaxValueBytes,
+    /// [`ChainParams::contract_deploy_policy`].
+    ContractDeployPolicy,
 }
 
 /// A value too large for its parameter's field.
@@ -64,7 +86,7 @@ fn small(name: &'static str, value: u64) -> Result<u32, OutOfRange> {
 
 /// Every parameter, in the order of its stored encoding (append only: the order is part of the
 /// state layout).
-pub const TABLE: [ParamDef; 12] = [
+pub const TABLE: [ParamDef; 23] = [
     ParamDef {
         param: ChainParam::BlockIntervalMs,
         name: "block_interval_ms",
@@ -170,6 +192,105 @@ pub const TABLE: [ParamDef; 12] = [
         get: |p| p.vote_timeout_ms,
         set: |p, v| {
             p.vote_timeout_ms = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxCodeBytes,
+        name: "max_code_bytes",
+        get: |p| p.max_code_bytes,
+        set: |p, v| {
+            p.max_code_bytes = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxMemoryPages,
+        name: "max_memory_pages",
+        get: |p| p.max_memory_pages,
+        set: |p, v| {
+            p.max_memory_pages = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxCallDepth,
+        name: "max_call_depth",
+        get: |p| p.max_call_depth,
+        set: |p, v| {
+            p.max_call_depth = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxTxFuel,
+        name: "max_tx_fuel",
+        get: |p| p.max_tx_fuel,
+        set: |p, v| {
+            p.max_tx_fuel = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxBlockFuel,
+        name: "max_block_fuel",
+        get: |p| p.max_block_fuel,
+        set: |p, v| {
+            p.max_block_fuel = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxReturnBytes,
+        name: "max_return_bytes",
+        get: |p| p.max_return_bytes,
+        set: |p, v| {
+            p.max_return_bytes = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxContractEvents,
+        name: "max_contract_events",
+        get: |p| p.max_contract_events,
+        set: |p, v| {
+            p.max_contract_events = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxEventBytes,
+        name: "max_event_bytes",
+        get: |p| p.max_event_bytes,
+        set: |p, v| {
+            p.max_event_bytes = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxKeyBytes,
+        name: "max_key_bytes",
+        get: |p| p.max_key_bytes,
+        set: |p, v| {
+            p.max_key_bytes = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxValueBytes,
+        name: "max_value_bytes",
+        get: |p| p.max_value_bytes,
+        set: |p, v| {
+            p.max_value_bytes = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::ContractDeployPolicy,
+        name: "contract_deploy_policy",
+        get: |p| p.contract_deploy_policy,
+        set: |p, v| {
+            p.contract_deploy_policy = v;
             Ok(())
         },
     },

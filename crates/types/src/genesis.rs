@@ -54,6 +54,94 @@ pub struct ChainParams {
     #[serde(default)]
     #[schema(required = true)]
     pub vote_timeout_ms: u64,
+    /// Largest contract module, in bytes (at most 61,440: a module travels in one transaction; ADR 0013).
+    #[serde(default = "default_max_code_bytes")]
+    #[schema(required = true)]
+    pub max_code_bytes: u64,
+    /// Most linear-memory pages (64 KiB each) a contract instance may have.
+    #[serde(default = "default_max_memory_pages")]
+    #[schema(required = true)]
+    pub max_memory_pages: u64,
+    /// Deepest chain of contract calls (a transaction's call is depth 1).
+    #[serde(default = "default_max_call_depth")]
+    #[schema(required = true)]
+    pub max_call_depth: u64,
+    /// Most fuel one contract call transaction may use (and its default fuel).
+    #[serde(default = "default_max_tx_fuel")]
+    #[schema(required = true)]
+    pub max_tx_fuel: u64,
+    /// Most fuel the contract calls of one block may use together.
+    #[serde(default = "default_max_block_fuel")]
+    #[schema(required = true)]
+    pub max_block_fuel: u64,
+    /// Largest return data of a contract call, in bytes.
+    #[serde(default = "default_max_return_bytes")]
+    #[schema(required = true)]
+    pub max_return_bytes: u64,
+    /// Most events one contract call (with the calls it makes) may emit.
+    #[serde(default = "default_max_contract_events")]
+    #[schema(required = true)]
+    pub max_contract_events: u64,
+    /// Largest data of one contract event, in bytes (at most 1,024).
+    #[serde(default = "default_max_event_bytes")]
+    #[schema(required = true)]
+    pub max_event_bytes: u64,
+    /// Longest contract storage key, in bytes.
+    #[serde(default = "default_max_key_bytes")]
+    #[schema(required = true)]
+    pub max_key_bytes: u64,
+    /// Largest contract storage value, in bytes.
+    #[serde(default = "default_max_value_bytes")]
+    #[schema(required = true)]
+    pub max_value_bytes: u64,
+    /// Who deploys contracts: 0, the committee by vote only; 1, also an institution's administrator, directly, into its own namespace (`{org}.{name}`).
+    #[serde(default = "default_contract_deploy_policy")]
+    #[schema(required = true)]
+    pub contract_deploy_policy: u64,
+}
+
+fn default_max_code_bytes() -> u64 {
+    61440
+}
+
+fn default_max_memory_pages() -> u64 {
+    16
+}
+
+fn default_max_call_depth() -> u64 {
+    8
+}
+
+fn default_max_tx_fuel() -> u64 {
+    10000000
+}
+
+fn default_max_block_fuel() -> u64 {
+    1000000000
+}
+
+fn default_max_return_bytes() -> u64 {
+    16384
+}
+
+fn default_max_contract_events() -> u64 {
+    32
+}
+
+fn default_max_event_bytes() -> u64 {
+    1024
+}
+
+fn default_max_key_bytes() -> u64 {
+    256
+}
+
+fn default_max_value_bytes() -> u64 {
+    16384
+}
+
+fn default_contract_deploy_policy() -> u64 {
+    0
 }
 
 fn one() -> u32 {
@@ -75,6 +163,29 @@ fn yes() -> bool {
     true
 }
 
+impl ChainParams {
+    /// Checks the contract limits against their hard bounds (the codec's and the engine's).
+    ///
+    /// # Errors
+    /// A sentence naming the first limit out of range.
+    pub fn check_contract_limits(&self) -> Result<(), String> {
+        let within = |name: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) { Ok(()) } else { Err(format!("{name} must be {lo}..={hi}, not {v}")) }
+        };
+        within("max_code_bytes", self.max_code_bytes, 1_024, crate::contract::MAX_CODE_LEN as u64)?;
+        within("max_memory_pages", self.max_memory_pages, 1, 1_024)?;
+        within("max_call_depth", self.max_call_depth, 1, 64)?;
+        within("max_block_fuel", self.max_block_fuel, 1, 1 << 50)?;
+        within("max_tx_fuel", self.max_tx_fuel, 1, self.max_block_fuel)?;
+        within("max_return_bytes", self.max_return_bytes, 0, crate::receipt::MAX_OUTPUT as u64)?;
+        within("max_contract_events", self.max_contract_events, 0, crate::receipt::MAX_EVENTS as u64 - 1)?;
+        within("max_event_bytes", self.max_event_bytes, 16, crate::receipt::MAX_EVENT_FIELD as u64)?;
+        within("max_key_bytes", self.max_key_bytes, 1, 1_024)?;
+        within("max_value_bytes", self.max_value_bytes, 0, 1 << 20)?;
+        within("contract_deploy_policy", self.contract_deploy_policy, 0, 1)
+    }
+}
+
 impl Default for ChainParams {
     fn default() -> Self {
         ChainParams {
@@ -90,6 +201,17 @@ impl Default for ChainParams {
             max_voting_blocks: voting_max(),
             propose_timeout_ms: 0,
             vote_timeout_ms: 0,
+            max_code_bytes: default_max_code_bytes(),
+            max_memory_pages: default_max_memory_pages(),
+            max_call_depth: default_max_call_depth(),
+            max_tx_fuel: default_max_tx_fuel(),
+            max_block_fuel: default_max_block_fuel(),
+            max_return_bytes: default_max_return_bytes(),
+            max_contract_events: default_max_contract_events(),
+            max_event_bytes: default_max_event_bytes(),
+            max_key_bytes: default_max_key_bytes(),
+            max_value_bytes: default_max_value_bytes(),
+            contract_deploy_policy: default_contract_deploy_policy(),
         }
     }
 }
@@ -312,6 +434,7 @@ impl Genesis {
         if u64::from(p.max_block_txs).saturating_mul(u64::from(p.max_tx_bytes)) > MAX_BLOCK_BYTES {
             return bad(format!("max_block_txs x max_tx_bytes exceeds {MAX_BLOCK_BYTES} bytes"));
         }
+        p.check_contract_limits().map_err(GenesisError::Invalid)?;
         Ok(())
     }
 

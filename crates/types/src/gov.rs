@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     chain_param::ChainParam,
+    contract::{DeploySpec, MethodRule, UpgradeSpec, decode_rules, encode_rules, get_name},
     codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count},
     tx::MAX_CERT_LEN,
 };
@@ -271,9 +272,57 @@ pub enum GovAction {
         /// The type (its name on the wire and in JSON).
         kind: AccountKind,
     },
+    /// Deploy a contract (STD-12.1): its first version.
+    DeployContract {
+        /// What to deploy.
+        spec: DeploySpec,
+    },
+    /// Install a new version of a contract, keeping its storage (STD-12.3).
+    UpgradeContract {
+        /// The new version.
+        spec: UpgradeSpec,
+    },
+    /// Freeze a contract: no calls until unfrozen (the committee, or the regulator's intervention).
+    FreezeContract {
+        /// The contract.
+        name: String,
+    },
+    /// Unfreeze a contract.
+    UnfreezeContract {
+        /// The contract.
+        name: String,
+    },
+    /// Retire a contract for good: no further calls, its state stays readable.
+    RetireContract {
+        /// The contract.
+        name: String,
+    },
+    /// Replace a contract's access rules (STD-12.2).
+    SetContractAccess {
+        /// The contract.
+        name: String,
+        /// The new rules (they replace all the old ones).
+        access: Vec<MethodRule>,
+        /// Whether calls may re-enter the contract.
+        #[serde(default)]
+        allow_reentry: bool,
+    },
 }
 
 impl GovAction {
+    /// The contract an action acts on, if any: the audit log files the proposal under it too.
+    pub fn contract_name(&self) -> Option<&str> {
+        match self {
+            GovAction::DeployContract { spec } => Some(&spec.name),
+            GovAction::UpgradeContract { spec } => Some(&spec.name),
+            GovAction::FreezeContract { name }
+            | GovAction::UnfreezeContract { name }
+            | GovAction::RetireContract { name }
+            | GovAction::SetContractAccess { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The account a measure acts on (freeze, unfreeze, forced transfer from, key reset, account
     /// type), if any: the audit log files the proposal under that account too.
     pub fn target_account(&self) -> Option<Address> {
@@ -304,6 +353,12 @@ impl GovAction {
             GovAction::ForcedTransfer { .. } => "forced_transfer",
             GovAction::ResetKey { .. } => "reset_key",
             GovAction::SetAccountKind { .. } => "set_account_kind",
+            GovAction::DeployContract { .. } => "deploy_contract",
+            GovAction::UpgradeContract { .. } => "upgrade_contract",
+            GovAction::FreezeContract { .. } => "freeze_contract",
+            GovAction::UnfreezeContract { .. } => "unfreeze_contract",
+            GovAction::RetireContract { .. } => "retire_contract",
+            GovAction::SetContractAccess { .. } => "set_contract_access",
         }
     }
 }
@@ -450,6 +505,32 @@ impl Encode for GovAction {
                 out.extend_from_slice(&account.0);
                 put_str(out, kind.as_str());
             }
+            GovAction::DeployContract { spec } => {
+                out.push(15);
+                spec.encode_to(out);
+            }
+            GovAction::UpgradeContract { spec } => {
+                out.push(16);
+                spec.encode_to(out);
+            }
+            GovAction::FreezeContract { name } => {
+                out.push(17);
+                put_str(out, name);
+            }
+            GovAction::UnfreezeContract { name } => {
+                out.push(18);
+                put_str(out, name);
+            }
+            GovAction::RetireContract { name } => {
+                out.push(19);
+                put_str(out, name);
+            }
+            GovAction::SetContractAccess { name, access, allow_reentry } => {
+                out.push(20);
+                put_str(out, name);
+                encode_rules(access, out);
+                out.push(u8::from(*allow_reentry));
+            }
         }
     }
 }
@@ -498,6 +579,20 @@ impl Decode for GovAction {
                 certificate: r.bytes(MAX_CERT_LEN, "certificate")?.to_vec(),
             },
             14 => GovAction::SetAccountKind { account: Address(r.array("account")?), kind: get_kind(r)? },
+            15 => GovAction::DeployContract { spec: DeploySpec::decode_from(r)? },
+            16 => GovAction::UpgradeContract { spec: UpgradeSpec::decode_from(r)? },
+            17 => GovAction::FreezeContract { name: get_name(r)? },
+            18 => GovAction::UnfreezeContract { name: get_name(r)? },
+            19 => GovAction::RetireContract { name: get_name(r)? },
+            20 => GovAction::SetContractAccess {
+                name: get_name(r)?,
+                access: decode_rules(r)?,
+                allow_reentry: match r.u8("allow reentry")? {
+                    0 => false,
+                    1 => true,
+                    tag => return Err(DecodeError::BadTag { what: "allow reentry", tag }),
+                },
+            },
             tag => return Err(DecodeError::BadTag { what: "gov action", tag }),
         })
     }

@@ -9,8 +9,11 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count};
 pub const MAX_EVENTS: usize = 64;
 /// Most attributes per event.
 pub const MAX_ATTRS: usize = 16;
-/// Longest event kind, attribute key or attribute value.
-pub const MAX_EVENT_FIELD: usize = 256;
+/// Longest event kind, attribute key or attribute value (a contract event's JSON data is one
+/// value, so this bounds the chain parameter `max_event_bytes`).
+pub const MAX_EVENT_FIELD: usize = 1024;
+/// Longest return data of a contract call in a receipt.
+pub const MAX_OUTPUT: usize = 65_536;
 
 /// Outcome of a transaction that was included in a block. Codes are stable: clients match on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +49,22 @@ pub enum StatusCode {
     PermissionDenied,
     /// A governance proposal or vote is not acceptable (see the receipt's event for why).
     ProposalInvalid,
+    /// The contract failed: its own error, a trap or a limit (the `contract.failed` event has the code and message); nothing it wrote remains.
+    ContractFailed,
+    /// The call used up its fuel; nothing it wrote remains.
+    OutOfFuel,
+    /// No contract (or no such version) by that name.
+    UnknownContract,
+    /// The contract has no such method.
+    UnknownMethod,
+    /// The contract is frozen.
+    ContractFrozen,
+    /// The contract is retired.
+    ContractRetired,
+    /// The block's fuel was used up before this call; send it again.
+    BlockFuelExhausted,
+    /// A deploy whose module fails the static checks, whose name is taken or outside the deployer's namespace, or whose `init` failed.
+    ContractRejected,
 }
 
 impl StatusCode {
@@ -67,6 +86,14 @@ impl StatusCode {
             StatusCode::AccountLocked => 12,
             StatusCode::PermissionDenied => 13,
             StatusCode::ProposalInvalid => 14,
+            StatusCode::ContractFailed => 15,
+            StatusCode::OutOfFuel => 16,
+            StatusCode::UnknownContract => 17,
+            StatusCode::UnknownMethod => 18,
+            StatusCode::ContractFrozen => 19,
+            StatusCode::ContractRetired => 20,
+            StatusCode::BlockFuelExhausted => 21,
+            StatusCode::ContractRejected => 22,
         }
     }
 
@@ -88,6 +115,14 @@ impl StatusCode {
             12 => StatusCode::AccountLocked,
             13 => StatusCode::PermissionDenied,
             14 => StatusCode::ProposalInvalid,
+            15 => StatusCode::ContractFailed,
+            16 => StatusCode::OutOfFuel,
+            17 => StatusCode::UnknownContract,
+            18 => StatusCode::UnknownMethod,
+            19 => StatusCode::ContractFrozen,
+            20 => StatusCode::ContractRetired,
+            21 => StatusCode::BlockFuelExhausted,
+            22 => StatusCode::ContractRejected,
             _ => return None,
         })
     }
@@ -120,6 +155,14 @@ impl StatusCode {
                 "the access policy does not allow this role or institution to call the method"
             }
             StatusCode::ProposalInvalid => "the governance proposal or vote was refused (see the event for why)",
+            StatusCode::ContractFailed => "the contract call failed and was undone (see the contract.failed event for its code and message)",
+            StatusCode::OutOfFuel => "the call ran out of fuel and was undone: send it with more fuel (--fuel) or make it cheaper",
+            StatusCode::UnknownContract => "no contract by that name (or no such version)",
+            StatusCode::UnknownMethod => "the contract has no such method",
+            StatusCode::ContractFrozen => "the contract is frozen: no calls until the committee unfreezes it",
+            StatusCode::ContractRetired => "the contract is retired: its state is readable, it takes no calls",
+            StatusCode::BlockFuelExhausted => "the block's fuel limit was reached before this call: send it again",
+            StatusCode::ContractRejected => "the deploy was refused (see the contract.rejected event for why)",
         }
     }
 
@@ -141,6 +184,14 @@ impl StatusCode {
             StatusCode::AccountLocked => "account_locked",
             StatusCode::PermissionDenied => "permission_denied",
             StatusCode::ProposalInvalid => "proposal_invalid",
+            StatusCode::ContractFailed => "contract_failed",
+            StatusCode::OutOfFuel => "out_of_fuel",
+            StatusCode::UnknownContract => "unknown_contract",
+            StatusCode::UnknownMethod => "unknown_method",
+            StatusCode::ContractFrozen => "contract_frozen",
+            StatusCode::ContractRetired => "contract_retired",
+            StatusCode::BlockFuelExhausted => "block_fuel_exhausted",
+            StatusCode::ContractRejected => "contract_rejected",
         }
     }
 }
@@ -163,8 +214,11 @@ pub struct Receipt {
     pub status: StatusCode,
     /// Events: what the transaction did, or for a refusal, the audit event saying why.
     pub events: Vec<Event>,
-    /// Cost units charged (native calls: a fixed cost per method plus bytes).
+    /// Cost units charged (native calls: a fixed cost per method plus bytes; contract calls:
+    /// the fuel used).
     pub cost: u64,
+    /// A contract call's return data (JSON text; empty for native methods and failures).
+    pub output: Vec<u8>,
 }
 
 impl Encode for Receipt {
@@ -181,6 +235,7 @@ impl Encode for Receipt {
             }
         }
         out.extend_from_slice(&self.cost.to_be_bytes());
+        put_bytes(out, &self.output);
     }
 }
 
@@ -201,6 +256,8 @@ impl Decode for Receipt {
             }
             events.push(Event { kind, attrs });
         }
-        Ok(Receipt { tx_id, status, events, cost: r.u64("cost")? })
+        let cost = r.u64("cost")?;
+        let output = r.bytes(MAX_OUTPUT, "output")?.to_vec();
+        Ok(Receipt { tx_id, status, events, cost, output })
     }
 }

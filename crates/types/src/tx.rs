@@ -136,6 +136,25 @@ pub enum Payload {
         /// The X.509 v2 CRL, DER, signed by the institution's CA.
         crl: Vec<u8>,
     },
+    /// `contract.call`: call a method of a contract (STD-12.2).
+    Call {
+        /// The contract's name.
+        contract: String,
+        /// The version to run (0: the current one).
+        version: u32,
+        /// The method.
+        method: String,
+        /// The arguments, JSON text.
+        args: String,
+        /// The most fuel the call may use (0: the chain's `max_tx_fuel`).
+        fuel: u64,
+    },
+    /// `contract.deploy`: an institution's administrator deploys into its own namespace
+    /// (`{org}.{name}`), when the chain's `contract_deploy_policy` allows it (STD-12.1).
+    Deploy {
+        /// What to deploy.
+        spec: crate::contract::DeploySpec,
+    },
 }
 
 impl Payload {
@@ -148,7 +167,22 @@ impl Payload {
             Payload::Propose { .. } => "gov.propose",
             Payload::Vote { .. } => "gov.vote",
             Payload::PublishCrl { .. } => "pki.publish_crl",
+            Payload::Call { .. } => "contract.call",
+            Payload::Deploy { .. } => "contract.deploy",
         }
+    }
+
+    /// Whether the payload carries contract code: such a transaction may be as large as the hard
+    /// bound ([`crate::block::MAX_TX_BYTES_HARD`]) whatever `max_tx_bytes` says (ADR 0013).
+    pub fn carries_code(&self) -> bool {
+        matches!(
+            self,
+            Payload::Deploy { .. }
+                | Payload::Propose {
+                    action: GovAction::DeployContract { .. } | GovAction::UpgradeContract { .. },
+                    ..
+                }
+        )
     }
 }
 
@@ -186,6 +220,18 @@ impl Encode for Payload {
                 out.push(6);
                 put_bytes(out, crl);
             }
+            Payload::Call { contract, version, method, args, fuel } => {
+                out.push(7);
+                put_bytes(out, contract.as_bytes());
+                out.extend_from_slice(&version.to_be_bytes());
+                put_bytes(out, method.as_bytes());
+                put_bytes(out, args.as_bytes());
+                out.extend_from_slice(&fuel.to_be_bytes());
+            }
+            Payload::Deploy { spec } => {
+                out.push(8);
+                spec.encode_to(out);
+            }
         }
     }
 }
@@ -215,6 +261,14 @@ impl Decode for Payload {
                 },
             }),
             6 => Ok(Payload::PublishCrl { crl: r.bytes(MAX_CRL_LEN, "crl")?.to_vec() }),
+            7 => Ok(Payload::Call {
+                contract: crate::contract::get_name(r)?,
+                version: r.u32("call.version")?,
+                method: crate::contract::get_method(r)?,
+                args: r.string(crate::contract::MAX_ARGS_LEN, "call.args")?,
+                fuel: r.u64("call.fuel")?,
+            }),
+            8 => Ok(Payload::Deploy { spec: crate::contract::DeploySpec::decode_from(r)? }),
             tag => Err(DecodeError::BadTag { what: "payload kind", tag }),
         }
     }

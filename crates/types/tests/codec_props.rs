@@ -25,7 +25,8 @@ use fdl_types::{
     Block, BlockHeader, Commit, CommitSig, Credential, Decode, DecodeError, Encode, Event, GovAction, NodeRole,
     NodeSpec, Payload, Receipt, SignedTx, StatusCode, TxBody,
     block::{BLOCK_TAG, MAX_COMMIT_SIGS, MAX_TX_BYTES_HARD},
-    cert_hash,
+    DeploySpec, MethodRule, Review, UpgradeSpec, VmKind, cert_hash,
+    contract::{MAX_ARGS_LEN, MAX_CODE_LEN, MAX_REVIEW_AUTHOR},
     gov::{MAX_ACL_ENTRIES, MAX_GOV_ADDR, MAX_GOV_NAME},
     receipt::{MAX_ATTRS, MAX_EVENT_FIELD, MAX_EVENTS},
     tx::{MAX_CERT_LEN, MAX_CHAIN_ID_LEN, MAX_CRL_LEN, MAX_MEMO_LEN, TX_ID_TAG},
@@ -52,6 +53,8 @@ fn payload_variant(p: &Payload) -> &'static str {
         Payload::Propose { .. } => "propose",
         Payload::Vote { .. } => "vote",
         Payload::PublishCrl { .. } => "publish_crl",
+        Payload::Call { .. } => "call",
+        Payload::Deploy { .. } => "deploy",
     }
 }
 
@@ -71,6 +74,12 @@ fn gov_variant(a: &GovAction) -> &'static str {
         GovAction::ForcedTransfer { .. } => "forced_transfer",
         GovAction::ResetKey { .. } => "reset_key",
         GovAction::SetAccountKind { .. } => "set_account_kind",
+        GovAction::DeployContract { .. } => "deploy_contract",
+        GovAction::UpgradeContract { .. } => "upgrade_contract",
+        GovAction::FreezeContract { .. } => "freeze_contract",
+        GovAction::UnfreezeContract { .. } => "unfreeze_contract",
+        GovAction::RetireContract { .. } => "retire_contract",
+        GovAction::SetContractAccess { .. } => "set_contract_access",
     }
 }
 
@@ -105,7 +114,15 @@ fn status_variant(s: StatusCode) -> &'static str {
         | StatusCode::AccountFrozen
         | StatusCode::AccountLocked
         | StatusCode::PermissionDenied
-        | StatusCode::ProposalInvalid => s.as_str(),
+        | StatusCode::ProposalInvalid
+        | StatusCode::ContractFailed
+        | StatusCode::OutOfFuel
+        | StatusCode::UnknownContract
+        | StatusCode::UnknownMethod
+        | StatusCode::ContractFrozen
+        | StatusCode::ContractRetired
+        | StatusCode::BlockFuelExhausted
+        | StatusCode::ContractRejected => s.as_str(),
     }
 }
 
@@ -198,6 +215,40 @@ fn names() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
+/// A contract name of the decoder's form.
+fn contract_name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_.-]{0,63}"
+}
+
+fn method_rule() -> impl Strategy<Value = MethodRule> {
+    ("[a-z_][a-z0-9_]{0,63}|\\*", names(), names(), prop::collection::vec(address(), 0..3))
+        .prop_map(|(method, roles, orgs, accounts)| MethodRule { method, roles, orgs, accounts })
+}
+
+fn review() -> impl Strategy<Value = Option<Review>> {
+    prop::option::of((hash(), text(MAX_REVIEW_AUTHOR)).prop_map(|(hash, author)| Review { hash, author }))
+}
+
+fn deploy_spec() -> impl Strategy<Value = DeploySpec> {
+    (
+        contract_name(),
+        blob(MAX_CODE_LEN),
+        review(),
+        prop::collection::vec(method_rule(), 0..3),
+        any::<bool>(),
+        text(MAX_ARGS_LEN),
+    )
+        .prop_map(|(name, code, review, access, allow_reentry, init_args)| DeploySpec {
+            name,
+            vm: VmKind::Wasm,
+            code,
+            review,
+            access,
+            allow_reentry,
+            init_args,
+        })
+}
+
 /// Every governance action (see `gov_variant`).
 fn gov_action() -> BoxedStrategy<GovAction> {
     let name = || text(MAX_GOV_NAME);
@@ -226,6 +277,18 @@ fn gov_action() -> BoxedStrategy<GovAction> {
         (address(), blob(MAX_CERT_LEN)).prop_map(|(account, certificate)| GovAction::ResetKey { account, certificate }),
         (address(), prop::sample::select(fdl_types::AccountKind::ALL.to_vec()))
             .prop_map(|(account, kind)| GovAction::SetAccountKind { account, kind }),
+        deploy_spec().prop_map(|spec| GovAction::DeployContract { spec }),
+        (contract_name(), blob(MAX_CODE_LEN), review(), text(MAX_ARGS_LEN)).prop_map(
+            |(name, code, review, migrate_args)| GovAction::UpgradeContract {
+                spec: UpgradeSpec { name, code, review, migrate_args }
+            }
+        ),
+        contract_name().prop_map(|name| GovAction::FreezeContract { name }),
+        contract_name().prop_map(|name| GovAction::UnfreezeContract { name }),
+        contract_name().prop_map(|name| GovAction::RetireContract { name }),
+        (contract_name(), prop::collection::vec(method_rule(), 0..3), any::<bool>()).prop_map(
+            |(name, access, allow_reentry)| GovAction::SetContractAccess { name, access, allow_reentry }
+        ),
     ]
     .boxed()
 }
@@ -246,6 +309,10 @@ fn payload() -> BoxedStrategy<Payload> {
         ),
         1 => (any::<u64>(), any::<bool>()).prop_map(|(proposal, approve)| Payload::Vote { proposal, approve }),
         1 => blob(MAX_CRL_LEN).prop_map(|crl| Payload::PublishCrl { crl }),
+        1 => (contract_name(), any::<u32>(), "[a-z_][a-z0-9_]{0,63}", text(MAX_ARGS_LEN), any::<u64>()).prop_map(
+            |(contract, version, method, args, fuel)| Payload::Call { contract, version, method, args, fuel }
+        ),
+        1 => deploy_spec().prop_map(|spec| Payload::Deploy { spec }),
     ]
     .boxed()
 }
@@ -331,6 +398,14 @@ fn all_statuses() -> Vec<StatusCode> {
         StatusCode::AccountLocked,
         StatusCode::PermissionDenied,
         StatusCode::ProposalInvalid,
+        StatusCode::ContractFailed,
+        StatusCode::OutOfFuel,
+        StatusCode::UnknownContract,
+        StatusCode::UnknownMethod,
+        StatusCode::ContractFrozen,
+        StatusCode::ContractRetired,
+        StatusCode::BlockFuelExhausted,
+        StatusCode::ContractRejected,
     ]
 }
 
@@ -340,8 +415,14 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 fn receipt() -> BoxedStrategy<Receipt> {
-    (hash(), prop::sample::select(all_statuses()), prop::collection::vec(event(), 0..4), any::<u64>())
-        .prop_map(|(tx_id, status, events, cost)| Receipt { tx_id, status, events, cost })
+    (
+        hash(),
+        prop::sample::select(all_statuses()),
+        prop::collection::vec(event(), 0..4),
+        any::<u64>(),
+        prop::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(tx_id, status, events, cost, output)| Receipt { tx_id, status, events, cost, output })
         .boxed()
 }
 
@@ -603,7 +684,7 @@ fn strategies_cover_every_variant() {
         unknown(TxBody::decode(&b), "credential kind")
     });
     let statuses = (0..=u16::MAX).filter_map(StatusCode::from_code).count();
-    assert_eq!((payloads, actions, roles, credentials, statuses), (6, 14, 2, 3, 15), "the decoder's tags");
+    assert_eq!((payloads, actions, roles, credentials, statuses), (8, 20, 2, 3, 23), "the decoder's tags");
 
     let seen = distinct(payload(), |p| Some(payload_variant(p)), payloads);
     assert_eq!(seen.len(), payloads, "payload variants generated: {seen:?}");
@@ -700,7 +781,7 @@ fn bounds_are_enforced_by_the_decoder() {
         NodeSpec { certificate: b(MAX_CERT_LEN), ..node.clone() },
         NodeSpec { certificate: b(MAX_CERT_LEN + 1), ..node },
     );
-    let receipt = |events| Receipt { tx_id: Hash::ZERO, status: StatusCode::Ok, events, cost: 0 };
+    let receipt = |events| Receipt { tx_id: Hash::ZERO, status: StatusCode::Ok, events, cost: 0, output: vec![] };
     let ev = |attrs, field: usize| Event { kind: s(field), attrs: vec![(s(field), s(field)); attrs] };
     bound("events", receipt(vec![ev(0, 1); MAX_EVENTS]), receipt(vec![ev(0, 1); MAX_EVENTS + 1]));
     bound("event attributes", receipt(vec![ev(MAX_ATTRS, 1)]), receipt(vec![ev(MAX_ATTRS + 1, 1)]));

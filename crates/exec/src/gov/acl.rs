@@ -18,6 +18,9 @@ pub fn default_acl() -> Vec<(&'static str, AclRule)> {
         ("gov.propose", rule(&[Role::Admin, Role::Regulator])),
         ("gov.vote", rule(&[Role::Admin])),
         ("pki.publish_crl", rule(&[Role::Admin])),
+        // Contracts apply their own per-method rules on top (STD-12.2).
+        ("contract.call", rule(&[Role::Client, Role::Admin, Role::Auditor, Role::Regulator])),
+        ("contract.deploy", rule(&[Role::Admin])),
     ]
 }
 

@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod acl;
+pub(crate) mod contracts;
 pub mod members;
 pub mod nodes;
 pub mod params;
@@ -37,7 +38,7 @@ pub use nodes::{MAX_NODE_POWER, active_nodes};
 pub(crate) use proposals::{end_block, propose, vote};
 pub use refusal::GovRefusal;
 
-use crate::{ExecError, Overlay, StateView};
+use crate::{ExecError, Overlay, StateView, contract::Step};
 
 /// The state key of a proposal.
 pub fn proposal_key(id: u64) -> Vec<u8> {
@@ -108,6 +109,8 @@ pub(crate) struct Apply<'o, 'a> {
     pub id: u64,
     /// The height it applies at.
     pub height: u64,
+    /// The block's time, Unix seconds.
+    pub now_s: u64,
     /// Where its events go.
     pub events: &'o mut Vec<Event>,
 }
@@ -142,6 +145,12 @@ fn check_action(view: &dyn StateView, action: &GovAction, suite: Suite, now_s: u
         GovAction::ForcedTransfer { from, to, amount } => accounts::check_forced_transfer(&c, from, to, *amount),
         GovAction::ResetKey { account, certificate } => accounts::check_reset_key(&c, account, certificate),
         GovAction::SetAccountKind { account, .. } => accounts::check_exists(&c, account),
+        GovAction::DeployContract { spec } => contracts::check_deploy(&c, spec),
+        GovAction::UpgradeContract { spec } => contracts::check_upgrade(&c, spec),
+        GovAction::FreezeContract { name } => contracts::check_step(&c, name, Step::Freeze),
+        GovAction::UnfreezeContract { name } => contracts::check_step(&c, name, Step::Unfreeze),
+        GovAction::RetireContract { name } => contracts::check_step(&c, name, Step::Retire),
+        GovAction::SetContractAccess { name, access, .. } => contracts::check_access(&c, name, access),
     }
 }
 
@@ -163,5 +172,13 @@ fn do_apply(a: &mut Apply<'_, '_>, action: &GovAction) -> Verdict {
         GovAction::ForcedTransfer { from, to, amount } => accounts::apply_forced_transfer(a, from, to, *amount),
         GovAction::ResetKey { account, certificate } => accounts::apply_reset_key(a, account, certificate),
         GovAction::SetAccountKind { account, kind } => accounts::apply_set_kind(a, account, *kind),
+        GovAction::DeployContract { spec } => contracts::apply_deploy(a, spec),
+        GovAction::UpgradeContract { spec } => contracts::apply_upgrade(a, spec),
+        GovAction::FreezeContract { name } => contracts::apply_step(a, name, Step::Freeze),
+        GovAction::UnfreezeContract { name } => contracts::apply_step(a, name, Step::Unfreeze),
+        GovAction::RetireContract { name } => contracts::apply_step(a, name, Step::Retire),
+        GovAction::SetContractAccess { name, access, allow_reentry } => {
+            contracts::apply_access(a, name, access, *allow_reentry)
+        }
     }
 }

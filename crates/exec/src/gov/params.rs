@@ -33,7 +33,7 @@ pub fn check_params(p: &ChainParams, validators: usize) -> Result<(), GovRefusal
     if p.max_expiry_window == 0 || p.max_voting_blocks == 0 || p.max_voting_blocks > 100_000_000 {
         return Err(GovRefusal::WindowOutOfRange);
     }
-    Ok(())
+    p.check_contract_limits().map_err(|reason| GovRefusal::ContractLimitsOutOfRange { reason })
 }
 
 /// `params` with `param` set to `value`.

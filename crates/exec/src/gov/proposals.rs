@@ -46,7 +46,11 @@ fn may_propose(view: &dyn StateView, c: &Call<'_>, action: &GovAction) -> Result
             }
             let intervention = matches!(
                 action,
-                GovAction::Freeze { .. } | GovAction::Unfreeze { .. } | GovAction::ForcedTransfer { .. }
+                GovAction::Freeze { .. }
+                    | GovAction::Unfreeze { .. }
+                    | GovAction::ForcedTransfer { .. }
+                    | GovAction::FreezeContract { .. }
+                    | GovAction::UnfreezeContract { .. }
             );
             Ok(if intervention { Ok(()) } else { Err(GovRefusal::RegulatorOnlyInterventions) })
         }
@@ -167,6 +171,9 @@ fn with_target(attrs: &mut Vec<(&'static str, String)>, action: &GovAction) {
     if let Some(a) = action.target_account() {
         attrs.push(("target", a.to_hex()));
     }
+    if let Some(c) = action.contract_name() {
+        attrs.push(("contract", c.to_string()));
+    }
 }
 
 /// Counts the votes of current seats; passes or rejects; applies at once when due.
@@ -278,7 +285,7 @@ fn apply(
     let suite = fdl_schema::read::suite(ov)?;
     let result = match check_action(ov, &prop.action, suite, now_s)? {
         Err(why) => Err(why),
-        Ok(()) => do_apply(&mut Apply { ov, id: prop.id, height, events }, &prop.action)?,
+        Ok(()) => do_apply(&mut Apply { ov, id: prop.id, height, now_s, events }, &prop.action)?,
     };
     prop.applied = Some(height);
     match result {

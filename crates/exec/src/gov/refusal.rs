@@ -275,11 +275,62 @@ pub enum GovRefusal {
         /// The identity status that refuses it.
         status: StatusCode,
     },
+    // --- Contracts ---
+    /// a contract named {name} exists already.
+    #[error("a contract named {name} exists already")]
+    ContractExists {
+        /// The name.
+        name: String,
+    },
+    /// no contract named {name}.
+    #[error("no contract named {name}")]
+    NoContract {
+        /// The name.
+        name: String,
+    },
+    /// the module fails the static checks: {reason}.
+    #[error("the module fails the static checks: {reason}")]
+    ContractCheckFailed {
+        /// Why.
+        reason: String,
+    },
+    /// the module's {entry} entry failed: {code}: {message}.
+    #[error("the module's {entry} entry failed: {code}: {message}")]
+    ContractInitFailed {
+        /// `init` or `migrate`.
+        entry: &'static str,
+        /// The failure's code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// contract {name} is {status}: {what} does not apply.
+    #[error("contract {name} is {status}: {what} does not apply")]
+    ContractStatusForbids {
+        /// The contract.
+        name: String,
+        /// Its status.
+        status: &'static str,
+        /// The action.
+        what: &'static str,
+    },
+    /// contract limits: {reason}.
+    #[error("contract limits: {reason}")]
+    ContractLimitsOutOfRange {
+        /// Which limit.
+        reason: String,
+    },
+    /// access rule: {reason}.
+    #[error("access rule: {reason}")]
+    BadContractRule {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl GovRefusal {
     /// Every code, in declaration order (for documentation and uniqueness tests).
-    pub const CODES: [&'static str; 44] = [
+    pub const CODES: [&'static str; 51] = [
         "deadline_out_of_range",
         "not_regulator",
         "regulator_only_interventions",
@@ -324,6 +375,13 @@ impl GovRefusal {
         "bad_forced_transfer",
         "certificate_from_other_org",
         "certificate_refused",
+        "contract_exists",
+        "no_contract",
+        "contract_check_failed",
+        "contract_init_failed",
+        "contract_status",
+        "contract_limits_out_of_range",
+        "bad_contract_rule",
     ];
 
     /// Its stable `snake_case` code.
@@ -373,6 +431,13 @@ impl GovRefusal {
             GovRefusal::BadForcedTransfer => "bad_forced_transfer",
             GovRefusal::CertificateFromOtherOrg { .. } => "certificate_from_other_org",
             GovRefusal::CertificateRefused { .. } => "certificate_refused",
+            GovRefusal::ContractExists { .. } => "contract_exists",
+            GovRefusal::NoContract { .. } => "no_contract",
+            GovRefusal::ContractCheckFailed { .. } => "contract_check_failed",
+            GovRefusal::ContractInitFailed { .. } => "contract_init_failed",
+            GovRefusal::ContractStatusForbids { .. } => "contract_status",
+            GovRefusal::ContractLimitsOutOfRange { .. } => "contract_limits_out_of_range",
+            GovRefusal::BadContractRule { .. } => "bad_contract_rule",
         }
     }
 }
