@@ -322,7 +322,11 @@ fn print_check(file: &str, v: &ContractCheckView) {
         println!("{file}: passes the deploy checks ({} bytes, code hash {})", v.code_size, v.code_hash.to_hex());
         println!("  methods: {}", v.methods.join(", "));
         if v.has_init || v.has_migrate {
-            println!("  entries: {}{}", if v.has_init { "init " } else { "" }, if v.has_migrate { "migrate" } else { "" });
+            println!(
+                "  entries: {}{}",
+                if v.has_init { "init " } else { "" },
+                if v.has_migrate { "migrate" } else { "" }
+            );
         }
     } else {
         println!(
@@ -448,8 +452,12 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
         ContractCmd::Upgrade { name, wasm, migrate_args, review, review_author, signing, timing } => {
             let client = Client::new(&rpc_url(&signing.rpc))?;
             let suite = client.status().await?.suite;
-            let spec =
-                UpgradeSpec { name, code: read_wasm(&wasm)?, review: review_of(&review, &review_author, suite)?, migrate_args };
+            let spec = UpgradeSpec {
+                name,
+                code: read_wasm(&wasm)?,
+                review: review_of(&review, &review_author, suite)?,
+                migrate_args,
+            };
             let v = check(&spec.code, suite);
             if !v.ok {
                 print_check(&wasm.display().to_string(), &v);

@@ -495,10 +495,10 @@ enum AccountCmd {
 pub async fn account(a: AccountArgs) -> anyhow::Result<i32> {
     match a.cmd {
         AccountCmd::Freeze { account, signing, timing } => {
-            propose(GovAction::Freeze { account }, &signing, &timing).await
+            propose_with(GovAction::Freeze { account }, &signing, &timing).await
         }
         AccountCmd::Unfreeze { account, signing, timing } => {
-            propose(GovAction::Unfreeze { account }, &signing, &timing).await
+            propose_with(GovAction::Unfreeze { account }, &signing, &timing).await
         }
     }
 }

@@ -6,12 +6,14 @@
 
 mod bench;
 mod ca;
+mod contract;
 mod devnet;
 mod fmt;
 mod gov;
 mod keys;
 mod network;
 mod query;
+mod scaffold;
 mod tx;
 mod util;
 mod workdir;
@@ -63,6 +65,9 @@ enum Cmd {
     Audit(gov::AuditArgs),
     /// Drive a signed payment load and print throughput and latency (--json: one JSON line).
     Bench(bench::BenchArgs),
+    /// Smart contracts in Rust: new, build, check, deploy, upgrade, freeze, unfreeze, retire,
+    /// access, list, show, call, query.
+    Contract(contract::ContractArgs),
 }
 
 fn main() {
@@ -84,6 +89,7 @@ fn main() {
         Cmd::Account(a) => util::runtime().and_then(|rt| rt.block_on(gov::account(a))),
         Cmd::Audit(a) => util::runtime().and_then(|rt| rt.block_on(gov::audit(a))),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Contract(a) => util::runtime().and_then(|rt| rt.block_on(contract::contract(a))),
     };
     match result {
         Ok(code) => std::process::exit(code),

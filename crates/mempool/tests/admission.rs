@@ -69,7 +69,7 @@ fn badly_signed(key: &KeyPair, nonce: u64) -> SignedTx {
 }
 
 fn receipt(id: fdl_crypto::Hash) -> Receipt {
-    Receipt { tx_id: id, status: StatusCode::Ok, events: vec![], cost: 123 }
+    Receipt { tx_id: id, status: StatusCode::Ok, events: vec![], cost: 123, output: vec![] }
 }
 
 fn ids(txs: &[SignedTx]) -> Vec<fdl_crypto::Hash> {

@@ -179,15 +179,17 @@ pub(crate) async fn query(
             fuel: req.fuel,
         };
         let o = ctx.ledger.contract_query(height, &q).map_err(ApiError::internal)?;
-        let why = || {
-            o.events.iter().flat_map(|e| e.attrs.iter()).find(|(k, _)| k == "reason").map(|(_, v)| v.clone())
-        };
+        let why = || o.events.iter().flat_map(|e| e.attrs.iter()).find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
         match o.status {
             TxStatus::UnknownContract | TxStatus::UnknownMethod => {
                 return Err(ApiError::not_found(o.status.as_str(), why().unwrap_or_default()));
             }
             TxStatus::ContractFrozen | TxStatus::ContractRetired => {
-                return Err(ApiError::new(axum::http::StatusCode::CONFLICT, o.status.as_str(), why().unwrap_or_default()));
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    o.status.as_str(),
+                    why().unwrap_or_default(),
+                ));
             }
             _ => {}
         }
@@ -285,7 +287,11 @@ pub(crate) async fn state(
     g.blocking(move || {
         let (height, _) = latest(&ctx)?;
         if height == 0 {
-            return Err(ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "no block produced yet",
+            ));
         }
         let header = ctx
             .parts

@@ -295,6 +295,7 @@ fn receipt(tx: Hash) -> Receipt {
             attrs: vec![("from".into(), "aa".repeat(20)), ("amount".into(), "10".into())],
         }],
         cost: 120,
+        output: vec![],
     }
 }
 

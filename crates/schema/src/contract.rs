@@ -5,8 +5,8 @@
 use fdl_crypto::{Address, Hash};
 use fdl_types::{
     Decode, DecodeError, Encode, MethodRule, Reader, Review, VmKind,
-    contract::{MAX_CONTRACT_NAME, MAX_METHOD_NAME, MAX_REVIEW_AUTHOR, decode_rules, encode_rules},
     codec::put_count,
+    contract::{MAX_CONTRACT_NAME, MAX_METHOD_NAME, MAX_REVIEW_AUTHOR, decode_rules, encode_rules},
 };
 
 use crate::value::{MAX_TEXT, get_addr, get_hash, put_str};

@@ -36,7 +36,16 @@ pub use records::{
 pub use value::{Marker, Value};
 
 /// The native methods, each with an access rule under [`keys::acl`].
-pub const METHODS: [&str; 8] = ["bank.transfer", "bank.issue", "bank.burn", "gov.propose", "gov.vote", "pki.publish_crl", "contract.call", "contract.deploy"];
+pub const METHODS: [&str; 8] = [
+    "bank.transfer",
+    "bank.issue",
+    "bank.burn",
+    "gov.propose",
+    "gov.vote",
+    "pki.publish_crl",
+    "contract.call",
+    "contract.deploy",
+];
 
 /// Failures reading state. Either means the node cannot go on safely: the store failed, or a
 /// stored value does not decode (a corrupt database or a schema mismatch).

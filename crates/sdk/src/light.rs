@@ -306,7 +306,8 @@ impl LightClient {
         let status = StatusCode::from_code(r.code).filter(|s| s.as_str() == r.status).ok_or_else(|| {
             SdkError::Verify(format!("receipt status {} (code {}) is not a status", r.status, r.code))
         })?;
-        let receipt = Receipt { tx_id: r.tx_hash, status, events: r.events.clone(), cost: r.cost };
+        let output = hex::decode(&r.output_hex).map_err(|e| SdkError::Verify(format!("receipt output: {e}")))?;
+        let receipt = Receipt { tx_id: r.tx_hash, status, events: r.events.clone(), cost: r.cost, output };
         let path = view
             .receipt_path
             .as_ref()

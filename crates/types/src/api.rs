@@ -183,6 +183,9 @@ pub struct ReceiptView {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub output: Option<serde_json::Value>,
+    /// The return data exactly as in the receipt (hex; what the receipts root commits to).
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub output_hex: String,
 }
 
 /// A contract's return bytes as JSON: parsed when they are JSON, else the text (lossy UTF-8).
@@ -203,6 +206,7 @@ impl ReceiptView {
             events: r.events.clone(),
             cost: r.cost,
             output: output_json(&r.output),
+            output_hex: hex::encode(&r.output),
         }
     }
 }

@@ -188,7 +188,10 @@ fn put_review(out: &mut Vec<u8>, review: &Option<Review>) {
 fn get_review(r: &mut Reader<'_>) -> Result<Option<Review>, DecodeError> {
     match r.u8("review")? {
         0 => Ok(None),
-        1 => Ok(Some(Review { hash: Hash(r.array("review hash")?), author: r.string(MAX_REVIEW_AUTHOR, "review author")? })),
+        1 => Ok(Some(Review {
+            hash: Hash(r.array("review hash")?),
+            author: r.string(MAX_REVIEW_AUTHOR, "review author")?,
+        })),
         tag => Err(DecodeError::BadTag { what: "review", tag }),
     }
 }
@@ -241,7 +244,10 @@ impl Decode for MethodRule {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let method = r.string(MAX_METHOD_NAME, "rule method")?;
         if method != ANY_METHOD && !valid_method_name(&method) {
-            return Err(DecodeError::Invalid { what: "rule method", reason: format!("{method:?} is not a method name") });
+            return Err(DecodeError::Invalid {
+                what: "rule method",
+                reason: format!("{method:?} is not a method name"),
+            });
         }
         let mut lists = [Vec::new(), Vec::new()];
         for list in &mut lists {

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     chain_param::ChainParam,
-    contract::{DeploySpec, MethodRule, UpgradeSpec, decode_rules, encode_rules, get_name},
     codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count},
+    contract::{DeploySpec, MethodRule, UpgradeSpec, decode_rules, encode_rules, get_name},
     tx::MAX_CERT_LEN,
 };
 

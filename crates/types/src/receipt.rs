@@ -155,8 +155,12 @@ impl StatusCode {
                 "the access policy does not allow this role or institution to call the method"
             }
             StatusCode::ProposalInvalid => "the governance proposal or vote was refused (see the event for why)",
-            StatusCode::ContractFailed => "the contract call failed and was undone (see the contract.failed event for its code and message)",
-            StatusCode::OutOfFuel => "the call ran out of fuel and was undone: send it with more fuel (--fuel) or make it cheaper",
+            StatusCode::ContractFailed => {
+                "the contract call failed and was undone (see the contract.failed event for its code and message)"
+            }
+            StatusCode::OutOfFuel => {
+                "the call ran out of fuel and was undone: send it with more fuel (--fuel) or make it cheaper"
+            }
             StatusCode::UnknownContract => "no contract by that name (or no such version)",
             StatusCode::UnknownMethod => "the contract has no such method",
             StatusCode::ContractFrozen => "the contract is frozen: no calls until the committee unfreezes it",

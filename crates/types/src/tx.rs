@@ -178,10 +178,7 @@ impl Payload {
         matches!(
             self,
             Payload::Deploy { .. }
-                | Payload::Propose {
-                    action: GovAction::DeployContract { .. } | GovAction::UpgradeContract { .. },
-                    ..
-                }
+                | Payload::Propose { action: GovAction::DeployContract { .. } | GovAction::UpgradeContract { .. }, .. }
         )
     }
 }

@@ -22,10 +22,10 @@ use std::{collections::BTreeSet, fmt::Debug, sync::LazyLock};
 
 use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite, hash_tagged};
 use fdl_types::{
-    Block, BlockHeader, Commit, CommitSig, Credential, Decode, DecodeError, Encode, Event, GovAction, NodeRole,
-    NodeSpec, Payload, Receipt, SignedTx, StatusCode, TxBody,
+    Block, BlockHeader, Commit, CommitSig, Credential, Decode, DecodeError, DeploySpec, Encode, Event, GovAction,
+    MethodRule, NodeRole, NodeSpec, Payload, Receipt, Review, SignedTx, StatusCode, TxBody, UpgradeSpec, VmKind,
     block::{BLOCK_TAG, MAX_COMMIT_SIGS, MAX_TX_BYTES_HARD},
-    DeploySpec, MethodRule, Review, UpgradeSpec, VmKind, cert_hash,
+    cert_hash,
     contract::{MAX_ARGS_LEN, MAX_CODE_LEN, MAX_REVIEW_AUTHOR},
     gov::{MAX_ACL_ENTRIES, MAX_GOV_ADDR, MAX_GOV_NAME},
     receipt::{MAX_ATTRS, MAX_EVENT_FIELD, MAX_EVENTS},
@@ -286,9 +286,8 @@ fn gov_action() -> BoxedStrategy<GovAction> {
         contract_name().prop_map(|name| GovAction::FreezeContract { name }),
         contract_name().prop_map(|name| GovAction::UnfreezeContract { name }),
         contract_name().prop_map(|name| GovAction::RetireContract { name }),
-        (contract_name(), prop::collection::vec(method_rule(), 0..3), any::<bool>()).prop_map(
-            |(name, access, allow_reentry)| GovAction::SetContractAccess { name, access, allow_reentry }
-        ),
+        (contract_name(), prop::collection::vec(method_rule(), 0..3), any::<bool>())
+            .prop_map(|(name, access, allow_reentry)| GovAction::SetContractAccess { name, access, allow_reentry }),
     ]
     .boxed()
 }

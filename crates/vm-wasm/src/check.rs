@@ -228,21 +228,19 @@ pub(crate) fn inspect(code: &[u8], limits: Option<&Limits>) -> Result<ModuleInfo
                         TypeRef::Global(_) => return Err(forbidden("global")),
                         TypeRef::Tag(_) => return Err(forbidden("tag")),
                     };
-                    let abi = (import.module == "fdl")
-                        .then(|| ABI_IMPORTS.iter().find(|(n, _)| *n == import.name))
-                        .flatten();
+                    let abi =
+                        (import.module == "fdl").then(|| ABI_IMPORTS.iter().find(|(n, _)| *n == import.name)).flatten();
                     let Some((name, sig)) = abi else {
                         return Err(CheckError::UnknownImport {
                             module: import.module.into(),
                             name: import.name.into(),
                         });
                     };
-                    let found = types
-                        .get(type_index as usize)
-                        .and_then(Option::as_ref)
-                        .ok_or_else(|| CheckError::Malformed(format!("import {name}: no function type {type_index}")))?;
-                    let params_ok =
-                        found.params().len() == usize::from(sig.params) && found.params().iter().all(|t| *t == ValType::I32);
+                    let found = types.get(type_index as usize).and_then(Option::as_ref).ok_or_else(|| {
+                        CheckError::Malformed(format!("import {name}: no function type {type_index}"))
+                    })?;
+                    let params_ok = found.params().len() == usize::from(sig.params)
+                        && found.params().iter().all(|t| *t == ValType::I32);
                     if !params_ok || found.results() != sig.result.as_slice() {
                         return Err(CheckError::ImportSignature {
                             name: (*name).into(),

@@ -176,6 +176,12 @@ pub trait Host {
     ///
     /// # Errors
     /// [`HostError`] when the store fails (fatal, as everywhere).
-    fn call(&mut self, contract: &str, method: &str, args: &[u8], fuel: u64, depth: u32)
-    -> Result<CallResult, HostError>;
+    fn call(
+        &mut self,
+        contract: &str,
+        method: &str,
+        args: &[u8],
+        fuel: u64,
+        depth: u32,
+    ) -> Result<CallResult, HostError>;
 }

@@ -22,7 +22,10 @@ use wasmparser::ValType;
 use crate::engine::Run;
 use crate::host::{Failure, FailureCode, Host, HostError};
 use crate::identity::cut_at_char_boundary;
-use crate::limits::{MAX_EVENT_KIND_BYTES, MAX_FAILURE_CODE_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_TABLE_ELEMENTS, MAX_TABLES, SM2_DEFAULT_ID};
+use crate::limits::{
+    MAX_EVENT_KIND_BYTES, MAX_FAILURE_CODE_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_TABLE_ELEMENTS, MAX_TABLES,
+    SM2_DEFAULT_ID,
+};
 
 /// The fuel costs of the host functions (ABI "Fuel"), on top of the fuel wasmi meters for every
 /// WebAssembly instruction. Each is charged before the host function does its work.
@@ -117,7 +120,12 @@ pub(crate) struct Limiter {
 const PAGE_BYTES: usize = 64 * 1024;
 
 impl wasmi::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> Result<bool, LimiterError> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
         if desired > self.max_memory_bytes {
             self.exceeded = Some(format!(
                 "linear memory of {} pages, more than the limit of {} pages",
@@ -294,7 +302,9 @@ fn failure_message(bytes: &[u8]) -> String {
 /// (65-byte SEC1 uncompressed) with the distinguishing id `id` (UTF-8; empty: the default).
 fn sm2_verify(pk: &[u8], msg: &[u8], sig: &[u8], id: &[u8]) -> i32 {
     use sm2::dsa::signature::Verifier as _;
-    let id = if id.is_empty() { SM2_DEFAULT_ID } else {
+    let id = if id.is_empty() {
+        SM2_DEFAULT_ID
+    } else {
         match std::str::from_utf8(id) {
             Ok(id) => id,
             Err(_) => return 0,
@@ -404,7 +414,9 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             ctx.check_key("storage_set", key_len)?;
             let max = ctx.run.limits.max_value_bytes;
             if val_len > max as usize {
-                return Err(ctx.fail(FailureCode::Limit, format!("storage_set: a value of {val_len} bytes, more than {max}")));
+                return Err(
+                    ctx.fail(FailureCode::Limit, format!("storage_set: a value of {val_len} bytes, more than {max}"))
+                );
             }
             let Some([key, value]) = ranges(mem.len(), [(key_ptr, key_len), (val_ptr, val_len)]) else {
                 return Err(ctx.out_of_bounds("storage_set"));
@@ -508,7 +520,9 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
                 ));
             }
             if !(1..=MAX_EVENT_KIND_BYTES).contains(&kind_len) {
-                return Err(ctx.fail(FailureCode::BadEvent, format!("emit: an event kind of {kind_len} bytes (1..=64)")));
+                return Err(
+                    ctx.fail(FailureCode::BadEvent, format!("emit: an event kind of {kind_len} bytes (1..=64)"))
+                );
             }
             let Some([kind, data]) = ranges(mem.len(), [(kind_ptr, kind_len), (data_ptr, data_len)]) else {
                 return Err(ctx.out_of_bounds("emit"));
@@ -629,7 +643,8 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             // The callee's fuel comes out of the caller's (a host reporting more than it was given
             // is clamped: the caller cannot go below zero).
             let used = outcome.fuel_used.min(remaining);
-            c.set_fuel(remaining - used).map_err(|e| c.data_mut().fail(FailureCode::Trap, format!("fuel metering: {e}")))?;
+            c.set_fuel(remaining - used)
+                .map_err(|e| c.data_mut().fail(FailureCode::Trap, format!("fuel metering: {e}")))?;
             let ctx = c.data_mut();
             match outcome.result {
                 Ok(data) => ctx.set_buffer(data),

@@ -36,8 +36,6 @@ pub(crate) struct Ctx<'a> {
     pub time_ms: u64,
     /// The chain's limits.
     pub limits: Limits,
-    /// The chain's suite (contract addresses).
-    pub suite: fdl_crypto::Suite,
 }
 
 /// The engine's limits from the chain parameters.
@@ -69,9 +67,13 @@ fn fatal(e: &ExecError) -> HostError {
     HostError(e.to_string())
 }
 
-/// A failure with an engine-style code.
+/// A refusal of a nested call by the host (unknown contract, access, re-entrancy, depth): to
+/// the calling contract it reads like the callee's failure, with the host's code.
 pub(crate) fn failure(code: &str, message: impl Into<String>) -> Failure {
-    Failure { code: code.to_string(), message: message.into() }
+    if code == "call_depth" {
+        return Failure::engine(fdl_vm_wasm::FailureCode::CallDepth, message);
+    }
+    Failure::contract(code, message)
 }
 
 impl<'v, 'c> ExecHost<'v, 'c> {
@@ -220,7 +222,8 @@ impl Host for ExecHost<'_, '_> {
         match self.guard(r)? {
             Some(code) => Ok(code),
             None => {
-                let e = ExecError::Corrupt { key: "code".into(), reason: format!("no module {}", hex::encode(code_hash)) };
+                let e =
+                    ExecError::Corrupt { key: "code".into(), reason: format!("no module {}", hex::encode(code_hash)) };
                 self.guard(Err(e))
             }
         }
@@ -255,14 +258,22 @@ impl Host for ExecHost<'_, '_> {
 
     fn emit(&mut self, kind: &str, data: &str) -> Result<(), HostError> {
         let name = self.frames.last().map(|f| f.name.clone()).unwrap_or_default();
-        let event = crate::event("contract.event", vec![("contract", name), ("name", kind.into()), ("data", data.into())]);
+        let event =
+            crate::event("contract.event", vec![("contract", name), ("name", kind.into()), ("data", data.into())]);
         if let Some(top) = self.layers.last_mut() {
             top.events.push(event);
         }
         Ok(())
     }
 
-    fn call(&mut self, contract: &str, method: &str, args: &[u8], fuel: u64, depth: u32) -> Result<CallResult, HostError> {
+    fn call(
+        &mut self,
+        contract: &str,
+        method: &str,
+        args: &[u8],
+        fuel: u64,
+        depth: u32,
+    ) -> Result<CallResult, HostError> {
         let r = self.call_contract(contract, method, args, fuel, depth);
         self.guard(r)
     }

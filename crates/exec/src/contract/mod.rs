@@ -171,7 +171,6 @@ pub fn run_call(
         height: req.height,
         time_ms: req.time_ms,
         limits: host::limits(&params),
-        suite: fdl_schema::read::suite(view)?,
     };
     let mut h = ExecHost::new(view, &ctx);
     let this = identity_of(&target.record, target.version.version);
@@ -202,7 +201,11 @@ fn finish(
             (CallOutcome { status: StatusCode::Ok, output, events, fuel_used: result.fuel_used }, writes)
         }
         Err(f) => {
-            let status = if f.code == "out_of_fuel" { StatusCode::OutOfFuel } else { StatusCode::ContractFailed };
+            let status = if f.kind == fdl_vm_wasm::FailureCode::OutOfFuel {
+                StatusCode::OutOfFuel
+            } else {
+                StatusCode::ContractFailed
+            };
             let attrs = vec![
                 ("contract", contract.to_string()),
                 ("method", method.to_string()),
@@ -321,7 +324,6 @@ fn run_entry(
         height: by.height,
         time_ms: by.time_ms,
         limits: host::limits(&params),
-        suite: fdl_schema::read::suite(ov)?,
     };
     let args = if args.is_empty() { "{}" } else { args };
     let name = match entry {
@@ -554,7 +556,11 @@ pub(crate) fn check_step(view: &dyn StateView, name: &str, step: Step) -> Result
     Ok(if ok {
         Ok(())
     } else {
-        Err(Refusal::ContractStatusForbids { name: name.to_string(), status: record.status.as_str(), what: step.name() })
+        Err(Refusal::ContractStatusForbids {
+            name: name.to_string(),
+            status: record.status.as_str(),
+            what: step.name(),
+        })
     })
 }
 
@@ -637,7 +643,10 @@ pub(crate) fn deploy_direct(
         (StatusCode::ContractRejected, vec![event("contract.rejected", attrs)])
     };
     if params.contract_deploy_policy != 1 {
-        return Ok(rejected("this chain deploys contracts only by committee vote (fdl contract deploy proposes one)".into(), "policy"));
+        return Ok(rejected(
+            "this chain deploys contracts only by committee vote (fdl contract deploy proposes one)".into(),
+            "policy",
+        ));
     }
     if by.role != Some(Role::Admin) {
         return Ok(rejected("only an institution's administrator deploys directly".into(), "not_admin"));
@@ -688,7 +697,13 @@ pub fn query(
     let time_ms = fdl_schema::read::time_ms(view)?;
     let (org, role) = match crate::read_account(view, caller)? {
         Some(a) => {
-            let role = if a.kind == crate::AccountKind::Admin { Some(Role::Admin) } else if a.org.is_empty() { None } else { Some(Role::Client) };
+            let role = if a.kind == crate::AccountKind::Admin {
+                Some(Role::Admin)
+            } else if a.org.is_empty() {
+                None
+            } else {
+                Some(Role::Client)
+            };
             (a.org, role)
         }
         None => (String::new(), None),

@@ -42,6 +42,22 @@ impl Ledger for Counting {
     fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, fdl_exec::ExecError> {
         Ledger::node_set_keys(&*self.chain, version)
     }
+
+    fn contract_query(
+        &self,
+        version: u64,
+        q: &fdl_node_api::ContractQuery<'_>,
+    ) -> Result<fdl_node_api::QueryOutcome, fdl_exec::ExecError> {
+        Ledger::contract_query(&*self.chain, version, q)
+    }
+
+    fn contract_check(
+        &self,
+        version: u64,
+        code: &[u8],
+    ) -> Result<Result<Vec<String>, (String, String)>, fdl_exec::ExecError> {
+        Ledger::contract_check(&*self.chain, version, code)
+    }
 }
 
 /// A running API.
