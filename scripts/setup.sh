@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# CI's machine preparation (.ci/run): installs OpenSSL 3 and curl when missing. The README's two
-# commands do not need it: rust-toolchain.toml brings rustfmt and clippy, and the OpenSSL tests say
-# what to install. Safe to run again.
+# Machine preparation for the README's commands and CI (.ci/run): OpenSSL 3 and curl when missing,
+# rustfmt, clippy and the wasm32-unknown-unknown target (contracts). Safe to run again.
 set -euo pipefail
 
 need_apt=()
@@ -21,6 +20,8 @@ fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  # Smart contracts are compiled to WebAssembly (fdl contract build, and the contract tests).
+  rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown' || rustup target add wasm32-unknown-unknown
 fi
 
 openssl version | grep -q '^OpenSSL 3' || { echo "OpenSSL 3 is required for the interop tests; found: $(openssl version)" >&2; exit 1; }
