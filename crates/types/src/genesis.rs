@@ -105,7 +105,7 @@ fn default_max_code_bytes() -> u64 {
 }
 
 fn default_max_memory_pages() -> u64 {
-    16
+    32
 }
 
 fn default_max_call_depth() -> u64 {
