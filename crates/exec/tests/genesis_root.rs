@@ -17,7 +17,7 @@ const CA_PEM: &str = include_str!("fixtures/bank-a-ca.pem");
 
 /// The root below. Changing the schema changes it: update it only together with the database
 /// layout version (`LAYOUT_VERSION` in crates/storage) and a note in the changelog of the commit.
-const GENESIS_ROOT: &str = "a6fe2acc126d3edb448036c1022592c3aa1ba653cab195a940c9778c950b1cf9";
+const GENESIS_ROOT: &str = "84059420a451e9269675e255c176e48eb5ae54c4ebd0acc18ab7a4407bc3d1f5";
 
 fn genesis() -> Genesis {
     let key = |seed: u8| hex::encode(KeyPair::ed25519_from_seed(&[seed; 32]).public_key().to_bytes());
