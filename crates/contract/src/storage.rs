@@ -120,7 +120,7 @@ impl<T: Codec> Value<T> {
     }
 
     /// Whether the value is set.
-    pub fn exists(&self) -> bool {
+    pub fn contains(&self) -> bool {
         get(self.key).is_some()
     }
 }
