@@ -1069,6 +1069,55 @@ mod tests {
         assert!(p(&format!("{{{text},\"k250\":0}}")).unwrap_err().contains("duplicate key \"k250\""));
     }
 
+    /// Mutations of valid texts and random bytes: never a panic, and whatever parses writes back
+    /// to a text that parses to the same value.
+    #[test]
+    fn random_inputs_never_panic_and_round_trip() {
+        let seeds: [&[u8]; 5] = [
+            br#"{"a":[1,-2,{"b":"\u00e9\ud83d\ude00"}],"c":true,"d":null}"#,
+            br#"[340282366920938463463374607431768211455,-170141183460469231731687303715884105728]"#,
+            br#""esc\"\\\/\b\f\n\r\t""#,
+            br#"{"to":"0x0101010101010101010101010101010101010101","amount":"12"}"#,
+            b"[[[[[[[[]]]]]]]]",
+        ];
+        let alphabet = b"{}[]\",:-0123456789.eE+tfnul\\u \x00\xff\xc3\xa9ad";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut parsed = 0;
+        for round in 0..20_000u32 {
+            let mut text: Vec<u8> = if round % 4 == 0 {
+                (0..next() % 40).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            } else {
+                seeds[(next() % seeds.len() as u64) as usize].to_vec()
+            };
+            for _ in 0..(next() % 4) {
+                if text.is_empty() {
+                    break;
+                }
+                let at = (next() % text.len() as u64) as usize;
+                let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 => text[at] = byte,
+                    1 => text.insert(at, byte),
+                    _ => {
+                        text.remove(at);
+                    }
+                }
+            }
+            if let Ok(value) = parse(&text) {
+                parsed += 1;
+                let written = value.to_string();
+                assert_eq!(parse(written.as_bytes()).as_ref(), Ok(&value), "{written}");
+            }
+        }
+        assert!(parsed > 1_000, "the mutations still parse often enough to test the writer ({parsed})");
+    }
+
     #[test]
     fn depth_is_bounded() {
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
