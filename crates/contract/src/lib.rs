@@ -42,7 +42,7 @@
 //! - hashes and signature checks: [`sm3`], [`sha256`], [`sm2_verify`], [`ed25519_verify`];
 //! - cross-contract calls: [`call()`];
 //! - on `wasm32`, a bump allocator and a panic handler (a panic traps: the call fails);
-//! - natively, [`testing`]: a harness that runs the methods with `cargo test`, no node needed.
+//! - natively, `testing`: a harness that runs the methods with `cargo test`, no node needed.
 //!
 //! Numbers never cross as floating point: JSON numbers are integers (`i128`/`u128`), and integer
 //! arguments also accept a decimal string (JavaScript cannot hold a `u128`).
