@@ -41,7 +41,7 @@ pub trait Codec: Sized {
 }
 
 /// The encoding of a value.
-pub fn to_bytes<T: Codec + ?Sized>(value: &T) -> Vec<u8> {
+pub fn to_bytes<T: Codec>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     value.encode(&mut out);
     out
@@ -226,6 +226,7 @@ impl Codec for Json {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use alloc::vec;
@@ -272,7 +273,7 @@ mod tests {
         assert_eq!(from_bytes::<u32>(&[1, 2, 3]), None);
         assert_eq!(from_bytes::<u8>(&[1, 2]), None, "trailing bytes");
         assert_eq!(from_bytes::<String>(&[b'a', 0, 7]), None);
-        assert_eq!(from_bytes::<String>(&[b'a']), None, "no terminator");
+        assert_eq!(from_bytes::<String>(b"a"), None, "no terminator");
         assert_eq!(from_bytes::<String>(&[0xff, 0, 0]), None, "not UTF-8");
         assert_eq!(from_bytes::<Option<u8>>(&[2, 0]), None);
         assert_eq!(from_bytes::<Vec<u8>>(&[1, 5]), None);

@@ -31,7 +31,7 @@ pub fn fail(code: &str, message: &str) -> ! {
     while !message.is_char_boundary(end) {
         end -= 1;
     }
-    sys::fail_call(code.as_bytes(), &message.as_bytes()[..end])
+    sys::fail_call(code.as_bytes(), message.as_bytes().get(..end).unwrap_or_default())
 }
 
 fn identity(bytes: Vec<u8>, what: &str) -> Identity {

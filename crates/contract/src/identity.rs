@@ -128,6 +128,7 @@ impl FromJson for Identity {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

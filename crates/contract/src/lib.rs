@@ -5,9 +5,8 @@
 //! of type `() -> ()` that reads its JSON arguments, runs the body and either sets the JSON return
 //! data or fails with a typed error (which undoes every write and event of the call).
 //!
-//! ```ignore
-//! #![no_std]
-//! extern crate alloc;
+//! ```
+//! // In a contract's lib.rs: `#![no_std]` and `extern crate alloc;` first.
 //! use fdl_contract::prelude::*;
 //!
 //! const COUNTS: Map<Address, u64> = Map::new(b"c/");
@@ -15,6 +14,7 @@
 //! fdl_contract::method! {
 //!     /// Adds `by` to the caller's counter and returns the new value.
 //!     pub fn bump(by: u64) -> Result<u64, Error> {
+//!         ensure!(by > 0, "zero", "bump by at least 1");
 //!         let me = caller().address;
 //!         let n = COUNTS.get(&me).unwrap_or(0).checked_add(by)
 //!             .ok_or_else(|| Error::new("overflow", "the counter would overflow"))?;
@@ -23,6 +23,14 @@
 //!         Ok(n)
 //!     }
 //! }
+//!
+//! // Natively, with the harness (`#[cfg(test)]` in the contract):
+//! let env = fdl_contract::testing::TestEnv::new();
+//! assert_eq!(env.call(bump, r#"{"by": 2}"#), Ok("2".into()));
+//! assert_eq!(env.call(bump, r#"{"by": "3"}"#), Ok("5".into()));
+//! assert_eq!(env.call(bump, r#"{"by": 0}"#), Err(("zero".into(), "bump by at least 1".into())));
+//! assert_eq!(env.call(bump, r#"{"by": -1}"#).unwrap_err().0, "bad_args");
+//! assert_eq!(env.events().len(), 2);
 //! ```
 //!
 //! What the SDK provides:
@@ -34,7 +42,7 @@
 //! - hashes and signature checks: [`sm3`], [`sha256`], [`sm2_verify`], [`ed25519_verify`];
 //! - cross-contract calls: [`call()`];
 //! - on `wasm32`, a bump allocator and a panic handler (a panic traps: the call fails);
-//! - natively, [`testing`]: a harness that runs the methods with `cargo test`, no node needed.
+//! - natively, `testing`: a harness that runs the methods with `cargo test`, no node needed.
 //!
 //! Numbers never cross as floating point: JSON numbers are integers (`i128`/`u128`), and integer
 //! arguments also accept a decimal string (JavaScript cannot hold a `u128`).

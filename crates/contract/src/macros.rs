@@ -40,9 +40,7 @@ use crate::json::{self, Json, ObjectReader, ToJson};
 /// the upgrade that installs this version; declare them like any method.
 ///
 /// Arguments are plain names (`amount: u128`, not patterns). On `wasm32` each method is an
-/// `extern "C"` export; natively it is a plain `fn()` that [`testing::TestEnv::call`] runs.
-///
-/// [`testing::TestEnv::call`]: crate::testing::TestEnv::call
+/// `extern "C"` export; natively it is a plain `fn()` that `testing::TestEnv::call` runs.
 #[macro_export]
 macro_rules! method {
     ($(
@@ -247,6 +245,7 @@ impl<T: ToJson, E: ContractError> MethodReturn for Result<T, E> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::valid_method_name;
 

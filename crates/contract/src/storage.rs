@@ -120,7 +120,7 @@ impl<T: Codec> Value<T> {
     }
 
     /// Whether the value is set.
-    pub fn exists(&self) -> bool {
+    pub fn contains(&self) -> bool {
         get(self.key).is_some()
     }
 }
@@ -175,14 +175,14 @@ impl<K: Codec, V: Codec> Map<K, V> {
     /// The keys, in order (one `storage_next` each).
     pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
         let prefix_len = self.prefix.len();
-        iter_prefix(self.prefix).map(move |key| decode_or_fail::<K>(&key[prefix_len..]))
+        iter_prefix(self.prefix).map(move |key| decode_or_fail::<K>(key.get(prefix_len..).unwrap_or_default()))
     }
 
     /// The entries, in the order of their keys (one `storage_next` and one `storage_get` each).
     pub fn iter(&self) -> impl Iterator<Item = (K, V)> + '_ {
         let prefix_len = self.prefix.len();
         iter_prefix(self.prefix).map(move |key| {
-            let k = decode_or_fail::<K>(&key[prefix_len..]);
+            let k = decode_or_fail::<K>(key.get(prefix_len..).unwrap_or_default());
             let v = match get(&key) {
                 Some(bytes) => decode_or_fail(&bytes),
                 None => fail("corrupt_storage", "a listed key has no value"),

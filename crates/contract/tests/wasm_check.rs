@@ -13,6 +13,8 @@
 //!
 //! Without it, only the checker's own test runs.
 
+#![allow(clippy::unwrap_used)]
+
 use std::fmt::Write as _;
 
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType};
@@ -49,6 +51,33 @@ fn signature(f: &FuncType) -> String {
     format!("({}) -> ({})", list(f.params()), list(f.results()))
 }
 
+/// Instructions beyond WebAssembly 1.0 (the ABI allows what rustc's target emits by default).
+const POST_MVP: &[&str] = &[
+    "MemoryCopy",
+    "MemoryFill",
+    "MemoryInit",
+    "DataDrop",
+    "I32Extend8S",
+    "I32Extend16S",
+    "I64Extend8S",
+    "I64Extend16S",
+    "I64Extend32S",
+    "RefNull",
+    "RefFunc",
+    "RefIsNull",
+    "TableGet",
+    "TableSet",
+    "TableGrow",
+    "TableSize",
+    "TableFill",
+    "TableCopy",
+    "TableInit",
+    "ElemDrop",
+    "TypedSelect",
+    "ReturnCall",
+    "ReturnCallIndirect",
+];
+
 fn is_float(t: &ValType) -> bool {
     matches!(t, ValType::F32 | ValType::F64)
 }
@@ -70,6 +99,7 @@ struct Report {
     memory: String,
     functions: usize,
     instructions: usize,
+    post_mvp: std::collections::BTreeSet<String>,
     problems: Vec<String>,
 }
 
@@ -175,6 +205,10 @@ fn check(bytes: &[u8]) -> Report {
                             Ok(op) => {
                                 r.instructions += 1;
                                 let text = format!("{op:?}");
+                                let name = text.split([' ', '{']).next().unwrap_or_default();
+                                if POST_MVP.contains(&name) {
+                                    r.post_mvp.insert(name.to_string());
+                                }
                                 if text.contains("F32") || text.contains("F64") {
                                     r.problems.push(format!("a floating-point instruction: {text}"));
                                 }
@@ -231,6 +265,7 @@ fn built_contracts_follow_the_abi() {
         println!("  memory: {}", r.memory);
         println!("  imports: {}", r.imports.join(", "));
         println!("  methods: {}", r.methods.join(", "));
+        println!("  post-MVP instructions: {:?}", r.post_mvp);
         println!("  ignored exports (`__` prefix): {}", r.ignored_exports.join(", "));
         for problem in &r.problems {
             println!("  PROBLEM: {problem}");

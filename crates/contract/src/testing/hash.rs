@@ -124,6 +124,7 @@ pub(crate) fn sm3(data: &[u8]) -> [u8; 32] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::address::hex_encode;
