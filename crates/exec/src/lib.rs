@@ -139,6 +139,9 @@ pub fn tx_size_limit(payload: &Payload, params: &ChainParams) -> usize {
 /// Most transactions carrying contract code in one block (each may be up to 64 KiB).
 pub const MAX_CODE_TXS_PER_BLOCK: usize = 8;
 
+/// State writes by key (`None` deletes), in key order.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// What executing a block produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockOutcome {

@@ -158,7 +158,7 @@ impl<'v, 'c> ExecHost<'v, 'c> {
     }
 
     /// The writes and events of the whole tree (when the top call succeeded).
-    pub(crate) fn finish(mut self) -> (BTreeMap<Vec<u8>, Option<Vec<u8>>>, Vec<Event>) {
+    pub(crate) fn finish(mut self) -> (crate::Writes, Vec<Event>) {
         let layer = self.layers.pop().unwrap_or_default();
         (layer.writes, layer.events)
     }

@@ -152,7 +152,7 @@ pub struct CallRequest<'a> {
 pub fn run_call(
     view: &dyn StateView,
     req: &CallRequest<'_>,
-) -> Result<(CallOutcome, std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>), ExecError> {
+) -> Result<(CallOutcome, crate::Writes), ExecError> {
     let none = std::collections::BTreeMap::new();
     let target = match resolve(view, req.contract, req.version, req.method)? {
         Ok(t) => t,
@@ -194,7 +194,7 @@ fn finish(
     result: CallResult,
     contract: &str,
     method: &str,
-) -> (CallOutcome, std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+) -> (CallOutcome, crate::Writes) {
     match result.result {
         Ok(output) => {
             let (writes, events) = h.finish();
