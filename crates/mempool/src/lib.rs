@@ -430,10 +430,18 @@ impl Mempool {
         // Only a transaction carrying contract code may exceed `max_tx_bytes` (ADR 0013); the
         // payload-specific bound is checked right after decoding.
         let limit = fdl_types::block::MAX_TX_BYTES_HARD.max(params.max_tx_bytes as usize);
+        let too_large = |limit: usize| TxRejection::TooLarge { size: bytes.len(), limit };
         if bytes.len() > limit {
-            return Err(TxRejection::TooLarge { size: bytes.len(), limit }.into());
+            return Err(too_large(limit).into());
         }
-        let tx = SignedTx::decode(bytes)?;
+        let tx = match SignedTx::decode(bytes) {
+            Ok(tx) => tx,
+            // Over `max_tx_bytes` and not a transaction: refused for its size, as before contracts.
+            Err(_) if bytes.len() > params.max_tx_bytes as usize => {
+                return Err(too_large(params.max_tx_bytes as usize).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         check_tx_for_block(&tx, bytes.len(), &self.genesis, &params, next_height)?;
         if let fdl_types::Payload::Call { args, .. } = &tx.body.payload {
             check_args(args)?;
