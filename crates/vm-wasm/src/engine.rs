@@ -238,7 +238,11 @@ impl Engine {
 
     /// The compiled module of `code_hash`, from the cache or loaded from the host and compiled.
     /// `Ok(Err(_))`: the module does not compile (or fails the structural checks).
-    fn module(&self, code_hash: &[u8; 32], host: &mut dyn Host) -> Result<Result<Arc<Compiled>, CheckError>, HostError> {
+    fn module(
+        &self,
+        code_hash: &[u8; 32],
+        host: &mut dyn Host,
+    ) -> Result<Result<Arc<Compiled>, CheckError>, HostError> {
         {
             let mut guard = self.lock();
             let cache = &mut *guard;
@@ -298,21 +302,27 @@ fn execute(module: &wasmi::Module, export: &str, run: &Run<'_>, host: &mut dyn H
         Err(e) => return invalid(format!("the host functions: {e}")),
     };
     let result = match linker.instantiate_and_start(&mut store, module) {
-        Ok(instance) => match (instance.get_memory(&store, "memory"), instance.get_typed_func::<(), ()>(&store, export)) {
-            (Some(memory), Ok(func)) => {
-                store.data_mut().memory = Some(memory);
-                func.call(&mut store, ())
+        Ok(instance) => {
+            match (instance.get_memory(&store, "memory"), instance.get_typed_func::<(), ()>(&store, export)) {
+                (Some(memory), Ok(func)) => {
+                    store.data_mut().memory = Some(memory);
+                    func.call(&mut store, ())
+                }
+                (None, _) => return invalid("the module exports no memory".into()),
+                (_, Err(e)) => return invalid(format!("export `{export}`: {e}")),
             }
-            (None, _) => return invalid("the module exports no memory".into()),
-            (_, Err(e)) => return invalid(format!("export `{export}`: {e}")),
-        },
+        }
         Err(e) => Err(e),
     };
     finish(run, store, result)
 }
 
 /// The outcome of a call from its store and the execution's result.
-fn finish(run: &Run<'_>, store: wasmi::Store<Ctx<'_>>, result: Result<(), wasmi::Error>) -> Result<CallResult, HostError> {
+fn finish(
+    run: &Run<'_>,
+    store: wasmi::Store<Ctx<'_>>,
+    result: Result<(), wasmi::Error>,
+) -> Result<CallResult, HostError> {
     let remaining = store.get_fuel().unwrap_or(0);
     let used = run.fuel.saturating_sub(remaining);
     let ctx = store.into_data();
@@ -337,7 +347,9 @@ fn classify(e: &wasmi::Error, limit_exceeded: Option<String>) -> Failure {
         (Some(TrapCode::OutOfFuel), _) => Failure::engine(FailureCode::OutOfFuel, "out of fuel"),
         (Some(TrapCode::StackOverflow), _) => Failure::engine(
             FailureCode::Trap,
-            format!("stack overflow (recursion deeper than {MAX_RECURSION_DEPTH} calls or a value stack over {MAX_VALUE_STACK_BYTES} bytes)"),
+            format!(
+                "stack overflow (recursion deeper than {MAX_RECURSION_DEPTH} calls or a value stack over {MAX_VALUE_STACK_BYTES} bytes)"
+            ),
         ),
         (Some(code), _) => Failure::engine(FailureCode::Trap, code.to_string()),
         (None, ErrorKind::Linker(_) | ErrorKind::Instantiation(_)) => {
