@@ -303,11 +303,14 @@ fn is_event_kind(kind: &[u8]) -> bool {
         && kind.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'.')
 }
 
-/// A `fail` message: UTF-8 (invalid sequences replaced), cut to at most 256 bytes at a character
-/// boundary.
+/// A `fail` message: UTF-8 (invalid sequences replaced by U+FFFD), cut to at most 256 bytes at a
+/// character boundary.
 fn failure_message(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    cut_at_char_boundary(&text, MAX_FAILURE_MESSAGE_BYTES).to_owned()
+    // Decoding never shrinks text (a replacement is 3 bytes for 1 to 3 bytes), so the first 256
+    // bytes of the result depend only on the first 256 (+ at most 3) bytes given: a long message is
+    // not decoded in full.
+    let head = &bytes[..bytes.len().min(MAX_FAILURE_MESSAGE_BYTES + 4)];
+    cut_at_char_boundary(&String::from_utf8_lossy(head), MAX_FAILURE_MESSAGE_BYTES).to_owned()
 }
 
 /// `1` if `sig` (DER, the one canonical encoding) verifies over `msg` under the SM2 key `pk`
@@ -384,6 +387,10 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
         "fail",
         |mut c: Call<'_, 'r>, code_ptr: i32, code_len: i32, msg_ptr: i32, msg_len: i32| -> HostResult<()> {
             let (code_len, msg_len) = (ulen(code_len), ulen(msg_len));
+            if !(1..=MAX_FAILURE_CODE_BYTES).contains(&code_len) {
+                let message = format!("fail() with a code of {code_len} bytes (must be [a-z0-9_]{{1,64}})");
+                return Err(c.data_mut().fail(FailureCode::BadFailureCode, message));
+            }
             charge(&mut c, cost(0, &[code_len, msg_len]))?;
             let (mem, ctx) = mem_ctx(&mut c)?;
             let Some([code, msg]) = ranges(mem.len(), [(code_ptr, code_len), (msg_ptr, msg_len)]) else {
@@ -391,7 +398,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             };
             let (code, message) = (&mem[code], failure_message(&mem[msg]));
             if !is_failure_code(code) {
-                let shown = String::from_utf8_lossy(&code[..code.len().min(MAX_FAILURE_CODE_BYTES)]).into_owned();
+                let shown = String::from_utf8_lossy(code).into_owned();
                 return Err(ctx.fail(
                     FailureCode::BadFailureCode,
                     format!("fail() with the malformed code {shown:?} (must be [a-z0-9_]{{1,64}}): {message}"),
@@ -703,6 +710,12 @@ mod tests {
         assert_eq!(m.len(), 256);
         let m = failure_message(&[b'a', 0xff, b'b']);
         assert_eq!(m, "a\u{fffd}b");
+        // A 4-byte character across the 256-byte boundary is left out whole, as if the whole
+        // message had been decoded.
+        let long = format!("{}\u{1f600}{}", "a".repeat(254), "b".repeat(1000));
+        assert_eq!(failure_message(long.as_bytes()), "a".repeat(254));
+        let long = format!("{}\u{1f600}{}", "a".repeat(252), "b".repeat(1000));
+        assert_eq!(failure_message(long.as_bytes()), format!("{}\u{1f600}", "a".repeat(252)));
     }
 
     #[test]

@@ -306,6 +306,8 @@ fn fail_ends_the_call_with_the_contracts_code() {
              (call $storage_set (i32.const 96) (i32.const 1) (i32.const 16) (i32.const 2)))
            (func (export "bad") (call $fail (i32.const 80) (i32.const 8) (i32.const 48) (i32.const 13)))
            (func (export "empty") (call $fail (i32.const 80) (i32.const 0) (i32.const 48) (i32.const 13)))
+           (func (export "long_code") (call $fail (i32.const 16) (i32.const 65) (i32.const 48) (i32.const 13)))
+           (func (export "huge_code") (call $fail (i32.const 16) (i32.const -1) (i32.const 48) (i32.const 13)))
            (func (export "long")
              (memory.fill (i32.const 1024) (i32.const 120) (i32.const 1000))
              (call $fail (i32.const 16) (i32.const 18) (i32.const 1024) (i32.const 1000)))
@@ -325,7 +327,9 @@ fn fail_ends_the_call_with_the_contracts_code() {
 
     let message = engine_failure(&host.run("main", "bad", b"", FUEL), FailureCode::BadFailureCode);
     assert!(message.contains("Bad Code") && message.contains("balance 3 < 5"), "{message}");
-    engine_failure(&host.run("main", "empty", b"", FUEL), FailureCode::BadFailureCode);
+    for method in ["empty", "long_code", "huge_code"] {
+        engine_failure(&host.run("main", method, b"", FUEL), FailureCode::BadFailureCode);
+    }
 
     let r = host.run("main", "long", b"", FUEL);
     assert_eq!(failure(&r).message, "x".repeat(256));
