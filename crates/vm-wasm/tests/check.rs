@@ -201,14 +201,16 @@ fn code_size_is_limited() {
 
 #[test]
 fn declared_memory_is_limited() {
+    let limit = Limits::default().max_memory_pages;
     // A memory bomb by declaration: 60,000 pages (3.75 GiB) as the minimum.
     let e = refused(&wat(r#"(module (memory (export "memory") 60000) (func (export "m")))"#));
-    assert_eq!(e, CheckError::MemoryTooLarge { pages: 60000, limit: 16 });
+    assert_eq!(e, CheckError::MemoryTooLarge { pages: 60000, limit });
     assert_eq!(e.code(), "memory_too_large");
     // The declared maximum counts too.
-    let e = refused(&wat(r#"(module (memory (export "memory") 1 17) (func (export "m")))"#));
-    assert_eq!(e, CheckError::MemoryTooLarge { pages: 17, limit: 16 });
-    check(&wat(r#"(module (memory (export "memory") 16 16) (func (export "m")))"#)).unwrap();
+    let over = limit + 1;
+    let e = refused(&wat(&format!(r#"(module (memory (export "memory") 1 {over}) (func (export "m")))"#)));
+    assert_eq!(e, CheckError::MemoryTooLarge { pages: u64::from(over), limit });
+    check(&wat(&format!(r#"(module (memory (export "memory") {limit} {limit}) (func (export "m")))"#))).unwrap();
 }
 
 #[test]

@@ -389,14 +389,15 @@ fn memory_growth_beyond_the_limit_fails() {
     let code = module(
         r#"(func (export "bomb") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))))
            (func (export "huge") (drop (memory.grow (i32.const 65535))))
-           (func (export "to_the_limit") (if (i32.eq (memory.grow (i32.const 15)) (i32.const -1)) (then unreachable)))"#,
+           (func (export "to_the_limit") (if (i32.eq (memory.grow (i32.const 31)) (i32.const -1)) (then unreachable)))"#,
     );
     let mut host = setup(&code);
     for method in ["bomb", "huge"] {
         let message = engine_failure(&host.run("main", method, b"", FUEL), FailureCode::Limit);
         assert!(message.contains("pages"), "{message}");
     }
-    // Up to max_memory_pages (16) is fine.
+    // Up to max_memory_pages (32) is fine.
+    assert_eq!(Limits::default().max_memory_pages, 32);
     success(&host.run("main", "to_the_limit", b"", FUEL));
 }
 
@@ -422,7 +423,7 @@ fn a_module_declaring_too_much_memory_or_table_fails_at_run_time() {
     // Such modules are refused by `check`; a node must still not allocate for one that reaches it.
     for code in [
         wat(r#"(module (memory (export "memory") 60000) (func (export "m")))"#),
-        wat(r#"(module (memory (export "memory") 17) (func (export "m")))"#),
+        wat(r#"(module (memory (export "memory") 33) (func (export "m")))"#),
         wat(r#"(module (memory (export "memory") 1) (table 100000 funcref) (func (export "m")))"#),
     ] {
         let mut host = setup(&code);
