@@ -188,9 +188,9 @@ fn abi_sig_text(sig: &ImportSig) -> String {
 }
 
 /// The structural checks (imports, start, memory, tables, exports) of a module that already
-/// validated, and its [`ModuleInfo`]. With `limits`, the declared memory is checked against them
-/// too (at deploy); without (at run time, for a module already deployed), the limits are enforced
-/// at instantiation instead.
+/// validated, and its [`ModuleInfo`]. With `limits`, the declared memory and tables are checked
+/// against the bounds too (at deploy); without (at run time, for a module already deployed), the
+/// bounds are enforced at instantiation instead.
 pub(crate) fn inspect(code: &[u8], limits: Option<&Limits>) -> Result<ModuleInfo, CheckError> {
     let malformed = |e: wasmparser::BinaryReaderError| CheckError::Malformed(e.to_string());
     // Function types by type index (None: a GC type, which validation already refused).
@@ -260,6 +260,10 @@ pub(crate) fn inspect(code: &[u8], limits: Option<&Limits>) -> Result<ModuleInfo
                 for table in reader {
                     let table = table.map_err(malformed)?;
                     tables += 1;
+                    // Like the memory's, these bounds are enforced at instantiation too.
+                    if limits.is_none() {
+                        continue;
+                    }
                     if tables > MAX_TABLES {
                         return Err(CheckError::TooManyTables { count: tables, limit: MAX_TABLES });
                     }

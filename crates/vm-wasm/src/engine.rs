@@ -270,6 +270,7 @@ impl Engine {
                     cache.modules.remove(&oldest);
                 }
             }
+            cache.clock += 1;
             let last_used = cache.clock;
             cache.modules.insert(*code_hash, Cached { compiled: Arc::clone(&compiled), last_used });
         }

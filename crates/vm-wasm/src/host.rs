@@ -43,6 +43,17 @@ pub enum FailureCode {
     BadEvent,
     /// `set_return` with data that is neither empty nor UTF-8 JSON (`bad_return`).
     BadReturn,
+    /// A call to a contract that does not exist (`unknown_contract`; given by the host, or by the
+    /// engine for a name that is not UTF-8).
+    UnknownContract,
+    /// A call to a frozen contract (`contract_frozen`; given by the host).
+    ContractFrozen,
+    /// A call to a retired contract (`contract_retired`; given by the host).
+    ContractRetired,
+    /// A call the callee's access rules refuse (`permission_denied`; given by the host).
+    PermissionDenied,
+    /// A call back into a contract that is already running (`reentrancy`; given by the host).
+    Reentrancy,
 }
 
 impl FailureCode {
@@ -61,6 +72,11 @@ impl FailureCode {
             FailureCode::BadFailureCode => "bad_failure_code",
             FailureCode::BadEvent => "bad_event",
             FailureCode::BadReturn => "bad_return",
+            FailureCode::UnknownContract => "unknown_contract",
+            FailureCode::ContractFrozen => "contract_frozen",
+            FailureCode::ContractRetired => "contract_retired",
+            FailureCode::PermissionDenied => "permission_denied",
+            FailureCode::Reentrancy => "reentrancy",
         }
     }
 }
@@ -85,7 +101,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// An engine failure: `code` is `kind`'s stable code.
+    /// An engine (or host) failure: `code` is `kind`'s stable code.
     pub fn engine(kind: FailureCode, message: impl Into<String>) -> Self {
         Failure { kind, code: kind.as_str().to_owned(), message: message.into() }
     }

@@ -3,8 +3,9 @@
 //!
 //! Every host function does its work in the same order, so that a failing call fails the same way
 //! on every node:
-//! 1. charge its fuel, computed from the lengths it is given (out of fuel: `out_of_fuel`);
-//! 2. check those lengths against the limits (`limit`, or `bad_event` for an event kind);
+//! 1. check the lengths it is given against the limits (`limit`, or `bad_event` for an event
+//!    kind's length), which costs nothing: a hostile length is reported as what it is;
+//! 2. charge its fuel, computed from those lengths (out of fuel: `out_of_fuel`);
 //! 3. bounds-check the memory ranges (out of bounds: `trap`) and read them;
 //! 4. check the contents (a `fail` code, an event's kind and data, return data);
 //! 5. call the host, and write the result (result buffer, memory, return data).
@@ -212,6 +213,17 @@ impl Ctx<'_> {
         -1
     }
 
+    /// Puts a failed call's error in the result buffer, as `code` `\n` `message` (the message cut
+    /// to 256 bytes, so the error is at most 321 bytes), and gives `-1 - len`: negative, and
+    /// telling the contract how many bytes `read_result` will copy (ABI clarification).
+    fn call_failed(&mut self, failure: &Failure) -> i32 {
+        let message = cut_at_char_boundary(&failure.message, MAX_FAILURE_MESSAGE_BYTES);
+        let code = cut_at_char_boundary(&failure.code, MAX_FAILURE_CODE_BYTES);
+        self.buffer = format!("{code}\n{message}").into_bytes();
+        // At most 64 + 1 + 256 bytes: the conversion cannot fail.
+        -1 - i32::try_from(self.buffer.len()).unwrap_or(0)
+    }
+
     /// Checks a storage key's length (1..=`max_key_bytes`).
     fn check_key(&mut self, function: &str, len: usize) -> Result<(), wasmi::Error> {
         let max = self.run.limits.max_key_bytes;
@@ -291,11 +303,14 @@ fn is_event_kind(kind: &[u8]) -> bool {
         && kind.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'.')
 }
 
-/// A `fail` message: UTF-8 (invalid sequences replaced), cut to at most 256 bytes at a character
-/// boundary.
+/// A `fail` message: UTF-8 (invalid sequences replaced by U+FFFD), cut to at most 256 bytes at a
+/// character boundary.
 fn failure_message(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    cut_at_char_boundary(&text, MAX_FAILURE_MESSAGE_BYTES).to_owned()
+    // Decoding never shrinks text (a replacement is 3 bytes for 1 to 3 bytes), so the first 256
+    // bytes of the result depend only on the first 256 (+ at most 3) bytes given: a long message is
+    // not decoded in full.
+    let head = &bytes[..bytes.len().min(MAX_FAILURE_MESSAGE_BYTES + 4)];
+    cut_at_char_boundary(&String::from_utf8_lossy(head), MAX_FAILURE_MESSAGE_BYTES).to_owned()
 }
 
 /// `1` if `sig` (DER, the one canonical encoding) verifies over `msg` under the SM2 key `pk`
@@ -352,12 +367,12 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
 
     l.func_wrap("fdl", "set_return", |mut c: Call<'_, 'r>, ptr: i32, len: i32| -> HostResult<()> {
         let len = ulen(len);
+        let max = c.data().run.limits.max_return_bytes;
+        if len > max as usize {
+            return Err(c.data_mut().fail(FailureCode::Limit, format!("return data of {len} bytes, more than {max}")));
+        }
         charge(&mut c, cost(0, &[len]))?;
         let (mem, ctx) = mem_ctx(&mut c)?;
-        let max = ctx.run.limits.max_return_bytes;
-        if len > max as usize {
-            return Err(ctx.fail(FailureCode::Limit, format!("return data of {len} bytes, more than {max}")));
-        }
         let Some(r) = range(mem.len(), ptr, len) else { return Err(ctx.out_of_bounds("set_return")) };
         let data = &mem[r];
         if !data.is_empty() && !is_json(data) {
@@ -372,6 +387,10 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
         "fail",
         |mut c: Call<'_, 'r>, code_ptr: i32, code_len: i32, msg_ptr: i32, msg_len: i32| -> HostResult<()> {
             let (code_len, msg_len) = (ulen(code_len), ulen(msg_len));
+            if !(1..=MAX_FAILURE_CODE_BYTES).contains(&code_len) {
+                let message = format!("fail() with a code of {code_len} bytes (must be [a-z0-9_]{{1,64}})");
+                return Err(c.data_mut().fail(FailureCode::BadFailureCode, message));
+            }
             charge(&mut c, cost(0, &[code_len, msg_len]))?;
             let (mem, ctx) = mem_ctx(&mut c)?;
             let Some([code, msg]) = ranges(mem.len(), [(code_ptr, code_len), (msg_ptr, msg_len)]) else {
@@ -379,7 +398,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             };
             let (code, message) = (&mem[code], failure_message(&mem[msg]));
             if !is_failure_code(code) {
-                let shown = String::from_utf8_lossy(&code[..code.len().min(MAX_FAILURE_CODE_BYTES)]).into_owned();
+                let shown = String::from_utf8_lossy(code).into_owned();
                 return Err(ctx.fail(
                     FailureCode::BadFailureCode,
                     format!("fail() with the malformed code {shown:?} (must be [a-z0-9_]{{1,64}}): {message}"),
@@ -393,9 +412,9 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
 
     l.func_wrap("fdl", "storage_get", |mut c: Call<'_, 'r>, key_ptr: i32, key_len: i32| -> HostResult<i32> {
         let key_len = ulen(key_len);
+        c.data_mut().check_key("storage_get", key_len)?;
         charge(&mut c, cost(fuel::STORAGE_READ, &[key_len]))?;
         let (mem, ctx) = mem_ctx(&mut c)?;
-        ctx.check_key("storage_get", key_len)?;
         let Some(r) = range(mem.len(), key_ptr, key_len) else { return Err(ctx.out_of_bounds("storage_get")) };
         match ctx.host.storage_get(&mem[r]) {
             Ok(Some(value)) => ctx.set_buffer(value),
@@ -409,8 +428,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
         "storage_set",
         |mut c: Call<'_, 'r>, key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32| -> HostResult<()> {
             let (key_len, val_len) = (ulen(key_len), ulen(val_len));
-            charge(&mut c, cost(fuel::STORAGE_WRITE, &[key_len, val_len]))?;
-            let (mem, ctx) = mem_ctx(&mut c)?;
+            let ctx = c.data_mut();
             ctx.check_key("storage_set", key_len)?;
             let max = ctx.run.limits.max_value_bytes;
             if val_len > max as usize {
@@ -418,6 +436,8 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
                     ctx.fail(FailureCode::Limit, format!("storage_set: a value of {val_len} bytes, more than {max}"))
                 );
             }
+            charge(&mut c, cost(fuel::STORAGE_WRITE, &[key_len, val_len]))?;
+            let (mem, ctx) = mem_ctx(&mut c)?;
             let Some([key, value]) = ranges(mem.len(), [(key_ptr, key_len), (val_ptr, val_len)]) else {
                 return Err(ctx.out_of_bounds("storage_set"));
             };
@@ -427,9 +447,9 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
 
     l.func_wrap("fdl", "storage_remove", |mut c: Call<'_, 'r>, key_ptr: i32, key_len: i32| -> HostResult<()> {
         let key_len = ulen(key_len);
+        c.data_mut().check_key("storage_remove", key_len)?;
         charge(&mut c, cost(fuel::STORAGE_WRITE, &[key_len]))?;
         let (mem, ctx) = mem_ctx(&mut c)?;
-        ctx.check_key("storage_remove", key_len)?;
         let Some(r) = range(mem.len(), key_ptr, key_len) else { return Err(ctx.out_of_bounds("storage_remove")) };
         ctx.host.storage_remove(&mem[r]).map_err(|e| ctx.host_failed(e))
     })?;
@@ -439,8 +459,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
         "storage_next",
         |mut c: Call<'_, 'r>, prefix_ptr: i32, prefix_len: i32, after_ptr: i32, after_len: i32| -> HostResult<i32> {
             let (prefix_len, after_len) = (ulen(prefix_len), ulen(after_len));
-            charge(&mut c, cost(fuel::STORAGE_READ, &[prefix_len, after_len]))?;
-            let (mem, ctx) = mem_ctx(&mut c)?;
+            let ctx = c.data_mut();
             let max = ctx.run.limits.max_key_bytes;
             // The prefix may be empty (all keys); `after_len = 0` means "from the start".
             if prefix_len > max as usize || after_len > max as usize {
@@ -449,6 +468,8 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
                     format!("storage_next: a prefix of {prefix_len} or key of {after_len} bytes, more than {max}"),
                 ));
             }
+            charge(&mut c, cost(fuel::STORAGE_READ, &[prefix_len, after_len]))?;
+            let (mem, ctx) = mem_ctx(&mut c)?;
             let Some([prefix, after]) = ranges(mem.len(), [(prefix_ptr, prefix_len), (after_ptr, after_len)]) else {
                 return Err(ctx.out_of_bounds("storage_next"));
             };
@@ -507,8 +528,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
         "emit",
         |mut c: Call<'_, 'r>, kind_ptr: i32, kind_len: i32, data_ptr: i32, data_len: i32| -> HostResult<()> {
             let (kind_len, data_len) = (ulen(kind_len), ulen(data_len));
-            charge(&mut c, cost(0, &[kind_len, data_len]))?;
-            let (mem, ctx) = mem_ctx(&mut c)?;
+            let ctx = c.data_mut();
             let limits = ctx.run.limits;
             if ctx.events >= limits.max_events {
                 return Err(ctx.fail(FailureCode::Limit, format!("emit: more than {} events", limits.max_events)));
@@ -524,6 +544,8 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
                     ctx.fail(FailureCode::BadEvent, format!("emit: an event kind of {kind_len} bytes (1..=64)"))
                 );
             }
+            charge(&mut c, cost(0, &[kind_len, data_len]))?;
+            let (mem, ctx) = mem_ctx(&mut c)?;
             let Some([kind, data]) = ranges(mem.len(), [(kind_ptr, kind_len), (data_ptr, data_len)]) else {
                 return Err(ctx.out_of_bounds("emit"));
             };
@@ -618,17 +640,19 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             let max_depth = ctx.run.limits.max_call_depth;
             // Refusals the engine can tell without the host: the same codes the host would give.
             let refusal = if depth > max_depth {
-                Some(("call_depth", format!("a call at depth {depth}, deeper than {max_depth}")))
+                Some(Failure::engine(
+                    FailureCode::CallDepth,
+                    format!("a call at depth {depth}, deeper than {max_depth}"),
+                ))
             } else if std::str::from_utf8(&name).is_err() {
-                Some(("unknown_contract", "the contract name is not UTF-8".to_owned()))
+                Some(Failure::engine(FailureCode::UnknownContract, "the contract name is not UTF-8"))
             } else if std::str::from_utf8(&method).is_err() {
-                Some(("unknown_method", "the method name is not UTF-8".to_owned()))
+                Some(Failure::engine(FailureCode::UnknownMethod, "the method name is not UTF-8"))
             } else {
                 None
             };
-            if let Some((code, message)) = refusal {
-                ctx.buffer = format!("{code}\n{message}").into_bytes();
-                return Ok(-1);
+            if let Some(f) = refusal {
+                return Ok(ctx.call_failed(&f));
             }
             let (name, method) = (String::from_utf8_lossy(&name), String::from_utf8_lossy(&method));
             let remaining = match c.get_fuel() {
@@ -648,10 +672,7 @@ pub(crate) fn linker<'r>(engine: &wasmi::Engine) -> Result<Linker<Ctx<'r>>, wasm
             let ctx = c.data_mut();
             match outcome.result {
                 Ok(data) => ctx.set_buffer(data),
-                Err(f) => {
-                    ctx.buffer = format!("{}\n{}", f.code, f.message).into_bytes();
-                    Ok(-1)
-                }
+                Err(f) => Ok(ctx.call_failed(&f)),
             }
         },
     )?;
@@ -689,6 +710,12 @@ mod tests {
         assert_eq!(m.len(), 256);
         let m = failure_message(&[b'a', 0xff, b'b']);
         assert_eq!(m, "a\u{fffd}b");
+        // A 4-byte character across the 256-byte boundary is left out whole, as if the whole
+        // message had been decoded.
+        let long = format!("{}\u{1f600}{}", "a".repeat(254), "b".repeat(1000));
+        assert_eq!(failure_message(long.as_bytes()), "a".repeat(254));
+        let long = format!("{}\u{1f600}{}", "a".repeat(252), "b".repeat(1000));
+        assert_eq!(failure_message(long.as_bytes()), format!("{}\u{1f600}", "a".repeat(252)));
     }
 
     #[test]

@@ -27,12 +27,15 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 512 KiB of code, 16 pages (1 MiB) of memory, call depth 8, 16 KiB of return data, 32 events
+    /// 512 KiB of code, 32 pages (2 MiB) of memory, call depth 8, 16 KiB of return data, 32 events
     /// of at most 4 KiB each, 256-byte keys and 16 KiB values.
+    ///
+    /// Memory: Rust's `wasm32-unknown-unknown` layout puts a 1 MiB stack before the data, so even a
+    /// small contract declares 17 pages; 32 leaves it 1 MiB of heap.
     fn default() -> Self {
         Limits {
             max_code_bytes: 512 * 1024,
-            max_memory_pages: 16,
+            max_memory_pages: 32,
             max_call_depth: 8,
             max_return_bytes: 16 * 1024,
             max_events: 32,
