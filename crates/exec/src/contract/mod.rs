@@ -149,10 +149,7 @@ pub struct CallRequest<'a> {
 ///
 /// # Errors
 /// [`ExecError`] only for store failures or corrupt state.
-pub fn run_call(
-    view: &dyn StateView,
-    req: &CallRequest<'_>,
-) -> Result<(CallOutcome, crate::Writes), ExecError> {
+pub fn run_call(view: &dyn StateView, req: &CallRequest<'_>) -> Result<(CallOutcome, crate::Writes), ExecError> {
     let none = std::collections::BTreeMap::new();
     let target = match resolve(view, req.contract, req.version, req.method)? {
         Ok(t) => t,
@@ -189,12 +186,7 @@ pub fn run_call(
 }
 
 /// Turns an engine result into an outcome (keeping the writes only on success).
-fn finish(
-    h: ExecHost<'_, '_>,
-    result: CallResult,
-    contract: &str,
-    method: &str,
-) -> (CallOutcome, crate::Writes) {
+fn finish(h: ExecHost<'_, '_>, result: CallResult, contract: &str, method: &str) -> (CallOutcome, crate::Writes) {
     match result.result {
         Ok(output) => {
             let (writes, events) = h.finish();
