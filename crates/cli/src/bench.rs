@@ -13,6 +13,13 @@
 //! of validators (the single-core rate for one validator); `bound_ratio` is tps over it.
 //!
 //! Without `--rpc`, the clients spread their requests over every node of the last devnet.
+//!
+//! With `--contract NAME` the transfers are calls of the token contract NAME (`contracts/token`:
+//! `mint`, `transfer`) instead of native payments, so the two are compared in one sitting. The
+//! accounts are funded by `mint` calls of the last devnet's org1 administrator; when NAME is not
+//! deployed yet, it is deployed from `--wasm` by a vote of the devnet's institutions. The record
+//! then also has `fuel_per_call` (one transfer's fuel) and the first node's module cache hits
+//! and misses during the run.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -66,6 +73,90 @@ pub struct BenchArgs {
     /// Print the results as one JSON line (the numbers `docs/benchmarks.md` reports).
     #[arg(long)]
     json: bool,
+    /// Transfer through this token contract (`contracts/token`) instead of native payments.
+    #[arg(long)]
+    contract: Option<String>,
+    /// The token module to deploy when `--contract` names no deployed contract.
+    #[arg(long, default_value = "target/wasm32-unknown-unknown/release/fdl_token.wasm")]
+    wasm: PathBuf,
+}
+
+/// What the measured transactions are.
+#[derive(Clone)]
+enum Mode {
+    /// Native `bank.transfer`.
+    Native,
+    /// `transfer` of a token contract.
+    Contract(String),
+}
+
+impl Mode {
+    fn transfer(&self, to: fdl_crypto::Address, memo: &str) -> Payload {
+        match self {
+            Mode::Native => Payload::Transfer { to, amount: 1, memo: memo.into() },
+            Mode::Contract(name) => Payload::Call {
+                contract: name.clone(),
+                version: 0,
+                method: "transfer".into(),
+                args: format!("{{\"to\":\"{}\",\"amount\":1}}", to.to_hex()),
+                fuel: 0,
+            },
+        }
+    }
+}
+
+/// The first node's module cache counters (hits, misses), from `/metrics`.
+async fn module_cache(client: &Client) -> Option<(u64, u64)> {
+    let text = client.metrics().await.ok()?;
+    let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()));
+    Some((value("fdl_contract_module_cache_hits_total ")?, value("fdl_contract_module_cache_misses_total ")?))
+}
+
+/// Deploys the token `name` from `wasm` by a vote of the last devnet's institutions, unless it is
+/// deployed already.
+async fn contract_ready(client: &Client, name: &str, wasm: &std::path::Path) -> anyhow::Result<()> {
+    if client.contract(name).await.is_ok() {
+        return Ok(());
+    }
+    let d = last_devnet().context("the contract is not deployed and there is no devnet to deploy it with")?;
+    let code = std::fs::read(wasm)
+        .with_context(|| format!("reading {} (build it: fdl contract build contracts/token)", wasm.display()))?;
+    let spec = fdl_types::DeploySpec {
+        name: name.to_string(),
+        vm: fdl_types::VmKind::Wasm,
+        code,
+        review: None,
+        access: vec![],
+        allow_reentry: false,
+        init_args: String::new(),
+    };
+    let status = client.status().await?;
+    let admin = |org: &str| -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
+        let path = d.dir.join(org).join("admin.pem");
+        Ok((KeyPair::read_pem_file(&path)?, crate::tx::load_cert(&path, None)?))
+    };
+    let (k, cert) = admin("org1")?;
+    let action = fdl_types::GovAction::DeployContract { spec };
+    let payload =
+        Payload::Propose { action, deadline: status.height + 1_000, activation_height: 0, note: "fdl bench".into() };
+    let v = client.send_as(&k, cert.as_deref(), payload, true).await?;
+    let id = v
+        .receipt
+        .iter()
+        .flat_map(|r| r.events.iter())
+        .filter(|e| e.kind == "gov.proposed")
+        .find_map(|e| e.attrs.iter().find(|(k, _)| k == "proposal").and_then(|(_, v)| v.parse::<u64>().ok()))
+        .context("the deploy proposal was refused")?;
+    for n in 2..=d.nodes.len() {
+        if client.contract(name).await.is_ok() {
+            break;
+        }
+        let (k, cert) = admin(&format!("org{n}"))?;
+        client.send_as(&k, cert.as_deref(), Payload::Vote { proposal: id, approve: true }, true).await?;
+    }
+    client.contract(name).await.with_context(|| format!("{name} is not deployed after the vote"))?;
+    eprintln!("bench: deployed {name} by proposal {id}");
+    Ok(())
 }
 
 /// Runs the benchmark.
@@ -120,6 +211,7 @@ fn sign_all(
     chain_id: &str,
     expiry: u64,
     n: usize,
+    mode: &Mode,
 ) -> anyhow::Result<Vec<SignedTx>> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let chunk = n.div_ceil(threads);
@@ -132,7 +224,7 @@ fn sign_all(
                             let from = &keys[i % keys.len()];
                             let to = keys[(i + 1) % keys.len()].address();
                             let cred = credential(certs, i % keys.len(), from.suite(), false);
-                            let p = Payload::Transfer { to, amount: 1, memo: String::new() };
+                            let p = mode.transfer(to, "");
                             build_certified_tx(from, cred, chain_id, expiry, p)
                         })
                         .collect::<Result<Vec<_>, _>>()
@@ -336,11 +428,41 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         Some(der) => client.credential_for(suite, der).await?,
         None => Credential::None,
     };
+    let mode = match &a.contract {
+        None => Mode::Native,
+        Some(name) => {
+            contract_ready(&client, name, &a.wasm).await?;
+            Mode::Contract(name.clone())
+        }
+    };
+    // Native payments are funded by the issuer; contract transfers by org1's administrator's mints.
+    let (funder, funder_cred) = match &mode {
+        Mode::Native => (issuer, issuer_cred),
+        Mode::Contract(_) => {
+            let d = last_devnet().context("--contract funds the accounts as the last devnet's org1 admin")?;
+            let path = d.dir.join("org1").join("admin.pem");
+            let key = KeyPair::read_pem_file(&path)?;
+            let cred = match crate::tx::load_cert(&path, None)? {
+                Some(der) => client.credential_for(suite, &der).await?,
+                None => Credential::None,
+            };
+            (key, cred)
+        }
+    };
     let funding: Vec<SignedTx> = keys
         .iter()
         .map(|k| {
-            let p = Payload::Issue { to: k.address(), amount: 1_000_000_000 };
-            build_certified_tx(&issuer, issuer_cred.clone(), &status.chain_id, expiry, p)
+            let p = match &mode {
+                Mode::Native => Payload::Issue { to: k.address(), amount: 1_000_000_000 },
+                Mode::Contract(name) => Payload::Call {
+                    contract: name.clone(),
+                    version: 0,
+                    method: "mint".into(),
+                    args: format!("{{\"to\":\"{}\",\"amount\":1000000000}}", k.address().to_hex()),
+                    fuel: 0,
+                },
+            };
+            build_certified_tx(&funder, funder_cred.clone(), &status.chain_id, expiry, p)
         })
         .collect::<Result<_, _>>()?;
     submit_all(&client, &funding).await?;
@@ -355,7 +477,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
             .enumerate()
             .map(|(i, k)| {
                 let to = keys[(i + 1) % keys.len()].address();
-                let p = Payload::Transfer { to, amount: 1, memo: "register".into() };
+                let p = mode.transfer(to, "register");
                 build_certified_tx(k, credential(&certs, i, suite, true), &status.chain_id, expiry, p)
             })
             .collect::<Result<_, _>>()?;
@@ -367,7 +489,8 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         eprintln!("bench: accounts funded; pre-signing transfers");
     }
-    let txs = sign_all(&keys, &certs, &status.chain_id, expiry, a.txs)?;
+    let txs = sign_all(&keys, &certs, &status.chain_id, expiry, a.txs, &mode)?;
+    let cache_before = module_cache(&client).await;
     let rates = tokio::task::spawn_blocking({
         let sample: Vec<SignedTx> = txs.iter().take(2_000).cloned().collect();
         move || verify_rates(&sample)
@@ -504,7 +627,25 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         submitted_in.as_secs_f64(),
         tps / bound
     );
+    let (fuel_per_call, cache) = match &mode {
+        Mode::Native => (None, None),
+        Mode::Contract(_) => {
+            let fuel = match txs.first() {
+                Some(t) => client.tx(&t.id()).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
+                None => None,
+            };
+            let after = module_cache(&client).await;
+            let delta = match (cache_before, after) {
+                (Some((h0, m0)), Some((h1, m1))) => Some(json!({"hits": h1 - h0.min(h1), "misses": m1 - m0.min(m1)})),
+                _ => None,
+            };
+            (fuel, delta)
+        }
+    };
     let out = json!({
+        "mode": match &mode { Mode::Native => "native".to_string(), Mode::Contract(n) => format!("contract:{n}") },
+        "fuel_per_call": fuel_per_call,
+        "module_cache": cache,
         "suite": suite,
         "validators": status.validators,
         "txs": committed.len(),

@@ -79,6 +79,9 @@ pub trait Ledger: Send + Sync {
     /// # Errors
     /// Store failure or corrupt state.
     fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<Vec<String>, (String, String)>, SchemaError>;
+
+    /// The contract engine's module cache: hits, misses and modules held.
+    fn contract_cache(&self) -> (u64, u64, usize);
 }
 
 /// A read-only contract call.

@@ -442,6 +442,11 @@ impl Ledger for Chain {
         Ok(fdl_exec::contract::check_static(code, &params).map(|i| i.methods))
     }
 
+    fn contract_cache(&self) -> (u64, u64, usize) {
+        let c = fdl_exec::contract::engine().cache_stats();
+        (c.hits, c.misses, c.entries)
+    }
+
     fn node_set_keys(&self, version: u64) -> Result<Vec<Vec<u8>>, ExecError> {
         let state = self.state.at(version);
         let view = RecordingView { inner: &state, keys: Mutex::new(Vec::new()) };

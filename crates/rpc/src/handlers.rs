@@ -562,6 +562,15 @@ pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
     let mut text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     crate::governance::certificate_metrics(&ctx, now, &mut text);
+    let (hits, misses, entries) = ctx.ledger.contract_cache();
+    text.push_str(&format!(
+        "# HELP fdl_contract_module_cache_hits_total Contract calls whose compiled module was in the cache.\n\
+         # TYPE fdl_contract_module_cache_hits_total counter\nfdl_contract_module_cache_hits_total {hits}\n\
+         # HELP fdl_contract_module_cache_misses_total Contract calls that compiled their module.\n\
+         # TYPE fdl_contract_module_cache_misses_total counter\nfdl_contract_module_cache_misses_total {misses}\n\
+         # HELP fdl_contract_modules_cached Compiled contract modules held.\n\
+         # TYPE fdl_contract_modules_cached gauge\nfdl_contract_modules_cached {entries}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -51,6 +51,10 @@ impl Ledger for Counting {
         Ledger::contract_query(&*self.chain, version, q)
     }
 
+    fn contract_cache(&self) -> (u64, u64, usize) {
+        Ledger::contract_cache(&*self.chain)
+    }
+
     fn contract_check(
         &self,
         version: u64,
