@@ -61,6 +61,9 @@ pub(crate) struct ExecHost<'v, 'c> {
     frames: Vec<Frame>,
     /// A store failure met inside the engine: it aborts the block.
     fatal: Option<ExecError>,
+    /// Refusals of nested calls (access, re-entrancy, depth, status): audit records that stay in
+    /// the receipt even when the calls around them are undone (STD-12.2).
+    refusals: Vec<Event>,
 }
 
 fn fatal(e: &ExecError) -> HostError {
@@ -79,7 +82,7 @@ pub(crate) fn failure(code: &str, message: impl Into<String>) -> Failure {
 impl<'v, 'c> ExecHost<'v, 'c> {
     /// A host over `base`.
     pub(crate) fn new(base: &'v dyn StateView, ctx: &'c Ctx<'c>) -> Self {
-        ExecHost { base, ctx, layers: vec![Layer::default()], frames: Vec::new(), fatal: None }
+        ExecHost { base, ctx, layers: vec![Layer::default()], frames: Vec::new(), fatal: None, refusals: Vec::new() }
     }
 
     /// Reads a state key through the layers.
@@ -157,10 +160,31 @@ impl<'v, 'c> ExecHost<'v, 'c> {
         Ok(result)
     }
 
-    /// The writes and events of the whole tree (when the top call succeeded).
+    /// The writes and events of the whole tree (when the top call succeeded), then the refusals
+    /// of nested calls.
     pub(crate) fn finish(mut self) -> (crate::Writes, Vec<Event>) {
-        let layer = self.layers.pop().unwrap_or_default();
+        let mut layer = self.layers.pop().unwrap_or_default();
+        layer.events.append(&mut self.refusals);
         (layer.writes, layer.events)
+    }
+
+    /// The refusals of nested calls, for a tree whose top call failed (its writes are dropped).
+    pub(crate) fn into_refusals(self) -> Vec<Event> {
+        self.refusals
+    }
+
+    /// Records a refused nested call and answers the calling contract with its failure.
+    fn refuse(&mut self, code: &str, contract: &str, method: &str, message: String) -> CallResult {
+        let by = self.frames.last().map(|f| f.name.clone()).unwrap_or_default();
+        let attrs = vec![
+            ("contract", contract.to_string()),
+            ("method", method.to_string()),
+            ("code", code.to_string()),
+            ("caller", by),
+            ("reason", message.clone()),
+        ];
+        self.refusals.push(crate::event("contract.refused", attrs));
+        CallResult { result: Err(failure(code, message)), fuel_used: 0 }
     }
 
     /// Whether `name` is on the call stack.
@@ -185,24 +209,26 @@ impl<'v, 'c> ExecHost<'v, 'c> {
         fuel: u64,
         depth: u32,
     ) -> Result<CallResult, ExecError> {
-        let fail = |code: &str, msg: String| CallResult { result: Err(failure(code, msg)), fuel_used: 0 };
         if depth > self.ctx.limits.max_call_depth {
-            return Ok(fail("call_depth", format!("call depth {depth} exceeds {}", self.ctx.limits.max_call_depth)));
+            let msg = format!("call depth {depth} exceeds {}", self.ctx.limits.max_call_depth);
+            return Ok(self.refuse("call_depth", contract, method, msg));
         }
         let Some(caller) = self.frames.last().map(|f| f.identity.clone()) else {
-            return Ok(fail("trap", "a call outside any contract".into()));
+            return Ok(self.refuse("trap", contract, method, "a call outside any contract".into()));
         };
         let target = match super::resolve(self, contract, 0, method)? {
             Ok(t) => t,
-            Err((status, msg)) => return Ok(fail(status.as_str(), msg)),
+            Err((status, msg)) => return Ok(self.refuse(status.as_str(), contract, method, msg)),
         };
         if let Some(rule) = rule_for(&target.record.access, method)
             && !rule.allows(&caller.role, &caller.org, &fdl_crypto::Address(caller.address))
         {
-            return Ok(fail("permission_denied", format!("{} may not call {contract}.{method}", caller.name)));
+            let msg = format!("{} may not call {contract}.{method}", caller.name);
+            return Ok(self.refuse("permission_denied", contract, method, msg));
         }
         if self.on_stack(contract) && !target.record.allow_reentry {
-            return Ok(fail("reentrancy", format!("{contract} is already executing and does not allow re-entry")));
+            let msg = format!("{contract} is already executing and does not allow re-entry");
+            return Ok(self.refuse("reentrancy", contract, method, msg));
         }
         let this = super::identity_of(&target.record, target.version.version);
         self.run_frame(contract, this, target.version.code_hash.0, Entry::Method, method, args, &caller, fuel, depth)

@@ -204,12 +204,9 @@ fn finish(h: ExecHost<'_, '_>, result: CallResult, contract: &str, method: &str)
                 ("code", f.code),
                 ("message", f.message),
             ];
-            let outcome = CallOutcome {
-                status,
-                output: vec![],
-                events: vec![event("contract.failed", attrs)],
-                fuel_used: result.fuel_used,
-            };
+            let mut events = vec![event("contract.failed", attrs)];
+            events.append(&mut h.into_refusals());
+            let outcome = CallOutcome { status, output: vec![], events, fuel_used: result.fuel_used };
             (outcome, std::collections::BTreeMap::new())
         }
     }
