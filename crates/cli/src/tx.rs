@@ -119,10 +119,22 @@ pub async fn send_and_report(
                     e.attrs.iter().find(|(k, _)| k == "proposal").and_then(|(_, v)| v.parse::<u64>().ok())
                 })
             });
+            // A contract's new version, when the transaction deployed or upgraded one.
+            let version = v.receipt.as_ref().and_then(|r| {
+                r.events
+                    .iter()
+                    .filter(|e| e.kind == "contract.deployed" || e.kind == "contract.upgraded")
+                    .find_map(|e| e.attrs.iter().find(|(k, _)| k == "version").and_then(|(_, v)| v.parse::<u64>().ok()))
+            });
             if c.json {
                 let mut j = serde_json::to_value(&v)?;
-                if let (Some(p), Some(o)) = (proposal, j.as_object_mut()) {
-                    o.insert("proposal".into(), p.into());
+                if let Some(o) = j.as_object_mut() {
+                    if let Some(p) = proposal {
+                        o.insert("proposal".into(), p.into());
+                    }
+                    if let Some(n) = version {
+                        o.insert("version".into(), n.into());
+                    }
                 }
                 print_json(&j)?;
             } else {
@@ -132,6 +144,9 @@ pub async fn send_and_report(
                         println!("committed at height {h}: {}", r.status);
                         if let Some(p) = proposal {
                             println!("proposal {p}");
+                        }
+                        if let Some(n) = version {
+                            println!("contract version {n} installed");
                         }
                         if r.output.is_some() || r.events.iter().any(|e| e.kind.starts_with("contract.")) {
                             println!("fuel used {}", r.cost);
