@@ -4,7 +4,7 @@
 
 use fdl_types::{DeploySpec, MethodRule, Role, UpgradeSpec};
 
-use super::{Apply, Check, Verdict, proposal};
+use super::{Apply, Check, Verdict};
 use crate::contract::{self, Installer, Step};
 
 /// `DeployContract` could apply now.
@@ -28,10 +28,10 @@ pub(crate) fn check_access(c: &Check<'_>, name: &str, rules: &[MethodRule]) -> V
 }
 
 /// The proposer of the proposal being applied: it deploys (its institution owns the contract).
-fn installer<'p>(a: &Apply<'_, '_>, prop: &'p fdl_schema::Proposal) -> Installer<'p> {
+fn installer<'p>(a: &Apply<'_, '_>, org: &'p str) -> Installer<'p> {
     Installer {
-        account: prop.proposer,
-        org: &prop.org,
+        account: a.proposer.0,
+        org,
         role: Some(Role::Admin),
         proposal: a.id,
         height: a.height,
@@ -52,20 +52,16 @@ fn done(a: &mut Apply<'_, '_>, r: Result<Vec<fdl_types::Event>, super::GovRefusa
 
 /// `DeployContract`.
 pub(crate) fn apply_deploy(a: &mut Apply<'_, '_>, spec: &DeploySpec) -> Verdict {
-    let Some(prop) = proposal(a.ov, a.id)? else {
-        return Ok(Err(super::GovRefusal::NoProposal { id: a.id }));
-    };
-    let by = installer(a, &prop);
+    let org = a.proposer.1.clone();
+    let by = installer(a, &org);
     let r = contract::apply_deploy(a.ov, spec, &by)?;
     done(a, r)
 }
 
 /// `UpgradeContract`.
 pub(crate) fn apply_upgrade(a: &mut Apply<'_, '_>, spec: &UpgradeSpec) -> Verdict {
-    let Some(prop) = proposal(a.ov, a.id)? else {
-        return Ok(Err(super::GovRefusal::NoProposal { id: a.id }));
-    };
-    let by = installer(a, &prop);
+    let org = a.proposer.1.clone();
+    let by = installer(a, &org);
     let r = contract::apply_upgrade(a.ov, spec, &by)?;
     done(a, r)
 }

@@ -111,6 +111,9 @@ pub(crate) struct Apply<'o, 'a> {
     pub height: u64,
     /// The block's time, Unix seconds.
     pub now_s: u64,
+    /// Who proposed it, and their institution (a proposal may pass, and apply, in the
+    /// transaction that makes it, before its record is written).
+    pub proposer: (Address, String),
     /// Where its events go.
     pub events: &'o mut Vec<Event>,
 }

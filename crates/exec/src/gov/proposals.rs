@@ -285,7 +285,10 @@ fn apply(
     let suite = fdl_schema::read::suite(ov)?;
     let result = match check_action(ov, &prop.action, suite, now_s)? {
         Err(why) => Err(why),
-        Ok(()) => do_apply(&mut Apply { ov, id: prop.id, height, now_s, events }, &prop.action)?,
+        Ok(()) => do_apply(
+            &mut Apply { ov, id: prop.id, height, now_s, proposer: (prop.proposer, prop.org.clone()), events },
+            &prop.action,
+        )?,
     };
     prop.applied = Some(height);
     match result {
