@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn increments_and_reads() {
-        let mut env = TestEnv::new();
+        let env = TestEnv::new();
         assert_eq!(env.call(super::increment, r#"{"by": 2}"#).expect("increment"), "2");
         assert_eq!(env.call(super::get, "{}").expect("get"), "2");
     }

@@ -74,14 +74,26 @@ pub trait Ledger: Send + Sync {
     /// Store failure or corrupt state.
     fn contract_query(&self, version: u64, q: &ContractQuery<'_>) -> Result<QueryOutcome, SchemaError>;
 
-    /// The static checks every node runs at deploy, with the parameters after block `version`.
+    /// The static checks every node runs at deploy, with the parameters after block `version`:
+    /// what they found, or the failed check's code and reason.
     ///
     /// # Errors
     /// Store failure or corrupt state.
-    fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<Vec<String>, (String, String)>, SchemaError>;
+    fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<ModuleCheck, (String, String)>, SchemaError>;
 
     /// The contract engine's module cache: hits, misses and modules held.
     fn contract_cache(&self) -> (u64, u64, usize);
+}
+
+/// What the deploy checks found in a module that passes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleCheck {
+    /// The public methods, sorted (not `init` or `migrate`).
+    pub methods: Vec<String>,
+    /// Whether the module has an `init` entry (run once, at deploy).
+    pub has_init: bool,
+    /// Whether the module has a `migrate` entry (run once, at upgrade).
+    pub has_migrate: bool,
 }
 
 /// A read-only contract call.

@@ -437,9 +437,17 @@ impl Ledger for Chain {
         Ok(fdl_node_api::QueryOutcome { status: o.status, output: o.output, events: o.events, fuel_used: o.fuel_used })
     }
 
-    fn contract_check(&self, version: u64, code: &[u8]) -> Result<Result<Vec<String>, (String, String)>, ExecError> {
+    fn contract_check(
+        &self,
+        version: u64,
+        code: &[u8],
+    ) -> Result<Result<fdl_node_api::ModuleCheck, (String, String)>, ExecError> {
         let params = self.params_at(version)?;
-        Ok(fdl_exec::contract::check_static(code, &params).map(|i| i.methods))
+        Ok(fdl_exec::contract::check_static(code, &params).map(|i| fdl_node_api::ModuleCheck {
+            methods: i.methods,
+            has_init: i.has_init,
+            has_migrate: i.has_migrate,
+        }))
     }
 
     fn contract_cache(&self) -> (u64, u64, usize) {

@@ -236,17 +236,17 @@ pub(crate) async fn check(
         let (height, _) = latest(&ctx)?;
         let code_hash = fdl_crypto::hash(ctx.parts.genesis.suite, &code);
         let r = ctx.ledger.contract_check(height, &code).map_err(ApiError::internal)?;
-        let (ok, methods, error_code, error) = match r {
+        let (ok, found, error_code, error) = match r {
             Ok(m) => (true, m, None, None),
-            Err((c, e)) => (false, vec![], Some(c), Some(e)),
+            Err((c, e)) => (false, fdl_node_api::ModuleCheck::default(), Some(c), Some(e)),
         };
         Ok(Json(ContractCheckView {
             ok,
             code_hash,
             code_size: code.len(),
-            has_init: false,
-            has_migrate: false,
-            methods,
+            has_init: found.has_init,
+            has_migrate: found.has_migrate,
+            methods: found.methods,
             error_code,
             error,
         }))

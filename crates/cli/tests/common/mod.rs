@@ -195,10 +195,15 @@ impl Drop for TestNode {
 /// to end (its standard input, a pipe from the test binary, then closes), kills process `pid`
 /// and removes `dir`. Hold the returned child as long as the node should run.
 pub fn reap_at_exit(pid: u32, dir: &Path) -> Child {
+    reap_all_at_exit(&[pid], dir)
+}
+
+/// [`reap_at_exit`] for several processes (a network's nodes) sharing `dir`.
+pub fn reap_all_at_exit(pids: &[u32], dir: &Path) -> Child {
     Command::new("sh")
-        .args(["-c", r#"read _line; kill -9 "$1" 2>/dev/null; rm -rf -- "$2""#, "reaper"])
-        .arg(pid.to_string())
+        .args(["-c", r#"read _line; dir=$1; shift; kill -9 "$@" 2>/dev/null; rm -rf -- "$dir""#, "reaper"])
         .arg(dir)
+        .args(pids.iter().map(u32::to_string))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

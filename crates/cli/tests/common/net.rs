@@ -3,7 +3,7 @@
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::{Mutex, MutexGuard},
+    sync::{Condvar, Mutex},
     time::Duration,
 };
 
@@ -14,8 +14,26 @@ use fdl_types::{Genesis, api::BlockView};
 use super::{FDL, fdl};
 
 /// Holds the multi-node lock for a test that starts its own processes.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+pub fn serial() -> Turn {
+    let mut busy = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    while *busy {
+        busy = FREED.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    *busy = true;
+    Turn(())
+}
+
+/// A turn at the multi-node lock ([`serial`]), given back when dropped (also when a test panics).
+/// Unlike a `MutexGuard` it may move between threads, so a [`TestNet`] can live in a `static`
+/// that the tests of one binary share (which then keeps the turn for good: that binary starts
+/// no other network).
+pub struct Turn(());
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *SERIAL.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        FREED.notify_one();
+    }
 }
 
 /// A child process killed when dropped.
@@ -43,8 +61,11 @@ pub fn low_port_base(n: usize) -> u16 {
     }
 }
 
-/// Multi-node tests share two cores: they run one at a time within a test binary.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Multi-node tests share two cores: they run one at a time within a test binary. `true` while
+/// a [`Turn`] is out.
+static SERIAL: Mutex<bool> = Mutex::new(false);
+/// Signalled when a [`Turn`] is given back.
+static FREED: Condvar = Condvar::new();
 
 /// One node process of a [`TestNet`].
 pub struct NetNode {
@@ -62,7 +83,7 @@ pub struct TestNet {
     pub genesis: Genesis,
     pub issuer: KeyPair,
     pub rt: tokio::runtime::Runtime,
-    _serial: MutexGuard<'static, ()>,
+    _serial: Turn,
 }
 
 impl TestNet {
@@ -139,6 +160,14 @@ impl TestNet {
             net.wait_height(i, 2, Duration::from_secs(60));
         }
         net
+    }
+
+    /// For a network kept in a `static`, which is never dropped: a shell that kills every node
+    /// process and removes the directory when the test binary ends (see
+    /// [`super::reap_at_exit`]). Call it once every node runs; hold the child for as long.
+    pub fn reap_at_exit(&self) -> Child {
+        let pids: Vec<u32> = self.nodes.iter().filter_map(|n| n.child.as_ref().map(Child::id)).collect();
+        super::reap_all_at_exit(&pids, self.dir.path())
     }
 
     /// Node `i`'s log file.

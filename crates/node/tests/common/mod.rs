@@ -59,7 +59,7 @@ impl Ledger for Counting {
         &self,
         version: u64,
         code: &[u8],
-    ) -> Result<Result<Vec<String>, (String, String)>, fdl_exec::ExecError> {
+    ) -> Result<Result<fdl_node_api::ModuleCheck, (String, String)>, fdl_exec::ExecError> {
         Ledger::contract_check(&*self.chain, version, code)
     }
 }
