@@ -105,7 +105,8 @@ mod wasm {
 
     /// `kv`: the argument is a JSON string `"k"`. `set` stores the argument under `k`; `del`
     /// removes `k`; `get` returns the value under `k` or `null`; `list` returns the keys that
-    /// start with `k`, in order, as a JSON array of strings (iterating with `storage_next`).
+    /// start with `k`, in order, as a JSON array of strings (iterating with `storage_next`);
+    /// `set_list` and `del_list` set or delete `k`, then list every key.
     pub fn kv() -> Vec<u8> {
         module(
             r#"(data (i32.const 0) "bad_args") (data (i32.const 16) "null")
@@ -115,17 +116,23 @@ mod wasm {
                  (if (i32.lt_u (local.get $n) (i32.add (local.get $min) (i32.const 2)))
                    (then (call $fail (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 0))))
                  (i32.sub (local.get $n) (i32.const 2)))
-               (func (export "set") (local $k i32)
+               (func $set (local $k i32)
                  (local.set $k (call $key (i32.const 1)))
                  (call $storage_set (i32.const 1025) (local.get $k) (i32.const 1024) (i32.add (local.get $k) (i32.const 2))))
-               (func (export "del") (call $storage_remove (i32.const 1025) (call $key (i32.const 1))))
+               (func $del (call $storage_remove (i32.const 1025) (call $key (i32.const 1))))
+               (func (export "set") (call $set))
+               (func (export "del") (call $del))
                (func (export "get") (local $n i32)
                  (local.set $n (call $storage_get (i32.const 1025) (call $key (i32.const 1))))
                  (if (i32.lt_s (local.get $n) (i32.const 0))
                    (then (call $set_return (i32.const 16) (i32.const 4)))
                    (else (call $read_result (i32.const 40000)) (call $set_return (i32.const 40000) (local.get $n)))))
-               (func (export "list") (local $p i32) (local $out i32) (local $n i32) (local $alen i32)
-                 (local.set $p (call $key (i32.const 0)))
+               (func (export "list") (call $list (call $key (i32.const 0))))
+               ;; set_list "k" / del_list "k": set or delete k, then list every key in the same call
+               (func (export "set_list") (call $set) (call $list (i32.const 0)))
+               (func (export "del_list") (call $del) (call $list (i32.const 0)))
+               ;; returns the keys starting with the p bytes at 1025
+               (func $list (param $p i32) (local $out i32) (local $n i32) (local $alen i32)
                  (i32.store8 (i32.const 20000) (i32.const 91))  ;; [
                  (local.set $out (i32.const 20001))
                  (block $done
@@ -281,6 +288,43 @@ mod wasm {
                  (call $mark)
                  (if (i32.lt_s (memory.grow (call $arg)) (i32.const 0))
                    (then (call $fail (i32.const 32) (i32.const 7) (i32.const 0) (i32.const 0)))))"#,
+        )
+    }
+
+    /// `chat`: `go` emits one `tick` event per byte of its arguments, then calls `chat.go` again
+    /// with the same arguments (the error that ends the recursion is kept under `err`).
+    pub fn chatty() -> Vec<u8> {
+        module(
+            r#"(data (i32.const 0) "chat") (data (i32.const 8) "go") (data (i32.const 16) "tick")
+               (data (i32.const 24) "{}") (data (i32.const 32) "err")
+               (func (export "go") (local $n i32) (local $i i32) (local $r i32)
+                 (local.set $n (call $arg))
+                 (local.set $i (local.get $n))
+                 (block $done
+                   (loop $more
+                     (br_if $done (i32.eqz (local.get $i)))
+                     (call $emit (i32.const 16) (i32.const 4) (i32.const 24) (i32.const 2))
+                     (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+                     (br $more)))
+                 (local.set $r (call $call (i32.const 0) (i32.const 4) (i32.const 8) (i32.const 2) (i32.const 1024) (local.get $n)))
+                 (if (i32.lt_s (local.get $r) (i32.const 0))
+                   (then (call $keep (i32.const 32) (i32.const 3) (local.get $r)))))"#,
+        )
+    }
+
+    /// `noisy`: `init` emits one `tick` event per byte of its arguments; method `m` does nothing.
+    pub fn noisy_init() -> Vec<u8> {
+        module(
+            r#"(data (i32.const 16) "tick") (data (i32.const 24) "{}")
+               (func (export "init") (local $i i32)
+                 (local.set $i (call $arg))
+                 (block $done
+                   (loop $more
+                     (br_if $done (i32.eqz (local.get $i)))
+                     (call $emit (i32.const 16) (i32.const 4) (i32.const 24) (i32.const 2))
+                     (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+                     (br $more))))
+               (func (export "m"))"#,
         )
     }
 
@@ -1416,4 +1460,55 @@ fn every_contract_limit_fails_the_call_with_limit() {
     c.pass(GovAction::SetParam { name: ChainParam::MaxMemoryPages, value: 1 });
     let r = assert_fails_writing_nothing(&c, &client, call("lim", "ret", "{}"), StatusCode::ContractFailed);
     assert_eq!(attr(&r, "contract.failed", "code"), Some("limit"), "{r:?}");
+}
+
+// ---- edge cases -------------------------------------------------------------------------------
+
+#[test]
+fn a_call_tree_never_emits_more_events_than_its_receipt_keeps() {
+    // Each call may emit max_contract_events (32) of its own; three nested calls of 30 each
+    // emit 90, more than a receipt holds (64).
+    let mut c = Chain::with_params(ChainParams { max_call_depth: 2, ..ChainParams::default() });
+    c.deploy(DeploySpec { allow_reentry: true, ..spec("chat", wasm::chatty()) });
+    let client = c.actor(0, Role::Client);
+    let args = format!("\"{}\"", "x".repeat(28));
+    let out = c.exec(&[c.tx(&client, call("chat", "go", &args))]);
+    let r = &out.receipts[0];
+    let ticks = r.events.iter().filter(|e| e.kind == "contract.event").count();
+    if r.status == StatusCode::Ok {
+        assert_eq!(ticks, 90, "a successful call lost {} of its events", 90 - ticks);
+    }
+    assert_eq!(r.status, StatusCode::ContractFailed, "{ticks} events");
+    assert_eq!(attr(r, "contract.failed", "code"), Some("limit"));
+    assert!(contract_writes(&out).is_empty());
+    // Two nested calls of 30 fit: all 60 events are in the receipt.
+    let mut c = Chain::with_params(ChainParams { max_call_depth: 1, ..ChainParams::default() });
+    c.deploy(DeploySpec { allow_reentry: true, ..spec("chat", wasm::chatty()) });
+    let client = c.actor(0, Role::Client);
+    let r = c.call(&client, "chat", "go", &args);
+    assert_eq!(r.status, StatusCode::Ok, "{r:?}");
+    assert_eq!(r.events.iter().filter(|e| e.kind == "contract.event").count(), 60);
+}
+
+#[test]
+fn an_init_never_pushes_the_votes_own_events_out_of_its_receipt() {
+    // One call may emit up to 63 events under this chain's parameters; an `init` that does, in
+    // the vote that passes its deploy, shares the receipt with the vote's governance events.
+    let mut c = Chain::with_params(ChainParams { max_contract_events: 63, ..ChainParams::default() });
+    let noisy = DeploySpec { init_args: format!("\"{}\"", "x".repeat(58)), ..spec("noisy", wasm::noisy_init()) };
+    let (id, _) = c.propose(0, GovAction::DeployContract { spec: noisy });
+    let r = c.carry(id, 0);
+    let ticks = r.events.iter().filter(|e| e.kind == "contract.event").count();
+    if c.status(id) == ProposalState::Applied {
+        assert!(event(&r, "gov.applied").is_some(), "the vote's gov.applied was cut: {ticks} init events");
+        assert_eq!(ticks, 60, "the init's events were cut");
+    }
+    assert_eq!(c.status(id), ProposalState::Failed, "{ticks} events");
+    assert_eq!(attr(&r, "gov.failed", "code"), Some("contract_init_failed"));
+    assert!(attr(&r, "gov.failed", "reason").expect("reason").contains("limit"));
+    // Fewer events fit, with the governance events around them.
+    let quiet = DeploySpec { init_args: format!("\"{}\"", "x".repeat(40)), ..spec("quiet", wasm::noisy_init()) };
+    let r = c.deploy(quiet);
+    assert!(event(&r, "gov.applied").is_some());
+    assert_eq!(r.events.iter().filter(|e| e.kind == "contract.event").count(), 42);
 }
