@@ -312,6 +312,20 @@ mod wasm {
         )
     }
 
+    /// A module whose `init` and `migrate` write `w`, then fail (`no_init`); method `m` does
+    /// nothing.
+    pub fn failing_entries() -> Vec<u8> {
+        module(
+            r#"(data (i32.const 0) "w") (data (i32.const 8) "no_init")
+               (func $boom
+                 (call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))
+                 (call $fail (i32.const 8) (i32.const 7) (i32.const 0) (i32.const 0)))
+               (func (export "init") (call $boom))
+               (func (export "migrate") (call $boom))
+               (func (export "m"))"#,
+        )
+    }
+
     /// `noisy`: `init` emits one `tick` event per byte of its arguments; method `m` does nothing.
     pub fn noisy_init() -> Vec<u8> {
         module(
@@ -1465,6 +1479,75 @@ fn every_contract_limit_fails_the_call_with_limit() {
 // ---- edge cases -------------------------------------------------------------------------------
 
 #[test]
+fn a_calls_own_writes_and_deletions_show_in_its_iteration() {
+    let mut c = Chain::new();
+    c.deploy(spec("kv", wasm::kv()));
+    let client = c.actor(0, Role::Client);
+    for k in ["b", "d"] {
+        c.call(&client, "kv", "set", &format!("\"{k}\""));
+    }
+    assert_eq!(c.call(&client, "kv", "set_list", r#""c""#).output, br#"["b","c","d"]"#);
+    assert_eq!(c.call(&client, "kv", "del_list", r#""b""#).output, br#"["c","d"]"#);
+    assert_eq!(c.call(&client, "kv", "set_list", r#""a""#).output, br#"["a","c","d"]"#);
+}
+
+#[test]
+fn a_failing_init_or_migrate_fails_the_proposal_and_writes_nothing() {
+    let mut c = Chain::new();
+    let (id, r) = c.propose(0, GovAction::DeployContract { spec: spec("f", wasm::failing_entries()) });
+    assert_eq!(r.status, StatusCode::Ok, "{r:?}");
+    let tx = c.tx(&c.admins[1], Payload::Vote { proposal: id, approve: true });
+    c.block(&[tx]);
+    let tx = c.tx(&c.admins[2], Payload::Vote { proposal: id, approve: true });
+    let out = c.exec(std::slice::from_ref(&tx));
+    let r = &out.receipts[0];
+    assert_eq!(attr(r, "gov.failed", "code"), Some("contract_init_failed"), "{r:?}");
+    assert!(attr(r, "gov.failed", "reason").expect("reason").contains("no_init"));
+    assert!(contract_writes(&out).is_empty(), "{:?}", contract_writes(&out));
+    c.block(&[tx]);
+    assert_eq!(c.status(id), ProposalState::Failed);
+
+    // An upgrade whose migrate fails: the contract stays at version 1, its storage untouched.
+    c.deploy(spec("ver", wasm::ver1()));
+    let client = c.actor(0, Role::Client);
+    c.call(&client, "ver", "set", "{}");
+    let upgrade =
+        UpgradeSpec { name: "ver".into(), code: wasm::failing_entries(), review: None, migrate_args: String::new() };
+    let (id, _) = c.propose(0, GovAction::UpgradeContract { spec: upgrade });
+    let r = c.carry(id, 0);
+    assert_eq!(attr(&r, "gov.failed", "code"), Some("contract_init_failed"), "{r:?}");
+    assert_eq!(c.status(id), ProposalState::Failed);
+    let rec = c.record("ver");
+    assert_eq!((rec.current, rec.versions), (1, 1));
+    assert!(keys::contract_version("ver", 2).read(&c.state).expect("read").is_none());
+    assert_eq!(c.storage("ver", "w"), None);
+    let hash = fdl_crypto::hash(Suite::Intl, &wasm::failing_entries());
+    assert!(keys::code(&hash).read(&c.state).expect("read").is_none(), "the module is not stored");
+    assert_eq!(c.call(&client, "ver", "version", "{}").output, b"1");
+}
+
+#[test]
+fn nested_calls_to_frozen_or_missing_contracts_fail_with_their_codes() {
+    let mut c = two_contracts();
+    c.pass(GovAction::FreezeContract { name: "b".into() });
+    let r = c.admin_call(0, "a", "call_set", "{}");
+    assert_eq!(r.status, StatusCode::Ok, "{r:?}");
+    assert!(c.storage("a", "err").expect("err").starts_with(b"contract_frozen\n"));
+    c.pass(GovAction::RetireContract { name: "b".into() });
+    c.admin_call(0, "a", "call_set", "{}");
+    assert!(c.storage("a", "err").expect("err").starts_with(b"contract_retired\n"));
+    // a calls b, which does not exist on another chain.
+    let mut c = Chain::new();
+    c.deploy(spec("a", wasm::caller()));
+    c.admin_call(0, "a", "call_set", "{}");
+    assert!(c.storage("a", "err").expect("err").starts_with(b"unknown_contract\n"));
+    // b without the method a calls.
+    c.deploy(spec("b", wasm::kv()));
+    c.admin_call(0, "a", "call_boom", "{}");
+    assert!(c.storage("a", "err").expect("err").starts_with(b"unknown_method\n"));
+}
+
+#[test]
 fn a_call_tree_never_emits_more_events_than_its_receipt_keeps() {
     // Each call may emit max_contract_events (32) of its own; three nested calls of 30 each
     // emit 90, more than a receipt holds (64).
@@ -1488,6 +1571,23 @@ fn a_call_tree_never_emits_more_events_than_its_receipt_keeps() {
     let r = c.call(&client, "chat", "go", &args);
     assert_eq!(r.status, StatusCode::Ok, "{r:?}");
     assert_eq!(r.events.iter().filter(|e| e.kind == "contract.event").count(), 60);
+}
+
+#[test]
+fn a_query_runs_like_a_call_and_keeps_nothing() {
+    let mut c = Chain::new();
+    c.deploy(spec("counter", wasm::counter()));
+    let client = c.actor(0, Role::Client);
+    c.call(&client, "counter", "inc", "{}");
+    let q = |method: &str| {
+        fdl_exec::contract::query(&c.state, "counter", 0, method, "", &client.address(), 0).expect("query")
+    };
+    let out = q("inc");
+    assert_eq!((out.status, out.output.as_slice()), (StatusCode::Ok, b"2".as_slice()));
+    assert_eq!(q("inc").output, b"2", "the query's write was not kept");
+    assert_eq!(q("boom").status, StatusCode::ContractFailed);
+    assert_eq!(q("nothing").status, StatusCode::UnknownMethod);
+    assert_eq!(c.storage("counter", "n"), Some(1u64.to_le_bytes().to_vec()));
 }
 
 #[test]
