@@ -1612,3 +1612,93 @@ fn an_init_never_pushes_the_votes_own_events_out_of_its_receipt() {
     assert!(event(&r, "gov.applied").is_some());
     assert_eq!(r.events.iter().filter(|e| e.kind == "contract.event").count(), 42);
 }
+
+/// Writes `writes` as block `version` of `store`: the state tree's new nodes and values, and the
+/// ordered index of the contract prefixes, as the node commits a block.
+fn commit_to_store(
+    store: &fdl_storage::RedbStore,
+    db: &fdl_state::StateDb,
+    version: u64,
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) {
+    use fdl_storage::Store as _;
+    let (_, state_nodes, state_values) = db.prepare(writes, version).expect("prepare");
+    let ordered_keys = writes
+        .iter()
+        .filter(|(k, _)| keys::ORDERED_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .map(|(k, v)| (k.clone(), v.is_some()))
+        .collect();
+    let header = fdl_types::BlockHeader {
+        chain_id: "t".into(),
+        height: version,
+        parent_hash: Hash::ZERO,
+        timestamp_ms: version * 1_000,
+        proposer: Address([0; 20]),
+        tx_count: 0,
+        tx_root: Hash::ZERO,
+        state_root: Hash::ZERO,
+        receipts_root: Hash::ZERO,
+    };
+    let commit =
+        fdl_types::Commit { height: version, round: 0, block_hash: Hash([version as u8; 32]), signatures: vec![] };
+    store
+        .write_block(fdl_storage::BlockWrite {
+            block: &fdl_types::Block { header, txs: vec![] },
+            block_hash: commit.block_hash,
+            commit: &commit,
+            receipts: &[],
+            state_nodes,
+            state_values,
+            audit: vec![],
+            ordered_keys,
+        })
+        .expect("write the block");
+}
+
+#[test]
+fn storage_next_over_the_stored_ordered_index_agrees_with_the_overlay() {
+    let mut c = Chain::new();
+    c.deploy(spec("kv", wasm::kv()));
+    c.deploy(spec("kv2", wasm::kv()));
+    let client = c.actor(0, Role::Client);
+    for k in ["a2", "a4", "b1"] {
+        c.call(&client, "kv", "set", &format!("\"{k}\""));
+    }
+    c.call(&client, "kv2", "set", r#""a0""#);
+    c.call(&client, "kv", "del", r#""b1""#);
+    c.call(&client, "kv", "set", r#""b1""#);
+
+    // The same state in a store: the contract keys arrive in a block, with their ordered index.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(fdl_storage::RedbStore::open(&dir.path().join("db")).expect("open"));
+    let db = fdl_state::StateDb::new(store.clone(), Suite::Intl);
+    let (contract_part, rest): (BTreeMap<_, _>, BTreeMap<_, _>) = c
+        .state
+        .map
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .partition(|(k, _)| keys::ORDERED_PREFIXES.iter().any(|p| k.starts_with(p)));
+    let (_, nodes, values) = db.prepare(&rest, 0).expect("prepare");
+    fdl_storage::Store::write_genesis(store.as_ref(), Hash::ZERO, nodes, values).expect("genesis");
+    commit_to_store(&store, &db, 1, &contract_part);
+
+    let txs: Vec<SignedTx> = [("set", "a3"), ("del", "a2"), ("list", "a"), ("del", "a4"), ("set", "a5"), ("list", "")]
+        .iter()
+        .map(|(m, k)| c.tx(&client, call("kv", m, &format!("\"{k}\""))))
+        .collect();
+    let (h, t) = (c.height + 1, c.start_ms + (c.height + 1) * 1_000);
+    let stored = execute_block(&db.at(1), h, t, &txs).expect("execute over the store");
+    assert_eq!(stored, c.exec(&txs), "the store and the in-memory state disagree");
+    assert_eq!(stored.receipts[2].output, br#"["a3","a4"]"#);
+    assert_eq!(stored.receipts[5].output, br#"["a3","a5","b1"]"#);
+    commit_to_store(&store, &db, 2, &stored.writes);
+    c.block(&txs);
+
+    // Committed: the index answers from the store alone.
+    let list = [c.tx(&client, call("kv", "list", r#""""#)), c.tx(&client, call("kv2", "list", r#""""#))];
+    let (h, t) = (c.height + 1, c.start_ms + (c.height + 1) * 1_000);
+    let stored = execute_block(&db.at(2), h, t, &list).expect("execute over the store");
+    assert_eq!(stored.receipts[0].output, br#"["a3","a5","b1"]"#);
+    assert_eq!(stored.receipts[1].output, br#"["a0"]"#);
+    assert_eq!(stored, c.exec(&list));
+}
