@@ -1702,3 +1702,37 @@ fn storage_next_over_the_stored_ordered_index_agrees_with_the_overlay() {
     assert_eq!(stored.receipts[1].output, br#"["a0"]"#);
     assert_eq!(stored, c.exec(&list));
 }
+
+#[test]
+fn a_nested_call_to_a_name_that_is_not_a_contract_name_is_unknown_contract() {
+    // `ctr/{name}` of the name "b/\0\0\0\x01" is the key of b's version 1 record: a call by that
+    // name must not read it as a contract record (which failed the whole block).
+    let mut c = Chain::new();
+    c.deploy(spec("b", wasm::callee()));
+    let evil = wasm::module(
+        r#"(data (i32.const 0) "b/\00\00\00\01") (data (i32.const 8) "set") (data (i32.const 16) "err")
+           (data (i32.const 24) "B") (data (i32.const 32) "")
+           (func $try (param $np i32) (param $nl i32)
+             (call $keep (i32.const 16) (i32.const 3)
+               (call $call (local.get $np) (local.get $nl) (i32.const 8) (i32.const 3) (i32.const 0) (i32.const 0))))
+           (func (export "version_key") (call $try (i32.const 0) (i32.const 6)))
+           (func (export "upper") (call $try (i32.const 24) (i32.const 1)))
+           (func (export "empty") (call $try (i32.const 32) (i32.const 0)))"#,
+    );
+    c.deploy(spec("evil", evil));
+    for method in ["version_key", "upper", "empty"] {
+        let out = execute_block(
+            &c.state,
+            c.height + 1,
+            c.start_ms + (c.height + 1) * 1_000,
+            &[c.tx(&c.admins[0], call("evil", method, "{}"))],
+        );
+        let out = out.unwrap_or_else(|e| panic!("{method}: a contract failed the block: {e}"));
+        assert_eq!(out.receipts[0].status, StatusCode::Ok, "{method}: {:?}", out.receipts[0]);
+        c.state.apply(&out.writes);
+        c.height += 1;
+        let err = c.storage("evil", "err").expect("err");
+        assert!(err.starts_with(b"unknown_contract\n"), "{method}: {}", String::from_utf8_lossy(&err));
+    }
+    assert_eq!(c.storage("b", "bk"), None);
+}

@@ -82,6 +82,12 @@ pub(crate) fn resolve(
     version: u32,
     method: &str,
 ) -> Result<Result<Target, (StatusCode, String)>, ExecError> {
+    // A name from a contract's `call` (or a query) is any UTF-8 text, and `ctr/{name}` of one
+    // that is not a contract name may be another record's key: `b/` and a version's four bytes
+    // name the key of b's version record, which does not decode as a contract.
+    if !fdl_types::contract::valid_contract_name(name) {
+        return Ok(Err((StatusCode::UnknownContract, format!("{name:?} is not a contract name"))));
+    }
     let Some(record) = keys::contract(name).read(view)? else {
         return Ok(Err((StatusCode::UnknownContract, format!("no contract {name}"))));
     };
