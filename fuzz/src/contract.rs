@@ -250,7 +250,8 @@ const IMPORTS: &str = r#"
 /// themselves; `get` returns the value under them; `del` removes them; `boom` writes `k` then
 /// fails with them as the message; `spin` writes `k` then loops; `walk` removes every key that
 /// starts with them, iterating; `grow` grows the memory by one page per byte; `again` calls
-/// `echo` of this contract (re-entry); `emit` emits them as an event.
+/// `echo` of this contract (re-entry); `emit` emits them as an event; `named` calls `echo` of the
+/// contract they name (any UTF-8).
 fn seed_module() -> Vec<u8> {
     let text = format!(
         r#"(module {IMPORTS}
@@ -290,7 +291,10 @@ fn seed_module() -> Vec<u8> {
           (func (export "grow") (drop (memory.grow (call $arg))))
           (func (export "again")
             (drop (call $call (i32.const 8) (i32.const {len}) (i32.const 24) (i32.const 4) (i32.const 1024) (call $arg))))
-          (func (export "emit") (call $emit (i32.const 40) (i32.const 4) (i32.const 1024) (call $arg))))"#,
+          (func (export "emit") (call $emit (i32.const 40) (i32.const 4) (i32.const 1024) (call $arg)))
+          (func (export "named") (local $n i32)
+            (local.set $n (call $arg))
+            (drop (call $call (i32.const 1024) (local.get $n) (i32.const 24) (i32.const 4) (i32.const 0) (i32.const 0)))))"#,
         len = NAME.len()
     );
     wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
@@ -302,8 +306,8 @@ fn seed_module() -> Vec<u8> {
 pub fn seeds() -> Vec<Vec<u8>> {
     let module = seed_module();
     // The exports of `seed_module` other than `init`: again, boom, del, echo, emit, get, grow,
-    // set, spin, walk.
-    let methods = 10u8;
+    // named, set, spin, walk.
+    let methods = 11u8;
     let mut out = Vec::new();
     for selector in 0..methods {
         for args in [&br#""k""#[..], b"{}", b"", b"\xff\xfe not json"] {
@@ -311,6 +315,9 @@ pub fn seeds() -> Vec<Vec<u8>> {
         }
         out.push(input(&module, selector | 0x80, br#"{"again":true}"#));
     }
+    // `named` (the 8th method) calling this contract, and the key of its version 1 record.
+    out.push(input(&module, 7, NAME.as_bytes()));
+    out.push(input(&module, 7, &[NAME.as_bytes(), b"/\0\0\0\x01"].concat()));
     out.push(input(&module, CALL_INIT, b"{}"));
     out.push(input(&module, CALL_MISSING, b"{}"));
     let float = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "f") (drop (f32.const 1))))"#)
