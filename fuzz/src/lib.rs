@@ -12,11 +12,16 @@
 //!   same bytes; blocks inside messages go through [`tx_decode`].
 //! * [`x509_crl`]: `fdl_pki`'s certificate and CRL parsing and verification on arbitrary bytes as
 //!   the certificate, the CA and the CRL never panic; what verifies agrees with what parses.
+//! * [`contract`]: arbitrary bytes as a contract module and a call's arguments, deployed directly
+//!   and called through `execute_block`, never panic; a failed deploy or call writes nothing of
+//!   the contract's; a call is deterministic.
 
 mod consensus;
+mod contract;
 mod pki;
 
 pub use consensus::consensus_codec;
+pub use contract::contract;
 pub use pki::x509_crl;
 
 use fdl_crypto::{
@@ -185,7 +190,7 @@ fn check_tx_signature(tx: &SignedTx) {
 }
 
 /// Every target, by name (the `fuzz_targets/` binaries and `corpus/` directories).
-pub const TARGETS: [&str; 4] = ["sm2_verify_diff", "tx_decode", "consensus_codec", "x509_crl"];
+pub const TARGETS: [&str; 5] = ["sm2_verify_diff", "tx_decode", "consensus_codec", "x509_crl", "contract"];
 
 /// Runs the target called `target` on `data`.
 ///
@@ -197,13 +202,14 @@ pub fn run(target: &str, data: &[u8]) {
         "tx_decode" => tx_decode(data),
         "consensus_codec" => consensus_codec(data),
         "x509_crl" => x509_crl(data),
+        "contract" => contract(data),
         other => panic!("no fuzz target {other}"),
     }
 }
 
 /// Seed inputs for every target (valid keys, signatures, transactions, blocks, consensus
-/// messages, certificates and CRLs), written to `corpus/<target>/` by the ignored test
-/// `write_seed_corpus`.
+/// messages, certificates and CRLs, contract modules and arguments), written to
+/// `corpus/<target>/` by the ignored test `write_seed_corpus`.
 pub fn seed_inputs() -> Vec<(&'static str, Vec<u8>)> {
     use fdl_crypto::{KeyPair, Signer as _};
 
@@ -224,6 +230,7 @@ pub fn seed_inputs() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("tx_decode", block));
     out.extend(consensus::seeds().into_iter().map(|s| ("consensus_codec", s)));
     out.extend(pki::seeds().into_iter().map(|s| ("x509_crl", s)));
+    out.extend(contract::seeds().into_iter().map(|s| ("contract", s)));
     out
 }
 
@@ -380,6 +387,30 @@ mod tests {
     #[test]
     fn x509_crl_passes_its_seeds_and_mutations() {
         exercise("x509_crl", 10_000);
+    }
+
+    #[test]
+    fn contract_passes_its_seeds_and_mutations() {
+        exercise("contract", 10_000);
+    }
+
+    /// The seeds reach what the target is for: deploys that succeed and are rejected, and calls
+    /// that succeed, fail, run out of fuel and are refused.
+    #[test]
+    fn contract_seeds_deploy_and_call() {
+        use fdl_types::StatusCode as S;
+        let outcomes: Vec<_> = contract::seeds().iter().map(|s| contract::outcome(s)).collect();
+        for expected in [
+            (S::ContractRejected, None),
+            (S::Ok, Some(S::Ok)),
+            (S::Ok, Some(S::ContractFailed)),
+            (S::Ok, Some(S::OutOfFuel)),
+            (S::Ok, Some(S::UnknownMethod)),
+        ] {
+            assert!(outcomes.contains(&expected), "no seed gives {expected:?}: {outcomes:?}");
+        }
+        assert_eq!(contract::split(&contract::input(b"mod", 7, b"args")), (&b"mod"[..], 7, &b"args"[..]));
+        assert_eq!(contract::split(b"\x05\0ab"), (&b"ab"[..], 0, &b""[..]));
     }
 
     /// Every target has seeds, a `fuzz_targets/` binary, a `[[bin]]` entry and a row in the

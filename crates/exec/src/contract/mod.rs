@@ -82,6 +82,12 @@ pub(crate) fn resolve(
     version: u32,
     method: &str,
 ) -> Result<Result<Target, (StatusCode, String)>, ExecError> {
+    // A name from a contract's `call` (or a query) is any UTF-8 text, and `ctr/{name}` of one
+    // that is not a contract name may be another record's key: `b/` and a version's four bytes
+    // name the key of b's version record, which does not decode as a contract.
+    if !fdl_types::contract::valid_contract_name(name) {
+        return Ok(Err((StatusCode::UnknownContract, format!("{name:?} is not a contract name"))));
+    }
     let Some(record) = keys::contract(name).read(view)? else {
         return Ok(Err((StatusCode::UnknownContract, format!("no contract {name}"))));
     };
@@ -185,31 +191,56 @@ pub fn run_call(view: &dyn StateView, req: &CallRequest<'_>) -> Result<(CallOutc
     Ok(finish(h, result, req.contract, req.method))
 }
 
+/// Most events a transaction's call, with every call it makes, may emit: all of them go into its
+/// receipt, which holds [`fdl_types::receipt::MAX_EVENTS`], one of which may be the sender's
+/// certificate registration. `max_contract_events` bounds each call's own events only, so nested
+/// calls could emit more; the call then fails with `limit` rather than lose events.
+pub const MAX_CALL_TREE_EVENTS: usize = fdl_types::receipt::MAX_EVENTS - 1;
+
+/// Most events an `init` or `migrate` (with the calls it makes) may emit: they share the receipt
+/// of the vote (or direct deploy) that runs them with that transaction's own events (a
+/// registration, and `gov.voted`, `gov.passed`, `contract.deployed` or `contract.upgraded`,
+/// `gov.applied`: five at most), with room to spare.
+pub const MAX_ENTRY_EVENTS: usize = fdl_types::receipt::MAX_EVENTS - 8;
+
 /// Turns an engine result into an outcome (keeping the writes only on success).
 fn finish(h: ExecHost<'_, '_>, result: CallResult, contract: &str, method: &str) -> (CallOutcome, crate::Writes) {
+    let none = std::collections::BTreeMap::new();
     match result.result {
         Ok(output) => {
             let (writes, events) = h.finish();
+            if events.len() > MAX_CALL_TREE_EVENTS {
+                let why = format!(
+                    "the call and the calls it made emitted {} events, more than {MAX_CALL_TREE_EVENTS}",
+                    events.len()
+                );
+                let f = fdl_vm_wasm::Failure::engine(fdl_vm_wasm::FailureCode::Limit, why);
+                let mut outcome = failed(f, contract, method, result.fuel_used);
+                // The refusals of nested calls stay audit records.
+                outcome.events.extend(events.into_iter().filter(|e| e.kind == "contract.refused").take(8));
+                return (outcome, none);
+            }
             (CallOutcome { status: StatusCode::Ok, output, events, fuel_used: result.fuel_used }, writes)
         }
         Err(f) => {
-            let status = if f.kind == fdl_vm_wasm::FailureCode::OutOfFuel {
-                StatusCode::OutOfFuel
-            } else {
-                StatusCode::ContractFailed
-            };
-            let attrs = vec![
-                ("contract", contract.to_string()),
-                ("method", method.to_string()),
-                ("code", f.code),
-                ("message", f.message),
-            ];
-            let mut events = vec![event("contract.failed", attrs)];
-            events.append(&mut h.into_refusals());
-            let outcome = CallOutcome { status, output: vec![], events, fuel_used: result.fuel_used };
-            (outcome, std::collections::BTreeMap::new())
+            let mut outcome = failed(f, contract, method, result.fuel_used);
+            outcome.events.append(&mut h.into_refusals());
+            (outcome, none)
         }
     }
+}
+
+/// The outcome of a failed call: its status and a `contract.failed` event.
+fn failed(f: fdl_vm_wasm::Failure, contract: &str, method: &str, fuel_used: u64) -> CallOutcome {
+    let status =
+        if f.kind == fdl_vm_wasm::FailureCode::OutOfFuel { StatusCode::OutOfFuel } else { StatusCode::ContractFailed };
+    let attrs = vec![
+        ("contract", contract.to_string()),
+        ("method", method.to_string()),
+        ("code", f.code),
+        ("message", f.message),
+    ];
+    CallOutcome { status, output: vec![], events: vec![event("contract.failed", attrs)], fuel_used }
 }
 
 /// `contract.call` in a block: the block's fuel, then the call; its writes go into `ov` only when
@@ -337,6 +368,11 @@ fn run_entry(
         (r, w, e)
     };
     match result.result {
+        Ok(_) if events.len() > MAX_ENTRY_EVENTS => Ok(Err(Refusal::ContractInitFailed {
+            entry: name,
+            code: "limit".into(),
+            message: format!("{name} emitted {} events, more than {MAX_ENTRY_EVENTS}", events.len()),
+        })),
         Ok(_) => {
             for (k, v) in writes {
                 match v {
