@@ -434,6 +434,11 @@ impl Chain {
     }
 
     fn with_params(params: ChainParams) -> Chain {
+        Chain::build(params, 4)
+    }
+
+    /// Four institutions of which the first `seats` hold a committee seat.
+    fn build(params: ChainParams, seats: usize) -> Chain {
         let suite = Suite::Intl;
         let (mut members, mut validators, mut cas) = (Vec::new(), Vec::new(), Vec::new());
         for i in 1..=4 {
@@ -445,7 +450,7 @@ impl Chain {
             members.push(GenesisMember {
                 name: org.clone(),
                 ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
-                committee: true,
+                committee: i <= seats,
             });
             validators.push(GenesisValidator {
                 name: org.clone(),
@@ -706,6 +711,20 @@ fn a_deploy_voted_by_the_committee_records_the_contract_stores_its_code_and_runs
     // The name is taken now.
     let (_, r) = c.propose(0, GovAction::DeployContract { spec: spec("counter", wasm::kv()) });
     assert_eq!(attr(&r, "gov.refused", "code"), Some("contract_exists"));
+}
+
+/// With one committee seat the proposal passes, and deploys, in the transaction that makes it,
+/// before its record is written: the deploy takes its installer from the application.
+#[test]
+fn a_deploy_that_passes_in_the_transaction_proposing_it_deploys() {
+    let mut c = Chain::build(ChainParams::default(), 1);
+    let (id, r) = c.propose(0, GovAction::DeployContract { spec: spec("solo", wasm::counter()) });
+    assert_eq!(r.status, StatusCode::Ok, "{r:?}");
+    assert_eq!(c.status(id), ProposalState::Applied, "{r:?}");
+    assert_eq!(attr(&r, "contract.deployed", "org"), Some("org1"), "{r:?}");
+    assert_eq!(attr(&r, "contract.deployed", "deployer"), Some(c.admins[0].address().to_hex().as_str()));
+    let rec = c.record("solo");
+    assert_eq!((rec.owner.as_str(), rec.current), ("org1", 1));
 }
 
 #[test]
