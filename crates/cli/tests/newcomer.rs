@@ -232,9 +232,32 @@ const DATA_COMMANDS: &[&str] = &[
     "account unfreeze",
     "audit",
     "bench",
+    "contract build",
+    "contract check",
+    "contract deploy",
+    "contract upgrade",
+    "contract freeze",
+    "contract unfreeze",
+    "contract retire",
+    "contract access",
+    "contract list",
+    "contract show",
+    "contract call",
+    "contract query",
 ];
-const OTHER_COMMANDS: &[&str] =
-    &["sign", "verify", "init", "ca init", "ca issue", "ca revoke", "genesis", "peers", "node", "devnet"];
+const OTHER_COMMANDS: &[&str] = &[
+    "sign",
+    "verify",
+    "init",
+    "ca init",
+    "ca issue",
+    "ca revoke",
+    "genesis",
+    "peers",
+    "node",
+    "devnet",
+    "contract new",
+];
 
 /// The sub-commands `fdl PATH --help` lists.
 fn subcommands(path: &[&str]) -> Vec<String> {

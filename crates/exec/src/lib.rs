@@ -250,6 +250,11 @@ impl<'a> Overlay<'a> {
         self.writes.insert(key, None);
     }
 
+    /// Records every write of `writes` (another overlay's, or a contract call's).
+    pub fn extend(&mut self, writes: Writes) {
+        self.writes.extend(writes);
+    }
+
     /// Takes the recorded writes.
     pub fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         self.writes

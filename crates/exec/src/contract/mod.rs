@@ -256,12 +256,7 @@ pub(crate) fn call_tx(
     }
     let (outcome, writes) = run_call(ov, req)?;
     *block_fuel_left = block_fuel_left.saturating_sub(outcome.fuel_used);
-    for (k, v) in writes {
-        match v {
-            Some(v) => ov.put(k, v),
-            None => ov.delete(k),
-        }
-    }
+    ov.extend(writes);
     Ok(outcome)
 }
 
@@ -374,12 +369,7 @@ fn run_entry(
             message: format!("{name} emitted {} events, more than {MAX_ENTRY_EVENTS}", events.len()),
         })),
         Ok(_) => {
-            for (k, v) in writes {
-                match v {
-                    Some(v) => ov.put(k, v),
-                    None => ov.delete(k),
-                }
-            }
+            ov.extend(writes);
             Ok(Ok(events))
         }
         Err(f) => Ok(Err(Refusal::ContractInitFailed { entry: name, code: f.code, message: f.message })),
@@ -435,12 +425,7 @@ pub(crate) fn apply_deploy(
         vec![]
     };
     let writes = staged.into_writes();
-    for (k, v) in writes {
-        match v {
-            Some(v) => ov.put(k, v),
-            None => ov.delete(k),
-        }
-    }
+    ov.extend(writes);
     keys::contract(&spec.name).write(ov, &record);
     keys::contract_version(&spec.name, 1).write(ov, &version);
     let mut attrs = vec![
@@ -521,12 +506,7 @@ pub(crate) fn apply_upgrade(
     } else {
         vec![]
     };
-    for (k, v) in staged.into_writes() {
-        match v {
-            Some(v) => ov.put(k, v),
-            None => ov.delete(k),
-        }
-    }
+    ov.extend(staged.into_writes());
     let previous = record.current;
     record.current = n;
     record.versions = n;
