@@ -443,15 +443,37 @@ fn execute_tx(
             (out.status, out.events)
         }
         Payload::Deploy { spec } => {
-            let by = contract::Installer {
-                account: sender.account,
-                org: &sender.org,
-                role: sender.role,
-                proposal: 0,
-                height,
-                time_ms,
-            };
-            contract::deploy_direct(ov, spec, &by)?
+            // `init` may use up to `max_tx_fuel`: the block must have that much left, and pays
+            // what it used (a block never exceeds `max_block_fuel`).
+            if block.params.max_tx_fuel > block.fuel_left {
+                let attrs = vec![
+                    ("contract", spec.name.clone()),
+                    ("code", StatusCode::BlockFuelExhausted.as_str().to_string()),
+                    (
+                        "reason",
+                        format!(
+                            "a deploy needs {} fuel for init, the block has {} left",
+                            block.params.max_tx_fuel, block.fuel_left
+                        ),
+                    ),
+                ];
+                (StatusCode::BlockFuelExhausted, vec![event("contract.rejected", attrs)])
+            } else {
+                let by = contract::Installer {
+                    account: sender.account,
+                    org: &sender.org,
+                    role: sender.role,
+                    proposal: 0,
+                    height,
+                    time_ms,
+                    fuel_used: std::cell::Cell::new(0),
+                };
+                let out = contract::deploy_direct(ov, spec, &by)?;
+                let used = by.fuel_used.get();
+                block.fuel_left = block.fuel_left.saturating_sub(used);
+                cost = cost.saturating_add(used);
+                out
+            }
         }
     };
     events.append(&mut out);

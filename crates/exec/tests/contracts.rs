@@ -1219,6 +1219,40 @@ fn check_direct_deploys(c: &mut Chain) {
 
 // ---- 7. block fuel ------------------------------------------------------------------------------
 
+/// A direct deploy's `init` runs on the block's fuel: it needs `max_tx_fuel` left, and what it
+/// used is its receipt's cost and leaves the block.
+#[test]
+fn a_direct_deploy_runs_init_on_the_blocks_fuel() {
+    let params = ChainParams {
+        max_block_fuel: 50_000,
+        max_tx_fuel: 40_000,
+        contract_deploy_policy: 1,
+        ..ChainParams::default()
+    };
+    let mut c = Chain::with_params(params);
+    c.deploy(spec("counter", wasm::counter()));
+    let admin = c.actor(0, Role::Admin);
+    // Alone in its block, the deploy runs `init` and pays for it.
+    let native = c.exec(&[c.tx(&admin, call("nothing", "inc", "{}"))]).receipts[0].cost;
+    let r = c.block(&[deploy_tx(&c, &admin, "org1.first")]).remove(0);
+    assert_eq!(r.status, StatusCode::Ok, "{r:?}");
+    assert!(c.storage("org1.first", "init").is_some(), "init ran");
+    assert!(
+        r.cost > native + 1_000,
+        "the receipt's cost {} has init's fuel (a call refused before running costs {native})",
+        r.cost
+    );
+    // After a call that used all its 40,000 fuel, 10,000 are left: too little for an init.
+    let client = c.actor(0, Role::Client);
+    let txs = [c.tx(&client, call("counter", "spin", "{}")), deploy_tx(&c, &admin, "org1.second")];
+    let receipts = c.block(&txs);
+    assert_eq!(receipts[0].status, StatusCode::OutOfFuel);
+    assert_eq!(receipts[1].status, StatusCode::BlockFuelExhausted, "{:?}", receipts[1]);
+    assert!(keys::contract("org1.second").read(&c.state).expect("read").is_none());
+    let total: u64 = receipts.iter().map(|r| r.cost).sum();
+    assert!(total <= 50_000 + 2 * native, "the block used {total}");
+}
+
 #[test]
 fn calls_beyond_the_blocks_fuel_are_refused_and_a_block_never_exceeds_it() {
     let params = ChainParams { max_block_fuel: 100_000, max_tx_fuel: 40_000, ..ChainParams::default() };

@@ -320,6 +320,9 @@ pub(crate) struct Installer<'a> {
     pub height: u64,
     /// The time, Unix milliseconds.
     pub time_ms: u64,
+    /// The fuel its `init` or `migrate` used (set by the run; a direct deploy charges it to the
+    /// block).
+    pub fuel_used: std::cell::Cell<u64>,
 }
 
 /// Runs a module's `init` or `migrate` entry over `ov`; its writes stay only on success.
@@ -362,6 +365,7 @@ fn run_entry(
         let (w, e) = h.finish();
         (r, w, e)
     };
+    by.fuel_used.set(by.fuel_used.get().saturating_add(result.fuel_used));
     match result.result {
         Ok(_) if events.len() > MAX_ENTRY_EVENTS => Ok(Err(Refusal::ContractInitFailed {
             entry: name,

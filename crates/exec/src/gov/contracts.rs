@@ -36,6 +36,7 @@ fn installer<'p>(a: &Apply<'_, '_>, org: &'p str) -> Installer<'p> {
         proposal: a.id,
         height: a.height,
         time_ms: a.now_s.saturating_mul(1_000),
+        fuel_used: std::cell::Cell::new(0),
     }
 }
 
