@@ -1183,7 +1183,7 @@ fn under_policy_1_an_administrator_deploys_directly_into_its_own_namespace_only(
 
 fn check_direct_deploys(c: &mut Chain) {
     let admin = c.actor(0, Role::Admin);
-    for name in ["org2.counter", "counter", "org1.", "org1counter"] {
+    for name in ["org2.counter", "counter", "org1.", "org1counter", "org1.a.b"] {
         let out = c.exec(&[deploy_tx(c, &admin, name)]);
         let r = &out.receipts[0];
         assert_eq!(r.status, StatusCode::ContractRejected, "{name}: {r:?}");

@@ -661,8 +661,10 @@ pub(crate) fn deploy_direct(
         return Ok(rejected("only an institution's administrator deploys directly".into(), "not_admin"));
     }
     let ns = format!("{}.", by.org);
-    if !spec.name.starts_with(&ns) || spec.name.len() == ns.len() {
-        return Ok(rejected(format!("a direct deploy names the contract {ns}NAME"), "namespace"));
+    // The part after the institution has no dot: `a.b.x` is institution `a.b`'s, never `a`'s.
+    let rest = spec.name.strip_prefix(&ns).unwrap_or_default();
+    if rest.is_empty() || rest.contains('.') {
+        return Ok(rejected(format!("a direct deploy names the contract {ns}NAME (NAME without dots)"), "namespace"));
     }
     match apply_deploy(ov, spec, by)? {
         Ok(events) => Ok((StatusCode::Ok, events)),
