@@ -437,7 +437,7 @@ fn execute_tx(
                 height,
                 time_ms,
             };
-            let out = contract::call_tx(ov, &req, &mut block.fuel_left)?;
+            let out = contract::call_tx(ov, &req, &block.params, &mut block.fuel_left)?;
             output = out.output;
             cost = out.fuel_used;
             (out.status, out.events)

@@ -151,11 +151,16 @@ pub struct CallRequest<'a> {
     pub time_ms: u64,
 }
 
-/// Runs a call over `view`: returns the outcome and, on success, the writes it made.
+/// Runs a call over `view` within the limits of `params` (in a block: the parameters as the block
+/// began, read once per block); returns the outcome and, on success, the writes it made.
 ///
 /// # Errors
 /// [`ExecError`] only for store failures or corrupt state.
-pub fn run_call(view: &dyn StateView, req: &CallRequest<'_>) -> Result<(CallOutcome, crate::Writes), ExecError> {
+pub fn run_call(
+    view: &dyn StateView,
+    req: &CallRequest<'_>,
+    params: &ChainParams,
+) -> Result<(CallOutcome, crate::Writes), ExecError> {
     let none = std::collections::BTreeMap::new();
     let target = match resolve(view, req.contract, req.version, req.method)? {
         Ok(t) => t,
@@ -167,13 +172,12 @@ pub fn run_call(view: &dyn StateView, req: &CallRequest<'_>) -> Result<(CallOutc
         let reason = format!("the access rule of {}.{} does not admit this caller", req.contract, req.method);
         return Ok((CallOutcome::refused(StatusCode::PermissionDenied, req.contract, req.method, reason), none));
     }
-    let params = fdl_schema::read::params(view)?;
     let ctx = Ctx {
         engine: engine(),
         signer: req.caller.clone(),
         height: req.height,
         time_ms: req.time_ms,
-        limits: host::limits(&params),
+        limits: host::limits(params),
     };
     let mut h = ExecHost::new(view, &ctx);
     let this = identity_of(&target.record, target.version.version);
@@ -248,13 +252,14 @@ fn failed(f: fdl_vm_wasm::Failure, contract: &str, method: &str, fuel_used: u64)
 pub(crate) fn call_tx(
     ov: &mut Overlay<'_>,
     req: &CallRequest<'_>,
+    params: &ChainParams,
     block_fuel_left: &mut u64,
 ) -> Result<CallOutcome, ExecError> {
     if req.fuel > *block_fuel_left {
         let reason = format!("the call asks for {} fuel, the block has {} left", req.fuel, block_fuel_left);
         return Ok(CallOutcome::refused(StatusCode::BlockFuelExhausted, req.contract, req.method, reason));
     }
-    let (outcome, writes) = run_call(ov, req)?;
+    let (outcome, writes) = run_call(ov, req, params)?;
     *block_fuel_left = block_fuel_left.saturating_sub(outcome.fuel_used);
     ov.extend(writes);
     Ok(outcome)
@@ -293,6 +298,11 @@ fn check_rules(rules: &[MethodRule]) -> Result<(), Refusal> {
 
 /// A deploy could apply now: the name is free, the rules are sound, the module passes.
 pub(crate) fn check_deploy(view: &dyn StateView, spec: &DeploySpec) -> Result<Result<(), Refusal>, ExecError> {
+    Ok(deploy_info(view, spec)?.map(|_| ()))
+}
+
+/// As [`check_deploy`], answering what the static checks found.
+fn deploy_info(view: &dyn StateView, spec: &DeploySpec) -> Result<Result<fdl_vm_wasm::ModuleInfo, Refusal>, ExecError> {
     if keys::contract(&spec.name).read(view)?.is_some() {
         return Ok(Err(Refusal::ContractExists { name: spec.name.clone() }));
     }
@@ -303,7 +313,7 @@ pub(crate) fn check_deploy(view: &dyn StateView, spec: &DeploySpec) -> Result<Re
         return Ok(Err(Refusal::ContractCheckFailed { reason: "unsupported engine".into() }));
     }
     let params = fdl_schema::read::params(view)?;
-    Ok(check_module(&spec.code, &params).map(|_| ()))
+    Ok(check_module(&spec.code, &params))
 }
 
 /// Who deploys or upgrades, and when.
@@ -394,11 +404,7 @@ pub(crate) fn apply_deploy(
     spec: &DeploySpec,
     by: &Installer<'_>,
 ) -> Result<Result<Vec<Event>, Refusal>, ExecError> {
-    if let Err(r) = check_deploy(ov, spec)? {
-        return Ok(Err(r));
-    }
-    let params = fdl_schema::read::params(ov)?;
-    let info = match check_module(&spec.code, &params) {
+    let info = match deploy_info(ov, spec)? {
         Ok(i) => i,
         Err(r) => return Ok(Err(r)),
     };
@@ -417,19 +423,11 @@ pub(crate) fn apply_deploy(
         created: by.height,
     };
     let version = version_record(1, code_hash, spec.code.len(), &spec.review, info.methods, by);
-    // The module must be readable by the engine before `init` runs.
-    let mut staged = Overlay::new(ov);
-    keys::code(&code_hash).write(&mut staged, &spec.code);
-    let mut events = if info.has_init {
-        match run_entry(&mut staged, &record, &version, Entry::Init, &spec.init_args, by)? {
-            Ok(e) => e,
-            Err(r) => return Ok(Err(r)),
-        }
-    } else {
-        vec![]
+    let mut events = match install(ov, &record, &version, &spec.code, Entry::Init, info.has_init, &spec.init_args, by)?
+    {
+        Ok(e) => e,
+        Err(r) => return Ok(Err(r)),
     };
-    let writes = staged.into_writes();
-    ov.extend(writes);
     keys::contract(&spec.name).write(ov, &record);
     keys::contract_version(&spec.name, 1).write(ov, &version);
     let mut attrs = vec![
@@ -469,6 +467,14 @@ fn version_record(
 
 /// An upgrade could apply now: the contract exists and is not retired, the module passes.
 pub(crate) fn check_upgrade(view: &dyn StateView, spec: &UpgradeSpec) -> Result<Result<(), Refusal>, ExecError> {
+    Ok(upgrade_info(view, spec)?.map(|_| ()))
+}
+
+/// As [`check_upgrade`], answering the contract and what the static checks found.
+fn upgrade_info(
+    view: &dyn StateView,
+    spec: &UpgradeSpec,
+) -> Result<Result<(ContractRecord, fdl_vm_wasm::ModuleInfo), Refusal>, ExecError> {
     let Some(record) = keys::contract(&spec.name).read(view)? else {
         return Ok(Err(Refusal::NoContract { name: spec.name.clone() }));
     };
@@ -476,7 +482,36 @@ pub(crate) fn check_upgrade(view: &dyn StateView, spec: &UpgradeSpec) -> Result<
         return Ok(Err(Refusal::ContractStatusForbids { name: spec.name.clone(), status: "retired", what: "upgrade" }));
     }
     let params = fdl_schema::read::params(view)?;
-    Ok(check_module(&spec.code, &params).map(|_| ()))
+    Ok(check_module(&spec.code, &params).map(|info| (record, info)))
+}
+
+/// Stores a module and runs its `init` or `migrate` (when it has one) over `ov`; nothing stays
+/// when the entry fails. Answers the entry's events.
+#[allow(clippy::too_many_arguments)]
+fn install(
+    ov: &mut Overlay<'_>,
+    record: &ContractRecord,
+    version: &VersionRecord,
+    code: &[u8],
+    entry: Entry,
+    has_entry: bool,
+    args: &str,
+    by: &Installer<'_>,
+) -> Result<Result<Vec<Event>, Refusal>, ExecError> {
+    // The module must be readable by the engine before the entry runs.
+    let mut staged = Overlay::new(ov);
+    keys::code(&version.code_hash).write(&mut staged, &code.to_vec());
+    let events = if has_entry {
+        match run_entry(&mut staged, record, version, entry, args, by)? {
+            Ok(e) => e,
+            Err(r) => return Ok(Err(r)),
+        }
+    } else {
+        vec![]
+    };
+    let writes = staged.into_writes();
+    ov.extend(writes);
+    Ok(Ok(events))
 }
 
 /// Upgrades: a new version over the same storage; `migrate` runs; old versions stay stored.
@@ -485,32 +520,19 @@ pub(crate) fn apply_upgrade(
     spec: &UpgradeSpec,
     by: &Installer<'_>,
 ) -> Result<Result<Vec<Event>, Refusal>, ExecError> {
-    if let Err(r) = check_upgrade(ov, spec)? {
-        return Ok(Err(r));
-    }
-    let Some(mut record) = keys::contract(&spec.name).read(ov)? else {
-        return Ok(Err(Refusal::NoContract { name: spec.name.clone() }));
-    };
-    let params = fdl_schema::read::params(ov)?;
-    let info = match check_module(&spec.code, &params) {
-        Ok(i) => i,
+    let (mut record, info) = match upgrade_info(ov, spec)? {
+        Ok(found) => found,
         Err(r) => return Ok(Err(r)),
     };
     let suite = fdl_schema::read::suite(ov)?;
     let code_hash = fdl_crypto::hash(suite, &spec.code);
     let n = record.versions.saturating_add(1);
     let version = version_record(n, code_hash, spec.code.len(), &spec.review, info.methods, by);
-    let mut staged = Overlay::new(ov);
-    keys::code(&code_hash).write(&mut staged, &spec.code);
-    let mut events = if info.has_migrate {
-        match run_entry(&mut staged, &record, &version, Entry::Migrate, &spec.migrate_args, by)? {
+    let mut events =
+        match install(ov, &record, &version, &spec.code, Entry::Migrate, info.has_migrate, &spec.migrate_args, by)? {
             Ok(e) => e,
             Err(r) => return Ok(Err(r)),
-        }
-    } else {
-        vec![]
-    };
-    ov.extend(staged.into_writes());
+        };
     let previous = record.current;
     record.current = n;
     record.versions = n;
@@ -729,5 +751,5 @@ pub fn query(
         height,
         time_ms,
     };
-    Ok(run_call(view, &req)?.0)
+    Ok(run_call(view, &req, &params)?.0)
 }
