@@ -285,20 +285,7 @@ pub(crate) async fn state(
         return Err(ApiError::bad_request("invalid_key", "a storage key is 1 to 1,024 bytes"));
     }
     g.blocking(move || {
-        let (height, _) = latest(&ctx)?;
-        if height == 0 {
-            return Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "no block produced yet",
-            ));
-        }
-        let header = ctx
-            .parts
-            .store
-            .block_header(height)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::internal("latest block missing"))?;
+        let (height, header) = crate::handlers::latest_header(&ctx)?;
         let state_key = keys::contract_storage_key(&name, &raw);
         let (value, proof) = ctx.parts.state.get_with_proof(&state_key, height).map_err(ApiError::internal)?;
         Ok(Json(StateValueView {

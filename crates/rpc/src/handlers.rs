@@ -439,8 +439,9 @@ pub(crate) async fn get_account(
     g.blocking(move || account_view(&ctx, addr)).await
 }
 
-/// The account with its proof (a tree walk of several store reads).
-fn account_view(ctx: &RpcContext, addr: Address) -> ApiResult<Response> {
+/// The latest block's height and header, which proofs are made against; 503 `not_ready` before
+/// the first block.
+pub(crate) fn latest_header(ctx: &RpcContext) -> ApiResult<(u64, fdl_types::BlockHeader)> {
     let height = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
     if height == 0 {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no block produced yet"));
@@ -451,6 +452,12 @@ fn account_view(ctx: &RpcContext, addr: Address) -> ApiResult<Response> {
         .block_header(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("latest block missing"))?;
+    Ok((height, header))
+}
+
+/// The account with its proof (a tree walk of several store reads).
+fn account_view(ctx: &RpcContext, addr: Address) -> ApiResult<Response> {
+    let (height, header) = latest_header(ctx)?;
     let key = account_key(&addr);
     let (value, proof) = ctx.parts.state.get_with_proof(&key, height).map_err(ApiError::internal)?;
     let account = match &value {
