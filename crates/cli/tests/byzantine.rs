@@ -210,10 +210,12 @@ fn a_flood_of_proposals_leaves_the_honest_validators_finalizing_within_bounded_m
         during.to_height,
         during.secs
     );
-    // Bounded: the flood is 20,000 proposals; a node that kept even 4 KiB for each would grow
-    // by 80 MiB.
+    // Bounded: the flood is 20,000 proposals. Measured growth, whatever the flood's length, is
+    // 59-77 MiB in debug builds (gossip buffers and allocator arenas; a bound of 64 MiB made the
+    // test fail now and then on a clean machine). A node that kept 8 KiB for each proposal
+    // would grow by 160 MiB.
     assert!(
-        during.rss_kib <= before.rss_kib + 64 * 1024,
+        during.rss_kib <= before.rss_kib + 128 * 1024,
         "honest RSS grew from {} KiB to {} KiB",
         before.rss_kib,
         during.rss_kib
