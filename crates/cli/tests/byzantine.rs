@@ -210,7 +210,7 @@ fn a_flood_of_proposals_leaves_the_honest_validators_finalizing_within_bounded_m
         during.to_height,
         during.secs
     );
-    // Bounded: the flood is 20,000 proposals. Measured growth, whatever the flood's length, is
+    // Bounded: the flood is 20,000 proposals. Measured growth under this flood is
     // 59-77 MiB in debug builds (gossip buffers and allocator arenas; a bound of 64 MiB made the
     // test fail now and then on a clean machine). A node that kept 8 KiB for each proposal
     // would grow by 160 MiB.
