@@ -108,8 +108,12 @@ pub struct ContractQuery<'a> {
     pub args: &'a str,
     /// The account it runs as.
     pub caller: fdl_crypto::Address,
-    /// The fuel limit (0: the chain's `max_tx_fuel`).
+    /// The fuel limit (0: the chain's `max_tx_fuel`); for an EVM call, the gas limit (0: the
+    /// chain's `max_tx_gas`).
     pub fuel: u64,
+    /// For an EVM contract: the call data (selector and ABI-encoded arguments), in place of
+    /// `method` and `args`.
+    pub data: Option<&'a [u8]>,
 }
 
 /// What a read-only contract call produced.

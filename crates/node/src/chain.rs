@@ -433,7 +433,10 @@ impl Ledger for Chain {
         q: &fdl_node_api::ContractQuery<'_>,
     ) -> Result<fdl_node_api::QueryOutcome, ExecError> {
         let view = self.state.at(version);
-        let o = fdl_exec::contract::query(&view, q.contract, q.version, q.method, q.args, &q.caller, q.fuel)?;
+        let o = match q.data {
+            Some(data) => fdl_exec::contract::evm::query(&view, q.contract, q.version, data, &q.caller, q.fuel)?,
+            None => fdl_exec::contract::query(&view, q.contract, q.version, q.method, q.args, &q.caller, q.fuel)?,
+        };
         Ok(fdl_node_api::QueryOutcome { status: o.status, output: o.output, events: o.events, fuel_used: o.fuel_used })
     }
 

@@ -43,6 +43,14 @@ fn name_param(p: Result<Path<String>, PathRejection>) -> ApiResult<String> {
 }
 
 fn view_of(view: &dyn StateView, record: ContractRecord) -> ApiResult<ContractView> {
+    let abi = if record.vm == fdl_types::VmKind::Evm {
+        keys::contract_abi(&record.name, record.current)
+            .read(view)
+            .map_err(ApiError::internal)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+    } else {
+        None
+    };
     let mut versions = Vec::with_capacity(record.versions as usize);
     for n in 1..=record.versions {
         if let Some(v) = keys::contract_version(&record.name, n).read(view).map_err(ApiError::internal)? {
@@ -68,6 +76,7 @@ fn view_of(view: &dyn StateView, record: ContractRecord) -> ApiResult<ContractVi
         access: record.access,
         allow_reentry: record.allow_reentry,
         created: record.created,
+        abi,
         versions,
     })
 }
@@ -156,20 +165,26 @@ pub(crate) async fn query(
 ) -> ApiResult<Json<ContractQueryView>> {
     let name = name_param(name)?;
     let Json(req) = body.map_err(|r| ApiError::bad_request("invalid_request", r.body_text()))?;
-    if !fdl_types::contract::valid_method_name(&req.method) {
-        return Err(ApiError::bad_request("invalid_method", format!("{:?} is not a method name", req.method)));
-    }
-    let args = match &req.args {
-        None => "{}".to_string(),
-        Some(v) if v.is_object() => v.to_string(),
-        Some(_) => return Err(ApiError::bad_request("invalid_args", "args must be a JSON object")),
-    };
     let caller = match &req.caller {
         None => Address::default(),
         Some(c) => c.parse().map_err(|e| ApiError::bad_request("invalid_address", format!("{c:?}: {e}")))?,
     };
     g.blocking(move || {
-        let (height, _) = latest(&ctx)?;
+        let (height, view) = latest(&ctx)?;
+        let record = keys::contract(&name).read(&view).map_err(ApiError::internal)?;
+        if let Some(r) = record
+            && r.vm == fdl_types::VmKind::Evm
+        {
+            return evm_query(&ctx, &view, height, &name, &req, caller);
+        }
+        if !fdl_types::contract::valid_method_name(&req.method) {
+            return Err(ApiError::bad_request("invalid_method", format!("{:?} is not a method name", req.method)));
+        }
+        let args = match &req.args {
+            None => "{}".to_string(),
+            Some(v) if v.is_object() => v.to_string(),
+            Some(_) => return Err(ApiError::bad_request("invalid_args", "args must be a JSON object")),
+        };
         let q = fdl_node_api::ContractQuery {
             contract: &name,
             version: req.version,
@@ -177,22 +192,10 @@ pub(crate) async fn query(
             args: &args,
             caller,
             fuel: req.fuel,
+            data: None,
         };
         let o = ctx.ledger.contract_query(height, &q).map_err(ApiError::internal)?;
-        let why = || o.events.iter().flat_map(|e| e.attrs.iter()).find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
-        match o.status {
-            TxStatus::UnknownContract | TxStatus::UnknownMethod => {
-                return Err(ApiError::not_found(o.status.as_str(), why().unwrap_or_default()));
-            }
-            TxStatus::ContractFrozen | TxStatus::ContractRetired => {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::CONFLICT,
-                    o.status.as_str(),
-                    why().unwrap_or_default(),
-                ));
-            }
-            _ => {}
-        }
+        refused(&o)?;
         Ok(Json(ContractQueryView {
             height,
             status: o.status.as_str().into(),
@@ -200,12 +203,89 @@ pub(crate) async fn query(
             result: output_json(&o.output),
             events: o.events,
             fuel_used: o.fuel_used,
+            output_hex: None,
         }))
     })
     .await
 }
 
-/// The body of `POST /v1/contracts/check`.
+/// A query's refusals as HTTP errors: an unknown contract or method is 404, a frozen or retired
+/// contract 409.
+fn refused(o: &fdl_node_api::QueryOutcome) -> ApiResult<()> {
+    let why = || o.events.iter().flat_map(|e| e.attrs.iter()).find(|(k, _)| k == "reason").map(|(_, v)| v.clone());
+    match o.status {
+        TxStatus::UnknownContract | TxStatus::UnknownMethod => {
+            Err(ApiError::not_found(o.status.as_str(), why().unwrap_or_default()))
+        }
+        TxStatus::ContractFrozen | TxStatus::ContractRetired => {
+            Err(ApiError::new(axum::http::StatusCode::CONFLICT, o.status.as_str(), why().unwrap_or_default()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A query of an EVM contract: the arguments encoded and the result decoded with its ABI (or
+/// raw call data for a contract without one).
+fn evm_query(
+    ctx: &RpcContext,
+    view: &dyn StateView,
+    height: u64,
+    name: &str,
+    req: &ContractQueryRequest,
+    caller: Address,
+) -> ApiResult<Json<ContractQueryView>> {
+    use fdl_vm_evm::abi::Abi;
+    let text = match keys::contract(name).read(view).map_err(ApiError::internal)? {
+        Some(r) => {
+            let v = if req.version == 0 { r.current } else { req.version };
+            keys::contract_abi(name, v).read(view).map_err(ApiError::internal)?
+        }
+        None => None,
+    };
+    let abi = text.filter(|t| !t.is_empty()).and_then(|t| Abi::parse(&t).ok());
+    let data = match (&req.data, &abi) {
+        (Some(hex_data), _) => hex::decode(hex_data.trim_start_matches("0x"))
+            .map_err(|e| ApiError::bad_request("invalid_args", format!("data is not hex: {e}")))?,
+        (None, Some(abi)) => {
+            if abi.function(&req.method).is_err() {
+                return Err(ApiError::not_found("unknown_method", format!("{name}'s ABI has no function {:?}", req.method)));
+            }
+            let args = req.args.clone().unwrap_or(serde_json::Value::Array(vec![]));
+            abi.encode_call(&req.method, &args).map_err(|e| ApiError::bad_request("invalid_args", e.to_string()))?
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_args",
+                format!("the node has no ABI for {name}: give the call data as `data` (hex)"),
+            ));
+        }
+    };
+    let q = fdl_node_api::ContractQuery {
+        contract: name,
+        version: req.version,
+        method: &req.method,
+        args: "",
+        caller,
+        fuel: req.fuel,
+        data: Some(&data),
+    };
+    let o = ctx.ledger.contract_query(height, &q).map_err(ApiError::internal)?;
+    refused(&o)?;
+    let result = match (&abi, req.data.is_none() && o.status == TxStatus::Ok) {
+        (Some(abi), true) => abi.decode_output(&req.method, &o.output).ok(),
+        _ => None,
+    };
+    Ok(Json(ContractQueryView {
+        height,
+        status: o.status.as_str().into(),
+        code: o.status.code(),
+        result,
+        events: o.events,
+        fuel_used: o.fuel_used,
+        output_hex: Some(format!("0x{}", hex::encode(&o.output))),
+    }))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CheckRequest {
     /// The module, hex.

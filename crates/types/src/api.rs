@@ -1138,6 +1138,10 @@ pub struct ContractView {
     pub allow_reentry: bool,
     /// The height of its deploy.
     pub created: u64,
+    /// The current version's ABI (JSON), for an EVM contract whose deploy carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub abi: Option<serde_json::Value>,
     /// Every version, oldest first (old versions stay stored and callable by number).
     pub versions: Vec<ContractVersionView>,
 }
@@ -1145,12 +1149,20 @@ pub struct ContractView {
 /// A read-only contract call (`POST /v1/contracts/{name}/query`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ContractQueryRequest {
-    /// The method.
+    /// The method. For an EVM contract: the function's ABI name, its signature
+    /// (`transfer(address,uint256)`) or its selector (`0xa9059cbb`).
+    #[serde(default)]
     pub method: String,
-    /// The arguments (a JSON object; absent: `{}`).
+    /// The arguments (a JSON object; absent: `{}`). For an EVM contract: a JSON array in the
+    /// order of the function's parameters, or an object by parameter name, encoded with the
+    /// contract's ABI.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub args: Option<serde_json::Value>,
+    /// For an EVM contract: the call data (hex), in place of `method` and `args` (for a contract
+    /// whose ABI the node does not have).
+    #[serde(default)]
+    pub data: Option<String>,
     /// The version (absent or 0: the current one).
     #[serde(default)]
     pub version: u32,
@@ -1159,7 +1171,8 @@ pub struct ContractQueryRequest {
     #[serde(default)]
     #[schema(value_type = Option<AddressHex>)]
     pub caller: Option<String>,
-    /// The fuel limit (absent or 0: the chain's `max_tx_fuel`).
+    /// The fuel limit (absent or 0: the chain's `max_tx_fuel`); for an EVM contract, the gas
+    /// limit (absent or 0: `max_tx_gas`).
     #[serde(default)]
     pub fuel: u64,
 }
@@ -1173,14 +1186,19 @@ pub struct ContractQueryView {
     pub status: String,
     /// Stable numeric status code (0 = ok).
     pub code: u16,
-    /// The return value (JSON), if any.
+    /// The return value (JSON), if any. For an EVM contract, decoded with its ABI: one output
+    /// is that value, several an array; integers that fit 64 bits are numbers, larger ones
+    /// decimal strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub result: Option<serde_json::Value>,
     /// Events it would have emitted, or why it failed.
     pub events: Vec<Event>,
-    /// The fuel it used.
+    /// The fuel it used (for an EVM contract: the gas).
     pub fuel_used: u64,
+    /// The raw return data (hex), for an EVM contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hex: Option<String>,
 }
 
 /// What the static checks found in a module (`POST /v1/contracts/check`, `fdl contract check`).
