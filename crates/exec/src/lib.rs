@@ -276,7 +276,7 @@ pub fn execute_block(
     let mut cache = IdentityCache::default();
     let mut receipts = Vec::with_capacity(txs.len());
     let params = fdl_schema::read::params(&ov)?;
-    let mut block = BlockCtx { fuel_left: params.max_block_fuel, params };
+    let mut block = BlockCtx { fuel_left: params.max_block_fuel, gas_left: params.max_block_gas, params };
     for tx in txs {
         receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms, &mut block)?);
     }
@@ -312,6 +312,8 @@ pub(crate) fn event(kind: &str, attrs: Vec<(&str, String)>) -> Event {
 struct BlockCtx {
     params: ChainParams,
     fuel_left: u64,
+    /// The gas its EVM calls have left (a block never exceeds `max_block_gas`).
+    gas_left: u64,
 }
 
 /// Executes one transaction: its credential (STD-13.1), its account's state (frozen, locked,
@@ -442,19 +444,42 @@ fn execute_tx(
             cost = out.fuel_used;
             (out.status, out.events)
         }
+        Payload::EvmCall { contract, version, data, gas } => {
+            let ctx = contract::evm::EvmCtx {
+                signer: sender.account,
+                org: sender.org.clone(),
+                role: sender.role,
+                height,
+                time_ms,
+            };
+            let req = contract::evm::EvmCallRequest {
+                contract,
+                version: *version,
+                data,
+                gas: contract::evm::tx_gas(*gas, &block.params),
+            };
+            let out = contract::evm::call_tx(ov, &req, &ctx, &block.params, &mut block.gas_left)?;
+            output = out.output;
+            cost = out.fuel_used;
+            (out.status, out.events)
+        }
         Payload::Deploy { spec } => {
-            // `init` may use up to `max_tx_fuel`: the block must have that much left, and pays
-            // what it used (a block never exceeds `max_block_fuel`).
-            if block.params.max_tx_fuel > block.fuel_left {
+            // `init` may use up to `max_tx_fuel` (an EVM constructor `max_tx_gas`): the block
+            // must have that much left, and pays what it used (a block never exceeds its
+            // `max_block_fuel` or `max_block_gas`).
+            let evm = spec.vm == fdl_types::VmKind::Evm;
+            let (need, left, unit) = if evm {
+                (block.params.max_tx_gas, block.gas_left, "gas for the constructor")
+            } else {
+                (block.params.max_tx_fuel, block.fuel_left, "fuel for init")
+            };
+            if need > left {
                 let attrs = vec![
                     ("contract", spec.name.clone()),
                     ("code", StatusCode::BlockFuelExhausted.as_str().to_string()),
                     (
                         "reason",
-                        format!(
-                            "a deploy needs {} fuel for init, the block has {} left",
-                            block.params.max_tx_fuel, block.fuel_left
-                        ),
+                        format!("a deploy needs {need} {unit}, the block has {left} left"),
                     ),
                 ];
                 (StatusCode::BlockFuelExhausted, vec![event("contract.rejected", attrs)])
@@ -470,7 +495,11 @@ fn execute_tx(
                 };
                 let out = contract::deploy_direct(ov, spec, &by)?;
                 let used = by.fuel_used.get();
-                block.fuel_left = block.fuel_left.saturating_sub(used);
+                if evm {
+                    block.gas_left = block.gas_left.saturating_sub(used);
+                } else {
+                    block.fuel_left = block.fuel_left.saturating_sub(used);
+                }
                 cost = cost.saturating_add(used);
                 out
             }
@@ -524,6 +553,7 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     keys::height().write(&mut w, &0);
     keys::time_ms().write(&mut w, &genesis.genesis_time_ms);
     keys::suite().write(&mut w, &genesis.suite);
+    keys::chain_id().write(&mut w, &genesis.chain_id);
     keys::params().write(&mut w, &genesis.params);
     let der = |pem: &str, what: &str| fdl_pki::from_pem(pem).map_err(|e| corrupt(what, e.to_string()));
     let mut names = Vec::new();

@@ -76,8 +76,30 @@ pub struct VersionRecord {
     pub height: u64,
     /// The review report, if any.
     pub review: Option<Review>,
-    /// Its methods, as the static checks found them.
+    /// Its methods, as the static checks found them. For an EVM contract, each ABI function as
+    /// `0x{selector}:{name}` (see [`evm_method`]).
     pub methods: Vec<String>,
+}
+
+/// An EVM version's method entry: `0x{selector}:{name}` (the name cut to fit the bound).
+pub fn evm_method(selector: [u8; 4], name: &str) -> String {
+    let mut s = String::from("0x");
+    for b in selector {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push(':');
+    for c in name.chars() {
+        if s.len() + c.len_utf8() > MAX_METHOD_NAME {
+            break;
+        }
+        s.push(c);
+    }
+    s
+}
+
+/// The ABI name of the function with `selector` (hex, `0x…`) among an EVM version's methods.
+pub fn evm_method_name<'a>(methods: &'a [String], selector: &str) -> Option<&'a str> {
+    methods.iter().find_map(|m| m.strip_prefix(selector).and_then(|rest| rest.strip_prefix(':')))
 }
 
 impl Encode for ContractRecord {
@@ -110,9 +132,9 @@ fn get_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError>
 impl Decode for ContractRecord {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let name = r.string(MAX_CONTRACT_NAME, "contract name")?;
-        let vm = match r.string(16, "vm")?.as_str() {
-            "wasm" => VmKind::Wasm,
-            other => return Err(DecodeError::Invalid { what: "vm", reason: format!("unknown vm {other}") }),
+        let vm = match VmKind::parse(&r.string(16, "vm")?) {
+            Some(vm) => vm,
+            None => return Err(DecodeError::Invalid { what: "vm", reason: "unknown vm".into() }),
         };
         Ok(ContractRecord {
             name,

@@ -7,6 +7,7 @@
 //! | `bank/supply` | `u128` | bank |
 //! | `sys/height`, `sys/time_ms` | `u64` | every block |
 //! | `sys/suite` | [`Suite`] | genesis |
+//! | `sys/chain_id` | the chain id (text) | genesis |
 //! | `sys/params` | [`ChainParams`] | genesis, `set_param` |
 //! | `sys/nodes` | list of [`NodeSpec`] | genesis, node actions |
 //! | `gov/next` | `u64` | `gov.propose` |
@@ -31,7 +32,9 @@
 //! | `ctr/{name}` | [`ContractRecord`] | contract deploy, upgrade, freeze, retire, access |
 //! | `ctr/{name}/{version: u32 BE}` | [`VersionRecord`] | contract deploy and upgrade |
 //! | `code/{hash}` | module bytes (`Vec<u8>`) | contract deploy and upgrade |
-//! | `cs/{name}/{key}` | a contract's storage value (raw bytes) | the contract (host API) |
+//! | `cs/{name}/{key}` | a contract's storage value (raw bytes; an EVM contract's slots are 32-byte keys and 32-byte values) | the contract (host API, EVM storage) |
+//! | `abi/{name}/{version: u32 BE}` | an EVM contract version's ABI (JSON text) | contract deploy and upgrade |
+//! | `cta/{address: 20 bytes}` | the name of the contract at that address | contract deploy |
 //!
 //! Every prefix is listed in [`NAMESPACES`]; a new module takes a new prefix, and a test checks
 //! that no prefix is a prefix of another.
@@ -56,7 +59,8 @@ use crate::{
 };
 
 /// Every key prefix in use. A module adding keys adds its prefix here.
-pub const NAMESPACES: [&[u8]; 8] = [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/", b"ctr/", b"code/", CONTRACT_STORAGE];
+pub const NAMESPACES: [&[u8]; 10] =
+    [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/", b"ctr/", b"code/", CONTRACT_STORAGE, b"abi/", b"cta/"];
 /// The prefixes whose keys the node also keeps in order beside the tree (ADR 0013): contract
 /// storage (a contract iterates its keys) and the contract registry (the API lists contracts).
 pub const ORDERED_PREFIXES: [&[u8]; 2] = [CONTRACT_STORAGE, b"ctr/"];
@@ -130,6 +134,11 @@ pub fn time_ms() -> Slot<u64> {
 /// The chain's suite.
 pub fn suite() -> Slot<Suite> {
     Slot::new(SUITE_KEY.to_vec())
+}
+
+/// The chain id (the EVM's `block.chainid` is derived from it).
+pub fn chain_id() -> Slot<String> {
+    Slot::new(b"sys/chain_id".to_vec())
 }
 
 /// The chain parameters in force.
@@ -213,6 +222,16 @@ pub fn contract_version(name: &str, version: u32) -> Slot<VersionRecord> {
 /// A module's bytes, by its hash.
 pub fn code(hash: &Hash) -> Slot<Vec<u8>> {
     Slot::new([b"code/".as_slice(), &hash.0].concat())
+}
+
+/// The ABI (JSON text) of version `version` of an EVM contract.
+pub fn contract_abi(name: &str, version: u32) -> Slot<String> {
+    Slot::new([b"abi/".as_slice(), name.as_bytes(), b"/", &version.to_be_bytes()].concat())
+}
+
+/// The name of the contract at `address` (EVM calls name contracts by address).
+pub fn contract_at(address: &Address) -> Slot<String> {
+    Slot::new([b"cta/".as_slice(), &address.0].concat())
 }
 
 /// The prefix of a contract's storage: `cs/{name}/`.

@@ -27,7 +27,7 @@ use std::marker::PhantomData;
 use thiserror::Error;
 
 pub use account::{Account, decode_account, encode_account};
-pub use contract::{ContractRecord, ContractStatus, VersionRecord};
+pub use contract::{ContractRecord, ContractStatus, VersionRecord, evm_method, evm_method_name};
 pub use fdl_types::AccountKind;
 pub use records::{
     AclRule, CertRecord, MemberRecord, OpenLink, Proposal, ProposalState, ProposalStatus, RevocationRecord,

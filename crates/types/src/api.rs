@@ -145,6 +145,14 @@ impl TxView {
                 }));
                 (None, 0, None)
             }
+            Payload::EvmCall { contract, version, data, gas } => {
+                let selector = data.get(..4).map(|s| format!("0x{}", hex::encode(s)));
+                details = Some(serde_json::json!({
+                    "contract": contract, "version": version, "selector": selector,
+                    "data": format!("0x{}", hex::encode(data)), "gas": gas
+                }));
+                (None, 0, None)
+            }
         };
         TxView {
             hash: tx.id(),

@@ -56,6 +56,12 @@ pub enum ChainParam {
     MaxValueBytes,
     /// [`ChainParams::contract_deploy_policy`].
     ContractDeployPolicy,
+    /// [`ChainParams::max_tx_gas`].
+    MaxTxGas,
+    /// [`ChainParams::max_block_gas`].
+    MaxBlockGas,
+    /// [`ChainParams::evm_denied_opcodes`].
+    EvmDeniedOpcodes,
 }
 
 /// A value too large for its parameter's field.
@@ -86,7 +92,7 @@ fn small(name: &'static str, value: u64) -> Result<u32, OutOfRange> {
 
 /// Every parameter, in the order of its stored encoding (append only: the order is part of the
 /// state layout).
-pub const TABLE: [ParamDef; 23] = [
+pub const TABLE: [ParamDef; 26] = [
     ParamDef {
         param: ChainParam::BlockIntervalMs,
         name: "block_interval_ms",
@@ -291,6 +297,33 @@ pub const TABLE: [ParamDef; 23] = [
         get: |p| p.contract_deploy_policy,
         set: |p, v| {
             p.contract_deploy_policy = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxTxGas,
+        name: "max_tx_gas",
+        get: |p| p.max_tx_gas,
+        set: |p, v| {
+            p.max_tx_gas = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::MaxBlockGas,
+        name: "max_block_gas",
+        get: |p| p.max_block_gas,
+        set: |p, v| {
+            p.max_block_gas = v;
+            Ok(())
+        },
+    },
+    ParamDef {
+        param: ChainParam::EvmDeniedOpcodes,
+        name: "evm_denied_opcodes",
+        get: |p| p.evm_denied_opcodes,
+        set: |p, v| {
+            p.evm_denied_opcodes = v;
             Ok(())
         },
     },

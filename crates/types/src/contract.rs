@@ -29,13 +29,15 @@ pub const MAX_REVIEW_AUTHOR: usize = 128;
 /// its own.
 pub const ANY_METHOD: &str = "*";
 
-/// Which engine runs a contract. Solidity on revm joins as `Evm` (issue 13).
+/// Which engine runs a contract.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VmKind {
     /// WebAssembly on wasmi (Rust contracts).
     #[default]
     Wasm,
+    /// EVM bytecode on revm (Solidity contracts; `docs/contracts-evm.md`).
+    Evm,
 }
 
 impl VmKind {
@@ -43,18 +45,30 @@ impl VmKind {
     pub fn as_str(self) -> &'static str {
         match self {
             VmKind::Wasm => "wasm",
+            VmKind::Evm => "evm",
+        }
+    }
+
+    /// The engine called `name` (`wasm`, `evm`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "wasm" => Some(VmKind::Wasm),
+            "evm" => Some(VmKind::Evm),
+            _ => None,
         }
     }
 
     fn tag(self) -> u8 {
         match self {
             VmKind::Wasm => 1,
+            VmKind::Evm => 2,
         }
     }
 
     fn from_tag(tag: u8) -> Result<Self, DecodeError> {
         match tag {
             1 => Ok(VmKind::Wasm),
+            2 => Ok(VmKind::Evm),
             tag => Err(DecodeError::BadTag { what: "vm kind", tag }),
         }
     }
@@ -79,6 +93,39 @@ pub fn valid_method_name(name: &str) -> bool {
         && (b[0].is_ascii_lowercase() || b[0] == b'_')
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
+
+/// Whether `method` may name a method in an access rule: a WebAssembly method name, an EVM
+/// function's ABI name (`[A-Za-z_$][A-Za-z0-9_$]*`) or its 4-byte selector (`0x` and 8 lowercase
+/// hex digits), or `*`.
+pub fn valid_rule_method(method: &str) -> bool {
+    let b = method.as_bytes();
+    if method == ANY_METHOD {
+        return true;
+    }
+    if let Some(hex) = method.strip_prefix("0x") {
+        return hex.len() == 8 && hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    }
+    !b.is_empty()
+        && b.len() <= MAX_METHOD_NAME
+        && (b[0].is_ascii_alphabetic() || matches!(b[0], b'_' | b'$'))
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$'))
+}
+
+/// The rule that governs an EVM call with 4-byte `selector` (hex, `0x…`) of the function the ABI
+/// calls `name` (when the version's ABI names it): a rule for the selector, else one for the
+/// name, else the `*` rule.
+pub fn evm_rule_for<'a>(rules: &'a [MethodRule], selector: &str, name: Option<&str>) -> Option<&'a MethodRule> {
+    rules
+        .iter()
+        .find(|r| r.method == selector)
+        .or_else(|| name.and_then(|n| rules.iter().find(|r| r.method == n)))
+        .or_else(|| rules.iter().find(|r| r.method == ANY_METHOD))
+}
+
+/// Longest ABI (JSON text) a deploy or upgrade of an EVM contract may carry.
+pub const MAX_ABI_LEN: usize = 32_768;
+/// Longest call data of an EVM call.
+pub const MAX_CALLDATA_LEN: usize = 16_384;
 
 /// The review report a deploy or upgrade may cite (STD-12.3): the report's hash and author.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -147,9 +194,14 @@ pub struct DeploySpec {
     /// Whether a call may re-enter this contract while it is already on the call stack.
     #[serde(default)]
     pub allow_reentry: bool,
-    /// Arguments of the module's `init` entry (JSON text; empty: `{}`).
+    /// Arguments of the module's `init` entry (JSON text; empty: `{}`). EVM contracts take
+    /// their constructor's arguments ABI-encoded at the end of `code`, so this is empty.
     #[serde(default)]
     pub init_args: String,
+    /// The contract's ABI (JSON text) for an EVM contract: the node decodes events, query
+    /// arguments and results with it. Empty for WebAssembly.
+    #[serde(default)]
+    pub abi: String,
 }
 
 /// A new version of a deployed contract ([`crate::GovAction::UpgradeContract`]); its storage is
@@ -165,9 +217,13 @@ pub struct UpgradeSpec {
     /// The review report, if any.
     #[serde(default)]
     pub review: Option<Review>,
-    /// Arguments of the module's `migrate` entry (JSON text; empty: `{}`).
+    /// Arguments of the module's `migrate` entry (JSON text; empty: `{}`). Empty for EVM
+    /// contracts: the new version's creation code (constructor and arguments) is its migration.
     #[serde(default)]
     pub migrate_args: String,
+    /// The new version's ABI (JSON text), for an EVM contract.
+    #[serde(default)]
+    pub abi: String,
 }
 
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -243,7 +299,7 @@ impl Encode for MethodRule {
 impl Decode for MethodRule {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let method = r.string(MAX_METHOD_NAME, "rule method")?;
-        if method != ANY_METHOD && !valid_method_name(&method) {
+        if !valid_rule_method(&method) {
             return Err(DecodeError::Invalid {
                 what: "rule method",
                 reason: format!("{method:?} is not a method name"),
@@ -289,6 +345,7 @@ impl Encode for DeploySpec {
         encode_rules(&self.access, out);
         out.push(u8::from(self.allow_reentry));
         put_str(out, &self.init_args);
+        put_str(out, &self.abi);
     }
 }
 
@@ -302,6 +359,7 @@ impl Decode for DeploySpec {
             access: decode_rules(r)?,
             allow_reentry: get_bool(r, "allow reentry")?,
             init_args: r.string(MAX_ARGS_LEN, "init args")?,
+            abi: r.string(MAX_ABI_LEN, "abi")?,
         })
     }
 }
@@ -312,6 +370,7 @@ impl Encode for UpgradeSpec {
         put_bytes(out, &self.code);
         put_review(out, &self.review);
         put_str(out, &self.migrate_args);
+        put_str(out, &self.abi);
     }
 }
 
@@ -322,6 +381,7 @@ impl Decode for UpgradeSpec {
             code: r.bytes(MAX_CODE_LEN, "contract code")?.to_vec(),
             review: get_review(r)?,
             migrate_args: r.string(MAX_ARGS_LEN, "migrate args")?,
+            abi: r.string(MAX_ABI_LEN, "abi")?,
         })
     }
 }
@@ -371,10 +431,11 @@ mod tests {
             }],
             allow_reentry: true,
             init_args: "{}".into(),
+            abi: String::new(),
         };
         let bytes = spec.encode();
         assert_eq!(DeploySpec::decode(&bytes).expect("decode"), spec);
-        let up = UpgradeSpec { name: "token".into(), code: vec![1, 2], review: None, migrate_args: String::new() };
+        let up = UpgradeSpec { name: "token".into(), code: vec![1, 2], review: None, migrate_args: String::new(), abi: "[]".into() };
         assert_eq!(UpgradeSpec::decode(&up.encode()).expect("decode"), up);
         let bad = DeploySpec { name: "Bad".into(), ..spec };
         assert!(DeploySpec::decode(&bad.encode()).is_err());

@@ -98,6 +98,18 @@ pub struct ChainParams {
     #[serde(default = "default_contract_deploy_policy")]
     #[schema(required = true)]
     pub contract_deploy_policy: u64,
+    /// Most gas one EVM call transaction may use (and its default gas).
+    #[serde(default = "default_max_tx_gas")]
+    #[schema(required = true)]
+    pub max_tx_gas: u64,
+    /// Most gas the EVM calls of one block may use together.
+    #[serde(default = "default_max_block_gas")]
+    #[schema(required = true)]
+    pub max_block_gas: u64,
+    /// EVM opcodes a deployed contract may not contain, as a bit set: 1 SELFDESTRUCT, 2 CREATE, 4 CREATE2, 8 CALLCODE, 16 DELEGATECALL (`docs/contracts-evm.md`).
+    #[serde(default = "default_evm_denied_opcodes")]
+    #[schema(required = true)]
+    pub evm_denied_opcodes: u64,
 }
 
 fn default_max_code_bytes() -> u64 {
@@ -144,6 +156,18 @@ fn default_contract_deploy_policy() -> u64 {
     0
 }
 
+fn default_max_tx_gas() -> u64 {
+    30_000_000
+}
+
+fn default_max_block_gas() -> u64 {
+    3_000_000_000
+}
+
+fn default_evm_denied_opcodes() -> u64 {
+    0b01111
+}
+
 fn one() -> u32 {
     1
 }
@@ -182,7 +206,10 @@ impl ChainParams {
         within("max_event_bytes", self.max_event_bytes, 16, crate::receipt::MAX_EVENT_FIELD as u64)?;
         within("max_key_bytes", self.max_key_bytes, 1, 1_024)?;
         within("max_value_bytes", self.max_value_bytes, 0, 1 << 20)?;
-        within("contract_deploy_policy", self.contract_deploy_policy, 0, 1)
+        within("contract_deploy_policy", self.contract_deploy_policy, 0, 1)?;
+        within("max_block_gas", self.max_block_gas, 21_000, 1 << 50)?;
+        within("max_tx_gas", self.max_tx_gas, 21_000, self.max_block_gas)?;
+        within("evm_denied_opcodes", self.evm_denied_opcodes, 0, 0b11111)
     }
 }
 
@@ -212,6 +239,9 @@ impl Default for ChainParams {
             max_key_bytes: default_max_key_bytes(),
             max_value_bytes: default_max_value_bytes(),
             contract_deploy_policy: default_contract_deploy_policy(),
+            max_tx_gas: default_max_tx_gas(),
+            max_block_gas: default_max_block_gas(),
+            evm_denied_opcodes: default_evm_denied_opcodes(),
         }
     }
 }

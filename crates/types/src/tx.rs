@@ -155,6 +155,17 @@ pub enum Payload {
         /// What to deploy.
         spec: crate::contract::DeploySpec,
     },
+    /// `contract.call` of an EVM contract: ABI-encoded call data (STD-12.2).
+    EvmCall {
+        /// The contract's name.
+        contract: String,
+        /// The version to run (0: the current one).
+        version: u32,
+        /// The call data: the function's 4-byte selector and its ABI-encoded arguments.
+        data: Vec<u8>,
+        /// The most gas the call may use (0: the chain's `max_tx_gas`).
+        gas: u64,
+    },
 }
 
 impl Payload {
@@ -169,6 +180,7 @@ impl Payload {
             Payload::PublishCrl { .. } => "pki.publish_crl",
             Payload::Call { .. } => "contract.call",
             Payload::Deploy { .. } => "contract.deploy",
+            Payload::EvmCall { .. } => "contract.call",
         }
     }
 
@@ -229,6 +241,13 @@ impl Encode for Payload {
                 out.push(8);
                 spec.encode_to(out);
             }
+            Payload::EvmCall { contract, version, data, gas } => {
+                out.push(9);
+                put_bytes(out, contract.as_bytes());
+                out.extend_from_slice(&version.to_be_bytes());
+                put_bytes(out, data);
+                out.extend_from_slice(&gas.to_be_bytes());
+            }
         }
     }
 }
@@ -266,6 +285,12 @@ impl Decode for Payload {
                 fuel: r.u64("call.fuel")?,
             }),
             8 => Ok(Payload::Deploy { spec: crate::contract::DeploySpec::decode_from(r)? }),
+            9 => Ok(Payload::EvmCall {
+                contract: crate::contract::get_name(r)?,
+                version: r.u32("evm_call.version")?,
+                data: r.bytes(crate::contract::MAX_CALLDATA_LEN, "evm_call.data")?.to_vec(),
+                gas: r.u64("evm_call.gas")?,
+            }),
             tag => Err(DecodeError::BadTag { what: "payload kind", tag }),
         }
     }

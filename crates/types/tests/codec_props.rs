@@ -55,6 +55,7 @@ fn payload_variant(p: &Payload) -> &'static str {
         Payload::PublishCrl { .. } => "publish_crl",
         Payload::Call { .. } => "call",
         Payload::Deploy { .. } => "deploy",
+        Payload::EvmCall { .. } => "evm_call",
     }
 }
 
@@ -221,7 +222,7 @@ fn contract_name() -> impl Strategy<Value = String> {
 }
 
 fn method_rule() -> impl Strategy<Value = MethodRule> {
-    ("[a-z_][a-z0-9_]{0,63}|\\*", names(), names(), prop::collection::vec(address(), 0..3))
+    ("[a-z_][a-z0-9_]{0,63}|\\*|0x[0-9a-f]{8}|[A-Za-z_$][A-Za-z0-9_$]{0,20}", names(), names(), prop::collection::vec(address(), 0..3))
         .prop_map(|(method, roles, orgs, accounts)| MethodRule { method, roles, orgs, accounts })
 }
 
@@ -237,15 +238,17 @@ fn deploy_spec() -> impl Strategy<Value = DeploySpec> {
         prop::collection::vec(method_rule(), 0..3),
         any::<bool>(),
         text(MAX_ARGS_LEN),
+        prop::option::of(text(64)),
     )
-        .prop_map(|(name, code, review, access, allow_reentry, init_args)| DeploySpec {
+        .prop_map(|(name, code, review, access, allow_reentry, init_args, abi)| DeploySpec {
             name,
-            vm: VmKind::Wasm,
+            vm: if abi.is_some() { VmKind::Evm } else { VmKind::Wasm },
             code,
             review,
             access,
             allow_reentry,
             init_args,
+            abi: abi.unwrap_or_default(),
         })
 }
 
@@ -278,9 +281,9 @@ fn gov_action() -> BoxedStrategy<GovAction> {
         (address(), prop::sample::select(fdl_types::AccountKind::ALL.to_vec()))
             .prop_map(|(account, kind)| GovAction::SetAccountKind { account, kind }),
         deploy_spec().prop_map(|spec| GovAction::DeployContract { spec }),
-        (contract_name(), blob(MAX_CODE_LEN), review(), text(MAX_ARGS_LEN)).prop_map(
-            |(name, code, review, migrate_args)| GovAction::UpgradeContract {
-                spec: UpgradeSpec { name, code, review, migrate_args }
+        (contract_name(), blob(MAX_CODE_LEN), review(), text(MAX_ARGS_LEN), text(64)).prop_map(
+            |(name, code, review, migrate_args, abi)| GovAction::UpgradeContract {
+                spec: UpgradeSpec { name, code, review, migrate_args, abi }
             }
         ),
         contract_name().prop_map(|name| GovAction::FreezeContract { name }),
@@ -312,6 +315,8 @@ fn payload() -> BoxedStrategy<Payload> {
             |(contract, version, method, args, fuel)| Payload::Call { contract, version, method, args, fuel }
         ),
         1 => deploy_spec().prop_map(|spec| Payload::Deploy { spec }),
+        1 => (contract_name(), any::<u32>(), blob(fdl_types::contract::MAX_CALLDATA_LEN), any::<u64>())
+            .prop_map(|(contract, version, data, gas)| Payload::EvmCall { contract, version, data, gas }),
     ]
     .boxed()
 }
@@ -683,7 +688,7 @@ fn strategies_cover_every_variant() {
         unknown(TxBody::decode(&b), "credential kind")
     });
     let statuses = (0..=u16::MAX).filter_map(StatusCode::from_code).count();
-    assert_eq!((payloads, actions, roles, credentials, statuses), (8, 20, 2, 3, 23), "the decoder's tags");
+    assert_eq!((payloads, actions, roles, credentials, statuses), (9, 20, 2, 3, 23), "the decoder's tags");
 
     let seen = distinct(payload(), |p| Some(payload_variant(p)), payloads);
     assert_eq!(seen.len(), payloads, "payload variants generated: {seen:?}");

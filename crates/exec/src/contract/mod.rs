@@ -10,6 +10,7 @@
 //! log has them (STD-12.3). The ABI is in `docs/contracts-abi.md`; the lifecycle in
 //! `docs/contracts.md`.
 
+pub mod evm;
 pub(crate) mod host;
 
 use std::sync::LazyLock;
@@ -95,6 +96,12 @@ pub(crate) fn resolve(
         ContractStatus::Active => {}
         ContractStatus::Frozen => return Ok(Err((StatusCode::ContractFrozen, format!("{name} is frozen")))),
         ContractStatus::Retired => return Ok(Err((StatusCode::ContractRetired, format!("{name} is retired")))),
+    }
+    if record.vm != VmKind::Wasm {
+        return Ok(Err((
+            StatusCode::UnknownMethod,
+            format!("{name} is an EVM contract: call it with ABI-encoded call data (fdl contract call encodes it)"),
+        )));
     }
     let v = if version == 0 { record.current } else { version };
     let Some(version) = keys::contract_version(name, v).read(view)? else {
@@ -298,6 +305,12 @@ fn check_rules(rules: &[MethodRule]) -> Result<(), Refusal> {
 
 /// A deploy could apply now: the name is free, the rules are sound, the module passes.
 pub(crate) fn check_deploy(view: &dyn StateView, spec: &DeploySpec) -> Result<Result<(), Refusal>, ExecError> {
+    if spec.vm == VmKind::Evm {
+        if keys::contract(&spec.name).read(view)?.is_some() {
+            return Ok(Err(Refusal::ContractExists { name: spec.name.clone() }));
+        }
+        return Ok(check_rules(&spec.access).and_then(|()| evm::check_spec(&spec.code, &spec.abi)));
+    }
     Ok(deploy_info(view, spec)?.map(|_| ()))
 }
 
@@ -309,8 +322,8 @@ fn deploy_info(view: &dyn StateView, spec: &DeploySpec) -> Result<Result<fdl_vm_
     if let Err(r) = check_rules(&spec.access) {
         return Ok(Err(r));
     }
-    if spec.vm != VmKind::Wasm {
-        return Ok(Err(Refusal::ContractCheckFailed { reason: "unsupported engine".into() }));
+    if spec.vm != VmKind::Wasm || !spec.abi.is_empty() {
+        return Ok(Err(Refusal::ContractCheckFailed { reason: "an ABI is for EVM contracts only".into() }));
     }
     let params = fdl_schema::read::params(view)?;
     Ok(check_module(&spec.code, &params))
@@ -404,6 +417,12 @@ pub(crate) fn apply_deploy(
     spec: &DeploySpec,
     by: &Installer<'_>,
 ) -> Result<Result<Vec<Event>, Refusal>, ExecError> {
+    if spec.vm == VmKind::Evm {
+        if let Err(r) = check_deploy(ov, spec)? {
+            return Ok(Err(r));
+        }
+        return evm::apply_deploy(ov, spec, by);
+    }
     let info = match deploy_info(ov, spec)? {
         Ok(i) => i,
         Err(r) => return Ok(Err(r)),
@@ -429,6 +448,7 @@ pub(crate) fn apply_deploy(
         Err(r) => return Ok(Err(r)),
     };
     keys::contract(&spec.name).write(ov, &record);
+    keys::contract_at(&record.address).write(ov, &spec.name);
     keys::contract_version(&spec.name, 1).write(ov, &version);
     let mut attrs = vec![
         ("contract", spec.name.clone()),
@@ -467,6 +487,18 @@ fn version_record(
 
 /// An upgrade could apply now: the contract exists and is not retired, the module passes.
 pub(crate) fn check_upgrade(view: &dyn StateView, spec: &UpgradeSpec) -> Result<Result<(), Refusal>, ExecError> {
+    if let Some(record) = keys::contract(&spec.name).read(view)?
+        && record.vm == VmKind::Evm
+    {
+        if record.status == ContractStatus::Retired {
+            return Ok(Err(Refusal::ContractStatusForbids {
+                name: spec.name.clone(),
+                status: "retired",
+                what: "upgrade",
+            }));
+        }
+        return Ok(evm::check_spec(&spec.code, &spec.abi));
+    }
     Ok(upgrade_info(view, spec)?.map(|_| ()))
 }
 
@@ -520,6 +552,17 @@ pub(crate) fn apply_upgrade(
     spec: &UpgradeSpec,
     by: &Installer<'_>,
 ) -> Result<Result<Vec<Event>, Refusal>, ExecError> {
+    if let Some(record) = keys::contract(&spec.name).read(ov)?
+        && record.vm == VmKind::Evm
+    {
+        if let Err(r) = check_upgrade(ov, spec)? {
+            return Ok(Err(r));
+        }
+        return evm::apply_upgrade(ov, record, spec, by);
+    }
+    if !spec.abi.is_empty() {
+        return Ok(Err(Refusal::ContractCheckFailed { reason: "an ABI is for EVM contracts only".into() }));
+    }
     let (mut record, info) = match upgrade_info(ov, spec)? {
         Ok(found) => found,
         Err(r) => return Ok(Err(r)),
@@ -709,6 +752,24 @@ pub fn check_static(code: &[u8], params: &ChainParams) -> Result<fdl_vm_wasm::Mo
     engine().check(code, &host::limits(params)).map_err(|e| (e.code().to_string(), e.to_string()))
 }
 
+/// The institution and role a query's caller has: from its account record (an administrator's
+/// account, else a client of its registrar; none for an unknown account).
+pub(crate) fn account_role(view: &dyn StateView, caller: &Address) -> Result<(String, Option<Role>), ExecError> {
+    Ok(match crate::read_account(view, caller)? {
+        Some(a) => {
+            let role = if a.kind == crate::AccountKind::Admin {
+                Some(Role::Admin)
+            } else if a.org.is_empty() {
+                None
+            } else {
+                Some(Role::Client)
+            };
+            (a.org, role)
+        }
+        None => (String::new(), None),
+    })
+}
+
 /// A read-only call against `view` (the latest final state): the same checks and engine as a
 /// transaction's call, its writes discarded (STD-12.2). The caller is the account `caller` with
 /// the institution and role its account record and certificate give it (none for an unknown
@@ -728,19 +789,7 @@ pub fn query(
     let params = fdl_schema::read::params(view)?;
     let height = keys::height().read(view)?.unwrap_or(0);
     let time_ms = fdl_schema::read::time_ms(view)?;
-    let (org, role) = match crate::read_account(view, caller)? {
-        Some(a) => {
-            let role = if a.kind == crate::AccountKind::Admin {
-                Some(Role::Admin)
-            } else if a.org.is_empty() {
-                None
-            } else {
-                Some(Role::Client)
-            };
-            (a.org, role)
-        }
-        None => (String::new(), None),
-    };
+    let (org, role) = account_role(view, caller)?;
     let req = CallRequest {
         contract,
         version,
