@@ -20,6 +20,7 @@ pub mod abi;
 mod check;
 mod engine;
 pub mod precompile;
+pub mod solc;
 mod types;
 
 pub use check::{
