@@ -129,6 +129,7 @@ async fn contract_ready(client: &Client, name: &str, wasm: &std::path::Path) -> 
         access: vec![],
         allow_reentry: false,
         init_args: String::new(),
+        abi: String::new(),
     };
     let status = client.status().await?;
     let admin = |org: &str| -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {

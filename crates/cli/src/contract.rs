@@ -62,12 +62,15 @@ enum ContractCmd {
     },
     /// Deploy a contract: a committee proposal (your institution votes yes), or with `--direct`
     /// a deploy into your institution's namespace (`ORG.NAME`) where the chain's policy allows it.
+    #[command(group(clap::ArgGroup::new("code").required(true).args(["wasm", "evm", "sol"])))]
     Deploy {
         /// The contract's name.
         name: String,
-        /// The module.
+        /// The module (a Rust contract).
         #[arg(long)]
-        wasm: PathBuf,
+        wasm: Option<PathBuf>,
+        #[command(flatten)]
+        evm: EvmCode,
         /// Per-method access rules: a JSON file with a list of `{"method", "roles", "orgs", "accounts"}`.
         #[arg(long)]
         access: Option<PathBuf>,
@@ -91,13 +94,17 @@ enum ContractCmd {
         #[command(flatten)]
         timing: Timing,
     },
-    /// Propose a new version (storage is kept; its `migrate` entry runs).
+    /// Propose a new version (storage is kept; its `migrate` entry runs, or for a Solidity
+    /// contract the new version's constructor).
+    #[command(group(clap::ArgGroup::new("code").required(true).args(["wasm", "evm", "sol"])))]
     Upgrade {
         /// The contract.
         name: String,
-        /// The new module.
+        /// The new module (a Rust contract).
         #[arg(long)]
-        wasm: PathBuf,
+        wasm: Option<PathBuf>,
+        #[command(flatten)]
+        evm: EvmCode,
         /// Arguments of the module's `migrate` entry (JSON).
         #[arg(long, default_value = "")]
         migrate_args: String,
@@ -178,17 +185,22 @@ enum ContractCmd {
     Call {
         /// The contract.
         name: String,
-        /// The method.
+        /// The method (for a Solidity contract: the function's name, signature or selector).
         method: String,
-        /// The arguments (a JSON object).
-        #[arg(long, default_value = "{}")]
-        args: String,
+        /// The arguments: a JSON object (a Solidity contract also takes a JSON array, in the
+        /// order of the function's parameters; they are encoded with its ABI).
+        #[arg(long)]
+        args: Option<String>,
         /// The version (default: the current one).
         #[arg(long, default_value_t = 0)]
         version: u32,
-        /// The most fuel the call may use (default: the chain's `max_tx_fuel`).
-        #[arg(long, default_value_t = 0)]
+        /// The most fuel (for a Solidity contract: gas) the call may use (default: the chain's
+        /// `max_tx_fuel` or `max_tx_gas`).
+        #[arg(long, alias = "gas", default_value_t = 0)]
         fuel: u64,
+        /// The ABI file of a Solidity contract (default: the ABI the node has for it).
+        #[arg(long)]
+        abi: Option<PathBuf>,
         #[command(flatten)]
         signing: Signing,
     },
@@ -196,11 +208,11 @@ enum ContractCmd {
     Query {
         /// The contract.
         name: String,
-        /// The method.
+        /// The method (for a Solidity contract: the function's name, signature or selector).
         method: String,
-        /// The arguments (a JSON object).
-        #[arg(long, default_value = "{}")]
-        args: String,
+        /// The arguments: a JSON object (a Solidity contract also takes a JSON array).
+        #[arg(long)]
+        args: Option<String>,
         /// The version (default: the current one).
         #[arg(long, default_value_t = 0)]
         version: u32,
@@ -214,6 +226,60 @@ enum ContractCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A Solidity contract's code: compiled bytecode with its ABI, or a source file compiled with
+/// solc (installed by `scripts/setup.sh`).
+#[derive(Args)]
+struct EvmCode {
+    /// The creation bytecode (a Solidity contract): solc's `.bin` output, hex.
+    #[arg(long, requires = "abi_file")]
+    evm: Option<PathBuf>,
+    /// The contract's ABI (solc's `.abi` output), with `--evm`.
+    #[arg(long = "abi", id = "abi_file")]
+    abi: Option<PathBuf>,
+    /// A Solidity source file: compiled with solc first.
+    #[arg(long)]
+    sol: Option<PathBuf>,
+    /// Which contract of the source file (default: the only one, or the one named like the file).
+    #[arg(long)]
+    sol_contract: Option<String>,
+    /// The constructor's arguments (a JSON array or object, encoded with the ABI).
+    #[arg(long = "args")]
+    ctor_args: Option<String>,
+}
+
+impl EvmCode {
+    /// The creation code (with the constructor's arguments appended) and the ABI text, when a
+    /// Solidity contract was given.
+    fn load(&self) -> anyhow::Result<Option<(Vec<u8>, String)>> {
+        let (code, abi) = if let Some(bin) = &self.evm {
+            let text = std::fs::read_to_string(bin).with_context(|| format!("reading {}", bin.display()))?;
+            let code = hex::decode(text.trim().trim_start_matches("0x"))
+                .with_context(|| format!("{}: expected solc's .bin output (hex)", bin.display()))?;
+            let abi_path = self.abi.as_ref().ok_or_else(|| anyhow::anyhow!("--evm needs --abi FILE.abi"))?;
+            let abi =
+                std::fs::read_to_string(abi_path).with_context(|| format!("reading {}", abi_path.display()))?;
+            (code, abi)
+        } else if let Some(sol) = &self.sol {
+            let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let solc = fdl_vm_evm::solc::find(&here)?;
+            let all = fdl_vm_evm::solc::compile(&solc, sol, fdl_vm_evm::SOLC_EVM_VERSION)?;
+            let c = fdl_vm_evm::solc::pick(all, sol, self.sol_contract.as_deref())?;
+            (c.bytecode, c.abi)
+        } else {
+            return Ok(None);
+        };
+        let parsed = fdl_vm_evm::abi::Abi::parse(&abi).map_err(|e| anyhow::anyhow!("the ABI: {e}"))?;
+        let args = match &self.ctor_args {
+            Some(a) => serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?,
+            None => serde_json::Value::Null,
+        };
+        let ctor = parsed.encode_constructor(&args).map_err(|e| anyhow::anyhow!("constructor arguments: {e}"))?;
+        let mut code = code;
+        code.extend_from_slice(&ctor);
+        Ok(Some((code, abi)))
+    }
 }
 
 fn suite_of(s: &str) -> anyhow::Result<Suite> {
@@ -374,6 +440,71 @@ fn api_error(e: SdkError) -> anyhow::Result<i32> {
     }
 }
 
+/// The ABI of a Solidity contract: from `file`, else the one the node has.
+fn evm_abi(c: &ContractView, file: Option<&Path>) -> anyhow::Result<fdl_vm_evm::abi::Abi> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        None => match &c.abi {
+            Some(v) => v.to_string(),
+            None => anyhow::bail!("the node has no ABI for {}: give it with --abi FILE.abi", c.name),
+        },
+    };
+    fdl_vm_evm::abi::Abi::parse(&text).map_err(|e| anyhow::anyhow!("the ABI of {}: {e}", c.name))
+}
+
+/// Sends an EVM call and reports it, with its return value decoded with the ABI.
+async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, method: &str) -> anyhow::Result<i32> {
+    let Some(path) = &s.key else {
+        anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
+    };
+    let key = fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
+    let client = Client::new(&rpc_url(&s.rpc))?;
+    match client.send_as(&key, cert.as_deref(), payload, s.wait).await {
+        Ok(v) => {
+            let ok = v.receipt.as_ref().is_some_and(|r| r.code == 0);
+            let result = v.receipt.as_ref().filter(|r| r.code == 0).and_then(|r| {
+                let bytes = hex::decode(&r.output_hex).ok()?;
+                abi.decode_output(method, &bytes).ok()
+            });
+            if s.json {
+                let mut j = serde_json::to_value(&v)?;
+                if let (Some(o), Some(r)) = (j.as_object_mut(), &result) {
+                    o.insert("result".into(), r.clone());
+                }
+                print_json(&j)?;
+            } else {
+                println!("transaction {}", v.hash);
+                match (&v.receipt, v.height) {
+                    (Some(r), Some(h)) => {
+                        println!("committed at height {h}: {} (gas used {})", r.status, r.cost);
+                        if let Some(r) = &result
+                            && !r.is_null()
+                        {
+                            println!("returned {r}");
+                        }
+                        for e in &r.events {
+                            let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            println!("  {} {}", e.kind, attrs.join(" "));
+                        }
+                    }
+                    _ => println!("status {}", v.status),
+                }
+            }
+            Ok(if !s.wait || ok { 0 } else { 1 })
+        }
+        Err(SdkError::Api { code, message, status, .. }) => {
+            if s.json {
+                print_json(&serde_json::json!({"code": code, "message": message, "http_status": status}))?;
+            } else {
+                eprintln!("refused: {code}: {message}");
+            }
+            Ok(1)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Runs `fdl contract`.
 ///
 /// # Errors
@@ -413,6 +544,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
         ContractCmd::Deploy {
             name,
             wasm,
+            evm,
             access,
             allow_reentry,
             init_args,
@@ -431,40 +563,65 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
             let client = Client::new(&rpc_url(&signing.rpc))?;
             let suite = client.status().await?.suite;
-            let spec = DeploySpec {
-                name,
-                vm: VmKind::Wasm,
-                code: read_wasm(&wasm)?,
-                review: review_of(&review, &review_author, suite)?,
-                access: rules_of(&access)?,
-                allow_reentry,
-                init_args,
+            let spec = if let Some((code, abi)) = evm.load()? {
+                anyhow::ensure!(init_args.is_empty(), "a Solidity contract takes its constructor arguments as --args");
+                DeploySpec {
+                    name,
+                    vm: VmKind::Evm,
+                    code,
+                    review: review_of(&review, &review_author, suite)?,
+                    access: rules_of(&access)?,
+                    allow_reentry,
+                    init_args,
+                    abi,
+                }
+            } else {
+                let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;
+                let spec = DeploySpec {
+                    name,
+                    vm: VmKind::Wasm,
+                    code: read_wasm(&wasm)?,
+                    review: review_of(&review, &review_author, suite)?,
+                    access: rules_of(&access)?,
+                    allow_reentry,
+                    init_args,
+                    abi: String::new(),
+                };
+                let v = check(&spec.code, suite);
+                if !v.ok {
+                    print_check(&wasm.display().to_string(), &v);
+                    return Ok(1);
+                }
+                spec
             };
-            let v = check(&spec.code, suite);
-            if !v.ok {
-                print_check(&wasm.display().to_string(), &v);
-                return Ok(1);
-            }
             if direct {
                 send_with(&signing, Payload::Deploy { spec }).await
             } else {
                 propose_with(GovAction::DeployContract { spec }, &signing, &timing).await
             }
         }
-        ContractCmd::Upgrade { name, wasm, migrate_args, review, review_author, signing, timing } => {
+        ContractCmd::Upgrade { name, wasm, evm, migrate_args, review, review_author, signing, timing } => {
             let client = Client::new(&rpc_url(&signing.rpc))?;
             let suite = client.status().await?.suite;
-            let spec = UpgradeSpec {
-                name,
-                code: read_wasm(&wasm)?,
-                review: review_of(&review, &review_author, suite)?,
-                migrate_args,
+            let spec = if let Some((code, abi)) = evm.load()? {
+                anyhow::ensure!(migrate_args.is_empty(), "a Solidity contract takes its constructor arguments as --args");
+                UpgradeSpec { name, code, review: review_of(&review, &review_author, suite)?, migrate_args, abi }
+            } else {
+                let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;
+                let spec = UpgradeSpec {
+                    name,
+                    code: read_wasm(&wasm)?,
+                    review: review_of(&review, &review_author, suite)?,
+                    migrate_args,
+                    abi: String::new(),
+                };
+                let v = check(&spec.code, suite);
+                if !v.ok {
+                    print_check(&wasm.display().to_string(), &v);
+                    return Ok(1);
+                }
+                spec
             };
-            let v = check(&spec.code, suite);
-            if !v.ok {
-                print_check(&wasm.display().to_string(), &v);
-                return Ok(1);
-            }
             propose_with(GovAction::UpgradeContract { spec }, &signing, &timing).await
         }
         ContractCmd::Freeze { name, signing, timing } => {
@@ -507,14 +664,33 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
                 Err(e) => api_error(e),
             }
         }
-        ContractCmd::Call { name, method, args, version, fuel, signing } => {
+        ContractCmd::Call { name, method, args, version, fuel, abi, signing } => {
+            let client = Client::new(&rpc_url(&signing.rpc))?;
+            let target = client.contract(&name).await;
+            if let Ok(c) = &target
+                && c.vm == VmKind::Evm
+            {
+                let abi = evm_abi(c, abi.as_deref())?;
+                let args = match &args {
+                    Some(a) => serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?,
+                    None => serde_json::Value::Array(vec![]),
+                };
+                let data = abi.encode_call(&method, &args).map_err(|e| anyhow::anyhow!("{method}: {e}"))?;
+                let payload = Payload::EvmCall { contract: name, version, data, gas: fuel };
+                return send_evm(&signing, payload, &abi, &method).await;
+            }
+            let args = args.unwrap_or_else(|| "{}".into());
             args_json(&args)?;
             let payload = Payload::Call { contract: name, version, method, args, fuel };
             send_with(&signing, payload).await
         }
         ContractCmd::Query { name, method, args, version, caller, rpc, json } => {
             let client = Client::new(&rpc_url(&rpc))?;
-            let req = ContractQueryRequest { method, args: Some(args_json(&args)?), version, caller, fuel: 0 };
+            let args = match &args {
+                Some(a) => Some(serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?),
+                None => None,
+            };
+            let req = ContractQueryRequest { method, args, data: None, version, caller, fuel: 0 };
             match client.contract_query(&name, &req).await {
                 Ok(v) => {
                     if json {

@@ -23,20 +23,20 @@ use crate::{
 pub struct Signing {
     /// The signer's key (an institution's `admin.pem`, or the regulator's key).
     #[arg(long, global = true)]
-    key: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
     /// The signer's certificate; default: the key's file name with `.crt`. (Not `--cert`: that
     /// names the certificate an action is about, as in `rotate-cert`, `revoke` and `reset-key`.)
     #[arg(long = "signer-cert", global = true)]
-    signer_cert: Option<PathBuf>,
+    pub(crate) signer_cert: Option<PathBuf>,
     /// Node API URL (default: the devnet's first node).
     #[arg(long, global = true)]
     pub(crate) rpc: Option<String>,
     /// Wait until committed.
     #[arg(long, global = true)]
-    wait: bool,
+    pub(crate) wait: bool,
     /// Print JSON.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// When a proposal closes and applies.
