@@ -181,6 +181,7 @@ pub fn outcome(data: &[u8]) -> (StatusCode, Option<StatusCode>) {
         access: vec![],
         allow_reentry: selector & 0x80 != 0,
         init_args: args.clone(),
+        abi: String::new(),
     };
     let deploy = execute_block(&c.state, 1, c.time_ms, &[tx(c, 1, Payload::Deploy { spec })]).expect("deploy block");
     let r = &deploy.receipts[0];
