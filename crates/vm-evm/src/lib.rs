@@ -36,9 +36,3 @@ pub use types::{
 
 /// The EVM version the engine runs, as solc names it: compile with `--evm-version prague`.
 pub const SOLC_EVM_VERSION: &str = "prague";
-
-// Used by the implementation being written (precompiles, ABI); kept so the API compiles alone.
-use alloy_dyn_abi as _;
-use alloy_primitives as _;
-use sm2 as _;
-use sm3 as _;
