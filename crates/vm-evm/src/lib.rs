@@ -18,7 +18,9 @@
 
 pub mod abi;
 mod check;
+mod db;
 mod engine;
+mod inspector;
 pub mod precompile;
 pub mod solc;
 mod types;
@@ -27,7 +29,7 @@ pub use check::{
     CheckError, CodeInfo, DEFAULT_DENIED_OPCODES, DENIED_OPCODE_LIST, DENY_CALLCODE, DENY_CREATE, DENY_CREATE2,
     DENY_DELEGATECALL, DENY_SELFDESTRUCT, EIP170_MAX_CODE_BYTES,
 };
-pub use engine::Engine;
+pub use engine::{Engine, SPEC};
 pub use types::{
     Address20, Block, CacheStats, ContractCode, Failure, Host, HostError, Limits, Log, Member, Outcome, Refusal,
     RefusedCall, Run, Word, keccak256,
@@ -35,9 +37,3 @@ pub use types::{
 
 /// The EVM version the engine runs, as solc names it: compile with `--evm-version prague`.
 pub const SOLC_EVM_VERSION: &str = "prague";
-
-// Used by the implementation being written (precompiles, ABI); kept so the API compiles alone.
-use alloy_dyn_abi as _;
-use alloy_primitives as _;
-use sm2 as _;
-use sm3 as _;
