@@ -140,13 +140,16 @@ struct EvmState<'v> {
     pinned: Option<(Address20, ContractCode)>,
     /// Contract names by address, as looked up.
     names: HashMap<Address20, Option<ContractRecord>>,
+    /// The contracts executing, by depth (the run's own at 0): a nested call at depth `d` is
+    /// made by `stack[d - 1]`, so the stack is cut to `d` before it is checked.
+    stack: Vec<Address20>,
     /// A store failure met inside the engine: it aborts the block.
     fatal: Option<ExecError>,
 }
 
 impl<'v> EvmState<'v> {
     fn new(view: &'v dyn StateView, ctx: &'v EvmCtx, params: &'v ChainParams) -> Self {
-        EvmState { view, ctx, params, pinned: None, names: HashMap::new(), fatal: None }
+        EvmState { view, ctx, params, pinned: None, names: HashMap::new(), stack: Vec::new(), fatal: None }
     }
 
     fn guard<T>(&mut self, r: Result<T, ExecError>) -> Result<T, HostError> {
@@ -237,6 +240,11 @@ impl<'v> EvmState<'v> {
             ContractStatus::Frozen => return refuse("contract_frozen", format!("{} is frozen", target.name)),
             ContractStatus::Retired => return refuse("contract_retired", format!("{} is retired", target.name)),
         }
+        self.stack.truncate(usize::try_from(depth).unwrap_or(usize::MAX).max(1));
+        if self.stack.contains(callee) && !target.allow_reentry {
+            let msg = format!("{} is already executing and does not allow re-entry", target.name);
+            return refuse("reentrancy", msg);
+        }
         let Some(from) = self.record(caller)? else { return Ok(Ok(())) };
         let selector = selector_hex(input);
         let version = keys::contract_version(&target.name, target.current).read(self.view)?;
@@ -247,6 +255,7 @@ impl<'v> EvmState<'v> {
             let method = name.unwrap_or(selector);
             return refuse("permission_denied", format!("{} may not call {}.{method}", from.name, target.name));
         }
+        self.stack.push(*callee);
         Ok(Ok(()))
     }
 }
@@ -419,6 +428,7 @@ pub(crate) fn run_call(
     let code = load_code(view, &version.code_hash)?;
     let mut st = EvmState::new(view, ctx, params);
     st.pinned = Some((record.address.0, code.clone()));
+    st.stack.push(record.address.0);
     let blk = block(view, ctx, params)?;
     let lim = limits(params);
     let run = fdl_vm_evm::Run {
@@ -579,6 +589,7 @@ fn construct(
         // The contract being created is not in the registry yet: its address is known to the
         // state by the record given.
         st.names.insert(record.address.0, Some(record.clone()));
+        st.stack.push(record.address.0);
         let run = fdl_vm_evm::Run {
             this: record.address.0,
             caller: by.account.0,
