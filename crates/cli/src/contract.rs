@@ -262,8 +262,14 @@ impl EvmCode {
                 std::fs::read_to_string(abi_path).with_context(|| format!("reading {}", abi_path.display()))?;
             (code, abi)
         } else if let Some(sol) = &self.sol {
+            // The compiler the repository's setup installed: looked for from the source's
+            // directory up, then from the current directory up.
             let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-            let solc = fdl_vm_evm::solc::find(&here)?;
+            let near = sol.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+            let solc = match near.map(|d| fdl_vm_evm::solc::find(&d)) {
+                Some(Ok(found)) => found,
+                _ => fdl_vm_evm::solc::find(&here)?,
+            };
             let all = fdl_vm_evm::solc::compile(&solc, sol, fdl_vm_evm::SOLC_EVM_VERSION)?;
             let c = fdl_vm_evm::solc::pick(all, sol, self.sol_contract.as_deref())?;
             (c.bytecode, c.abi)

@@ -1081,3 +1081,95 @@ fn a_scaffolded_contract_tests_and_builds_offline_and_passes_the_checks() {
     assert_eq!(c["code_hash"], v["code_hash"]);
     assert_eq!(sorted(&c["methods"]), ["get", "increment"], "{out:?}");
 }
+
+/// The storage slot of `owner`'s balance in `contracts/solidity/Token.sol`: Solidity puts
+/// `mapping balanceOf` (the token's state variable number `slot`) at `keccak256(owner ‖ slot)`.
+fn sol_balance_slot(owner: &str, slot: u8) -> Vec<u8> {
+    let a: Address = owner.parse().unwrap();
+    let mut pre = [0u8; 64];
+    pre[12..32].copy_from_slice(&a.0);
+    pre[63] = slot;
+    fdl_vm_evm::keccak256(&pre).to_vec()
+}
+
+#[test]
+fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_node_agrees() {
+    on_world(|w| {
+        let sol = repo_root().join("contracts/solidity/Token.sol");
+        let (p, vote) =
+            w.pass(&["contract", "deploy", "soltoken", "--sol", s(&sol)], "org1", &["org2", "org3"]);
+        let events = &vote["receipt"]["events"];
+        let d = event(events, "contract.deployed").unwrap_or_else(|| panic!("no contract.deployed: {events}"));
+        for (k, want) in [("contract", "soltoken"), ("vm", "evm"), ("org", "org1"), ("proposal", &p.to_string())] {
+            assert_eq!(attr(d, k).as_deref(), Some(want), "{k} of {d}");
+        }
+        let org1 = w.admin_key("org1");
+        let (alice_key, alice) = w.client("sol-alice", "org1");
+        let (_, bob) = w.client("sol-bob", "org2");
+        let v = w.call_ok(0, "soltoken", &org1, "mint", &json!([format!("0x{alice}"), 1000]));
+        let minted = event(&v["receipt"]["events"], "contract.event").unwrap_or_else(|| panic!("no event: {v}"));
+        assert_eq!(attr(minted, "name").as_deref(), Some("Transfer"), "{v}");
+        let v = w.call_ok(2, "soltoken", &alice_key, "transfer", &json!([format!("0x{bob}"), 250]));
+        assert_eq!(v["result"], json!(true), "transfer returns true, decoded: {v}");
+        let gas = v["receipt"]["cost"].as_u64().unwrap();
+        assert!(gas > 21_000, "gas used: {v}");
+        let mut top = height_of(&v);
+
+        // Reverts: the reason is in the receipt, nothing moves.
+        let events =
+            w.call_fails(1, "soltoken", &alice_key, "mint", &json!([format!("0x{alice}"), 5]), "contract_failed");
+        let f = event(&events, "contract.failed").unwrap_or_else(|| panic!("{events}"));
+        assert_eq!(attr(f, "code").as_deref(), Some("revert"), "{events}");
+        assert_eq!(attr(f, "message").as_deref(), Some("mint: only an administrator of org1"), "{events}");
+        let (out, v) =
+            w.call(3, "soltoken", &alice_key, "transfer", &json!([format!("0x{bob}"), 999_999]), &[]);
+        assert_eq!(out.code, 1, "an overdraft: {out:?}");
+        let f = event(&receipt(&v, "contract_failed")["events"], "contract.failed").cloned().unwrap();
+        assert_eq!(attr(&f, "message").as_deref(), Some("transfer: insufficient balance"), "{v}");
+        top = top.max(height_of(&v));
+        // Arguments that do not match the ABI are refused before anything is sent.
+        let (out, _) = {
+            let out = fdl(&[
+                "contract", "call", "soltoken", "transfer", "--args", "[\"not an address\", 1]", "--key",
+                s(&alice_key), "--rpc", w.rpc(0),
+            ]);
+            (out, ())
+        };
+        assert_ne!(out.code, 0, "{out:?}");
+
+        w.sync(top);
+        for i in 0..4 {
+            assert_eq!(w.query(i, "soltoken", "balanceOf", &json!([format!("0x{alice}")]), &[]), json!(750), "node {i}");
+            assert_eq!(w.query(i, "soltoken", "balanceOf", &json!([format!("0x{bob}")]), &[]), json!(250), "node {i}");
+        }
+        let common = (0..4).map(|i| w.net.height(i).unwrap()).min().unwrap();
+        w.net.assert_same_chain(&[0, 1, 2, 3], common);
+        // The balance is contract storage, with a Merkle proof.
+        let slot = sol_balance_slot(&alice, 4);
+        let mut word = [0u8; 32];
+        word[30..].copy_from_slice(&750u16.to_be_bytes());
+        w.check_state_proof(1, "soltoken", &slot, Some(&word));
+
+        // The registry shows the engine, the ABI and the methods by selector.
+        let c = fdl(&["contract", "show", "soltoken", "--json", "--rpc", w.rpc(3)]).ok().json();
+        assert_eq!(c["vm"], "evm", "{c}");
+        assert!(c["abi"].as_array().is_some_and(|a| !a.is_empty()), "{c}");
+        let methods = c["versions"][0]["methods"].as_array().unwrap();
+        assert!(methods.iter().any(|m| m == "0xa9059cbb:transfer"), "{c}");
+        // The REST query: ABI-encoded arguments, decoded result; a wrong method is 404.
+        let (st, q) = w.http(2, "/v1/contracts/soltoken/query", Some(&json!({"method": "totalSupply"})));
+        assert_eq!((st, &q["result"]), (200, &json!(1000)), "{q}");
+        w.expect_error(2, "/v1/contracts/soltoken/query", Some(&json!({"method": "nope"})), 404, "unknown_method");
+        w.expect_error(
+            2,
+            "/v1/contracts/soltoken/query",
+            Some(&json!({"method": "balanceOf", "args": [1, 2]})),
+            400,
+            "invalid_args",
+        );
+        // The audit log has the deploy, the events and the refusal-free reverts.
+        let kinds: BTreeSet<String> =
+            w.audit(0, "soltoken").iter().filter_map(|r| r["kind"].as_str().map(String::from)).collect();
+        assert!(kinds.contains("contract.deployed"), "{kinds:?}");
+    });
+}
