@@ -22,6 +22,10 @@ mod db;
 mod engine;
 mod inspector;
 pub mod precompile;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use check::{
