@@ -513,3 +513,22 @@ fn revert_decoding() {
     assert_eq!(decode_revert(&[0xde, 0xad]), "0xdead");
     assert_eq!(decode_revert(&[]), "0x");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_code_and_input_never_panic(
+        code in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+    ) {
+        let engine = Engine::new();
+        let (b, l) = (block(), limits());
+        let _ = engine.check_runtime(&code, &l);
+        let mut host = MockHost::new();
+        host.set_code(THIS, code.clone());
+        let r = Run { gas: 100_000, ..run(&input, &b, &l) };
+        let out = engine.call(&mut host, &r).expect("no host error");
+        proptest::prop_assert!(out.gas_used <= 100_000);
+    }
+}
