@@ -23,6 +23,10 @@ mod engine;
 mod inspector;
 pub mod precompile;
 pub mod solc;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use check::{
