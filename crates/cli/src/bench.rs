@@ -19,7 +19,9 @@
 //! accounts are funded by `mint` calls of the last devnet's org1 administrator; when NAME is not
 //! deployed yet, it is deployed from `--wasm` by a vote of the devnet's institutions. The record
 //! then also has `fuel_per_call` (one transfer's fuel) and the first node's module cache hits
-//! and misses during the run.
+//! and misses during the run. With `--sol FILE` as well, NAME is a Solidity token (`mint(address,
+//! uint256)`, `transfer(address,uint256)`: `contracts/solidity/Token.sol`), compiled and deployed
+//! from FILE when it is not deployed yet; `fuel_per_call` is then the gas of one transfer.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -79,6 +81,22 @@ pub struct BenchArgs {
     /// The token module to deploy when `--contract` names no deployed contract.
     #[arg(long, default_value = "target/wasm32-unknown-unknown/release/fdl_token.wasm")]
     wasm: PathBuf,
+    /// With `--contract`: the token is this Solidity source's (deployed from it if absent).
+    #[arg(long, requires = "contract")]
+    sol: Option<PathBuf>,
+}
+
+/// The two functions of a Solidity token the bench calls.
+const SOL_TOKEN_ABI: &str = r#"[
+ {"type":"function","name":"mint","stateMutability":"nonpayable","inputs":[{"name":"to","type":"address"},{"name":"amount","type":"uint256"}],"outputs":[]},
+ {"type":"function","name":"transfer","stateMutability":"nonpayable","inputs":[{"name":"to","type":"address"},{"name":"amount","type":"uint256"}],"outputs":[{"name":"","type":"bool"}]}
+]"#;
+
+/// The call data of `method(to, amount)` of a Solidity token.
+fn sol_call(method: &str, to: fdl_crypto::Address, amount: u64) -> Vec<u8> {
+    let abi = fdl_vm_evm::abi::Abi::parse(SOL_TOKEN_ABI).expect("invariant: the bench's fixed ABI parses");
+    abi.encode_call(method, &json!([format!("0x{}", to.to_hex()), amount]))
+        .expect("invariant: an address and an integer fit (address,uint256)")
 }
 
 /// What the measured transactions are.
@@ -88,6 +106,8 @@ enum Mode {
     Native,
     /// `transfer` of a token contract.
     Contract(String),
+    /// `transfer(address,uint256)` of a Solidity token.
+    Evm(String),
 }
 
 impl Mode {
@@ -101,6 +121,9 @@ impl Mode {
                 args: format!("{{\"to\":\"{}\",\"amount\":1}}", to.to_hex()),
                 fuel: 0,
             },
+            Mode::Evm(name) => {
+                Payload::EvmCall { contract: name.clone(), version: 0, data: sol_call("transfer", to, 1), gas: 0 }
+            }
         }
     }
 }
@@ -114,22 +137,40 @@ async fn module_cache(client: &Client) -> Option<(u64, u64)> {
 
 /// Deploys the token `name` from `wasm` by a vote of the last devnet's institutions, unless it is
 /// deployed already.
-async fn contract_ready(client: &Client, name: &str, wasm: &std::path::Path) -> anyhow::Result<()> {
+async fn contract_ready(
+    client: &Client,
+    name: &str,
+    wasm: &std::path::Path,
+    sol: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     if client.contract(name).await.is_ok() {
         return Ok(());
     }
     let d = last_devnet().context("the contract is not deployed and there is no devnet to deploy it with")?;
-    let code = std::fs::read(wasm)
-        .with_context(|| format!("reading {} (build it: fdl contract build contracts/token)", wasm.display()))?;
+    let (vm, code, abi) = match sol {
+        Some(file) => {
+            let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let solc = fdl_vm_evm::solc::find(&here)?;
+            let all = fdl_vm_evm::solc::compile(&solc, file, fdl_vm_evm::SOLC_EVM_VERSION)?;
+            let c = fdl_vm_evm::solc::pick(all, file, None)?;
+            (fdl_types::VmKind::Evm, c.bytecode, c.abi)
+        }
+        None => {
+            let code = std::fs::read(wasm).with_context(|| {
+                format!("reading {} (build it: fdl contract build contracts/token)", wasm.display())
+            })?;
+            (fdl_types::VmKind::Wasm, code, String::new())
+        }
+    };
     let spec = fdl_types::DeploySpec {
         name: name.to_string(),
-        vm: fdl_types::VmKind::Wasm,
+        vm,
         code,
         review: None,
         access: vec![],
         allow_reentry: false,
         init_args: String::new(),
-        abi: String::new(),
+        abi,
     };
     let status = client.status().await?;
     let admin = |org: &str| -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
@@ -432,14 +473,14 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     let mode = match &a.contract {
         None => Mode::Native,
         Some(name) => {
-            contract_ready(&client, name, &a.wasm).await?;
-            Mode::Contract(name.clone())
+            contract_ready(&client, name, &a.wasm, a.sol.as_deref()).await?;
+            if a.sol.is_some() { Mode::Evm(name.clone()) } else { Mode::Contract(name.clone()) }
         }
     };
     // Native payments are funded by the issuer; contract transfers by org1's administrator's mints.
     let (funder, funder_cred) = match &mode {
         Mode::Native => (issuer, issuer_cred),
-        Mode::Contract(_) => {
+        Mode::Contract(_) | Mode::Evm(_) => {
             let d = last_devnet().context("--contract funds the accounts as the last devnet's org1 admin")?;
             let path = d.dir.join("org1").join("admin.pem");
             let key = KeyPair::read_pem_file(&path)?;
@@ -461,6 +502,12 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
                     method: "mint".into(),
                     args: format!("{{\"to\":\"{}\",\"amount\":1000000000}}", k.address().to_hex()),
                     fuel: 0,
+                },
+                Mode::Evm(name) => Payload::EvmCall {
+                    contract: name.clone(),
+                    version: 0,
+                    data: sol_call("mint", k.address(), 1_000_000_000),
+                    gas: 0,
                 },
             };
             build_certified_tx(&funder, funder_cred.clone(), &status.chain_id, expiry, p)
@@ -630,7 +677,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     );
     let (fuel_per_call, cache) = match &mode {
         Mode::Native => (None, None),
-        Mode::Contract(_) => {
+        Mode::Contract(_) | Mode::Evm(_) => {
             let fuel = match txs.first() {
                 Some(t) => client.tx(&t.id()).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
                 None => None,
@@ -644,7 +691,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         }
     };
     let out = json!({
-        "mode": match &mode { Mode::Native => "native".to_string(), Mode::Contract(n) => format!("contract:{n}") },
+        "mode": match &mode { Mode::Native => "native".to_string(), Mode::Contract(n) => format!("contract:{n}"), Mode::Evm(n) => format!("evm:{n}") },
         "fuel_per_call": fuel_per_call,
         "module_cache": cache,
         "suite": suite,

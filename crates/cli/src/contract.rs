@@ -258,8 +258,7 @@ impl EvmCode {
             let code = hex::decode(text.trim().trim_start_matches("0x"))
                 .with_context(|| format!("{}: expected solc's .bin output (hex)", bin.display()))?;
             let abi_path = self.abi.as_ref().ok_or_else(|| anyhow::anyhow!("--evm needs --abi FILE.abi"))?;
-            let abi =
-                std::fs::read_to_string(abi_path).with_context(|| format!("reading {}", abi_path.display()))?;
+            let abi = std::fs::read_to_string(abi_path).with_context(|| format!("reading {}", abi_path.display()))?;
             (code, abi)
         } else if let Some(sol) = &self.sol {
             // The compiler the repository's setup installed: looked for from the source's
@@ -463,7 +462,8 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
-    let key = fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let key =
+        fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
     let client = Client::new(&rpc_url(&s.rpc))?;
     match client.send_as(&key, cert.as_deref(), payload, s.wait).await {
@@ -610,7 +610,10 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             let client = Client::new(&rpc_url(&signing.rpc))?;
             let suite = client.status().await?.suite;
             let spec = if let Some((code, abi)) = evm.load()? {
-                anyhow::ensure!(migrate_args.is_empty(), "a Solidity contract takes its constructor arguments as --args");
+                anyhow::ensure!(
+                    migrate_args.is_empty(),
+                    "a Solidity contract takes its constructor arguments as --args"
+                );
                 UpgradeSpec { name, code, review: review_of(&review, &review_author, suite)?, migrate_args, abi }
             } else {
                 let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;

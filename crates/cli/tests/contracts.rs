@@ -1096,8 +1096,7 @@ fn sol_balance_slot(owner: &str, slot: u8) -> Vec<u8> {
 fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_node_agrees() {
     on_world(|w| {
         let sol = repo_root().join("contracts/solidity/Token.sol");
-        let (p, vote) =
-            w.pass(&["contract", "deploy", "soltoken", "--sol", s(&sol)], "org1", &["org2", "org3"]);
+        let (p, vote) = w.pass(&["contract", "deploy", "soltoken", "--sol", s(&sol)], "org1", &["org2", "org3"]);
         let events = &vote["receipt"]["events"];
         let d = event(events, "contract.deployed").unwrap_or_else(|| panic!("no contract.deployed: {events}"));
         for (k, want) in [("contract", "soltoken"), ("vm", "evm"), ("org", "org1"), ("proposal", &p.to_string())] {
@@ -1121,8 +1120,7 @@ fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_no
         let f = event(&events, "contract.failed").unwrap_or_else(|| panic!("{events}"));
         assert_eq!(attr(f, "code").as_deref(), Some("revert"), "{events}");
         assert_eq!(attr(f, "message").as_deref(), Some("mint: only an administrator of org1"), "{events}");
-        let (out, v) =
-            w.call(3, "soltoken", &alice_key, "transfer", &json!([format!("0x{bob}"), 999_999]), &[]);
+        let (out, v) = w.call(3, "soltoken", &alice_key, "transfer", &json!([format!("0x{bob}"), 999_999]), &[]);
         assert_eq!(out.code, 1, "an overdraft: {out:?}");
         let f = event(&receipt(&v, "contract_failed")["events"], "contract.failed").cloned().unwrap();
         assert_eq!(attr(&f, "message").as_deref(), Some("transfer: insufficient balance"), "{v}");
@@ -1130,8 +1128,16 @@ fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_no
         // Arguments that do not match the ABI are refused before anything is sent.
         let (out, _) = {
             let out = fdl(&[
-                "contract", "call", "soltoken", "transfer", "--args", "[\"not an address\", 1]", "--key",
-                s(&alice_key), "--rpc", w.rpc(0),
+                "contract",
+                "call",
+                "soltoken",
+                "transfer",
+                "--args",
+                "[\"not an address\", 1]",
+                "--key",
+                s(&alice_key),
+                "--rpc",
+                w.rpc(0),
             ]);
             (out, ())
         };
@@ -1139,7 +1145,11 @@ fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_no
 
         w.sync(top);
         for i in 0..4 {
-            assert_eq!(w.query(i, "soltoken", "balanceOf", &json!([format!("0x{alice}")]), &[]), json!(750), "node {i}");
+            assert_eq!(
+                w.query(i, "soltoken", "balanceOf", &json!([format!("0x{alice}")]), &[]),
+                json!(750),
+                "node {i}"
+            );
             assert_eq!(w.query(i, "soltoken", "balanceOf", &json!([format!("0x{bob}")]), &[]), json!(250), "node {i}");
         }
         let common = (0..4).map(|i| w.net.height(i).unwrap()).min().unwrap();
