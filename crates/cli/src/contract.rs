@@ -695,10 +695,17 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
         }
         ContractCmd::Query { name, method, args, version, caller, rpc, json } => {
             let client = Client::new(&rpc_url(&rpc))?;
-            let args = match &args {
+            let args: Option<serde_json::Value> = match &args {
                 Some(a) => Some(serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?),
                 None => None,
             };
+            // A Rust contract takes an object; only a Solidity one also takes an array.
+            if let Some(a) = &args
+                && !a.is_object()
+                && !client.contract(&name).await.is_ok_and(|c| c.vm == VmKind::Evm)
+            {
+                args_json(&a.to_string())?;
+            }
             let req = ContractQueryRequest { method, args, data: None, version, caller, fuel: 0 };
             match client.contract_query(&name, &req).await {
                 Ok(v) => {
