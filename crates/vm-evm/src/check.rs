@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::types::{Limits, Word};
+use crate::types::{Limits, Word, keccak256};
 
 /// EIP-170's bound on runtime code, which no limit may raise.
 pub const EIP170_MAX_CODE_BYTES: usize = 24_576;
@@ -54,8 +54,64 @@ impl fmt::Display for CheckError {
 
 impl std::error::Error for CheckError {}
 
+/// The code without its solc metadata trailer, when one is plausible: the last two bytes are the
+/// big-endian length of a CBOR map that starts right before them (a map head, 0xa1..=0xb7).
+pub(crate) fn strip_metadata(code: &[u8]) -> &[u8] {
+    let n = code.len();
+    if n < 2 {
+        return code;
+    }
+    let len = usize::from(u16::from_be_bytes([code[n - 2], code[n - 1]]));
+    let Some(start) = n.checked_sub(2 + len) else { return code };
+    if len == 0 || !(0xa1..=0xb7).contains(&code[start]) {
+        return code;
+    }
+    &code[..start]
+}
+
 /// Checks runtime code against `limits` (see [`crate::Engine::check_runtime`]).
 pub(crate) fn check_runtime(code: &[u8], limits: &Limits) -> Result<CodeInfo, CheckError> {
-    let _ = (code, limits);
-    Err(CheckError { code: "empty", message: "not yet implemented".into() })
+    if code.is_empty() {
+        return Err(CheckError { code: "empty", message: "the runtime code is empty".into() });
+    }
+    let max = (limits.max_code_bytes as usize).min(EIP170_MAX_CODE_BYTES);
+    if code.len() > max {
+        return Err(CheckError {
+            code: "code_too_large",
+            message: format!("the runtime code is {} bytes, over the limit of {max}", code.len()),
+        });
+    }
+    let denied: Vec<(u8, &str)> = DENIED_OPCODE_LIST
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| limits.denied_opcodes & (1u64 << i) != 0)
+        .map(|(_, op)| *op)
+        .collect();
+    let body = strip_metadata(code);
+    let mut selectors = Vec::new();
+    let mut pc = 0usize;
+    while pc < body.len() {
+        let op = body[pc];
+        if let Some((_, name)) = denied.iter().find(|(d, _)| *d == op) {
+            return Err(CheckError {
+                code: "denied_opcode",
+                message: format!("opcode {name} (0x{op:02x}) at offset {pc} is not allowed"),
+            });
+        }
+        if (0x60..=0x7f).contains(&op) {
+            let n = usize::from(op - 0x5f);
+            if op == 0x63 {
+                if let Some(imm) = body.get(pc + 1..pc + 5) {
+                    let sel = [imm[0], imm[1], imm[2], imm[3]];
+                    if !selectors.contains(&sel) {
+                        selectors.push(sel);
+                    }
+                }
+            }
+            pc = pc.saturating_add(1 + n);
+        } else {
+            pc += 1;
+        }
+    }
+    Ok(CodeInfo { size: code.len(), keccak: keccak256(code), selectors })
 }

@@ -18,7 +18,9 @@
 
 pub mod abi;
 mod check;
+mod db;
 mod engine;
+mod inspector;
 pub mod precompile;
 pub mod solc;
 mod types;
@@ -27,7 +29,7 @@ pub use check::{
     CheckError, CodeInfo, DEFAULT_DENIED_OPCODES, DENIED_OPCODE_LIST, DENY_CALLCODE, DENY_CREATE, DENY_CREATE2,
     DENY_DELEGATECALL, DENY_SELFDESTRUCT, EIP170_MAX_CODE_BYTES,
 };
-pub use engine::Engine;
+pub use engine::{Engine, SPEC};
 pub use types::{
     Address20, Block, CacheStats, ContractCode, Failure, Host, HostError, Limits, Log, Member, Outcome, Refusal,
     RefusedCall, Run, Word, keccak256,
