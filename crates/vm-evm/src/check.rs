@@ -89,6 +89,7 @@ pub(crate) fn check_runtime(code: &[u8], limits: &Limits) -> Result<CodeInfo, Ch
         .collect();
     let body = strip_metadata(code);
     let mut selectors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut pc = 0usize;
     while pc < body.len() {
         let op = body[pc];
@@ -100,12 +101,12 @@ pub(crate) fn check_runtime(code: &[u8], limits: &Limits) -> Result<CodeInfo, Ch
         }
         if (0x60..=0x7f).contains(&op) {
             let n = usize::from(op - 0x5f);
-            if op == 0x63 {
-                if let Some(imm) = body.get(pc + 1..pc + 5) {
-                    let sel = [imm[0], imm[1], imm[2], imm[3]];
-                    if !selectors.contains(&sel) {
-                        selectors.push(sel);
-                    }
+            if op == 0x63
+                && let Some(imm) = body.get(pc + 1..pc + 5)
+            {
+                let sel = [imm[0], imm[1], imm[2], imm[3]];
+                if seen.insert(sel) {
+                    selectors.push(sel);
                 }
             }
             pc = pc.saturating_add(1 + n);

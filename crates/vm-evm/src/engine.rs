@@ -62,12 +62,12 @@ impl Engine {
     /// already has code is a collision (failure `halt`). `run.code` is ignored.
     pub fn create(&self, host: &mut dyn Host, run: &Run<'_>) -> Result<Outcome, HostError> {
         let mut outcome = self.execute(host, run, Mode::Create)?;
-        if let Ok(code) = &outcome.result {
-            if let Err(e) = check::check_runtime(code, run.limits) {
-                outcome.result = Err(Failure::new(e.code, e.message));
-                outcome.logs.clear();
-                outcome.writes.clear();
-            }
+        if let Ok(code) = &outcome.result
+            && let Err(e) = check::check_runtime(code, run.limits)
+        {
+            outcome.result = Err(Failure::new(e.code, e.message));
+            outcome.logs.clear();
+            outcome.writes.clear();
         }
         Ok(outcome)
     }
@@ -199,12 +199,12 @@ impl Engine {
             ExecutionResult::Halt { reason, .. } => Outcome::failed(halt_failure(&reason), gas_used),
         };
         outcome.refusals = refusals;
-        if let Ok(output) = &outcome.result {
-            if let Some(f) = over_limits(output, &outcome.logs, run.limits, matches!(mode, Mode::Call)) {
-                outcome.result = Err(f);
-                outcome.logs.clear();
-                outcome.writes.clear();
-            }
+        if let Ok(output) = &outcome.result
+            && let Some(f) = over_limits(output, &outcome.logs, run.limits, matches!(mode, Mode::Call))
+        {
+            outcome.result = Err(f);
+            outcome.logs.clear();
+            outcome.writes.clear();
         }
         Ok(outcome)
     }

@@ -80,13 +80,13 @@ impl<'h> Inspector<Ctx<'h>, EthInterpreter> for FdlInspector {
     }
 
     fn create(&mut self, context: &mut Ctx<'h>, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
-        if context.journal().depth() == 0 {
-            if let Some(at) = self.create_at {
-                // The governed deploy: the executor's address, not one derived from a nonce.
-                inputs.set_scheme(CreateScheme::Custom { address: at });
-                inputs.set_call(self.caller);
-                return None;
-            }
+        if context.journal().depth() == 0
+            && let Some(at) = self.create_at
+        {
+            // The governed deploy: the executor's address, not one derived from a nonce.
+            inputs.set_scheme(CreateScheme::Custom { address: at });
+            inputs.set_call(self.caller);
+            return None;
         }
         self.create_refused = true;
         let opcode = match inputs.scheme() {

@@ -23,6 +23,10 @@ mod engine;
 mod inspector;
 pub mod precompile;
 pub mod solc;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use check::{
@@ -37,9 +41,3 @@ pub use types::{
 
 /// The EVM version the engine runs, as solc names it: compile with `--evm-version prague`.
 pub const SOLC_EVM_VERSION: &str = "prague";
-
-// Used by the implementation being written (precompiles, ABI); kept so the API compiles alone.
-use alloy_dyn_abi as _;
-use alloy_primitives as _;
-use sm2 as _;
-use sm3 as _;
