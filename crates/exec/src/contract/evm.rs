@@ -140,13 +140,16 @@ struct EvmState<'v> {
     pinned: Option<(Address20, ContractCode)>,
     /// Contract names by address, as looked up.
     names: HashMap<Address20, Option<ContractRecord>>,
+    /// The contract whose creation code runs (a deploy or an upgrade): it has no code meanwhile,
+    /// or the engine's create would collide with the current version's code.
+    creating: Option<Address20>,
     /// A store failure met inside the engine: it aborts the block.
     fatal: Option<ExecError>,
 }
 
 impl<'v> EvmState<'v> {
     fn new(view: &'v dyn StateView, ctx: &'v EvmCtx, params: &'v ChainParams) -> Self {
-        EvmState { view, ctx, params, pinned: None, names: HashMap::new(), fatal: None }
+        EvmState { view, ctx, params, pinned: None, names: HashMap::new(), creating: None, fatal: None }
     }
 
     fn guard<T>(&mut self, r: Result<T, ExecError>) -> Result<T, HostError> {
@@ -175,6 +178,9 @@ impl<'v> EvmState<'v> {
             && a == address
         {
             return Ok(Some(code.clone()));
+        }
+        if self.creating.as_ref() == Some(address) {
+            return Ok(None);
         }
         let Some(record) = self.record(address)? else { return Ok(None) };
         // Only an active EVM contract has code: a call to a frozen one is refused before it
@@ -579,6 +585,7 @@ fn construct(
         // The contract being created is not in the registry yet: its address is known to the
         // state by the record given.
         st.names.insert(record.address.0, Some(record.clone()));
+        st.creating = Some(record.address.0);
         let run = fdl_vm_evm::Run {
             this: record.address.0,
             caller: by.account.0,
