@@ -477,10 +477,7 @@ fn execute_tx(
                 let attrs = vec![
                     ("contract", spec.name.clone()),
                     ("code", StatusCode::BlockFuelExhausted.as_str().to_string()),
-                    (
-                        "reason",
-                        format!("a deploy needs {need} {unit}, the block has {left} left"),
-                    ),
+                    ("reason", format!("a deploy needs {need} {unit}, the block has {left} left")),
                 ];
                 (StatusCode::BlockFuelExhausted, vec![event("contract.rejected", attrs)])
             } else {

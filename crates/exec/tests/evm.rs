@@ -281,7 +281,11 @@ impl Chain {
             let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
             let v = KeyPair::generate(suite);
             let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, 30).expect("cert");
-            members.push(GenesisMember { name: org.clone(), ca_cert: fdl_pki::to_pem(&ca).expect("pem"), committee: true });
+            members.push(GenesisMember {
+                name: org.clone(),
+                ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
+                committee: true,
+            });
             validators.push(GenesisValidator {
                 name: org.clone(),
                 public_key: hex::encode(v.public_key().to_bytes()),
@@ -486,7 +490,9 @@ fn log_event(events: &[Event], name: &str) -> (String, Value) {
 fn contract_writes(out: &BlockOutcome) -> Vec<String> {
     out.writes
         .keys()
-        .filter(|k| k.starts_with(b"ctr/") || k.starts_with(b"cta/") || k.starts_with(b"code/") || k.starts_with(b"cs/"))
+        .filter(|k| {
+            k.starts_with(b"ctr/") || k.starts_with(b"cta/") || k.starts_with(b"code/") || k.starts_with(b"cs/")
+        })
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect()
 }
@@ -613,11 +619,21 @@ fn token_storage_is_in_the_state_under_cs_name_slot() {
 fn access_rules_match_evm_methods_by_name_and_by_selector() {
     let mut c = token_chain();
     let a = Address([0xaa; 20]);
-    let only_org2_admins =
-        |method: &str| vec![MethodRule { method: method.into(), roles: vec!["admin".into()], orgs: vec!["org2".into()], ..MethodRule::default() }];
+    let only_org2_admins = |method: &str| {
+        vec![MethodRule {
+            method: method.into(),
+            roles: vec!["admin".into()],
+            orgs: vec!["org2".into()],
+            ..MethodRule::default()
+        }]
+    };
 
     // By ABI name.
-    c.pass(GovAction::SetContractAccess { name: "soltoken".into(), access: only_org2_admins("mint"), allow_reentry: false });
+    c.pass(GovAction::SetContractAccess {
+        name: "soltoken".into(),
+        access: only_org2_admins("mint"),
+        allow_reentry: false,
+    });
     let r = c.admin_evm(0, "soltoken", mint(&a, 1));
     assert_eq!(r.status, StatusCode::PermissionDenied, "{r:?}");
     assert_eq!(r.cost, 0, "a refused call runs nothing");
@@ -633,7 +649,11 @@ fn access_rules_match_evm_methods_by_name_and_by_selector() {
     // By selector: mint(address,uint256) is 0x40c10f19.
     let sel = format!("0x{}", hex::encode(selector("mint(address,uint256)")));
     assert_eq!(sel, "0x40c10f19");
-    c.pass(GovAction::SetContractAccess { name: "soltoken".into(), access: only_org2_admins(&sel), allow_reentry: false });
+    c.pass(GovAction::SetContractAccess {
+        name: "soltoken".into(),
+        access: only_org2_admins(&sel),
+        allow_reentry: false,
+    });
     assert_eq!(c.admin_evm(0, "soltoken", mint(&a, 1)).status, StatusCode::PermissionDenied);
     // A selector rule wins over a name rule and a `*` rule.
     let rules = vec![
@@ -666,7 +686,12 @@ fn a_frozen_token_refuses_calls_until_unfrozen_and_a_retired_one_for_good() {
     let a = c.actor(0, Role::Client);
     c.pass(GovAction::FreezeContract { name: "soltoken".into() });
     let admin = &c.admins[0];
-    let r = assert_fails_writing_nothing(&c, admin, evm_call("soltoken", mint(&a.address(), 1), 0), StatusCode::ContractFrozen);
+    let r = assert_fails_writing_nothing(
+        &c,
+        admin,
+        evm_call("soltoken", mint(&a.address(), 1), 0),
+        StatusCode::ContractFrozen,
+    );
     assert_eq!(r.cost, 0);
     assert_eq!(c.query("soltoken", 0, &balance_of(&a.address()), &a.address()).status, StatusCode::ContractFrozen);
     c.pass(GovAction::UnfreezeContract { name: "soltoken".into() });
@@ -674,7 +699,12 @@ fn a_frozen_token_refuses_calls_until_unfrozen_and_a_retired_one_for_good() {
     assert_eq!(c.balance("soltoken", &a.address()), 3);
     c.pass(GovAction::RetireContract { name: "soltoken".into() });
     let admin = &c.admins[0];
-    assert_fails_writing_nothing(&c, admin, evm_call("soltoken", mint(&a.address(), 1), 0), StatusCode::ContractRetired);
+    assert_fails_writing_nothing(
+        &c,
+        admin,
+        evm_call("soltoken", mint(&a.address(), 1), 0),
+        StatusCode::ContractRetired,
+    );
     assert_eq!(c.record("soltoken").expect("record").status, ContractStatus::Retired);
 }
 
@@ -708,10 +738,8 @@ fn an_upgrade_keeps_storage_and_the_old_version_stays_callable() {
     let out = c.query("soltoken", 1, &balance_of(&a), &a);
     assert_eq!(num(&abi_of(&SOL.token).decode_output("balanceOf", &out.output).expect("decode")), 600);
     // A transaction pinned to version 1 writes the shared storage.
-    let tx = c.tx(
-        &c.admins[0],
-        Payload::EvmCall { contract: "soltoken".into(), version: 1, data: mint(&a, 1), gas: 0 },
-    );
+    let tx =
+        c.tx(&c.admins[0], Payload::EvmCall { contract: "soltoken".into(), version: 1, data: mint(&a, 1), gas: 0 });
     assert_eq!(c.block(&[tx])[0].status, StatusCode::Ok);
     assert_eq!(c.balance("soltoken", &a), 601);
 }
@@ -779,7 +807,8 @@ fn an_invoice_is_reimbursed_once() {
 fn garbage_creation_code_fails_the_deploy_and_the_chain_continues() {
     let mut c = Chain::new();
     // 0xfe: INVALID; 0x00: STOP, which returns empty runtime code.
-    for (code, why) in [(vec![0xfe], "invalid_opcode"), (vec![0x00], "empty"), (vec![0x60, 0x00, 0x56], "invalid_jump")] {
+    for (code, why) in [(vec![0xfe], "invalid_opcode"), (vec![0x00], "empty"), (vec![0x60, 0x00, 0x56], "invalid_jump")]
+    {
         let spec = DeploySpec { code, abi: String::new(), ..evm_spec("junk", &SOL.probe) };
         let r = c.pass_failing(GovAction::DeployContract { spec });
         assert_eq!(attr(&r, "gov.failed", "code"), Some("contract_init_failed"), "{r:?}");
@@ -810,7 +839,8 @@ fn an_endless_loop_runs_out_of_gas_using_all_of_it_and_writes_nothing() {
     let mut c = Chain::new();
     c.deploy("probe", &SOL.probe);
     let admin = &c.admins[0];
-    let r = assert_fails_writing_nothing(&c, admin, evm_call("probe", cd("spin()", &[]), 100_000), StatusCode::OutOfFuel);
+    let r =
+        assert_fails_writing_nothing(&c, admin, evm_call("probe", cd("spin()", &[]), 100_000), StatusCode::OutOfFuel);
     assert_eq!(r.cost, 100_000, "out of gas uses the whole limit");
     assert_eq!(attr(&r, "contract.failed", "code"), Some("out_of_gas"));
     // Without a limit the call runs with max_tx_gas.
@@ -869,7 +899,8 @@ fn evm_calls_of_a_webassembly_or_unknown_contract_are_refused() {
     assert_eq!(c.query("wasmy", 0, &cd("m()", &[]), &admin.address()).status, StatusCode::UnknownMethod);
     // A version that does not exist.
     c.deploy("probe", &SOL.probe);
-    let tx = c.tx(&c.admins[0], Payload::EvmCall { contract: "probe".into(), version: 7, data: cd("spins()", &[]), gas: 0 });
+    let tx =
+        c.tx(&c.admins[0], Payload::EvmCall { contract: "probe".into(), version: 7, data: cd("spins()", &[]), gas: 0 });
     assert_eq!(c.block(&[tx])[0].status, StatusCode::UnknownContract);
 }
 
@@ -974,7 +1005,14 @@ fn a_block_of_evm_calls_executes_identically_twice() {
         [StatusCode::Ok, StatusCode::Ok, StatusCode::ContractFailed, StatusCode::Ok, StatusCode::OutOfFuel]
     );
     // The same block over a copy of the state, as another node would run it.
-    let copy = Chain { state: c.state.clone(), height: c.height, start_ms: c.start_ms, nonce: Cell::new(0), cas: vec![], admins: vec![] };
+    let copy = Chain {
+        state: c.state.clone(),
+        height: c.height,
+        start_ms: c.start_ms,
+        nonce: Cell::new(0),
+        cas: vec![],
+        admins: vec![],
+    };
     assert_eq!(copy.exec(&txs), first);
 }
 

@@ -248,7 +248,10 @@ fn evm_query(
             .map_err(|e| ApiError::bad_request("invalid_args", format!("data is not hex: {e}")))?,
         (None, Some(abi)) => {
             if abi.function(&req.method).is_err() {
-                return Err(ApiError::not_found("unknown_method", format!("{name}'s ABI has no function {:?}", req.method)));
+                return Err(ApiError::not_found(
+                    "unknown_method",
+                    format!("{name}'s ABI has no function {:?}", req.method),
+                ));
             }
             let args = req.args.clone().unwrap_or(serde_json::Value::Array(vec![]));
             abi.encode_call(&req.method, &args).map_err(|e| ApiError::bad_request("invalid_args", e.to_string()))?

@@ -435,7 +435,13 @@ mod tests {
         };
         let bytes = spec.encode();
         assert_eq!(DeploySpec::decode(&bytes).expect("decode"), spec);
-        let up = UpgradeSpec { name: "token".into(), code: vec![1, 2], review: None, migrate_args: String::new(), abi: "[]".into() };
+        let up = UpgradeSpec {
+            name: "token".into(),
+            code: vec![1, 2],
+            review: None,
+            migrate_args: String::new(),
+            abi: "[]".into(),
+        };
         assert_eq!(UpgradeSpec::decode(&up.encode()).expect("decode"), up);
         let bad = DeploySpec { name: "Bad".into(), ..spec };
         assert!(DeploySpec::decode(&bad.encode()).is_err());

@@ -222,7 +222,12 @@ fn contract_name() -> impl Strategy<Value = String> {
 }
 
 fn method_rule() -> impl Strategy<Value = MethodRule> {
-    ("[a-z_][a-z0-9_]{0,63}|\\*|0x[0-9a-f]{8}|[A-Za-z_$][A-Za-z0-9_$]{0,20}", names(), names(), prop::collection::vec(address(), 0..3))
+    (
+        "[a-z_][a-z0-9_]{0,63}|\\*|0x[0-9a-f]{8}|[A-Za-z_$][A-Za-z0-9_$]{0,20}",
+        names(),
+        names(),
+        prop::collection::vec(address(), 0..3),
+    )
         .prop_map(|(method, roles, orgs, accounts)| MethodRule { method, roles, orgs, accounts })
 }
 

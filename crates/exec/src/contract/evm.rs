@@ -79,9 +79,7 @@ fn load_abi(view: &dyn StateView, name: &str, version: u32) -> Result<Option<Arc
     }
     // An ABI is checked when its version is installed, so it parses; one that does not (state
     // written by hand) only loses the decoding.
-    match cached(&ABIS, text.clone(), || {
-        Abi::parse(&text).map(Arc::new).map_err(|e| ExecError::State(e.to_string()))
-    }) {
+    match cached(&ABIS, text.clone(), || Abi::parse(&text).map(Arc::new).map_err(|e| ExecError::State(e.to_string()))) {
         Ok(abi) => Ok(Some(abi)),
         Err(_) => Ok(None),
     }
@@ -312,7 +310,10 @@ fn writes_of(st: &mut EvmState<'_>, writes: &[(Address20, Word, Word)]) -> Resul
     let mut out = BTreeMap::new();
     for (address, slot, value) in writes {
         let Some(record) = st.record(address)? else {
-            return Err(ExecError::State(format!("the EVM wrote storage of {} which is no contract", hex::encode(address))));
+            return Err(ExecError::State(format!(
+                "the EVM wrote storage of {} which is no contract",
+                hex::encode(address)
+            )));
         };
         let key = keys::contract_storage_key(&record.name, slot);
         out.insert(key, if *value == [0; 32] { None } else { Some(value.to_vec()) });
@@ -321,7 +322,11 @@ fn writes_of(st: &mut EvmState<'_>, writes: &[(Address20, Word, Word)]) -> Resul
 }
 
 /// The events of a run's logs, each decoded with its contract's ABI where the node has it.
-fn events_of(st: &mut EvmState<'_>, logs: &[fdl_vm_evm::Log], pinned: Option<(&str, u32)>) -> Result<Vec<Event>, ExecError> {
+fn events_of(
+    st: &mut EvmState<'_>,
+    logs: &[fdl_vm_evm::Log],
+    pinned: Option<(&str, u32)>,
+) -> Result<Vec<Event>, ExecError> {
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
         let record = st.record(&log.address)?;
@@ -340,7 +345,10 @@ fn events_of(st: &mut EvmState<'_>, logs: &[fdl_vm_evm::Log], pinned: Option<(&s
             Some((kind, fields)) => (kind, fields.to_string()),
             None => {
                 let topics: Vec<String> = log.topics.iter().map(|t| format!("0x{}", hex::encode(t))).collect();
-                ("log".to_string(), serde_json::json!({"topics": topics, "data": format!("0x{}", hex::encode(&log.data))}).to_string())
+                (
+                    "log".to_string(),
+                    serde_json::json!({"topics": topics, "data": format!("0x{}", hex::encode(&log.data))}).to_string(),
+                )
             }
         };
         out.push(event("contract.event", vec![("contract", name), ("name", kind), ("data", data)]));
@@ -474,7 +482,9 @@ fn resolve(
     if record.vm != fdl_types::VmKind::Evm {
         return Ok(Err((
             StatusCode::UnknownMethod,
-            format!("{name} is a WebAssembly contract: call its methods by name (contract.call), not with EVM call data"),
+            format!(
+                "{name} is a WebAssembly contract: call its methods by name (contract.call), not with EVM call data"
+            ),
         )));
     }
     match record.status {
@@ -577,7 +587,8 @@ fn construct(
     by: &Installer<'_>,
 ) -> Result<Result<(Vec<u8>, Vec<Event>), Refusal>, ExecError> {
     let params = fdl_schema::read::params(ov)?;
-    let ctx = EvmCtx { signer: by.account, org: by.org.to_string(), role: by.role, height: by.height, time_ms: by.time_ms };
+    let ctx =
+        EvmCtx { signer: by.account, org: by.org.to_string(), role: by.role, height: by.height, time_ms: by.time_ms };
     let blk = block(ov, &ctx, &params)?;
     let lim = limits(&params);
     let (out, writes, events) = {
@@ -634,7 +645,11 @@ fn events_of_abi(contract: &str, abi: &str, logs: &[fdl_vm_evm::Log]) -> Vec<Eve
                 Some((kind, fields)) => (kind, fields.to_string()),
                 None => {
                     let topics: Vec<String> = log.topics.iter().map(|t| format!("0x{}", hex::encode(t))).collect();
-                    ("log".to_string(), serde_json::json!({"topics": topics, "data": format!("0x{}", hex::encode(&log.data))}).to_string())
+                    (
+                        "log".to_string(),
+                        serde_json::json!({"topics": topics, "data": format!("0x{}", hex::encode(&log.data))})
+                            .to_string(),
+                    )
                 }
             };
             event("contract.event", vec![("contract", contract.to_string()), ("name", kind), ("data", data)])
