@@ -611,6 +611,7 @@ fn spec(name: &str, code: Vec<u8>) -> DeploySpec {
         access: vec![],
         allow_reentry: false,
         init_args: String::new(),
+        abi: String::new(),
     }
 }
 
@@ -1046,6 +1047,7 @@ fn an_upgrade_keeps_storage_runs_migrate_and_old_versions_stay_callable() {
         code: code2.clone(),
         review: Some(Review { hash: Hash([9; 32]), author: "second look".into() }),
         migrate_args: r#"{"to":2}"#.into(),
+        abi: String::new(),
     };
     let r = c.pass(GovAction::UpgradeContract { spec: upgrade });
     assert_eq!(attr(&r, "contract.upgraded", "version"), Some("2"));
@@ -1077,7 +1079,13 @@ fn an_upgrade_keeps_storage_runs_migrate_and_old_versions_stay_callable() {
     assert_eq!(c.send(&client, v1("get")).status, StatusCode::UnknownMethod, "version 1 has no get");
     assert_eq!(c.call(&client, "ver", "migrate", "{}").status, StatusCode::UnknownMethod);
     // Upgrading a contract that does not exist is refused.
-    let none = UpgradeSpec { name: "nobody".into(), code: wasm::ver2(), review: None, migrate_args: String::new() };
+    let none = UpgradeSpec {
+        name: "nobody".into(),
+        code: wasm::ver2(),
+        review: None,
+        migrate_args: String::new(),
+        abi: String::new(),
+    };
     let (_, r) = c.propose(0, GovAction::UpgradeContract { spec: none });
     assert_eq!(attr(&r, "gov.refused", "code"), Some("no_contract"));
 }
@@ -1117,6 +1125,7 @@ fn freeze_unfreeze_and_retire_gate_calls_and_retired_state_stays() {
                 code: wasm::counter(),
                 review: None,
                 migrate_args: String::new(),
+                abi: String::new(),
             },
         },
     ] {
@@ -1564,8 +1573,13 @@ fn a_failing_init_or_migrate_fails_the_proposal_and_writes_nothing() {
     c.deploy(spec("ver", wasm::ver1()));
     let client = c.actor(0, Role::Client);
     c.call(&client, "ver", "set", "{}");
-    let upgrade =
-        UpgradeSpec { name: "ver".into(), code: wasm::failing_entries(), review: None, migrate_args: String::new() };
+    let upgrade = UpgradeSpec {
+        name: "ver".into(),
+        code: wasm::failing_entries(),
+        review: None,
+        migrate_args: String::new(),
+        abi: String::new(),
+    };
     let (id, _) = c.propose(0, GovAction::UpgradeContract { spec: upgrade });
     let r = c.carry(id, 0);
     assert_eq!(attr(&r, "gov.failed", "code"), Some("contract_init_failed"), "{r:?}");

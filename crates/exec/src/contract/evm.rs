@@ -469,13 +469,12 @@ pub(crate) fn run_call(
     }
 }
 
+/// A contract and the version a call runs, or the status that refuses the call and why.
+type Resolved = Result<(ContractRecord, VersionRecord), (StatusCode, String)>;
+
 /// The EVM contract `name` and its version `version` (0: current), or the status that refuses a
 /// call of it.
-fn resolve(
-    view: &dyn StateView,
-    name: &str,
-    version: u32,
-) -> Result<Result<(ContractRecord, VersionRecord), (StatusCode, String)>, ExecError> {
+fn resolve(view: &dyn StateView, name: &str, version: u32) -> Result<Resolved, ExecError> {
     let Some(record) = keys::contract(name).read(view)? else {
         return Ok(Err((StatusCode::UnknownContract, format!("no contract {name}"))));
     };
@@ -577,6 +576,9 @@ fn methods_of(abi: Option<&Abi>) -> Vec<String> {
     abi.map(|a| a.methods().into_iter().map(|(name, sel)| evm_method(sel, &name)).collect()).unwrap_or_default()
 }
 
+/// What a constructor answers: the runtime code and its events.
+type Constructed = (Vec<u8>, Vec<Event>);
+
 /// Runs creation code at `record`'s address over `ov`; answers the runtime code and the
 /// constructor's events, its writes in `ov` (nothing stays when it fails).
 fn construct(
@@ -585,7 +587,7 @@ fn construct(
     code: &[u8],
     abi: &str,
     by: &Installer<'_>,
-) -> Result<Result<(Vec<u8>, Vec<Event>), Refusal>, ExecError> {
+) -> Result<Result<Constructed, Refusal>, ExecError> {
     let params = fdl_schema::read::params(ov)?;
     let ctx =
         EvmCtx { signer: by.account, org: by.org.to_string(), role: by.role, height: by.height, time_ms: by.time_ms };
