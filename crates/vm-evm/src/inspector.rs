@@ -5,6 +5,7 @@ use revm::context::ContextTr as _;
 use revm::context_interface::CreateScheme;
 use revm::context_interface::JournalTr as _;
 use revm::inspector::Inspector;
+use revm::interpreter::Interpreter;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{
     CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, Gas, InstructionResult, InterpreterResult,
@@ -77,6 +78,20 @@ impl<'h> Inspector<Ctx<'h>, EthInterpreter> for FdlInspector {
         let (code, message) = refusal?;
         self.refusals.push(RefusedCall { caller, callee, selector, code, message });
         Some(refused_call(inputs))
+    }
+
+    /// The governed creation runs over the contract's storage as it is: for an upgrade, the kept
+    /// storage, which the new version's constructor (the migration) reads and may clear. revm
+    /// answers zero for every slot of an account it created, without reading the host, so the
+    /// top-level creation's account is unmarked once its frame starts (the collision check has
+    /// passed by then; for a first deploy the host answers zero anyway).
+    fn initialize_interp(&mut self, _interp: &mut Interpreter<EthInterpreter>, context: &mut Ctx<'h>) {
+        if let Some(at) = self.create_at
+            && context.journal().depth() == 1
+            && let Some(account) = context.journal_mut().evm_state_mut().get_mut(&at)
+        {
+            account.unmark_created();
+        }
     }
 
     fn create(&mut self, context: &mut Ctx<'h>, inputs: &mut CreateInputs) -> Option<CreateOutcome> {

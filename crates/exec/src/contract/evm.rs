@@ -141,13 +141,25 @@ struct EvmState<'v> {
     /// The contracts executing, by depth (the run's own at 0): a nested call at depth `d` is
     /// made by `stack[d - 1]`, so the stack is cut to `d` before it is checked.
     stack: Vec<Address20>,
+    /// The contract whose creation code runs (a deploy or an upgrade): it has no code meanwhile,
+    /// or the engine's create would collide with the current version's code.
+    creating: Option<Address20>,
     /// A store failure met inside the engine: it aborts the block.
     fatal: Option<ExecError>,
 }
 
 impl<'v> EvmState<'v> {
     fn new(view: &'v dyn StateView, ctx: &'v EvmCtx, params: &'v ChainParams) -> Self {
-        EvmState { view, ctx, params, pinned: None, names: HashMap::new(), stack: Vec::new(), fatal: None }
+        EvmState {
+            view,
+            ctx,
+            params,
+            pinned: None,
+            names: HashMap::new(),
+            stack: Vec::new(),
+            creating: None,
+            fatal: None,
+        }
     }
 
     fn guard<T>(&mut self, r: Result<T, ExecError>) -> Result<T, HostError> {
@@ -176,6 +188,9 @@ impl<'v> EvmState<'v> {
             && a == address
         {
             return Ok(Some(code.clone()));
+        }
+        if self.creating.as_ref() == Some(address) {
+            return Ok(None);
         }
         let Some(record) = self.record(address)? else { return Ok(None) };
         // Only an active EVM contract has code: a call to a frozen one is refused before it
@@ -607,6 +622,7 @@ fn construct(
         // state by the record given.
         st.names.insert(record.address.0, Some(record.clone()));
         st.stack.push(record.address.0);
+        st.creating = Some(record.address.0);
         let run = fdl_vm_evm::Run {
             this: record.address.0,
             caller: by.account.0,
