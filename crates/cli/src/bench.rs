@@ -682,7 +682,8 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
                 Some(t) => client.tx(&t.id()).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
                 None => None,
             };
-            let after = module_cache(&client).await;
+            // The module cache is the WebAssembly engine's; the EVM's code cache is not counted.
+            let after = if matches!(mode, Mode::Evm(_)) { None } else { module_cache(&client).await };
             let delta = match (cache_before, after) {
                 (Some((h0, m0)), Some((h1, m1))) => Some(json!({"hits": h1 - h0.min(h1), "misses": m1 - m0.min(m1)})),
                 _ => None,
