@@ -26,7 +26,7 @@ use fdl_schema::{ContractRecord, ContractStatus, VersionRecord, evm_method, evm_
 use fdl_types::{ChainParams, DeploySpec, Event, Role, StatusCode, UpgradeSpec, contract::evm_rule_for};
 use fdl_vm_evm::{Address20, ContractCode, Engine, Host, HostError, Member, Refusal as EvmRefusal, Word, abi::Abi};
 
-use super::{CallOutcome, Installer, Refusal, contract_address, review_attrs};
+use super::{CallOutcome, Installer, Refusal, contract_address};
 use crate::{ExecError, Overlay, StateView, event};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::new);
@@ -733,18 +733,7 @@ pub(crate) fn apply_deploy(
     keys::contract_at(&record.address).write(&mut staged, &spec.name);
     let writes = staged.into_writes();
     ov.extend(writes);
-    let mut attrs = vec![
-        ("contract", spec.name.clone()),
-        ("version", "1".to_string()),
-        ("vm", "evm".to_string()),
-        ("code_hash", code_hash.to_hex()),
-        ("deployer", by.account.to_hex()),
-        ("org", by.org.to_string()),
-        ("address", record.address.to_hex()),
-        ("proposal", by.proposal.to_string()),
-    ];
-    review_attrs(&mut attrs, &spec.review);
-    let mut out = vec![event("contract.deployed", attrs)];
+    let mut out = vec![super::deployed_event(&record, &code_hash, &spec.review, by)];
     out.append(&mut events);
     Ok(Ok(out))
 }
@@ -782,17 +771,7 @@ pub(crate) fn apply_upgrade(
     keys::contract(&spec.name).write(&mut staged, &record);
     let writes = staged.into_writes();
     ov.extend(writes);
-    let mut attrs = vec![
-        ("contract", spec.name.clone()),
-        ("version", n.to_string()),
-        ("previous", previous.to_string()),
-        ("vm", "evm".to_string()),
-        ("code_hash", code_hash.to_hex()),
-        ("deployer", by.account.to_hex()),
-        ("proposal", by.proposal.to_string()),
-    ];
-    review_attrs(&mut attrs, &spec.review);
-    let mut out = vec![event("contract.upgraded", attrs)];
+    let mut out = vec![super::upgraded_event(&record, previous, &code_hash, &spec.review, by)];
     out.append(&mut events);
     Ok(Ok(out))
 }

@@ -450,19 +450,51 @@ pub(crate) fn apply_deploy(
     keys::contract(&spec.name).write(ov, &record);
     keys::contract_at(&record.address).write(ov, &spec.name);
     keys::contract_version(&spec.name, 1).write(ov, &version);
+    let mut out = vec![deployed_event(&record, &code_hash, &spec.review, by)];
+    out.append(&mut events);
+    Ok(Ok(out))
+}
+
+/// The `contract.deployed` event of version 1 of `record`, with its engine (`vm`).
+fn deployed_event(
+    record: &ContractRecord,
+    code_hash: &Hash,
+    review: &Option<fdl_types::Review>,
+    by: &Installer<'_>,
+) -> Event {
     let mut attrs = vec![
-        ("contract", spec.name.clone()),
+        ("contract", record.name.clone()),
         ("version", "1".to_string()),
+        ("vm", record.vm.as_str().to_string()),
         ("code_hash", code_hash.to_hex()),
         ("deployer", by.account.to_hex()),
         ("org", by.org.to_string()),
         ("address", record.address.to_hex()),
         ("proposal", by.proposal.to_string()),
     ];
-    review_attrs(&mut attrs, &spec.review);
-    let mut out = vec![event("contract.deployed", attrs)];
-    out.append(&mut events);
-    Ok(Ok(out))
+    review_attrs(&mut attrs, review);
+    event("contract.deployed", attrs)
+}
+
+/// The `contract.upgraded` event of `record`'s new current version (from `previous`).
+fn upgraded_event(
+    record: &ContractRecord,
+    previous: u32,
+    code_hash: &Hash,
+    review: &Option<fdl_types::Review>,
+    by: &Installer<'_>,
+) -> Event {
+    let mut attrs = vec![
+        ("contract", record.name.clone()),
+        ("version", record.current.to_string()),
+        ("previous", previous.to_string()),
+        ("vm", record.vm.as_str().to_string()),
+        ("code_hash", code_hash.to_hex()),
+        ("deployer", by.account.to_hex()),
+        ("proposal", by.proposal.to_string()),
+    ];
+    review_attrs(&mut attrs, review);
+    event("contract.upgraded", attrs)
 }
 
 fn version_record(
@@ -581,16 +613,7 @@ pub(crate) fn apply_upgrade(
     record.versions = n;
     keys::contract(&spec.name).write(ov, &record);
     keys::contract_version(&spec.name, n).write(ov, &version);
-    let mut attrs = vec![
-        ("contract", spec.name.clone()),
-        ("version", n.to_string()),
-        ("previous", previous.to_string()),
-        ("code_hash", code_hash.to_hex()),
-        ("deployer", by.account.to_hex()),
-        ("proposal", by.proposal.to_string()),
-    ];
-    review_attrs(&mut attrs, &spec.review);
-    let mut out = vec![event("contract.upgraded", attrs)];
+    let mut out = vec![upgraded_event(&record, previous, &code_hash, &spec.review, by)];
     out.append(&mut events);
     Ok(Ok(out))
 }
