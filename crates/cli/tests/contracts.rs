@@ -1110,6 +1110,11 @@ fn the_solidity_token_deployed_by_vote_is_called_through_every_node_and_every_no
         assert_eq!(attr(minted, "name").as_deref(), Some("Transfer"), "{v}");
         let v = w.call_ok(2, "soltoken", &alice_key, "transfer", &json!([format!("0x{bob}"), 250]));
         assert_eq!(v["result"], json!(true), "transfer returns true, decoded: {v}");
+        let hash = v["hash"].as_str().unwrap().to_string();
+        let (st, t) = w.http(2, &format!("/v1/transactions/{hash}"), None);
+        assert_eq!(st, 200, "{t}");
+        assert_eq!(t["receipt"]["output"], json!(true), "the receipt's output decoded with the ABI: {t}");
+        assert_eq!(t["tx"]["details"]["selector"], "0xa9059cbb", "{t}");
         let gas = v["receipt"]["cost"].as_u64().unwrap();
         assert!(gas > 21_000, "gas used: {v}");
         let mut top = height_of(&v);

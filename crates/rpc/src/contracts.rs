@@ -224,6 +224,37 @@ fn refused(o: &fdl_node_api::QueryOutcome) -> ApiResult<()> {
     }
 }
 
+/// The ABI of version `version` (0: current) of contract `name`, if the node has one that parses.
+fn stored_abi(view: &dyn StateView, name: &str, version: u32) -> ApiResult<Option<fdl_vm_evm::abi::Abi>> {
+    let text = match keys::contract(name).read(view).map_err(ApiError::internal)? {
+        Some(r) => {
+            let v = if version == 0 { r.current } else { version };
+            keys::contract_abi(name, v).read(view).map_err(ApiError::internal)?
+        }
+        None => None,
+    };
+    Ok(text.filter(|t| !t.is_empty()).and_then(|t| fdl_vm_evm::abi::Abi::parse(&t).ok()))
+}
+
+/// The return value of a committed EVM call, decoded with its contract's ABI as the latest
+/// state has it (`None` when it failed, returned nothing, or cannot be decoded).
+pub(crate) fn evm_output(
+    ctx: &RpcContext,
+    contract: &str,
+    version: u32,
+    data: &[u8],
+    output: &[u8],
+    status: TxStatus,
+) -> ApiResult<Option<serde_json::Value>> {
+    if status != TxStatus::Ok || output.is_empty() || data.len() < 4 {
+        return Ok(None);
+    }
+    let (_, view) = latest(ctx)?;
+    let Some(abi) = stored_abi(&view, contract, version)? else { return Ok(None) };
+    let selector = format!("0x{}", hex::encode(&data[..4]));
+    Ok(abi.decode_output(&selector, output).ok())
+}
+
 /// A query of an EVM contract: the arguments encoded and the result decoded with its ABI (or
 /// raw call data for a contract without one).
 fn evm_query(
@@ -234,15 +265,7 @@ fn evm_query(
     req: &ContractQueryRequest,
     caller: Address,
 ) -> ApiResult<Json<ContractQueryView>> {
-    use fdl_vm_evm::abi::Abi;
-    let text = match keys::contract(name).read(view).map_err(ApiError::internal)? {
-        Some(r) => {
-            let v = if req.version == 0 { r.current } else { req.version };
-            keys::contract_abi(name, v).read(view).map_err(ApiError::internal)?
-        }
-        None => None,
-    };
-    let abi = text.filter(|t| !t.is_empty()).and_then(|t| Abi::parse(&t).ok());
+    let abi = stored_abi(view, name, req.version)?;
     let data = match (&req.data, &abi) {
         (Some(hex_data), _) => hex::decode(hex_data.trim_start_matches("0x"))
             .map_err(|e| ApiError::bad_request("invalid_args", format!("data is not hex: {e}")))?,

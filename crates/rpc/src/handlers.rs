@@ -331,13 +331,21 @@ fn tx_status(ctx: &RpcContext, id: Hash) -> ApiResult<TxStatusView> {
             receipts.push(r.encode());
         }
         let receipt_path = fdl_types::merkle::merkle_path(ctx.parts.genesis.suite, &receipts, loc.index as usize);
+        let mut receipt_view = receipt.as_ref().map(ReceiptView::new);
+        if let (Some(t), Some(r), Some(v)) = (tx, &receipt, receipt_view.as_mut()) {
+            // An EVM call's return data is ABI-encoded: decoded with the contract's ABI, or
+            // left to `output_hex` alone (never shown as text).
+            if let fdl_types::Payload::EvmCall { contract, version, data, .. } = &t.body.payload {
+                v.output = crate::contracts::evm_output(ctx, contract, *version, data, &r.output, r.status)?;
+            }
+        }
         return Ok(TxStatusView {
             hash: id,
             status: "committed".into(),
             height: Some(loc.height),
             index: Some(loc.index),
             tx: tx.map(TxView::new),
-            receipt: receipt.as_ref().map(ReceiptView::new),
+            receipt: receipt_view,
             receipt_path,
         });
     }

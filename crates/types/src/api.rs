@@ -187,7 +187,9 @@ pub struct ReceiptView {
     pub events: Vec<Event>,
     /// Cost units charged (contract calls: the fuel used).
     pub cost: u64,
-    /// A contract call's return value (JSON; a string when the bytes are not JSON), if any.
+    /// A contract call's return value (JSON; a string when the bytes are not JSON), if any. For
+    /// an EVM call, `GET /v1/transactions/{hash}` gives its return value decoded with the
+    /// contract's ABI (and nothing when it cannot: the bytes are in `output_hex`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub output: Option<serde_json::Value>,
