@@ -21,7 +21,8 @@
 //! then also has `fuel_per_call` (one transfer's fuel) and the first node's module cache hits
 //! and misses during the run. With `--sol FILE` as well, NAME is a Solidity token (`mint(address,
 //! uint256)`, `transfer(address,uint256)`: `contracts/solidity/Token.sol`), compiled and deployed
-//! from FILE when it is not deployed yet; `fuel_per_call` is then the gas of one transfer.
+//! from FILE when it is not deployed yet; `fuel_per_call` is then the gas of one transfer and the
+//! cache counts are the EVM code cache's.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -129,10 +130,11 @@ impl Mode {
 }
 
 /// The first node's module cache counters (hits, misses), from `/metrics`.
-async fn module_cache(client: &Client) -> Option<(u64, u64)> {
+async fn module_cache(client: &Client, mode: &Mode) -> Option<(u64, u64)> {
     let text = client.metrics().await.ok()?;
     let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()));
-    Some((value("fdl_contract_module_cache_hits_total ")?, value("fdl_contract_module_cache_misses_total ")?))
+    let prefix = if matches!(mode, Mode::Evm(_)) { "fdl_evm_code_cache" } else { "fdl_contract_module_cache" };
+    Some((value(&format!("{prefix}_hits_total "))?, value(&format!("{prefix}_misses_total "))?))
 }
 
 /// Deploys the token `name` from `wasm` by a vote of the last devnet's institutions, unless it is
@@ -538,7 +540,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         eprintln!("bench: accounts funded; pre-signing transfers");
     }
     let txs = sign_all(&keys, &certs, &status.chain_id, expiry, a.txs, &mode)?;
-    let cache_before = module_cache(&client).await;
+    let cache_before = module_cache(&client, &mode).await;
     let rates = tokio::task::spawn_blocking({
         let sample: Vec<SignedTx> = txs.iter().take(2_000).cloned().collect();
         move || verify_rates(&sample)
@@ -682,8 +684,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
                 Some(t) => client.tx(&t.id()).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
                 None => None,
             };
-            // The module cache is the WebAssembly engine's; the EVM's code cache is not counted.
-            let after = if matches!(mode, Mode::Evm(_)) { None } else { module_cache(&client).await };
+            let after = module_cache(&client, &mode).await;
             let delta = match (cache_before, after) {
                 (Some((h0, m0)), Some((h1, m1))) => Some(json!({"hits": h1 - h0.min(h1), "misses": m1 - m0.min(m1)})),
                 _ => None,

@@ -83,6 +83,11 @@ pub trait Ledger: Send + Sync {
 
     /// The contract engine's module cache: hits, misses and modules held.
     fn contract_cache(&self) -> (u64, u64, usize);
+
+    /// The EVM engine's cache of analyzed contract code: hits, misses and codes held.
+    fn evm_cache(&self) -> (u64, u64, usize) {
+        (0, 0, 0)
+    }
 }
 
 /// What the deploy checks found in a module that passes them.

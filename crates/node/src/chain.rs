@@ -453,6 +453,11 @@ impl Ledger for Chain {
         }))
     }
 
+    fn evm_cache(&self) -> (u64, u64, usize) {
+        let c = fdl_exec::contract::evm::engine().cache_stats();
+        (c.hits, c.misses, c.entries)
+    }
+
     fn contract_cache(&self) -> (u64, u64, usize) {
         let c = fdl_exec::contract::engine().cache_stats();
         (c.hits, c.misses, c.entries)

@@ -586,6 +586,15 @@ pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
          # HELP fdl_contract_modules_cached Compiled contract modules held.\n\
          # TYPE fdl_contract_modules_cached gauge\nfdl_contract_modules_cached {entries}\n"
     ));
+    let (hits, misses, entries) = ctx.ledger.evm_cache();
+    text.push_str(&format!(
+        "# HELP fdl_evm_code_cache_hits_total EVM code loads whose analyzed bytecode was in the cache.\n\
+         # TYPE fdl_evm_code_cache_hits_total counter\nfdl_evm_code_cache_hits_total {hits}\n\
+         # HELP fdl_evm_code_cache_misses_total EVM code loads that analyzed their bytecode.\n\
+         # TYPE fdl_evm_code_cache_misses_total counter\nfdl_evm_code_cache_misses_total {misses}\n\
+         # HELP fdl_evm_codes_cached Analyzed EVM contract codes held.\n\
+         # TYPE fdl_evm_codes_cached gauge\nfdl_evm_codes_cached {entries}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
