@@ -35,6 +35,8 @@ use serde_json::Value;
 ///
 /// * `TokenV2`: `Token` with `version()` (returns 2) and `supplyAtUpgrade`, which its constructor
 ///   (the upgrade's migration) sets from the kept `totalSupply`; new state only after Token's.
+/// * `TokenReset`: `Token` whose constructor (the upgrade's migration) clears the kept
+///   `totalSupply` and the balance of `0xaa…aa` (writes zero).
 /// * `Caller`: calls a token through an interface (`balanceVia`, `mintVia`, `tryMint`).
 /// * `Probe`: `whoami` (the identity precompile on `msg.sender`), `hashAbc` (SM3 of "abc"),
 ///   `spin` (writes and loops until out of gas).
@@ -54,6 +56,13 @@ contract TokenV2 is Token {
 
     function version() external pure returns (uint256) {
         return 2;
+    }
+}
+
+contract TokenReset is Token {
+    constructor() {
+        totalSupply = 0;
+        balanceOf[address(bytes20(hex"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))] = 0;
     }
 }
 
@@ -109,6 +118,7 @@ struct Contracts {
     token: Compiled,
     invoices: Compiled,
     token_v2: Compiled,
+    token_reset: Compiled,
     caller: Compiled,
     probe: Compiled,
     bomb: Compiled,
@@ -142,6 +152,7 @@ static SOL: LazyLock<Contracts> = LazyLock::new(|| {
         token: one(&token, &token_file, "Token"),
         invoices: one(&invoices, &invoices_file, "InvoiceRegistry"),
         token_v2: one(&extras, &extra, "TokenV2"),
+        token_reset: one(&extras, &extra, "TokenReset"),
         caller: one(&extras, &extra, "Caller"),
         probe: one(&extras, &extra, "Probe"),
         bomb: one(&extras, &extra, "Bomb"),
@@ -550,6 +561,35 @@ fn an_upgrade_constructor_reads_the_kept_storage() {
     let out = c.query("soltoken", 0, &cd("supplyAtUpgrade()", &[]), &Address([9; 20]));
     assert_eq!(out.status, StatusCode::Ok, "{out:?}");
     assert_eq!(num(&abi_of(v2).decode_output("supplyAtUpgrade", &out.output).expect("decode")), 600);
+}
+
+/// A migration that clears kept slots (writes zero) removes their keys from the state.
+#[test]
+fn an_upgrade_constructor_that_clears_a_kept_slot_removes_its_key() {
+    let mut c = token_chain();
+    let a = Address([0xaa; 20]);
+    let b = Address([0xbb; 20]);
+    assert_eq!(c.admin_evm(0, "soltoken", mint(&a, 600)).status, StatusCode::Ok);
+    assert_eq!(c.admin_evm(0, "soltoken", mint(&b, 5)).status, StatusCode::Ok);
+    // Token's layout: totalSupply 2, balanceOf 4.
+    let supply_key = keys::contract_storage_key("soltoken", &w_u(2));
+    let mut preimage = w_addr(&a).to_vec();
+    preimage.extend_from_slice(&w_u(4));
+    let a_key = keys::contract_storage_key("soltoken", &fdl_vm_evm::keccak256(&preimage));
+    assert_eq!(c.state.map.get(&supply_key), Some(&w_u(605).to_vec()), "totalSupply before");
+    assert_eq!(c.state.map.get(&a_key), Some(&w_u(600).to_vec()), "A's balance before");
+
+    let r = c.pass(GovAction::UpgradeContract { spec: evm_upgrade("soltoken", &SOL.token_reset) });
+    assert_eq!(attr(&r, "contract.upgraded", "version"), Some("2"), "{r:?}");
+    assert_eq!(c.record("soltoken").expect("record").current, 2);
+    assert!(!c.state.map.contains_key(&supply_key), "the cleared totalSupply's key is still in the state");
+    assert!(!c.state.map.contains_key(&a_key), "the cleared balance's key is still in the state");
+    let out = c.query("soltoken", 0, &cd("totalSupply()", &[]), &Address([9; 20]));
+    assert_eq!(out.status, StatusCode::Ok, "{out:?}");
+    assert_eq!(num(&abi_of(&SOL.token_reset).decode_output("totalSupply", &out.output).expect("decode")), 0);
+    assert_eq!(c.balance("soltoken", &a), 0, "A's balance was cleared");
+    // What the migration did not touch is kept.
+    assert_eq!(c.balance("soltoken", &b), 5, "B's balance is kept");
 }
 
 // ---- 6. InvoiceRegistry -----------------------------------------------------------------------
