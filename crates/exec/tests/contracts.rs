@@ -7,18 +7,19 @@
 //! Contracts are small WAT modules written for these tests (see the `wasm` module below): each
 //! method is a few instructions, commented.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::ops::Bound;
+mod common;
 
-use fdl_crypto::{Address, Hash, KeyPair, Signer, Suite};
+use std::collections::BTreeMap;
+
+use common::{Actor, Chain, Mem, assert_writes_as_baseline, attr, event};
+use fdl_crypto::{Address, Hash, Suite};
 use fdl_exec::contract::contract_address;
 use fdl_exec::gov::ProposalState;
-use fdl_exec::{BlockOutcome, ExecError, StateView, execute_block, genesis_writes, gov};
+use fdl_exec::{BlockOutcome, execute_block};
 use fdl_schema::{ContractRecord, ContractStatus, VersionRecord, keys};
 use fdl_types::{
-    ChainParam, ChainParams, Credential, Decode, DeploySpec, Encode, Event, Genesis, GenesisMember, GenesisValidator,
-    GovAction, MethodRule, Payload, Receipt, Review, Role, SignedTx, StatusCode, TxBody, UpgradeSpec, VmKind,
+    ChainParam, ChainParams, Decode, DeploySpec, Encode, GovAction, MethodRule, Payload, Receipt, Review, Role,
+    SignedTx, StatusCode, UpgradeSpec, VmKind,
 };
 use fdl_vm_wasm::Identity;
 
@@ -363,167 +364,9 @@ mod wasm {
     }
 }
 
-// ---- the chain -------------------------------------------------------------------------------
-
-/// State in memory, with the ordered key iteration execution merges its overlays over
-/// (`StateView::next_key`, ADR 0013).
-#[derive(Default, Clone)]
-struct Mem {
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// How many times execution asked for the next key.
-    nexts: Cell<u64>,
-}
-
-impl StateView for Mem {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        Ok(self.map.get(key).cloned())
-    }
-
-    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, ExecError> {
-        self.nexts.set(self.nexts.get() + 1);
-        let from = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
-        };
-        Ok(self.map.range((from, Bound::Unbounded)).next().map(|(k, _)| k.clone()).filter(|k| k.starts_with(prefix)))
-    }
-}
-
-impl Mem {
-    fn apply(&mut self, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
-        for (k, v) in writes {
-            match v {
-                Some(v) => self.map.insert(k.clone(), v.clone()),
-                None => self.map.remove(k),
-            };
-        }
-    }
-}
-
-/// A key and the certificate that names its institution and role.
-struct Actor {
-    key: KeyPair,
-    cert: Vec<u8>,
-}
-
-impl Actor {
-    fn address(&self) -> Address {
-        self.key.public_key().address()
-    }
-}
-
-/// Block time: from "now", so that certificates issued for the test are valid.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64
-}
-
-/// Four institutions (`org1`..`org4`), each with a CA, a certified validator and an
-/// administrator (`admins[i]` is `org{i+1}`'s); `org4` is also the regulator.
-struct Chain {
-    state: Mem,
-    height: u64,
-    start_ms: u64,
-    nonce: Cell<u64>,
-    cas: Vec<(Vec<u8>, KeyPair)>,
-    admins: Vec<Actor>,
-}
+// ---- the chain (the harness is `common`) -------------------------------------------------------
 
 impl Chain {
-    fn new() -> Chain {
-        Chain::with_params(ChainParams::default())
-    }
-
-    fn with_params(params: ChainParams) -> Chain {
-        Chain::build(params, 4)
-    }
-
-    /// Four institutions of which the first `seats` hold a committee seat.
-    fn build(params: ChainParams, seats: usize) -> Chain {
-        let suite = Suite::Intl;
-        let (mut members, mut validators, mut cas) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 1..=4 {
-            let org = format!("org{i}");
-            let ca_key = KeyPair::generate(suite);
-            let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
-            let v = KeyPair::generate(suite);
-            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, 30).expect("cert");
-            members.push(GenesisMember {
-                name: org.clone(),
-                ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
-                committee: i <= seats,
-            });
-            validators.push(GenesisValidator {
-                name: org.clone(),
-                public_key: hex::encode(v.public_key().to_bytes()),
-                power: 1,
-                org: Some(org),
-                peer_id: None,
-                certificate: Some(fdl_pki::to_pem(&vc).expect("pem")),
-            });
-            cas.push((ca, ca_key));
-        }
-        let g = Genesis {
-            chain_id: "t".into(),
-            suite,
-            genesis_time_ms: 0,
-            issuer: Address([1; 20]),
-            members,
-            regulator: Some("org4".into()),
-            validators,
-            observers: vec![],
-            balances: vec![],
-            params,
-        };
-        g.validate().expect("genesis");
-        let mut state = Mem::default();
-        state.apply(&genesis_writes(&g).expect("genesis writes"));
-        let mut chain = Chain { state, height: 0, start_ms: now_ms(), nonce: Cell::new(0), cas, admins: vec![] };
-        chain.admins = (0..4).map(|i| chain.actor(i, Role::Admin)).collect();
-        chain
-    }
-
-    /// A new key certified by institution `org` (0-based) with `role`.
-    fn actor(&self, org: usize, role: Role) -> Actor {
-        let key = KeyPair::generate(Suite::Intl);
-        let (ca, ca_key) = &self.cas[org];
-        let cert = fdl_pki::issue(ca, ca_key, &key.public_key(), role.as_str(), role, 30).expect("cert");
-        Actor { key, cert }
-    }
-
-    fn tx(&self, who: &Actor, payload: Payload) -> SignedTx {
-        self.nonce.set(self.nonce.get() + 1);
-        TxBody {
-            chain_id: "t".into(),
-            signer: who.key.public_key(),
-            credential: Credential::Certificate(who.cert.clone()),
-            nonce: self.nonce.get(),
-            expiry_height: self.height + 100,
-            payload,
-        }
-        .sign(&who.key)
-        .expect("sign")
-    }
-
-    /// Executes `txs` as the next block over the current state, without committing it.
-    fn exec(&self, txs: &[SignedTx]) -> BlockOutcome {
-        let h = self.height + 1;
-        execute_block(&self.state, h, self.start_ms + h * 1_000, txs).expect("execute")
-    }
-
-    /// Executes `txs` as the next block (twice: execution must be deterministic) and commits it.
-    fn block(&mut self, txs: &[SignedTx]) -> Vec<Receipt> {
-        let out = self.exec(txs);
-        assert_eq!(out, self.exec(txs), "execution is not deterministic");
-        self.state.apply(&out.writes);
-        self.height += 1;
-        out.receipts
-    }
-
-    fn send(&mut self, who: &Actor, payload: Payload) -> Receipt {
-        let tx = self.tx(who, payload);
-        self.block(&[tx]).remove(0)
-    }
-
     fn call(&mut self, who: &Actor, contract: &str, method: &str, args: &str) -> Receipt {
         self.send(who, call(contract, method, args))
     }
@@ -531,59 +374,6 @@ impl Chain {
     fn admin_call(&mut self, admin: usize, contract: &str, method: &str, args: &str) -> Receipt {
         let tx = self.tx(&self.admins[admin], call(contract, method, args));
         self.block(&[tx]).remove(0)
-    }
-
-    fn propose_by(&mut self, who: &Actor, action: GovAction) -> (u64, Receipt) {
-        let p = Payload::Propose { action, deadline: self.height + 10, activation_height: 0, note: String::new() };
-        let r = self.send(who, p);
-        let id = attr(&r, "gov.proposed", "proposal").map(|v| v.parse().expect("id")).unwrap_or(0);
-        (id, r)
-    }
-
-    fn propose(&mut self, admin: usize, action: GovAction) -> (u64, Receipt) {
-        let tx = self.tx(
-            &self.admins[admin],
-            Payload::Propose { action, deadline: self.height + 10, activation_height: 0, note: String::new() },
-        );
-        let r = self.block(&[tx]).remove(0);
-        let id = attr(&r, "gov.proposed", "proposal").map(|v| v.parse().expect("id")).unwrap_or(0);
-        (id, r)
-    }
-
-    fn vote(&mut self, admin: usize, id: u64) -> Receipt {
-        let tx = self.tx(&self.admins[admin], Payload::Vote { proposal: id, approve: true });
-        self.block(&[tx]).remove(0)
-    }
-
-    fn status(&self, id: u64) -> ProposalState {
-        gov::proposal(&self.state, id).expect("read").expect("exists").state_at(self.height)
-    }
-
-    /// Other institutions vote yes on proposal `id` until it is decided; the receipt of the vote
-    /// that decided it.
-    fn carry(&mut self, id: u64, proposer_org: usize) -> Receipt {
-        for admin in (0..4).filter(|a| *a != proposer_org) {
-            let r = self.vote(admin, id);
-            assert_eq!(r.status, StatusCode::Ok, "{r:?}");
-            if self.status(id) != ProposalState::Open {
-                return r;
-            }
-        }
-        panic!("proposal {id} was not decided");
-    }
-
-    /// Proposes `action` by `org`'s administrator and votes it through; the receipt of the vote
-    /// that passed and applied it.
-    fn pass_by(&mut self, org: usize, action: GovAction) -> Receipt {
-        let (id, r) = self.propose(org, action);
-        assert_eq!(r.status, StatusCode::Ok, "{r:?}");
-        let r = self.carry(id, org);
-        assert_eq!(self.status(id), ProposalState::Applied, "{r:?}");
-        r
-    }
-
-    fn pass(&mut self, action: GovAction) -> Receipt {
-        self.pass_by(0, action)
     }
 
     /// Deploys by committee vote (org1 proposes).
@@ -619,14 +409,6 @@ fn call(contract: &str, method: &str, args: &str) -> Payload {
     Payload::Call { contract: contract.into(), version: 0, method: method.into(), args: args.into(), fuel: 0 }
 }
 
-fn event<'a>(r: &'a Receipt, kind: &str) -> Option<&'a Event> {
-    r.events.iter().find(|e| e.kind == kind)
-}
-
-fn attr<'a>(r: &'a Receipt, kind: &str, key: &str) -> Option<&'a str> {
-    event(r, kind).and_then(|e| e.attrs.iter().find(|(k, _)| k == key)).map(|(_, v)| v.as_str())
-}
-
 /// The keys a block wrote under the contract prefixes (registry, code, storage).
 fn contract_writes(out: &BlockOutcome) -> Vec<String> {
     out.writes
@@ -640,12 +422,8 @@ fn contract_writes(out: &BlockOutcome) -> Vec<String> {
 /// of a contract that does not exist writes (the sender's account, its certificate on first
 /// use): nothing of the contract's.
 fn assert_fails_writing_nothing(c: &Chain, who: &Actor, payload: Payload, status: StatusCode) -> Receipt {
-    let failing = c.exec(&[c.tx(who, payload)]);
-    let baseline = c.exec(&[c.tx(who, call("nobody", "m", "{}"))]);
-    assert_eq!(baseline.receipts[0].status, StatusCode::UnknownContract);
-    let r = failing.receipts[0].clone();
-    assert_eq!(r.status, status, "{r:?}");
-    assert_eq!(failing.writes, baseline.writes, "the failed call left writes behind");
+    let baseline = call("nobody", "m", "{}");
+    let r = assert_writes_as_baseline(c, who, payload, status, baseline, StatusCode::UnknownContract);
     assert!(r.output.is_empty());
     r
 }

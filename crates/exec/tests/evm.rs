@@ -9,20 +9,20 @@
 //! binary with the repository's solcjs (`./scripts/setup.sh` installs it: without it the tests
 //! fail).
 
+mod common;
+
 use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use fdl_crypto::{Address, KeyPair, Signer, Suite};
+use common::{Actor, Chain, assert_writes_as_baseline, attr, event, get};
+use fdl_crypto::{Address, Suite};
 use fdl_exec::contract::{CallOutcome, contract_address, evm};
 use fdl_exec::gov::ProposalState;
-use fdl_exec::{BlockOutcome, ExecError, StateView, execute_block, genesis_writes, gov};
+use fdl_exec::{BlockOutcome, StateView};
 use fdl_schema::{ContractRecord, ContractStatus, keys};
 use fdl_types::{
-    ChainParams, Credential, DeploySpec, Event, Genesis, GenesisMember, GenesisValidator, GovAction, MethodRule,
-    Payload, Receipt, Role, SignedTx, StatusCode, TxBody, UpgradeSpec, VmKind,
+    ChainParams, DeploySpec, Event, GovAction, MethodRule, Payload, Receipt, Role, StatusCode, UpgradeSpec, VmKind,
 };
 use fdl_vm_evm::SOLC_EVM_VERSION;
 use fdl_vm_evm::abi::{Abi, selector};
@@ -35,6 +35,8 @@ use serde_json::Value;
 ///
 /// * `TokenV2`: `Token` with `version()` (returns 2) and `supplyAtUpgrade`, which its constructor
 ///   (the upgrade's migration) sets from the kept `totalSupply`; new state only after Token's.
+/// * `TokenReset`: `Token` whose constructor (the upgrade's migration) clears the kept
+///   `totalSupply` and the balance of `0xaa…aa` (writes zero).
 /// * `Caller`: calls a token through an interface (`balanceVia`, `mintVia`, `tryMint`).
 /// * `Probe`: `whoami` (the identity precompile on `msg.sender`), `hashAbc` (SM3 of "abc"),
 ///   `spin` (writes and loops until out of gas).
@@ -54,6 +56,13 @@ contract TokenV2 is Token {
 
     function version() external pure returns (uint256) {
         return 2;
+    }
+}
+
+contract TokenReset is Token {
+    constructor() {
+        totalSupply = 0;
+        balanceOf[address(bytes20(hex"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))] = 0;
     }
 }
 
@@ -109,6 +118,7 @@ struct Contracts {
     token: Compiled,
     invoices: Compiled,
     token_v2: Compiled,
+    token_reset: Compiled,
     caller: Compiled,
     probe: Compiled,
     bomb: Compiled,
@@ -142,6 +152,7 @@ static SOL: LazyLock<Contracts> = LazyLock::new(|| {
         token: one(&token, &token_file, "Token"),
         invoices: one(&invoices, &invoices_file, "InvoiceRegistry"),
         token_v2: one(&extras, &extra, "TokenV2"),
+        token_reset: one(&extras, &extra, "TokenReset"),
         caller: one(&extras, &extra, "Caller"),
         probe: one(&extras, &extra, "Probe"),
         bomb: one(&extras, &extra, "Bomb"),
@@ -207,157 +218,9 @@ fn is_addr(v: &Value, a: &Address) -> bool {
     v.as_str().is_some_and(|s| s.trim_start_matches("0x").eq_ignore_ascii_case(&hex::encode(a.0)))
 }
 
-// ---- the chain -------------------------------------------------------------------------------
-
-/// State in memory with ordered key iteration.
-#[derive(Default, Clone)]
-struct Mem {
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
-impl StateView for Mem {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        Ok(self.map.get(key).cloned())
-    }
-
-    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, ExecError> {
-        let from = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
-        };
-        Ok(self.map.range((from, Bound::Unbounded)).next().map(|(k, _)| k.clone()).filter(|k| k.starts_with(prefix)))
-    }
-}
-
-impl Mem {
-    fn apply(&mut self, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
-        for (k, v) in writes {
-            match v {
-                Some(v) => self.map.insert(k.clone(), v.clone()),
-                None => self.map.remove(k),
-            };
-        }
-    }
-}
-
-/// A key and the certificate that names its institution and role.
-struct Actor {
-    key: KeyPair,
-    cert: Vec<u8>,
-}
-
-impl Actor {
-    fn address(&self) -> Address {
-        self.key.public_key().address()
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64
-}
-
-/// Four institutions (`org1`..`org4`) with a committee seat each, a CA, a certified validator and
-/// an administrator (`admins[i]` is `org{i+1}`'s); `org4` is also the regulator.
-struct Chain {
-    state: Mem,
-    height: u64,
-    start_ms: u64,
-    nonce: Cell<u64>,
-    cas: Vec<(Vec<u8>, KeyPair)>,
-    admins: Vec<Actor>,
-}
+// ---- the chain (the harness is `common`) -------------------------------------------------------
 
 impl Chain {
-    fn new() -> Chain {
-        Chain::with_params(ChainParams::default())
-    }
-
-    fn with_params(params: ChainParams) -> Chain {
-        let suite = Suite::Intl;
-        let (mut members, mut validators, mut cas) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 1..=4 {
-            let org = format!("org{i}");
-            let ca_key = KeyPair::generate(suite);
-            let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
-            let v = KeyPair::generate(suite);
-            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, 30).expect("cert");
-            members.push(GenesisMember {
-                name: org.clone(),
-                ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
-                committee: true,
-            });
-            validators.push(GenesisValidator {
-                name: org.clone(),
-                public_key: hex::encode(v.public_key().to_bytes()),
-                power: 1,
-                org: Some(org),
-                peer_id: None,
-                certificate: Some(fdl_pki::to_pem(&vc).expect("pem")),
-            });
-            cas.push((ca, ca_key));
-        }
-        let g = Genesis {
-            chain_id: "t".into(),
-            suite,
-            genesis_time_ms: 0,
-            issuer: Address([1; 20]),
-            members,
-            regulator: Some("org4".into()),
-            validators,
-            observers: vec![],
-            balances: vec![],
-            params,
-        };
-        g.validate().expect("genesis");
-        let mut state = Mem::default();
-        state.apply(&genesis_writes(&g).expect("genesis writes"));
-        let mut chain = Chain { state, height: 0, start_ms: now_ms(), nonce: Cell::new(0), cas, admins: vec![] };
-        chain.admins = (0..4).map(|i| chain.actor(i, Role::Admin)).collect();
-        chain
-    }
-
-    /// A new key certified by institution `org` (0-based) with `role`.
-    fn actor(&self, org: usize, role: Role) -> Actor {
-        let key = KeyPair::generate(Suite::Intl);
-        let (ca, ca_key) = &self.cas[org];
-        let cert = fdl_pki::issue(ca, ca_key, &key.public_key(), role.as_str(), role, 30).expect("cert");
-        Actor { key, cert }
-    }
-
-    fn tx(&self, who: &Actor, payload: Payload) -> SignedTx {
-        self.nonce.set(self.nonce.get() + 1);
-        TxBody {
-            chain_id: "t".into(),
-            signer: who.key.public_key(),
-            credential: Credential::Certificate(who.cert.clone()),
-            nonce: self.nonce.get(),
-            expiry_height: self.height + 100,
-            payload,
-        }
-        .sign(&who.key)
-        .expect("sign")
-    }
-
-    /// Executes `txs` as the next block over the current state, without committing it.
-    fn exec(&self, txs: &[SignedTx]) -> BlockOutcome {
-        let h = self.height + 1;
-        execute_block(&self.state, h, self.start_ms + h * 1_000, txs).expect("execute")
-    }
-
-    /// Executes `txs` as the next block (twice: execution must be deterministic) and commits it.
-    fn block(&mut self, txs: &[SignedTx]) -> Vec<Receipt> {
-        let out = self.exec(txs);
-        assert_eq!(out, self.exec(txs), "execution is not deterministic");
-        self.state.apply(&out.writes);
-        self.height += 1;
-        out.receipts
-    }
-
-    fn send(&mut self, who: &Actor, payload: Payload) -> Receipt {
-        let tx = self.tx(who, payload);
-        self.block(&[tx]).remove(0)
-    }
-
     /// An EVM call of the current version of `contract` by `who`, in its own block.
     fn evm(&mut self, who: &Actor, contract: &str, data: Vec<u8>) -> Receipt {
         self.send(who, evm_call(contract, data, 0))
@@ -378,51 +241,6 @@ impl Chain {
         let out = self.query(contract, 0, &balance_of(who), &Address([9; 20]));
         assert_eq!(out.status, StatusCode::Ok, "{out:?}");
         num(&abi_of(&SOL.token).decode_output("balanceOf", &out.output).expect("decode balanceOf"))
-    }
-
-    fn propose(&mut self, org: usize, action: GovAction) -> (u64, Receipt) {
-        let tx = self.tx(
-            &self.admins[org],
-            Payload::Propose { action, deadline: self.height + 10, activation_height: 0, note: String::new() },
-        );
-        let r = self.block(&[tx]).remove(0);
-        let id = attr(&r, "gov.proposed", "proposal").map(|v| v.parse().expect("id")).unwrap_or(0);
-        (id, r)
-    }
-
-    fn vote(&mut self, org: usize, id: u64) -> Receipt {
-        let tx = self.tx(&self.admins[org], Payload::Vote { proposal: id, approve: true });
-        self.block(&[tx]).remove(0)
-    }
-
-    fn status(&self, id: u64) -> ProposalState {
-        gov::proposal(&self.state, id).expect("read").expect("exists").state_at(self.height)
-    }
-
-    /// The other institutions vote yes on proposal `id` until it is decided; the receipt of the
-    /// vote that decided it.
-    fn carry(&mut self, id: u64, proposer: usize) -> Receipt {
-        for org in (0..4).filter(|o| *o != proposer) {
-            let r = self.vote(org, id);
-            assert_eq!(r.status, StatusCode::Ok, "{r:?}");
-            if self.status(id) != ProposalState::Open {
-                return r;
-            }
-        }
-        panic!("proposal {id} was not decided");
-    }
-
-    /// Proposes `action` by `org`'s administrator and votes it through (it must apply).
-    fn pass_by(&mut self, org: usize, action: GovAction) -> Receipt {
-        let (id, r) = self.propose(org, action);
-        assert_eq!(r.status, StatusCode::Ok, "{r:?}");
-        let r = self.carry(id, org);
-        assert_eq!(self.status(id), ProposalState::Applied, "{r:?}");
-        r
-    }
-
-    fn pass(&mut self, action: GovAction) -> Receipt {
-        self.pass_by(0, action)
     }
 
     /// Proposes `action` by org1's administrator and votes until decided: the proposal must fail
@@ -464,16 +282,15 @@ fn evm_call(contract: &str, data: Vec<u8>, gas: u64) -> Payload {
     Payload::EvmCall { contract: contract.into(), version: 0, data, gas }
 }
 
-fn event<'a>(events: &'a [Event], kind: &str) -> Option<&'a Event> {
-    events.iter().find(|e| e.kind == kind)
-}
-
-fn get<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
-    e.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn attr<'a>(r: &'a Receipt, kind: &str, key: &str) -> Option<&'a str> {
-    event(&r.events, kind).and_then(|e| get(e, key))
+/// An upgrade of `name` to `compiled` (its constructor is the migration).
+fn evm_upgrade(name: &str, compiled: &Compiled) -> UpgradeSpec {
+    UpgradeSpec {
+        name: name.into(),
+        code: compiled.bytecode.clone(),
+        review: None,
+        migrate_args: String::new(),
+        abi: compiled.abi.clone(),
+    }
 }
 
 /// The `contract.event` of a receipt named `name`: its `contract` and decoded `data`.
@@ -500,13 +317,8 @@ fn contract_writes(out: &BlockOutcome) -> Vec<String> {
 /// Asserts that `payload` by `who` ends with `status` and writes exactly what an EVM call of a
 /// contract that does not exist writes (the sender's account): nothing of any contract's.
 fn assert_fails_writing_nothing(c: &Chain, who: &Actor, payload: Payload, status: StatusCode) -> Receipt {
-    let failing = c.exec(&[c.tx(who, payload)]);
-    let baseline = c.exec(&[c.tx(who, evm_call("nobody", vec![], 0))]);
-    assert_eq!(baseline.receipts[0].status, StatusCode::UnknownContract);
-    let r = failing.receipts[0].clone();
-    assert_eq!(r.status, status, "{r:?}");
-    assert_eq!(failing.writes, baseline.writes, "the failed call left writes behind");
-    r
+    let baseline = evm_call("nobody", vec![], 0);
+    assert_writes_as_baseline(c, who, payload, status, baseline, StatusCode::UnknownContract)
 }
 
 /// A chain with `Token` deployed as `soltoken` by org1 (so org1's administrators mint).
@@ -716,13 +528,7 @@ fn an_upgrade_keeps_storage_and_the_old_version_stays_callable() {
     let a = Address([0xaa; 20]);
     assert_eq!(c.admin_evm(0, "soltoken", mint(&a, 600)).status, StatusCode::Ok);
     let v2 = &SOL.token_v2;
-    let spec = UpgradeSpec {
-        name: "soltoken".into(),
-        code: v2.bytecode.clone(),
-        review: None,
-        migrate_args: String::new(),
-        abi: v2.abi.clone(),
-    };
+    let spec = evm_upgrade("soltoken", v2);
     let r = c.pass(GovAction::UpgradeContract { spec });
     assert_eq!(attr(&r, "contract.upgraded", "version"), Some("2"), "{r:?}");
     let rec = c.record("soltoken").expect("record");
@@ -750,17 +556,40 @@ fn an_upgrade_constructor_reads_the_kept_storage() {
     let mut c = token_chain();
     assert_eq!(c.admin_evm(0, "soltoken", mint(&Address([0xaa; 20]), 600)).status, StatusCode::Ok);
     let v2 = &SOL.token_v2;
-    let spec = UpgradeSpec {
-        name: "soltoken".into(),
-        code: v2.bytecode.clone(),
-        review: None,
-        migrate_args: String::new(),
-        abi: v2.abi.clone(),
-    };
+    let spec = evm_upgrade("soltoken", v2);
     c.pass(GovAction::UpgradeContract { spec });
     let out = c.query("soltoken", 0, &cd("supplyAtUpgrade()", &[]), &Address([9; 20]));
     assert_eq!(out.status, StatusCode::Ok, "{out:?}");
     assert_eq!(num(&abi_of(v2).decode_output("supplyAtUpgrade", &out.output).expect("decode")), 600);
+}
+
+/// A migration that clears kept slots (writes zero) removes their keys from the state.
+#[test]
+fn an_upgrade_constructor_that_clears_a_kept_slot_removes_its_key() {
+    let mut c = token_chain();
+    let a = Address([0xaa; 20]);
+    let b = Address([0xbb; 20]);
+    assert_eq!(c.admin_evm(0, "soltoken", mint(&a, 600)).status, StatusCode::Ok);
+    assert_eq!(c.admin_evm(0, "soltoken", mint(&b, 5)).status, StatusCode::Ok);
+    // Token's layout: totalSupply 2, balanceOf 4.
+    let supply_key = keys::contract_storage_key("soltoken", &w_u(2));
+    let mut preimage = w_addr(&a).to_vec();
+    preimage.extend_from_slice(&w_u(4));
+    let a_key = keys::contract_storage_key("soltoken", &fdl_vm_evm::keccak256(&preimage));
+    assert_eq!(c.state.map.get(&supply_key), Some(&w_u(605).to_vec()), "totalSupply before");
+    assert_eq!(c.state.map.get(&a_key), Some(&w_u(600).to_vec()), "A's balance before");
+
+    let r = c.pass(GovAction::UpgradeContract { spec: evm_upgrade("soltoken", &SOL.token_reset) });
+    assert_eq!(attr(&r, "contract.upgraded", "version"), Some("2"), "{r:?}");
+    assert_eq!(c.record("soltoken").expect("record").current, 2);
+    assert!(!c.state.map.contains_key(&supply_key), "the cleared totalSupply's key is still in the state");
+    assert!(!c.state.map.contains_key(&a_key), "the cleared balance's key is still in the state");
+    let out = c.query("soltoken", 0, &cd("totalSupply()", &[]), &Address([9; 20]));
+    assert_eq!(out.status, StatusCode::Ok, "{out:?}");
+    assert_eq!(num(&abi_of(&SOL.token_reset).decode_output("totalSupply", &out.output).expect("decode")), 0);
+    assert_eq!(c.balance("soltoken", &a), 0, "A's balance was cleared");
+    // What the migration did not touch is kept.
+    assert_eq!(c.balance("soltoken", &b), 5, "B's balance is kept");
 }
 
 // ---- 6. InvoiceRegistry -----------------------------------------------------------------------
@@ -950,14 +779,14 @@ fn nested_calls_are_checked_against_the_callees_rules_and_status() {
     let r = c.admin_evm(0, "caller", mint_via.clone());
     assert_eq!(r.status, StatusCode::ContractFailed, "{r:?}");
     assert_eq!(attr(&r, "contract.failed", "message"), Some("mint: only an administrator of org1"), "{r:?}");
-    assert!(event(&r.events, "contract.refused").is_none(), "{r:?}");
+    assert!(event(&r, "contract.refused").is_none(), "{r:?}");
 
     // A rule on mint that admits only administrators refuses the contract before the token runs.
     let rules = vec![MethodRule { method: "mint".into(), roles: vec!["admin".into()], ..MethodRule::default() }];
     c.pass(GovAction::SetContractAccess { name: "soltoken".into(), access: rules, allow_reentry: false });
     let admin = &c.admins[0];
     let r = assert_fails_writing_nothing(&c, admin, evm_call("caller", mint_via, 0), StatusCode::ContractFailed);
-    let refused = event(&r.events, "contract.refused").unwrap_or_else(|| panic!("no contract.refused: {r:?}"));
+    let refused = event(&r, "contract.refused").unwrap_or_else(|| panic!("no contract.refused: {r:?}"));
     assert_eq!(get(refused, "code"), Some("permission_denied"), "{refused:?}");
     assert_eq!(get(refused, "contract"), Some("soltoken"));
     assert_eq!(get(refused, "caller"), Some("caller"));

@@ -3,14 +3,16 @@
 //! lapsed and foreign node certificates, an open chain without members, and deterministic
 //! execution.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::{certify, genesis, institutions, now_ms};
 use fdl_crypto::{Address, KeyPair, Signer, Suite};
 use fdl_exec::gov::{GovRefusal, ProposalState};
 use fdl_exec::{ExecError, StateView, execute_block, genesis_writes, gov};
 use fdl_types::{
-    ChainParam, ChainParams, Credential, Genesis, GenesisMember, GenesisValidator, GovAction, Payload, Receipt, Role,
-    SignedTx, TxBody,
+    ChainParam, ChainParams, Credential, Genesis, GenesisValidator, GovAction, Payload, Receipt, Role, SignedTx, TxBody,
 };
 
 /// The refusal code of a receipt: the `code` of its `gov.refused` or `gov.failed` event.
@@ -36,11 +38,6 @@ impl StateView for Mem {
     }
 }
 
-/// Block time: "now", so that certificates issued for the test are valid.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64
-}
-
 struct Chain {
     state: Mem,
     height: u64,
@@ -60,49 +57,9 @@ impl Chain {
 
     /// As [`Chain::new`], with org4's validator certificate valid for `org4_days` days.
     fn with_node_days(min_validators: u32, org4_days: u32) -> Chain {
-        let suite = Suite::Intl;
-        let mut members = Vec::new();
-        let mut validators = Vec::new();
-        let mut admins = Vec::new();
-        let mut cas = Vec::new();
-        for i in 1..=4 {
-            let org = format!("org{i}");
-            let ca_key = KeyPair::generate(suite);
-            let ca = fdl_pki::create_ca(&org, &ca_key, 30).expect("ca");
-            let v = KeyPair::generate(suite);
-            let days = if i == 4 { org4_days } else { 30 };
-            let vc = fdl_pki::issue(&ca, &ca_key, &v.public_key(), &org, Role::Validator, days).expect("cert");
-            let a = KeyPair::generate(suite);
-            let ac = fdl_pki::issue(&ca, &ca_key, &a.public_key(), "admin", Role::Admin, 30).expect("cert");
-            members.push(GenesisMember {
-                name: org.clone(),
-                ca_cert: fdl_pki::to_pem(&ca).expect("pem"),
-                committee: true,
-            });
-            validators.push(GenesisValidator {
-                name: org.clone(),
-                public_key: hex::encode(v.public_key().to_bytes()),
-                power: 1,
-                org: Some(org),
-                peer_id: None,
-                certificate: Some(fdl_pki::to_pem(&vc).expect("pem")),
-            });
-            admins.push((a, ac));
-            cas.push((ca, ca_key));
-        }
-        let g = Genesis {
-            chain_id: "t".into(),
-            suite,
-            genesis_time_ms: 0,
-            issuer: Address([1; 20]),
-            members,
-            regulator: None,
-            validators,
-            observers: vec![],
-            balances: vec![],
-            params: ChainParams { min_validators, ..ChainParams::default() },
-        };
-        g.validate().expect("genesis");
+        let (members, validators, cas) = institutions(4, |i| if i == 4 { org4_days } else { 30 });
+        let admins = cas.iter().map(|ca| certify(ca, Role::Admin)).map(|a| (a.key, a.cert)).collect();
+        let g = genesis(members, validators, None, ChainParams { min_validators, ..ChainParams::default() });
         let mut state = Mem::default();
         for (k, v) in genesis_writes(&g).expect("genesis writes") {
             if let Some(v) = v {
