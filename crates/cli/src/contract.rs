@@ -466,49 +466,12 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
         fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
     let client = Client::new(&rpc_url(&s.rpc))?;
-    match client.send_as(&key, cert.as_deref(), payload, s.wait).await {
-        Ok(v) => {
-            let ok = v.receipt.as_ref().is_some_and(|r| r.code == 0);
-            let result = v.receipt.as_ref().filter(|r| r.code == 0).and_then(|r| {
-                let bytes = hex::decode(&r.output_hex).ok()?;
-                abi.decode_output(method, &bytes).ok()
-            });
-            if s.json {
-                let mut j = serde_json::to_value(&v)?;
-                if let (Some(o), Some(r)) = (j.as_object_mut(), &result) {
-                    o.insert("result".into(), r.clone());
-                }
-                print_json(&j)?;
-            } else {
-                println!("transaction {}", v.hash);
-                match (&v.receipt, v.height) {
-                    (Some(r), Some(h)) => {
-                        println!("committed at height {h}: {} (gas used {})", r.status, r.cost);
-                        if let Some(r) = &result
-                            && !r.is_null()
-                        {
-                            println!("returned {r}");
-                        }
-                        for e in &r.events {
-                            let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                            println!("  {} {}", e.kind, attrs.join(" "));
-                        }
-                    }
-                    _ => println!("status {}", v.status),
-                }
-            }
-            Ok(if !s.wait || ok { 0 } else { 1 })
-        }
-        Err(SdkError::Api { code, message, status, .. }) => {
-            if s.json {
-                print_json(&serde_json::json!({"code": code, "message": message, "http_status": status}))?;
-            } else {
-                eprintln!("refused: {code}: {message}");
-            }
-            Ok(1)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let decode = |r: &fdl_types::api::ReceiptView| {
+        let bytes = hex::decode(&r.output_hex).ok()?;
+        abi.decode_output(method, &bytes).ok()
+    };
+    let flags = crate::tx::Flags { wait: s.wait, json: s.json };
+    crate::tx::send_and_decode(&client, &key, cert.as_deref(), payload, flags, Some(&decode)).await
 }
 
 /// Runs `fdl contract`.

@@ -109,10 +109,29 @@ pub async fn send_and_report(
     wait: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let c = Flags { wait, json };
+    send_and_decode(client, key, cert, payload, Flags { wait, json }, None).await
+}
+
+/// Decodes a receipt's return data (an EVM call's, with its ABI) into the value printed.
+pub(crate) type Decoder<'a> = &'a dyn Fn(&fdl_types::api::ReceiptView) -> Option<serde_json::Value>;
+
+/// As [`send_and_report`]; with `decode`, the receipt's return value is what it answers (a
+/// top-level `result` with `--json`, `returned ...` in text).
+pub(crate) async fn send_and_decode(
+    client: &Client,
+    key: &KeyPair,
+    cert: Option<&[u8]>,
+    payload: Payload,
+    c: Flags,
+    decode: Option<Decoder<'_>>,
+) -> anyhow::Result<i32> {
     match client.send_as(key, cert, payload, c.wait).await {
         Ok(v) => {
             let ok = v.receipt.as_ref().is_some_and(|r| r.code == 0);
+            let decoded = match (decode, &v.receipt) {
+                (Some(d), Some(r)) if r.code == 0 => d(r),
+                _ => None,
+            };
             // A proposal's number, when the transaction made one (for scripts: `.proposal`).
             let proposal = v.receipt.as_ref().and_then(|r| {
                 r.events.iter().filter(|e| e.kind == "gov.proposed").find_map(|e| {
@@ -135,6 +154,9 @@ pub async fn send_and_report(
                     if let Some(n) = version {
                         o.insert("version".into(), n.into());
                     }
+                    if let Some(r) = &decoded {
+                        o.insert("result".into(), r.clone());
+                    }
                 }
                 print_json(&j)?;
             } else {
@@ -151,8 +173,10 @@ pub async fn send_and_report(
                         if r.output.is_some() || r.events.iter().any(|e| e.kind.starts_with("contract.")) {
                             println!("fuel used {}", r.cost);
                         }
-                        if let Some(out) = &r.output {
-                            println!("returned {out}");
+                        match (&decoded, &r.output) {
+                            (Some(d), _) if !d.is_null() => println!("returned {d}"),
+                            (None, Some(out)) if decode.is_none() => println!("returned {out}"),
+                            _ => {}
                         }
                         for e in &r.events {
                             let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -176,7 +200,10 @@ pub async fn send_and_report(
     }
 }
 
-struct Flags {
-    wait: bool,
-    json: bool,
+/// Whether to wait for the commit, and to print JSON.
+pub(crate) struct Flags {
+    /// Wait until committed.
+    pub wait: bool,
+    /// Print JSON.
+    pub json: bool,
 }
