@@ -323,20 +323,24 @@ fn block(view: &dyn StateView, ctx: &EvmCtx, params: &ChainParams) -> Result<fdl
     })
 }
 
-/// The state writes of a successful run: each slot of each contract, zero removing it.
-fn writes_of(st: &mut EvmState<'_>, writes: &[(Address20, Word, Word)]) -> Result<crate::Writes, ExecError> {
+/// The state writes of a successful run: each slot of each contract, zero removing it. Only a
+/// contract's own code writes storage (SSTORE the running contract's, DELEGATECALL its caller's,
+/// and CREATE is refused), so every written address is a contract; a write to another address
+/// would be an engine fault, and it fails the call (`None`) rather than halting the chain.
+fn writes_of(
+    st: &mut EvmState<'_>,
+    writes: &[(Address20, Word, Word)],
+) -> Result<Result<crate::Writes, fdl_vm_evm::Failure>, ExecError> {
     let mut out = BTreeMap::new();
     for (address, slot, value) in writes {
         let Some(record) = st.record(address)? else {
-            return Err(ExecError::State(format!(
-                "the EVM wrote storage of {} which is no contract",
-                hex::encode(address)
-            )));
+            let message = format!("the run wrote storage of {}, which is no contract", hex::encode(address));
+            return Ok(Err(fdl_vm_evm::Failure { code: "invalid_write".into(), message, data: vec![] }));
         };
         let key = keys::contract_storage_key(&record.name, slot);
         out.insert(key, if *value == [0; 32] { None } else { Some(value.to_vec()) });
     }
-    Ok(out)
+    Ok(Ok(out))
 }
 
 /// The events of a run's logs, each decoded with its contract's ABI where the node has it.
@@ -473,7 +477,14 @@ pub(crate) fn run_call(
     let mut refused = refusal_events(&mut st, &out.refusals)?;
     match &out.result {
         Ok(output) => {
-            let writes = writes_of(&mut st, &out.writes)?;
+            let writes = match writes_of(&mut st, &out.writes)? {
+                Ok(w) => w,
+                Err(f) => {
+                    let mut outcome = failed(&f, req.contract, &method, out.gas_used);
+                    outcome.events.append(&mut refused);
+                    return Ok((outcome, none));
+                }
+            };
             let mut events = events_of(&mut st, &out.logs, Some((&record.name, version.version)))?;
             events.append(&mut refused);
             let outcome =
@@ -642,7 +653,16 @@ fn construct(
         by.fuel_used.set(by.fuel_used.get().saturating_add(out.gas_used));
         match &out.result {
             Ok(_) => {
-                let w = writes_of(&mut st, &out.writes)?;
+                let w = match writes_of(&mut st, &out.writes)? {
+                    Ok(w) => w,
+                    Err(f) => {
+                        return Ok(Err(Refusal::ContractInitFailed {
+                            entry: "constructor",
+                            code: f.code,
+                            message: f.message,
+                        }));
+                    }
+                };
                 let e = events_of_abi(&record.name, abi, &out.logs);
                 (out, w, e)
             }
