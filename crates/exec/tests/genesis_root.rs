@@ -17,7 +17,7 @@ const CA_PEM: &str = include_str!("fixtures/bank-a-ca.pem");
 
 /// The root below. Changing the schema changes it: update it only together with the database
 /// layout version (`LAYOUT_VERSION` in crates/storage) and a note in the changelog of the commit.
-const GENESIS_ROOT: &str = "21ae8915a3ba8964e7abc319c7dcaaaa3eb02cc5cc90aecaee4ce1eb3a564d33";
+const GENESIS_ROOT: &str = "a7c3b8b7cf3568ad297a94e4c2b715ce04236b6eaed6b3b610ceb78e30794c39";
 
 fn genesis() -> Genesis {
     let key = |seed: u8| hex::encode(KeyPair::ed25519_from_seed(&[seed; 32]).public_key().to_bytes());

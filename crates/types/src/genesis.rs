@@ -161,7 +161,7 @@ fn default_max_tx_gas() -> u64 {
 }
 
 fn default_max_block_gas() -> u64 {
-    3_000_000_000
+    1_000_000_000
 }
 
 fn default_evm_denied_opcodes() -> u64 {
