@@ -357,9 +357,7 @@ impl KeyPair {
     /// [`CryptoError::BadKeyFile`] when the text is not such a key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CryptoError> {
         if crate::keyfile::is_encrypted_pem(pem) {
-            return Err(CryptoError::PassphraseRequired(
-                "an ENCRYPTED PRIVATE KEY: read it with a passphrase".into(),
-            ));
+            return Err(CryptoError::PassphraseRequired("an ENCRYPTED PRIVATE KEY: read it with a passphrase".into()));
         }
         if let Ok(sk) = <sm2::SecretKey as sm2::pkcs8::DecodePrivateKey>::from_pkcs8_pem(pem) {
             let k = sm2::dsa::SigningKey::new(SM2_DEFAULT_DISTID, &sk)
