@@ -326,7 +326,7 @@ fn openssl_primitives_decrypt_fdl_sm4_files() {
         assert_eq!(std::fs::read_to_string(&plain).expect("read"), *kp.to_pkcs8_pem().expect("pem"));
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("unsupported prf") || err.contains("unsupported"), "{err}");
+        assert!(err.to_lowercase().contains("unsupported"), "{err}");
     }
 
     let (_, der) = pem_der(&pem);
