@@ -25,6 +25,25 @@ pub enum CryptoError {
     /// A key file could not be read or parsed.
     #[error("bad key file: {0}")]
     BadKeyFile(String),
+    /// An encrypted key file was given without a passphrase.
+    #[error("passphrase required: {0}")]
+    PassphraseRequired(String),
+    /// An encrypted key file did not decrypt: the passphrase is wrong, or the file was altered.
+    #[error("wrong passphrase (or a damaged encrypted key file)")]
+    WrongPassphrase,
+    /// An encrypted key file uses an algorithm, OID or parameter FDL does not accept.
+    #[error("unsupported key encryption: {0}")]
+    UnsupportedKeyEncryption(String),
+    /// An encrypted key file's PBKDF2 iteration count is outside the accepted range.
+    #[error("PBKDF2 iteration count {got} outside the accepted {min}..={max}")]
+    IterationCountOutOfRange {
+        /// The count in the file.
+        got: u64,
+        /// The smallest count accepted.
+        min: u32,
+        /// The largest count accepted.
+        max: u32,
+    },
     /// The object belongs to one suite and was used with another.
     #[error("suite mismatch: expected {expected}, got {got}")]
     SuiteMismatch {

@@ -356,6 +356,9 @@ impl KeyPair {
     /// # Errors
     /// [`CryptoError::BadKeyFile`] when the text is not such a key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CryptoError> {
+        if crate::keyfile::is_encrypted_pem(pem) {
+            return Err(CryptoError::PassphraseRequired("an ENCRYPTED PRIVATE KEY: read it with a passphrase".into()));
+        }
         if let Ok(sk) = <sm2::SecretKey as sm2::pkcs8::DecodePrivateKey>::from_pkcs8_pem(pem) {
             let k = sm2::dsa::SigningKey::new(SM2_DEFAULT_DISTID, &sk)
                 .map_err(|_| CryptoError::BadKeyFile("invalid SM2 private key".into()))?;
@@ -392,6 +395,35 @@ impl KeyPair {
         Ok(pem.to_string())
     }
 
+    /// The unencrypted PKCS#8 DER of the key: exactly what [`KeyPair::to_pkcs8_pem`] wraps in PEM.
+    pub(crate) fn to_pkcs8_der(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        let doc = match self {
+            KeyPair::Sm2(k) => {
+                let sk = sm2::SecretKey::from_bytes(&k.to_bytes())
+                    .map_err(|_| CryptoError::BadKeyFile("invalid SM2 key".into()))?;
+                sm2::pkcs8::EncodePrivateKey::to_pkcs8_der(&sk).map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
+            }
+            KeyPair::Ed25519(k) => {
+                let v1 = ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None };
+                v1.to_pkcs8_der().map_err(|e| CryptoError::BadKeyFile(e.to_string()))?
+            }
+        };
+        Ok(zeroize::Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// Parses an unencrypted PKCS#8 DER private key of either suite.
+    pub(crate) fn from_pkcs8_der(der: &[u8]) -> Result<Self, CryptoError> {
+        if let Ok(sk) = <sm2::SecretKey as sm2::pkcs8::DecodePrivateKey>::from_pkcs8_der(der) {
+            let k = sm2::dsa::SigningKey::new(SM2_DEFAULT_DISTID, &sk)
+                .map_err(|_| CryptoError::BadKeyFile("invalid SM2 private key".into()))?;
+            return Ok(KeyPair::Sm2(Box::new(k)));
+        }
+        if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(der) {
+            return Ok(KeyPair::Ed25519(Box::new(k)));
+        }
+        Err(CryptoError::BadKeyFile("not a PKCS#8 SM2 or Ed25519 private key".into()))
+    }
+
     /// Reads a PKCS#8 PEM key file.
     ///
     /// # Errors
@@ -425,7 +457,7 @@ impl KeyPair {
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
@@ -436,7 +468,7 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, data)
 }
 

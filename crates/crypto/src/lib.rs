@@ -6,7 +6,8 @@
 //!   SM4-GCM authenticated encryption (GB/T 32907).
 //! * [`Suite::Intl`]: Ed25519 (strict verification, ADR 0010), SHA-256 and AES-256-GCM, for non-regulated use.
 //!
-//! Keys are PKCS#8 PEM files that OpenSSL 3 reads; public keys are SPKI. Signing goes through the
+//! Keys are PKCS#8 PEM files that OpenSSL 3 reads, optionally encrypted under a passphrase
+//! (PBES2, [`KeyCipher`]); public keys are SPKI. Signing goes through the
 //! [`Signer`] trait so that a hardware security module can hold the key later (STD-8.2).
 
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
@@ -16,6 +17,7 @@ mod address;
 mod aead;
 mod error;
 mod hash;
+mod keyfile;
 mod keys;
 mod pke;
 pub mod sm2v;
@@ -25,6 +27,9 @@ pub use address::{ADDRESS_LEN, Address};
 pub use aead::{AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, open, seal};
 pub use error::CryptoError;
 pub use hash::{HASH_LEN, Hash, Hasher, hash, hash_tagged};
+pub use keyfile::{
+    DEFAULT_PBKDF2_ITERATIONS, KeyCipher, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, PBKDF2_SALT_LEN,
+};
 pub use keys::{
     KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer,
     check_private_key_file, verify_batch,
