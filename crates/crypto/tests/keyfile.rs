@@ -7,7 +7,7 @@
 //! `openssl enc -d -sm4-cbc` instead, and FDL reads the SM4-CBC/HMAC-SHA256 files OpenSSL writes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
 use std::time::Instant;
 
 use der::asn1::{Null, ObjectIdentifier, OctetString};
@@ -16,30 +16,9 @@ use fdl_crypto::{CryptoError, KeyCipher, KeyPair, Signer as _, Suite};
 
 #[path = "support/openssl3.rs"]
 mod openssl3;
-use openssl3::{INSTALL_OPENSSL, require_openssl3};
+use openssl3::{openssl, openssl_ok};
 
 const PASS: &str = "correct horse battery staple";
-
-fn openssl(args: &[&str]) -> Output {
-    require_openssl3();
-    match Command::new("openssl").args(args).output() {
-        Ok(out) => out,
-        Err(e) => panic!("cannot run the `openssl` command line ({e}): {INSTALL_OPENSSL}"),
-    }
-}
-
-fn openssl_ok(args: &[&str]) -> Vec<u8> {
-    let out = openssl(args);
-    assert!(
-        out.status.success(),
-        "openssl {} failed ({}):\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("invariant: tempfile paths are UTF-8 here")

@@ -6,38 +6,15 @@
 //! (GB/T 32918.4, DER ciphertext as GM/T 0009 and OpenSSL use). Needs `openssl` 3.x on `PATH`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fdl_crypto::{
     CryptoError, KeyPair, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer as _, Suite, sm2_decrypt, sm2_encrypt,
 };
 
-/// Runs `openssl` with `args`, failing the test with what to install if it is not OpenSSL 3.
-fn openssl(args: &[&str]) -> Output {
-    require_openssl3();
-    match Command::new("openssl").args(args).output() {
-        Ok(out) => out,
-        Err(e) => panic!("cannot run the `openssl` command line ({e}): {INSTALL_OPENSSL}"),
-    }
-}
-
-/// Runs `openssl` and requires success; returns stdout.
-fn openssl_ok(args: &[&str]) -> Vec<u8> {
-    let out = openssl(args);
-    assert!(
-        out.status.success(),
-        "openssl {} failed ({}):\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 #[path = "support/openssl3.rs"]
 mod openssl3;
-use openssl3::{INSTALL_OPENSSL, require_openssl3};
+use openssl3::{openssl, openssl_ok, require_openssl3};
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("invariant: tempfile paths are UTF-8 here")

@@ -20,3 +20,28 @@ pub fn require_openssl3() {
         panic!("{p}");
     }
 }
+
+/// Runs `openssl` with `args`, failing the test with what to install if it is not OpenSSL 3.
+#[allow(dead_code)]
+pub fn openssl(args: &[&str]) -> std::process::Output {
+    require_openssl3();
+    match std::process::Command::new("openssl").args(args).output() {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run the `openssl` command line ({e}): {INSTALL_OPENSSL}"),
+    }
+}
+
+/// Runs `openssl` and requires success; returns stdout.
+#[allow(dead_code)]
+pub fn openssl_ok(args: &[&str]) -> Vec<u8> {
+    let out = openssl(args);
+    assert!(
+        out.status.success(),
+        "openssl {} failed ({}):\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
