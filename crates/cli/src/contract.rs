@@ -445,6 +445,19 @@ fn api_error(e: SdkError) -> anyhow::Result<i32> {
     }
 }
 
+/// The module at `wasm` when it passes the deploy checks; `None` (the refusal printed) when it
+/// does not.
+fn checked_wasm(wasm: Option<PathBuf>, suite: Suite) -> anyhow::Result<Option<Vec<u8>>> {
+    let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;
+    let code = read_wasm(&wasm)?;
+    let v = check(&code, suite);
+    if !v.ok {
+        print_check(&wasm.display().to_string(), &v);
+        return Ok(None);
+    }
+    Ok(Some(code))
+}
+
 /// The ABI of a Solidity contract: from `file`, else the one the node has.
 fn evm_abi(c: &ContractView, file: Option<&Path>) -> anyhow::Result<fdl_vm_evm::abi::Abi> {
     let text = match file {
@@ -545,23 +558,17 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
                     abi,
                 }
             } else {
-                let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;
-                let spec = DeploySpec {
+                let Some(code) = checked_wasm(wasm, suite)? else { return Ok(1) };
+                DeploySpec {
                     name,
                     vm: VmKind::Wasm,
-                    code: read_wasm(&wasm)?,
+                    code,
                     review: review_of(&review, &review_author, suite)?,
                     access: rules_of(&access)?,
                     allow_reentry,
                     init_args,
                     abi: String::new(),
-                };
-                let v = check(&spec.code, suite);
-                if !v.ok {
-                    print_check(&wasm.display().to_string(), &v);
-                    return Ok(1);
                 }
-                spec
             };
             if direct {
                 send_with(&signing, Payload::Deploy { spec }).await
@@ -579,20 +586,14 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
                 );
                 UpgradeSpec { name, code, review: review_of(&review, &review_author, suite)?, migrate_args, abi }
             } else {
-                let wasm = wasm.ok_or_else(|| anyhow::anyhow!("give --wasm, --evm or --sol"))?;
-                let spec = UpgradeSpec {
+                let Some(code) = checked_wasm(wasm, suite)? else { return Ok(1) };
+                UpgradeSpec {
                     name,
-                    code: read_wasm(&wasm)?,
+                    code,
                     review: review_of(&review, &review_author, suite)?,
                     migrate_args,
                     abi: String::new(),
-                };
-                let v = check(&spec.code, suite);
-                if !v.ok {
-                    print_check(&wasm.display().to_string(), &v);
-                    return Ok(1);
                 }
-                spec
             };
             propose_with(GovAction::UpgradeContract { spec }, &signing, &timing).await
         }

@@ -276,7 +276,8 @@ pub fn execute_block(
     let mut cache = IdentityCache::default();
     let mut receipts = Vec::with_capacity(txs.len());
     let params = fdl_schema::read::params(&ov)?;
-    let mut block = BlockCtx { fuel_left: params.max_block_fuel, gas_left: params.max_block_gas, params };
+    let evm_chain_id = contract::evm::chain_id_of(&ov)?;
+    let mut block = BlockCtx { fuel_left: params.max_block_fuel, gas_left: params.max_block_gas, evm_chain_id, params };
     for tx in txs {
         receipts.push(execute_tx(&mut ov, &mut cache, &issuer, tx, height, timestamp_ms, &mut block)?);
     }
@@ -314,6 +315,8 @@ struct BlockCtx {
     fuel_left: u64,
     /// The gas its EVM calls have left (a block never exceeds `max_block_gas`).
     gas_left: u64,
+    /// The EVM's `block.chainid`.
+    evm_chain_id: u64,
 }
 
 /// Executes one transaction: its credential (STD-13.1), its account's state (frozen, locked,
@@ -451,6 +454,7 @@ fn execute_tx(
                 role: sender.role,
                 height,
                 time_ms,
+                chain_id: block.evm_chain_id,
             };
             let req = contract::evm::EvmCallRequest {
                 contract,

@@ -879,3 +879,19 @@ fn the_sm3_precompile_hashes_from_solidity() {
     let decoded = abi_of(&SOL.probe).decode_output("hashAbc", &out.output).expect("decode");
     assert_eq!(decoded.as_str().map(|s| s.trim_start_matches("0x").to_lowercase()).as_deref(), Some(want));
 }
+
+/// Prints how long a call that spends `max_tx_gas` in a storage-writing loop takes (the figure
+/// behind the `max_block_gas` default in `docs/benchmarks.md`); run with
+/// `cargo test --release -p fdl-exec --test evm -- --ignored --nocapture a_full_gas_call`.
+#[test]
+#[ignore = "a timing, printed; not an assertion"]
+fn a_full_gas_call_is_timed() {
+    let mut c = Chain::new();
+    c.deploy("probe", &SOL.probe);
+    let tx = c.tx(&c.admins[0], evm_call("probe", cd("spin()", &[]), 0));
+    let t = std::time::Instant::now();
+    // `block` executes the block twice (the determinism check): half the time is one run.
+    let r = c.block(&[tx]).remove(0);
+    assert_eq!(r.status, StatusCode::OutOfFuel);
+    println!("a call of {} gas (a storage-writing loop): {:.1} ms", r.cost, t.elapsed().as_secs_f64() * 500.0);
+}

@@ -26,7 +26,7 @@ use fdl_schema::{ContractRecord, ContractStatus, VersionRecord, evm_method, evm_
 use fdl_types::{ChainParams, DeploySpec, Event, Role, StatusCode, UpgradeSpec, contract::evm_rule_for};
 use fdl_vm_evm::{Address20, ContractCode, Engine, Host, HostError, Member, Refusal as EvmRefusal, Word, abi::Abi};
 
-use super::{CallOutcome, Installer, Refusal, contract_address};
+use super::{CallOutcome, Installer, Refusal};
 use crate::{ExecError, Overlay, StateView, event};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::new);
@@ -125,6 +125,16 @@ pub(crate) struct EvmCtx {
     pub height: u64,
     /// The block's time, Unix milliseconds.
     pub time_ms: u64,
+    /// The EVM chain id ([`evm_chain_id`] of the chain's id, read once per block).
+    pub chain_id: u64,
+}
+
+/// The EVM chain id of the chain whose state `view` is.
+///
+/// # Errors
+/// [`ExecError`] only for store failures or corrupt state.
+pub fn chain_id_of(view: &dyn StateView) -> Result<u64, ExecError> {
+    Ok(evm_chain_id(&keys::chain_id().read(view)?.unwrap_or_default()))
 }
 
 /// The state as the engine sees it: contracts by address, their code and storage, identities,
@@ -312,15 +322,14 @@ pub fn selector_hex(input: &[u8]) -> String {
 }
 
 /// The block as the EVM sees it.
-fn block(view: &dyn StateView, ctx: &EvmCtx, params: &ChainParams) -> Result<fdl_vm_evm::Block, ExecError> {
-    let chain = keys::chain_id().read(view)?.unwrap_or_default();
-    Ok(fdl_vm_evm::Block {
+fn block(ctx: &EvmCtx, params: &ChainParams) -> fdl_vm_evm::Block {
+    fdl_vm_evm::Block {
         height: ctx.height,
         time_s: ctx.time_ms / 1000,
-        chain_id: evm_chain_id(&chain),
+        chain_id: ctx.chain_id,
         coinbase: [0; 20],
         gas_limit: params.max_block_gas,
-    })
+    }
 }
 
 /// The state writes of a successful run: each slot of each contract, zero removing it. Only a
@@ -456,7 +465,7 @@ pub(crate) fn run_call(
     let mut st = EvmState::new(view, ctx, params);
     st.pinned = Some((record.address.0, code.clone()));
     st.stack.push(record.address.0);
-    let blk = block(view, ctx, params)?;
+    let blk = block(ctx, params);
     let lim = limits(params);
     let run = fdl_vm_evm::Run {
         this: record.address.0,
@@ -568,7 +577,7 @@ pub fn query(
     let height = keys::height().read(view)?.unwrap_or(0);
     let time_ms = fdl_schema::read::time_ms(view)?;
     let (org, role) = super::account_role(view, caller)?;
-    let ctx = EvmCtx { signer: *caller, org, role, height, time_ms };
+    let ctx = EvmCtx { signer: *caller, org, role, height, time_ms, chain_id: chain_id_of(view)? };
     let req = EvmCallRequest { contract, version, data, gas: tx_gas(gas, &params) };
     Ok(run_call(view, &req, &ctx, &params)?.0)
 }
@@ -623,9 +632,15 @@ fn construct(
     by: &Installer<'_>,
 ) -> Result<Result<Constructed, Refusal>, ExecError> {
     let params = fdl_schema::read::params(ov)?;
-    let ctx =
-        EvmCtx { signer: by.account, org: by.org.to_string(), role: by.role, height: by.height, time_ms: by.time_ms };
-    let blk = block(ov, &ctx, &params)?;
+    let ctx = EvmCtx {
+        signer: by.account,
+        org: by.org.to_string(),
+        role: by.role,
+        height: by.height,
+        time_ms: by.time_ms,
+        chain_id: chain_id_of(ov)?,
+    };
+    let blk = block(&ctx, &params);
     let lim = limits(&params);
     let (out, writes, events) = {
         let mut st = EvmState::new(ov, &ctx, &params);
@@ -729,18 +744,7 @@ pub(crate) fn apply_deploy(
         Err(r) => return Ok(Err(r)),
     };
     let suite = fdl_schema::read::suite(ov)?;
-    let record = ContractRecord {
-        name: spec.name.clone(),
-        vm: fdl_types::VmKind::Evm,
-        owner: by.org.to_string(),
-        address: contract_address(suite, &spec.name),
-        current: 1,
-        versions: 1,
-        status: ContractStatus::Active,
-        access: spec.access.clone(),
-        allow_reentry: spec.allow_reentry,
-        created: by.height,
-    };
+    let record = super::new_record(suite, spec, by);
     let mut staged = Overlay::new(ov);
     let (runtime, mut events) = match construct(&mut staged, &record, &spec.code, &spec.abi, by)? {
         Ok(r) => r,

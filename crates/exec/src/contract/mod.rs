@@ -429,18 +429,7 @@ pub(crate) fn apply_deploy(
     };
     let suite = fdl_schema::read::suite(ov)?;
     let code_hash = fdl_crypto::hash(suite, &spec.code);
-    let record = ContractRecord {
-        name: spec.name.clone(),
-        vm: spec.vm,
-        owner: by.org.to_string(),
-        address: contract_address(suite, &spec.name),
-        current: 1,
-        versions: 1,
-        status: ContractStatus::Active,
-        access: spec.access.clone(),
-        allow_reentry: spec.allow_reentry,
-        created: by.height,
-    };
+    let record = new_record(suite, spec, by);
     let version = version_record(1, code_hash, spec.code.len(), &spec.review, info.methods, by);
     let mut events = match install(ov, &record, &version, &spec.code, Entry::Init, info.has_init, &spec.init_args, by)?
     {
@@ -453,6 +442,23 @@ pub(crate) fn apply_deploy(
     let mut out = vec![deployed_event(&record, &code_hash, &spec.review, by)];
     out.append(&mut events);
     Ok(Ok(out))
+}
+
+/// The record of a contract `spec` deploys (version 1, active, owned by the deployer's
+/// institution).
+fn new_record(suite: Suite, spec: &DeploySpec, by: &Installer<'_>) -> ContractRecord {
+    ContractRecord {
+        name: spec.name.clone(),
+        vm: spec.vm,
+        owner: by.org.to_string(),
+        address: contract_address(suite, &spec.name),
+        current: 1,
+        versions: 1,
+        status: ContractStatus::Active,
+        access: spec.access.clone(),
+        allow_reentry: spec.allow_reentry,
+        created: by.height,
+    }
 }
 
 /// The `contract.deployed` event of version 1 of `record`, with its engine (`vm`).
