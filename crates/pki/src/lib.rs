@@ -239,6 +239,18 @@ struct Profile {
     subject: Name,
     issuer: Name,
     ca: bool,
+    purpose: KeyPurpose,
+    dns: Vec<String>,
+}
+
+/// What a member certificate's key is for. TLCP (GB/T 38636) gives every endpoint two SM2
+/// certificates with the same subject: one for signing, one for key exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// `digitalSignature`: member certificates, and a TLCP endpoint's signing certificate.
+    Signing,
+    /// `keyEncipherment, dataEncipherment, keyAgreement`: a TLCP endpoint's encryption certificate.
+    Encryption,
 }
 
 impl BuilderProfile for Profile {
@@ -260,9 +272,22 @@ impl BuilderProfile for Profile {
         let ski = SubjectKeyIdentifier::try_from(spk)?;
         let aki = SubjectKeyIdentifier::try_from(issuer_spk)?;
         ext.push(BasicConstraints { ca: self.ca, path_len_constraint: None }.to_extension(tbs.subject(), &ext)?);
-        let usage =
-            if self.ca { KeyUsages::KeyCertSign | KeyUsages::CRLSign } else { KeyUsages::DigitalSignature.into() };
+        let usage = match (self.ca, self.purpose) {
+            (true, _) => KeyUsages::KeyCertSign | KeyUsages::CRLSign,
+            (false, KeyPurpose::Signing) => KeyUsages::DigitalSignature.into(),
+            (false, KeyPurpose::Encryption) => {
+                KeyUsages::KeyEncipherment | KeyUsages::DataEncipherment | KeyUsages::KeyAgreement
+            }
+        };
         ext.push(KeyUsage(usage).to_extension(tbs.subject(), &ext)?);
+        if !self.dns.is_empty() {
+            let mut names = Vec::with_capacity(self.dns.len());
+            for d in &self.dns {
+                let ia5 = der::asn1::Ia5String::new(d).map_err(x509_cert::builder::Error::from)?;
+                names.push(x509_cert::ext::pkix::name::GeneralName::DnsName(ia5));
+            }
+            ext.push(SubjectAltName(names).to_extension(tbs.subject(), &ext)?);
+        }
         ext.push(ski.to_extension(tbs.subject(), &ext)?);
         ext.push(
             AuthorityKeyIdentifier { key_identifier: Some(aki.0), ..Default::default() }
@@ -302,7 +327,9 @@ fn build(profile: Profile, subject_key: &PublicKey, ca_key: &KeyPair, days: u32)
 /// [`PkiError::BadName`] or an issuing failure.
 pub fn create_ca(org: &str, key: &KeyPair, days: u32) -> Result<Vec<u8>, PkiError> {
     let subject = name(&format!("{org} CA"), None, org)?;
-    build(Profile { subject: subject.clone(), issuer: subject, ca: true }, &key.public_key(), key, days)
+    let profile =
+        Profile { subject: subject.clone(), issuer: subject, ca: true, purpose: KeyPurpose::Signing, dns: vec![] };
+    build(profile, &key.public_key(), key, days)
 }
 
 /// A member certificate for `subject_key`, issued by the CA (`ca_der`, `ca_key`): subject
@@ -318,6 +345,34 @@ pub fn issue(
     role: Role,
     days: u32,
 ) -> Result<Vec<u8>, PkiError> {
+    issue_for(ca_der, ca_key, subject_key, cn, role, days, KeyPurpose::Signing, &[])
+}
+
+/// A member certificate like [`issue`]'s, for a key with the given purpose, with DNS names in a
+/// subject alternative name when `dns` is not empty (TLCP and TLS clients check the server's).
+///
+/// # Errors
+/// As [`issue`]; [`PkiError::BadName`] for a DNS name that is not a plain host name.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_for(
+    ca_der: &[u8],
+    ca_key: &KeyPair,
+    subject_key: &PublicKey,
+    cn: &str,
+    role: Role,
+    days: u32,
+    purpose: KeyPurpose,
+    dns: &[String],
+) -> Result<Vec<u8>, PkiError> {
+    for d in dns {
+        let ok = !d.is_empty()
+            && d.len() <= 253
+            && d.split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !ok {
+            return Err(PkiError::BadName(d.clone()));
+        }
+    }
     let ca = Certificate::from_der(ca_der).map_err(|e| PkiError::Malformed(e.to_string()))?;
     let ca_info = parse(ca_der)?;
     check_ca(&ca, &ca_info)?;
@@ -326,7 +381,7 @@ pub fn issue(
     }
     let subject = name(cn, Some(role), &ca_info.org)?;
     let issuer = ca.tbs_certificate().subject().clone();
-    build(Profile { subject, issuer, ca: false }, subject_key, ca_key, days)
+    build(Profile { subject, issuer, ca: false, purpose, dns: dns.to_vec() }, subject_key, ca_key, days)
 }
 
 fn dir_string(
