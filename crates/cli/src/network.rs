@@ -91,6 +91,32 @@ pub fn ensure_identity(
     Ok(key_path)
 }
 
+/// Issues a TLCP pair (GB/T 38636) for `cn` with `role` into `dir`: `sign.pem`/`sign.key`
+/// (`digitalSignature`) and `enc.pem`/`enc.key` (key exchange), two fresh SM2 keys with the same
+/// subject, keys mode 0600. `dns` names go into both certificates' subject alternative name
+/// (clients of an API check the server's). Returns the files.
+pub fn issue_tlcp_pair(
+    dir: &Path,
+    ca: &[u8],
+    ca_key: &KeyPair,
+    cn: &str,
+    role: fdl_pki::Role,
+    dns: &[String],
+) -> anyhow::Result<fdl_channel::TlcpFiles> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let files = fdl_channel::TlcpFiles::in_dir(dir);
+    for (purpose, cert, key) in [
+        (fdl_pki::KeyPurpose::Signing, &files.sign_cert, &files.sign_key),
+        (fdl_pki::KeyPurpose::Encryption, &files.enc_cert, &files.enc_key),
+    ] {
+        let k = KeyPair::generate(Suite::Sm);
+        let der = fdl_pki::issue_for(ca, ca_key, &k.public_key(), cn, role, 3650, purpose, dns)?;
+        k.write_pem_file(key)?;
+        std::fs::write(cert, fdl_pki::to_pem(&der)?)?;
+    }
+    Ok(files)
+}
+
 /// Writes one node's keys, network key, config and public part into `dir`. Returns the public part.
 #[allow(clippy::too_many_arguments)]
 pub fn init_node(
@@ -112,6 +138,15 @@ pub fn init_node(
     key.write_pem_file(&dir.join("validator.pem"))?;
     let seed = generate_network_key(&dir.join("network.key"))?;
     let peer_id = network_peer_id(&seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (ca, ca_key) = ensure_ca(ca_dir, org, suite)?;
+    let role_cert = role.role();
+    // Under `sm` the network port speaks TLCP with a pair from the institution's CA (STD-9.1).
+    let tlcp = if suite == Suite::Sm {
+        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &[])?;
+        Some(fdl_channel::TlcpFiles::in_dir(Path::new("tlcp")))
+    } else {
+        None
+    };
     let p2p = P2pConfig {
         listen: p2p_listen,
         key: "network.key".into(),
@@ -119,11 +154,10 @@ pub fn init_node(
         propose_timeout_ms: 1_500,
         vote_timeout_ms: 500,
         joining: false,
+        tlcp,
     };
     let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
     cfg.save(&dir.join("node.toml"))?;
-    let (ca, ca_key) = ensure_ca(ca_dir, org, suite)?;
-    let role_cert = role.role();
     let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), name, role_cert, 3650)?;
     std::fs::write(dir.join("node.crt"), fdl_pki::to_pem(&cert)?)?;
     // The institution's administrator: its committee seat (STD-17.1).

@@ -38,6 +38,8 @@ pub(crate) struct BftLedger {
     pending: Mutex<HashMap<Hash, Pending>>,
     last_commit: Mutex<Instant>,
     recent_signers: Mutex<VecDeque<Vec<Address>>>,
+    /// The TLCP tunnel: peers are dialed through their loopback endpoints.
+    tunnel: Option<Arc<crate::tunnel::Tunnel>>,
 }
 
 impl BftLedger {
@@ -47,6 +49,7 @@ impl BftLedger {
         config_peers: Vec<PeerAddr>,
         own_peer: String,
         config_timeouts: (Duration, Duration),
+        tunnel: Option<Arc<crate::tunnel::Tunnel>>,
     ) -> Self {
         BftLedger {
             chain,
@@ -54,6 +57,7 @@ impl BftLedger {
             config_peers,
             own_peer,
             config_timeouts,
+            tunnel,
             pending: Mutex::new(HashMap::new()),
             last_commit: Mutex::new(Instant::now()),
             recent_signers: Mutex::new(VecDeque::new()),
@@ -217,6 +221,11 @@ impl Ledger for BftLedger {
                 .parse()
                 .ok()
                 .or_else(|| self.config_peers.iter().find(|p| p.peer_id == n.peer_id).map(|p| p.addr));
+            let addr = match (&self.tunnel, addr) {
+                (Some(t), Some(a)) => t.local_endpoint(&n.peer_id, a).ok(),
+                (None, a) => a,
+                (_, None) => None,
+            };
             if let Some(addr) = addr {
                 out.push(PeerAddr { addr, peer_id: n.peer_id.clone() });
             }

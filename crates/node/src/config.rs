@@ -68,6 +68,11 @@ pub struct P2pConfig {
     /// height its admission takes effect. The members refuse its connections until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub joining: bool,
+    /// The node's TLCP pair (signing and encryption certificates and keys): when present, the
+    /// network port speaks only mutually authenticated TLCP and transactions are forwarded over
+    /// it (`docs/adr/0015-tlcp-channels.md`); when absent, libp2p's Noise on the port itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlcp: Option<fdl_channel::TlcpFiles>,
 }
 
 /// A peer node.

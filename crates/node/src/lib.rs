@@ -12,6 +12,7 @@ mod bft;
 mod chain;
 mod config;
 mod producer;
+mod tunnel;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -30,6 +31,7 @@ pub use fdl_consensus::network_peer_id;
 pub use fdl_exec::block_rules::BlockInvalid;
 pub use fdl_node_api::ChainParts;
 pub use producer::SoloProducer;
+pub use tunnel::{PeerRefused, admit_peer};
 
 /// Why a node could not start or had to stop.
 #[derive(Debug, Error)]
@@ -135,6 +137,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let (relay_tx, relay_rx) = mpsc::channel(1024);
     let parts = ChainParts { genesis: genesis.clone(), store, state, mempool, blocks, metrics: metrics.clone() };
     let chain = Arc::new(Chain::open(parts.clone(), signer.clone())?);
+    let tunnel = open_tunnel(&config, &genesis, &chain)?;
     let ctx = RpcContext {
         parts,
         ledger: chain.clone(),
@@ -145,7 +148,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         )),
         role: config.role.as_str().into(),
         cert_expiry_warning_days: config.cert_expiry_warning_days,
-        relay: (!peer_rpcs.is_empty()).then_some(relay_tx),
+        relay: (!peer_rpcs.is_empty() || tunnel.is_some()).then_some(relay_tx),
         limits: api_limits(&config),
     };
     let nodes = chain.nodes_at(chain.height())?;
@@ -164,12 +167,18 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }));
     let result = match (&config.p2p, network_seed) {
         (Some(p2p), Some(seed)) => {
-            if !peer_rpcs.is_empty() {
-                let own = own_peer.clone().unwrap_or_default();
-                tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own, peer_rpcs));
+            let own = own_peer.clone().unwrap_or_default();
+            if let Some(t) = &tunnel {
+                let listener = tokio::net::TcpListener::bind(p2p.listen).await?;
+                tracing::info!(listen = %p2p.listen, "network port: TLCP only (ECDHE_SM4_GCM_SM3 preferred)");
+                let (forwarded_tx, forwarded_rx) = mpsc::channel(256);
+                tokio::spawn(t.clone().serve(listener, forwarded_tx, shutdown.clone()));
+                tokio::spawn(tunnel::admit_forwarded(forwarded_rx, chain.mempool().clone()));
+                tokio::spawn(t.clone().relay_task(relay_rx, own.clone()));
+            } else if !peer_rpcs.is_empty() {
+                tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own.clone(), peer_rpcs));
             }
-            let own_peer = own_peer.unwrap_or_default();
-            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, own_peer, shutdown).await
+            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, own, tunnel, shutdown).await
         }
         _ => SoloProducer::new(chain.clone()).run(&mut shutdown).await,
     };
@@ -232,6 +241,28 @@ async fn flush_refusals_task(pool: Arc<Mempool>, mut shutdown: watch::Receiver<b
             Ok(Ok(())) => {}
         }
     }
+}
+
+/// The node's TLCP tunnel when its `[p2p]` section names a TLCP pair.
+fn open_tunnel(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    chain: &Arc<Chain>,
+) -> Result<Option<Arc<tunnel::Tunnel>>, NodeError> {
+    let Some(p2p) = &config.p2p else { return Ok(None) };
+    let Some(files) = &p2p.tlcp else {
+        if genesis.suite == fdl_crypto::Suite::Sm {
+            tracing::warn!(
+                "no [p2p.tlcp] pair: the network port uses libp2p Noise, not TLCP (STD-9.1); see docs/operations.md"
+            );
+        }
+        return Ok(None);
+    };
+    let id = fdl_channel::TlcpIdentity::load(&files.resolved(&config.base_dir))
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+    let inner = tunnel::Tunnel::free_loopback()?;
+    let t = tunnel::Tunnel::new(&id, chain.clone(), inner).map_err(|e| NodeError::Config(e.to_string()))?;
+    Ok(Some(Arc::new(t)))
 }
 
 /// When genesis lists member institutions, checks that every validator and observer holds a
@@ -332,18 +363,31 @@ async fn run_bft(
     metrics: Arc<Metrics>,
     signer: Arc<dyn Signer>,
     own_peer: String,
+    tunnel: Option<Arc<tunnel::Tunnel>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), NodeError> {
-    let peers: Vec<fdl_consensus::PeerAddr> =
+    let mut peers: Vec<fdl_consensus::PeerAddr> =
         p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect();
+    let listen = match &tunnel {
+        // libp2p listens and dials on loopback; the tunnel carries it over TLCP.
+        Some(t) => {
+            for p in &mut peers {
+                p.addr = t.local_endpoint(&p.peer_id, p.addr)?;
+            }
+            t.inner()
+        }
+        None => p2p.listen,
+    };
     let timeouts = (
         std::time::Duration::from_millis(p2p.propose_timeout_ms),
         std::time::Duration::from_millis(p2p.vote_timeout_ms),
     );
-    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, peers.clone(), own_peer, timeouts));
+    let configured: Vec<fdl_consensus::PeerAddr> =
+        p2p.peers.iter().map(|p| fdl_consensus::PeerAddr { addr: p.addr, peer_id: p.peer_id.clone() }).collect();
+    let ledger = Arc::new(bft::BftLedger::new(chain, metrics, configured, own_peer, timeouts, tunnel));
     let cfg = fdl_consensus::ConsensusConfig {
         moniker: config.name.clone(),
-        listen: p2p.listen,
+        listen,
         peers,
         network_seed: seed,
         wal_path: config.data_path().join("consensus.wal"),
