@@ -10,7 +10,7 @@ use std::{
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use fdl_crypto::Suite;
-use fdl_sdk::{Client, SdkError};
+use fdl_sdk::SdkError;
 use fdl_types::{
     ChainParams, DeploySpec, GovAction, MethodRule, Payload, Review, UpgradeSpec, VmKind,
     api::{ContractCheckView, ContractQueryRequest, ContractView},
@@ -18,7 +18,7 @@ use fdl_types::{
 
 use crate::{
     gov::{Signing, Timing, propose_with, send_with},
-    util::{print_json, rpc_url},
+    util::print_json,
 };
 
 /// `fdl contract`.
@@ -478,7 +478,7 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
     let key =
         fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
-    let client = Client::new(&rpc_url(&s.rpc))?;
+    let client = crate::util::client(&s.rpc)?;
     let decode = |r: &fdl_types::api::ReceiptView| {
         let bytes = hex::decode(&r.output_hex).ok()?;
         abi.decode_output(method, &bytes).ok()
@@ -543,7 +543,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             if !init_args.is_empty() {
                 args_json(&init_args)?;
             }
-            let client = Client::new(&rpc_url(&signing.rpc))?;
+            let client = crate::util::client(&signing.rpc)?;
             let suite = client.status().await?.suite;
             let spec = if let Some((code, abi)) = evm.load()? {
                 anyhow::ensure!(init_args.is_empty(), "a Solidity contract takes its constructor arguments as --args");
@@ -577,7 +577,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
         }
         ContractCmd::Upgrade { name, wasm, evm, migrate_args, review, review_author, signing, timing } => {
-            let client = Client::new(&rpc_url(&signing.rpc))?;
+            let client = crate::util::client(&signing.rpc)?;
             let suite = client.status().await?.suite;
             let spec = if let Some((code, abi)) = evm.load()? {
                 anyhow::ensure!(
@@ -611,7 +611,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             propose_with(GovAction::SetContractAccess { name, access, allow_reentry }, &signing, &timing).await
         }
         ContractCmd::List { rpc, json } => {
-            let client = Client::new(&rpc_url(&rpc))?;
+            let client = crate::util::client(&rpc)?;
             match client.contracts().await {
                 Ok(v) if json => print_json(&v).map(|()| 0),
                 Ok(v) => {
@@ -627,7 +627,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
         }
         ContractCmd::Show { name, rpc, json } => {
-            let client = Client::new(&rpc_url(&rpc))?;
+            let client = crate::util::client(&rpc)?;
             match client.contract(&name).await {
                 Ok(v) if json => print_json(&v).map(|()| 0),
                 Ok(v) => {
@@ -638,7 +638,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
         }
         ContractCmd::Call { name, method, args, version, fuel, abi, signing } => {
-            let client = Client::new(&rpc_url(&signing.rpc))?;
+            let client = crate::util::client(&signing.rpc)?;
             let target = client.contract(&name).await;
             if let Ok(c) = &target
                 && c.vm == VmKind::Evm
@@ -658,7 +658,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             send_with(&signing, payload).await
         }
         ContractCmd::Query { name, method, args, version, caller, rpc, json } => {
-            let client = Client::new(&rpc_url(&rpc))?;
+            let client = crate::util::client(&rpc)?;
             let args: Option<serde_json::Value> = match &args {
                 Some(a) => Some(serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?),
                 None => None,

@@ -35,9 +35,13 @@ pub struct InitArgs {
     /// Chain id.
     #[arg(long, default_value = "fdl-devnet")]
     chain_id: String,
-    /// API listen address of the node.
+    /// API listen address of the node. Plain HTTP on a loopback address; under `sm`, an address
+    /// beyond loopback is served over TLCP instead (and plain HTTP moves to 127.0.0.1, same port).
     #[arg(long, default_value = "127.0.0.1:8700")]
     rpc_listen: SocketAddr,
+    /// Also serve the API over TLCP at this address (with --org, under `sm`).
+    #[arg(long)]
+    api_tlcp_listen: Option<SocketAddr>,
     /// Create one institution's node (keys, network key, config, public `member.json`) instead
     /// of a whole chain; merge the members with `fdl genesis`.
     #[arg(long)]
@@ -163,6 +167,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<i32> {
             a.p2p_listen,
             a.advertise.as_deref(),
             &a.ca_dir.clone().unwrap_or_else(|| a.dir.join("ca")),
+            a.api_tlcp_listen,
         )?;
         println!("node {} ({}) of {} in {}", m.name, a.role.as_str(), m.org, a.dir.display());
         println!("  key          {}", a.dir.join("validator.pem").display());
@@ -380,8 +385,9 @@ async fn run_devnet(dir: PathBuf, genesis: Genesis, configs: Vec<PathBuf>) -> an
     for p in &configs {
         let (child, cfg) = start_node(p).await?;
         let rpc = format!("http://{}", cfg.rpc_listen);
+        let secure = cfg.rpc_tlcp_listen.map(|a| format!(", TLCP https://{a}")).unwrap_or_default();
         println!(
-            "{:<10} {:<9} starting (pid {}), API {rpc}, log {}",
+            "{:<10} {:<9} starting (pid {}), API {rpc}{secure}, log {}",
             cfg.name,
             cfg.role.as_str(),
             child.id().unwrap_or(0),

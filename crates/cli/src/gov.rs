@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use fdl_crypto::{Address, KeyPair};
-use fdl_sdk::{Client, SdkError};
+use fdl_sdk::SdkError;
 use fdl_types::{
     AccountKind, ChainParam, GovAction, NodeRole, NodeSpec, Payload,
     api::{AuditQuery, ProposalView},
@@ -15,7 +15,7 @@ use fdl_types::{
 use crate::{
     network::MemberNode,
     tx::{load_cert, send_and_report},
-    util::{parse_amount, print_json, rpc_url},
+    util::{parse_amount, print_json},
 };
 
 /// Who signs, and where to send.
@@ -321,7 +321,7 @@ pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i
     };
     let key = KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = load_cert(path, s.signer_cert.as_deref())?;
-    let client = Client::new(&rpc_url(&s.rpc))?;
+    let client = crate::util::client(&s.rpc)?;
     send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
 }
 
@@ -330,7 +330,7 @@ pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i
 /// # Errors
 /// As [`send_with`].
 pub(crate) async fn propose_with(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i32> {
-    let client = Client::new(&rpc_url(&s.rpc))?;
+    let client = crate::util::client(&s.rpc)?;
     let height = client.status().await?.height;
     let payload = Payload::Propose {
         action,
@@ -426,7 +426,7 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
             send_with(&signing, Payload::PublishCrl { crl: der }).await
         }
         GovCmd::Show { id, rpc, json } => {
-            let client = Client::new(&rpc_url(&rpc))?;
+            let client = crate::util::client(&rpc)?;
             match client.proposal(id).await {
                 Ok(v) if json => {
                     print_json(&v)?;
@@ -440,7 +440,7 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
             }
         }
         GovCmd::List { rpc, json } => {
-            let client = Client::new(&rpc_url(&rpc))?;
+            let client = crate::util::client(&rpc)?;
             match client.proposals().await {
                 Ok(v) if json => {
                     print_json(&v)?;
@@ -558,7 +558,7 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
         local: a.no_local.then_some(false),
         contract: a.contract,
     };
-    let client = Client::new(&rpc_url(&a.rpc))?;
+    let client = crate::util::client(&a.rpc)?;
     match client.audit(&q).await {
         Ok(v) if a.json => {
             print_json(&v)?;

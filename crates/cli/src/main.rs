@@ -26,6 +26,14 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "fdl", version, about)]
 struct Cli {
+    /// The chain's CA bundle (PEM): reach a node's API over TLCP (`--rpc https://HOST:PORT`) and
+    /// check its certificate against it. Default: `FDL_CA`, else the last devnet's `ca-bundle.pem`.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// A directory holding this client's TLCP pair (`sign.pem`, `sign.key`, `enc.pem`, `enc.key`),
+    /// presented to the node so it knows who reads (the read policy). Default: `FDL_TLCP_DIR`.
+    #[arg(long, global = true, value_name = "DIR")]
+    tlcp_dir: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -72,6 +80,7 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    util::set_channel(cli.ca, cli.tlcp_dir);
     let result = match cli.cmd {
         Cmd::Keygen(a) => keys::keygen(a),
         Cmd::Sign(a) => keys::sign(a),

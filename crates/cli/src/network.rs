@@ -91,6 +91,17 @@ pub fn ensure_identity(
     Ok(key_path)
 }
 
+/// Writes the member institutions' CA certificates of `genesis` as one PEM bundle: what clients
+/// check a node's TLCP certificate against (`fdl --ca FILE`).
+pub fn write_ca_bundle(genesis: &Genesis, path: &Path) -> anyhow::Result<()> {
+    let mut pem = String::new();
+    for m in &genesis.members {
+        pem.push_str(m.ca_cert.trim_end());
+        pem.push('\n');
+    }
+    std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))
+}
+
 /// Issues a TLCP pair (GB/T 38636) for `cn` with `role` into `dir`: `sign.pem`/`sign.key`
 /// (`digitalSignature`) and `enc.pem`/`enc.key` (key exchange), two fresh SM2 keys with the same
 /// subject, keys mode 0600. `dns` names go into both certificates' subject alternative name
@@ -129,6 +140,7 @@ pub fn init_node(
     p2p_listen: SocketAddr,
     advertise: Option<&str>,
     ca_dir: &Path,
+    api_tlcp: Option<SocketAddr>,
 ) -> anyhow::Result<MemberNode> {
     if dir.join("node.toml").exists() {
         bail!("{} already holds a node (node.toml exists)", dir.display());
@@ -142,7 +154,12 @@ pub fn init_node(
     let role_cert = role.role();
     // Under `sm` the network port speaks TLCP with a pair from the institution's CA (STD-9.1).
     let tlcp = if suite == Suite::Sm {
-        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &[])?;
+        // The pair also serves the API: TLCP clients that check the server name find localhost.
+        let mut dns = vec!["localhost".to_string()];
+        if let Some(host) = advertise.filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
+            dns.push(host.to_string());
+        }
+        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &dns)?;
         Some(fdl_channel::TlcpFiles::in_dir(Path::new("tlcp")))
     } else {
         None
@@ -156,7 +173,14 @@ pub fn init_node(
         joining: false,
         tlcp,
     };
-    let cfg = NodeConfig::new(name, rpc_listen, role, Some(p2p), dir);
+    // Plain HTTP stays on loopback; an address beyond it is served over TLCP instead (STD-9.2).
+    let (plain, secure) = match (suite, rpc_listen.ip().is_loopback()) {
+        (Suite::Sm, true) => (rpc_listen, api_tlcp),
+        (Suite::Sm, false) => (SocketAddr::from(([127, 0, 0, 1], rpc_listen.port())), Some(rpc_listen)),
+        (Suite::Intl, _) => (rpc_listen, None),
+    };
+    let mut cfg = NodeConfig::new(name, plain, role, Some(p2p), dir);
+    cfg.rpc_tlcp_listen = secure;
     cfg.save(&dir.join("node.toml"))?;
     let cert = fdl_pki::issue(&ca, &ca_key, &key.public_key(), name, role_cert, 3650)?;
     std::fs::write(dir.join("node.crt"), fdl_pki::to_pem(&cert)?)?;
@@ -322,6 +346,8 @@ pub fn create_local_network(
         taken.push(rpc);
         let p2p = free_port_near(p2p_base.saturating_add(i as u16), &taken)?;
         taken.push(p2p);
+        let api_tlcp = free_port_near(rpc_base.saturating_add(100 + i as u16), &taken)?;
+        taken.push(api_tlcp);
         let node_dir = dir.join(&name);
         // Each institution's CA lives in the devnet directory, next to its node.
         let ca_dir = dir.join(&org).join("ca");
@@ -335,6 +361,7 @@ pub fn create_local_network(
             SocketAddr::from(([127, 0, 0, 1], p2p)),
             None,
             &ca_dir,
+            Some(SocketAddr::from(([127, 0, 0, 1], api_tlcp))),
         )?;
         members.push(m);
         configs.push(node_dir.join("node.toml"));
@@ -350,6 +377,7 @@ pub fn create_local_network(
     std::fs::write(dir.join("issuer.crt"), fdl_pki::to_pem(&issuer_cert)?)?;
     let genesis = genesis_of(chain_id, suite, &issuer, &members, &[regulator], Some("regulator".into()))?;
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+    write_ca_bundle(&genesis, &dir.join("ca-bundle.pem"))?;
     for c in &configs {
         set_peers(c, &members)?;
     }
@@ -434,6 +462,8 @@ pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
         bail!("{} exists; refusing to overwrite a genesis", a.out.display());
     }
     std::fs::write(&a.out, serde_json::to_string_pretty(&g)?)?;
+    let bundle = a.out.with_file_name("ca-bundle.pem");
+    write_ca_bundle(&g, &bundle)?;
     crate::util::record_trust(&a.out, &g);
     println!("genesis      {} ({} validators, {} observers)", a.out.display(), g.validators.len(), g.observers.len());
     Ok(0)

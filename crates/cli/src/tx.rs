@@ -8,7 +8,7 @@ use fdl_crypto::{Address, KeyPair};
 use fdl_sdk::{Client, SdkError};
 use fdl_types::Payload;
 
-use crate::util::{parse_amount, print_json, rpc_url};
+use crate::util::{parse_amount, print_json};
 
 /// `fdl tx`.
 #[derive(Args)]
@@ -78,7 +78,7 @@ pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
     };
     let key = KeyPair::read_pem_file(&c.key).with_context(|| format!("loading the key {}", c.key.display()))?;
     let cert = load_cert(&c.key, c.cert.as_deref())?;
-    let client = Client::new(&rpc_url(&c.rpc))?;
+    let client = crate::util::client(&c.rpc)?;
     send_and_report(&client, &key, cert.as_deref(), payload, c.wait, c.json).await
 }
 

@@ -102,6 +102,37 @@ pub fn read_record(p: &Path) -> anyhow::Result<DevnetRecord> {
 }
 
 /// The RPC URL: the flag, else `FDL_RPC`, else the last devnet's first node, else the default.
+/// The channel settings of this run (`--ca`, `--tlcp-dir`), set once by `main`.
+static CHANNEL: std::sync::OnceLock<(Option<PathBuf>, Option<PathBuf>)> = std::sync::OnceLock::new();
+
+/// Records the global `--ca` and `--tlcp-dir` options.
+pub fn set_channel(ca: Option<PathBuf>, tlcp_dir: Option<PathBuf>) {
+    let _ = CHANNEL.set((ca, tlcp_dir));
+}
+
+/// A client of the node at `flag`'s URL ([`rpc_url`]): plain HTTP for `http://`, TLCP for
+/// `https://` with the CA bundle (`--ca`, `FDL_CA`, else the last devnet's) and the client's TLCP
+/// pair when one is given (`--tlcp-dir`, `FDL_TLCP_DIR`).
+pub fn client(flag: &Option<String>) -> anyhow::Result<fdl_sdk::Client> {
+    let url = rpc_url(flag);
+    if !url.starts_with("https://") {
+        return Ok(fdl_sdk::Client::new(&url)?);
+    }
+    let (ca, dir) = CHANNEL.get().cloned().unwrap_or_default();
+    let ca = ca
+        .or_else(|| std::env::var_os("FDL_CA").map(PathBuf::from))
+        .or_else(|| last_devnet().map(|d| d.dir.join("ca-bundle.pem")))
+        .ok_or_else(|| anyhow::anyhow!("{url} is a TLCP API: name the chain's CA bundle with --ca FILE (or FDL_CA)"))?;
+    let pem = std::fs::read_to_string(&ca).with_context(|| format!("reading the CA bundle {}", ca.display()))?;
+    let cas = fdl_sdk::ca_bundle_from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+    let identity = match dir.or_else(|| std::env::var_os("FDL_TLCP_DIR").map(PathBuf::from)) {
+        Some(d) => Some(fdl_channel::TlcpIdentity::load(&fdl_channel::TlcpFiles::in_dir(&d))?),
+        None => None,
+    };
+    Ok(fdl_sdk::Client::with_tlcp(&url, cas, identity.as_ref())?)
+}
+
+/// The API URL: the flag, else `FDL_RPC`, else the last devnet's first node, else the default.
 pub fn rpc_url(flag: &Option<String>) -> String {
     if let Some(u) = flag {
         return u.clone();

@@ -75,6 +75,16 @@ fn pair(dir: &Path, ca_dir: Option<&Path>, cn: &str, role: Role) -> TlcpFiles {
     files
 }
 
+/// A fresh CA of its own in `dir`; returns its certificate file.
+fn foreign_dir_ca(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let k = KeyPair::generate(Suite::Sm);
+    let ca = fdl_pki::create_ca("org1", &k, 30).unwrap();
+    let p = dir.join("ca.pem");
+    std::fs::write(&p, fdl_pki::to_pem(&ca).unwrap()).unwrap();
+    p
+}
+
 #[test]
 fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates() {
     let net = TestNet::start(4, 0, Suite::Sm);
@@ -97,6 +107,33 @@ fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates(
     let client = pair(&scratch.path().join("client"), Some(&org2_dir.join("ca")), "mallory", Role::Client);
     assert!(net.rt.block_on(probe(port, Some(&client))).is_empty(), "a client certificate is not a node's");
     assert!(net.log(0).contains("network port: refused a peer"), "refusals are logged");
+
+    // Clients: the API's TLCP port, the node's certificate checked against the chain's CA bundle.
+    let secure = cfg.rpc_tlcp_listen.expect("fdl init serves the API over TLCP too");
+    let url = format!("https://{secure}");
+    let bundle = net.dir.path().join("ca-bundle.pem");
+    let (code, out, err) = common::fdl(&["query", "status", "--rpc", &url, "--ca", bundle.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "status over TLCP: {out} {err}");
+    assert!(out.contains("\"height\""), "{out}");
+    // With the client's own TLCP pair (mutual authentication).
+    let client_dir = scratch.path().join("client");
+    let (code, out, err) = common::fdl(&[
+        "query",
+        "status",
+        "--rpc",
+        &url,
+        "--ca",
+        bundle.to_str().unwrap(),
+        "--tlcp-dir",
+        client_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "status over mutual TLCP: {out} {err}");
+    // A bundle that does not hold the node's CA: the client refuses the node.
+    let other = scratch.path().join("other-bundle.pem");
+    std::fs::copy(foreign_dir_ca(&scratch.path().join("foreign2")), &other).unwrap();
+    let (code, _, err) = common::fdl(&["query", "status", "--rpc", &url, "--ca", other.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not from a trusted CA"), "{err}");
 
     // The chain runs over the tunnels.
     let h = net.height(0).unwrap();

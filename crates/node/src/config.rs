@@ -20,8 +20,15 @@ pub struct NodeConfig {
     pub genesis: PathBuf,
     /// The validator's PKCS#8 PEM key.
     pub validator_key: PathBuf,
-    /// Address the API listens on.
+    /// Address the API listens on in plain HTTP: a loopback address under `sm` (a node refuses
+    /// any other; remote clients use `rpc_tlcp_listen`).
     pub rpc_listen: SocketAddr,
+    /// Address the API listens on over TLCP (STD-9.2); absent: no secure port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_tlcp_listen: Option<SocketAddr>,
+    /// The TLCP pair of the secure API; absent: the network's (`[p2p.tlcp]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_tlcp: Option<fdl_channel::TlcpFiles>,
     /// Most transactions in the mempool.
     #[serde(default = "default_capacity")]
     pub mempool_capacity: usize,
@@ -155,6 +162,8 @@ impl NodeConfig {
             genesis: "../genesis.json".into(),
             validator_key: "validator.pem".into(),
             rpc_listen,
+            rpc_tlcp_listen: None,
+            rpc_tlcp: None,
             mempool_capacity: default_capacity(),
             sig_cache_mb: default_sig_cache_mb(),
             role,
@@ -207,6 +216,14 @@ impl NodeConfig {
     /// The network key, resolved (when the node has a network section).
     pub fn network_key_path(&self) -> Option<PathBuf> {
         self.p2p.as_ref().map(|p| self.resolve(&p.key))
+    }
+
+    /// The TLCP pair of the secure API, resolved: `rpc_tlcp`, else the network's.
+    pub fn rpc_tlcp_files(&self) -> Option<fdl_channel::TlcpFiles> {
+        self.rpc_tlcp
+            .as_ref()
+            .or_else(|| self.p2p.as_ref().and_then(|p| p.tlcp.as_ref()))
+            .map(|f| f.resolved(&self.base_dir))
     }
 
     /// The validator key, resolved.

@@ -155,12 +155,42 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let joining = config.p2p.as_ref().is_some_and(|p| p.joining);
     let own_peer = network_seed.as_ref().map(network_peer_id).transpose().map_err(|e| NodeError::Key(e.to_string()))?;
     check_membership(&config, &genesis, &nodes, &own, own_peer.as_deref(), joining)?;
+    if !config.rpc_listen.ip().is_loopback() {
+        if genesis.suite == fdl_crypto::Suite::Sm {
+            return Err(NodeError::Config(format!(
+                "rpc_listen {} is not a loopback address: plain HTTP is served on loopback only; serve remote clients over TLCP with rpc_tlcp_listen (STD-9.2)",
+                config.rpc_listen
+            )));
+        }
+        tracing::warn!(listen = %config.rpc_listen, "the API is served in plain HTTP beyond loopback");
+    }
+    let secure = match config.rpc_tlcp_listen {
+        Some(addr) => {
+            let files = config.rpc_tlcp_files().ok_or_else(|| {
+                NodeError::Config("rpc_tlcp_listen needs a TLCP pair: [rpc_tlcp] or [p2p.tlcp]".into())
+            })?;
+            let id = fdl_channel::TlcpIdentity::load(&files).map_err(|e| NodeError::Config(e.to_string()))?;
+            let server = fdl_channel::TlcpServer::new(&id, fdl_channel::ClientAuth::Optional)
+                .map_err(|e| NodeError::Config(e.to_string()))?;
+            Some((tokio::net::TcpListener::bind(addr).await?, server))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_addr = listener.local_addr()?;
     tracing::info!(node = %config.name, role = config.role.as_str(), chain_id = %genesis.chain_id,
         suite = %genesis.suite, %rpc_addr, height = chain.height(), "node started");
     // Admission refusals go to the node's own store in the background, off the commit path.
     let flusher = tokio::spawn(flush_refusals_task(refusals.clone(), shutdown.clone()));
+    let secure_rpc = secure.map(|(l, server)| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(listen = %a, "API over TLCP");
+        }
+        let mut stop = shutdown.clone();
+        tokio::spawn(fdl_rpc::serve_tlcp_on(l, ctx.clone(), server, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    });
     let mut rpc_shutdown = shutdown.clone();
     let rpc = tokio::spawn(fdl_rpc::serve_on(listener, ctx, async move {
         let _ = rpc_shutdown.wait_for(|s| *s).await;
@@ -187,8 +217,14 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         // include would only mislead clients.
         tracing::error!(error = %e, "consensus or block production failed; stopping the node");
         rpc.abort();
+        if let Some(s) = &secure_rpc {
+            s.abort();
+        }
     }
     let _ = rpc.await;
+    if let Some(s) = secure_rpc {
+        let _ = s.await;
+    }
     flusher.abort();
     // The admission refusals not yet stored; closing the store makes them durable.
     if let Err(e) = refusals.flush_refusals() {

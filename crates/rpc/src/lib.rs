@@ -145,5 +145,28 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (router, guard) = app(ctx);
-    limits::serve(listener, router, guard, shutdown).await
+    limits::serve(listener, router, guard, None, shutdown).await
 }
+
+/// Serves the API over TLCP (STD-9.2) on `listener` until `shutdown`, with the same limits as
+/// [`serve_on`]: each connection's handshake runs in its own task within the connection cap and
+/// [`fdl_channel::HANDSHAKE_TIMEOUT`]. A client that presents a certificate has it attached to
+/// each of its requests as a [`ClientCertificate`].
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve_tlcp_on(
+    listener: tokio::net::TcpListener,
+    ctx: RpcContext,
+    server: fdl_channel::TlcpServer,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (router, guard) = app(ctx);
+    limits::serve(listener, router, guard, Some(std::sync::Arc::new(server)), shutdown).await
+}
+
+/// The signing certificate (DER) a client presented on the API's TLCP channel, attached to each
+/// of its requests. The channel proved the client holds its key; whether the certificate is a
+/// current member's is for the reader of this extension to check.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate(pub std::sync::Arc<[u8]>);

@@ -219,6 +219,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: axum::Router,
     guard: Arc<Guard>,
+    tlcp: Option<Arc<fdl_channel::TlcpServer>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(guard.limits.max_connections));
@@ -250,8 +251,20 @@ pub(crate) async fn serve(
         match connections.clone().try_acquire_owned() {
             Ok(permit) => {
                 let (app, guard, stop) = (app.clone(), guard.clone(), stop_rx.clone());
+                let tlcp = tlcp.clone();
                 tasks.spawn(async move {
-                    serve_connection(stream, peer, app, &guard, stop).await;
+                    match tlcp {
+                        None => serve_connection(stream, peer, None, app, &guard, stop).await,
+                        // The handshake runs in the connection's task, bounded in time, under
+                        // the connection cap: a slow or hostile client holds one slot at most.
+                        Some(server) => match server.accept(stream).await {
+                            Ok(secure) => {
+                                let cert = secure.peer_certificate().map(|c| crate::ClientCertificate(c.into()));
+                                serve_connection(secure, peer, cert, app, &guard, stop).await;
+                            }
+                            Err(e) => tracing::debug!(error = %e, %peer, "API: TLCP handshake failed"),
+                        },
+                    }
                     drop(permit);
                 });
             }
@@ -273,15 +286,21 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
+    cert: Option<crate::ClientCertificate>,
     app: axum::Router,
     guard: &Guard,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(c) = &cert {
+            req.extensions_mut().insert(c.clone());
+        }
         let mut app = app.clone();
         async move {
             let r: Result<Response, Infallible> =

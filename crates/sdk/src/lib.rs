@@ -21,12 +21,14 @@ use fdl_types::{
         StatusView, StreamMessageView, SubmitBatchRequest, SubmitRequest, SubmitView, TxStatusView,
     },
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use thiserror::Error;
 
 mod light;
+mod secure;
 
 pub use light::{LightClient, MAX_PROVEN_ENTRIES, TrustAnchor, TrustedHeader, VerifiedTx};
+pub use secure::ca_bundle_from_pem;
 
 /// Default expiry window the SDK gives new transactions, in blocks.
 pub const DEFAULT_EXPIRY_BLOCKS: u64 = 10_000;
@@ -214,11 +216,13 @@ pub fn build_certified_tx(
     .map_err(|e| SdkError::Tx(e.to_string()))
 }
 
-/// A client of one node's API.
+/// A client of one node's API: plain HTTP (a node serves it on loopback only), or HTTP over
+/// TLCP to a node's secure port ([`Client::with_tlcp`]).
 #[derive(Clone)]
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    secure: Option<secure::Secure>,
 }
 
 impl Client {
@@ -232,7 +236,58 @@ impl Client {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
-        Ok(Client { base: url.trim_end_matches('/').to_string(), http })
+        Ok(Client { base: url.trim_end_matches('/').to_string(), http, secure: None })
+    }
+
+    /// A client for a node's API over TLCP at `url` (`https://host:port`), checking the node's
+    /// certificate against `cas` (the chain's CA certificates, DER; see [`ca_bundle_from_pem`])
+    /// and presenting the client's TLCP pair when given (members identify themselves so; the
+    /// read policy decides what they may read).
+    ///
+    /// # Errors
+    /// [`SdkError::Transport`] for a URL that is not `https://host:port`, an empty bundle, or a
+    /// refused identity.
+    pub fn with_tlcp(
+        url: &str,
+        cas: Vec<Vec<u8>>,
+        identity: Option<&fdl_channel::TlcpIdentity>,
+    ) -> Result<Self, SdkError> {
+        let bad = |reason: String| SdkError::Transport { url: url.into(), reason };
+        let base = url.trim_end_matches('/');
+        let authority = base
+            .strip_prefix("https://")
+            .filter(|a| !a.is_empty() && !a.contains('/'))
+            .ok_or_else(|| bad("a TLCP API URL is https://host:port".into()))?;
+        let t = secure::SecureTransport::new(authority, cas, identity).map_err(bad)?;
+        let mut c = Client::new(base)?;
+        c.secure = Some(std::sync::Arc::new(t));
+        Ok(c)
+    }
+
+    /// One request: over TLCP when the client has a secure transport, else plain HTTP.
+    async fn exchange(&self, post: bool, url: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), SdkError> {
+        let transport = |reason: String| SdkError::Transport { url: url.into(), reason };
+        if let Some(t) = &self.secure {
+            let path = url.strip_prefix(&self.base).unwrap_or(url);
+            let method = if post { hyper::Method::POST } else { hyper::Method::GET };
+            return t.request(method, path, &[], body).await.map_err(transport);
+        }
+        let req = if post {
+            self.http.post(url).header("content-type", "application/json").body(body.unwrap_or_default())
+        } else {
+            self.http.get(url)
+        };
+        let resp = req.send().await.map_err(|e| transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    async fn post_json<B: Serialize, T: DeserializeOwned>(&self, url: &str, body: &B) -> Result<T, SdkError> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
+        let r = self.exchange(true, url, Some(bytes)).await;
+        self.handle(url, r).await
     }
 
     /// The node's base URL.
@@ -240,24 +295,18 @@ impl Client {
         &self.base
     }
 
-    async fn handle<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        r: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<T, SdkError> {
-        let resp = r.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
-        if status.is_success() {
+    async fn handle<T: DeserializeOwned>(&self, url: &str, r: Result<(u16, Vec<u8>), SdkError>) -> Result<T, SdkError> {
+        let (status, bytes) = r?;
+        if (200..300).contains(&status) {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| SdkError::Transport { url: url.into(), reason: format!("bad response: {e}") });
         }
-        Err(api_error(status.as_u16(), String::from_utf8_lossy(&bytes).into_owned()))
+        Err(api_error(status, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SdkError> {
         let url = format!("{}{path}", self.base);
-        let r = self.http.get(&url).send().await;
+        let r = self.exchange(false, &url, None).await;
         self.handle(&url, r).await
     }
 
@@ -313,8 +362,7 @@ impl Client {
     pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<SubmitView, SdkError> {
         let url = format!("{}/v1/transactions{}", self.base, if wait { "?wait=commit" } else { "" });
         let body = SubmitRequest { tx: hex::encode(tx.encode()) };
-        let r = self.http.post(&url).json(&body).send().await;
-        self.handle(&url, r).await
+        self.post_json(&url, &body).await
     }
 
     /// Submits up to 2,000 transactions at once; one verdict each. When the pool refuses the
@@ -325,8 +373,7 @@ impl Client {
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItemView>, SdkError> {
         let url = format!("{}/v1/transactions/batch", self.base);
         let body = SubmitBatchRequest { txs: txs.iter().map(|t| hex::encode(t.encode())).collect() };
-        let r = self.http.post(&url).json(&body).send().await;
-        match self.handle::<BatchResultView>(&url, r).await {
+        match self.post_json::<_, BatchResultView>(&url, &body).await {
             Ok(res) => Ok(res.results),
             Err(SdkError::Api { status: 429, raw, .. }) if serde_json::from_str::<BatchResultView>(&raw).is_ok() => {
                 let res: BatchResultView = serde_json::from_str(&raw)
@@ -522,8 +569,7 @@ impl Client {
         req: &fdl_types::api::ContractQueryRequest,
     ) -> Result<fdl_types::api::ContractQueryView, SdkError> {
         let url = format!("{}/v1/contracts/{name}/query", self.base);
-        let r = self.http.post(&url).json(req).send().await;
-        self.handle(&url, r).await
+        self.post_json(&url, req).await
     }
 
     /// `GET /v1/contracts/{name}/state/{key}`: a value of a contract's storage (key in hex)
