@@ -10,7 +10,7 @@
 //! Tongsuo's own chain check is switched off (its trust store would be fixed at start, while the
 //! chain's member CAs and revocations change by governance), and the caller checks the peer's
 //! signing certificate, [`SecureStream::peer_certificate`], against the current member set after
-//! the handshake (see `docs/adr/0015-tlcp-channels.md`). The handshake itself proves that the peer
+//! the handshake (see `docs/adr/0016-tlcp-channels.md`). The handshake itself proves that the peer
 //! holds the signing key: TLCP's server key exchange is signed over both randoms and the
 //! encryption certificate (ECC) or the ephemeral key (ECDHE), and a client proves its key with a
 //! certificate-verify message.

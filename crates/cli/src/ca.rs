@@ -54,11 +54,20 @@ enum CaCmd {
         #[arg(long)]
         cn: String,
         /// The member's key: a private key (PKCS#8 PEM) or a public key (SPKI PEM) file.
-        #[arg(long)]
-        key: PathBuf,
+        #[arg(long, required_unless_present = "tlcp", conflicts_with = "tlcp")]
+        key: Option<PathBuf>,
         /// Where to write the certificate (PEM).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "tlcp", conflicts_with = "tlcp")]
+        out: Option<PathBuf>,
+        /// Instead: issue a TLCP pair (GB/T 38636) into this directory: two fresh SM2 keys and
+        /// their certificates with the same subject, `sign.pem`/`sign.key` for signing and
+        /// `enc.pem`/`enc.key` for key exchange (a node's network and API channels, or a
+        /// client's). An `sm` CA only.
+        #[arg(long, value_name = "DIR")]
+        tlcp: Option<PathBuf>,
+        /// DNS names for the TLCP pair's subject alternative name (clients check a server's).
+        #[arg(long, requires = "tlcp")]
+        dns: Vec<String>,
         /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
@@ -141,7 +150,31 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
             println!("CA of {org} in {}: ca.pem, ca-key.pem (keep offline), crl.pem", dir.display());
             Ok(0)
         }
-        CaCmd::Issue { ca_dir, role, cn, key, out, days } => {
+        CaCmd::Issue { ca_dir, role, cn, tlcp: Some(dir), dns, days, .. } => {
+            let ca = read_cert(&ca_dir.join("ca.pem"))?;
+            let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;
+            if ca_key.suite() != Suite::Sm {
+                bail!("TLCP pairs are SM2: {} is not an sm CA", ca_dir.display());
+            }
+            let files = fdl_channel::TlcpFiles::in_dir(&dir);
+            if let Some(p) =
+                [&files.sign_cert, &files.sign_key, &files.enc_cert, &files.enc_key].iter().find(|p| p.exists())
+            {
+                bail!("{} exists; refusing to overwrite", p.display());
+            }
+            crate::network::issue_tlcp_pair(&dir, &ca, &ca_key, &cn, role, &dns, days)?;
+            let info = fdl_pki::parse(&fdl_pki::from_pem(&std::fs::read_to_string(&files.sign_cert)?)?)?;
+            println!(
+                "issued a TLCP pair for {} ({role} of {}) in {}: sign.pem/sign.key (serial {}), enc.pem/enc.key, valid until {}",
+                info.common_name,
+                info.org,
+                dir.display(),
+                info.serial,
+                crate::fmt::utc(info.not_after)
+            );
+            Ok(0)
+        }
+        CaCmd::Issue { ca_dir, role, cn, key: Some(key), out: Some(out), days, .. } => {
             if out.exists() {
                 bail!("{} exists; refusing to overwrite", out.display());
             }
@@ -161,6 +194,7 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+        CaCmd::Issue { .. } => bail!("give --key and --out, or --tlcp DIR"),
         CaCmd::Revoke { ca_dir, cert } => {
             let ca = read_cert(&ca_dir.join("ca.pem"))?;
             let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;

@@ -113,6 +113,7 @@ pub fn issue_tlcp_pair(
     cn: &str,
     role: fdl_pki::Role,
     dns: &[String],
+    days: u32,
 ) -> anyhow::Result<fdl_channel::TlcpFiles> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let files = fdl_channel::TlcpFiles::in_dir(dir);
@@ -121,7 +122,7 @@ pub fn issue_tlcp_pair(
         (fdl_pki::KeyPurpose::Encryption, &files.enc_cert, &files.enc_key),
     ] {
         let k = KeyPair::generate(Suite::Sm);
-        let der = fdl_pki::issue_for(ca, ca_key, &k.public_key(), cn, role, 3650, purpose, dns)?;
+        let der = fdl_pki::issue_for(ca, ca_key, &k.public_key(), cn, role, days, purpose, dns)?;
         k.write_pem_file(key)?;
         std::fs::write(cert, fdl_pki::to_pem(&der)?)?;
     }
@@ -159,7 +160,7 @@ pub fn init_node(
         if let Some(host) = advertise.filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
             dns.push(host.to_string());
         }
-        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &dns)?;
+        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &dns, 3650)?;
         Some(fdl_channel::TlcpFiles::in_dir(Path::new("tlcp")))
     } else {
         None

@@ -1,4 +1,4 @@
-//! The node network over TLCP (STD-9.1, 9.2; docs/adr/0015-tlcp-channels.md): a devnet whose
+//! The node network over TLCP (STD-9.1, 9.2; docs/adr/0016-tlcp-channels.md): a devnet whose
 //! nodes talk only TLCP, refusing plain and Noise connections, foreign and non-node certificates,
 //! and a node whose TLCP certificate its institution revokes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -77,7 +77,7 @@ pub struct P2pConfig {
     pub joining: bool,
     /// The node's TLCP pair (signing and encryption certificates and keys): when present, the
     /// network port speaks only mutually authenticated TLCP and transactions are forwarded over
-    /// it (`docs/adr/0015-tlcp-channels.md`); when absent, libp2p's Noise on the port itself.
+    /// it (`docs/adr/0016-tlcp-channels.md`); when absent, libp2p's Noise on the port itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlcp: Option<fdl_channel::TlcpFiles>,
 }

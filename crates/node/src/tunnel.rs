@@ -1,4 +1,4 @@
-//! The node network over TLCP (STD-9.1, 9.2; `docs/adr/0015-tlcp-channels.md`).
+//! The node network over TLCP (STD-9.1, 9.2; `docs/adr/0016-tlcp-channels.md`).
 //!
 //! A node's network port speaks only mutually authenticated TLCP. Behind it, two kinds of stream
 //! travel, told apart by the first byte the dialer sends after the handshake:
