@@ -19,7 +19,7 @@ fn pair(dir: &std::path::Path, ca: &[u8], ca_key: &KeyPair, cn: &str) -> TlcpIde
     let files = TlcpFiles::in_dir(dir);
     for (purpose, cert, key) in [
         (KeyPurpose::Signing, &files.sign_cert, &files.sign_key),
-        (KeyPurpose::Encryption, &files.enc_cert, &files.enc_key),
+        (KeyPurpose::Encryption, files.enc_cert.as_ref().expect("enc"), files.enc_key.as_ref().expect("enc")),
     ] {
         let k = KeyPair::generate(Suite::Sm);
         let der =

@@ -34,6 +34,8 @@ use tongsuo::{
 };
 use zeroize::Zeroizing;
 
+mod tls;
+
 /// The TLCP suites FDL offers, in order of preference: forward-secret ECDHE first, then ECC
 /// (which GmSSL clients also speak), GCM before CBC.
 pub const TLCP_CIPHERS: &str = "ECDHE-SM2-SM4-GCM-SM3:ECC-SM2-SM4-GCM-SM3:ECDHE-SM2-SM4-CBC-SM3:ECC-SM2-SM4-CBC-SM3";
@@ -64,12 +66,12 @@ pub enum ChannelError {
     Io(#[from] io::Error),
 }
 
-fn cfg_err(e: impl std::fmt::Display) -> ChannelError {
+pub(crate) fn cfg_err(e: impl std::fmt::Display) -> ChannelError {
     ChannelError::Config(e.to_string())
 }
 
-/// Where a TLCP endpoint's four files are: two certificates (PEM) and their keys (PKCS#8 PEM,
-/// mode 0600).
+/// Where an endpoint's channel files are. Under `sm` (TLCP): two certificates (PEM) and their
+/// keys (PKCS#8 PEM, mode 0600). Under `intl` (TLS 1.3): the signing certificate and key only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlcpFiles {
@@ -77,10 +79,12 @@ pub struct TlcpFiles {
     pub sign_cert: PathBuf,
     /// The signing key.
     pub sign_key: PathBuf,
-    /// The encryption certificate.
-    pub enc_cert: PathBuf,
-    /// The encryption key.
-    pub enc_key: PathBuf,
+    /// The encryption certificate (TLCP only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enc_cert: Option<PathBuf>,
+    /// The encryption key (TLCP only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enc_key: Option<PathBuf>,
 }
 
 impl TlcpFiles {
@@ -89,9 +93,14 @@ impl TlcpFiles {
         TlcpFiles {
             sign_cert: dir.join("sign.pem"),
             sign_key: dir.join("sign.key"),
-            enc_cert: dir.join("enc.pem"),
-            enc_key: dir.join("enc.key"),
+            enc_cert: Some(dir.join("enc.pem")),
+            enc_key: Some(dir.join("enc.key")),
         }
+    }
+
+    /// The `intl` names inside a directory: `sign.pem`, `sign.key` (one TLS 1.3 certificate).
+    pub fn tls_in_dir(dir: &Path) -> Self {
+        TlcpFiles { sign_cert: dir.join("sign.pem"), sign_key: dir.join("sign.key"), enc_cert: None, enc_key: None }
     }
 
     /// The same files with relative paths resolved against `base`.
@@ -100,14 +109,24 @@ impl TlcpFiles {
         TlcpFiles {
             sign_cert: r(&self.sign_cert),
             sign_key: r(&self.sign_key),
-            enc_cert: r(&self.enc_cert),
-            enc_key: r(&self.enc_key),
+            enc_cert: self.enc_cert.as_deref().map(r),
+            enc_key: self.enc_key.as_deref().map(r),
         }
     }
 }
 
-/// A TLCP endpoint's certificates and keys, loaded.
+/// An endpoint's channel certificates and keys, loaded: a TLCP pair under `sm`, a TLS 1.3
+/// certificate under `intl` (the signing key's suite tells which).
 pub struct TlcpIdentity {
+    inner: IdentityKind,
+}
+
+enum IdentityKind {
+    Tlcp(TlcpPair),
+    Tls(tls::TlsIdentity),
+}
+
+struct TlcpPair {
     sign_cert: X509,
     sign_key: PKey<Private>,
     enc_cert: X509,
@@ -116,8 +135,25 @@ pub struct TlcpIdentity {
 
 impl std::fmt::Debug for TlcpIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TlcpIdentity({:?})", self.sign_cert.subject_name())
+        match &self.inner {
+            IdentityKind::Tlcp(p) => write!(f, "TlcpIdentity({:?})", p.sign_cert.subject_name()),
+            IdentityKind::Tls(_) => write!(f, "TlsIdentity"),
+        }
     }
+}
+
+fn read_key_der(path: &Path) -> Result<(fdl_crypto::Suite, Zeroizing<Vec<u8>>), ChannelError> {
+    fdl_crypto::check_private_key_file(path).map_err(|e| ChannelError::Identity(e.to_string()))?;
+    let bad = |e: &dyn std::fmt::Display| ChannelError::Identity(format!("{}: {e}", path.display()));
+    let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&e))?);
+    let key = fdl_crypto::KeyPair::from_pkcs8_pem(&pem).map_err(|e| bad(&e))?;
+    let (_, der) = der_from_pem(&pem).ok_or_else(|| bad(&"not a PEM private key"))?;
+    Ok((key.suite(), der))
+}
+
+fn der_from_pem(pem: &str) -> Option<(String, Zeroizing<Vec<u8>>)> {
+    let p = tongsuo::pkey::PKey::private_key_from_pem(pem.as_bytes()).ok()?;
+    Some(("PRIVATE KEY".into(), Zeroizing::new(p.private_key_to_pkcs8().ok()?)))
 }
 
 fn read_cert(path: &Path) -> Result<X509, ChannelError> {
@@ -138,14 +174,29 @@ impl TlcpIdentity {
     /// # Errors
     /// [`ChannelError::Identity`] naming the file, or when a key does not match its certificate.
     pub fn load(files: &TlcpFiles) -> Result<Self, ChannelError> {
-        let id = TlcpIdentity {
+        let (suite, key_der) = read_key_der(&files.sign_key)?;
+        if suite == fdl_crypto::Suite::Intl {
+            let cert = read_cert(&files.sign_cert)?;
+            let cert_der = cert.to_der().map_err(cfg_err)?;
+            let public = fdl_pki::parse(&cert_der).map_err(|e| ChannelError::Identity(e.to_string()))?.public_key;
+            let pem = Zeroizing::new(std::fs::read_to_string(&files.sign_key)?);
+            let key = fdl_crypto::KeyPair::from_pkcs8_pem(&pem).map_err(|e| ChannelError::Identity(e.to_string()))?;
+            if fdl_crypto::Signer::public_key(&key) != public {
+                return Err(ChannelError::Identity("the signing key does not match its certificate".into()));
+            }
+            return Ok(TlcpIdentity { inner: IdentityKind::Tls(tls::TlsIdentity::new(cert_der, key_der)) });
+        }
+        let need = |p: &Option<PathBuf>, what: &str| {
+            p.clone().ok_or_else(|| ChannelError::Identity(format!("a TLCP pair needs its {what} (enc_cert, enc_key)")))
+        };
+        let pair = TlcpPair {
             sign_cert: read_cert(&files.sign_cert)?,
             sign_key: read_key(&files.sign_key)?,
-            enc_cert: read_cert(&files.enc_cert)?,
-            enc_key: read_key(&files.enc_key)?,
+            enc_cert: read_cert(&need(&files.enc_cert, "encryption certificate")?)?,
+            enc_key: read_key(&need(&files.enc_key, "encryption key")?)?,
         };
-        id.check()?;
-        Ok(id)
+        pair.check()?;
+        Ok(TlcpIdentity { inner: IdentityKind::Tlcp(pair) })
     }
 
     /// An identity from PEM text (certificates) and PKCS#8 PEM keys held in memory.
@@ -154,16 +205,34 @@ impl TlcpIdentity {
     /// [`ChannelError::Identity`] for malformed input or a key that does not match.
     pub fn from_pem(sign_cert: &[u8], sign_key: &[u8], enc_cert: &[u8], enc_key: &[u8]) -> Result<Self, ChannelError> {
         let id_err = |what: &str, e: tongsuo::error::ErrorStack| ChannelError::Identity(format!("{what}: {e}"));
-        let id = TlcpIdentity {
+        let pair = TlcpPair {
             sign_cert: X509::from_pem(sign_cert).map_err(|e| id_err("signing certificate", e))?,
             sign_key: PKey::private_key_from_pem(sign_key).map_err(|e| id_err("signing key", e))?,
             enc_cert: X509::from_pem(enc_cert).map_err(|e| id_err("encryption certificate", e))?,
             enc_key: PKey::private_key_from_pem(enc_key).map_err(|e| id_err("encryption key", e))?,
         };
-        id.check()?;
-        Ok(id)
+        pair.check()?;
+        Ok(TlcpIdentity { inner: IdentityKind::Tlcp(pair) })
     }
 
+    /// The signing certificate, DER: what peers check.
+    pub fn sign_cert_der(&self) -> Vec<u8> {
+        match &self.inner {
+            IdentityKind::Tlcp(p) => p.sign_cert.to_der().unwrap_or_default(),
+            IdentityKind::Tls(t) => t.cert.to_vec(),
+        }
+    }
+
+    /// The suite of the channel: TLCP under `sm`, TLS 1.3 under `intl`.
+    pub fn suite(&self) -> fdl_crypto::Suite {
+        match &self.inner {
+            IdentityKind::Tlcp(_) => fdl_crypto::Suite::Sm,
+            IdentityKind::Tls(_) => fdl_crypto::Suite::Intl,
+        }
+    }
+}
+
+impl TlcpPair {
     fn check(&self) -> Result<(), ChannelError> {
         for (what, cert, key) in
             [("signing", &self.sign_cert, &self.sign_key), ("encryption", &self.enc_cert, &self.enc_key)]
@@ -179,11 +248,6 @@ impl TlcpIdentity {
             ));
         }
         Ok(())
-    }
-
-    /// The signing certificate, DER: what peers check.
-    pub fn sign_cert_der(&self) -> Vec<u8> {
-        self.sign_cert.to_der().unwrap_or_default()
     }
 
     fn install(&self, b: &mut SslContextBuilder) -> Result<(), ChannelError> {
@@ -215,9 +279,14 @@ fn builder(method: SslMethod) -> Result<SslContextBuilder, ChannelError> {
     Ok(b)
 }
 
-/// Accepts TLCP connections.
+/// Accepts secure connections: TLCP for a `sm` identity, TLS 1.3 for an `intl` one.
 pub struct TlcpServer {
-    ctx: SslContext,
+    inner: ServerKind,
+}
+
+enum ServerKind {
+    Tlcp(SslContext),
+    Tls(tokio_rustls::TlsAcceptor),
 }
 
 impl TlcpServer {
@@ -226,15 +295,22 @@ impl TlcpServer {
     /// # Errors
     /// [`ChannelError::Config`] when the library refuses the identity.
     pub fn new(identity: &TlcpIdentity, auth: ClientAuth) -> Result<Self, ChannelError> {
+        let pair = match &identity.inner {
+            IdentityKind::Tls(t) => {
+                let cfg = tls::server_config(t, auth)?;
+                return Ok(TlcpServer { inner: ServerKind::Tls(tokio_rustls::TlsAcceptor::from(cfg)) });
+            }
+            IdentityKind::Tlcp(p) => p,
+        };
         let mut b = builder(SslMethod::ntls_server())?;
-        identity.install(&mut b)?;
+        pair.install(&mut b)?;
         let mode = match auth {
             ClientAuth::Required => SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
             ClientAuth::Optional => SslVerifyMode::PEER,
         };
         // The caller checks the certificate against the chain's member set (module docs).
         b.set_verify_callback(mode, |_, _| true);
-        Ok(TlcpServer { ctx: b.build() })
+        Ok(TlcpServer { inner: ServerKind::Tlcp(b.build()) })
     }
 
     /// Runs the server side of a handshake on `stream`, within [`HANDSHAKE_TIMEOUT`].
@@ -242,19 +318,34 @@ impl TlcpServer {
     /// # Errors
     /// [`ChannelError::Handshake`] or [`ChannelError::Timeout`].
     pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S) -> Result<SecureStream<S>, ChannelError> {
-        let ssl = Ssl::new(&self.ctx).map_err(cfg_err)?;
+        let ctx = match &self.inner {
+            ServerKind::Tls(a) => {
+                return match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
+                    Err(_) => Err(ChannelError::Timeout),
+                    Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
+                    Ok(Ok(s)) => Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) }),
+                };
+            }
+            ServerKind::Tlcp(ctx) => ctx,
+        };
+        let ssl = Ssl::new(ctx).map_err(cfg_err)?;
         let mut s = tokio_tongsuo::SslStream::new(ssl, stream).map_err(cfg_err)?;
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, Pin::new(&mut s).accept()).await {
             Err(_) => Err(ChannelError::Timeout),
             Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-            Ok(Ok(())) => Ok(SecureStream { inner: s }),
+            Ok(Ok(())) => Ok(SecureStream { inner: StreamKind::Tlcp(s) }),
         }
     }
 }
 
-/// Opens TLCP connections.
+/// Opens secure connections: TLCP under `sm`, TLS 1.3 under `intl`.
 pub struct TlcpClient {
-    ctx: SslContext,
+    inner: ClientKind,
+}
+
+enum ClientKind {
+    Tlcp(SslContext),
+    Tls(tokio_rustls::TlsConnector),
 }
 
 impl TlcpClient {
@@ -264,15 +355,36 @@ impl TlcpClient {
     /// # Errors
     /// [`ChannelError::Config`] when the library refuses the identity.
     pub fn new(identity: Option<&TlcpIdentity>) -> Result<Self, ChannelError> {
+        let suite = identity.map_or(fdl_crypto::Suite::Sm, TlcpIdentity::suite);
+        Self::for_suite(suite, identity)
+    }
+
+    /// A client for a chain of `suite` (TLCP under `sm`, TLS 1.3 under `intl`), presenting
+    /// `identity` when given; it must be of the same suite.
+    ///
+    /// # Errors
+    /// [`ChannelError::Config`] when the library refuses the identity or the suites differ.
+    pub fn for_suite(suite: fdl_crypto::Suite, identity: Option<&TlcpIdentity>) -> Result<Self, ChannelError> {
+        if identity.is_some_and(|i| i.suite() != suite) {
+            return Err(ChannelError::Config(format!("the client identity is not of the {suite} suite")));
+        }
+        if suite == fdl_crypto::Suite::Intl {
+            let t = identity.and_then(|i| match &i.inner {
+                IdentityKind::Tls(t) => Some(t),
+                IdentityKind::Tlcp(_) => None,
+            });
+            let cfg = tls::client_config(t)?;
+            return Ok(TlcpClient { inner: ClientKind::Tls(tokio_rustls::TlsConnector::from(cfg)) });
+        }
         let mut b = builder(SslMethod::ntls_client())?;
-        if let Some(id) = identity {
-            id.install(&mut b)?;
+        if let Some(IdentityKind::Tlcp(pair)) = identity.map(|i| &i.inner) {
+            pair.install(&mut b)?;
         } else {
             b.set_cipher_list("ECC-SM2-SM4-GCM-SM3:ECC-SM2-SM4-CBC-SM3").map_err(cfg_err)?;
         }
         // The caller checks the server's certificate after the handshake (module docs).
         b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
-        Ok(TlcpClient { ctx: b.build() })
+        Ok(TlcpClient { inner: ClientKind::Tlcp(b.build()) })
     }
 
     /// Runs the client side of a handshake on `stream`, within [`HANDSHAKE_TIMEOUT`].
@@ -280,19 +392,35 @@ impl TlcpClient {
     /// # Errors
     /// [`ChannelError::Handshake`] or [`ChannelError::Timeout`].
     pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S) -> Result<SecureStream<S>, ChannelError> {
-        let ssl = Ssl::new(&self.ctx).map_err(cfg_err)?;
+        let ctx = match &self.inner {
+            ClientKind::Tls(c) => {
+                let name = tls::server_name()?;
+                return match tokio::time::timeout(HANDSHAKE_TIMEOUT, c.connect(name, stream)).await {
+                    Err(_) => Err(ChannelError::Timeout),
+                    Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
+                    Ok(Ok(s)) => Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) }),
+                };
+            }
+            ClientKind::Tlcp(ctx) => ctx,
+        };
+        let ssl = Ssl::new(ctx).map_err(cfg_err)?;
         let mut s = tokio_tongsuo::SslStream::new(ssl, stream).map_err(cfg_err)?;
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, Pin::new(&mut s).connect()).await {
             Err(_) => Err(ChannelError::Timeout),
             Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-            Ok(Ok(())) => Ok(SecureStream { inner: s }),
+            Ok(Ok(())) => Ok(SecureStream { inner: StreamKind::Tlcp(s) }),
         }
     }
 }
 
-/// An established TLCP connection.
+/// An established secure connection.
 pub struct SecureStream<S> {
-    inner: tokio_tongsuo::SslStream<S>,
+    inner: StreamKind<S>,
+}
+
+enum StreamKind<S> {
+    Tlcp(tokio_tongsuo::SslStream<S>),
+    Tls(Box<tokio_rustls::TlsStream<S>>),
 }
 
 impl<S> std::fmt::Debug for SecureStream<S> {
@@ -304,41 +432,59 @@ impl<S> std::fmt::Debug for SecureStream<S> {
 impl<S> SecureStream<S> {
     /// The peer's signing certificate, DER (`None` when it presented none).
     pub fn peer_certificate(&self) -> Option<Vec<u8>> {
-        self.inner.ssl().peer_certificate().and_then(|c| c.to_der().ok())
+        match &self.inner {
+            StreamKind::Tlcp(s) => s.ssl().peer_certificate().and_then(|c| c.to_der().ok()),
+            StreamKind::Tls(s) => s.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()),
+        }
     }
 
-    /// The negotiated suite, e.g. `ECDHE-SM2-SM4-GCM-SM3`.
+    /// The negotiated suite, e.g. `ECDHE-SM2-SM4-GCM-SM3` or `TLS13_AES_256_GCM_SHA384`.
     pub fn cipher(&self) -> String {
-        self.inner.ssl().current_cipher().map(|c| c.name().to_string()).unwrap_or_default()
+        match &self.inner {
+            StreamKind::Tlcp(s) => s.ssl().current_cipher().map(|c| c.name().to_string()).unwrap_or_default(),
+            StreamKind::Tls(s) => {
+                s.get_ref().1.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite())).unwrap_or_default()
+            }
+        }
     }
 
-    /// The protocol version, `NTLSv1.1` for TLCP.
+    /// The protocol version: `NTLSv1.1` for TLCP, `TLSv1.3`.
     pub fn version(&self) -> &'static str {
-        self.inner.ssl().version_str()
-    }
-
-    /// The underlying transport.
-    pub fn get_ref(&self) -> &S {
-        self.inner.get_ref()
+        match &self.inner {
+            StreamKind::Tlcp(s) => s.ssl().version_str(),
+            StreamKind::Tls(_) => "TLSv1.3",
+        }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for SecureStream<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        match &mut self.inner {
+            StreamKind::Tlcp(s) => Pin::new(s).poll_read(cx, buf),
+            StreamKind::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SecureStream<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        match &mut self.inner {
+            StreamKind::Tlcp(s) => Pin::new(s).poll_write(cx, buf),
+            StreamKind::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match &mut self.inner {
+            StreamKind::Tlcp(s) => Pin::new(s).poll_flush(cx),
+            StreamKind::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            StreamKind::Tlcp(s) => Pin::new(s).poll_shutdown(cx),
+            StreamKind::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

@@ -157,8 +157,9 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
                 bail!("TLCP pairs are SM2: {} is not an sm CA", ca_dir.display());
             }
             let files = fdl_channel::TlcpFiles::in_dir(&dir);
-            if let Some(p) =
-                [&files.sign_cert, &files.sign_key, &files.enc_cert, &files.enc_key].iter().find(|p| p.exists())
+            if let Some(p) = [files.sign_cert.clone(), files.sign_key.clone(), dir.join("enc.pem"), dir.join("enc.key")]
+                .into_iter()
+                .find(|p| p.exists())
             {
                 bail!("{} exists; refusing to overwrite", p.display());
             }

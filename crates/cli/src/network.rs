@@ -118,15 +118,34 @@ pub fn issue_tlcp_pair(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let files = fdl_channel::TlcpFiles::in_dir(dir);
     for (purpose, cert, key) in [
-        (fdl_pki::KeyPurpose::Signing, &files.sign_cert, &files.sign_key),
-        (fdl_pki::KeyPurpose::Encryption, &files.enc_cert, &files.enc_key),
+        (fdl_pki::KeyPurpose::Signing, dir.join("sign.pem"), dir.join("sign.key")),
+        (fdl_pki::KeyPurpose::Encryption, dir.join("enc.pem"), dir.join("enc.key")),
     ] {
         let k = KeyPair::generate(Suite::Sm);
         let der = fdl_pki::issue_for(ca, ca_key, &k.public_key(), cn, role, days, purpose, dns)?;
-        k.write_pem_file(key)?;
-        std::fs::write(cert, fdl_pki::to_pem(&der)?)?;
+        k.write_pem_file(&key)?;
+        std::fs::write(&cert, fdl_pki::to_pem(&der)?)?;
     }
     Ok(files)
+}
+
+/// Issues an `intl` channel identity (TLS 1.3) for `cn` with `role` into `dir`: `sign.pem` and
+/// `sign.key`, a fresh Ed25519 key (mode 0600). Returns the files.
+pub fn issue_tls_identity(
+    dir: &Path,
+    ca: &[u8],
+    ca_key: &KeyPair,
+    cn: &str,
+    role: fdl_pki::Role,
+    dns: &[String],
+    days: u32,
+) -> anyhow::Result<fdl_channel::TlcpFiles> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let k = KeyPair::generate(Suite::Intl);
+    let der = fdl_pki::issue_for(ca, ca_key, &k.public_key(), cn, role, days, fdl_pki::KeyPurpose::Signing, dns)?;
+    k.write_pem_file(&dir.join("sign.key"))?;
+    std::fs::write(dir.join("sign.pem"), fdl_pki::to_pem(&der)?)?;
+    Ok(fdl_channel::TlcpFiles::tls_in_dir(dir))
 }
 
 /// Writes one node's keys, network key, config and public part into `dir`. Returns the public part.
@@ -153,18 +172,23 @@ pub fn init_node(
     let peer_id = network_peer_id(&seed).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (ca, ca_key) = ensure_ca(ca_dir, org, suite)?;
     let role_cert = role.role();
-    // Under `sm` the network port speaks TLCP with a pair from the institution's CA (STD-9.1).
-    let tlcp = if suite == Suite::Sm {
-        // The pair also serves the API: TLCP clients that check the server name find localhost.
-        let mut dns = vec!["localhost".to_string()];
-        if let Some(host) = advertise.filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
-            dns.push(host.to_string());
+    // The network port and the secure API speak TLCP under `sm` (a pair from the institution's
+    // CA) and TLS 1.3 under `intl` (one Ed25519 certificate), STD-9.1, 9.2.
+    // The pair also serves the API: clients that check the server name find localhost.
+    let mut dns = vec!["localhost".to_string()];
+    if let Some(host) = advertise.filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
+        dns.push(host.to_string());
+    }
+    let tlcp = Some(match suite {
+        Suite::Sm => {
+            issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &dns, 3650)?;
+            fdl_channel::TlcpFiles::in_dir(Path::new("tlcp"))
         }
-        issue_tlcp_pair(&dir.join("tlcp"), &ca, &ca_key, name, role_cert, &dns, 3650)?;
-        Some(fdl_channel::TlcpFiles::in_dir(Path::new("tlcp")))
-    } else {
-        None
-    };
+        Suite::Intl => {
+            issue_tls_identity(&dir.join("tls"), &ca, &ca_key, name, role_cert, &dns, 3650)?;
+            fdl_channel::TlcpFiles::tls_in_dir(Path::new("tls"))
+        }
+    });
     let p2p = P2pConfig {
         listen: p2p_listen,
         key: "network.key".into(),
@@ -175,10 +199,10 @@ pub fn init_node(
         tlcp,
     };
     // Plain HTTP stays on loopback; an address beyond it is served over TLCP instead (STD-9.2).
-    let (plain, secure) = match (suite, rpc_listen.ip().is_loopback()) {
-        (Suite::Sm, true) => (rpc_listen, api_tlcp),
-        (Suite::Sm, false) => (SocketAddr::from(([127, 0, 0, 1], rpc_listen.port())), Some(rpc_listen)),
-        (Suite::Intl, _) => (rpc_listen, None),
+    let (plain, secure) = if rpc_listen.ip().is_loopback() {
+        (rpc_listen, api_tlcp)
+    } else {
+        (SocketAddr::from(([127, 0, 0, 1], rpc_listen.port())), Some(rpc_listen))
     };
     let mut cfg = NodeConfig::new(name, plain, role, Some(p2p), dir);
     cfg.rpc_tlcp_listen = secure;

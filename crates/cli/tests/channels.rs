@@ -65,7 +65,7 @@ fn pair(dir: &Path, ca_dir: Option<&Path>, cn: &str, role: Role) -> TlcpFiles {
     let files = TlcpFiles::in_dir(dir);
     for (purpose, cert, key) in [
         (fdl_pki::KeyPurpose::Signing, &files.sign_cert, &files.sign_key),
-        (fdl_pki::KeyPurpose::Encryption, &files.enc_cert, &files.enc_key),
+        (fdl_pki::KeyPurpose::Encryption, files.enc_cert.as_ref().unwrap(), files.enc_key.as_ref().unwrap()),
     ] {
         let k = KeyPair::generate(Suite::Sm);
         let der = fdl_pki::issue_for(&ca, &ca_key, &k.public_key(), cn, role, 30, purpose, &[]).unwrap();
@@ -163,4 +163,23 @@ fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates(
     let h = net.height(0).unwrap();
     net.wait_height(0, h + 3, Duration::from_secs(60));
     net.wait_height(2, h + 3, Duration::from_secs(60));
+}
+
+#[test]
+fn intl_nodes_talk_tls_1_3_and_clients_read_over_it() {
+    let net = TestNet::start(4, 0, Suite::Intl);
+    let cfg = fdl_node::NodeConfig::load(&net.nodes[0].config).unwrap();
+    let p2p = cfg.p2p.as_ref().unwrap();
+    let files = p2p.tlcp.as_ref().expect("fdl init gives every intl node a TLS identity");
+    assert!(files.enc_cert.is_none(), "TLS 1.3 uses one certificate");
+    let port = p2p.listen;
+    let org2_files = TlcpFiles::tls_in_dir(&net.dir.path().join("org2").join("tls"));
+    assert_eq!(net.rt.block_on(probe(port, Some(&org2_files))), MULTISTREAM, "a member node reaches consensus");
+    assert!(net.rt.block_on(probe(port, None)).is_empty(), "a plain connection is refused");
+    let url = format!("https://{}", cfg.rpc_tlcp_listen.expect("a TLS API port"));
+    let bundle = net.dir.path().join("ca-bundle.pem");
+    let (code, out, err) = common::fdl(&["query", "status", "--rpc", &url, "--ca", bundle.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "status over TLS 1.3: {out} {err}");
+    let h = net.height(0).unwrap();
+    net.wait_height(3, h + 2, Duration::from_secs(60));
 }

@@ -156,13 +156,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let own_peer = network_seed.as_ref().map(network_peer_id).transpose().map_err(|e| NodeError::Key(e.to_string()))?;
     check_membership(&config, &genesis, &nodes, &own, own_peer.as_deref(), joining)?;
     if !config.rpc_listen.ip().is_loopback() {
-        if genesis.suite == fdl_crypto::Suite::Sm {
-            return Err(NodeError::Config(format!(
-                "rpc_listen {} is not a loopback address: plain HTTP is served on loopback only; serve remote clients over TLCP with rpc_tlcp_listen (STD-9.2)",
-                config.rpc_listen
-            )));
-        }
-        tracing::warn!(listen = %config.rpc_listen, "the API is served in plain HTTP beyond loopback");
+        return Err(NodeError::Config(format!(
+            "rpc_listen {} is not a loopback address: plain HTTP is served on loopback only; serve remote clients over TLCP (TLS 1.3 under intl) with rpc_tlcp_listen (STD-9.2)",
+            config.rpc_listen
+        )));
     }
     let secure = match config.rpc_tlcp_listen {
         Some(addr) => {
@@ -200,7 +197,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             let own = own_peer.clone().unwrap_or_default();
             if let Some(t) = &tunnel {
                 let listener = tokio::net::TcpListener::bind(p2p.listen).await?;
-                tracing::info!(listen = %p2p.listen, "network port: TLCP only (ECDHE_SM4_GCM_SM3 preferred)");
+                tracing::info!(listen = %p2p.listen, "network port: TLCP (TLS 1.3 under intl) only");
                 let (forwarded_tx, forwarded_rx) = mpsc::channel(256);
                 tokio::spawn(t.clone().serve(listener, forwarded_tx, shutdown.clone()));
                 tokio::spawn(tunnel::admit_forwarded(forwarded_rx, chain.mempool().clone()));
@@ -296,6 +293,12 @@ fn open_tunnel(
     };
     let id = fdl_channel::TlcpIdentity::load(&files.resolved(&config.base_dir))
         .map_err(|e| NodeError::Config(e.to_string()))?;
+    if id.suite() != genesis.suite {
+        return Err(NodeError::Config(format!(
+            "the [p2p.tlcp] identity is not of the chain's {} suite",
+            genesis.suite
+        )));
+    }
     let inner = tunnel::Tunnel::free_loopback()?;
     let t = tunnel::Tunnel::new(&id, chain.clone(), inner).map_err(|e| NodeError::Config(e.to_string()))?;
     Ok(Some(Arc::new(t)))

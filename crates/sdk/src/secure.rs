@@ -31,7 +31,9 @@ impl SecureTransport {
         if cas.is_empty() {
             return Err("no CA certificate to check the node against".into());
         }
-        let connector = TlcpClient::new(identity).map_err(|e| e.to_string())?;
+        // The chain's suite, from its CAs' keys: TLCP under `sm`, TLS 1.3 under `intl`.
+        let suite = fdl_pki::parse(&cas[0]).map_err(|e| format!("CA bundle: {e}"))?.public_key.suite();
+        let connector = TlcpClient::for_suite(suite, identity).map_err(|e| e.to_string())?;
         Ok(SecureTransport { authority: authority.into(), connector, cas, idle: std::sync::Mutex::new(Vec::new()) })
     }
 
