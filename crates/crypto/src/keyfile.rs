@@ -11,8 +11,10 @@
 //! * [`KeyCipher::Aes256Cbc`]: PBKDF2-HMAC-SHA256, AES-256-CBC (the `intl` suite), which
 //!   `openssl pkcs8` writes and reads.
 //!
-//! Reading accepts either PRF with either cipher (OpenSSL 3.0 writes SM4-CBC only with
-//! HMAC-SHA256: it has no HMAC-SM3 PRF), and refuses anything else naming the OID. The iteration
+//! [`KeyPair::to_encrypted_pkcs8_pem_with`] chooses the PRF ([`KeyPrf`]): SM4-CBC with
+//! HMAC-SHA256 is the form of an `sm` key file that `openssl pkcs8` reads. Reading accepts either
+//! PRF with either cipher (OpenSSL 3.0 writes SM4-CBC only with HMAC-SHA256: it has no HMAC-SM3
+//! PRF), and refuses anything else naming the OID. The iteration
 //! count read from a file is bounded ([`MIN_PBKDF2_ITERATIONS`]..=[`MAX_PBKDF2_ITERATIONS`]) so
 //! that a hostile file cannot make the node spin. The plaintext DER and the derived key are
 //! zeroized after use.
@@ -280,9 +282,10 @@ fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
 impl KeyPair {
     /// Encrypts the key under `passphrase` as an `ENCRYPTED PRIVATE KEY` PEM (PKCS#8 PBES2 with
     /// [`DEFAULT_PBKDF2_ITERATIONS`] of PBKDF2, a random salt and IV; see [`KeyCipher`] for the
-    /// profiles). `openssl pkcs8` reads the
-    /// [`KeyCipher::Aes256Cbc`] form; OpenSSL 3.0 has no HMAC-SM3 PRF, so it cannot read the
-    /// [`KeyCipher::Sm4Cbc`] form (GmSSL's `sm2` tools use the same OIDs).
+    /// profiles) with the cipher's default PRF ([`KeyCipher::default_prf`]). `openssl pkcs8` reads
+    /// the [`KeyCipher::Aes256Cbc`] form; OpenSSL 3.0 has no HMAC-SM3 PRF, so it cannot read the
+    /// default [`KeyCipher::Sm4Cbc`] form (GmSSL's `sm2` tools use the same OIDs): write that one
+    /// with [`KeyPair::to_encrypted_pkcs8_pem_with`] and [`KeyPrf::HmacSha256`] for OpenSSL.
     ///
     /// # Errors
     /// [`CryptoError::Encrypt`] for an empty passphrase, [`CryptoError::Random`] when the random
