@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Machine preparation for the README's commands and CI (.ci/run): OpenSSL 3 and curl when missing,
+# Machine preparation for the README's commands and CI (.ci/run): OpenSSL 3, curl and SoftHSM2 (the
+# PKCS#11 tests' token: the Debian package softhsm2, for softhsm2-util and libsofthsm2.so) when missing,
 # rustfmt, clippy and the wasm32-unknown-unknown target (contracts), and the Solidity compiler solcjs
 # (npm package solc, pinned) in the git-ignored .tools/solc. Safe to run again.
 set -euo pipefail
@@ -11,13 +12,14 @@ SOLC_VERSION=0.8.37
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
   else
-    echo "please install: ${need_apt[*]} (OpenSSL 3 is used by the interop tests)" >&2
+    echo "please install: ${need_apt[*]} (OpenSSL 3 is used by the interop tests, SoftHSM2 by the PKCS#11 tests)" >&2
     exit 1
   fi
 fi

@@ -177,7 +177,7 @@ async fn contract_ready(
     let status = client.status().await?;
     let admin = |org: &str| -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
         let path = d.dir.join(org).join("admin.pem");
-        Ok((KeyPair::read_pem_file(&path)?, crate::tx::load_cert(&path, None)?))
+        Ok((crate::keysrc::load_keypair(&path)?, crate::tx::load_cert(&path, None)?))
     };
     let (k, cert) = admin("org1")?;
     let action = fdl_types::GovAction::DeployContract { spec };
@@ -215,7 +215,7 @@ fn issuer_key(a: &BenchArgs) -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
             "no --issuer-key and no devnet record in ~/.fdl/devnet.json: start `fdl devnet` or pass --issuer-key",
         )?,
     };
-    Ok((KeyPair::read_pem_file(&path)?, crate::tx::load_cert(&path, None)?))
+    Ok((crate::keysrc::load_keypair(&path)?, crate::tx::load_cert(&path, None)?))
 }
 
 /// Client certificates for the bench's accounts, from the CA in `--ca-dir` (or the last
@@ -232,7 +232,7 @@ fn certify(a: &BenchArgs, keys: &[KeyPair]) -> anyhow::Result<Option<Vec<Vec<u8>
         return Ok(None);
     }
     let ca = fdl_pki::from_pem(&std::fs::read_to_string(dir.join("ca.pem"))?)?;
-    let ca_key = KeyPair::read_pem_file(&dir.join("ca-key.pem"))?;
+    let ca_key = crate::keysrc::load_keypair(&dir.join("ca-key.pem"))?;
     let certs = keys
         .iter()
         .enumerate()
@@ -485,7 +485,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         Mode::Contract(_) | Mode::Evm(_) => {
             let d = last_devnet().context("--contract funds the accounts as the last devnet's org1 admin")?;
             let path = d.dir.join("org1").join("admin.pem");
-            let key = KeyPair::read_pem_file(&path)?;
+            let key = crate::keysrc::load_keypair(&path)?;
             let cred = match crate::tx::load_cert(&path, None)? {
                 Some(der) => client.credential_for(suite, &der).await?,
                 None => Credential::None,

@@ -119,7 +119,7 @@ fn read_cert(p: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn read_public(p: &Path) -> anyhow::Result<PublicKey> {
-    if let Ok(k) = KeyPair::read_pem_file(p) {
+    if let Ok(k) = crate::keysrc::load_keypair(p) {
         return Ok(k.public_key());
     }
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
@@ -180,7 +180,7 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
                 bail!("{} exists; refusing to overwrite", out.display());
             }
             let ca = read_cert(&ca_dir.join("ca.pem"))?;
-            let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;
+            let ca_key = crate::keysrc::load_keypair(&ca_dir.join("ca-key.pem"))?;
             let subject = read_public(&key)?;
             let cert = fdl_pki::issue(&ca, &ca_key, &subject, &cn, role, days)?;
             std::fs::write(&out, fdl_pki::to_pem(&cert)?)?;
@@ -198,7 +198,7 @@ pub fn run(a: CaArgs) -> anyhow::Result<i32> {
         CaCmd::Issue { .. } => bail!("give --key and --out, or --tlcp DIR"),
         CaCmd::Revoke { ca_dir, cert } => {
             let ca = read_cert(&ca_dir.join("ca.pem"))?;
-            let ca_key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;
+            let ca_key = crate::keysrc::load_keypair(&ca_dir.join("ca-key.pem"))?;
             let der = read_cert(&cert)?;
             let info = fdl_pki::parse(&der)?;
             if info.issuer_common_name != fdl_pki::parse(&ca)?.common_name {

@@ -475,8 +475,7 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
-    let key =
-        fdl_crypto::KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
     let client = crate::util::client(&s.rpc)?;
     let decode = |r: &fdl_types::api::ReceiptView| {
@@ -484,7 +483,7 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
         abi.decode_output(method, &bytes).ok()
     };
     let flags = crate::tx::Flags { wait: s.wait, json: s.json };
-    crate::tx::send_and_decode(&client, &key, cert.as_deref(), payload, flags, Some(&decode)).await
+    crate::tx::send_and_decode(&client, key.as_ref(), cert.as_deref(), payload, flags, Some(&decode)).await
 }
 
 /// Runs `fdl contract`.

@@ -67,6 +67,11 @@ pub struct InitArgs {
     /// ... and this many observers.
     #[arg(long, default_value_t = 0)]
     observers: usize,
+    /// Encrypt every private key file written (passphrase from --passphrase-file,
+    /// FDL_KEY_PASSPHRASE or a terminal); the nodes then need it (validator_key_passphrase_file
+    /// or FDL_KEY_PASSPHRASE).
+    #[arg(long)]
+    encrypt_keys: bool,
 }
 
 fn parse_role(s: &str) -> Result<NodeRole, String> {
@@ -152,6 +157,21 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
 
 /// Runs `fdl init`.
 pub fn init(a: InitArgs) -> anyhow::Result<i32> {
+    let pass = if a.encrypt_keys { Some(crate::keysrc::passphrase("the new keys", true)?) } else { None };
+    let dir = a.dir.clone();
+    let code = init_plain(a)?;
+    if let Some(pass) = pass {
+        let n = crate::keysrc::encrypt_tree(&dir, &pass)?;
+        println!(
+            "encrypted {n} key files; start the nodes with validator_key_passphrase_file in node.toml or {}",
+            crate::keysrc::ENV_KEY_PASSPHRASE
+        );
+    }
+    Ok(code)
+}
+
+/// `fdl init` without `--encrypt-keys`.
+fn init_plain(a: InitArgs) -> anyhow::Result<i32> {
     if let Some(org) = &a.org {
         if !a.dir.join("node.toml").exists() {
             crate::workdir::require_fresh_node_dir(&a.dir)?;

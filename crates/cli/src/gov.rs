@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use fdl_crypto::{Address, KeyPair};
+use fdl_crypto::Address;
 use fdl_sdk::SdkError;
 use fdl_types::{
     AccountKind, ChainParam, GovAction, NodeRole, NodeSpec, Payload,
@@ -319,10 +319,10 @@ pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
-    let key = KeyPair::read_pem_file(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = load_cert(path, s.signer_cert.as_deref())?;
     let client = crate::util::client(&s.rpc)?;
-    send_and_report(&client, &key, cert.as_deref(), payload, s.wait, s.json).await
+    send_and_report(&client, key.as_ref(), cert.as_deref(), payload, s.wait, s.json).await
 }
 
 /// Proposes `action` (deadline from `t`), signed by the signer of `s`.

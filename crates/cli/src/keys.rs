@@ -24,6 +24,12 @@ pub struct KeygenArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Write the key unencrypted even when a passphrase source exists (--passphrase-file,
+    /// FDL_KEY_PASSPHRASE or a terminal).
+    #[arg(long, visible_alias = "no-encrypt")]
+    plain: bool,
+    #[command(flatten)]
+    enc: crate::keysrc::EncryptOpts,
 }
 
 /// Generates a key.
@@ -32,7 +38,22 @@ pub fn keygen(a: KeygenArgs) -> anyhow::Result<i32> {
         bail!("{} exists; refusing to overwrite a key", a.out.display());
     }
     let kp = KeyPair::generate(a.suite);
-    kp.write_pem_file(&a.out)?;
+    let source = if a.plain { None } else { crate::keysrc::pass_source() };
+    if source.is_some() {
+        let pass = crate::keysrc::passphrase(&format!("the new key {}", a.out.display()), true)?;
+        let (cipher, prf) = a.enc.resolve(a.suite);
+        kp.write_encrypted_pem_file_with(&a.out, pass.as_bytes(), cipher, prf)?;
+    } else {
+        kp.write_pem_file(&a.out)?;
+        if !a.plain {
+            eprintln!(
+                "warning: {} is not encrypted (no passphrase: --passphrase-file, {} or a terminal); encrypt it with `fdl key encrypt {}`",
+                a.out.display(),
+                crate::keysrc::ENV_KEY_PASSPHRASE,
+                a.out.display()
+            );
+        }
+    }
     let pk = kp.public_key();
     if let Some(p) = &a.pub_out {
         std::fs::write(p, pk.to_spki_pem()?).with_context(|| format!("writing {}", p.display()))?;
@@ -55,7 +76,7 @@ pub fn keygen(a: KeygenArgs) -> anyhow::Result<i32> {
 /// `fdl sign`.
 #[derive(Args)]
 pub struct SignArgs {
-    /// Private key (PKCS#8 PEM).
+    /// Private key: a PKCS#8 PEM file (plain or encrypted) or a PKCS#11 URI.
     #[arg(long)]
     key: PathBuf,
     /// File to sign.
@@ -68,11 +89,11 @@ pub struct SignArgs {
 
 /// Signs a file.
 pub fn sign(a: SignArgs) -> anyhow::Result<i32> {
-    let kp = KeyPair::read_pem_file(&a.key)?;
+    let kp = crate::keysrc::load_signer(&a.key)?;
     let data = std::fs::read(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
     let sig = kp.sign(&data)?;
     std::fs::write(&a.out, sig.as_bytes()).with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("signed {} bytes with {}; signature in {}", data.len(), kp.address(), a.out.display());
+    eprintln!("signed {} bytes with {}; signature in {}", data.len(), kp.public_key().address(), a.out.display());
     Ok(0)
 }
 
@@ -95,7 +116,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let text = std::fs::read_to_string(&a.public).with_context(|| format!("reading {}", a.public.display()))?;
     let pk = match PublicKey::from_spki_pem(&text) {
         Ok(pk) => pk,
-        Err(_) => KeyPair::from_pkcs8_pem(&text)
+        Err(_) => crate::keysrc::load_keypair(&a.public)
             .with_context(|| format!("{}: not a public or private key PEM", a.public.display()))?
             .public_key(),
     };

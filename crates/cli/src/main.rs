@@ -11,6 +11,7 @@ mod devnet;
 mod fmt;
 mod gov;
 mod keys;
+mod keysrc;
 mod network;
 mod query;
 mod scaffold;
@@ -34,6 +35,10 @@ struct Cli {
     /// presented to the node so it knows who reads (the read policy). Default: `FDL_TLCP_DIR`.
     #[arg(long, global = true, value_name = "DIR")]
     tlcp_dir: Option<PathBuf>,
+    /// The passphrase of encrypted key files, read from FILE (else FDL_KEY_PASSPHRASE, else a
+    /// prompt on a terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -42,6 +47,8 @@ struct Cli {
 enum Cmd {
     /// Generate a key pair (PKCS#8 PEM, readable by OpenSSL 3) and print its address.
     Keygen(keys::KeygenArgs),
+    /// Key files and HSM keys: encrypt, decrypt, pkcs11 import|generate|list.
+    Key(keysrc::KeyArgs),
     /// Sign a file: a DER signature (SM2 with SM3 and id 1234567812345678, or Ed25519).
     Sign(keys::SignArgs),
     /// Verify a file's signature with a public key (SPKI PEM) or private key file.
@@ -81,7 +88,9 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     util::set_channel(cli.ca, cli.tlcp_dir);
+    keysrc::set_passphrase_file(cli.passphrase_file);
     let result = match cli.cmd {
+        Cmd::Key(a) => keysrc::run(a),
         Cmd::Keygen(a) => keys::keygen(a),
         Cmd::Sign(a) => keys::sign(a),
         Cmd::Verify(a) => keys::verify(a),

@@ -47,7 +47,7 @@ pub fn ensure_ca(ca_dir: &Path, org: &str, suite: Suite) -> anyhow::Result<(Vec<
     let cert_path = ca_dir.join("ca.pem");
     if cert_path.exists() {
         let der = fdl_pki::from_pem(&std::fs::read_to_string(&cert_path)?)?;
-        let key = KeyPair::read_pem_file(&ca_dir.join("ca-key.pem"))?;
+        let key = crate::keysrc::load_keypair(&ca_dir.join("ca-key.pem"))?;
         let info = fdl_pki::parse(&der)?;
         if info.org != org {
             bail!("the CA in {} belongs to {}, not {org}", ca_dir.display(), info.org);
@@ -81,7 +81,7 @@ pub fn ensure_identity(
         return Ok(key_path);
     }
     std::fs::create_dir_all(dir)?;
-    let key = if key_path.exists() { KeyPair::read_pem_file(&key_path)? } else { KeyPair::generate(suite) };
+    let key = if key_path.exists() { crate::keysrc::load_keypair(&key_path)? } else { KeyPair::generate(suite) };
     let cn = if role == fdl_pki::Role::Admin { format!("{cn}-admin") } else { cn.to_string() };
     let cert = fdl_pki::issue(ca, ca_key, &key.public_key(), &cn, role, 3650)?;
     if !key_path.exists() {
@@ -467,7 +467,7 @@ pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
     let Some(first) = members.first() else { bail!("no members") };
     let suite = first.suite;
     let issuer = if a.issuer_key.exists() {
-        KeyPair::read_pem_file(&a.issuer_key)?
+        crate::keysrc::load_keypair(&a.issuer_key)?
     } else {
         let k = KeyPair::generate(suite);
         k.write_pem_file(&a.issuer_key)?;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use fdl_crypto::{Address, KeyPair};
+use fdl_crypto::{Address, Signer};
 use fdl_sdk::{Client, SdkError};
 use fdl_types::Payload;
 
@@ -19,7 +19,7 @@ pub struct TxArgs {
 
 #[derive(Args)]
 struct Common {
-    /// The sender's key (PKCS#8 PEM).
+    /// The sender's key: a PKCS#8 PEM file (plain or encrypted) or a PKCS#11 URI.
     #[arg(long)]
     key: PathBuf,
     /// The sender's certificate (PEM); default: the key's file name with `.crt`, if it exists.
@@ -76,17 +76,18 @@ pub async fn run(a: TxArgs) -> anyhow::Result<i32> {
         }
         TxKind::Burn { common } => (Payload::Burn { amount: parse_amount(&common.amount)? }, common),
     };
-    let key = KeyPair::read_pem_file(&c.key).with_context(|| format!("loading the key {}", c.key.display()))?;
+    let key = crate::keysrc::load_signer(&c.key).with_context(|| format!("loading the key {}", c.key.display()))?;
     let cert = load_cert(&c.key, c.cert.as_deref())?;
     let client = crate::util::client(&c.rpc)?;
-    send_and_report(&client, &key, cert.as_deref(), payload, c.wait, c.json).await
+    send_and_report(&client, key.as_ref(), cert.as_deref(), payload, c.wait, c.json).await
 }
 
 /// The certificate (DER) to sign with: `cert` if given, else the key's path with `.crt` when
-/// that file exists, else none (an open chain).
+/// that file exists (not for a PKCS#11 URI), else none (an open chain).
 pub fn load_cert(key: &Path, cert: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
     let path = match cert {
         Some(p) => p.to_path_buf(),
+        None if crate::keysrc::is_uri(key) => return Ok(None),
         None => {
             let p = key.with_extension("crt");
             if !p.exists() {
@@ -103,7 +104,7 @@ pub fn load_cert(key: &Path, cert: Option<&Path>) -> anyhow::Result<Option<Vec<u
 /// with `wait`, committed with status ok).
 pub async fn send_and_report(
     client: &Client,
-    key: &KeyPair,
+    key: &dyn Signer,
     cert: Option<&[u8]>,
     payload: Payload,
     wait: bool,
@@ -119,7 +120,7 @@ pub(crate) type Decoder<'a> = &'a dyn Fn(&fdl_types::api::ReceiptView) -> Option
 /// top-level `result` with `--json`, `returned ...` in text).
 pub(crate) async fn send_and_decode(
     client: &Client,
-    key: &KeyPair,
+    key: &dyn Signer,
     cert: Option<&[u8]>,
     payload: Payload,
     c: Flags,

@@ -246,6 +246,10 @@ const DATA_COMMANDS: &[&str] = &[
     "contract query",
 ];
 const OTHER_COMMANDS: &[&str] = &[
+    "key encrypt",
+    "key decrypt",
+    // Its import|generate|list take --json; they need a PKCS#11 token (tests/keys.rs).
+    "key pkcs11",
     "sign",
     "verify",
     "init",

@@ -71,6 +71,27 @@ pub enum CryptoError {
     /// The operating system's random source failed.
     #[error("random source failed: {0}")]
     Random(String),
+    /// A PKCS#11 URI that FDL cannot use (RFC 7512 subset: `pkcs11:token=..;object=..?module-path=..`).
+    #[error("bad PKCS#11 URI: {0}")]
+    Pkcs11Uri(String),
+    /// The PKCS#11 module could not be loaded or initialized.
+    #[error("PKCS#11 module: {0}")]
+    Pkcs11Module(String),
+    /// No token with the URI's label is present in the module.
+    #[error("PKCS#11 token not found: {0}")]
+    Pkcs11TokenNotFound(String),
+    /// No PIN was given for the token, or the token refused it.
+    #[error("PKCS#11 login: {0}")]
+    Pkcs11Login(String),
+    /// The token holds no key (or no public key) with the URI's object label.
+    #[error("PKCS#11 key not found: {0}")]
+    Pkcs11KeyNotFound(String),
+    /// The key or mechanism is one FDL cannot use with this module (e.g. SM2 without a configured mechanism).
+    #[error("PKCS#11 unsupported: {0}")]
+    Pkcs11Unsupported(String),
+    /// Any other failure the PKCS#11 module reported (the function and its return value).
+    #[error("PKCS#11: {0}")]
+    Pkcs11(String),
     /// An unknown suite name.
     #[error("unknown suite {0:?}: expected \"sm\" or \"intl\"")]
     UnknownSuite(String),

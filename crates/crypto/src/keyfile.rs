@@ -11,8 +11,10 @@
 //! * [`KeyCipher::Aes256Cbc`]: PBKDF2-HMAC-SHA256, AES-256-CBC (the `intl` suite), which
 //!   `openssl pkcs8` writes and reads.
 //!
-//! Reading accepts either PRF with either cipher (OpenSSL 3.0 writes SM4-CBC only with
-//! HMAC-SHA256: it has no HMAC-SM3 PRF), and refuses anything else naming the OID. The iteration
+//! [`KeyPair::to_encrypted_pkcs8_pem_with`] chooses the PRF ([`KeyPrf`]): SM4-CBC with
+//! HMAC-SHA256 is the form of an `sm` key file that `openssl pkcs8` reads. Reading accepts either
+//! PRF with either cipher (OpenSSL 3.0 writes SM4-CBC only with HMAC-SHA256: it has no HMAC-SM3
+//! PRF), and refuses anything else naming the OID. The iteration
 //! count read from a file is bounded ([`MIN_PBKDF2_ITERATIONS`]..=[`MAX_PBKDF2_ITERATIONS`]) so
 //! that a hostile file cannot make the node spin. The plaintext DER and the derived key are
 //! zeroized after use.
@@ -86,22 +88,33 @@ impl KeyCipher {
         }
     }
 
-    fn prf(self) -> Prf {
+    /// The PBKDF2 PRF this cipher is written with by default: HMAC-SM3 with SM4-CBC (every
+    /// algorithm of an `sm` key file then national), HMAC-SHA256 with AES-256-CBC.
+    pub const fn default_prf(self) -> KeyPrf {
         match self {
-            KeyCipher::Sm4Cbc => Prf::HmacSm3,
-            KeyCipher::Aes256Cbc => Prf::HmacSha256,
+            KeyCipher::Sm4Cbc => KeyPrf::HmacSm3,
+            KeyCipher::Aes256Cbc => KeyPrf::HmacSha256,
         }
     }
 }
 
-/// A PBKDF2 pseudo-random function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prf {
+/// The PBKDF2 pseudo-random function of an encrypted key file.
+///
+/// [`KeyPrf::HmacSm3`] (OID `1.2.156.10197.1.401.2`) keeps an `sm` key file on national
+/// algorithms only, but OpenSSL 3.0 cannot read it (it has no HMAC-SM3 PRF); a file written with
+/// [`KeyPrf::HmacSha256`] (`1.2.840.113549.2.9`) is read by `openssl pkcs8` with either cipher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyPrf {
+    /// PBKDF2-HMAC-SM3 (GmSSL's OID; not readable by OpenSSL 3.0).
     HmacSm3,
+    /// PBKDF2-HMAC-SHA256 (readable by `openssl pkcs8`).
     HmacSha256,
 }
 
-impl Prf {
+/// The PRF as the code below uses it.
+type Prf = KeyPrf;
+
+impl KeyPrf {
     fn oid(self) -> ObjectIdentifier {
         match self {
             Prf::HmacSm3 => OID_HMAC_SM3,
@@ -269,29 +282,55 @@ fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
 impl KeyPair {
     /// Encrypts the key under `passphrase` as an `ENCRYPTED PRIVATE KEY` PEM (PKCS#8 PBES2 with
     /// [`DEFAULT_PBKDF2_ITERATIONS`] of PBKDF2, a random salt and IV; see [`KeyCipher`] for the
-    /// profiles). `openssl pkcs8` reads the
-    /// [`KeyCipher::Aes256Cbc`] form; OpenSSL 3.0 has no HMAC-SM3 PRF, so it cannot read the
-    /// [`KeyCipher::Sm4Cbc`] form (GmSSL's `sm2` tools use the same OIDs).
+    /// profiles) with the cipher's default PRF ([`KeyCipher::default_prf`]). `openssl pkcs8` reads
+    /// the [`KeyCipher::Aes256Cbc`] form; OpenSSL 3.0 has no HMAC-SM3 PRF, so it cannot read the
+    /// default [`KeyCipher::Sm4Cbc`] form (GmSSL's `sm2` tools use the same OIDs): write that one
+    /// with [`KeyPair::to_encrypted_pkcs8_pem_with`] and [`KeyPrf::HmacSha256`] for OpenSSL.
     ///
     /// # Errors
     /// [`CryptoError::Encrypt`] for an empty passphrase, [`CryptoError::Random`] when the random
     /// source fails, [`CryptoError::BadKeyFile`] if encoding fails.
     pub fn to_encrypted_pkcs8_pem(&self, passphrase: &[u8], cipher: KeyCipher) -> Result<String, CryptoError> {
-        self.encrypt_pkcs8_pem(passphrase, cipher, DEFAULT_PBKDF2_ITERATIONS)
+        self.encrypt_pkcs8_pem_prf(passphrase, cipher, cipher.default_prf(), DEFAULT_PBKDF2_ITERATIONS)
+    }
+
+    /// As [`KeyPair::to_encrypted_pkcs8_pem`] with the PBKDF2 PRF chosen: SM4-CBC with
+    /// [`KeyPrf::HmacSha256`] is the national cipher in the form `openssl pkcs8` reads.
+    ///
+    /// # Errors
+    /// As [`KeyPair::to_encrypted_pkcs8_pem`].
+    pub fn to_encrypted_pkcs8_pem_with(
+        &self,
+        passphrase: &[u8],
+        cipher: KeyCipher,
+        prf: KeyPrf,
+    ) -> Result<String, CryptoError> {
+        self.encrypt_pkcs8_pem_prf(passphrase, cipher, prf, DEFAULT_PBKDF2_ITERATIONS)
     }
 
     /// [`KeyPair::to_encrypted_pkcs8_pem`] with any iteration count (tests write out-of-range
     /// counts with it; readers refuse them).
+    #[cfg(test)]
     pub(crate) fn encrypt_pkcs8_pem(
         &self,
         passphrase: &[u8],
         cipher: KeyCipher,
         iterations: u32,
     ) -> Result<String, CryptoError> {
+        self.encrypt_pkcs8_pem_prf(passphrase, cipher, cipher.default_prf(), iterations)
+    }
+
+    fn encrypt_pkcs8_pem_prf(
+        &self,
+        passphrase: &[u8],
+        cipher: KeyCipher,
+        prf: KeyPrf,
+        iterations: u32,
+    ) -> Result<String, CryptoError> {
         if passphrase.is_empty() {
             return Err(CryptoError::Encrypt("an empty passphrase protects nothing".into()));
         }
-        let (prf, c) = (cipher.prf(), Cipher::of(cipher));
+        let c = Cipher::of(cipher);
         let salt: [u8; PBKDF2_SALT_LEN] = random_array()?;
         let iv: [u8; IV_LEN] = random_array()?;
         let plain = self.to_pkcs8_der()?;
@@ -422,7 +461,22 @@ impl KeyPair {
         passphrase: &[u8],
         cipher: KeyCipher,
     ) -> Result<(), CryptoError> {
-        let pem = self.to_encrypted_pkcs8_pem(passphrase, cipher)?;
+        self.write_encrypted_pem_file_with(path, passphrase, cipher, cipher.default_prf())
+    }
+
+    /// As [`KeyPair::write_encrypted_pem_file`] with the PBKDF2 PRF chosen
+    /// ([`KeyPair::to_encrypted_pkcs8_pem_with`]).
+    ///
+    /// # Errors
+    /// As [`KeyPair::write_encrypted_pem_file`].
+    pub fn write_encrypted_pem_file_with(
+        &self,
+        path: &Path,
+        passphrase: &[u8],
+        cipher: KeyCipher,
+        prf: KeyPrf,
+    ) -> Result<(), CryptoError> {
+        let pem = Zeroizing::new(self.to_encrypted_pkcs8_pem_with(passphrase, cipher, prf)?);
         crate::keys::write_private(path, pem.as_bytes())
             .map_err(|e| CryptoError::BadKeyFile(format!("{}: {e}", path.display())))
     }

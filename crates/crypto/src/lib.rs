@@ -8,7 +8,8 @@
 //!
 //! Keys are PKCS#8 PEM files that OpenSSL 3 reads, optionally encrypted under a passphrase
 //! (PBES2, [`KeyCipher`]); public keys are SPKI. Signing goes through the
-//! [`Signer`] trait so that a hardware security module can hold the key later (STD-8.2).
+//! [`Signer`] trait so that a hardware security module can hold the key (STD-8.2): with the
+//! `pkcs11` feature, [`pkcs11::Pkcs11Signer`] signs with a key in a PKCS#11 token.
 
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
@@ -19,6 +20,8 @@ mod error;
 mod hash;
 mod keyfile;
 mod keys;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod pke;
 pub mod sm2v;
 mod suite;
@@ -28,11 +31,11 @@ pub use aead::{AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, open, seal};
 pub use error::CryptoError;
 pub use hash::{HASH_LEN, Hash, Hasher, hash, hash_tagged};
 pub use keyfile::{
-    DEFAULT_PBKDF2_ITERATIONS, KeyCipher, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, PBKDF2_SALT_LEN,
+    DEFAULT_PBKDF2_ITERATIONS, KeyCipher, KeyPrf, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, PBKDF2_SALT_LEN,
 };
 pub use keys::{
     KeyPair, MAX_PUBLIC_KEY_LEN, MAX_SIGNATURE_LEN, PublicKey, SM2_DEFAULT_DISTID, Signature, Signer,
-    check_private_key_file, verify_batch,
+    check_private_key_file, sm2_digest, verify_batch,
 };
 pub use pke::{sm2_decrypt, sm2_encrypt};
 pub use suite::Suite;

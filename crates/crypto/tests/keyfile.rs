@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use der::asn1::{Null, ObjectIdentifier, OctetString};
 use der::{Decode as _, Sequence};
-use fdl_crypto::{CryptoError, KeyCipher, KeyPair, Signer as _, Suite};
+use fdl_crypto::{CryptoError, KeyCipher, KeyPair, KeyPrf, Signer as _, Suite};
 
 #[path = "support/openssl3.rs"]
 mod openssl3;
@@ -286,6 +286,33 @@ fn openssl_decrypts_fdl_aes_files() {
     assert_eq!(std::fs::read_to_string(&plain).expect("read"), *kp.to_pkcs8_pem().expect("pem"));
     let out = openssl(&["pkcs8", "-in", p(&enc), "-passin", "pass:wrong", "-out", p(&plain)]);
     assert!(!out.status.success(), "OpenSSL accepted a wrong passphrase");
+}
+
+/// FDL → OpenSSL, SM4-CBC / HMAC-SHA256 (`fdl key encrypt --prf sha256`, the openssl-readable
+/// form of an `sm` key file), and AES-256-CBC with an SM2 key: `openssl pkcs8 -passin` decrypts
+/// them to FDL's own unencrypted PKCS#8.
+#[test]
+fn openssl_decrypts_fdl_sm4_files_with_the_sha256_prf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (suite, cipher) in
+        [(Suite::Sm, KeyCipher::Sm4Cbc), (Suite::Intl, KeyCipher::Sm4Cbc), (Suite::Sm, KeyCipher::Aes256Cbc)]
+    {
+        let kp = KeyPair::generate(suite);
+        let enc = dir.path().join("enc.pem");
+        kp.write_encrypted_pem_file_with(&enc, PASS.as_bytes(), cipher, KeyPrf::HmacSha256).expect("write");
+        let (_, der) = pem_der(&std::fs::read_to_string(&enc).expect("read"));
+        let e = Epki::from_der(&der).expect("structure");
+        assert_eq!(e.alg.params.kdf.params.prf.oid.to_string(), "1.2.840.113549.2.9");
+        let plain = dir.path().join("plain.pem");
+        let pass_file = dir.path().join("pass");
+        std::fs::write(&pass_file, PASS).expect("write");
+        openssl_ok(&["pkcs8", "-in", p(&enc), "-passin", &format!("file:{}", p(&pass_file)), "-out", p(&plain)]);
+        assert_eq!(std::fs::read_to_string(&plain).expect("read"), *kp.to_pkcs8_pem().expect("pem"));
+        assert_eq!(
+            KeyPair::read_pem_file_with(&enc, Some(PASS.as_bytes())).expect("FDL reads it").public_key(),
+            kp.public_key()
+        );
+    }
 }
 
 /// FDL → OpenSSL, SM4-CBC / HMAC-SM3: OpenSSL 3.0 cannot read the file (no HMAC-SM3 PRF), so the

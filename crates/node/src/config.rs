@@ -5,6 +5,7 @@ use std::{
 
 use fdl_types::NodeRole;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::NodeError;
 
@@ -20,6 +21,10 @@ pub struct NodeConfig {
     pub genesis: PathBuf,
     /// The validator's PKCS#8 PEM key.
     pub validator_key: PathBuf,
+    /// The file holding the passphrase of an encrypted validator key (mode 0600, outside the
+    /// data directory); absent: `FDL_KEY_PASSPHRASE`, when the key is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_key_passphrase_file: Option<PathBuf>,
     /// Address the API listens on in plain HTTP: a loopback address under `sm` (a node refuses
     /// any other; remote clients use `rpc_tlcp_listen`).
     pub rpc_listen: SocketAddr,
@@ -111,14 +116,16 @@ fn default_vote_ms() -> u64 {
 /// # Errors
 /// [`NodeError::KeyFile`] for a file that group or others may access; [`NodeError::Key`] naming
 /// the file otherwise.
-pub fn read_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
+/// The seed and the file's text are zeroized when dropped.
+pub fn read_network_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, NodeError> {
     fdl_crypto::check_private_key_file(path).map_err(|e| match e {
         e @ fdl_crypto::CryptoError::KeyFileExposed { .. } => NodeError::KeyFile(e),
         e => NodeError::Key(e.to_string()),
     })?;
-    let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed)
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| NodeError::Key(format!("{}: {e}", path.display())))?);
+    let mut seed = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut *seed)
         .map_err(|e| NodeError::Key(format!("{}: not 64 hex digits: {e}", path.display())))?;
     Ok(seed)
 }
@@ -161,6 +168,7 @@ impl NodeConfig {
             data_dir: "data".into(),
             genesis: "../genesis.json".into(),
             validator_key: "validator.pem".into(),
+            validator_key_passphrase_file: None,
             rpc_listen,
             rpc_tlcp_listen: None,
             rpc_tlcp: None,
@@ -230,6 +238,11 @@ impl NodeConfig {
     pub fn validator_key_path(&self) -> PathBuf {
         self.resolve(&self.validator_key)
     }
+
+    /// The validator key's passphrase file, resolved (when configured).
+    pub fn validator_key_passphrase_path(&self) -> Option<PathBuf> {
+        self.validator_key_passphrase_file.as_ref().map(|p| self.resolve(p))
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -265,5 +278,60 @@ mod tests {
             assert!(matches!(err, NodeError::KeyFile(_)), "{err:?}");
             assert!(err.to_string().contains("network.key"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_node_refuses_keys_inside_its_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rpc = "127.0.0.1:0".parse().expect("addr");
+        let mut cfg = NodeConfig::new("n", rpc, NodeRole::Validator, None, dir.path());
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        KeyPair::generate(Suite::Sm).write_pem_file(&dir.path().join("validator.pem")).expect("write key");
+        assert!(crate::check_keys_outside_data(&cfg).is_ok());
+        // The key inside the data directory, named directly or through `..`.
+        KeyPair::generate(Suite::Sm).write_pem_file(&dir.path().join("data/validator.pem")).expect("write key");
+        for path in ["data/validator.pem", "data/../data/validator.pem"] {
+            cfg.validator_key = path.into();
+            let err = crate::check_keys_outside_data(&cfg).expect_err("key in the data dir accepted");
+            assert!(matches!(err, NodeError::KeyInDataDir { .. }), "{err:?}");
+            assert!(err.to_string().contains("apart from the ledger"), "{err}");
+        }
+        // A symbolic link outside pointing inside is refused too.
+        cfg.validator_key = "link.pem".into();
+        std::os::unix::fs::symlink(dir.path().join("data/validator.pem"), dir.path().join("link.pem"))
+            .expect("symlink");
+        assert!(matches!(crate::check_keys_outside_data(&cfg), Err(NodeError::KeyInDataDir { .. })));
+        // The network key as well.
+        cfg.validator_key = "validator.pem".into();
+        generate_network_key(&dir.path().join("data/network.key")).expect("network key");
+        cfg.p2p = Some(P2pConfig {
+            listen: rpc,
+            key: "data/network.key".into(),
+            peers: vec![],
+            propose_timeout_ms: default_propose_ms(),
+            vote_timeout_ms: default_vote_ms(),
+            joining: false,
+        });
+        assert!(matches!(crate::check_keys_outside_data(&cfg), Err(NodeError::KeyInDataDir { .. })));
+    }
+
+    #[test]
+    fn an_encrypted_validator_key_opens_with_its_passphrase_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("validator.pem");
+        let kp = KeyPair::generate(Suite::Intl);
+        kp.write_encrypted_pem_file(&key, b"s3cret", fdl_crypto::KeyCipher::Aes256Cbc).expect("write");
+        let pass = dir.path().join("pass");
+        std::fs::write(&pass, "s3cret\n").expect("write");
+        chmod(&pass, 0o600);
+        let got = crate::load_validator_key_with(&key, Some(&pass)).expect("decrypt");
+        assert_eq!(fdl_crypto::Signer::public_key(&got), fdl_crypto::Signer::public_key(&kp));
+        std::fs::write(&pass, "wrong").expect("write");
+        let err = crate::load_validator_key_with(&key, Some(&pass)).expect_err("wrong passphrase");
+        assert!(err.to_string().contains("wrong passphrase"), "{err}");
+        chmod(&pass, 0o644);
+        assert!(matches!(crate::load_validator_key_with(&key, Some(&pass)), Err(NodeError::KeyFile(_))));
+        chmod(&key, 0o640);
+        assert!(matches!(crate::load_validator_key_with(&key, None), Err(NodeError::KeyFile(_))));
     }
 }

@@ -49,6 +49,17 @@ pub enum NodeError {
     /// refuses to use it. The message names the file and the `chmod 600` fix.
     #[error("key file: {0}")]
     KeyFile(#[source] fdl_crypto::CryptoError),
+    /// A key file (validator or network key) inside the node's data directory: keys are kept
+    /// apart from the ledger (STD-8.2), so a copy or backup of the data never carries them.
+    #[error(
+        "key file {key} is inside the data directory {data_dir}: keep keys apart from the ledger (move the key and set its path in the node config)"
+    )]
+    KeyInDataDir {
+        /// The key file.
+        key: String,
+        /// The data directory.
+        data_dir: String,
+    },
     /// The store failed (fatal).
     #[error("storage: {0}")]
     Storage(#[from] fdl_storage::StorageError),
@@ -74,16 +85,86 @@ pub struct RunningNode {
     pub rpc_addr: SocketAddr,
 }
 
-/// Reads the node's validator key, refusing (on Unix) a file that group or others may access.
-///
-/// # Errors
-/// [`NodeError::KeyFile`] for such a file, [`NodeError::Key`] for an unreadable or bad key.
-pub fn load_validator_key(path: &std::path::Path) -> Result<KeyPair, NodeError> {
-    fdl_crypto::check_private_key_file(path).map_err(|e| match e {
+/// The environment variable holding the passphrase of an encrypted validator key (when the
+/// config names no `validator_key_passphrase_file`); the `fdl` command reads it too.
+pub const ENV_KEY_PASSPHRASE: &str = "FDL_KEY_PASSPHRASE";
+
+fn key_file_err(e: fdl_crypto::CryptoError) -> NodeError {
+    match e {
         e @ fdl_crypto::CryptoError::KeyFileExposed { .. } => NodeError::KeyFile(e),
         e => NodeError::Key(e.to_string()),
-    })?;
-    KeyPair::read_pem_file(path).map_err(|e| NodeError::Key(e.to_string()))
+    }
+}
+
+/// Reads the node's validator key, refusing (on Unix) a file that group or others may access.
+/// An encrypted key (`ENCRYPTED PRIVATE KEY`) is decrypted with the passphrase of
+/// `FDL_KEY_PASSPHRASE`; see [`load_validator_key_with`].
+///
+/// # Errors
+/// [`NodeError::KeyFile`] for such a file, [`NodeError::Key`] for an unreadable or bad key, or an
+/// encrypted key without its passphrase.
+pub fn load_validator_key(path: &std::path::Path) -> Result<KeyPair, NodeError> {
+    load_validator_key_with(path, None)
+}
+
+/// Reads the node's validator key (plain or encrypted PKCS#8 PEM), refusing (on Unix) a key file
+/// or passphrase file that group or others may access. The passphrase of an encrypted key is the
+/// content of `passphrase_file` (one trailing newline dropped) when given, else the value of
+/// `FDL_KEY_PASSPHRASE`. The PEM text, the passphrase and the decrypted DER are zeroized after use.
+///
+/// # Errors
+/// [`NodeError::KeyFile`] for an exposed file; [`NodeError::Key`] for an unreadable or bad key,
+/// a wrong passphrase, or an encrypted key without a passphrase (naming both sources).
+pub fn load_validator_key_with(
+    path: &std::path::Path,
+    passphrase_file: Option<&std::path::Path>,
+) -> Result<KeyPair, NodeError> {
+    fdl_crypto::check_private_key_file(path).map_err(key_file_err)?;
+    let passphrase: Option<zeroize::Zeroizing<String>> = match passphrase_file {
+        Some(pf) => {
+            fdl_crypto::check_private_key_file(pf).map_err(key_file_err)?;
+            let mut text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(pf)
+                    .map_err(|e| NodeError::Key(format!("passphrase file {}: {e}", pf.display())))?,
+            );
+            while text.ends_with('\n') || text.ends_with('\r') {
+                text.pop();
+            }
+            Some(text)
+        }
+        None => std::env::var(ENV_KEY_PASSPHRASE).ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new),
+    };
+    KeyPair::read_pem_file_with(path, passphrase.as_ref().map(|p| p.as_bytes())).map_err(|e| match e {
+        fdl_crypto::CryptoError::PassphraseRequired(m) => NodeError::Key(format!(
+            "{m}: set validator_key_passphrase_file in the node config, or {ENV_KEY_PASSPHRASE}"
+        )),
+        e => NodeError::Key(format!("{}: {e}", path.display())),
+    })
+}
+
+/// Where `p` really is: canonical when it exists, else its absolute form.
+fn real_path(p: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// Refuses a validator or network key file that resolves (symbolic links followed) inside the
+/// data directory (STD-8.2: keys apart from the ledger).
+///
+/// # Errors
+/// [`NodeError::KeyInDataDir`] naming the key and the directory.
+pub fn check_keys_outside_data(config: &NodeConfig) -> Result<(), NodeError> {
+    let data = real_path(&config.data_path());
+    let keys = std::iter::once(config.validator_key_path()).chain(config.network_key_path());
+    for key in keys {
+        let k = real_path(&key);
+        if k.starts_with(&data) {
+            return Err(NodeError::KeyInDataDir {
+                key: key.display().to_string(),
+                data_dir: data.display().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs a node until `shutdown` flips to true. Returns when the producer and API have stopped.
@@ -92,7 +173,9 @@ pub fn load_validator_key(path: &std::path::Path) -> Result<KeyPair, NodeError> 
 /// [`NodeError`] when startup fails or a fatal error stops the node.
 pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
     let genesis = Arc::new(Genesis::load(&config.genesis_path()).map_err(|e| NodeError::Genesis(e.to_string()))?);
-    let key = load_validator_key(&config.validator_key_path())?;
+    check_keys_outside_data(&config)?;
+    let passphrase_file = config.validator_key_passphrase_path();
+    let key = load_validator_key_with(&config.validator_key_path(), passphrase_file.as_deref())?;
     if key.suite() != genesis.suite {
         return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
     }
@@ -153,7 +236,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     };
     let nodes = chain.nodes_at(chain.height())?;
     let joining = config.p2p.as_ref().is_some_and(|p| p.joining);
-    let own_peer = network_seed.as_ref().map(network_peer_id).transpose().map_err(|e| NodeError::Key(e.to_string()))?;
+    let own_peer =
+        network_seed.as_ref().map(|s| network_peer_id(s)).transpose().map_err(|e| NodeError::Key(e.to_string()))?;
     check_membership(&config, &genesis, &nodes, &own, own_peer.as_deref(), joining)?;
     if !config.rpc_listen.ip().is_loopback() {
         return Err(NodeError::Config(format!(
@@ -205,7 +289,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             } else if !peer_rpcs.is_empty() {
                 tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own.clone(), peer_rpcs));
             }
-            run_bft(&config, p2p, seed, &genesis, chain.clone(), metrics, signer, own, tunnel, shutdown).await
+            run_bft(&config, p2p, *seed, &genesis, chain.clone(), metrics, signer, own, tunnel, shutdown).await
         }
         _ => SoloProducer::new(chain.clone()).run(&mut shutdown).await,
     };

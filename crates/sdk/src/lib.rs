@@ -463,7 +463,7 @@ impl Client {
     /// [`SdkError`].
     pub async fn send_as(
         &self,
-        key: &KeyPair,
+        key: &dyn Signer,
         cert: Option<&[u8]>,
         payload: Payload,
         wait: bool,

@@ -221,4 +221,4 @@ pub fn new_key(path: &Path, suite: Suite) -> KeyPair {
 mod openssl3;
 // Not every test binary that includes this module runs OpenSSL.
 #[allow(unused_imports)]
-pub use openssl3::{INSTALL_OPENSSL, require_openssl3};
+pub use openssl3::{INSTALL_OPENSSL, openssl_ok, require_openssl3};
