@@ -311,6 +311,7 @@ mod tests {
             propose_timeout_ms: default_propose_ms(),
             vote_timeout_ms: default_vote_ms(),
             joining: false,
+            tlcp: None,
         });
         assert!(matches!(crate::check_keys_outside_data(&cfg), Err(NodeError::KeyInDataDir { .. })));
     }
