@@ -18,7 +18,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The genesis file.
     pub genesis: PathBuf,
-    /// The validator's PKCS#8 PEM key.
+    /// The validator's PKCS#8 PEM key. Not read when a `[signer]` section is present.
+    #[serde(default = "default_validator_key")]
     pub validator_key: PathBuf,
     /// Address the API listens on.
     pub rpc_listen: SocketAddr,
@@ -41,6 +42,10 @@ pub struct NodeConfig {
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
+    /// A remote signer holding the validator's key (`fdl signer`, ADR 0015); absent, the node
+    /// reads `validator_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerConfig>,
     /// Directory of the config file, for resolving relative paths (not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -68,6 +73,16 @@ pub struct P2pConfig {
     /// height its admission takes effect. The members refuse its connections until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub joining: bool,
+}
+
+/// Where the node's remote signer listens and the token it proves (STD-8.2, 8.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The signer's Unix socket.
+    pub socket: PathBuf,
+    /// The channel's token file (64 hex digits, mode 0600), the same file the signer uses.
+    pub token: PathBuf,
 }
 
 /// A peer node.
@@ -128,6 +143,10 @@ pub fn generate_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
     Ok(seed)
 }
 
+fn default_validator_key() -> PathBuf {
+    "validator.pem".into()
+}
+
 fn default_capacity() -> usize {
     50_000
 }
@@ -156,6 +175,7 @@ impl NodeConfig {
             cert_expiry_warning_days: default_cert_expiry_warning_days(),
             api: fdl_rpc::ApiLimits::default(),
             p2p,
+            signer: None,
             base_dir: base_dir.to_path_buf(),
         }
     }
@@ -202,6 +222,11 @@ impl NodeConfig {
     /// The network key, resolved (when the node has a network section).
     pub fn network_key_path(&self) -> Option<PathBuf> {
         self.p2p.as_ref().map(|p| self.resolve(&p.key))
+    }
+
+    /// The remote signer's socket and token files, resolved (when the node has a signer).
+    pub fn signer_paths(&self) -> Option<(PathBuf, PathBuf)> {
+        self.signer.as_ref().map(|s| (self.resolve(&s.socket), self.resolve(&s.token)))
     }
 
     /// The validator key, resolved.
