@@ -259,7 +259,11 @@ impl ConsensusSigner {
     }
 
     /// Signs through the local key (`bytes`) or the remote signer (`req`, on the blocking pool).
-    async fn sign_typed(&self, bytes: impl FnOnce() -> Vec<u8>, req: impl FnOnce() -> Request) -> Result<FdlSignature, SigningError> {
+    async fn sign_typed(
+        &self,
+        bytes: impl FnOnce() -> Vec<u8>,
+        req: impl FnOnce() -> Request,
+    ) -> Result<FdlSignature, SigningError> {
         match &self.key {
             ValidatorKey::Local(_) => self.sign_bytes(&bytes()),
             ValidatorKey::Remote(c) => {

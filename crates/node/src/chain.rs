@@ -6,8 +6,8 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
-use fdl_crypto::{Hash, Signer};
 use fdl_consensus::ValidatorKey;
+use fdl_crypto::{Hash, Signer};
 use fdl_exec::{
     ExecError,
     block_rules::{self, BlockContext, BlockInvalid},

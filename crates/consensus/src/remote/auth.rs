@@ -39,8 +39,7 @@ impl Token {
     /// [`RemoteError::Token`] naming the file.
     pub fn read(path: &Path) -> Result<Token, RemoteError> {
         fdl_crypto::check_private_key_file(path).map_err(|e| RemoteError::Token(e.to_string()))?;
-        let text =
-            std::fs::read_to_string(path).map_err(|e| RemoteError::Token(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| RemoteError::Token(format!("{}: {e}", path.display())))?;
         let text = text.trim();
         if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(RemoteError::Token(format!("{}: not 64 hex digits", path.display())));

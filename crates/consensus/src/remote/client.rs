@@ -149,7 +149,8 @@ impl RemoteClient {
     /// # Errors
     /// [`RemoteError`] when the signer cannot be reached or answers badly.
     pub fn request(&self, req: &Request) -> Result<Response, RemoteError> {
-        let mut conn = self.conn.lock().map_err(|_| RemoteError::Transport("the connection lock is poisoned".into()))?;
+        let mut conn =
+            self.conn.lock().map_err(|_| RemoteError::Transport("the connection lock is poisoned".into()))?;
         for attempt in 0..2 {
             if conn.is_none() {
                 *conn = Some(open_with_backoff(&self.socket, &self.token)?);

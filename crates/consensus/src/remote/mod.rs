@@ -156,5 +156,12 @@ pub fn signing_bytes(
 
 /// A precommit request for a block: what a one-validator node's commit signature is.
 pub fn precommit(chain_id: &str, voter: Address, height: u64, round: u32, block: Hash) -> Request {
-    Request::Vote { chain_id: chain_id.to_string(), voter, kind: VoteKind::Precommit, height, round, value: Some(block) }
+    Request::Vote {
+        chain_id: chain_id.to_string(),
+        voter,
+        kind: VoteKind::Precommit,
+        height,
+        round,
+        value: Some(block),
+    }
 }

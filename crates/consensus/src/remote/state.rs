@@ -94,7 +94,12 @@ impl SignState {
     /// file that does not parse, [`StateError::Mismatch`] for another chain's or key's file.
     pub fn open(path: &Path, chain_id: &str, key: Address) -> Result<SignState, StateError> {
         let lock_path = lock_path(path);
-        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(StateError::Locked(path.display().to_string())),
@@ -173,7 +178,8 @@ impl SignState {
     }
 
     fn render(&self) -> String {
-        let mut body = format!("{MAGIC}\nchain {}\nkey {}\nhighest {}\n", self.chain_id, hex_of(&self.key.0), self.highest);
+        let mut body =
+            format!("{MAGIC}\nchain {}\nkey {}\nhighest {}\n", self.chain_id, hex_of(&self.key.0), self.highest);
         for ((h, r, s), d) in &self.signed {
             body.push_str(&format!("{h} {r} {s} {}\n", d.to_hex()));
         }
@@ -290,10 +296,7 @@ mod tests {
         let slot = (5, 0, Step::Prevote);
         assert_eq!(s.record(slot, b"vote A"), Ok(Decision::New));
         assert_eq!(s.record(slot, b"vote A"), Ok(Decision::Again));
-        assert_eq!(
-            s.record(slot, b"vote B"),
-            Err(Refusal::Conflicting { height: 5, round: 0, step: Step::Prevote })
-        );
+        assert_eq!(s.record(slot, b"vote B"), Err(Refusal::Conflicting { height: 5, round: 0, step: Step::Prevote }));
         // Another step, round or height is another slot.
         assert_eq!(s.record((5, 0, Step::Precommit), b"vote B"), Ok(Decision::New));
         assert_eq!(s.record((5, 1, Step::Prevote), b"vote B"), Ok(Decision::New));
@@ -307,7 +310,10 @@ mod tests {
         let mut s = open(&path);
         assert_eq!(s.record((10, 0, Step::Prevote), b"x"), Ok(Decision::New));
         assert_eq!(s.record((10 - WINDOW, 0, Step::Prevote), b"y"), Ok(Decision::New));
-        assert_eq!(s.record((9 - WINDOW, 0, Step::Prevote), b"z"), Err(Refusal::TooOld { height: 9 - WINDOW, highest: 10 }));
+        assert_eq!(
+            s.record((9 - WINDOW, 0, Step::Prevote), b"z"),
+            Err(Refusal::TooOld { height: 9 - WINDOW, highest: 10 })
+        );
         assert_eq!(s.highest(), 10);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

@@ -215,9 +215,17 @@ fn a_remote_consensus_signer_signs_what_the_verifier_accepts() {
     let pk = FdlPublicKey(f.key.public_key());
     let me = crate::ValidatorAddress(f.key.address());
     f.rt.block_on(async {
-        for (t, v) in [(VoteType::Prevote, NilOrVal::Nil), (VoteType::Precommit, NilOrVal::Val(BlockValue(Hash([3; 32]))))]
+        for (t, v) in
+            [(VoteType::Prevote, NilOrVal::Nil), (VoteType::Precommit, NilOrVal::Val(BlockValue(Hash([3; 32]))))]
         {
-            let vote = crate::Vote { vote_type: t, height: crate::Height(2), round: Round::new(0), value: v, voter: me, extension: None };
+            let vote = crate::Vote {
+                vote_type: t,
+                height: crate::Height(2),
+                round: Round::new(0),
+                value: v,
+                voter: me,
+                extension: None,
+            };
             let signed = signer.sign_vote(vote.clone()).await.expect("signs");
             assert!(verifier.verify_signed_vote(&vote, &signed.signature, &pk).await.expect("checks").is_valid());
         }
@@ -230,7 +238,8 @@ fn a_remote_consensus_signer_signs_what_the_verifier_accepts() {
         };
         let signed = signer.sign_proposal(p.clone()).await.expect("signs");
         assert!(verifier.verify_signed_proposal(&p, &signed.signature, &pk).await.expect("checks").is_valid());
-        let sig = signer.sign_part(crate::Height(2), Round::new(0), Round::Nil, &me, &Hash([4; 32])).await.expect("signs");
+        let sig =
+            signer.sign_part(crate::Height(2), Round::new(0), Round::Nil, &me, &Hash([4; 32])).await.expect("signs");
         let bytes = crate::part_signing_bytes(CHAIN, crate::Height(2), Round::new(0), Round::Nil, &me, &Hash([4; 32]));
         assert!(crate::signing::check(&f.key.public_key(), &bytes, &sig.0));
         let proof = signer.sign_validator_proof(f.key.public_key().to_bytes(), b"peer".to_vec()).await.expect("signs");

@@ -311,11 +311,7 @@ impl<'a> Reader<'a> {
     }
 
     fn end(&self) -> Result<(), RemoteError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(RemoteError::Malformed(format!("{} trailing bytes", self.0.len())))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(RemoteError::Malformed(format!("{} trailing bytes", self.0.len()))) }
     }
 }
 
