@@ -248,6 +248,25 @@ mod tests {
     }
 
     #[test]
+    fn a_signer_section_replaces_the_key_file_and_old_configs_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node.toml");
+        let base = "name = \"n\"\ndata_dir = \"data\"\ngenesis = \"g.json\"\nrpc_listen = \"127.0.0.1:1\"\n";
+        std::fs::write(&path, format!("{base}validator_key = \"v.pem\"\n")).expect("write");
+        let old = NodeConfig::load(&path).expect("a config without [signer] loads");
+        assert!(old.signer.is_none());
+        assert_eq!(old.validator_key_path(), dir.path().join("v.pem"));
+        std::fs::write(&path, format!("{base}[signer]\nsocket = \"s/signer.sock\"\ntoken = \"/abs/signer.token\"\n"))
+            .expect("write");
+        let c = NodeConfig::load(&path).expect("a config with [signer] and no key file loads");
+        assert_eq!(c.signer_paths(), Some((dir.path().join("s/signer.sock"), PathBuf::from("/abs/signer.token"))));
+        c.save(&path).expect("save");
+        assert_eq!(NodeConfig::load(&path).expect("reload").signer, c.signer);
+        std::fs::write(&path, format!("{base}[signer]\nsocket = \"s\"\ntoken = \"t\"\nkey = \"k\"\n")).expect("write");
+        assert!(NodeConfig::load(&path).is_err(), "an unknown key in [signer] accepted");
+    }
+
+    #[test]
     fn a_node_refuses_key_files_others_may_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let validator = dir.path().join("validator.pem");
