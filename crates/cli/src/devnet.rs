@@ -241,7 +241,7 @@ pub struct NodeArgs {
     log_json: bool,
 }
 
-fn init_logging(json: bool) {
+pub(crate) fn init_logging(json: bool) {
     // The engine's own per-height lines are left at warn; FDL logs what an operator needs.
     // Gossipsub warns once per dropped forward, with the message's bytes: a validator flooding
     // proposals would fill honest nodes' disks with those lines (210 MiB in 100 s, see
@@ -275,7 +275,7 @@ pub fn node(a: NodeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

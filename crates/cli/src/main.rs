@@ -15,6 +15,7 @@ mod keysrc;
 mod network;
 mod query;
 mod scaffold;
+mod signer;
 mod tx;
 mod util;
 mod workdir;
@@ -64,6 +65,10 @@ enum Cmd {
     Peers(network::PeersArgs),
     /// Run a node.
     Node(devnet::NodeArgs),
+    /// Hold a validator's key in its own process and sign the node's votes and proposals over a
+    /// local socket, never two different ones for the same height, round and step (`init`
+    /// writes the channel's token).
+    Signer(signer::SignerArgs),
     /// Start (or restart) a local network on 127.0.0.1 and keep it running until Ctrl-C.
     Devnet(devnet::DevnetArgs),
     /// Send a transaction.
@@ -99,6 +104,7 @@ fn main() {
         Cmd::Genesis(a) => network::genesis(a),
         Cmd::Peers(a) => network::peers(a),
         Cmd::Node(a) => devnet::node(a),
+        Cmd::Signer(a) => signer::run(a),
         Cmd::Devnet(a) => devnet::devnet(a),
         Cmd::Tx(a) => util::runtime().and_then(|rt| rt.block_on(tx::run(a))),
         Cmd::Query(a) => util::runtime().and_then(|rt| rt.block_on(query::run(a))),

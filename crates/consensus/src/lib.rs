@@ -11,6 +11,7 @@
 mod codec;
 mod context;
 mod host;
+pub mod remote;
 mod signing;
 
 pub use codec::{CodecError, FdlCodec};
@@ -22,6 +23,6 @@ pub use host::{
     ConsensusConfig, ConsensusEvent, ConsensusHandle, Ledger, LedgerError, PeerAddr, network_peer_id, start,
 };
 pub use signing::{
-    ConsensusSigner, ConsensusVerifier, FdlPublicKey, FdlScheme, FdlSignature, part_signing_bytes,
+    ConsensusSigner, ConsensusVerifier, FdlPublicKey, FdlScheme, FdlSignature, ValidatorKey, part_signing_bytes,
     proposal_signing_bytes, vote_signing_bytes,
 };

@@ -15,7 +15,10 @@ use malachitebft_core_types::{
 };
 use malachitebft_signing::{Error as SigningError, Signer, VerificationResult, Verifier};
 
-use crate::context::{BlockValue, FdlContext, Height, Proposal, ValidatorAddress, Vote};
+use crate::{
+    context::{BlockValue, FdlContext, Height, Proposal, ValidatorAddress, Vote},
+    remote::{Refusal, RemoteClient, RemoteError, Request, VoteKind},
+};
 
 const PREVOTE_TAG: &[u8] = b"FDL/PREVOTE/v1";
 const PRECOMMIT_NIL_TAG: &[u8] = b"FDL/PRECOMMIT-NIL/v1";
@@ -159,43 +162,196 @@ pub fn check(key: &PublicKey, msg: &[u8], sig: &[u8]) -> bool {
     }
 }
 
-/// Signs consensus messages with the node's key (a key file today, an HSM later).
+/// Where a validator's consensus key is: in this process, or in `fdl signer` (ADR 0015).
+#[derive(Clone)]
+pub enum ValidatorKey {
+    /// A key this process holds (a key file).
+    Local(Arc<dyn FdlSigner>),
+    /// A key held by a remote signer, reached through its client.
+    Remote(Arc<RemoteClient>),
+}
+
+impl fmt::Debug for ValidatorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidatorKey::Local(k) => write!(f, "Local({})", k.public_key().address()),
+            ValidatorKey::Remote(c) => write!(f, "{c:?}"),
+        }
+    }
+}
+
+impl ValidatorKey {
+    /// The validator's public key.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            ValidatorKey::Local(k) => k.public_key(),
+            ValidatorKey::Remote(c) => c.public_key(),
+        }
+    }
+
+    /// Signs the precommit for `block` at (`height`, `round`) on `chain_id` — the bytes of
+    /// [`Commit::signing_bytes`]. Blocking: call it off the async runtime's worker threads.
+    ///
+    /// # Errors
+    /// The key's failure, or the remote signer's refusal.
+    pub fn sign_precommit_blocking(
+        &self,
+        chain_id: &str,
+        height: u64,
+        round: u32,
+        block: &Hash,
+    ) -> Result<Signature, SigningError> {
+        match self {
+            ValidatorKey::Local(k) => {
+                k.sign(&Commit::signing_bytes(chain_id, height, round, block)).map_err(SigningError::from_source)
+            }
+            ValidatorKey::Remote(c) => c
+                .sign(&crate::remote::precommit(chain_id, c.address(), height, round, *block))
+                .map_err(SigningError::from_source),
+        }
+    }
+}
+
+/// Signs consensus messages with the node's key: a key file, or a remote signer that derives
+/// the signing bytes from the typed message itself.
 #[derive(Clone)]
 pub struct ConsensusSigner {
     chain_id: Arc<str>,
-    key: Arc<dyn FdlSigner>,
+    key: ValidatorKey,
 }
 
 impl fmt::Debug for ConsensusSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ConsensusSigner({})", self.key.public_key().address())
+        write!(f, "ConsensusSigner({:?})", self.key)
     }
 }
 
 impl ConsensusSigner {
-    /// A signer for `chain_id` with `key`.
+    /// A signer for `chain_id` with the local `key`.
     pub fn new(chain_id: &str, key: Arc<dyn FdlSigner>) -> Self {
+        Self::with_key(chain_id, ValidatorKey::Local(key))
+    }
+
+    /// A signer for `chain_id` with `key`, local or remote.
+    pub fn with_key(chain_id: &str, key: ValidatorKey) -> Self {
         ConsensusSigner { chain_id: Arc::from(chain_id), key }
     }
 
-    /// Signs raw bytes (used for proposal-part streams).
+    /// The validator's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// Signs raw bytes with a local key (tests, and the local path of the typed methods). A
+    /// remote signer signs only typed messages: this refuses for one.
     ///
     /// # Errors
-    /// The key's failure.
+    /// The key's failure; always for a remote key.
     pub fn sign_bytes(&self, msg: &[u8]) -> Result<FdlSignature, SigningError> {
-        self.key.sign(msg).map(|s| FdlSignature(s.as_bytes().to_vec())).map_err(SigningError::from_source)
+        match &self.key {
+            ValidatorKey::Local(k) => {
+                k.sign(msg).map(|s| FdlSignature(s.as_bytes().to_vec())).map_err(SigningError::from_source)
+            }
+            ValidatorKey::Remote(_) => Err(SigningError::from_source(RemoteError::Refused(Refusal::BadRequest(
+                "a remote signer signs typed messages only".into(),
+            )))),
+        }
+    }
+
+    /// Signs through the local key (`bytes`) or the remote signer (`req`, on the blocking pool).
+    async fn sign_typed(
+        &self,
+        bytes: impl FnOnce() -> Vec<u8>,
+        req: impl FnOnce() -> Request,
+    ) -> Result<FdlSignature, SigningError> {
+        match &self.key {
+            ValidatorKey::Local(_) => self.sign_bytes(&bytes()),
+            ValidatorKey::Remote(c) => {
+                let (client, req) = (c.clone(), req());
+                let sig = tokio::task::spawn_blocking(move || client.sign(&req))
+                    .await
+                    .map_err(SigningError::from_source)?
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "the remote signer did not sign");
+                        SigningError::from_source(e)
+                    })?;
+                Ok(FdlSignature(sig.as_bytes().to_vec()))
+            }
+        }
+    }
+
+    /// The proposer's signature closing a proposal-part stream whose data hashes to `data`.
+    ///
+    /// # Errors
+    /// The key's failure or the remote signer's refusal.
+    pub async fn sign_part(
+        &self,
+        height: Height,
+        round: Round,
+        pol_round: Round,
+        proposer: &ValidatorAddress,
+        data: &Hash,
+    ) -> Result<FdlSignature, SigningError> {
+        let Some(r) = round.as_u32() else {
+            return Err(SigningError::from_source(SchemeError("proposal parts of round nil".into())));
+        };
+        self.sign_typed(
+            || part_signing_bytes(&self.chain_id, height, round, pol_round, proposer, data),
+            || Request::ProposalPart {
+                chain_id: self.chain_id.to_string(),
+                proposer: proposer.0,
+                height: height.0,
+                round: r,
+                pol_round: pol_round.as_u32(),
+                data_hash: *data,
+            },
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl Signer<FdlContext> for ConsensusSigner {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<FdlContext, Vote>, SigningError> {
-        let sig = self.sign_bytes(&vote_signing_bytes(&self.chain_id, &vote))?;
+        let Some(round) = vote.round.as_u32() else {
+            return Err(SigningError::from_source(SchemeError("a vote of round nil".into())));
+        };
+        let sig = self
+            .sign_typed(
+                || vote_signing_bytes(&self.chain_id, &vote),
+                || Request::Vote {
+                    chain_id: self.chain_id.to_string(),
+                    voter: vote.voter.0,
+                    kind: if vote.vote_type == VoteType::Prevote { VoteKind::Prevote } else { VoteKind::Precommit },
+                    height: vote.height.0,
+                    round,
+                    value: match vote.value {
+                        NilOrVal::Nil => None,
+                        NilOrVal::Val(v) => Some(v.0),
+                    },
+                },
+            )
+            .await?;
         Ok(SignedMessage::new(vote, sig))
     }
 
     async fn sign_proposal(&self, proposal: Proposal) -> Result<SignedMessage<FdlContext, Proposal>, SigningError> {
-        let sig = self.sign_bytes(&proposal_signing_bytes(&self.chain_id, &proposal))?;
+        let Some(round) = proposal.round.as_u32() else {
+            return Err(SigningError::from_source(SchemeError("a proposal of round nil".into())));
+        };
+        let sig = self
+            .sign_typed(
+                || proposal_signing_bytes(&self.chain_id, &proposal),
+                || Request::Proposal {
+                    chain_id: self.chain_id.to_string(),
+                    proposer: proposal.proposer.0,
+                    height: proposal.height.0,
+                    round,
+                    value: proposal.value.0,
+                    pol_round: proposal.pol_round.as_u32(),
+                },
+            )
+            .await?;
         Ok(SignedMessage::new(proposal, sig))
     }
 
@@ -204,6 +360,7 @@ impl Signer<FdlContext> for ConsensusSigner {
         scope: VoteExtensionScope<FdlContext>,
         extension: (),
     ) -> Result<SignedMessage<FdlContext, ()>, SigningError> {
+        // FDL does not use vote extensions; a remote signer does not sign them.
         let sig = self.sign_bytes(&extension_signing_bytes(&self.chain_id, &scope))?;
         Ok(SignedMessage::new(extension, sig))
     }
@@ -213,7 +370,12 @@ impl Signer<FdlContext> for ConsensusSigner {
         public_key: Vec<u8>,
         peer_id: Vec<u8>,
     ) -> Result<ValidatorProof<FdlContext>, SigningError> {
-        let sig = self.sign_bytes(&ValidatorProof::<FdlContext>::signing_bytes(&public_key, &peer_id))?;
+        let sig = self
+            .sign_typed(
+                || ValidatorProof::<FdlContext>::signing_bytes(&public_key, &peer_id),
+                || Request::ValidatorProof { public_key: public_key.clone(), peer_id: peer_id.clone() },
+            )
+            .await?;
         Ok(ValidatorProof::new(public_key, peer_id, sig))
     }
 }

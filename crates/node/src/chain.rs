@@ -6,6 +6,7 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
+use fdl_consensus::ValidatorKey;
 use fdl_crypto::{Hash, Signer};
 use fdl_exec::{
     ExecError,
@@ -81,7 +82,7 @@ pub struct Chain {
     mempool: Arc<Mempool>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     metrics: Arc<Metrics>,
-    signer: Arc<dyn Signer>,
+    signer: ValidatorKey,
     tip: Mutex<Tip>,
     /// The active node sets of recent state versions.
     nodes_cache: Mutex<Vec<(u64, Vec<NodeSpec>)>>,
@@ -105,6 +106,14 @@ impl Chain {
     /// [`NodeError::Genesis`] for a foreign data directory, [`NodeError::Invariant`] for a state
     /// root mismatch, storage errors.
     pub fn open(parts: ChainParts, signer: Arc<dyn Signer>) -> Result<Self, NodeError> {
+        Self::open_with(parts, ValidatorKey::Local(signer))
+    }
+
+    /// [`Chain::open`] with the validator's key local or held by a remote signer.
+    ///
+    /// # Errors
+    /// As [`Chain::open`].
+    pub fn open_with(parts: ChainParts, signer: ValidatorKey) -> Result<Self, NodeError> {
         let ChainParts { genesis, store, state, mempool, blocks, metrics } = parts;
         let gh = genesis_hash(&genesis);
         match store.genesis_hash()? {
@@ -340,13 +349,16 @@ impl Chain {
         &self.store
     }
 
-    /// Signs the one-validator commit for a proposed block.
+    /// Signs the one-validator commit for a proposed block (a precommit for it in round 0;
+    /// through a remote signer, a typed precommit request). Blocking.
     ///
     /// # Errors
-    /// [`NodeError::Key`] if the signer fails.
+    /// [`NodeError::Key`] if the signer fails or refuses.
     pub fn sign_commit(&self, p: &ProposedBlock) -> Result<Commit, NodeError> {
-        let bytes = Commit::signing_bytes(&self.genesis.chain_id, p.block.header.height, 0, &p.hash);
-        let signature = self.signer.sign(&bytes).map_err(|e| NodeError::Key(e.to_string()))?;
+        let signature = self
+            .signer
+            .sign_precommit_blocking(&self.genesis.chain_id, p.block.header.height, 0, &p.hash)
+            .map_err(|e| NodeError::Key(e.to_string()))?;
         Ok(Commit {
             height: p.block.header.height,
             round: 0,

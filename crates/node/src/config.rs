@@ -19,7 +19,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The genesis file.
     pub genesis: PathBuf,
-    /// The validator's PKCS#8 PEM key.
+    /// The validator's PKCS#8 PEM key. Not read when a `[signer]` section is present.
+    #[serde(default = "default_validator_key")]
     pub validator_key: PathBuf,
     /// The file holding the passphrase of an encrypted validator key (mode 0600, outside the
     /// data directory); absent: `FDL_KEY_PASSPHRASE`, when the key is encrypted.
@@ -53,6 +54,10 @@ pub struct NodeConfig {
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
+    /// A remote signer holding the validator's key (`fdl signer`, ADR 0015); absent, the node
+    /// reads `validator_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerConfig>,
     /// Directory of the config file, for resolving relative paths (not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -85,6 +90,16 @@ pub struct P2pConfig {
     /// it (`docs/adr/0016-tlcp-channels.md`); when absent, libp2p's Noise on the port itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlcp: Option<fdl_channel::TlcpFiles>,
+}
+
+/// Where the node's remote signer listens and the token it proves (STD-8.2, 8.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The signer's Unix socket.
+    pub socket: PathBuf,
+    /// The channel's token file (64 hex digits, mode 0600), the same file the signer uses.
+    pub token: PathBuf,
 }
 
 /// A peer node.
@@ -147,6 +162,10 @@ pub fn generate_network_key(path: &Path) -> Result<[u8; 32], NodeError> {
     Ok(seed)
 }
 
+fn default_validator_key() -> PathBuf {
+    "validator.pem".into()
+}
+
 fn default_capacity() -> usize {
     50_000
 }
@@ -178,6 +197,7 @@ impl NodeConfig {
             cert_expiry_warning_days: default_cert_expiry_warning_days(),
             api: fdl_rpc::ApiLimits::default(),
             p2p,
+            signer: None,
             base_dir: base_dir.to_path_buf(),
         }
     }
@@ -234,6 +254,11 @@ impl NodeConfig {
             .map(|f| f.resolved(&self.base_dir))
     }
 
+    /// The remote signer's socket and token files, resolved (when the node has a signer).
+    pub fn signer_paths(&self) -> Option<(PathBuf, PathBuf)> {
+        self.signer.as_ref().map(|s| (self.resolve(&s.socket), self.resolve(&s.token)))
+    }
+
     /// The validator key, resolved.
     pub fn validator_key_path(&self) -> PathBuf {
         self.resolve(&self.validator_key)
@@ -255,6 +280,25 @@ mod tests {
 
     fn chmod(path: &Path, mode: u32) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[test]
+    fn a_signer_section_replaces_the_key_file_and_old_configs_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node.toml");
+        let base = "name = \"n\"\ndata_dir = \"data\"\ngenesis = \"g.json\"\nrpc_listen = \"127.0.0.1:1\"\n";
+        std::fs::write(&path, format!("{base}validator_key = \"v.pem\"\n")).expect("write");
+        let old = NodeConfig::load(&path).expect("a config without [signer] loads");
+        assert!(old.signer.is_none());
+        assert_eq!(old.validator_key_path(), dir.path().join("v.pem"));
+        std::fs::write(&path, format!("{base}[signer]\nsocket = \"s/signer.sock\"\ntoken = \"/abs/signer.token\"\n"))
+            .expect("write");
+        let c = NodeConfig::load(&path).expect("a config with [signer] and no key file loads");
+        assert_eq!(c.signer_paths(), Some((dir.path().join("s/signer.sock"), PathBuf::from("/abs/signer.token"))));
+        c.save(&path).expect("save");
+        assert_eq!(NodeConfig::load(&path).expect("reload").signer, c.signer);
+        std::fs::write(&path, format!("{base}[signer]\nsocket = \"s\"\ntoken = \"t\"\nkey = \"k\"\n")).expect("write");
+        assert!(NodeConfig::load(&path).is_err(), "an unknown key in [signer] accepted");
     }
 
     #[test]

@@ -16,7 +16,8 @@ mod tunnel;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use fdl_crypto::{KeyPair, Signer};
+use fdl_consensus::{ValidatorKey, remote::RemoteClient};
+use fdl_crypto::KeyPair;
 use fdl_mempool::{Mempool, MempoolConfig};
 use fdl_rpc::{Metrics, RpcContext};
 use fdl_state::StateDb;
@@ -26,8 +27,8 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use chain::{BlockRefused, Chain, ProposedBlock};
-pub use config::{NodeConfig, P2pConfig, PeerConfig, generate_network_key, read_network_key};
-pub use fdl_consensus::network_peer_id;
+pub use config::{NodeConfig, P2pConfig, PeerConfig, SignerConfig, generate_network_key, read_network_key};
+pub use fdl_consensus::{network_peer_id, remote};
 pub use fdl_exec::block_rules::BlockInvalid;
 pub use fdl_node_api::ChainParts;
 pub use producer::SoloProducer;
@@ -174,6 +175,29 @@ pub fn check_keys_outside_data(config: &NodeConfig) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// The node's validator key: its key file, or (with a `[signer]` section) a connection to its
+/// remote signer, which announces the public key (STD-8.2, ADR 0015).
+///
+/// # Errors
+/// [`NodeError::KeyFile`] or [`NodeError::Key`] for the key file; [`NodeError::Key`] when the
+/// signer's token is unusable or the signer cannot be reached or authenticated.
+pub async fn validator_key(config: &NodeConfig, chain_id: &str) -> Result<ValidatorKey, NodeError> {
+    let Some((socket, token)) = config.signer_paths() else {
+        let passphrase_file = config.validator_key_passphrase_path();
+        let key = load_validator_key_with(&config.validator_key_path(), passphrase_file.as_deref())?;
+        return Ok(ValidatorKey::Local(Arc::new(key)));
+    };
+    let token = remote::Token::read(&token).map_err(|e| NodeError::Key(format!("remote signer: {e}")))?;
+    let chain_id = chain_id.to_string();
+    let path = socket.clone();
+    let client = tokio::task::spawn_blocking(move || RemoteClient::connect(&path, token, &chain_id))
+        .await
+        .map_err(|e| NodeError::Invariant(format!("signer connection task: {e}")))?
+        .map_err(|e| NodeError::Key(format!("remote signer: {e}")))?;
+    tracing::info!(signer = %socket.display(), validator = %client.address(), "the validator key is held by a remote signer");
+    Ok(ValidatorKey::Remote(Arc::new(client)))
+}
+
 /// Runs a node until `shutdown` flips to true. Returns when the producer and API have stopped.
 ///
 /// # Errors
@@ -181,12 +205,11 @@ pub fn check_keys_outside_data(config: &NodeConfig) -> Result<(), NodeError> {
 pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
     let genesis = Arc::new(Genesis::load(&config.genesis_path()).map_err(|e| NodeError::Genesis(e.to_string()))?);
     check_keys_outside_data(&config)?;
-    let passphrase_file = config.validator_key_passphrase_path();
-    let key = load_validator_key_with(&config.validator_key_path(), passphrase_file.as_deref())?;
-    if key.suite() != genesis.suite {
-        return Err(NodeError::Key(format!("key is {} but the chain uses {}", key.suite(), genesis.suite)));
-    }
+    let key = validator_key(&config, &genesis.chain_id).await?;
     let own = key.public_key();
+    if own.suite() != genesis.suite {
+        return Err(NodeError::Key(format!("key is {} but the chain uses {}", own.suite(), genesis.suite)));
+    }
     check_certificates(&genesis)?;
     let network_seed = match &config.p2p {
         Some(_) => Some(read_network_key(&config.network_key_path().unwrap_or_default())?),
@@ -217,7 +240,6 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let refusals = mempool.clone();
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
-    let signer: Arc<dyn Signer> = Arc::new(key);
     // Configured peers' APIs, by network peer id: where client transactions are forwarded.
     let peer_rpcs: Vec<(String, String)> = config
         .p2p
@@ -226,13 +248,13 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         .collect();
     let (relay_tx, relay_rx) = mpsc::channel(1024);
     let parts = ChainParts { genesis: genesis.clone(), store, state, mempool, blocks, metrics: metrics.clone() };
-    let chain = Arc::new(Chain::open(parts.clone(), signer.clone())?);
+    let chain = Arc::new(Chain::open_with(parts.clone(), key.clone())?);
     let tunnel = open_tunnel(&config, &genesis, &chain)?;
     let ctx = RpcContext {
         parts,
         ledger: chain.clone(),
         node_name: config.name.clone(),
-        node_id: signer.public_key().address(),
+        node_id: own.address(),
         peers: Arc::new(parking_lot::RwLock::new(
             config.p2p.iter().flat_map(|p| p.peers.iter().map(|p| p.name.clone())).collect(),
         )),
@@ -296,7 +318,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             } else if !peer_rpcs.is_empty() {
                 tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own.clone(), peer_rpcs));
             }
-            run_bft(&config, p2p, *seed, &genesis, chain.clone(), metrics, signer, own, tunnel, shutdown).await
+            run_bft(&config, p2p, *seed, &genesis, chain.clone(), metrics, key, own, tunnel, shutdown).await
         }
         _ => SoloProducer::new(chain.clone()).run(&mut shutdown).await,
     };
@@ -491,7 +513,7 @@ async fn run_bft(
     genesis: &Genesis,
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
-    signer: Arc<dyn Signer>,
+    key: ValidatorKey,
     own_peer: String,
     tunnel: Option<Arc<tunnel::Tunnel>>,
     shutdown: watch::Receiver<bool>,
@@ -522,8 +544,8 @@ async fn run_bft(
         network_seed: seed,
         wal_path: config.data_path().join("consensus.wal"),
         proposal_dir: config.data_path().join("proposals"),
-        address: signer.public_key().address(),
-        signer: (config.role == NodeRole::Validator).then_some(signer),
+        address: key.public_key().address(),
+        signer: (config.role == NodeRole::Validator).then_some(key),
         propose_timeout: std::time::Duration::from_millis(p2p.propose_timeout_ms),
         vote_timeout: std::time::Duration::from_millis(p2p.vote_timeout_ms),
     };

@@ -46,7 +46,7 @@ pub(super) fn authenticate(ctx: &FdlContext, set: &ValidatorSet, a: &Assembled) 
 
 /// The proposer's signature that closes a stream carrying `data` for (`height`, `round`) with
 /// the proof-of-lock round `pol_round`.
-pub(super) fn sign_parts(
+pub(super) async fn sign_parts(
     ctx: &FdlContext,
     signer: &ConsensusSigner,
     height: Height,
@@ -56,7 +56,7 @@ pub(super) fn sign_parts(
     data: &[u8],
 ) -> Result<FdlSignature, SigningError> {
     let digest = hash(ctx.suite, data);
-    signer.sign_bytes(&part_signing_bytes(&ctx.chain_id, height, round, pol_round, proposer, &digest))
+    signer.sign_part(height, round, pol_round, proposer, &digest).await
 }
 
 #[cfg(test)]
@@ -116,8 +116,12 @@ mod tests {
         data: &[u8],
     ) -> Assembled {
         let signer = ConsensusSigner::new(CHAIN, Arc::new(key.clone()));
-        let sig = sign_parts(ctx, &signer, height, round, Round::Nil, &proposer, data).expect("signs");
+        let sig = block(sign_parts(ctx, &signer, height, round, Round::Nil, &proposer, data)).expect("signs");
         Assembled { height, round, pol_round: Round::Nil, proposer, data: data.to_vec(), signature: Bytes::from(sig.0) }
+    }
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
     }
 
     fn own(key: &KeyPair) -> ValidatorAddress {
@@ -235,7 +239,7 @@ mod tests {
             assert_eq!(authenticate(&f.ctx, &f.set, &claimed), Err(Refusal::BadSignature), "{pol:?}");
         }
         let signer = ConsensusSigner::new(CHAIN, Arc::new(p.clone()));
-        let sig = sign_parts(&f.ctx, &signer, H, r(), Round::new(1), &own(p), b"a block").expect("signs");
+        let sig = block(sign_parts(&f.ctx, &signer, H, r(), Round::new(1), &own(p), b"a block")).expect("signs");
         let relocked = Assembled { pol_round: Round::new(1), signature: Bytes::from(sig.0), ..good.clone() };
         assert!(authenticate(&f.ctx, &f.set, &relocked).is_ok());
         let unlocked = Assembled { pol_round: Round::Nil, ..relocked };
@@ -260,7 +264,7 @@ mod tests {
         let (p, _) = f.proposer_and_other(H, r());
         let body = Bytes::from(vec![5u8; super::super::streams::DATA_PART_SIZE * 2 + 17]);
         let signer = ConsensusSigner::new(CHAIN, Arc::new(p.clone()));
-        let sig = sign_parts(&f.ctx, &signer, H, r(), Round::Nil, &own(p), &body).expect("signs");
+        let sig = block(sign_parts(&f.ctx, &signer, H, r(), Round::Nil, &own(p), &body)).expect("signs");
         let parts = proposal_parts(H, r(), Round::Nil, own(p), &body, Bytes::from(sig.0));
         let mut msgs = stream_messages(StreamIds::default().next(H.0, 2), parts);
         msgs.rotate_left(2);

@@ -363,6 +363,7 @@ impl<L: Ledger> Flood<L> {
             Bytes::from((0..len).map(|_| self.random() as u8).collect::<Vec<u8>>())
         };
         let sig = sign_parts(&self.ctx, &self.signer, Height(height), round, Round::Nil, &proposer, &body)
+            .await
             .map_err(|e| LedgerError::Fatal(format!("signing: {e}")))?;
         let parts = proposal_parts(Height(height), round, Round::Nil, proposer, &body, Bytes::from(sig.0));
         let mut id = Vec::with_capacity(24);

@@ -347,6 +347,7 @@ impl<L: Ledger> Host<L> {
     ) -> Result<(), LedgerError> {
         let Some(signer) = &self.signer else { return Ok(()) };
         let sig = sign_parts(&self.ctx, signer, Height(height), round, pol_round, &self.address, body)
+            .await
             .map_err(|e| LedgerError::Fatal(format!("signing proposal parts: {e}")))?;
         let parts = proposal_parts(Height(height), round, pol_round, self.address, body, Bytes::from(sig.0));
         let id = self.stream_ids.next(height, round_number(round));

@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use bytesize::ByteSize;
-use fdl_crypto::{Address, Signer as FdlSigner};
+use fdl_crypto::Address;
 use malachitebft_app_channel::{
     Channels, ConsensusContext, EngineBuilder, EngineHandle, NetworkContext, NetworkIdentity, NetworkRequest,
     RequestContext, SyncContext, WalContext,
@@ -28,7 +28,7 @@ use super::{
 use crate::{
     codec::FdlCodec,
     context::{FdlContext, ValidatorAddress},
-    signing::{ConsensusSigner, ConsensusVerifier},
+    signing::{ConsensusSigner, ConsensusVerifier, ValidatorKey},
 };
 
 /// Largest gossip message (a proposal part, a vote).
@@ -75,7 +75,7 @@ pub struct ConsensusConfig {
     /// the same block again for the same height and round (never two).
     pub proposal_dir: PathBuf,
     /// The validator's signer; `None` runs an observer that verifies and stores but never votes.
-    pub signer: Option<Arc<dyn FdlSigner>>,
+    pub signer: Option<ValidatorKey>,
     /// The node's consensus address (its key's address; observers too).
     pub address: Address,
     /// Propose timeout.
@@ -156,7 +156,7 @@ async fn network_identity(
 ) -> Result<NetworkIdentity, LedgerError> {
     Ok(match signer {
         Some(s) => {
-            let pk = cfg.signer.as_ref().map(|k| k.public_key().to_bytes()).unwrap_or_default();
+            let pk = s.public_key().to_bytes();
             let proof =
                 malachitebft_signing::Signer::sign_validator_proof(s, pk, keypair.public().to_peer_id().to_bytes())
                     .await
@@ -187,7 +187,7 @@ pub async fn start<L: Ledger>(
     }
     let peer_addrs = persistent.clone();
     let mal = engine_config(&cfg, persistent)?;
-    let signer = cfg.signer.as_ref().map(|k| ConsensusSigner::new(&ctx.chain_id, k.clone()));
+    let signer = cfg.signer.as_ref().map(|k| ConsensusSigner::with_key(&ctx.chain_id, k.clone()));
     #[cfg(feature = "byzantine")]
     let (address, signer) = super::byzantine::configure(address, signer)?;
     let verifier = ConsensusVerifier::new(&ctx.chain_id);
