@@ -219,6 +219,42 @@ pub fn build_certified_tx(
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// The key that signs read requests, with its certificate (STD-16.1); `None`: anonymous.
+    reader: Option<std::sync::Arc<ReadKey>>,
+    /// The chain id signed requests sign: given, or learned from the node's first answer.
+    chain_id: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+/// A key that signs read requests, and the certificate sent with them.
+struct ReadKey {
+    key: KeyPair,
+    cert: Option<Vec<u8>>,
+}
+
+/// The headers of a signed read request (`x-fdl-key`, `x-fdl-time`, `x-fdl-signature`) for
+/// `method` and `path_and_query` (exactly as sent), signed by `key` at `time_s` for `chain_id`.
+/// With `cert`, the key header carries the certificate (DER): the node then knows the caller's
+/// role and institution; without, only its key.
+///
+/// # Errors
+/// [`SdkError::Tx`] when the key cannot sign.
+pub fn read_request_headers(
+    key: &dyn Signer,
+    cert: Option<&[u8]>,
+    chain_id: &str,
+    method: &str,
+    path_and_query: &str,
+    time_s: u64,
+) -> Result<[(&'static str, String); 3], SdkError> {
+    use fdl_types::read_policy::{KEY_HEADER, SIGNATURE_HEADER, TIME_HEADER, request_message};
+    let sig = key
+        .sign(&request_message(chain_id, method, path_and_query, time_s))
+        .map_err(|e| SdkError::Tx(format!("signing a read request: {e}")))?;
+    let id = match cert {
+        Some(der) => hex::encode(der),
+        None => hex::encode(key.public_key().to_bytes()),
+    };
+    Ok([(KEY_HEADER, id), (TIME_HEADER, time_s.to_string()), (SIGNATURE_HEADER, hex::encode(sig.as_bytes()))])
 }
 
 impl Client {
@@ -232,7 +268,75 @@ impl Client {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
-        Ok(Client { base: url.trim_end_matches('/').to_string(), http })
+        Ok(Client {
+            base: url.trim_end_matches('/').to_string(),
+            http,
+            reader: None,
+            chain_id: std::sync::Arc::new(std::sync::OnceLock::new()),
+        })
+    }
+
+    /// This client with its reads signed by `key` (STD-16.1), sending `cert` (DER) with them
+    /// so the node knows the caller's role and institution; without a certificate the node
+    /// knows only the key (enough to read its own account). The node accepts signed requests
+    /// from its own host (loopback) only; elsewhere the channel's certificate identifies the
+    /// caller.
+    pub fn with_read_key(mut self, key: KeyPair, cert: Option<Vec<u8>>) -> Self {
+        self.reader = Some(std::sync::Arc::new(ReadKey { key, cert }));
+        self
+    }
+
+    /// This client with the chain id its signed reads sign (else learned from the node's
+    /// `x-fdl-chain-id` answer header on first use).
+    pub fn with_chain_id(self, chain_id: &str) -> Self {
+        let _ = self.chain_id.set(chain_id.to_string());
+        self
+    }
+
+    /// The chain id signed reads sign: given, or asked of the node once.
+    async fn chain_id(&self) -> Result<String, SdkError> {
+        if let Some(c) = self.chain_id.get() {
+            return Ok(c.clone());
+        }
+        let url = format!("{}/v1/status", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
+        let id = resp
+            .headers()
+            .get(fdl_types::read_policy::CHAIN_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| SdkError::Transport { url, reason: "the node did not say its chain id".into() })?;
+        let _ = self.chain_id.set(id.clone());
+        Ok(id)
+    }
+
+    /// A request to `path` (with its query), signed when the client has a read key.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<(String, reqwest::RequestBuilder), SdkError> {
+        let url = format!("{}{path}", self.base);
+        let mut rb = self.http.request(method.clone(), &url);
+        if let Some(r) = &self.reader {
+            let parsed = reqwest::Url::parse(&url)
+                .map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
+            let pq = match parsed.query() {
+                Some(q) => format!("{}?{q}", parsed.path()),
+                None => parsed.path().to_string(),
+            };
+            let chain = self.chain_id().await?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            for (k, v) in read_request_headers(&r.key, r.cert.as_deref(), &chain, method.as_str(), &pq, now)? {
+                rb = rb.header(k, v);
+            }
+        }
+        Ok((url, rb))
     }
 
     /// The node's base URL.
@@ -256,8 +360,8 @@ impl Client {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SdkError> {
-        let url = format!("{}{path}", self.base);
-        let r = self.http.get(&url).send().await;
+        let (url, rb) = self.request(reqwest::Method::GET, path).await?;
+        let r = rb.send().await;
         self.handle(&url, r).await
     }
 
@@ -521,8 +625,8 @@ impl Client {
         name: &str,
         req: &fdl_types::api::ContractQueryRequest,
     ) -> Result<fdl_types::api::ContractQueryView, SdkError> {
-        let url = format!("{}/v1/contracts/{name}/query", self.base);
-        let r = self.http.post(&url).json(req).send().await;
+        let (url, rb) = self.request(reqwest::Method::POST, &format!("/v1/contracts/{name}/query")).await?;
+        let r = rb.json(req).send().await;
         self.handle(&url, r).await
     }
 
@@ -588,13 +692,8 @@ impl Client {
     /// # Errors
     /// [`SdkError`].
     pub async fn get_text(&self, path: &str) -> Result<String, SdkError> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
+        let (url, rb) = self.request(reqwest::Method::GET, path).await?;
+        let resp = rb.send().await.map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
         if status.is_success() {
