@@ -107,19 +107,24 @@ const FLUSH_AT: usize = 256;
 /// Longest request path an audit record keeps.
 const MAX_AUDIT_PATH: usize = 256;
 
+/// The rules in force, by resource.
+type Rules = Arc<HashMap<ReadResource, Vec<String>>>;
+/// Who a certificate makes its holder (with its key), or why it makes it nobody.
+type Identity = Result<(Caller, PublicKey), String>;
+
 /// A checked certificate: who it makes the caller, until when, for which identity epoch.
 #[derive(Clone)]
 struct CertVerdict {
     epoch: u64,
     not_after: u64,
-    result: Result<(Caller, PublicKey), String>,
+    result: Identity,
 }
 
 /// The read policy's runtime state: caches, the pending refusals and the counters.
 #[derive(Default)]
 pub(crate) struct ReadGate {
     /// The rules in force at a committed version.
-    policy: Mutex<Option<(u64, Arc<HashMap<ReadResource, Vec<String>>>)>>,
+    policy: Mutex<Option<(u64, Rules)>>,
     /// Certificate verdicts by certificate hash.
     certs: Mutex<HashMap<Hash, CertVerdict>>,
     /// Refusals not stored yet.
@@ -154,7 +159,7 @@ impl Refusal {
 
 impl ReadGate {
     /// The rules in force at the latest committed version.
-    fn policy(&self, ctx: &RpcContext) -> Result<(u64, Arc<HashMap<ReadResource, Vec<String>>>), ApiError> {
+    fn policy(&self, ctx: &RpcContext) -> Result<(u64, Rules), ApiError> {
         let version = ctx.parts.store.latest_height().map_err(ApiError::internal)?;
         if let Some((v, p)) = &*self.policy.lock()
             && *v == version
@@ -173,13 +178,7 @@ impl ReadGate {
 
     /// Who a certificate makes its holder, checked against the state at `version`: a member
     /// certificate of the chain's suite, of a current member's CA, unrevoked and valid now.
-    fn check_cert(
-        &self,
-        ctx: &RpcContext,
-        version: u64,
-        der: &[u8],
-        now_s: u64,
-    ) -> Result<Result<(Caller, PublicKey), String>, ApiError> {
+    fn check_cert(&self, ctx: &RpcContext, version: u64, der: &[u8], now_s: u64) -> Result<Identity, ApiError> {
         if der.is_empty() || der.len() > fdl_types::tx::MAX_CERT_LEN {
             return Ok(Err(format!("a certificate of {} bytes", der.len())));
         }
@@ -256,7 +255,7 @@ fn member_identity(
     der: &[u8],
     hash: &Hash,
     now_s: u64,
-) -> Result<(Result<(Caller, PublicKey), String>, u64), ApiError> {
+) -> Result<(Identity, u64), ApiError> {
     let info = match fdl_pki::parse(der) {
         Ok(i) => i,
         Err(e) => return Ok((Err(e.to_string()), 0)),
