@@ -6,7 +6,8 @@
 //! cannot forget the policy.
 //!
 //! The caller is resolved, in this order, from:
-//! 1. a [`ClientCertificate`] the channel layer (TLCP/TLS) put in the request's extensions;
+//! 1. a [`ClientCertificate`] the channel layer (TLCP/TLS) put in the request's extensions (the
+//!    signed-request headers are then ignored: the channel's identity wins);
 //! 2. a signed request, accepted only from a loopback peer: [`KEY_HEADER`] (certificate DER or
 //!    public key, hex), [`TIME_HEADER`] (Unix seconds, within [`MAX_REQUEST_SKEW_S`]) and
 //!    [`SIGNATURE_HEADER`] over [`request_message`] (chain id, method, path and query, time);
