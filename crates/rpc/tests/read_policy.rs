@@ -248,7 +248,7 @@ async fn an_anonymous_caller_is_refused_the_audit_log_and_an_auditor_reads_it() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_is_read_by_its_owner_its_registrar_and_the_regulator_only() {
+async fn an_account_is_read_by_its_owner_and_administrators_not_by_other_members() {
     let n = net(Default::default());
     let me = KeyPair::generate(Suite::Intl);
     let mine = format!("/v1/accounts/{}", me.address().to_hex());
