@@ -82,6 +82,7 @@ fn execution(c: &mut Criterion) {
     let issuer = KeyPair::generate(Suite::Sm);
     let keys: Vec<KeyPair> = (0..100).map(|_| KeyPair::generate(Suite::Sm)).collect();
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: "bench".into(),
         suite: Suite::Sm,
         genesis_time_ms: 0,

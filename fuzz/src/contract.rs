@@ -81,6 +81,7 @@ fn chain() -> Chain {
     let not_before = fdl_pki::parse(&cert).expect("parse the certificate").not_before;
     let validator = KeyPair::ed25519_from_seed(&[0x63; 32]);
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: "fuzz".into(),
         suite: Suite::Intl,
         genesis_time_ms: 0,

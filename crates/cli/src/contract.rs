@@ -169,6 +169,8 @@ enum ContractCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reader: crate::util::ReadKey,
     },
     /// Show a contract: status, owner, access rules, versions.
     Show {
@@ -180,6 +182,8 @@ enum ContractCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reader: crate::util::ReadKey,
     },
     /// Call a method in a transaction.
     Call {
@@ -225,6 +229,8 @@ enum ContractCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reader: crate::util::ReadKey,
     },
 }
 
@@ -475,9 +481,10 @@ async fn send_evm(s: &Signing, payload: Payload, abi: &fdl_vm_evm::abi::Abi, met
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
-    let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let key: std::sync::Arc<dyn fdl_crypto::Signer> =
+        crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?.into();
     let cert = crate::tx::load_cert(path, s.signer_cert.as_deref())?;
-    let client = crate::util::client(&s.rpc)?;
+    let client = crate::util::client(&s.rpc)?.with_read_key(key.clone(), cert.clone());
     let decode = |r: &fdl_types::api::ReceiptView| {
         let bytes = hex::decode(&r.output_hex).ok()?;
         abi.decode_output(method, &bytes).ok()
@@ -542,7 +549,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             if !init_args.is_empty() {
                 args_json(&init_args)?;
             }
-            let client = crate::util::client(&signing.rpc)?;
+            let client = crate::gov::signing_client(&signing)?;
             let suite = client.status().await?.suite;
             let spec = if let Some((code, abi)) = evm.load()? {
                 anyhow::ensure!(init_args.is_empty(), "a Solidity contract takes its constructor arguments as --args");
@@ -576,7 +583,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
         }
         ContractCmd::Upgrade { name, wasm, evm, migrate_args, review, review_author, signing, timing } => {
-            let client = crate::util::client(&signing.rpc)?;
+            let client = crate::gov::signing_client(&signing)?;
             let suite = client.status().await?.suite;
             let spec = if let Some((code, abi)) = evm.load()? {
                 anyhow::ensure!(
@@ -609,8 +616,8 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             let access = rules_of(&Some(rules))?;
             propose_with(GovAction::SetContractAccess { name, access, allow_reentry }, &signing, &timing).await
         }
-        ContractCmd::List { rpc, json } => {
-            let client = crate::util::client(&rpc)?;
+        ContractCmd::List { rpc, json, reader } => {
+            let client = crate::util::read_client(&rpc, &reader)?;
             match client.contracts().await {
                 Ok(v) if json => print_json(&v).map(|()| 0),
                 Ok(v) => {
@@ -625,8 +632,8 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
                 Err(e) => api_error(e),
             }
         }
-        ContractCmd::Show { name, rpc, json } => {
-            let client = crate::util::client(&rpc)?;
+        ContractCmd::Show { name, rpc, json, reader } => {
+            let client = crate::util::read_client(&rpc, &reader)?;
             match client.contract(&name).await {
                 Ok(v) if json => print_json(&v).map(|()| 0),
                 Ok(v) => {
@@ -637,7 +644,7 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             }
         }
         ContractCmd::Call { name, method, args, version, fuel, abi, signing } => {
-            let client = crate::util::client(&signing.rpc)?;
+            let client = crate::gov::signing_client(&signing)?;
             let target = client.contract(&name).await;
             if let Ok(c) = &target
                 && c.vm == VmKind::Evm
@@ -656,8 +663,8 @@ pub async fn contract(a: ContractArgs) -> anyhow::Result<i32> {
             let payload = Payload::Call { contract: name, version, method, args, fuel };
             send_with(&signing, payload).await
         }
-        ContractCmd::Query { name, method, args, version, caller, rpc, json } => {
-            let client = crate::util::client(&rpc)?;
+        ContractCmd::Query { name, method, args, version, caller, rpc, json, reader } => {
+            let client = crate::util::read_client(&rpc, &reader)?;
             let args: Option<serde_json::Value> = match &args {
                 Some(a) => Some(serde_json::from_str(a).with_context(|| format!("--args {a:?} is not JSON"))?),
                 None => None,

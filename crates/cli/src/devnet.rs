@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use fdl_crypto::{KeyPair, Signer, Suite};
 use fdl_node::NodeConfig;
-use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisValidator, NodeRole};
+use fdl_types::{ChainParams, Genesis, GenesisMember, GenesisValidator, NodeRole, ReadResource};
 use tokio::process::{Child, Command};
 
 use crate::util::{DevnetNode, DevnetRecord, runtime};
@@ -72,6 +72,11 @@ pub struct InitArgs {
     /// or FDL_KEY_PASSPHRASE).
     #[arg(long)]
     encrypt_keys: bool,
+    /// API resources anyone may read, anonymous callers included (comma-separated: status,
+    /// blocks, accounts, audit, governance, members, contracts, evidence, or `all`); the others
+    /// keep the strict default (STD-16.1; `docs/operations.md`). Governance changes it later.
+    #[arg(long, value_delimiter = ',', conflicts_with = "org")]
+    public_reads: Vec<String>,
 }
 
 fn parse_role(s: &str) -> Result<NodeRole, String> {
@@ -126,6 +131,7 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     )?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: chain_id.into(),
         suite,
         genesis_time_ms: now_ms,
@@ -153,6 +159,59 @@ pub fn init_chain(dir: &Path, suite: Suite, chain_id: &str, rpc_listen: SocketAd
     let cfg_path = node_dir.join("node.toml");
     cfg.save(&cfg_path)?;
     Ok(InitOutput { genesis: genesis_path, issuer_key, node_configs: vec![cfg_path] })
+}
+
+/// The read policy of a devnet's genesis (STD-16.1): every read open to anyone, so that scripts
+/// read blocks, accounts and contracts without keys, except the audit log, which stays with
+/// auditors, regulators and administrators. A chain made by `fdl init` keeps the strict default.
+pub fn devnet_read_policy() -> std::collections::BTreeMap<ReadResource, Vec<String>> {
+    ReadResource::ALL
+        .into_iter()
+        .map(|r| {
+            let allow = if r == ReadResource::Audit {
+                r.strict_default().iter().map(|s| s.to_string()).collect()
+            } else {
+                vec![fdl_types::read_policy::PUBLIC.to_string()]
+            };
+            (r, allow)
+        })
+        .collect()
+}
+
+/// Opens the resources `names` (or `all`) to `public` in a new chain's genesis file.
+fn set_public_reads(path: &Path, names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut g = Genesis::load(path)?;
+    open_reads(&mut g, names)?;
+    std::fs::write(path, serde_json::to_string_pretty(&g)?)?;
+    Ok(())
+}
+
+/// Opens the resources `names` (or `all`) to `public` in `g` (`--public-reads`).
+pub fn open_reads(g: &mut Genesis, names: &[String]) -> anyhow::Result<()> {
+    for n in names {
+        let resources = if n == "all" {
+            ReadResource::ALL.to_vec()
+        } else {
+            vec![ReadResource::parse(n).map_err(|e| anyhow::anyhow!("--public-reads: {e}"))?]
+        };
+        for r in resources {
+            g.read_policy.insert(r, vec![fdl_types::read_policy::PUBLIC.to_string()]);
+        }
+    }
+    g.validate()?;
+    Ok(())
+}
+
+/// Writes [`devnet_read_policy`] into a new devnet's genesis file.
+fn open_devnet_reads(path: &Path) -> anyhow::Result<()> {
+    let mut g = Genesis::load(path)?;
+    g.read_policy = devnet_read_policy();
+    g.validate()?;
+    std::fs::write(path, serde_json::to_string_pretty(&g)?)?;
+    Ok(())
 }
 
 /// Runs `fdl init`.
@@ -212,6 +271,7 @@ fn init_plain(a: InitArgs) -> anyhow::Result<i32> {
             a.p2p_listen.port(),
         )?;
         let path = a.dir.join("genesis.json");
+        set_public_reads(&path, &a.public_reads)?;
         crate::util::record_trust(&path, &Genesis::load(&path)?);
         println!("genesis      {}", path.display());
         println!("issuer key   {}", a.dir.join("issuer.pem").display());
@@ -221,6 +281,7 @@ fn init_plain(a: InitArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let out = init_chain(&a.dir, a.suite, &a.chain_id, a.rpc_listen)?;
+    set_public_reads(&out.genesis, &a.public_reads)?;
     crate::util::record_trust(&out.genesis, &Genesis::load(&out.genesis)?);
     println!("genesis      {}", out.genesis.display());
     println!("issuer key   {}", out.issuer_key.display());
@@ -357,6 +418,7 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<i32> {
                 DEVNET_P2P_BASE_PORT,
             )?;
         }
+        open_devnet_reads(&dir.join("genesis.json"))?;
     } else {
         println!("restarting the devnet in {} with its data", dir.display());
     }

@@ -103,6 +103,8 @@ enum GovCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reader: crate::util::ReadKey,
     },
     /// Every proposal, newest first.
     List {
@@ -112,6 +114,8 @@ enum GovCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reader: crate::util::ReadKey,
     },
 }
 
@@ -201,6 +205,17 @@ enum ActionCmd {
         /// Institutions allowed, comma-separated (default any).
         #[arg(long, value_delimiter = ',')]
         orgs: Vec<String>,
+    },
+    /// Set who may read a resource of the API (STD-16.1): status, blocks, accounts, audit,
+    /// governance, members, contracts or evidence.
+    SetReadPolicy {
+        /// The resource.
+        #[arg(long)]
+        resource: String,
+        /// Principals allowed, comma-separated: public, member, a role (admin, client, validator,
+        /// observer, regulator, auditor), and for accounts owner and registrar.
+        #[arg(long, value_delimiter = ',', required = true)]
+        allow: Vec<String>,
     },
     /// Freeze an account.
     Freeze {
@@ -296,6 +311,11 @@ fn action_of(cmd: ActionCmd) -> anyhow::Result<GovAction> {
             GovAction::SetParam { name, value }
         }
         ActionCmd::SetAcl { method, roles, orgs } => GovAction::SetAcl { method, roles, orgs },
+        ActionCmd::SetReadPolicy { resource, allow } => {
+            let resource = fdl_types::ReadResource::parse(&resource).map_err(|e| anyhow::anyhow!(e))?;
+            fdl_types::read_policy::check_allow(resource, &allow).map_err(|e| anyhow::anyhow!(e))?;
+            GovAction::SetReadPolicy { resource, allow }
+        }
         ActionCmd::Freeze { account } => GovAction::Freeze { account },
         ActionCmd::Unfreeze { account } => GovAction::Unfreeze { account },
         ActionCmd::ForcedTransfer { from, to, amount } => {
@@ -319,10 +339,26 @@ pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i
     let Some(path) = &s.key else {
         anyhow::bail!("--key is required: the signer's key (e.g. an institution's admin.pem)")
     };
+    let key: std::sync::Arc<dyn fdl_crypto::Signer> =
+        crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?.into();
+    let cert = load_cert(path, s.signer_cert.as_deref())?;
+    // The signer's reads (status, receipts) are signed too: a chain's read policy may not let
+    // anonymous callers read them.
+    let client = crate::util::client(&s.rpc)?.with_read_key(key.clone(), cert.clone());
+    send_and_report(&client, key.as_ref(), cert.as_deref(), payload, s.wait, s.json).await
+}
+
+/// A client of the signer's node whose reads are signed with the signer's key, when `s` names
+/// one (else anonymous).
+///
+/// # Errors
+/// An unreadable key or certificate.
+pub(crate) fn signing_client(s: &Signing) -> anyhow::Result<fdl_sdk::Client> {
+    let client = crate::util::client(&s.rpc)?;
+    let Some(path) = &s.key else { return Ok(client) };
     let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?;
     let cert = load_cert(path, s.signer_cert.as_deref())?;
-    let client = crate::util::client(&s.rpc)?;
-    send_and_report(&client, key.as_ref(), cert.as_deref(), payload, s.wait, s.json).await
+    Ok(client.with_read_key(key.into(), cert))
 }
 
 /// Proposes `action` (deadline from `t`), signed by the signer of `s`.
@@ -330,7 +366,7 @@ pub(crate) async fn send_with(s: &Signing, payload: Payload) -> anyhow::Result<i
 /// # Errors
 /// As [`send_with`].
 pub(crate) async fn propose_with(action: GovAction, s: &Signing, t: &Timing) -> anyhow::Result<i32> {
-    let client = crate::util::client(&s.rpc)?;
+    let client = signing_client(s)?;
     let height = client.status().await?.height;
     let payload = Payload::Propose {
         action,
@@ -425,8 +461,8 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
             let der = fdl_pki::crl_from_pem(&pem).with_context(|| format!("{} is not a PEM CRL", crl.display()))?;
             send_with(&signing, Payload::PublishCrl { crl: der }).await
         }
-        GovCmd::Show { id, rpc, json } => {
-            let client = crate::util::client(&rpc)?;
+        GovCmd::Show { id, rpc, json, reader } => {
+            let client = crate::util::read_client(&rpc, &reader)?;
             match client.proposal(id).await {
                 Ok(v) if json => {
                     print_json(&v)?;
@@ -439,8 +475,8 @@ pub async fn gov(a: GovArgs) -> anyhow::Result<i32> {
                 Err(e) => api_error(e),
             }
         }
-        GovCmd::List { rpc, json } => {
-            let client = crate::util::client(&rpc)?;
+        GovCmd::List { rpc, json, reader } => {
+            let client = crate::util::read_client(&rpc, &reader)?;
             match client.proposals().await {
                 Ok(v) if json => {
                     print_json(&v)?;
@@ -542,6 +578,8 @@ pub struct AuditArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    reader: crate::util::ReadKey,
 }
 
 /// Runs `fdl audit`.
@@ -558,7 +596,7 @@ pub async fn audit(a: AuditArgs) -> anyhow::Result<i32> {
         local: a.no_local.then_some(false),
         contract: a.contract,
     };
-    let client = crate::util::client(&a.rpc)?;
+    let client = crate::util::read_client(&a.rpc, &a.reader)?;
     match client.audit(&q).await {
         Ok(v) if a.json => {
             print_json(&v)?;

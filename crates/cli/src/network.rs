@@ -284,6 +284,7 @@ pub fn genesis_of(
     }
     let min_validators = validators.len().min(4) as u32;
     let g = Genesis {
+        read_policy: Default::default(),
         chain_id: chain_id.into(),
         suite,
         genesis_time_ms: now_ms,
@@ -449,6 +450,10 @@ pub struct GenesisArgs {
     /// `regulator` certificates may propose interventions.
     #[arg(long)]
     regulator_ca: Option<PathBuf>,
+    /// API resources anyone may read (comma-separated resource names, or `all`); the others keep
+    /// the strict default (STD-16.1).
+    #[arg(long, value_delimiter = ',')]
+    public_reads: Vec<String>,
 }
 
 /// Reads `member.json` files.
@@ -482,7 +487,8 @@ pub fn genesis(a: GenesisArgs) -> anyhow::Result<i32> {
         extra.push(GenesisMember { name: info.org.clone(), ca_cert: pem, committee: false });
         regulator = Some(info.org);
     }
-    let g = genesis_of(&a.chain_id, suite, &issuer, &members, &extra, regulator)?;
+    let mut g = genesis_of(&a.chain_id, suite, &issuer, &members, &extra, regulator)?;
+    crate::devnet::open_reads(&mut g, &a.public_reads)?;
     if a.out.exists() {
         bail!("{} exists; refusing to overwrite a genesis", a.out.display());
     }

@@ -28,6 +28,8 @@ pub struct QueryArgs {
     /// Trust anchor of verified reads: this genesis hash (hex); the node's genesis must match it.
     #[arg(long, global = true)]
     genesis_hash: Option<Hash>,
+    #[command(flatten)]
+    reader: crate::util::ReadKey,
 }
 
 #[derive(Subcommand)]
@@ -147,7 +149,7 @@ fn merged(value: impl serde::Serialize, extra: serde_json::Value) -> anyhow::Res
 
 /// Runs `fdl query`.
 pub async fn run(a: QueryArgs) -> anyhow::Result<i32> {
-    let client = crate::util::client(&a.rpc)?;
+    let client = crate::util::read_client(&a.rpc, &a.reader)?;
     let status = match client.status().await {
         Ok(s) => s,
         Err(e) => return api_error(e, a.json),
@@ -312,6 +314,8 @@ pub struct MemberArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    reader: crate::util::ReadKey,
 }
 
 #[derive(clap::Subcommand)]
@@ -339,7 +343,7 @@ fn validity(not_after: u64, now: u64, days: u64, flagged: &mut usize) -> String 
 
 /// Runs `fdl member`.
 pub async fn member(a: MemberArgs) -> anyhow::Result<i32> {
-    let client = crate::util::client(&a.rpc)?;
+    let client = crate::util::read_client(&a.rpc, &a.reader)?;
     match a.cmd {
         MemberCmd::List { expiring_within_days: days } => {
             let members = match client.members().await {

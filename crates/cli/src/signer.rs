@@ -50,7 +50,8 @@ fn load_key(path: &std::path::Path) -> anyhow::Result<Arc<dyn fdl_crypto::Signer
         // A key file the signer holds must be its owner's alone (STD-8.4).
         fdl_crypto::check_private_key_file(path)?;
     }
-    let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the validator key {}", path.display()))?;
+    let key =
+        crate::keysrc::load_signer(path).with_context(|| format!("loading the validator key {}", path.display()))?;
     Ok(Arc::from(key))
 }
 

@@ -146,6 +146,31 @@ pub fn rpc_url(flag: &Option<String>) -> String {
     DEFAULT_RPC.to_string()
 }
 
+/// `--key` and `--cert` of a command that only reads: who reads (STD-16.1).
+#[derive(clap::Args, Clone, Default)]
+pub struct ReadKey {
+    /// Sign the reads with this key (PKCS#8 PEM) so the node knows who reads: the node's read
+    /// policy may require a role (the audit log: auditor, regulator, admin). Without it the
+    /// reads are anonymous. Signed reads are accepted on the node's own host (loopback).
+    #[arg(long = "key", global = true)]
+    pub key: Option<PathBuf>,
+    /// The key's certificate (PEM); default: the key's file name with `.crt`, if it exists.
+    #[arg(long = "cert", global = true, requires = "key")]
+    pub cert: Option<PathBuf>,
+}
+
+/// A client of the node at `rpc`, signing its reads with the key of `k` when it names one.
+///
+/// # Errors
+/// An unreadable key or certificate, or a bad URL.
+pub fn read_client(rpc: &Option<String>, k: &ReadKey) -> anyhow::Result<fdl_sdk::Client> {
+    let client = client(rpc)?;
+    let Some(path) = &k.key else { return Ok(client) };
+    let key = crate::keysrc::load_signer(path).with_context(|| format!("loading the key {}", path.display()))?;
+    let cert = crate::tx::load_cert(path, k.cert.as_deref())?;
+    Ok(client.with_read_key(key.into(), cert))
+}
+
 /// Prints `value` as one JSON line.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);

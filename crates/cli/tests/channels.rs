@@ -87,7 +87,19 @@ fn foreign_dir_ca(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates() {
-    let net = TestNet::start(4, 0, Suite::Sm);
+    // The audit log to auditors, regulators and administrators only (STD-16.1).
+    let mut net = TestNet::init(4, 0, Suite::Sm, |g| {
+        g.read_policy.insert(
+            fdl_types::read_policy::ReadResource::Audit,
+            vec!["auditor".into(), "regulator".into(), "admin".into()],
+        );
+    });
+    for i in 0..net.nodes.len() {
+        net.spawn(i);
+    }
+    for i in 0..net.nodes.len() {
+        net.wait_height(i, 2, Duration::from_secs(60));
+    }
     let cfg = fdl_node::NodeConfig::load(&net.nodes[0].config).unwrap();
     let port = cfg.p2p.as_ref().unwrap().listen;
     assert!(cfg.p2p.as_ref().unwrap().tlcp.is_some(), "fdl init gives every sm node a TLCP pair");
@@ -128,6 +140,37 @@ fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates(
         client_dir.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "status over mutual TLCP: {out} {err}");
+    // Who reads the audit log: not a client of a member (its certificate says `client`), but an
+    // auditor, each identified by the certificate it presents on the channel.
+    let (code, _, err) = common::fdl(&[
+        "audit",
+        "--rpc",
+        &url,
+        "--ca",
+        bundle.to_str().unwrap(),
+        "--tlcp-dir",
+        client_dir.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("read_forbidden"), "{err}");
+    let (code, _, err) = common::fdl(&["audit", "--rpc", &url, "--ca", bundle.to_str().unwrap()]);
+    assert_ne!(code, 0, "an anonymous TLCP client is refused the audit log");
+    assert!(err.contains("read_forbidden"), "{err}");
+    let auditor = pair(&scratch.path().join("auditor"), Some(&org2_dir.join("ca")), "alice", Role::Auditor);
+    let auditor_dir = auditor.sign_cert.parent().unwrap().to_path_buf();
+    let (code, out, err) = common::fdl(&[
+        "audit",
+        "--rpc",
+        &url,
+        "--ca",
+        bundle.to_str().unwrap(),
+        "--tlcp-dir",
+        auditor_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "an auditor reads the audit log over TLCP: {out} {err}");
+    assert!(out.contains("api.refused"), "the refusals are in the audit log: {out}");
+
     // A bundle that does not hold the node's CA: the client refuses the node.
     let other = scratch.path().join("other-bundle.pem");
     std::fs::copy(foreign_dir_ca(&scratch.path().join("foreign2")), &other).unwrap();

@@ -388,7 +388,9 @@ fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
     }
     let genesis = root.path().join("genesis.json");
     let issuer = root.path().join("issuer.pem");
-    let mut args = vec!["genesis", "--chain-id", "bank-consortium-1", "--out", genesis.to_str().unwrap()];
+    // Every read open: the test reads the nodes without keys.
+    let mut args =
+        vec!["genesis", "--chain-id", "bank-consortium-1", "--out", genesis.to_str().unwrap(), "--public-reads", "all"];
     args.extend(["--issuer-key", issuer.to_str().unwrap()]);
     args.extend(members.iter().map(String::as_str));
     let (code, out, err) = common::fdl(&args);

@@ -228,7 +228,8 @@ fn the_genesis_recorded_by_init_is_the_default_anchor() {
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let rpc = format!("http://{listen}");
-    let (code, out, err) = run(&["init", "--dir", dir.path().to_str().unwrap(), "--rpc-listen", &listen]);
+    let (code, out, err) =
+        run(&["init", "--dir", dir.path().to_str().unwrap(), "--rpc-listen", &listen, "--public-reads", "all"]);
     assert_eq!(code, 0, "{out}{err}");
     let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
     let record: serde_json::Value =

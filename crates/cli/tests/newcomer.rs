@@ -366,9 +366,10 @@ fn every_data_command_prints_text_by_default_and_json_with_json() {
     both("gov publish-crl", &["gov", "publish-crl", "--crl", &p("org1/ca/crl.pem"), "--rpc", rpc, "--key", &admin]);
     both("gov show", &["gov", "show", "1", "--rpc", rpc]);
     both("gov list", &["gov", "list", "--rpc", rpc]);
-    let out = both("audit", &["audit", "--rpc", rpc, "--account", &addr]);
+    // The audit log is for auditors, regulators and administrators (the devnet's read policy).
+    let out = both("audit", &["audit", "--rpc", rpc, "--account", &addr, "--key", &admin]);
     assert!(out.contains("account.frozen"), "{out}");
-    let (_, text, _) = fdl(&["audit", "--rpc", rpc, "--account", &addr]);
+    let (_, text, _) = fdl(&["audit", "--rpc", rpc, "--account", &addr, "--key", &admin]);
     assert!(has_iso_date(&text) && text.contains("account.frozen"), "{text}");
 
     // `fdl bench` is a measurement: its stdout is one JSON record (what scripts and CI keep),

@@ -603,6 +603,10 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<BTreeMap<Vec<u8>, Option<Vec<
     for (method, rule) in gov::default_acl() {
         keys::acl(method).write(&mut w, &rule);
     }
+    // The API read policy (STD-16.1): every resource's rule, from genesis or its default.
+    for resource in fdl_types::ReadResource::ALL {
+        keys::read_policy(resource).write(&mut w, &genesis.read_rule(resource));
+    }
     Ok(w.into_writes())
 }
 

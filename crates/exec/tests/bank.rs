@@ -36,6 +36,7 @@ impl Mem {
 
 fn genesis(issuer: Address) -> Genesis {
     Genesis {
+        read_policy: Default::default(),
         chain_id: "t".into(),
         suite: Suite::Intl,
         genesis_time_ms: 0,

@@ -37,6 +37,7 @@ fn fixture() -> Fixture {
     let proposer = KeyPair::ed25519_from_seed(&[9; 32]);
     let issuer = KeyPair::ed25519_from_seed(&[1; 32]);
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: "rules".into(),
         suite: Suite::Intl,
         genesis_time_ms: PARENT_MS,

@@ -17,11 +17,12 @@ const CA_PEM: &str = include_str!("fixtures/bank-a-ca.pem");
 
 /// The root below. Changing the schema changes it: update it only together with the database
 /// layout version (`LAYOUT_VERSION` in crates/storage) and a note in the changelog of the commit.
-const GENESIS_ROOT: &str = "a7c3b8b7cf3568ad297a94e4c2b715ce04236b6eaed6b3b610ceb78e30794c39";
+const GENESIS_ROOT: &str = "72ef6167188e3fe29e4818a391c58f94a028c7c365dc79364d2bbda9db05bd31";
 
 fn genesis() -> Genesis {
     let key = |seed: u8| hex::encode(KeyPair::ed25519_from_seed(&[seed; 32]).public_key().to_bytes());
     Genesis {
+        read_policy: Default::default(),
         chain_id: "fixture".into(),
         suite: Suite::Intl,
         genesis_time_ms: 1_796_000_000_000,
@@ -82,6 +83,10 @@ fn every_genesis_value_decodes_through_its_slot() {
     assert!(m.committee && !m.ca_cert.is_empty());
     for method in fdl_schema::METHODS {
         assert!(keys::acl(method).require(&w).is_ok(), "{method}");
+    }
+    for r in fdl_types::ReadResource::ALL {
+        let want: Vec<String> = r.strict_default().iter().map(|s| s.to_string()).collect();
+        assert_eq!(keys::read_policy(r).require(&w), Ok(want), "{r}");
     }
     assert_eq!(keys::account(&Address([7; 20])).require(&w).map(|a| a.balance), Ok(1_000_000));
 }

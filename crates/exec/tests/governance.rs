@@ -238,6 +238,7 @@ fn votes_after_the_deadline_do_not_count_and_enough_noes_reject() {
 fn an_open_chain_accepts_keys_without_certificates_but_no_governance() {
     let k = KeyPair::generate(Suite::Intl);
     let g = Genesis {
+        read_policy: Default::default(),
         chain_id: "t".into(),
         suite: Suite::Intl,
         genesis_time_ms: 0,

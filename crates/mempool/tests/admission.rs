@@ -25,6 +25,7 @@ fn fixture(capacity: usize) -> Fixture {
     let key = KeyPair::generate(Suite::Sm);
     let validator = KeyPair::generate(Suite::Sm);
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: CHAIN.into(),
         suite: Suite::Sm,
         genesis_time_ms: 0,
@@ -305,6 +306,7 @@ async fn a_swapped_credential_is_verified_again_and_refused() {
     let cert = fdl_pki::issue(&ca, &ca_key, &user.public_key(), "alice", fdl_pki::Role::Client, 30).unwrap();
     let validator = KeyPair::generate(Suite::Sm);
     let genesis = Genesis {
+        read_policy: Default::default(),
         chain_id: CHAIN.into(),
         suite: Suite::Sm,
         genesis_time_ms: 0,

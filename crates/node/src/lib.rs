@@ -155,9 +155,8 @@ fn real_path(p: &std::path::Path) -> std::path::PathBuf {
 /// [`NodeError::KeyInDataDir`] naming the key and the directory.
 pub fn check_keys_outside_data(config: &NodeConfig) -> Result<(), NodeError> {
     let data = real_path(&config.data_path());
-    let channel_keys = |f: Option<fdl_channel::TlcpFiles>| {
-        f.into_iter().flat_map(|f| std::iter::once(f.sign_key).chain(f.enc_key))
-    };
+    let channel_keys =
+        |f: Option<fdl_channel::TlcpFiles>| f.into_iter().flat_map(|f| std::iter::once(f.sign_key).chain(f.enc_key));
     let p2p_files = config.p2p.as_ref().and_then(|p| p.tlcp.as_ref()).map(|f| f.resolved(&config.base_dir));
     let keys = std::iter::once(config.validator_key_path())
         .chain(config.network_key_path())

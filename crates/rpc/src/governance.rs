@@ -26,6 +26,9 @@ use crate::{ApiError, RpcContext, cache::ReadCache, handlers::ApiResult, limits:
 type Ctx = State<Arc<RpcContext>>;
 type G = Extension<Arc<Guard>>;
 
+/// The kinds of this node's own audit records (not on chain).
+const LOCAL_KINDS: [&str; 2] = ["identity.refused_at_admission", "api.refused"];
+
 /// Most audit records one query returns.
 pub const MAX_AUDIT_RECORDS: usize = 1_000;
 
@@ -421,8 +424,15 @@ pub(crate) async fn audit(
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     check_audit_query(&q)?;
     let max_scan = g.limits.max_audit_scan;
-    // Store reads and decoding: off the async workers.
-    g.blocking(move || audit_query(&ctx, &q, max_scan)).await.map(Json)
+    let guard = g.clone();
+    // Store reads and decoding: off the async workers. Refused reads not stored yet are
+    // stored first, so the query sees them.
+    g.blocking(move || {
+        guard.read_gate.flush(&ctx);
+        audit_query(&ctx, &q, max_scan)
+    })
+    .await
+    .map(Json)
 }
 
 /// The cheap checks of an audit query, before anything is read.
@@ -510,10 +520,11 @@ fn audit_query(ctx: &RpcContext, q: &AuditQuery, max_scan: usize) -> ApiResult<A
     if let Some(e) = bad.take() {
         return Err(ApiError::internal(format!("corrupt audit record: {e}")));
     }
-    // This node's refusals all have one kind: skip them when the query asks for another.
-    let refusal_kind = "identity.refused_at_admission";
-    let kind_allows_refusals =
-        q.kind.as_deref().is_none_or(|k| k == refusal_kind || (k.ends_with('.') && refusal_kind.starts_with(k)));
+    // This node's own records are refusals at admission and refused API reads: skip them when
+    // the query asks for another kind.
+    let kind_allows_refusals = LOCAL_KINDS
+        .iter()
+        .any(|lk| q.kind.as_deref().is_none_or(|k| k == *lk || (k.ends_with('.') && lk.starts_with(k))));
     if q.local.unwrap_or(true) && kind_allows_refusals && scanned <= max_scan {
         let budget = max_scan - scanned;
         // Refusals at this node's admission: in its own store, not on chain. A failure to store

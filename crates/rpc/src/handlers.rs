@@ -572,7 +572,7 @@ pub(crate) async fn evidence(State(ctx): Ctx) -> Json<Vec<EvidenceView>> {
     tag = "node",
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"))
 )]
-pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
+pub(crate) async fn metrics(State(ctx): Ctx, Extension(g): G) -> Response {
     let peers = ctx.parts.metrics.peers_connected.load(Ordering::Relaxed) as usize;
     let mut text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -594,6 +594,14 @@ pub(crate) async fn metrics(State(ctx): Ctx) -> Response {
          # TYPE fdl_evm_code_cache_misses_total counter\nfdl_evm_code_cache_misses_total {misses}\n\
          # HELP fdl_evm_codes_cached Analyzed EVM contract codes held.\n\
          # TYPE fdl_evm_codes_cached gauge\nfdl_evm_codes_cached {entries}\n"
+    ));
+    let refused = g.read_gate.refusals.load(Ordering::Relaxed);
+    let dropped = g.read_gate.dropped.load(Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP fdl_api_read_refusals_total API reads refused by the read policy or for a bad credential (STD-16.1).\n\
+         # TYPE fdl_api_read_refusals_total counter\nfdl_api_read_refusals_total {refused}\n\
+         # HELP fdl_api_read_refusals_dropped_total Refused reads not stored in the audit log (arrived faster than stored).\n\
+         # TYPE fdl_api_read_refusals_dropped_total counter\nfdl_api_read_refusals_dropped_total {dropped}\n"
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

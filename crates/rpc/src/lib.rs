@@ -14,6 +14,7 @@ mod governance;
 mod handlers;
 mod limits;
 pub mod openapi;
+mod read_access;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ pub use error::ApiError;
 pub use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 pub use handlers::RELAYED_HEADER;
 pub use limits::ApiLimits;
+pub use read_access::{Access, ClientCertificate, route_access};
 
 /// Largest request body accepted (a batch of transactions fits well within it).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -109,13 +111,18 @@ pub fn router(ctx: RpcContext) -> Router {
 
 fn app(ctx: RpcContext) -> (Router, Arc<limits::Guard>) {
     let guard = Arc::new(limits::Guard::new(ctx.limits.clone()));
+    let ctx = Arc::new(ctx);
+    // Refused reads are stored by the server's periodic flush (and by audit queries).
+    let _ = guard.ctx.set(ctx.clone());
     let router = routes()
+        // The read policy (STD-16.1) on every matched route; an unclassified route is refused.
+        .route_layer(axum::middleware::from_fn_with_state((ctx.clone(), guard.clone()), read_access::read_gate))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(guard.clone()))
         .layer(axum::middleware::from_fn_with_state(guard.clone(), limits::guard))
-        .with_state(Arc::new(ctx));
+        .with_state(ctx);
     (router, guard)
 }
 
@@ -164,9 +171,3 @@ pub async fn serve_tlcp_on(
     let (router, guard) = app(ctx);
     limits::serve(listener, router, guard, Some(std::sync::Arc::new(server)), shutdown).await
 }
-
-/// The signing certificate (DER) a client presented on the API's TLCP channel, attached to each
-/// of its requests. The channel proved the client holds its key; whether the certificate is a
-/// current member's is for the reader of this extension to check.
-#[derive(Debug, Clone)]
-pub struct ClientCertificate(pub std::sync::Arc<[u8]>);

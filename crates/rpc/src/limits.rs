@@ -108,6 +108,8 @@ impl ApiLimits {
 const REFUSING: usize = 64;
 /// Longest the server spends answering a connection it refuses.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often refused reads are stored in the node's audit store.
+const REFUSAL_FLUSH: Duration = Duration::from_secs(1);
 /// How often the rate limiter forgets clients it has not seen lately.
 const LIMITER_SWEEP: Duration = Duration::from_secs(60);
 
@@ -127,6 +129,10 @@ pub(crate) struct Guard {
     reads: Semaphore,
     /// Repeated expensive reads.
     pub(crate) cache: crate::cache::ReadCache,
+    /// The read policy's caches, pending refusals and counters.
+    pub(crate) read_gate: crate::read_access::ReadGate,
+    /// What the server's periodic flush of refused reads stores through.
+    pub(crate) ctx: std::sync::OnceLock<Arc<crate::RpcContext>>,
 }
 
 impl Guard {
@@ -142,6 +148,8 @@ impl Guard {
             subscribers,
             reads: Semaphore::new(BLOCKING_READS),
             cache: crate::cache::ReadCache::default(),
+            read_gate: crate::read_access::ReadGate::default(),
+            ctx: std::sync::OnceLock::new(),
         }
     }
 
@@ -163,6 +171,16 @@ impl Guard {
             return Ok(());
         }
         limiter.check_key(&client_key(peer)).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+    }
+
+    /// Stores the refused reads not stored yet (on a blocking thread).
+    fn flush_refusals(self: &Arc<Self>) {
+        if let Some(ctx) = self.ctx.get().cloned()
+            && self.read_gate.pending_len() > 0
+        {
+            let g = self.clone();
+            tokio::task::spawn_blocking(move || g.read_gate.flush(&ctx));
+        }
     }
 
     fn sweep(&self) {
@@ -228,6 +246,8 @@ pub(crate) async fn serve(
     let mut tasks = tokio::task::JoinSet::new();
     let mut sweep = tokio::time::interval(LIMITER_SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flush = tokio::time::interval(REFUSAL_FLUSH);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -242,6 +262,10 @@ pub(crate) async fn serve(
             },
             _ = sweep.tick() => {
                 guard.sweep();
+                continue;
+            }
+            _ = flush.tick() => {
+                guard.flush_refusals();
                 continue;
             }
             // Finished connection tasks are reaped as they end, so the set stays small.
@@ -283,6 +307,10 @@ pub(crate) async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    if let Some(ctx) = guard.ctx.get().cloned() {
+        let g = guard.clone();
+        let _ = tokio::task::spawn_blocking(move || g.read_gate.flush(&ctx)).await;
+    }
     Ok(())
 }
 

@@ -24,7 +24,12 @@ case). Any route answers 405 `method_not_allowed` to a wrong method and an unkno
 also answer 429 `rate_limited` (with a `Retry-After` header, in seconds) to a client over its \
 request rate, 408 `request_timeout` to a request that took too long, and 503 \
 `too_many_connections` (then closes the connection) when the node serves as many connections as \
-it allows.";
+it allows. Reads are governed by the chain's read policy (STD-16.1; `GET /v1/acl` does not list it, \
+the `readpol/` state keys hold it): a read the caller may not make answers 403 `read_forbidden`, \
+naming the resource; a caller identifies itself by its member certificate on the channel, or on \
+this host by a signed request (headers `x-fdl-key`, `x-fdl-time`, `x-fdl-signature`), which \
+answers 401 `bad_signature`, `stale_request`, `not_loopback` or `bad_certificate` when it does \
+not hold. Every answer of a read route carries the chain id in `x-fdl-chain-id`.";
 
 /// The OpenAPI document: every route of [`crate::ROUTES`] with its parameters, bodies and answers.
 #[derive(OpenApi)]
@@ -75,7 +80,45 @@ pub struct ApiDoc;
 /// The document as JSON, generated once.
 pub fn json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
+    DOC.get_or_init(|| document().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
+}
+
+/// The document: [`ApiDoc`] with the read policy's answers (401, 403) added to every read route
+/// ([`crate::route_access`]), so that no handler can leave them out.
+pub fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let mut doc = ApiDoc::openapi();
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorView"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in [("get", item.get.as_mut()), ("post", item.post.as_mut())] {
+            let Some(op) = op else { continue };
+            let Some(crate::Access::Read(resource)) = crate::route_access(path, method) else { continue };
+            op.responses.responses.entry("401".into()).or_insert_with(|| {
+                error(
+                    "`bad_signature`, `stale_request` (a signed request over 60 s from the node's clock), \
+                     `not_loopback` (a signed request from another host) or `bad_certificate` (not a current \
+                     member's certificate): the caller's credential does not hold",
+                )
+            });
+            op.responses.responses.entry("403".into()).or_insert_with(|| {
+                error(&format!(
+                    "`read_forbidden`: the read policy does not let this caller read `{resource}` (the refusal \
+                     is audited as `api.refused`)"
+                ))
+            });
+        }
+    }
+    doc
 }
 
 /// The body of `POST /v1/transactions` sent as `application/octet-stream`: the canonical

@@ -599,6 +599,7 @@ fn every_governance_example_answer_validates() {
     };
     check(&doc, "get", "/v1/validators/{height}/proof", 200, &proof);
     let genesis = fdl_types::Genesis {
+        read_policy: Default::default(),
         chain_id: "c".into(),
         suite: Suite::Sm,
         genesis_time_ms: 1,

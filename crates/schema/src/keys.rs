@@ -19,6 +19,7 @@
 //! | `gov/retally` | [`Marker`] | governance (seats or threshold changed) |
 //! | `gov/proposal/{id: u64 BE}` | [`Proposal`] | governance |
 //! | `acl/{method}` | [`AclRule`] | genesis, `set_acl` |
+//! | `readpol/{resource}` | list of principals (`Vec<String>`) who may read an API resource | genesis, `set_read_policy` |
 //! | `pki/members` | list of names | genesis, member actions |
 //! | `pki/member/{name}` | [`MemberRecord`] | genesis, member actions |
 //! | `pki/ca/{name}` | CA certificate DER | genesis, member actions |
@@ -48,7 +49,7 @@
 //! institutions and nodes, which governance adds and removes one vote at a time.
 
 use fdl_crypto::{Address, Hash, Suite};
-use fdl_types::{ChainParams, NodeSpec};
+use fdl_types::{ChainParams, NodeSpec, ReadResource};
 
 use crate::{
     Slot,
@@ -59,8 +60,21 @@ use crate::{
 };
 
 /// Every key prefix in use. A module adding keys adds its prefix here.
-pub const NAMESPACES: [&[u8]; 10] =
-    [b"acct/", b"bank/", b"sys/", b"gov/", b"acl/", b"ctr/", b"code/", CONTRACT_STORAGE, b"abi/", b"cta/"];
+pub const NAMESPACES: [&[u8]; 11] = [
+    b"acct/",
+    b"bank/",
+    b"sys/",
+    b"gov/",
+    b"acl/",
+    b"ctr/",
+    b"code/",
+    CONTRACT_STORAGE,
+    b"abi/",
+    b"cta/",
+    READ_POLICY_NAMESPACE,
+];
+/// The API read policy's prefix: `readpol/{resource}` (STD-16.1).
+pub const READ_POLICY_NAMESPACE: &[u8] = b"readpol/";
 /// The prefixes whose keys the node also keeps in order beside the tree (ADR 0013): contract
 /// storage (a contract iterates its keys) and the contract registry (the API lists contracts).
 pub const ORDERED_PREFIXES: [&[u8]; 2] = [CONTRACT_STORAGE, b"ctr/"];
@@ -206,6 +220,12 @@ pub fn proposal(id: u64) -> Slot<Proposal> {
 /// A method's access rule.
 pub fn acl(method: &str) -> Slot<AclRule> {
     Slot::new([b"acl/".as_slice(), method.as_bytes()].concat())
+}
+
+/// Who may read an API resource (STD-16.1): the principals of
+/// [`fdl_types::read_policy`]. Genesis writes every resource's rule.
+pub fn read_policy(resource: ReadResource) -> Slot<Vec<String>> {
+    Slot::new([READ_POLICY_NAMESPACE, resource.as_str().as_bytes()].concat())
 }
 
 /// A contract's record.

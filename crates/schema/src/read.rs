@@ -1,7 +1,7 @@
 //! Typed reads of the native modules' state, shared by execution, admission and the API.
 
 use fdl_crypto::{Address, Hash, Suite};
-use fdl_types::{ChainParams, NodeSpec};
+use fdl_types::{ChainParams, NodeSpec, ReadResource};
 
 use crate::{
     SchemaError, StateView,
@@ -80,6 +80,18 @@ pub fn next_proposal(view: &dyn StateView) -> Result<u64, SchemaError> {
 /// Store failure or a corrupt value.
 pub fn acl(view: &dyn StateView, method: &str) -> Result<Option<AclRule>, SchemaError> {
     keys::acl(method).read(view)
+}
+
+/// Who may read an API resource. Absent (a state written before the read policy existed, or
+/// a hand-made test state): the strict default of [`ReadResource::strict_default`], so that a
+/// missing rule never opens a resource.
+///
+/// # Errors
+/// Store failure or a corrupt value.
+pub fn read_policy(view: &dyn StateView, resource: ReadResource) -> Result<Vec<String>, SchemaError> {
+    Ok(keys::read_policy(resource)
+        .read(view)?
+        .unwrap_or_else(|| resource.strict_default().iter().map(|s| s.to_string()).collect()))
 }
 
 /// The identity epoch (see [`keys::EPOCH_KEY`]).

@@ -222,7 +222,44 @@ pub fn build_certified_tx(
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// HTTP over TLCP (TLS 1.3 under `intl`) to a node's secure port; `None`: plain HTTP.
     secure: Option<secure::Secure>,
+    /// The key that signs read requests, with its certificate (STD-16.1); `None`: anonymous.
+    reader: Option<std::sync::Arc<ReadKey>>,
+    /// The chain id signed requests sign: given, or learned from the node's first answer.
+    chain_id: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+/// A key that signs read requests, and the certificate sent with them.
+struct ReadKey {
+    key: std::sync::Arc<dyn Signer>,
+    cert: Option<Vec<u8>>,
+}
+
+/// The headers of a signed read request (`x-fdl-key`, `x-fdl-time`, `x-fdl-signature`) for
+/// `method` and `path_and_query` (exactly as sent), signed by `key` at `time_s` for `chain_id`.
+/// With `cert`, the key header carries the certificate (DER): the node then knows the caller's
+/// role and institution; without, only its key.
+///
+/// # Errors
+/// [`SdkError::Tx`] when the key cannot sign.
+pub fn read_request_headers(
+    key: &dyn Signer,
+    cert: Option<&[u8]>,
+    chain_id: &str,
+    method: &str,
+    path_and_query: &str,
+    time_s: u64,
+) -> Result<[(&'static str, String); 3], SdkError> {
+    use fdl_types::read_policy::{KEY_HEADER, SIGNATURE_HEADER, TIME_HEADER, request_message};
+    let sig = key
+        .sign(&request_message(chain_id, method, path_and_query, time_s))
+        .map_err(|e| SdkError::Tx(format!("signing a read request: {e}")))?;
+    let id = match cert {
+        Some(der) => hex::encode(der),
+        None => hex::encode(key.public_key().to_bytes()),
+    };
+    Ok([(KEY_HEADER, id), (TIME_HEADER, time_s.to_string()), (SIGNATURE_HEADER, hex::encode(sig.as_bytes()))])
 }
 
 impl Client {
@@ -236,13 +273,36 @@ impl Client {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| SdkError::Transport { url: url.into(), reason: e.to_string() })?;
-        Ok(Client { base: url.trim_end_matches('/').to_string(), http, secure: None })
+        Ok(Client {
+            base: url.trim_end_matches('/').to_string(),
+            http,
+            secure: None,
+            reader: None,
+            chain_id: std::sync::Arc::new(std::sync::OnceLock::new()),
+        })
     }
 
-    /// A client for a node's API over TLCP at `url` (`https://host:port`), checking the node's
-    /// certificate against `cas` (the chain's CA certificates, DER; see [`ca_bundle_from_pem`])
-    /// and presenting the client's TLCP pair when given (members identify themselves so; the
-    /// read policy decides what they may read).
+    /// This client with its reads signed by `key` (STD-16.1), sending `cert` (DER) with them
+    /// so the node knows the caller's role and institution; without a certificate the node
+    /// knows only the key (enough to read its own account). The node accepts signed requests
+    /// from its own host (loopback) only; elsewhere the channel's certificate identifies the
+    /// caller.
+    pub fn with_read_key(mut self, key: std::sync::Arc<dyn Signer>, cert: Option<Vec<u8>>) -> Self {
+        self.reader = Some(std::sync::Arc::new(ReadKey { key, cert }));
+        self
+    }
+
+    /// This client with the chain id its signed reads sign (else learned from the node's
+    /// `x-fdl-chain-id` answer header on first use).
+    pub fn with_chain_id(self, chain_id: &str) -> Self {
+        let _ = self.chain_id.set(chain_id.to_string());
+        self
+    }
+
+    /// A client for a node's API over TLCP at `url` (`https://host:port`; TLS 1.3 for an `intl`
+    /// chain), checking the node's certificate against `cas` (the chain's CA certificates, DER;
+    /// see [`ca_bundle_from_pem`]) and presenting the client's channel identity when given: the
+    /// node then knows who reads (STD-16.1).
     ///
     /// # Errors
     /// [`SdkError::Transport`] for a URL that is not `https://host:port`, an empty bundle, or a
@@ -264,23 +324,74 @@ impl Client {
         Ok(c)
     }
 
-    /// One request: over TLCP when the client has a secure transport, else plain HTTP.
-    async fn exchange(&self, post: bool, url: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), SdkError> {
+    /// One request as given: over the secure channel when the client has one, else plain HTTP.
+    /// Returns the status, the body and the node's `x-fdl-chain-id` answer header.
+    async fn send_raw(
+        &self,
+        post: bool,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>, Option<String>), SdkError> {
         let transport = |reason: String| SdkError::Transport { url: url.into(), reason };
         if let Some(t) = &self.secure {
             let path = url.strip_prefix(&self.base).unwrap_or(url);
             let method = if post { hyper::Method::POST } else { hyper::Method::GET };
-            return t.request(method, path, &[], body).await.map_err(transport);
+            return t.request(method, path, headers, body).await.map_err(transport);
         }
-        let req = if post {
+        let mut req = if post {
             self.http.post(url).header("content-type", "application/json").body(body.unwrap_or_default())
         } else {
             self.http.get(url)
         };
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
         let resp = req.send().await.map_err(|e| transport(e.to_string()))?;
         let status = resp.status().as_u16();
+        let chain = resp
+            .headers()
+            .get(fdl_types::read_policy::CHAIN_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
-        Ok((status, bytes.to_vec()))
+        Ok((status, bytes.to_vec(), chain))
+    }
+
+    /// The chain id signed reads sign: given, or learned from the node's answer header once.
+    async fn chain_id(&self) -> Result<String, SdkError> {
+        if let Some(c) = self.chain_id.get() {
+            return Ok(c.clone());
+        }
+        let url = format!("{}/v1/status", self.base);
+        let (_, _, id) = self.send_raw(false, &url, &[], None).await?;
+        let id = id.ok_or_else(|| SdkError::Transport { url, reason: "the node did not say its chain id".into() })?;
+        let _ = self.chain_id.set(id.clone());
+        Ok(id)
+    }
+
+    /// One request to `url`, signed when the client has a read key (STD-16.1).
+    async fn exchange(&self, post: bool, url: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), SdkError> {
+        let mut headers = Vec::new();
+        if let Some(r) = &self.reader {
+            let path_and_query = url.strip_prefix(&self.base).unwrap_or(url);
+            let chain = self.chain_id().await?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let method = if post { "POST" } else { "GET" };
+            headers.extend(read_request_headers(
+                r.key.as_ref(),
+                r.cert.as_deref(),
+                &chain,
+                method,
+                path_and_query,
+                now,
+            )?);
+        }
+        let (status, body, chain) = self.send_raw(post, url, &headers, body).await?;
+        if let Some(c) = chain {
+            let _ = self.chain_id.set(c);
+        }
+        Ok((status, body))
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(&self, url: &str, body: &B) -> Result<T, SdkError> {
@@ -635,18 +746,12 @@ impl Client {
     /// [`SdkError`].
     pub async fn get_text(&self, path: &str) -> Result<String, SdkError> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| SdkError::Transport { url: url.clone(), reason: e.to_string() })?;
-        if status.is_success() {
+        let (status, body) = self.exchange(false, &url, None).await?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if (200..300).contains(&status) {
             return Ok(text);
         }
-        Err(api_error(status.as_u16(), text))
+        Err(api_error(status, text))
     }
 }
 

@@ -437,6 +437,7 @@ mod tests {
 
     fn genesis(keys: &[&KeyPair]) -> Genesis {
         Genesis {
+            read_policy: Default::default(),
             chain_id: "c".into(),
             suite: Suite::Sm,
             genesis_time_ms: 1,

@@ -79,7 +79,7 @@ impl SecureTransport {
         path: &str,
         headers: &[(&str, String)],
         body: Option<Vec<u8>>,
-    ) -> Result<(u16, Vec<u8>), String> {
+    ) -> Result<(u16, Vec<u8>, Option<String>), String> {
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         let mut sender = match idle {
             Some(s) if !s.is_closed() => s,
@@ -99,13 +99,18 @@ impl SecureTransport {
             .map_err(|_| "the node did not answer in time".to_string())?
             .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
+        let chain = resp
+            .headers()
+            .get(fdl_types::read_policy::CHAIN_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         if let Ok(mut v) = self.idle.lock()
             && v.len() < MAX_IDLE
         {
             v.push(sender);
         }
-        Ok((status, bytes.to_vec()))
+        Ok((status, bytes.to_vec(), chain))
     }
 }
 

@@ -40,7 +40,9 @@ const META_LAYOUT: &str = "layout";
 /// proposals, per-height governance queues) instead of one value rewritten whole.
 /// 5: contracts: the ordered index of contract storage keys, the contract limits in the chain
 /// parameters and the contract output in receipts.
-pub const LAYOUT_VERSION: u64 = 6;
+/// 7: the API read policy in state (`readpol/{resource}`, written at genesis; STD-16.1): a
+/// chain of layout 6 has no read policy, so its genesis root differs.
+pub const LAYOUT_VERSION: u64 = 7;
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";

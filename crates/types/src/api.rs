@@ -654,8 +654,8 @@ pub struct MemberView {
 /// credential, permission and governance change, refusals included.
 /// `contract.` covers the lifecycle (STD-12.3), refusals and failures, and contracts' own events
 /// (`contract.event`), indexed by contract so they are queryable by contract and time.
-pub const AUDIT_PREFIXES: [&str; 9] =
-    ["identity.", "account.", "acl.", "gov.", "pki.", "member.", "node.", "param.", "contract."];
+pub const AUDIT_PREFIXES: [&str; 10] =
+    ["identity.", "account.", "acl.", "gov.", "pki.", "member.", "node.", "param.", "contract.", "api."];
 
 /// Whether an event kind is audited.
 pub fn is_audit_kind(kind: &str) -> bool {
@@ -663,9 +663,9 @@ pub fn is_audit_kind(kind: &str) -> bool {
 }
 
 /// Every kind of audit record: the audited events execution emits, and this node's own
-/// `identity.refused_at_admission`. `GET /v1/audit?kind=` takes one of them or one of
+/// `identity.refused_at_admission` and `api.refused` (reads its API refused, STD-16.1). `GET /v1/audit?kind=` takes one of them or one of
 /// [`AUDIT_PREFIXES`].
-pub const AUDIT_KINDS: [&str; 39] = [
+pub const AUDIT_KINDS: [&str; 41] = [
     "identity.registered",
     "identity.refused",
     "identity.refused_at_admission",
@@ -678,6 +678,8 @@ pub const AUDIT_KINDS: [&str; 39] = [
     "account.kind_set",
     "acl.denied",
     "acl.set",
+    "acl.read_policy_set",
+    "api.refused",
     "gov.proposed",
     "gov.voted",
     "gov.refused",
@@ -740,7 +742,7 @@ pub struct AuditView {
     pub status: Option<String>,
     /// All the event's attributes.
     pub attrs: Vec<(String, String)>,
-    /// True for a refusal at this node's admission (in the node's own store, not on chain).
+    /// True for a refusal at this node's admission or API (in the node's own store, not on chain).
     #[serde(default)]
     #[schema(required = true)]
     pub local: bool,

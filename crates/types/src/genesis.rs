@@ -1,8 +1,10 @@
 //! Genesis: the chain's identity, suite, issuer, validators and parameters, as a JSON document.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 use fdl_crypto::{Address, Hash, PublicKey, Suite, hash_tagged};
+
+use crate::read_policy::ReadResource;
 use serde::{Deserialize, Serialize};
 
 /// Domain tag of the genesis document hash.
@@ -339,6 +341,13 @@ pub struct Genesis {
     pub balances: Vec<(Address, u128)>,
     /// Parameters.
     pub params: ChainParams,
+    /// The API read policy (STD-16.1): per resource, the principals that may read it. A
+    /// resource not listed takes [`Genesis::read_rule`]'s default: the strict policy
+    /// ([`ReadResource::strict_default`]) on a chain with members, `public` on an open test
+    /// chain without members. So a genesis file written before this field existed starts a
+    /// chain with the strict policy (it fails closed), and its hash is unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub read_policy: BTreeMap<ReadResource, Vec<String>>,
 }
 
 /// Why a genesis document is unusable.
@@ -465,7 +474,24 @@ impl Genesis {
             return bad(format!("max_block_txs x max_tx_bytes exceeds {MAX_BLOCK_BYTES} bytes"));
         }
         p.check_contract_limits().map_err(GenesisError::Invalid)?;
+        for (resource, allow) in &self.read_policy {
+            crate::read_policy::check_allow(*resource, allow)
+                .map_err(|e| GenesisError::Invalid(format!("read_policy: {e}")))?;
+        }
         Ok(())
+    }
+
+    /// The read rule genesis writes for `resource`: its entry in [`Genesis::read_policy`], else
+    /// `public` on a chain without members (nobody could prove membership), else the strict
+    /// default.
+    pub fn read_rule(&self, resource: ReadResource) -> Vec<String> {
+        if let Some(allow) = self.read_policy.get(&resource) {
+            return allow.clone();
+        }
+        if self.members.is_empty() {
+            return vec![crate::read_policy::PUBLIC.to_string()];
+        }
+        resource.strict_default().iter().map(|s| s.to_string()).collect()
     }
 
     /// The validator's parsed public key.
@@ -491,6 +517,7 @@ mod tests {
         let v = KeyPair::generate(Suite::Sm);
         let a = Address([1; 20]);
         let mut g = Genesis {
+            read_policy: Default::default(),
             chain_id: "c".into(),
             suite: Suite::Sm,
             genesis_time_ms: 0,

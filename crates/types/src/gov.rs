@@ -7,6 +7,7 @@ use crate::{
     chain_param::ChainParam,
     codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_count},
     contract::{DeploySpec, MethodRule, UpgradeSpec, decode_rules, encode_rules, get_name},
+    read_policy::ReadResource,
     tx::MAX_CERT_LEN,
 };
 
@@ -307,6 +308,14 @@ pub enum GovAction {
         #[serde(default)]
         allow_reentry: bool,
     },
+    /// Set who may read a resource of the API (STD-16.1): its principals replace the old ones.
+    SetReadPolicy {
+        /// The resource (see [`ReadResource`]).
+        resource: ReadResource,
+        /// The principals allowed: `public`, `member`, roles, and for `accounts` also `owner`
+        /// and `registrar` ([`crate::read_policy::check_allow`]).
+        allow: Vec<String>,
+    },
 }
 
 impl GovAction {
@@ -359,6 +368,7 @@ impl GovAction {
             GovAction::UnfreezeContract { .. } => "unfreeze_contract",
             GovAction::RetireContract { .. } => "retire_contract",
             GovAction::SetContractAccess { .. } => "set_contract_access",
+            GovAction::SetReadPolicy { .. } => "set_read_policy",
         }
     }
 }
@@ -531,6 +541,11 @@ impl Encode for GovAction {
                 encode_rules(access, out);
                 out.push(u8::from(*allow_reentry));
             }
+            GovAction::SetReadPolicy { resource, allow } => {
+                out.push(21);
+                put_str(out, resource.as_str());
+                put_strs(out, allow);
+            }
         }
     }
 }
@@ -593,6 +608,15 @@ impl Decode for GovAction {
                     tag => return Err(DecodeError::BadTag { what: "allow reentry", tag }),
                 },
             },
+            21 => {
+                let resource = r.string(MAX_GOV_NAME, "read resource")?;
+                let resource = ReadResource::parse(&resource)
+                    .map_err(|reason| DecodeError::Invalid { what: "read resource", reason })?;
+                let allow = get_strs(r, "read principals")?;
+                crate::read_policy::check_allow(resource, &allow)
+                    .map_err(|reason| DecodeError::Invalid { what: "read principals", reason })?;
+                GovAction::SetReadPolicy { resource, allow }
+            }
             tag => return Err(DecodeError::BadTag { what: "gov action", tag }),
         })
     }
@@ -631,6 +655,7 @@ mod tests {
             GovAction::ForcedTransfer { from: a, to: Address([1; 20]), amount: 5 },
             GovAction::ResetKey { account: a, certificate: vec![3] },
             GovAction::SetAccountKind { account: a, kind: AccountKind::Special },
+            GovAction::SetReadPolicy { resource: ReadResource::Audit, allow: vec!["auditor".into(), "public".into()] },
         ];
         for act in all {
             let b = act.encode();
@@ -669,5 +694,22 @@ mod tests {
         bad.extend_from_slice(&a.0);
         put_str(&mut bad, "root");
         assert!(matches!(GovAction::decode(&bad), Err(DecodeError::Invalid { what: "account kind", .. })));
+
+        // A read policy: an unknown resource, an unknown principal, an empty rule do not decode.
+        let act = GovAction::SetReadPolicy { resource: ReadResource::Accounts, allow: vec!["owner".into()] };
+        let mut want = vec![21];
+        put_str(&mut want, "accounts");
+        put_strs(&mut want, &["owner".to_string()]);
+        assert_eq!(act.encode(), want);
+        assert_eq!(serde_json::to_value(&act).expect("json")["resource"], "accounts");
+        assert_eq!(act.kind(), "set_read_policy");
+        for (res, allow) in
+            [("everything", vec!["admin"]), ("audit", vec!["root"]), ("audit", vec![]), ("audit", vec!["owner"])]
+        {
+            let mut bad = vec![21];
+            put_str(&mut bad, res);
+            put_strs(&mut bad, &allow.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert!(matches!(GovAction::decode(&bad), Err(DecodeError::Invalid { .. })), "{res} {allow:?}");
+        }
     }
 }

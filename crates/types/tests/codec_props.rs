@@ -81,6 +81,7 @@ fn gov_variant(a: &GovAction) -> &'static str {
         GovAction::UnfreezeContract { .. } => "unfreeze_contract",
         GovAction::RetireContract { .. } => "retire_contract",
         GovAction::SetContractAccess { .. } => "set_contract_access",
+        GovAction::SetReadPolicy { .. } => "set_read_policy",
     }
 }
 
@@ -296,6 +297,14 @@ fn gov_action() -> BoxedStrategy<GovAction> {
         contract_name().prop_map(|name| GovAction::RetireContract { name }),
         (contract_name(), prop::collection::vec(method_rule(), 0..3), any::<bool>())
             .prop_map(|(name, access, allow_reentry)| GovAction::SetContractAccess { name, access, allow_reentry }),
+        (
+            prop::sample::select(fdl_types::ReadResource::ALL.to_vec()),
+            prop::sample::subsequence(vec!["public", "member", "admin", "auditor", "regulator", "client"], 1..6)
+        )
+            .prop_map(|(resource, allow)| GovAction::SetReadPolicy {
+                resource,
+                allow: allow.into_iter().map(String::from).collect()
+            }),
     ]
     .boxed()
 }
@@ -693,7 +702,7 @@ fn strategies_cover_every_variant() {
         unknown(TxBody::decode(&b), "credential kind")
     });
     let statuses = (0..=u16::MAX).filter_map(StatusCode::from_code).count();
-    assert_eq!((payloads, actions, roles, credentials, statuses), (9, 20, 2, 3, 23), "the decoder's tags");
+    assert_eq!((payloads, actions, roles, credentials, statuses), (9, 21, 2, 3, 23), "the decoder's tags");
 
     let seen = distinct(payload(), |p| Some(payload_variant(p)), payloads);
     assert_eq!(seen.len(), payloads, "payload variants generated: {seen:?}");

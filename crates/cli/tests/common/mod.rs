@@ -103,8 +103,19 @@ impl TestNode {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let (code, out, err) =
-            fdl(&["init", "--dir", dir.path().to_str().unwrap(), "--suite", suite.name(), "--rpc-listen", &listen]);
+        // Every read open: these tests read the API without keys (crates/cli/tests/read_policy.rs
+        // tests the read policy itself).
+        let (code, out, err) = fdl(&[
+            "init",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--suite",
+            suite.name(),
+            "--rpc-listen",
+            &listen,
+            "--public-reads",
+            "all",
+        ]);
         assert_eq!(code, 0, "init failed: {out} {err}");
         let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
         let issuer = identity(dir.path(), "issuer");

@@ -109,6 +109,9 @@ impl TestNet {
             &format!("127.0.0.1:{rpc}"),
             "--p2p-listen",
             &format!("127.0.0.1:{p2p}"),
+            // Every read open: these tests read the API without keys.
+            "--public-reads",
+            "all",
         ]);
         assert_eq!(code, 0, "init failed: {out} {err}");
         let gpath = dir.path().join("genesis.json");

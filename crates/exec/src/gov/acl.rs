@@ -1,7 +1,8 @@
-//! The access-control policy (STD-16.1): the default rules written at genesis, and `SetAcl`.
+//! The access-control policy (STD-16.1): the default rules written at genesis, `SetAcl`, and
+//! the API read policy's `SetReadPolicy`.
 
 use fdl_schema::keys;
-use fdl_types::Role;
+use fdl_types::{ReadResource, Role};
 
 use super::{AclRule, Apply, GovRefusal, METHODS, Verdict};
 
@@ -42,6 +43,33 @@ pub(crate) fn apply_set(a: &mut Apply<'_, '_>, method: &str, roles: &[String], o
     a.event(
         "acl.set",
         vec![("method", method.to_string()), ("roles", roles.join(",")), ("orgs", orgs.join(",")), ("proposal", pid)],
+    );
+    Ok(Ok(()))
+}
+
+/// `SetReadPolicy`: the rule names 1 to 16 known principals, none twice (the decoder checks it
+/// too; a proposal built otherwise, e.g. in a test, is refused here).
+pub(crate) fn check_read_policy(resource: ReadResource, allow: &[String]) -> Verdict {
+    Ok(fdl_types::read_policy::check_allow(resource, allow).map_err(|reason| GovRefusal::BadReadPolicy { reason }))
+}
+
+/// `SetReadPolicy`: writes the rule, audited as `acl.read_policy_set` with the old and the new
+/// principals and the proposal (its proposer and votes are in the proposal's own records).
+pub(crate) fn apply_read_policy(a: &mut Apply<'_, '_>, resource: ReadResource, allow: &[String]) -> Verdict {
+    let slot = keys::read_policy(resource);
+    let old = fdl_schema::read::read_policy(&*a.ov, resource)?;
+    slot.write(a.ov, &allow.to_vec());
+    let pid = a.pid();
+    let proposer = a.proposer.0.to_hex();
+    a.event(
+        "acl.read_policy_set",
+        vec![
+            ("resource", resource.as_str().to_string()),
+            ("allow", allow.join(",")),
+            ("previous", old.join(",")),
+            ("proposal", pid),
+            ("proposer", proposer),
+        ],
     );
     Ok(Ok(()))
 }

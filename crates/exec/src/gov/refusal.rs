@@ -250,6 +250,12 @@ pub enum GovRefusal {
         /// The role named.
         role: String,
     },
+    /// A read policy rule that names no principal, an unknown one, one twice, or too many.
+    #[error("bad read policy: {reason}")]
+    BadReadPolicy {
+        /// What is wrong.
+        reason: String,
+    },
 
     // --- Accounts ---
     /// An account that does not exist.
@@ -330,8 +336,9 @@ pub enum GovRefusal {
 
 impl GovRefusal {
     /// Every code, in declaration order (for documentation and uniqueness tests).
-    pub const CODES: [&'static str; 51] = [
+    pub const CODES: [&'static str; 52] = [
         "deadline_out_of_range",
+        "bad_read_policy",
         "not_regulator",
         "regulator_only_interventions",
         "role_may_not_propose",
@@ -427,6 +434,7 @@ impl GovRefusal {
             GovRefusal::WindowOutOfRange => "window_out_of_range",
             GovRefusal::NoMethod { .. } => "no_method",
             GovRefusal::NoRole { .. } => "no_role",
+            GovRefusal::BadReadPolicy { .. } => "bad_read_policy",
             GovRefusal::NoAccount { .. } => "no_account",
             GovRefusal::BadForcedTransfer => "bad_forced_transfer",
             GovRefusal::CertificateFromOtherOrg { .. } => "certificate_from_other_org",
@@ -457,6 +465,7 @@ mod tests {
             GovRefusal::NotOpen { id: 3, state: ProposalState::Expired },
             GovRefusal::ParamOutOfRange { param: ChainParam::MaxBlockTxs },
             GovRefusal::CertificateRefused { status: StatusCode::CertificateRevoked },
+            GovRefusal::BadReadPolicy { reason: "empty".into() },
         ];
         for r in &samples {
             assert!(GovRefusal::CODES.contains(&r.code()), "{r:?}");

@@ -120,6 +120,7 @@ pub fn genesis(
     params: ChainParams,
 ) -> Genesis {
     let g = Genesis {
+        read_policy: Default::default(),
         chain_id: "t".into(),
         suite: Suite::Intl,
         genesis_time_ms: 0,

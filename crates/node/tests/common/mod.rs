@@ -90,6 +90,9 @@ pub async fn start(suite: Suite, limits: ApiLimits) -> Api {
     let validator = KeyPair::generate(suite);
     let cert = fdl_pki::issue(&ca, &ca_key, &validator.public_key(), "v0", fdl_pki::Role::Validator, 365).unwrap();
     let genesis = Genesis {
+        // Every read open: these tests are about the API's limits, not its read policy
+        // (crates/rpc/tests/read_policy.rs tests that).
+        read_policy: fdl_types::ReadResource::ALL.into_iter().map(|r| (r, vec!["public".to_string()])).collect(),
         chain_id: CHAIN.into(),
         suite,
         genesis_time_ms: now_ms(),
