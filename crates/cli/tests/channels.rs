@@ -178,9 +178,24 @@ fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates(
     assert_ne!(code, 0);
     assert!(err.contains("not from a trusted CA"), "{err}");
 
-    // The chain runs over the tunnels.
-    let h = net.height(0).unwrap();
-    net.wait_height(0, h + 3, Duration::from_secs(60));
+    // Transactions sent to org1 travel to the other nodes over the TLCP port: each proposer's
+    // blocks carry them, not only org1's.
+    let start = net.height(0).unwrap();
+    let expiry = start + 1_000;
+    let to = KeyPair::generate(Suite::Sm);
+    for n in 0..12u128 {
+        let payload = Payload::Issue { to: fdl_crypto::Signer::public_key(&to).address(), amount: n + 1 };
+        let tx = common::build_tx(&net.issuer, &net.genesis.chain_id, expiry, payload).unwrap();
+        net.rt.block_on(net.client(0).submit(&tx, false)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let end = net.wait_height(0, start + 8, Duration::from_secs(60));
+    let proposers: std::collections::BTreeSet<String> = (start..=end)
+        .filter_map(|h| net.block(0, h))
+        .filter(|b| b.header.tx_count > 0)
+        .map(|b| b.header.proposer.clone())
+        .collect();
+    assert!(proposers.len() >= 2, "only one proposer carried the transactions sent to org1: {proposers:?}");
 
     // org2's institution revokes its node's TLCP signing certificate: every member cuts org2 off,
     // and org2 cannot connect again; the other three go on.

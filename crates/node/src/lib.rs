@@ -313,7 +313,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
                 let (forwarded_tx, forwarded_rx) = mpsc::channel(256);
                 tokio::spawn(t.clone().serve(listener, forwarded_tx, shutdown.clone()));
                 tokio::spawn(tunnel::admit_forwarded(forwarded_rx, chain.mempool().clone()));
-                tokio::spawn(t.clone().relay_task(relay_rx, own.clone()));
+                let configured = p2p.peers.iter().map(|p| (p.peer_id.clone(), p.addr)).collect();
+                tokio::spawn(t.clone().relay_task(relay_rx, own.clone(), configured));
             } else if !peer_rpcs.is_empty() {
                 tokio::spawn(bft::relay_task(relay_rx, chain.clone(), own.clone(), peer_rpcs));
             }

@@ -350,7 +350,14 @@ impl Tunnel {
     /// Forwards batches of client transactions to every other active node over the node network
     /// (one TLCP stream per peer, opened on demand and again after a drop). A peer that is down
     /// misses the batch: the transaction stays in this node's pool.
-    pub async fn relay_task(self: Arc<Self>, mut rx: mpsc::Receiver<Vec<Vec<u8>>>, own_peer: String) {
+    /// A node's network address is the one the node set publishes, else the configured peer's
+    /// (`configured`: peer id and address).
+    pub async fn relay_task(
+        self: Arc<Self>,
+        mut rx: mpsc::Receiver<Vec<Vec<u8>>>,
+        own_peer: String,
+        configured: Vec<(String, SocketAddr)>,
+    ) {
         let mut writers: HashMap<String, mpsc::Sender<Arc<Vec<u8>>>> = HashMap::new();
         while let Some(first) = rx.recv().await {
             let mut batch = first;
@@ -365,7 +372,12 @@ impl Tunnel {
             let frame = Arc::new(encode_batch(&batch));
             let Ok(nodes) = self.chain.nodes_at(self.chain.height()) else { continue };
             for n in nodes.iter().filter(|n| !n.peer_id.is_empty() && n.peer_id != own_peer) {
-                let Ok(addr) = n.p2p.parse::<SocketAddr>() else { continue };
+                let published = n.p2p.parse::<SocketAddr>().ok();
+                let Some(addr) =
+                    published.or_else(|| configured.iter().find(|(p, _)| *p == n.peer_id).map(|(_, a)| *a))
+                else {
+                    continue;
+                };
                 let key = format!("{}@{addr}", n.name);
                 let tx = writers.entry(key).or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(64);
