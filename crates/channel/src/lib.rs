@@ -279,6 +279,17 @@ fn builder(method: SslMethod) -> Result<SslContextBuilder, ChannelError> {
     Ok(b)
 }
 
+/// Runs a handshake within [`HANDSHAKE_TIMEOUT`].
+async fn bounded<T, E: std::fmt::Display>(
+    handshake: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ChannelError> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Err(_) => Err(ChannelError::Timeout),
+        Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
 /// Accepts secure connections: TLCP for a `sm` identity, TLS 1.3 for an `intl` one.
 pub struct TlcpServer {
     inner: ServerKind,
@@ -320,21 +331,15 @@ impl TlcpServer {
     pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S) -> Result<SecureStream<S>, ChannelError> {
         let ctx = match &self.inner {
             ServerKind::Tls(a) => {
-                return match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
-                    Err(_) => Err(ChannelError::Timeout),
-                    Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-                    Ok(Ok(s)) => Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) }),
-                };
+                let s = bounded(a.accept(stream)).await?;
+                return Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) });
             }
             ServerKind::Tlcp(ctx) => ctx,
         };
         let ssl = Ssl::new(ctx).map_err(cfg_err)?;
         let mut s = tokio_tongsuo::SslStream::new(ssl, stream).map_err(cfg_err)?;
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Pin::new(&mut s).accept()).await {
-            Err(_) => Err(ChannelError::Timeout),
-            Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-            Ok(Ok(())) => Ok(SecureStream { inner: StreamKind::Tlcp(s) }),
-        }
+        bounded(Pin::new(&mut s).accept()).await?;
+        Ok(SecureStream { inner: StreamKind::Tlcp(s) })
     }
 }
 
@@ -395,21 +400,15 @@ impl TlcpClient {
         let ctx = match &self.inner {
             ClientKind::Tls(c) => {
                 let name = tls::server_name()?;
-                return match tokio::time::timeout(HANDSHAKE_TIMEOUT, c.connect(name, stream)).await {
-                    Err(_) => Err(ChannelError::Timeout),
-                    Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-                    Ok(Ok(s)) => Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) }),
-                };
+                let s = bounded(c.connect(name, stream)).await?;
+                return Ok(SecureStream { inner: StreamKind::Tls(Box::new(s.into())) });
             }
             ClientKind::Tlcp(ctx) => ctx,
         };
         let ssl = Ssl::new(ctx).map_err(cfg_err)?;
         let mut s = tokio_tongsuo::SslStream::new(ssl, stream).map_err(cfg_err)?;
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Pin::new(&mut s).connect()).await {
-            Err(_) => Err(ChannelError::Timeout),
-            Ok(Err(e)) => Err(ChannelError::Handshake(e.to_string())),
-            Ok(Ok(())) => Ok(SecureStream { inner: StreamKind::Tlcp(s) }),
-        }
+        bounded(Pin::new(&mut s).connect()).await?;
+        Ok(SecureStream { inner: StreamKind::Tlcp(s) })
     }
 }
 

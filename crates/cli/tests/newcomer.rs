@@ -261,6 +261,9 @@ const OTHER_COMMANDS: &[&str] = &[
     "node",
     "devnet",
     "contract new",
+    // `fdl signer` serves a validator's key until stopped; `signer init` writes its token
+    // (tests/signer.rs).
+    "signer init",
 ];
 
 /// The sub-commands `fdl PATH --help` lists.

@@ -349,11 +349,7 @@ impl Client {
         }
         let resp = req.send().await.map_err(|e| transport(e.to_string()))?;
         let status = resp.status().as_u16();
-        let chain = resp
-            .headers()
-            .get(fdl_types::read_policy::CHAIN_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let chain = secure::chain_id_header(resp.headers());
         let bytes = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
         Ok((status, bytes.to_vec(), chain))
     }

@@ -99,11 +99,7 @@ impl SecureTransport {
             .map_err(|_| "the node did not answer in time".to_string())?
             .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let chain = resp
-            .headers()
-            .get(fdl_types::read_policy::CHAIN_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let chain = chain_id_header(resp.headers());
         let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         if let Ok(mut v) = self.idle.lock()
             && v.len() < MAX_IDLE
@@ -112,6 +108,11 @@ impl SecureTransport {
         }
         Ok((status, bytes.to_vec(), chain))
     }
+}
+
+/// The chain id a node names in its answer's `x-fdl-chain-id` header.
+pub(crate) fn chain_id_header(headers: &hyper::HeaderMap) -> Option<String> {
+    headers.get(fdl_types::read_policy::CHAIN_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 /// The CA certificates (DER) of a PEM bundle.
