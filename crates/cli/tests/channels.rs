@@ -127,6 +127,16 @@ fn nodes_talk_only_tlcp_and_admit_only_member_nodes_with_unrevoked_certificates(
     let (code, out, err) = common::fdl(&["query", "status", "--rpc", &url, "--ca", bundle.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "status over TLCP: {out} {err}");
     assert!(out.contains("\"height\""), "{out}");
+    // The WebSocket stream over TLCP: the next block arrives on it.
+    let ws_block = net.rt.block_on(async {
+        use futures_util::StreamExt as _;
+        let tcp = TcpStream::connect(secure).await.unwrap();
+        let tls = TlcpClient::new(None).unwrap().connect(tcp).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{secure}/v1/stream"), tls).await.unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+        msg.into_text().unwrap().to_string()
+    });
+    assert!(ws_block.contains("\"type\":\"block\""), "{ws_block}");
     // With the client's own TLCP pair (mutual authentication).
     let client_dir = scratch.path().join("client");
     let (code, out, err) = common::fdl(&[
