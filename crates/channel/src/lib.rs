@@ -142,18 +142,14 @@ impl std::fmt::Debug for TlcpIdentity {
     }
 }
 
-fn read_key_der(path: &Path) -> Result<(fdl_crypto::Suite, Zeroizing<Vec<u8>>), ChannelError> {
+/// The signing key, read once: as an FDL key (its suite tells TLCP from TLS) and as PKCS#8 DER.
+fn read_sign_key(path: &Path) -> Result<(fdl_crypto::KeyPair, Zeroizing<Vec<u8>>), ChannelError> {
     fdl_crypto::check_private_key_file(path).map_err(|e| ChannelError::Identity(e.to_string()))?;
     let bad = |e: &dyn std::fmt::Display| ChannelError::Identity(format!("{}: {e}", path.display()));
     let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&e))?);
     let key = fdl_crypto::KeyPair::from_pkcs8_pem(&pem).map_err(|e| bad(&e))?;
-    let (_, der) = der_from_pem(&pem).ok_or_else(|| bad(&"not a PEM private key"))?;
-    Ok((key.suite(), der))
-}
-
-fn der_from_pem(pem: &str) -> Option<(String, Zeroizing<Vec<u8>>)> {
-    let p = tongsuo::pkey::PKey::private_key_from_pem(pem.as_bytes()).ok()?;
-    Some(("PRIVATE KEY".into(), Zeroizing::new(p.private_key_to_pkcs8().ok()?)))
+    let der = PKey::private_key_from_pem(pem.as_bytes()).and_then(|p| p.private_key_to_pkcs8()).map_err(|e| bad(&e))?;
+    Ok((key, Zeroizing::new(der)))
 }
 
 fn read_cert(path: &Path) -> Result<X509, ChannelError> {
@@ -174,13 +170,11 @@ impl TlcpIdentity {
     /// # Errors
     /// [`ChannelError::Identity`] naming the file, or when a key does not match its certificate.
     pub fn load(files: &TlcpFiles) -> Result<Self, ChannelError> {
-        let (suite, key_der) = read_key_der(&files.sign_key)?;
-        if suite == fdl_crypto::Suite::Intl {
+        let (key, key_der) = read_sign_key(&files.sign_key)?;
+        if key.suite() == fdl_crypto::Suite::Intl {
             let cert = read_cert(&files.sign_cert)?;
             let cert_der = cert.to_der().map_err(cfg_err)?;
             let public = fdl_pki::parse(&cert_der).map_err(|e| ChannelError::Identity(e.to_string()))?.public_key;
-            let pem = Zeroizing::new(std::fs::read_to_string(&files.sign_key)?);
-            let key = fdl_crypto::KeyPair::from_pkcs8_pem(&pem).map_err(|e| ChannelError::Identity(e.to_string()))?;
             if fdl_crypto::Signer::public_key(&key) != public {
                 return Err(ChannelError::Identity("the signing key does not match its certificate".into()));
             }

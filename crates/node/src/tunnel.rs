@@ -274,7 +274,15 @@ impl Tunnel {
         let peer = peer_id.to_string();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut libp2p, _)) = listener.accept().await else { continue };
+                let mut libp2p = match listener.accept().await {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        tracing::warn!(error = %e, "tunnel endpoint: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
                 let me = me.clone();
                 let peer = peer.clone();
                 tokio::spawn(async move {
