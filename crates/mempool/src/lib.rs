@@ -6,6 +6,16 @@
 //! the verifier queue is full, admission fails with [`AdmitError::Full`] and the API answers 429
 //! (back-pressure instead of unbounded memory).
 //!
+//! Admission also keeps latency bounded (see `docs/architecture.md`, "Admission under load"): a
+//! client's transaction is admitted only while the pool holds less than the chain can commit in
+//! [`MempoolConfig::target_wait`] at the commit rate measured over the last blocks; beyond that it
+//! is refused at once with [`AdmitError::Overloaded`] and a retry hint, before any signature is
+//! verified. Within that budget each sender may hold at most a fair share (the budget divided by
+//! the senders waiting, never less than [`FAIR_SHARE_FLOOR`]), and a sender with fewer than that
+//! floor waiting may use a reserve above the budget, so one flooding sender cannot starve others.
+//! Transactions a peer forwarded were admitted by that peer and only meet the hard capacity. A
+//! signature is verified once per node whatever path the transaction takes (client, peer, block).
+//!
 //! The pool also owns the lifecycle of a pending transaction: [`Mempool::on_committed`] removes
 //! included transactions and wakes whoever waits for their receipts.
 
@@ -15,11 +25,12 @@
 mod verify;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use fdl_crypto::{Address, Hash};
@@ -43,6 +54,28 @@ pub struct MempoolConfig {
     pub verify_threads: usize,
     /// Most verification jobs queued before admission answers "full".
     pub verify_queue: usize,
+    /// The longest a client's transaction should wait in the pool: admission refuses clients'
+    /// transactions beyond what the chain commits in this time at its measured rate.
+    pub target_wait: Duration,
+}
+
+/// A sender with fewer transactions than this waiting is always within its fair share, and may
+/// use the reserve above the pool's budget.
+pub const FAIR_SHARE_FLOOR: usize = 64;
+
+/// How far back the commit rate is measured.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Most signature digests remembered from block validation (see [`Mempool::verify_block_txs`]).
+const RECENTLY_VERIFIED: usize = 65_536;
+
+/// Where a transaction came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A client of this node: admission control applies.
+    Client,
+    /// A peer forwarded it after admitting it itself: only the hard capacity applies.
+    Peer,
 }
 
 impl Default for MempoolConfig {
@@ -51,6 +84,7 @@ impl Default for MempoolConfig {
             capacity: 50_000,
             verify_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             verify_queue: 1_024,
+            target_wait: Duration::from_millis(1_000),
         }
     }
 }
@@ -72,6 +106,17 @@ pub enum AdmitError {
     Full {
         /// The pool capacity.
         capacity: usize,
+    },
+    /// The node has more waiting than it can commit within its target wait (or the sender has
+    /// more than its fair share of it): retry after the hint.
+    #[error("node overloaded: {waiting} transactions wait, about {wait_ms} ms of work; retry in {retry_after_ms} ms")]
+    Overloaded {
+        /// Transactions waiting in the pool.
+        waiting: usize,
+        /// The expected wait of the pool at the measured commit rate, in ms.
+        wait_ms: u64,
+        /// When a retry is likely to be admitted, in ms.
+        retry_after_ms: u64,
     },
     /// A contract call whose arguments are not a JSON object (they would only fail in the
     /// contract; refused at the door instead).
@@ -98,6 +143,20 @@ pub fn check_args(args: &str) -> Result<(), AdmitError> {
 }
 
 impl AdmitError {
+    /// Whether this refusal is back-pressure (429: the same transaction may be admitted later).
+    pub fn is_throttle(&self) -> bool {
+        matches!(self, AdmitError::Full { .. } | AdmitError::Overloaded { .. })
+    }
+
+    /// The retry hint of a throttle, in ms.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            AdmitError::Overloaded { retry_after_ms, .. } => Some(*retry_after_ms),
+            AdmitError::Full { .. } => Some(1_000),
+            _ => None,
+        }
+    }
+
     /// The stable error code used by the API.
     pub fn code(&self) -> &'static str {
         match self {
@@ -115,6 +174,7 @@ impl AdmitError {
             },
             AdmitError::AlreadyPending => "already_pending",
             AdmitError::Full { .. } => "mempool_full",
+            AdmitError::Overloaded { .. } => "overloaded",
             AdmitError::InvalidArgs(_) => "invalid_args",
             AdmitError::Internal(_) => "internal",
         }
@@ -135,9 +195,138 @@ struct Inner {
     queue: VecDeque<SignedTx>,
     /// Every transaction admitted and not yet committed or dropped, with the
     /// [`SignedTx::verified_digest`] of the bytes whose signature was verified (an id covers
-    /// neither the signature nor the credential's form).
-    ids: HashMap<Hash, Hash>,
+    /// neither the signature nor the credential's form) and its sender.
+    ids: HashMap<Hash, (Hash, Address)>,
+    /// How many of `ids` each sender has.
+    senders: HashMap<Address, usize>,
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
+}
+
+impl Inner {
+    fn insert(&mut self, tx: SignedTx) -> bool {
+        match self.ids.entry(tx.id()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let sender = tx.sender();
+                slot.insert((tx.verified_digest(), sender));
+                *self.senders.entry(sender).or_default() += 1;
+                self.queue.push_back(tx);
+                true
+            }
+        }
+    }
+
+    /// Forgets a transaction (committed, dropped or expired); returns its waiters.
+    fn remove(&mut self, id: &Hash) -> Option<Vec<oneshot::Sender<Receipt>>> {
+        if let Some((_, sender)) = self.ids.remove(id)
+            && let std::collections::hash_map::Entry::Occupied(mut n) = self.senders.entry(sender)
+        {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                n.remove();
+            }
+        }
+        self.waiters.remove(id)
+    }
+}
+
+/// The commit rate over the last [`RATE_WINDOW`]: transactions committed per block, by time.
+#[derive(Default)]
+struct DrainMeter {
+    blocks: VecDeque<(Instant, usize)>,
+}
+
+impl DrainMeter {
+    fn record(&mut self, now: Instant, txs: usize) {
+        self.blocks.push_back((now, txs));
+        while self.blocks.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+            self.blocks.pop_front();
+        }
+    }
+
+    /// Transactions per second committed over the window (at least a second is assumed, so a
+    /// single block does not read as a huge rate); `None` when nothing was committed in it.
+    fn rate(&self, now: Instant) -> Option<f64> {
+        let recent = self.blocks.iter().filter(|(t, _)| now.duration_since(*t) <= RATE_WINDOW);
+        let (mut txs, mut oldest) = (0usize, now);
+        for (t, n) in recent {
+            txs += n;
+            oldest = oldest.min(*t);
+        }
+        (txs > 0).then(|| txs as f64 / now.duration_since(oldest).as_secs_f64().max(1.0))
+    }
+}
+
+/// Signature digests verified in blocks not yet committed (a bounded FIFO set).
+#[derive(Default)]
+struct VerifiedSet {
+    set: HashSet<Hash>,
+    order: VecDeque<Hash>,
+}
+
+impl VerifiedSet {
+    fn insert(&mut self, d: Hash) {
+        if self.set.insert(d) {
+            self.order.push_back(d);
+            if self.order.len() > RECENTLY_VERIFIED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+/// The admission budget of the pool at one instant (see the crate documentation).
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Transactions the pool may hold for clients: the commit rate times the target wait, never
+    /// less than one block.
+    limit: usize,
+    /// The commit rate used, tx/s.
+    rate: f64,
+    /// The pool's hard capacity.
+    capacity: usize,
+}
+
+impl Budget {
+    fn new(rate: Option<f64>, target_wait: Duration, block: usize, capacity: usize) -> Self {
+        let block = block.max(1);
+        let rate = rate.unwrap_or(0.0);
+        let limit = ((rate * target_wait.as_secs_f64()) as usize).max(block).min(capacity);
+        Budget { limit, rate: rate.max(block as f64 / 10.0), capacity }
+    }
+
+    /// The pool's expected wait with `waiting` transactions, in ms.
+    fn wait_ms(&self, waiting: usize) -> u64 {
+        (waiting as f64 * 1_000.0 / self.rate) as u64
+    }
+
+    /// A refusal with a retry hint: how long the excess over the budget takes to commit (at
+    /// least 100 ms, at most 30 s).
+    fn refuse(&self, waiting: usize) -> AdmitError {
+        if waiting >= self.capacity {
+            return AdmitError::Full { capacity: self.capacity };
+        }
+        let excess = waiting.saturating_sub(self.limit).max(self.limit / 10).max(1);
+        AdmitError::Overloaded {
+            waiting,
+            wait_ms: self.wait_ms(waiting),
+            retry_after_ms: self.wait_ms(excess).clamp(100, 30_000),
+        }
+    }
+
+    /// Whether one more client transaction from a sender with `mine` waiting fits, with
+    /// `waiting` in the pool and `senders` distinct senders waiting (this one included).
+    fn admits(&self, waiting: usize, mine: usize, senders: usize) -> bool {
+        let share = (self.limit / senders.max(1)).max(FAIR_SHARE_FLOOR);
+        if mine >= share {
+            return false;
+        }
+        // The reserve: a quarter of the budget, for senders below the floor.
+        let limit = if mine < FAIR_SHARE_FLOOR { self.limit + self.limit / 4 } else { self.limit };
+        waiting < limit.min(self.capacity)
+    }
 }
 
 /// Most admission refusals waiting in memory to be stored (the node stores them every second,
@@ -288,7 +477,14 @@ pub struct Mempool {
     config: MempoolConfig,
     height: AtomicU64,
     inner: Mutex<Inner>,
+    /// The commit rate, for the admission budget.
+    drain: Mutex<DrainMeter>,
+    /// Digests verified in blocks not yet committed: a transaction that arrives by another path
+    /// meanwhile is not verified again.
+    verified: Mutex<VerifiedSet>,
     verifier: VerifyPool,
+    /// Signatures this pool verified (admission and blocks).
+    verified_total: AtomicU64,
     batch_ready: Notify,
 }
 
@@ -313,7 +509,10 @@ impl Mempool {
             config,
             height: AtomicU64::new(height),
             inner: Mutex::new(Inner::default()),
+            drain: Mutex::new(DrainMeter::default()),
+            verified: Mutex::new(VerifiedSet::default()),
             verifier,
+            verified_total: AtomicU64::new(0),
             batch_ready: Notify::new(),
         })
     }
@@ -351,11 +550,59 @@ impl Mempool {
         self.admit_many(&[bytes]).await.into_iter().next().unwrap_or(Err(AdmitError::Internal("no verdict".into())))
     }
 
-    /// Admits many encoded transactions with one verification job; one verdict each, in order.
+    /// Admits many encoded transactions from a client with one verification job; one verdict
+    /// each, in order.
     pub async fn admit_many(&self, raw: &[&[u8]]) -> Vec<Result<Hash, AdmitError>> {
+        self.admit_many_from(raw, Source::Client).await
+    }
+
+    /// The admission budget now: the measured commit rate times the target wait.
+    fn budget(&self) -> Budget {
+        let rate = self.drain.lock().rate(Instant::now());
+        Budget::new(rate, self.config.target_wait, self.params.read().max_block_txs as usize, self.config.capacity)
+    }
+
+    /// The pool's expected wait at the measured commit rate, in ms (a gauge for operators).
+    pub fn expected_wait_ms(&self) -> u64 {
+        self.budget().wait_ms(self.len())
+    }
+
+    /// Refuses, in place, the candidates over the admission budget (clients only; cheap: no
+    /// signature has been checked yet).
+    fn apply_budget(
+        &self,
+        candidates: Vec<(usize, SignedTx)>,
+        verdicts: &mut [Result<Hash, AdmitError>],
+    ) -> Vec<(usize, SignedTx)> {
+        let budget = self.budget();
+        let inner = self.inner.lock();
+        let mut waiting = inner.queue.len();
+        let mut extra: HashMap<Address, usize> = HashMap::new();
+        let mut kept = Vec::with_capacity(candidates.len());
+        for (i, tx) in candidates {
+            let sender = tx.sender();
+            let held = inner.senders.get(&sender).copied().unwrap_or(0);
+            let mine = held + extra.get(&sender).copied().unwrap_or(0);
+            let senders = inner.senders.len()
+                + extra.keys().filter(|a| !inner.senders.contains_key(a)).count()
+                + usize::from(mine == 0);
+            if budget.admits(waiting, mine, senders) {
+                waiting += 1;
+                *extra.entry(sender).or_default() += 1;
+                kept.push((i, tx));
+            } else {
+                verdicts[i] = Err(budget.refuse(waiting));
+            }
+        }
+        kept
+    }
+
+    /// Admits many encoded transactions from `source` with one verification job; one verdict
+    /// each, in order.
+    pub async fn admit_many_from(&self, raw: &[&[u8]], source: Source) -> Vec<Result<Hash, AdmitError>> {
         let next_height = self.height.load(Ordering::Acquire).saturating_add(1);
         let mut verdicts: Vec<Result<Hash, AdmitError>> = Vec::with_capacity(raw.len());
-        let mut candidates = Vec::new();
+        let mut candidates: Vec<(usize, SignedTx)> = Vec::new();
         for (i, bytes) in raw.iter().enumerate() {
             match self.precheck(bytes, next_height) {
                 Ok(tx) => {
@@ -364,6 +611,9 @@ impl Mempool {
                 }
                 Err(e) => verdicts.push(Err(e)),
             }
+        }
+        if source == Source::Client && !candidates.is_empty() {
+            candidates = self.apply_budget(candidates, &mut verdicts);
         }
         if candidates.is_empty() {
             return verdicts;
@@ -374,13 +624,27 @@ impl Mempool {
             }
             return verdicts;
         }
-        let txs: Vec<SignedTx> = candidates.iter().map(|(_, t)| t.clone()).collect();
-        let Some(ok) = self.verifier.verify(txs).await else {
-            for (i, _) in &candidates {
-                verdicts[*i] = Err(AdmitError::Full { capacity: self.config.capacity });
-            }
-            return verdicts;
+        // Signatures this node already verified in a block are not verified again.
+        let known: Vec<bool> = {
+            let v = self.verified.lock();
+            candidates.iter().map(|(_, t)| !v.set.is_empty() && v.set.contains(&t.verified_digest())).collect()
         };
+        let txs: Vec<SignedTx> =
+            candidates.iter().zip(&known).filter(|(_, k)| !**k).map(|((_, t), _)| t.clone()).collect();
+        let checked = if txs.is_empty() {
+            Vec::new()
+        } else {
+            self.verified_total.fetch_add(txs.len() as u64, Ordering::Relaxed);
+            let Some(ok) = self.verifier.verify(txs).await else {
+                for (i, _) in &candidates {
+                    verdicts[*i] = Err(AdmitError::Full { capacity: self.config.capacity });
+                }
+                return verdicts;
+            };
+            ok
+        };
+        let mut checked = checked.into_iter();
+        let ok: Vec<bool> = known.iter().map(|k| *k || checked.next().unwrap_or(false)).collect();
         // Only signed transactions reach the identity check (and its audit record); it reads
         // state, so it runs before the pool's lock is taken.
         let checked: Vec<((usize, SignedTx), Result<(), AdmitError>)> = candidates
@@ -403,16 +667,8 @@ impl Mempool {
                     verdicts[i] = Err(e);
                 } else if inner.queue.len() >= self.config.capacity {
                     verdicts[i] = Err(AdmitError::Full { capacity: self.config.capacity });
-                } else {
-                    match inner.ids.entry(tx.id()) {
-                        std::collections::hash_map::Entry::Occupied(_) => {
-                            verdicts[i] = Err(AdmitError::AlreadyPending);
-                        }
-                        std::collections::hash_map::Entry::Vacant(slot) => {
-                            slot.insert(tx.verified_digest());
-                            inner.queue.push_back(tx);
-                        }
-                    }
+                } else if !inner.insert(tx) {
+                    verdicts[i] = Err(AdmitError::AlreadyPending);
                 }
             }
             if inner.queue.len() >= self.params.read().max_block_txs as usize {
@@ -585,8 +841,7 @@ impl Mempool {
         while out.len() < max {
             let Some(tx) = inner.queue.pop_front() else { break };
             if tx.body.expiry_height < height {
-                inner.ids.remove(&tx.id());
-                inner.waiters.remove(&tx.id());
+                inner.remove(&tx.id());
                 continue;
             }
             out.push(tx);
@@ -614,8 +869,7 @@ impl Mempool {
         }
         let mut inner = self.inner.lock();
         for id in ids {
-            inner.ids.remove(id);
-            inner.waiters.remove(id);
+            inner.remove(id);
         }
     }
 
@@ -631,15 +885,26 @@ impl Mempool {
     pub async fn verify_block_txs(&self, txs: &[SignedTx]) -> Result<BlockSigReport, AdmitError> {
         let unchecked: Vec<usize> = {
             let inner = self.inner.lock();
+            let verified = self.verified.lock();
             (0..txs.len())
-                .filter(|&i| inner.ids.get(&txs[i].id()).is_none_or(|d| *d != txs[i].verified_digest()))
+                .filter(|&i| {
+                    let d = txs[i].verified_digest();
+                    inner.ids.get(&txs[i].id()).is_none_or(|(v, _)| *v != d) && !verified.set.contains(&d)
+                })
                 .collect()
         };
         if unchecked.is_empty() {
             return Ok(BlockSigReport { bad: vec![], checked: 0 });
         }
         let batch: Vec<SignedTx> = unchecked.iter().map(|&i| txs[i].clone()).collect();
+        self.verified_total.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let verdicts = self.verifier.verify(batch).await.ok_or(AdmitError::Full { capacity: self.config.capacity })?;
+        {
+            let mut verified = self.verified.lock();
+            for (&i, _) in unchecked.iter().zip(&verdicts).filter(|(_, ok)| **ok) {
+                verified.insert(txs[i].verified_digest());
+            }
+        }
         let bad = unchecked.iter().zip(verdicts).filter(|(_, ok)| !ok).map(|(&i, _)| i).collect();
         Ok(BlockSigReport { bad, checked: unchecked.len() })
     }
@@ -650,10 +915,10 @@ impl Mempool {
             *self.params.write() = p;
         }
         self.height.store(height, Ordering::Release);
+        self.drain.lock().record(Instant::now(), receipts.len());
         let mut inner = self.inner.lock();
         for r in receipts {
-            inner.ids.remove(&r.tx_id);
-            if let Some(ws) = inner.waiters.remove(&r.tx_id) {
+            if let Some(ws) = inner.remove(&r.tx_id) {
                 for w in ws {
                     let _ = w.send(r.clone());
                 }
@@ -678,6 +943,11 @@ impl Mempool {
             inner.waiters.entry(id).or_default().push(tx);
         }
         rx
+    }
+
+    /// How many signatures this pool has verified (at admission and in blocks).
+    pub fn signatures_verified(&self) -> u64 {
+        self.verified_total.load(Ordering::Relaxed)
     }
 
     /// Latest committed height known to the pool.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use fdl_crypto::{Address, KeyPair, Signer, Suite};
 use fdl_exec::TxRejection;
-use fdl_mempool::{AdmitError, Mempool, MempoolConfig};
+use fdl_mempool::{AdmitError, FAIR_SHARE_FLOOR, Mempool, MempoolConfig, Source};
 use fdl_storage::{RedbStore, Store};
 use fdl_types::{ChainParams, Encode, Genesis, GenesisValidator, Payload, Receipt, SignedTx, StatusCode, TxBody};
 
@@ -20,6 +20,11 @@ struct Fixture {
 }
 
 fn fixture(capacity: usize) -> Fixture {
+    fixture_with(capacity, ChainParams::default().max_block_txs)
+}
+
+/// A pool whose blocks hold `max_block_txs` (the admission budget before any commit).
+fn fixture_with(capacity: usize, max_block_txs: u32) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
     let key = KeyPair::generate(Suite::Sm);
@@ -40,10 +45,10 @@ fn fixture(capacity: usize) -> Fixture {
         regulator: None,
         observers: vec![],
         balances: vec![],
-        params: ChainParams::default(),
+        params: ChainParams { max_block_txs, ..ChainParams::default() },
     };
     genesis.validate().unwrap();
-    let config = MempoolConfig { capacity, verify_threads: 2, verify_queue: 64 };
+    let config = MempoolConfig { capacity, verify_threads: 2, verify_queue: 64, ..MempoolConfig::default() };
     let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
     Fixture { _dir: dir, pool, key }
 }
@@ -287,8 +292,9 @@ async fn block_signatures_are_verified_once_per_node() {
     assert_eq!(report.checked, 1, "the admitted transaction is not verified again");
     assert!(report.bad.is_empty());
 
+    // `unseen` was verified in the first block: remembered, whatever path it takes next.
     let report = f.pool.verify_block_txs(&[admitted.clone(), forged, resigned, unseen]).await.unwrap();
-    assert_eq!(report.checked, 3);
+    assert_eq!(report.checked, 2);
     assert_eq!(report.bad, vec![1], "the forged signature is reported by index");
 }
 
@@ -331,7 +337,7 @@ async fn a_swapped_credential_is_verified_again_and_refused() {
     let state = fdl_state::StateDb::new(store.clone(), Suite::Sm);
     let (_root, nodes, values) = state.prepare(&fdl_exec::genesis_writes(&genesis).unwrap(), 0).unwrap();
     store.write_genesis(fdl_crypto::Hash([1; 32]), nodes, values).unwrap();
-    let config = MempoolConfig { capacity: 100, verify_threads: 2, verify_queue: 64 };
+    let config = MempoolConfig { capacity: 100, verify_threads: 2, verify_queue: 64, ..MempoolConfig::default() };
     let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
 
     let mut carried = body(&user, 1, 10);
@@ -362,4 +368,83 @@ async fn subscribing_to_a_transaction_not_pending_closes_at_once() {
     f.pool.admit(&t.encode()).await.unwrap();
     f.pool.on_committed(1, &[receipt(t.id())]);
     assert!(f.pool.subscribe(t.id()).await.is_err(), "already committed");
+}
+
+fn encoded(txs: &[SignedTx]) -> Vec<Vec<u8>> {
+    txs.iter().map(Encode::encode).collect()
+}
+
+async fn admit_all(pool: &Mempool, txs: &[SignedTx], source: Source) -> Vec<Result<fdl_crypto::Hash, AdmitError>> {
+    let raw = encoded(txs);
+    let refs: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+    pool.admit_many_from(&refs, source).await
+}
+
+/// Issue 15, item 1: beyond what the chain commits in the target wait, a client's transaction is
+/// refused at once (`overloaded`, with a retry hint), one flooding sender holds at most its fair
+/// share, another sender still gets in, and a peer's forwarded transactions meet only the hard
+/// capacity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_pool_refuses_clients_fairly_with_a_retry_hint() {
+    // No commit measured yet: the budget is one block (200), a sender's share is the budget over
+    // the senders waiting (at least the floor), and senders under the floor have a reserve.
+    let f = fixture_with(10_000, 200);
+    assert!(FAIR_SHARE_FLOOR < 200);
+    let flood: Vec<SignedTx> = (0..300).map(|n| tx(&f.key, n, 50)).collect();
+    let verdicts = admit_all(&f.pool, &flood, Source::Client).await;
+    let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
+    assert_eq!(admitted, 200, "one sender alone gets the whole budget, no more");
+    let refused: Vec<&AdmitError> = verdicts.iter().filter_map(|v| v.as_ref().err()).collect();
+    assert_eq!(refused.len(), 100);
+    for e in &refused {
+        assert_eq!(e.code(), "overloaded", "{e}");
+        assert!(e.is_throttle());
+        let hint = e.retry_after_ms().unwrap();
+        assert!((100..=30_000).contains(&hint), "{hint}");
+    }
+    assert!(f.pool.expected_wait_ms() > 0);
+
+    // Another sender gets in although the budget is spent: it is under the floor (the reserve).
+    let other = KeyPair::generate(Suite::Sm);
+    let polite: Vec<SignedTx> = (0..10).map(|n| tx(&other, n, 50)).collect();
+    assert!(admit_all(&f.pool, &polite, Source::Client).await.iter().all(Result::is_ok));
+    // The flooder is now over its share (half the budget): refused.
+    let more = admit_all(&f.pool, &[tx(&f.key, 1_000, 50)], Source::Client).await;
+    assert_eq!(more[0].as_ref().unwrap_err().code(), "overloaded");
+
+    // A peer's forwarded transactions were admitted by the peer: only the capacity applies.
+    let third = KeyPair::generate(Suite::Sm);
+    let forwarded: Vec<SignedTx> = (0..100).map(|n| tx(&third, n, 50)).collect();
+    assert!(admit_all(&f.pool, &forwarded, Source::Peer).await.iter().all(Result::is_ok));
+    assert_eq!(f.pool.len(), 310);
+
+    // Blocks commit: the measured rate raises the budget again, and the flooder gets room.
+    let taken = f.pool.take_batch(310, 1);
+    let receipts: Vec<Receipt> = taken.iter().map(|t| receipt(t.id())).collect();
+    f.pool.on_committed(1, &receipts);
+    assert!(f.pool.is_empty());
+    let again = admit_all(&f.pool, &flood[200..260], Source::Client).await;
+    assert!(again.iter().all(Result::is_ok), "{again:?}");
+}
+
+/// Issue 15, item 1: a transaction is verified once per node whatever path it arrives by: one
+/// verified in a block is not verified again when a client or a peer sends it, and a forwarded
+/// copy of one already pending is not verified again either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_is_verified_once_per_node_whatever_the_path() {
+    let f = fixture(100);
+    let a = tx(&f.key, 1, 50);
+    let b = tx(&f.key, 2, 50);
+    let report = f.pool.verify_block_txs(std::slice::from_ref(&a)).await.unwrap();
+    assert_eq!(report.checked, 1);
+    assert_eq!(f.pool.signatures_verified(), 1);
+    // The block's transaction then arrives from a client: admitted without a second check.
+    assert!(admit_all(&f.pool, std::slice::from_ref(&a), Source::Client).await[0].is_ok());
+    assert_eq!(f.pool.signatures_verified(), 1);
+    // A new one is verified once; a peer forwarding it again meets "already pending" first.
+    assert!(admit_all(&f.pool, std::slice::from_ref(&b), Source::Peer).await[0].is_ok());
+    assert_eq!(f.pool.signatures_verified(), 2);
+    let again = admit_all(&f.pool, &[a, b], Source::Peer).await;
+    assert!(again.iter().all(|v| v == &Err(AdmitError::AlreadyPending)), "{again:?}");
+    assert_eq!(f.pool.signatures_verified(), 2);
 }

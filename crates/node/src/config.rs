@@ -38,6 +38,11 @@ pub struct NodeConfig {
     /// Most transactions in the mempool.
     #[serde(default = "default_capacity")]
     pub mempool_capacity: usize,
+    /// The longest a client's transaction should wait in the mempool, in ms: beyond what the
+    /// chain commits in this time at its measured rate, clients are refused at once (429
+    /// `overloaded` with `Retry-After`) instead of queueing.
+    #[serde(default = "default_target_wait_ms")]
+    pub mempool_target_wait_ms: u64,
     /// Memory limit of the SM2 verifier's per-key table cache, in MiB (0 disables it).
     #[serde(default = "default_sig_cache_mb")]
     pub sig_cache_mb: usize,
@@ -170,6 +175,10 @@ fn default_capacity() -> usize {
     50_000
 }
 
+fn default_target_wait_ms() -> u64 {
+    1_000
+}
+
 fn default_sig_cache_mb() -> usize {
     64
 }
@@ -192,6 +201,7 @@ impl NodeConfig {
             rpc_tlcp_listen: None,
             rpc_tlcp: None,
             mempool_capacity: default_capacity(),
+            mempool_target_wait_ms: default_target_wait_ms(),
             sig_cache_mb: default_sig_cache_mb(),
             role,
             cert_expiry_warning_days: default_cert_expiry_warning_days(),
@@ -213,6 +223,13 @@ impl NodeConfig {
         c.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if c.mempool_capacity == 0 {
             return Err(NodeError::Config("mempool_capacity must be positive".into()));
+        }
+        if !(100..=60_000).contains(&c.mempool_target_wait_ms) {
+            return Err(NodeError::Config(format!(
+                "{}: mempool_target_wait_ms must be between 100 and 60000, not {}",
+                path.display(),
+                c.mempool_target_wait_ms
+            )));
         }
         c.api.validate().map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         Ok(c)

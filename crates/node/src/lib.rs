@@ -232,7 +232,11 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         Mempool::new(
             genesis.clone(),
             store.clone(),
-            MempoolConfig { capacity: config.mempool_capacity, ..MempoolConfig::default() },
+            MempoolConfig {
+                capacity: config.mempool_capacity,
+                target_wait: std::time::Duration::from_millis(config.mempool_target_wait_ms),
+                ..MempoolConfig::default()
+            },
         )
         .map_err(|e| NodeError::Config(e.to_string()))?,
     );

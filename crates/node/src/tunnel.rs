@@ -495,7 +495,7 @@ async fn receive_txs<S: AsyncRead + Unpin>(mut s: S, node: String, txs: mpsc::Se
 pub async fn admit_forwarded(mut rx: mpsc::Receiver<Vec<Vec<u8>>>, pool: Arc<fdl_mempool::Mempool>) {
     while let Some(batch) = rx.recv().await {
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        let _ = pool.admit_many(&refs).await;
+        let _ = pool.admit_many_from(&refs, fdl_mempool::Source::Peer).await;
     }
 }
 

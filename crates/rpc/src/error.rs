@@ -17,12 +17,14 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the body (e.g. a proof of absence).
     pub account: Option<Box<AccountView>>,
+    /// A `Retry-After` hint in ms (answered in whole seconds, at least 1).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), account: None }
+        ApiError { status, code, message: message.into(), account: None, retry_after_ms: None }
     }
 
     /// 400 with `code`.
@@ -45,7 +47,7 @@ impl ApiError {
 impl From<AdmitError> for ApiError {
     fn from(e: AdmitError) -> Self {
         let status = match &e {
-            AdmitError::Full { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AdmitError::Full { .. } | AdmitError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdmitError::AlreadyPending | AdmitError::Rejected(fdl_mempool::TxRejection::Replayed) => {
                 StatusCode::CONFLICT
             }
@@ -53,13 +55,24 @@ impl From<AdmitError> for ApiError {
             AdmitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let mut out = ApiError::new(status, e.code(), e.to_string());
+        out.retry_after_ms = e.retry_after_ms();
+        out
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorView { code: self.code.into(), message: self.message, account: self.account };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(ms) = self.retry_after_ms {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs(ms));
+        }
+        r
     }
+}
+
+/// A `Retry-After` value: whole seconds, rounded up, at least 1.
+pub(crate) fn retry_after_secs(ms: u64) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from(ms.div_ceil(1_000).max(1))
 }

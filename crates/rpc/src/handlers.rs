@@ -119,7 +119,7 @@ fn is_binary(headers: &HeaderMap) -> bool {
         (status = 409, description = "`already_pending` or `replayed`", body = ErrorView),
         (status = 410, description = "`dropped`: with `wait=commit`, it expired before it was included", body = ErrorView),
         (status = 413, description = "`body_too_large`, or the transaction is over the chain's `max_tx_bytes`", body = ErrorView),
-        (status = 429, description = "The mempool is full: retry later", body = ErrorView),
+        (status = 429, description = "`overloaded` (more waits than the node commits in its target wait, or the sender is over its fair share) or `mempool_full`: retry after the `Retry-After` header (seconds)", body = ErrorView),
         (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
         (status = 504, description = "`timeout`: with `wait=commit`, not committed within 30 s (it may still be)", body = ErrorView),
     )
@@ -192,7 +192,7 @@ fn relay(ctx: &RpcContext, headers: &HeaderMap, txs: Vec<Vec<u8>>) {
 }
 
 fn count_refusal(ctx: &RpcContext, e: &fdl_mempool::AdmitError) {
-    if matches!(e, fdl_mempool::AdmitError::Full { .. }) {
+    if e.is_throttle() {
         ctx.parts.metrics.txs_throttled.fetch_add(1, Ordering::Relaxed);
     } else {
         ctx.parts.metrics.txs_refused.fetch_add(1, Ordering::Relaxed);
@@ -223,7 +223,7 @@ type BatchBody = SubmitBatchRequest;
         (status = 200, description = "One verdict per transaction, in order", body = BatchResultView),
         (status = 400, description = "`bad_body`, `malformed_json` or `invalid_request`", body = ErrorView),
         (status = 413, description = "`body_too_large`, or `batch_too_large` (over 2000 transactions)", body = ErrorView),
-        (status = 429, description = "Every transaction was refused because the mempool is full: retry later", body = BatchResultView),
+        (status = 429, description = "Every transaction was refused as back-pressure (`overloaded`: more waits than the node commits in its target wait, or the sender is over its fair share; `mempool_full`): retry after the `Retry-After` header (seconds)", body = BatchResultView),
     )
 )]
 pub(crate) async fn submit_batch(
@@ -248,6 +248,7 @@ pub(crate) async fn submit_batch(
     let mut verdicts = ctx.parts.mempool.admit_many(&good).await.into_iter();
     let mut out = Vec::with_capacity(raws.len());
     let mut all_full = !raws.is_empty();
+    let mut retry_after_ms = 0u64;
     let mut admitted = Vec::new();
     for r in &raws {
         let item = match r {
@@ -267,9 +268,10 @@ pub(crate) async fn submit_batch(
                     BatchItemView { hash: Some(h), code: None, message: None }
                 }
                 Some(Err(e)) => {
-                    if !matches!(e, fdl_mempool::AdmitError::Full { .. }) {
+                    if !e.is_throttle() {
                         all_full = false;
                     }
+                    retry_after_ms = retry_after_ms.max(e.retry_after_ms().unwrap_or(0));
                     count_refusal(&ctx, &e);
                     BatchItemView { hash: None, code: Some(e.code().into()), message: Some(e.to_string()) }
                 }
@@ -280,7 +282,11 @@ pub(crate) async fn submit_batch(
     }
     relay(&ctx, &headers, admitted);
     let status = if all_full { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
-    Ok((status, Json(BatchResultView { results: out })).into_response())
+    let mut r = (status, Json(BatchResultView { results: out })).into_response();
+    if all_full {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::error::retry_after_secs(retry_after_ms));
+    }
+    Ok(r)
 }
 
 fn parse_hash(s: &str) -> ApiResult<Hash> {

@@ -99,7 +99,7 @@ fn net(read_policy: std::collections::BTreeMap<fdl_types::ReadResource, Vec<Stri
     let writes = fdl_exec::genesis_writes(&genesis).unwrap();
     let (_root, nodes, values) = state.prepare(&writes, 0).unwrap();
     store.write_genesis(genesis.hash(), nodes, values).unwrap();
-    let config = MempoolConfig { capacity: 100, verify_threads: 1, verify_queue: 16 };
+    let config = MempoolConfig { capacity: 100, verify_threads: 1, verify_queue: 16, ..MempoolConfig::default() };
     let mempool = Arc::new(Mempool::new(genesis.clone(), store.clone(), config).unwrap());
     let (blocks, _) = tokio::sync::broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let parts = ChainParts { genesis, store, state, mempool, blocks, metrics: Arc::new(Metrics::default()) };

@@ -115,7 +115,7 @@ pub async fn start(suite: Suite, limits: ApiLimits) -> Api {
     let genesis = Arc::new(genesis);
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
     let state = StateDb::new(store.clone(), suite);
-    let config = MempoolConfig { capacity: 10_000, verify_threads: 2, verify_queue: 64 };
+    let config = MempoolConfig { capacity: 10_000, verify_threads: 2, verify_queue: 64, ..MempoolConfig::default() };
     let mempool = Arc::new(Mempool::new(genesis.clone(), store.clone(), config).unwrap());
     let (blocks, _) = tokio::sync::broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let parts = ChainParts {
