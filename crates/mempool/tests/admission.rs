@@ -389,7 +389,7 @@ async fn an_overloaded_pool_refuses_clients_fairly_with_a_retry_hint() {
     // No commit measured yet: the budget is one block (200), a sender's share is the budget over
     // the senders waiting (at least the floor), and senders under the floor have a reserve.
     let f = fixture_with(10_000, 200);
-    assert!(FAIR_SHARE_FLOOR < 200);
+    const { assert!(FAIR_SHARE_FLOOR < 200) };
     let flood: Vec<SignedTx> = (0..300).map(|n| tx(&f.key, n, 50)).collect();
     let verdicts = admit_all(&f.pool, &flood, Source::Client).await;
     let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
