@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use fdl_crypto::{Address, Hash, PublicKey, Suite};
-use fdl_types::{Block, ChainParams, Encode, Genesis, NodeRole, NodeSpec};
+use fdl_types::{Block, ChainParams, Genesis, NodeRole, NodeSpec};
 use thiserror::Error;
 
 use crate::{BlockOutcome, ExecError, StateView, TxRejection, check_tx_for_block, execute_block};
@@ -162,7 +162,7 @@ pub fn check_and_execute(
     let mut seen = HashSet::with_capacity(block.txs.len());
     for tx in &block.txs {
         let id = tx.id();
-        if let Err(reason) = check_tx_for_block(tx, tx.encode().len(), ctx.genesis, ctx.params, h.height) {
+        if let Err(reason) = check_tx_for_block(tx, tx.encoded().len(), ctx.genesis, ctx.params, h.height) {
             return Ok(Err(BlockInvalid::Tx { id, reason }));
         }
         if !seen.insert(id) {

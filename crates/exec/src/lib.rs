@@ -27,9 +27,7 @@ pub use fdl_schema::{
     read::account as read_account,
 };
 use fdl_schema::{keys, write};
-use fdl_types::{
-    ChainParams, Encode, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, Role, SignedTx, StatusCode,
-};
+use fdl_types::{ChainParams, Event, Genesis, NodeRole, NodeSpec, Payload, Receipt, Role, SignedTx, StatusCode};
 use thiserror::Error;
 
 pub use identity::IdentityCache;
@@ -331,7 +329,7 @@ fn execute_tx(
     time_ms: u64,
     block: &mut BlockCtx,
 ) -> Result<Receipt, ExecError> {
-    let mut cost = bank::NATIVE_BASE_COST.saturating_add(tx.encode().len() as u64);
+    let mut cost = bank::NATIVE_BASE_COST.saturating_add(tx.encoded().len() as u64);
     let done =
         |status: StatusCode, events: Vec<Event>| Receipt { tx_id: tx.id(), status, events, cost, output: vec![] };
     let method = tx.body.payload.method();

@@ -18,7 +18,7 @@ use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
 use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
 use fdl_types::{
-    Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeSpec, Receipt, SignedTx,
+    Block, BlockHeader, ChainParams, Commit, CommitSig, Event, Genesis, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
 };
 use parking_lot::Mutex;
@@ -196,7 +196,7 @@ impl Chain {
                 code_txs += 1;
             }
             let id = tx.id();
-            let len = tx.encode().len();
+            let len = tx.encoded().len();
             let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
                 && !seen.contains(&id)
                 && self.store.tx_location(&id)?.is_none();

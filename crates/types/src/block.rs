@@ -99,7 +99,7 @@ pub struct Block {
 impl Block {
     /// The Merkle root of `txs` (what `header.tx_root` must equal).
     pub fn compute_tx_root(suite: Suite, txs: &[SignedTx]) -> Hash {
-        merkle_root(suite, txs.iter().map(Encode::encode))
+        merkle_root(suite, txs.iter().map(SignedTx::encoded))
     }
 
     /// The Merkle root of `receipts` (what `header.receipts_root` must equal).
@@ -113,7 +113,7 @@ impl Encode for Block {
         self.header.encode_to(out);
         put_count(out, self.txs.len());
         for tx in &self.txs {
-            put_bytes(out, &tx.encode());
+            put_bytes(out, tx.encoded());
         }
     }
 }

@@ -402,20 +402,43 @@ pub enum TxError {
 }
 
 /// A transaction with its signature, as submitted and as stored in blocks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its id and its canonical encoding are computed once, when it is made or decoded: admission,
+/// block building, the transaction root, the block's encoding and the store all reuse them
+/// (issue 15: one encoding per transaction, not one per use). The digest of verified bytes is
+/// computed on first use and kept.
+#[derive(Debug, Clone)]
 pub struct SignedTx {
     /// The signed content.
     pub body: TxBody,
     /// Signature over [`TxBody::signing_bytes`].
     pub signature: Signature,
     id: Hash,
+    encoded: std::sync::Arc<[u8]>,
+    verified_digest: std::sync::OnceLock<Hash>,
 }
+
+impl PartialEq for SignedTx {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoded == other.encoded
+    }
+}
+
+impl Eq for SignedTx {}
 
 impl SignedTx {
     /// Pairs a body with its signature (not verified here: see [`SignedTx::verify`]).
     pub fn new(body: TxBody, signature: Signature) -> Self {
         let id = body.id();
-        SignedTx { body, signature, id }
+        let mut out = Vec::with_capacity(256);
+        body.encode_to(&mut out);
+        put_bytes(&mut out, signature.as_bytes());
+        SignedTx { body, signature, id, encoded: out.into(), verified_digest: std::sync::OnceLock::new() }
+    }
+
+    /// The canonical encoding (computed once; [`Encode::encode`] copies it).
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
     }
 
     /// The transaction id (see [`TxBody::id`]).
@@ -433,7 +456,7 @@ impl SignedTx {
     /// of one transaction (certificate carried or its hash) have different digests, so a cache of
     /// verified signatures keyed by it cannot be fooled by a swapped credential.
     pub fn verified_digest(&self) -> Hash {
-        hash_tagged(self.body.signer.suite(), TX_VERIFIED_TAG, &self.encode())
+        *self.verified_digest.get_or_init(|| hash_tagged(self.body.signer.suite(), TX_VERIFIED_TAG, &self.encoded))
     }
 
     /// Checks the signature over the body's signing bytes.
@@ -448,8 +471,7 @@ impl SignedTx {
 
 impl Encode for SignedTx {
     fn encode_to(&self, out: &mut Vec<u8>) {
-        self.body.encode_to(out);
-        put_bytes(out, self.signature.as_bytes());
+        out.extend_from_slice(&self.encoded);
     }
 }
 
@@ -477,6 +499,32 @@ mod tests {
             nonce: 7,
             expiry_height: 100,
             payload: Payload::Transfer { to: Address([9; 20]), amount: 1000, memo: "rent".into() },
+        }
+    }
+
+    /// The encoding kept at construction is the canonical one, survives a decode, and two
+    /// transactions compare by it.
+    #[test]
+    fn the_kept_encoding_is_the_canonical_one() {
+        for suite in [Suite::Sm, Suite::Intl] {
+            let kp = KeyPair::generate(suite);
+            let tx = body(&kp).sign(&kp).unwrap();
+            let mut fresh = Vec::new();
+            tx.body.encode_to(&mut fresh);
+            put_bytes(&mut fresh, tx.signature.as_bytes());
+            assert_eq!(tx.encoded(), fresh.as_slice());
+            assert_eq!(tx.encode(), fresh);
+            let back = SignedTx::decode(&fresh).unwrap();
+            assert_eq!(back, tx);
+            assert_eq!(back.encoded(), tx.encoded());
+            assert_eq!(back.verified_digest(), tx.verified_digest());
+            let other = body(&kp).sign(&kp).unwrap();
+            if suite == Suite::Sm {
+                // SM2 signatures are randomized: same id, other bytes, not equal.
+                assert_eq!(other.id(), tx.id());
+                assert_ne!(other, tx);
+                assert_ne!(other.verified_digest(), tx.verified_digest());
+            }
         }
     }
 
