@@ -1468,7 +1468,7 @@ fn commit_to_store(
 ) {
     use fdl_storage::Store as _;
     let (_, state_nodes, state_values) = db.prepare(writes, version).expect("prepare");
-    let ordered_keys = writes
+    let ordered_keys: Vec<(Vec<u8>, bool)> = writes
         .iter()
         .filter(|(k, _)| keys::ORDERED_PREFIXES.iter().any(|p| k.starts_with(p)))
         .map(|(k, v)| (k.clone(), v.is_some()))
@@ -1492,10 +1492,10 @@ fn commit_to_store(
             block_hash: commit.block_hash,
             commit: &commit,
             receipts: &[],
-            state_nodes,
-            state_values,
-            audit: vec![],
-            ordered_keys,
+            state_nodes: &state_nodes,
+            state_values: &state_values,
+            audit: &[],
+            ordered_keys: &ordered_keys,
         })
         .expect("write the block");
 }

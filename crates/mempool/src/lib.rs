@@ -909,6 +909,20 @@ impl Mempool {
         Ok(BlockSigReport { bad, checked: unchecked.len() })
     }
 
+    /// Takes a decided block's transactions out of the queue, so the next block does not take
+    /// them again while this one is written; they stay known (for replay checks and waiters)
+    /// until [`Mempool::on_committed`].
+    pub fn on_included(&self, txs: &[SignedTx]) {
+        if txs.is_empty() {
+            return;
+        }
+        let ids: HashSet<Hash> = txs.iter().map(SignedTx::id).collect();
+        let mut inner = self.inner.lock();
+        if inner.queue.iter().any(|t| ids.contains(&t.id())) {
+            inner.queue.retain(|t| !ids.contains(&t.id()));
+        }
+    }
+
     /// Records a committed block: forgets its transactions and hands their receipts to waiters.
     pub fn on_committed(&self, height: u64, receipts: &[Receipt]) {
         if let Some(p) = Self::read_params(&self.state, height) {

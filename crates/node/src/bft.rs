@@ -100,7 +100,13 @@ impl BftLedger {
     ) -> Result<(Hash, Vec<u8>), LedgerError> {
         self.wait_for_batch(deadline).await;
         let chain = self.chain.clone();
-        let p = Self::blocking(move || build(&chain)).await?;
+        // Built while the previous block is written; offered only once that one is durable.
+        let p = Self::blocking(move || {
+            let p = build(&chain)?;
+            chain.wait_durable()?;
+            Ok(p)
+        })
+        .await?;
         let hash = p.hash;
         let bytes = p.block.encode();
         tracing::debug!(height, txs = p.block.txs.len(), %hash, "proposing");
@@ -285,7 +291,14 @@ impl Ledger for BftLedger {
             });
         }
         let chain = self.chain.clone();
-        let verdict = tokio::task::spawn_blocking(move || chain.validate_block(block)).await.map_err(Self::fatal)?;
+        // Executed while the previous block is written; no vote for it before that one is durable.
+        let verdict = tokio::task::spawn_blocking(move || {
+            let v = chain.validate_block(block);
+            chain.wait_durable().map_err(BlockRefused::Fatal)?;
+            v
+        })
+        .await
+        .map_err(Self::fatal)?;
         match verdict {
             Ok(p) => {
                 self.pending.lock().insert(hash, Pending { block: p, own: false });

@@ -16,7 +16,7 @@ use fdl_exec::{
 use fdl_mempool::Mempool;
 use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
-use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
+use fdl_storage::{AuditWrite, StateNode, StateValue, Store};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, CommitSig, Event, Genesis, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
@@ -24,7 +24,10 @@ use fdl_types::{
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
-use crate::NodeError;
+use crate::{
+    NodeError,
+    pipeline::{Overlay, PendingBlock},
+};
 
 /// Why a proposed block was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +80,9 @@ struct Tip {
 /// The chain a node keeps: the store, the state and the tip.
 pub struct Chain {
     genesis: Arc<Genesis>,
+    /// The durable store seen through the block being written (see `pipeline`).
     store: Arc<dyn Store>,
+    overlay: Arc<Overlay>,
     state: StateDb,
     mempool: Arc<Mempool>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
@@ -143,9 +148,13 @@ impl Chain {
             Tip { height, hash: b.header.hash(genesis.suite), timestamp_ms: b.header.timestamp_ms }
         };
         metrics.height.store(tip.height, Ordering::Relaxed);
+        let overlay = Overlay::new(store);
+        let store: Arc<dyn Store> = overlay.clone();
+        let state = StateDb::new(store.clone(), state.suite());
         Ok(Chain {
             genesis,
             store,
+            overlay,
             state,
             mempool,
             blocks,
@@ -186,6 +195,7 @@ impl Chain {
         let mut txs = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
         let params = self.params_at(parent_height)?;
+        let durable = self.overlay.durable_height()?;
         let (mut code_txs, mut deferred) = (0usize, Vec::new());
         for tx in candidates {
             if tx.body.payload.carries_code() {
@@ -197,12 +207,16 @@ impl Chain {
             }
             let id = tx.id();
             let len = tx.encoded().len();
+            let included = self.store.tx_location(&id)?;
             let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
                 && !seen.contains(&id)
-                && self.store.tx_location(&id)?.is_none();
+                && included.is_none();
             if valid {
                 seen.insert(id);
                 txs.push(tx);
+            } else if included.is_some_and(|l| l.height > durable) {
+                // In the block being written: its commit clears it from the pool and answers
+                // its waiters.
             } else if !seen.contains(&id) {
                 // A duplicate of an included transaction keeps its id: the block's commit clears it.
                 dropped.push(id);
@@ -367,12 +381,25 @@ impl Chain {
         })
     }
 
-    /// Commits a block and its certificate in one atomic write, then tells the mempool, the
-    /// metrics and the subscribers.
+    /// Waits until every committed block is on disk (see `pipeline`): before this node signs or
+    /// votes for anything on top of them, and before it stops.
     ///
     /// # Errors
-    /// Fatal storage errors; [`NodeError::Invariant`] if the block does not extend the tip.
+    /// The failure of a block's write (fatal).
+    pub fn wait_durable(&self) -> Result<(), NodeError> {
+        Ok(self.overlay.wait_durable()?)
+    }
+
+    /// Commits a block and its certificate: the tip moves at once and the block is handed to the
+    /// writer, which writes it in one atomic, durable transaction while the next block is built
+    /// on it (the pipelined commit, `pipeline`); once it is durable, the mempool, the metrics and
+    /// the subscribers are told. Waits first for the previous block's write.
+    ///
+    /// # Errors
+    /// Fatal storage errors (of this write's predecessor); [`NodeError::Invariant`] if the block
+    /// does not extend the tip.
     pub fn commit_block(&self, p: ProposedBlock, commit: Commit, started: Instant) -> Result<(), NodeError> {
+        self.overlay.wait_durable()?;
         let mut tip = self.tip.lock();
         if p.block.header.height != tip.height + 1 || p.block.header.parent_hash != tip.hash {
             return Err(NodeError::Invariant(format!(
@@ -381,28 +408,29 @@ impl Chain {
             )));
         }
         let audit = audit_records(&p);
-        self.store.write_block(BlockWrite {
-            block: &p.block,
-            block_hash: p.hash,
-            commit: &commit,
-            receipts: &p.receipts,
-            state_nodes: p.state_nodes,
-            state_values: p.state_values,
-            audit,
-            ordered_keys: p.ordered_keys,
-        })?;
         let height = p.block.header.height;
-        *tip = Tip { height, hash: p.hash, timestamp_ms: p.block.header.timestamp_ms };
-        drop(tip);
-        self.mempool.on_committed(height, &p.receipts);
-        let m = &self.metrics;
-        m.height.store(height, Ordering::Relaxed);
-        m.blocks_committed.fetch_add(1, Ordering::Relaxed);
-        m.txs_committed.fetch_add(p.block.txs.len() as u64, Ordering::Relaxed);
-        m.last_block_txs.store(p.block.txs.len() as u64, Ordering::Relaxed);
-        m.last_block_commit_us.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        tracing::debug!(height, txs = p.block.txs.len(), hash = %p.hash, "block committed");
-        let _ = self.blocks.send(Arc::new(CommittedBlock { block: p.block, hash: p.hash, receipts: p.receipts }));
+        let (hash, timestamp_ms) = (p.hash, p.block.header.timestamp_ms);
+        // Transactions of this block still queued here (another proposer's block) are not
+        // taken again for the next one.
+        self.mempool.on_included(&p.block.txs);
+        let committed = Arc::new(CommittedBlock { block: p.block, hash: p.hash, receipts: p.receipts });
+        let pending = PendingBlock::new(committed, commit, p.state_nodes, p.state_values, audit, p.ordered_keys);
+        let (mempool, metrics, blocks) = (self.mempool.clone(), self.metrics.clone(), self.blocks.clone());
+        self.overlay.submit(
+            pending,
+            Box::new(move |b| {
+                let txs = b.committed.block.txs.len() as u64;
+                mempool.on_committed(height, &b.committed.receipts);
+                metrics.height.store(height, Ordering::Relaxed);
+                metrics.blocks_committed.fetch_add(1, Ordering::Relaxed);
+                metrics.txs_committed.fetch_add(txs, Ordering::Relaxed);
+                metrics.last_block_txs.store(txs, Ordering::Relaxed);
+                metrics.last_block_commit_us.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                tracing::debug!(height, txs, hash = %b.committed.hash, "block committed");
+                let _ = blocks.send(b.committed.clone());
+            }),
+        )?;
+        *tip = Tip { height, hash, timestamp_ms };
         Ok(())
     }
 }

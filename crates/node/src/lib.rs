@@ -11,6 +11,7 @@
 mod bft;
 mod chain;
 mod config;
+mod pipeline;
 mod producer;
 mod tunnel;
 
@@ -344,6 +345,11 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     if let Err(e) = refusals.flush_refusals() {
         tracing::error!(error = %e, "could not store the last admission refusals");
     }
+    // The block being written, if any, reaches the disk before the node stops.
+    let result = match (result, chain.wait_durable()) {
+        (Ok(()), Err(e)) => Err(e),
+        (r, _) => r,
+    };
     tracing::info!(height = chain.height(), "node stopped");
     result
 }

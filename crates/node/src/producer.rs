@@ -54,6 +54,8 @@ impl SoloProducer {
             tokio::task::spawn_blocking(move || {
                 let txs = chain.mempool().take_batch(max, chain.height() + 1);
                 let p = chain.build_block(txs)?;
+                // Built while the previous block was written; signed only once it is durable.
+                chain.wait_durable()?;
                 let commit = chain.sign_commit(&p)?;
                 chain.commit_block(p, commit, started)
             })

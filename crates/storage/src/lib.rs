@@ -78,14 +78,14 @@ pub struct BlockWrite<'a> {
     /// One receipt per transaction, in order.
     pub receipts: &'a [Receipt],
     /// New state-tree nodes.
-    pub state_nodes: Vec<StateNode>,
+    pub state_nodes: &'a [StateNode],
     /// New state value versions.
-    pub state_values: Vec<StateValue>,
+    pub state_values: &'a [StateValue],
     /// Audit records of this block, stored by height and position and indexed by their keys.
-    pub audit: Vec<AuditWrite>,
+    pub audit: &'a [AuditWrite],
     /// The writes of this block to keys that are also kept in order (contract storage, ADR
     /// 0013): each raw key and whether it is present after the block.
-    pub ordered_keys: Vec<(Vec<u8>, bool)>,
+    pub ordered_keys: &'a [(Vec<u8>, bool)],
 }
 
 /// Longest index key of an audit record.

@@ -254,10 +254,10 @@ impl Store for RedbStore {
                 rec.insert(t.id().0.as_slice(), r.encode().as_slice()).map_err(db_err)?;
             }
         }
-        Self::write_state(&tx, &w.state_nodes, &w.state_values)?;
+        Self::write_state(&tx, w.state_nodes, w.state_values)?;
         if !w.ordered_keys.is_empty() {
             let mut t = tx.open_table(ORDERED).map_err(db_err)?;
-            for (k, present) in &w.ordered_keys {
+            for (k, present) in w.ordered_keys {
                 t.insert((k.as_slice(), height), u8::from(*present)).map_err(db_err)?;
             }
         }
@@ -580,10 +580,10 @@ mod tests {
                 block_hash: commit.block_hash,
                 commit: &commit,
                 receipts: &[],
-                state_nodes: vec![],
-                state_values: vec![],
-                audit: vec![],
-                ordered_keys,
+                state_nodes: &[],
+                state_values: &[],
+                audit: &[],
+                ordered_keys: &ordered_keys,
             })
             .expect("write");
         }
@@ -628,10 +628,10 @@ mod tests {
                 block_hash: commit.block_hash,
                 commit: &commit,
                 receipts: &[],
-                state_nodes: vec![],
-                state_values: vec![],
-                audit,
-                ordered_keys: vec![],
+                state_nodes: &[],
+                state_values: &[],
+                audit: &audit,
+                ordered_keys: &[],
             })
             .expect("write");
         }

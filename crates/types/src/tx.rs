@@ -508,17 +508,17 @@ mod tests {
     fn the_kept_encoding_is_the_canonical_one() {
         for suite in [Suite::Sm, Suite::Intl] {
             let kp = KeyPair::generate(suite);
-            let tx = body(&kp).sign(&kp).unwrap();
+            let tx = body(&kp).sign(&kp).expect("sign");
             let mut fresh = Vec::new();
             tx.body.encode_to(&mut fresh);
             put_bytes(&mut fresh, tx.signature.as_bytes());
             assert_eq!(tx.encoded(), fresh.as_slice());
             assert_eq!(tx.encode(), fresh);
-            let back = SignedTx::decode(&fresh).unwrap();
+            let back = SignedTx::decode(&fresh).expect("decode");
             assert_eq!(back, tx);
             assert_eq!(back.encoded(), tx.encoded());
             assert_eq!(back.verified_digest(), tx.verified_digest());
-            let other = body(&kp).sign(&kp).unwrap();
+            let other = body(&kp).sign(&kp).expect("sign");
             if suite == Suite::Sm {
                 // SM2 signatures are randomized: same id, other bytes, not equal.
                 assert_eq!(other.id(), tx.id());

@@ -1,0 +1,331 @@
+//! The pipelined commit (issue 15, item 2; `docs/architecture.md`, "Pipelined commit").
+//!
+//! A decided block is handed to a writer thread, which writes it in one atomic, durable
+//! transaction, while the node already builds or validates the next block on top of it. Until
+//! the write returns, [`Overlay`] serves the block's state nodes, values, transactions and
+//! header from memory to the chain's own reads; the API, the mempool and the audit log read the
+//! durable store only, so nobody outside sees a block before it is on disk.
+//!
+//! Two rules keep this safe:
+//! - at most one block is in flight: committing the next one waits for the previous write;
+//! - no vote or signature for height h+1 leaves the node before h is durable: the consensus
+//!   host waits for [`Overlay::wait_durable`] before it returns a proposal or a validation,
+//!   and the one-validator producer before it signs. A crash therefore never loses a block this
+//!   node has built on.
+//!
+//! Receipts reach waiting clients, and blocks the subscribers, once the block is durable.
+
+use std::sync::Arc;
+
+use fdl_crypto::Hash;
+use fdl_node_api::CommittedBlock;
+use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, StorageError, Store, TxLocation};
+use fdl_types::{Block, BlockHeader, Commit, Receipt};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+/// A decided block on its way to the disk, with everything its write needs.
+pub(crate) struct PendingBlock {
+    /// The block, its hash and receipts (what subscribers receive).
+    pub committed: Arc<CommittedBlock>,
+    /// Its commit certificate.
+    pub commit: Commit,
+    /// New state-tree nodes, sorted by key.
+    pub nodes: Vec<StateNode>,
+    /// New state values, sorted by key hash (one per key in a block).
+    pub values: Vec<StateValue>,
+    /// Audit records.
+    pub audit: Vec<AuditWrite>,
+    /// Ordered-index writes (ADR 0013).
+    pub ordered_keys: Vec<(Vec<u8>, bool)>,
+    /// Transaction id → position in the block.
+    tx_index: std::collections::HashMap<Hash, u32>,
+}
+
+impl PendingBlock {
+    /// Prepares a block for the writer: sorts its state writes (for lookups here, and sequential
+    /// inserts in the store) and indexes its transactions.
+    pub(crate) fn new(
+        committed: Arc<CommittedBlock>,
+        commit: Commit,
+        mut nodes: Vec<StateNode>,
+        mut values: Vec<StateValue>,
+        audit: Vec<AuditWrite>,
+        ordered_keys: Vec<(Vec<u8>, bool)>,
+    ) -> Self {
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        values.sort_unstable_by_key(|v| (v.0, v.1));
+        let tx_index = committed
+            .block
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        PendingBlock { committed, commit, nodes, values, audit, ordered_keys, tx_index }
+    }
+
+    fn height(&self) -> u64 {
+        self.committed.block.header.height
+    }
+}
+
+/// What the writer does once a block is durable (tell the mempool, the metrics, subscribers).
+pub(crate) type AfterWrite = Box<dyn FnOnce(&PendingBlock) + Send>;
+
+struct Job {
+    block: Arc<PendingBlock>,
+    after: AfterWrite,
+}
+
+/// The writer's state, shared with waiters.
+#[derive(Default)]
+struct Progress {
+    /// A block handed over and not yet durable.
+    in_flight: bool,
+    /// The first write failure: the node must stop.
+    failed: Option<String>,
+}
+
+/// The durable store, with the block being written served from memory (see the module docs).
+pub(crate) struct Overlay {
+    durable: Arc<dyn Store>,
+    pending: RwLock<Option<Arc<PendingBlock>>>,
+    progress: Mutex<Progress>,
+    idle: Condvar,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl Overlay {
+    /// An overlay over `durable`, with its writer thread (which stops when the overlay is
+    /// dropped).
+    pub(crate) fn new(durable: Arc<dyn Store>) -> Arc<Self> {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        let overlay = Arc::new(Overlay {
+            durable,
+            pending: RwLock::new(None),
+            progress: Mutex::new(Progress::default()),
+            idle: Condvar::new(),
+            jobs,
+        });
+        let weak = Arc::downgrade(&overlay);
+        std::thread::Builder::new()
+            .name("fdl-block-writer".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    let Some(me) = weak.upgrade() else { return };
+                    me.write(job);
+                }
+            })
+            .expect("invariant: the OS can start the block writer thread at startup");
+        overlay
+    }
+
+    fn write(&self, job: Job) {
+        let b = &job.block;
+        let result = self.durable.write_block(BlockWrite {
+            block: &b.committed.block,
+            block_hash: b.committed.hash,
+            commit: &b.commit,
+            receipts: &b.committed.receipts,
+            state_nodes: &b.nodes,
+            state_values: &b.values,
+            audit: &b.audit,
+            ordered_keys: &b.ordered_keys,
+        });
+        match result {
+            Ok(()) => {
+                // On disk: readers may go there now.
+                *self.pending.write() = None;
+                (job.after)(b);
+                self.progress.lock().in_flight = false;
+            }
+            Err(e) => {
+                tracing::error!(height = b.height(), error = %e, "writing a decided block failed");
+                let mut p = self.progress.lock();
+                p.failed = Some(format!("writing block {}: {e}", b.height()));
+                p.in_flight = false;
+            }
+        }
+        self.idle.notify_all();
+    }
+
+    /// Waits until no block is in flight: every block handed over is durable.
+    ///
+    /// # Errors
+    /// The write failure, if one happened (the node must stop).
+    pub(crate) fn wait_durable(&self) -> Result<(), StorageError> {
+        let mut p = self.progress.lock();
+        while p.in_flight && p.failed.is_none() {
+            self.idle.wait(&mut p);
+        }
+        match &p.failed {
+            Some(e) => Err(StorageError::Db(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands a decided block to the writer, after the previous one is durable; `after` runs on
+    /// the writer thread once this one is.
+    ///
+    /// # Errors
+    /// An earlier write failure.
+    pub(crate) fn submit(&self, block: PendingBlock, after: AfterWrite) -> Result<(), StorageError> {
+        self.wait_durable()?;
+        let block = Arc::new(block);
+        *self.pending.write() = Some(block.clone());
+        self.progress.lock().in_flight = true;
+        if self.jobs.send(Job { block, after }).is_err() {
+            let mut p = self.progress.lock();
+            p.in_flight = false;
+            p.failed = Some("the block writer stopped".into());
+            return Err(StorageError::Db("the block writer stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// The latest durable height.
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub(crate) fn durable_height(&self) -> Result<u64, StorageError> {
+        self.durable.latest_height()
+    }
+
+    fn pending(&self) -> Option<Arc<PendingBlock>> {
+        self.pending.read().clone()
+    }
+
+    /// Reads that the overlay does not serve wait for the block in flight, then read the disk.
+    fn settled(&self) -> Result<&dyn Store, StorageError> {
+        self.wait_durable()?;
+        Ok(self.durable.as_ref())
+    }
+}
+
+impl Store for Overlay {
+    fn latest_height(&self) -> Result<u64, StorageError> {
+        match self.pending() {
+            Some(p) => Ok(p.height()),
+            None => self.durable.latest_height(),
+        }
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        match self.pending() {
+            Some(p) if p.height() == height => Ok(Some(p.committed.block.clone())),
+            _ => self.durable.block(height),
+        }
+    }
+
+    fn block_header(&self, height: u64) -> Result<Option<BlockHeader>, StorageError> {
+        match self.pending() {
+            Some(p) if p.height() == height => Ok(Some(p.committed.block.header.clone())),
+            _ => self.durable.block_header(height),
+        }
+    }
+
+    fn commit(&self, height: u64) -> Result<Option<Commit>, StorageError> {
+        match self.pending() {
+            Some(p) if p.height() == height => Ok(Some(p.commit.clone())),
+            _ => self.durable.commit(height),
+        }
+    }
+
+    fn height_of_block(&self, hash: &Hash) -> Result<Option<u64>, StorageError> {
+        match self.pending() {
+            Some(p) if p.committed.hash == *hash => Ok(Some(p.height())),
+            _ => self.durable.height_of_block(hash),
+        }
+    }
+
+    fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
+        if let Some(p) = self.pending()
+            && let Some(&index) = p.tx_index.get(id)
+        {
+            return Ok(Some(TxLocation { height: p.height(), index }));
+        }
+        self.durable.tx_location(id)
+    }
+
+    fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
+        if let Some(p) = self.pending()
+            && let Some(&index) = p.tx_index.get(id)
+        {
+            return Ok(p.committed.receipts.get(index as usize).cloned());
+        }
+        self.durable.receipt(id)
+    }
+
+    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
+        self.settled()?.write_block(write)
+    }
+
+    fn write_genesis(
+        &self,
+        genesis_hash: Hash,
+        nodes: Vec<StateNode>,
+        values: Vec<StateValue>,
+    ) -> Result<(), StorageError> {
+        self.settled()?.write_genesis(genesis_hash, nodes, values)
+    }
+
+    fn genesis_hash(&self) -> Result<Option<Hash>, StorageError> {
+        self.durable.genesis_hash()
+    }
+
+    fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(p) = self.pending()
+            && let Ok(i) = p.nodes.binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        {
+            return Ok(Some(p.nodes[i].1.clone()));
+        }
+        self.durable.state_node(key)
+    }
+
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+        if let Some(p) = self.pending()
+            && max_version >= p.height()
+        {
+            // The block's own write is the newest version at or below `max_version`.
+            let hit = p.values.partition_point(|(kh, _, _)| kh < key_hash);
+            if let Some((kh, _, v)) = p.values.get(hit)
+                && kh == key_hash
+            {
+                return Ok(Some(v.clone()));
+            }
+        }
+        self.durable.state_value(key_hash, max_version)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.settled()?.next_key(prefix, after, version)
+    }
+
+    fn audit(&self, from: u64, to: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StorageError> {
+        self.settled()?.audit(from, to, visit)
+    }
+
+    fn audit_by_key(
+        &self,
+        key: &[u8],
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        self.settled()?.audit_by_key(key, from, to, visit)
+    }
+
+    fn append_local_audit(&self, records: &[(u64, AuditWrite)], keep: u64) -> Result<(), StorageError> {
+        self.durable.append_local_audit(records, keep)
+    }
+
+    fn local_audit(
+        &self,
+        key: Option<&[u8]>,
+        from_ms: u64,
+        to_ms: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        self.durable.local_audit(key, from_ms, to_ms, visit)
+    }
+}
