@@ -487,3 +487,87 @@ fn nodes_refuse_a_genesis_whose_validators_are_not_certified_by_their_institutio
     let err = start(&g);
     assert!(err.contains("no certificate"), "{err}");
 }
+
+/// Issue 15: a client flooding one node is refused at once (429 `overloaded`, with a retry hint)
+/// beyond what the chain commits in the target wait, another client still gets in, every
+/// admitted transaction commits, and the four validators keep finalizing one chain.
+#[test]
+fn a_flood_is_refused_at_once_while_others_get_in_and_the_chain_keeps_finalizing() {
+    // Small blocks: the budget before any measured commit is one block.
+    let mut net = TestNet::init(4, 0, Suite::Sm, |g| g.params.max_block_txs = 100);
+    for i in 0..4 {
+        net.spawn(i);
+    }
+    for i in 0..4 {
+        net.wait_height(i, 2, LONG);
+    }
+    let chain = net.genesis.chain_id.clone();
+    let (flooder, polite) = (KeyPair::generate(Suite::Sm), KeyPair::generate(Suite::Sm));
+    net.certify(&flooder, "org1");
+    net.certify(&polite, "org2");
+    let expiry = net.height(0).unwrap() + 10_000;
+    let funding: Vec<SignedTx> = [&flooder, &polite]
+        .iter()
+        .map(|a| build_tx(&net.issuer, &chain, expiry, Payload::Issue { to: a.address(), amount: 1_000_000 }).unwrap())
+        .collect();
+    net.rt.block_on(net.client(0).submit_batch(&funding)).unwrap();
+    for tx in &funding {
+        wait_committed(&net, 0, &tx.id());
+    }
+    let to = Address([9; 20]);
+    let flood: Vec<SignedTx> = (0..1_000)
+        .map(|n| {
+            build_tx(&flooder, &chain, expiry, Payload::Transfer { to, amount: 1, memo: format!("f{n}") }).unwrap()
+        })
+        .collect();
+    let before = net.height(0).unwrap();
+    let (mut admitted, mut overloaded) = (Vec::new(), 0usize);
+    for chunk in flood.chunks(250) {
+        let items = net.rt.block_on(net.client(0).submit_batch(chunk)).unwrap();
+        for (tx, it) in chunk.iter().zip(&items) {
+            match it.code.as_deref() {
+                None => admitted.push(tx.id()),
+                Some("overloaded") => {
+                    overloaded += 1;
+                    assert!(it.message.as_deref().unwrap_or("").contains("retry in"), "{it:?}");
+                }
+                Some(other) => panic!("unexpected refusal {other}: {it:?}"),
+            }
+        }
+    }
+    assert!(overloaded >= 500, "the flood beyond the budget is refused: {overloaded} of 1000");
+    assert!(!admitted.is_empty(), "the budget is used");
+    // A whole batch over the budget is a 429 with Retry-After.
+    let body = serde_json::json!({ "txs": flood[900..].iter().map(|t| hex::encode(fdl_types::Encode::encode(t))).collect::<Vec<_>>() });
+    let r = net.rt.block_on(async {
+        reqwest::Client::new().post(format!("{}/v1/transactions/batch", net.nodes[0].rpc)).json(&body).send().await
+    });
+    let r = r.unwrap();
+    if r.status() == 429 {
+        assert!(r.headers().get("retry-after").is_some(), "{:?}", r.headers());
+    }
+    // Another sender still gets in while the flooder is over its share, and is committed.
+    let mine: Vec<SignedTx> = (0..5)
+        .map(|n| build_tx(&polite, &chain, expiry, Payload::Transfer { to, amount: 2, memo: format!("p{n}") }).unwrap())
+        .collect();
+    let items = net.rt.block_on(net.client(0).submit_batch(&mine)).unwrap();
+    assert!(items.iter().all(|it| it.hash.is_some()), "the other sender is admitted: {items:?}");
+    let mut top = 0;
+    for tx in &mine {
+        top = top.max(wait_committed(&net, 2, &tx.id()));
+    }
+    for id in &admitted {
+        top = top.max(wait_committed(&net, 3, id));
+    }
+    let h = converge(&net, &[0, 1, 2, 3], top.max(before + 3));
+    net.assert_same_chain(&[0, 1, 2, 3], h);
+    let m = net
+        .rt
+        .block_on(async { reqwest::get(format!("{}/metrics", net.nodes[0].rpc)).await.unwrap().text().await.unwrap() });
+    let throttled: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("fdl_txs_throttled_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(throttled >= overloaded as u64, "{throttled} < {overloaded}");
+}
