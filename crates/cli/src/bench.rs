@@ -419,7 +419,7 @@ async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
         for chunk in pending.chunks(1_000) {
             let results = match client.submit_batch(chunk).await {
                 Ok(r) => r,
-                Err(e) if e.code() == Some("mempool_full") => {
+                Err(e) if matches!(e.code(), Some("mempool_full" | "overloaded")) => {
                     retry.extend_from_slice(chunk);
                     continue;
                 }
@@ -428,7 +428,7 @@ async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
             for (tx, r) in chunk.iter().zip(results) {
                 match r.code.as_deref() {
                     None | Some("already_pending") | Some("replayed") => {}
-                    Some("mempool_full") => retry.push(tx.clone()),
+                    Some("mempool_full" | "overloaded") => retry.push(tx.clone()),
                     Some(other) => bail!("funding refused: {other}: {}", r.message.unwrap_or_default()),
                 }
             }
@@ -625,7 +625,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
                     let t = Instant::now();
                     let results = match client.submit_batch(&pending).await {
                         Ok(r) => r,
-                        Err(e) if e.code() == Some("mempool_full") => {
+                        Err(e) if matches!(e.code(), Some("mempool_full" | "overloaded")) => {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                             continue;
                         }
@@ -639,7 +639,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
                                 None => {
                                     s.insert(tx.id(), t);
                                 }
-                                Some("mempool_full") => retry.push(tx.clone()),
+                                Some("mempool_full" | "overloaded") => retry.push(tx.clone()),
                                 Some(code) => bail!("transfer refused: {code}: {}", r.message.unwrap_or_default()),
                             }
                         }
