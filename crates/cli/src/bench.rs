@@ -23,6 +23,11 @@
 //! uint256)`, `transfer(address,uint256)`: `contracts/solidity/Token.sol`), compiled and deployed
 //! from FILE when it is not deployed yet; `fuel_per_call` is then the gas of one transfer and the
 //! cache counts are the EVM code cache's.
+//!
+//! With `--duration S` (and `--rate R`) the run is sustained instead: R tx/s are offered for S
+//! seconds, refusals are counted and not retried, and throughput and latency are reported per
+//! 10-second window so a decay shows (`bench/sustained.rs`). Either way the record ends with every
+//! node's height, resident memory and database size, read from its `/metrics` after the run.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -40,6 +45,11 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 
 use crate::util::{last_devnet, rpc_url, runtime};
+
+mod sustained;
+
+/// Transactions signed for the verify-rate measurements when the run signs its own (`--duration`).
+const VERIFY_SAMPLE: usize = 2_000;
 
 /// `fdl bench`.
 #[derive(Args)]
@@ -62,6 +72,14 @@ pub struct BenchArgs {
     /// Offered load in tx/s (default: as fast as the node accepts).
     #[arg(long)]
     rate: Option<f64>,
+    /// Offer `--rate` tx/s for this many seconds instead of sending `--txs`: refusals are counted,
+    /// not retried, and throughput and latency are reported per 10-second window.
+    #[arg(long, requires = "rate", value_name = "S")]
+    duration: Option<f64>,
+    /// With `--duration`: most transfers signed before the clock starts (about 0.5 KiB each in
+    /// memory); beyond it they are signed during the run, on the cores the nodes use.
+    #[arg(long, default_value_t = 1_500_000, requires = "duration")]
+    presign_max: usize,
     /// The issuer's key (default: the last devnet's issuer key); its certificate is the same
     /// path with `.crt`.
     #[arg(long)]
@@ -453,6 +471,11 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     if a.txs == 0 || a.accounts < 2 || a.clients == 0 || a.batch == 0 {
         bail!("--txs, --clients and --batch must be positive and --accounts at least 2");
     }
+    if let Some(d) = a.duration
+        && !(d > 0.0 && d.is_finite() && a.rate.is_some_and(|r| r > 0.0 && r.is_finite()))
+    {
+        bail!("--duration and --rate must be positive");
+    }
     let url = rpc_url(&a.rpc);
     let client = Client::new(&url)?;
     let status = client.status().await.with_context(|| format!("asking {url} for its status"))?;
@@ -539,7 +562,11 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         eprintln!("bench: accounts funded; pre-signing transfers");
     }
-    let txs = sign_all(&keys, &certs, &status.chain_id, expiry, a.txs, &mode)?;
+    // A sustained run signs its transfers as it goes; here only the verify-rate sample.
+    let sign_start = Instant::now();
+    let to_sign = if a.duration.is_some() { VERIFY_SAMPLE } else { a.txs };
+    let txs = sign_all(&keys, &certs, &status.chain_id, expiry, to_sign, &mode)?;
+    let sign_rate = txs.len() as f64 / sign_start.elapsed().as_secs_f64().max(1e-9);
     let cache_before = module_cache(&client, &mode).await;
     let rates = tokio::task::spawn_blocking({
         let sample: Vec<SignedTx> = txs.iter().take(2_000).cloned().collect();
@@ -566,11 +593,57 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         }
         _ => vec![client.clone()],
     };
+    // Every node of the devnet is asked for its height and footprint at the end.
+    let nodes: Vec<String> = match (&a.rpc, last_devnet()) {
+        (None, Some(d)) if d.nodes.iter().any(|n| n.rpc == url) => d.nodes.iter().map(|n| n.rpc.clone()).collect(),
+        _ => vec![url.clone()],
+    };
+    let ws_url = format!("{}/v1/stream?events=false", url.replacen("http", "ws", 1));
+    if let (Some(duration_s), Some(rate)) = (a.duration, a.rate) {
+        let setup = sustained::Setup {
+            keys: Arc::new(keys),
+            certs: Arc::new(certs),
+            chain_id: status.chain_id.clone(),
+            expiry,
+            mode: mode.clone(),
+            targets: targets.clone(),
+            ws_url,
+            rate,
+            duration_s,
+            batch: a.batch,
+            clients: a.clients,
+            presign_max: a.presign_max,
+            timeout: Duration::from_secs(a.timeout_s),
+        };
+        let run = sustained::run(setup).await?;
+        let tps = run.fields.get("tps").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let (fuel_per_call, cache) = contract_costs(&client, &mode, run.first_committed, cache_before).await;
+        let mut out = json!({
+            "mode": mode_name(&mode),
+            "fuel_per_call": fuel_per_call,
+            "module_cache": cache,
+            "suite": suite,
+            "validators": status.validators,
+            "sig_verify_per_s_core": sig_rate.round(),
+            "sig_verify_per_s_core_cached": rates.cached.round(),
+            "sig_verify_per_s_core_rustcrypto": rates.reference.round(),
+            "sig_verify_per_s_machine": machine.round(),
+            "crypto_bound_tps": bound.round(),
+            "bound_ratio": (tps / bound * 100.0).round() / 100.0,
+            "nodes_loaded": targets.len(),
+            "offered_rate": a.rate,
+        });
+        if let serde_json::Value::Object(o) = &mut out {
+            o.extend(run.fields);
+            o.extend(sustained::footprints(&nodes).await);
+        }
+        print_record(&out, a.json);
+        return Ok(if run.unfinished == 0 { 0 } else { 1 });
+    }
 
     // Commit times, from the node's stream.
     let wanted: Arc<HashSet<Hash>> = Arc::new(txs.iter().map(SignedTx::id).collect());
     let committed: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(txs.len())));
-    let ws_url = format!("{}/v1/stream?events=false", url.replacen("http", "ws", 1));
     let (mut ws, _) =
         tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
     let watcher = {
@@ -677,23 +750,9 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         submitted_in.as_secs_f64(),
         tps / bound
     );
-    let (fuel_per_call, cache) = match &mode {
-        Mode::Native => (None, None),
-        Mode::Contract(_) | Mode::Evm(_) => {
-            let fuel = match txs.first() {
-                Some(t) => client.tx(&t.id()).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
-                None => None,
-            };
-            let after = module_cache(&client, &mode).await;
-            let delta = match (cache_before, after) {
-                (Some((h0, m0)), Some((h1, m1))) => Some(json!({"hits": h1 - h0.min(h1), "misses": m1 - m0.min(m1)})),
-                _ => None,
-            };
-            (fuel, delta)
-        }
-    };
-    let out = json!({
-        "mode": match &mode { Mode::Native => "native".to_string(), Mode::Contract(n) => format!("contract:{n}"), Mode::Evm(n) => format!("evm:{n}") },
+    let (fuel_per_call, cache) = contract_costs(&client, &mode, txs.first().map(SignedTx::id), cache_before).await;
+    let mut out = json!({
+        "mode": mode_name(&mode),
         "fuel_per_call": fuel_per_call,
         "module_cache": cache,
         "suite": suite,
@@ -711,16 +770,60 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         "bound_ratio": (tps / bound * 100.0).round() / 100.0,
         "nodes_loaded": targets.len(),
         "offered_rate": a.rate,
+        "sign_per_s_machine": sign_rate.round(),
     });
-    // The report for a person goes to stderr with the progress lines; stdout carries the one
-    // JSON record that scripts and CI keep (`fdl bench | tail -n 1`). `--json` leaves only it.
-    if !a.json
-        && let serde_json::Value::Object(fields) = &out
-    {
+    if let serde_json::Value::Object(o) = &mut out {
+        o.extend(sustained::footprints(&nodes).await);
+    }
+    print_record(&out, a.json);
+    Ok(if committed.len() == txs.len() { 0 } else { 1 })
+}
+
+/// The record's `mode`.
+fn mode_name(mode: &Mode) -> String {
+    match mode {
+        Mode::Native => "native".to_string(),
+        Mode::Contract(n) => format!("contract:{n}"),
+        Mode::Evm(n) => format!("evm:{n}"),
+    }
+}
+
+/// For contract transfers: the fuel (or gas) of the transfer `first` (when given) and the first
+/// node's cache hits and misses since `before`.
+async fn contract_costs(
+    client: &Client,
+    mode: &Mode,
+    first: Option<Hash>,
+    before: Option<(u64, u64)>,
+) -> (Option<u64>, Option<serde_json::Value>) {
+    match mode {
+        Mode::Native => (None, None),
+        Mode::Contract(_) | Mode::Evm(_) => {
+            let fuel = match first {
+                Some(id) => client.tx(&id).await.ok().and_then(|v| v.receipt).map(|r| r.cost),
+                None => None,
+            };
+            let after = module_cache(client, mode).await;
+            let delta = match (before, after) {
+                (Some((h0, m0)), Some((h1, m1))) => Some(json!({"hits": h1 - h0.min(h1), "misses": m1 - m0.min(m1)})),
+                _ => None,
+            };
+            (fuel, delta)
+        }
+    }
+}
+
+/// Prints the record: one line per field on stderr (unless `json_only`), with the progress
+/// lines, and the JSON line on stdout, the record scripts and CI keep (`fdl bench | tail -n 1`).
+fn print_record(out: &serde_json::Value, json_only: bool) {
+    if !json_only && let serde_json::Value::Object(fields) = out {
         for (k, v) in fields {
+            if k == "windows" || k == "nodes" {
+                // Printed as lines already, one per window and node.
+                continue;
+            }
             eprintln!("{k:<36} {v}");
         }
     }
     println!("{out}");
-    Ok(if committed.len() == txs.len() { 0 } else { 1 })
 }

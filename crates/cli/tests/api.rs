@@ -63,6 +63,16 @@ fn stream_status_metrics_openapi() {
         let committed: u64 =
             m.lines().find_map(|l| l.strip_prefix("fdl_txs_committed_total ")).unwrap().parse().unwrap();
         assert!(committed >= 1);
+        // The process's resident memory and the database file's size, read when scraped.
+        for name in ["fdl_process_resident_memory_bytes", "fdl_db_size_bytes"] {
+            let v: u64 = m
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("metric {name} missing:\n{m}"))
+                .parse()
+                .unwrap();
+            assert!(v > 0, "{name} is 0");
+        }
 
         // The OpenAPI document is JSON and lists every route the node serves.
         let doc: serde_json::Value =

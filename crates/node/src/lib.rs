@@ -227,7 +227,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }
     fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_path().join("ledger.redb"))?);
+    let db_path = config.data_path().join("ledger.redb");
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db_path)?);
     let state = StateDb::new(store.clone(), genesis.suite);
     let mempool = Arc::new(
         Mempool::new(
@@ -244,6 +245,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     let refusals = mempool.clone();
     let (blocks, _) = broadcast::channel(fdl_rpc::STREAM_BUFFER);
     let metrics = Arc::new(Metrics::default());
+    // Only this call sets it, once, on a fresh `Metrics`.
+    let _ = metrics.db_path.set(db_path);
     // Configured peers' APIs, by network peer id: where client transactions are forwarded.
     let peer_rpcs: Vec<(String, String)> = config
         .p2p
