@@ -230,30 +230,39 @@ impl Inner {
     }
 }
 
-/// The commit rate over the last [`RATE_WINDOW`]: transactions committed per block, by time.
+/// The commit rate while busy, over the last [`RATE_WINDOW`]: the transactions of the blocks
+/// that carried some, over the time each of those blocks took since the previous commit. Empty
+/// heartbeat blocks and idle gaps do not dilute it, so a burst after a quiet spell is measured at
+/// the rate the chain then commits, not averaged with the silence.
 #[derive(Default)]
 struct DrainMeter {
-    blocks: VecDeque<(Instant, usize)>,
+    /// (commit time, transactions, time since the previous commit), blocks with transactions only.
+    blocks: VecDeque<(Instant, usize, Duration)>,
+    last: Option<Instant>,
 }
 
 impl DrainMeter {
     fn record(&mut self, now: Instant, txs: usize) {
-        self.blocks.push_back((now, txs));
-        while self.blocks.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+        let took = self.last.map_or(Duration::ZERO, |l| now.saturating_duration_since(l));
+        self.last = Some(now);
+        if txs > 0 {
+            self.blocks.push_back((now, txs, took));
+        }
+        while self.blocks.front().is_some_and(|(t, _, _)| now.saturating_duration_since(*t) > RATE_WINDOW) {
             self.blocks.pop_front();
         }
     }
 
-    /// Transactions per second committed over the window (at least a second is assumed, so a
-    /// single block does not read as a huge rate); `None` when nothing was committed in it.
+    /// Transactions per second committed while busy (at least half a second of block time is
+    /// assumed, so one quick block does not read as a huge rate); `None` when nothing was
+    /// committed in the window.
     fn rate(&self, now: Instant) -> Option<f64> {
-        let recent = self.blocks.iter().filter(|(t, _)| now.duration_since(*t) <= RATE_WINDOW);
-        let (mut txs, mut oldest) = (0usize, now);
-        for (t, n) in recent {
+        let (mut txs, mut took) = (0usize, Duration::ZERO);
+        for (_, n, d) in self.blocks.iter().filter(|(t, _, _)| now.saturating_duration_since(*t) <= RATE_WINDOW) {
             txs += n;
-            oldest = oldest.min(*t);
+            took += *d;
         }
-        (txs > 0).then(|| txs as f64 / now.duration_since(oldest).as_secs_f64().max(1.0))
+        (txs > 0).then(|| txs as f64 / took.as_secs_f64().max(0.5))
     }
 }
 
@@ -973,6 +982,50 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_commit_rate_counts_busy_blocks_only() {
+        let t0 = Instant::now();
+        let mut m = DrainMeter::default();
+        assert_eq!(m.rate(t0), None);
+        // Idle heartbeats, then a burst: 5,000 per block every 250 ms.
+        for i in 0..8 {
+            m.record(t0 + Duration::from_secs(i), 0);
+        }
+        assert_eq!(m.rate(t0 + Duration::from_secs(8)), None);
+        for i in 1..=8 {
+            m.record(t0 + Duration::from_secs(7) + Duration::from_millis(250 * i), 5_000);
+        }
+        let r = m.rate(t0 + Duration::from_secs(9)).expect("busy");
+        assert!((19_000.0..=21_000.0).contains(&r), "{r}");
+        // Beyond the window it is forgotten.
+        m.record(t0 + Duration::from_secs(30), 0);
+        assert_eq!(m.rate(t0 + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn the_budget_is_the_rate_times_the_wait_and_at_least_a_block() {
+        let b = Budget::new(Some(20_000.0), Duration::from_millis(1_000), 5_000, 50_000);
+        assert_eq!(b.limit, 20_000);
+        let b = Budget::new(None, Duration::from_millis(1_000), 5_000, 50_000);
+        assert_eq!(b.limit, 5_000);
+        let b = Budget::new(Some(1e9), Duration::from_millis(1_000), 5_000, 50_000);
+        assert_eq!(b.limit, 50_000, "never above the capacity");
+        // A lone sender may take the budget; with others waiting, a share; small senders a reserve.
+        let b = Budget::new(Some(1_000.0), Duration::from_millis(1_000), 100, 50_000);
+        assert!(b.admits(999, 999, 1));
+        assert!(!b.admits(1_000, 999, 1));
+        assert!(!b.admits(500, 500, 2), "over half the budget with two senders");
+        assert!(b.admits(1_100, 10, 3), "a small sender uses the reserve");
+        assert!(!b.admits(1_250, 10, 3), "the reserve is a quarter of the budget");
+        match b.refuse(1_200) {
+            AdmitError::Overloaded { waiting, wait_ms, retry_after_ms } => {
+                assert_eq!((waiting, wait_ms), (1_200, 1_200));
+                assert_eq!(retry_after_ms, 200, "the excess over the budget at the rate");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     fn refusal(account: u8, code: StatusCode, t: u64) -> Refusal {
         Refusal {
