@@ -11,7 +11,10 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
-const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+/// Receipts by position: height (8, big-endian) || index in the block (4, big-endian), so a
+/// block's receipts are appended in order instead of scattered by transaction id (the id finds
+/// its position through `tx_index`).
+const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts_by_position");
 const STATE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
 /// Key: key hash (32) || version (8, big-endian). Value: 0 = deleted, 1 || bytes = present.
 const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_values");
@@ -42,7 +45,8 @@ const META_LAYOUT: &str = "layout";
 /// parameters and the contract output in receipts.
 /// 7: the API read policy in state (`readpol/{resource}`, written at genesis; STD-16.1): a
 /// chain of layout 6 has no read policy, so its genesis root differs.
-pub const LAYOUT_VERSION: u64 = 7;
+/// 8: receipts stored by position (height, index) instead of by transaction id (issue 15).
+pub const LAYOUT_VERSION: u64 = 8;
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";
@@ -60,6 +64,14 @@ fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(key_hash);
     k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// A transaction's position: height (8, big-endian) || index (4, big-endian).
+fn position_key(height: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -226,7 +238,8 @@ impl Store for RedbStore {
     }
 
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
-        self.get_bytes(RECEIPTS, id.0.as_slice())?
+        let Some(loc) = self.tx_location(id)? else { return Ok(None) };
+        self.get_bytes(RECEIPTS, position_key(loc.height, loc.index).as_slice())?
             .map(|b| Receipt::decode(&b).map_err(|source| StorageError::Corrupt { what: "receipt", source }))
             .transpose()
     }
@@ -247,11 +260,9 @@ impl Store for RedbStore {
             let mut idx = tx.open_table(TX_INDEX).map_err(db_err)?;
             let mut rec = tx.open_table(RECEIPTS).map_err(db_err)?;
             for (i, (t, r)) in w.block.txs.iter().zip(w.receipts).enumerate() {
-                let mut loc = Vec::with_capacity(12);
-                loc.extend_from_slice(&height.to_be_bytes());
-                loc.extend_from_slice(&(i as u32).to_be_bytes());
+                let loc = position_key(height, i as u32);
                 idx.insert(t.id().0.as_slice(), loc.as_slice()).map_err(db_err)?;
-                rec.insert(t.id().0.as_slice(), r.encode().as_slice()).map_err(db_err)?;
+                rec.insert(loc.as_slice(), r.encode().as_slice()).map_err(db_err)?;
             }
         }
         Self::write_state(&tx, w.state_nodes, w.state_values)?;
