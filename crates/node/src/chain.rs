@@ -16,7 +16,7 @@ use fdl_exec::{
 use fdl_mempool::Mempool;
 use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
-use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, Store};
+use fdl_storage::{AuditWrite, BlockWrite, StaleNode, StateNode, StateValue, Store};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, CommitSig, Encode, Event, Genesis, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
@@ -50,6 +50,8 @@ pub struct ProposedBlock {
     pub block_events: Vec<Event>,
     state_nodes: Vec<StateNode>,
     state_values: Vec<StateValue>,
+    /// The tree nodes the block makes stale, for pruning.
+    stale_nodes: Vec<StaleNode>,
     /// The block's writes to contract storage, for the ordered index (ADR 0013).
     ordered_keys: Vec<(Vec<u8>, bool)>,
 }
@@ -119,8 +121,8 @@ impl Chain {
         match store.genesis_hash()? {
             None => {
                 let writes = genesis_writes(&genesis)?;
-                let (_root, nodes, values) = state.prepare(&writes, 0)?;
-                store.write_genesis(gh, nodes, values)?;
+                let p = state.prepare(&writes, 0)?;
+                store.write_genesis(gh, p.nodes, p.values)?;
                 tracing::info!(genesis = %gh, "genesis state written");
             }
             Some(stored) if stored != gh => {
@@ -215,7 +217,8 @@ impl Chain {
         let timestamp_ms = now_ms().max(parent_ts);
         let view = self.state.at(parent_height);
         let outcome = execute_block(&view, height, timestamp_ms, &txs)?;
-        let (state_root, state_nodes, state_values) = self.state.prepare(&outcome.writes, height)?;
+        let prepared = self.state.prepare(&outcome.writes, height)?;
+        let state_root = prepared.root;
         let suite = self.genesis.suite;
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
@@ -235,8 +238,9 @@ impl Chain {
             ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
-            state_nodes,
-            state_values,
+            state_nodes: prepared.nodes,
+            state_values: prepared.values,
+            stale_nodes: prepared.stale,
         })
     }
 
@@ -271,9 +275,8 @@ impl Chain {
             block_rules::check_and_execute(&ctx, &self.state.at(parent_height), &block, &on_chain).map_err(fatal)??;
         let h = &block.header;
         let suite = self.genesis.suite;
-        let (state_root, state_nodes, state_values) =
-            self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockRefused::Fatal(e.into()))?;
-        block_rules::check_roots(suite, &block, state_root, &outcome)?;
+        let prepared = self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockRefused::Fatal(e.into()))?;
+        block_rules::check_roots(suite, &block, prepared.root, &outcome)?;
         let hash = h.hash(suite);
         Ok(ProposedBlock {
             block,
@@ -281,8 +284,9 @@ impl Chain {
             ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
-            state_nodes,
-            state_values,
+            state_nodes: prepared.nodes,
+            state_values: prepared.values,
+            stale_nodes: prepared.stale,
         })
     }
 
@@ -388,6 +392,7 @@ impl Chain {
             receipts: &p.receipts,
             state_nodes: p.state_nodes,
             state_values: p.state_values,
+            stale_nodes: p.stale_nodes,
             audit,
             ordered_keys: p.ordered_keys,
         })?;
