@@ -23,7 +23,7 @@ fn key(i: u64) -> Vec<u8> {
 /// seventh version, nothing at all.
 fn writes_at(v: u64) -> Writes {
     let mut w = Writes::new();
-    if v > 0 && v % 7 == 0 {
+    if v > 0 && v.is_multiple_of(7) {
         return w;
     }
     let mut x = v.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555;
@@ -32,7 +32,7 @@ fn writes_at(v: u64) -> Writes {
         x ^= x >> 7;
         x ^= x << 17;
         let k = if v == 0 { w.len() as u64 } else { x % KEYS };
-        let value = if v > 0 && x % 5 == 0 { None } else { Some(format!("{k}@{v}").into_bytes()) };
+        let value = if v > 0 && x.is_multiple_of(5) { None } else { Some(format!("{k}@{v}").into_bytes()) };
         w.insert(key(k), value);
     }
     w
