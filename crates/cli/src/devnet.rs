@@ -300,6 +300,14 @@ pub struct NodeArgs {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+    /// State versions to keep (at least 100), or `archive` to keep them all; overrides the
+    /// config's `[prune]` section (default: keep 10000).
+    #[arg(long, value_name = "N|archive")]
+    prune: Option<String>,
+    /// Compact the database of this stopped node (gives the space pruning freed back to the
+    /// file system), print its size before and after, and exit.
+    #[arg(long)]
+    compact: bool,
 }
 
 pub(crate) fn init_logging(json: bool) {
@@ -322,7 +330,28 @@ pub(crate) fn init_logging(json: bool) {
 /// Runs a node until SIGINT or SIGTERM.
 pub fn node(a: NodeArgs) -> anyhow::Result<i32> {
     init_logging(a.log_json);
-    let cfg = NodeConfig::load(&a.config)?;
+    let mut cfg = NodeConfig::load(&a.config)?;
+    if let Some(p) = &a.prune {
+        cfg.prune = fdl_node::PruneConfig::parse(p)?;
+    }
+    if a.compact {
+        let db = fdl_node::ledger_path(&cfg);
+        if !db.exists() {
+            bail!("{} does not exist: is the config's data_dir right?", db.display());
+        }
+        println!("compacting {} (the node must be stopped)", db.display());
+        let started = std::time::Instant::now();
+        let (before, after) = fdl_node::compact_ledger(&cfg)
+            .with_context(|| format!("compacting {} (is the node still running?)", db.display()))?;
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        println!(
+            "size before  {:.1} MiB\nsize after   {:.1} MiB\ntook         {:.1} s",
+            mib(before),
+            mib(after),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(0);
+    }
     let rt = runtime()?;
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);

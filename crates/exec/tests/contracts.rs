@@ -1467,7 +1467,7 @@ fn commit_to_store(
     writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 ) {
     use fdl_storage::Store as _;
-    let (_, state_nodes, state_values) = db.prepare(writes, version).expect("prepare");
+    let prepared = db.prepare(writes, version).expect("prepare");
     let ordered_keys: Vec<(Vec<u8>, bool)> = writes
         .iter()
         .filter(|(k, _)| keys::ORDERED_PREFIXES.iter().any(|p| k.starts_with(p)))
@@ -1492,8 +1492,9 @@ fn commit_to_store(
             block_hash: commit.block_hash,
             commit: &commit,
             receipts: &[],
-            state_nodes: &state_nodes,
-            state_values: &state_values,
+            state_nodes: &prepared.nodes,
+            state_values: &prepared.values,
+            stale_nodes: &prepared.stale,
             audit: &[],
             ordered_keys: &ordered_keys,
         })
@@ -1523,8 +1524,8 @@ fn storage_next_over_the_stored_ordered_index_agrees_with_the_overlay() {
         .iter()
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .partition(|(k, _)| keys::ORDERED_PREFIXES.iter().any(|p| k.starts_with(p)));
-    let (_, nodes, values) = db.prepare(&rest, 0).expect("prepare");
-    fdl_storage::Store::write_genesis(store.as_ref(), Hash::ZERO, nodes, values).expect("genesis");
+    let prepared = db.prepare(&rest, 0).expect("prepare");
+    fdl_storage::Store::write_genesis(store.as_ref(), Hash::ZERO, prepared.nodes, prepared.values).expect("genesis");
     commit_to_store(&store, &db, 1, &contract_part);
 
     let txs: Vec<SignedTx> = [("set", "a3"), ("del", "a2"), ("list", "a"), ("del", "a4"), ("set", "a5"), ("list", "")]

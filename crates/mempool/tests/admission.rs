@@ -335,8 +335,8 @@ async fn a_swapped_credential_is_verified_again_and_refused() {
     };
     // The member CA must be in state: write genesis as a node does on first start.
     let state = fdl_state::StateDb::new(store.clone(), Suite::Sm);
-    let (_root, nodes, values) = state.prepare(&fdl_exec::genesis_writes(&genesis).unwrap(), 0).unwrap();
-    store.write_genesis(fdl_crypto::Hash([1; 32]), nodes, values).unwrap();
+    let p = state.prepare(&fdl_exec::genesis_writes(&genesis).unwrap(), 0).unwrap();
+    store.write_genesis(fdl_crypto::Hash([1; 32]), p.nodes, p.values).unwrap();
     let config = MempoolConfig { capacity: 100, verify_threads: 2, verify_queue: 64, ..MempoolConfig::default() };
     let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
 

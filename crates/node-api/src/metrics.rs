@@ -48,6 +48,10 @@ pub struct Metrics {
     pub at_min_quorum: AtomicU64,
     /// Precommits missing from certificates since start, per validator address.
     pub missed_votes: Mutex<BTreeMap<String, u64>>,
+    /// The oldest state version this node keeps (0: nothing pruned).
+    pub state_oldest_version: AtomicU64,
+    /// State-tree nodes deleted by pruning since start.
+    pub state_pruned_nodes: AtomicU64,
     /// Equivocation evidence recorded since start.
     pub evidence: Mutex<Vec<EvidenceView>>,
     /// The node's database file, set once the node has opened it: its size is reported as
@@ -102,6 +106,18 @@ impl Metrics {
             "gauge",
             "1 when live validators have fallen to the minimum quorum (STD-11.3).",
             g(&self.at_min_quorum),
+        );
+        line(
+            "fdl_state_oldest_version",
+            "gauge",
+            "Oldest state version kept (0: nothing pruned).",
+            g(&self.state_oldest_version),
+        );
+        line(
+            "fdl_state_pruned_nodes_total",
+            "counter",
+            "State-tree nodes deleted by pruning since start.",
+            g(&self.state_pruned_nodes),
         );
         line("fdl_evidence_total", "counter", "Equivocations recorded.", self.evidence.lock().len() as u64);
         line(

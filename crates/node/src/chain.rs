@@ -16,7 +16,7 @@ use fdl_exec::{
 use fdl_mempool::Mempool;
 use fdl_node_api::{ChainParts, CommittedBlock, Ledger, Metrics};
 use fdl_state::{StateAt, StateDb};
-use fdl_storage::{AuditWrite, StateNode, StateValue, Store};
+use fdl_storage::{AuditWrite, StaleNode, StateNode, StateValue, Store};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, CommitSig, Event, Genesis, NodeSpec, Receipt, SignedTx,
     api::{AuditView, is_audit_kind},
@@ -53,6 +53,8 @@ pub struct ProposedBlock {
     pub block_events: Vec<Event>,
     state_nodes: Vec<StateNode>,
     state_values: Vec<StateValue>,
+    /// The tree nodes the block makes stale, for pruning.
+    stale_nodes: Vec<StaleNode>,
     /// The block's writes to contract storage, for the ordered index (ADR 0013).
     ordered_keys: Vec<(Vec<u8>, bool)>,
 }
@@ -124,8 +126,8 @@ impl Chain {
         match store.genesis_hash()? {
             None => {
                 let writes = genesis_writes(&genesis)?;
-                let (_root, nodes, values) = state.prepare(&writes, 0)?;
-                store.write_genesis(gh, nodes, values)?;
+                let p = state.prepare(&writes, 0)?;
+                store.write_genesis(gh, p.nodes, p.values)?;
                 tracing::info!(genesis = %gh, "genesis state written");
             }
             Some(stored) if stored != gh => {
@@ -229,7 +231,8 @@ impl Chain {
         let timestamp_ms = now_ms().max(parent_ts);
         let view = self.state.at(parent_height);
         let outcome = execute_block(&view, height, timestamp_ms, &txs)?;
-        let (state_root, state_nodes, state_values) = self.state.prepare(&outcome.writes, height)?;
+        let prepared = self.state.prepare(&outcome.writes, height)?;
+        let state_root = prepared.root;
         let suite = self.genesis.suite;
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
@@ -249,8 +252,9 @@ impl Chain {
             ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
-            state_nodes,
-            state_values,
+            state_nodes: prepared.nodes,
+            state_values: prepared.values,
+            stale_nodes: prepared.stale,
         })
     }
 
@@ -285,9 +289,8 @@ impl Chain {
             block_rules::check_and_execute(&ctx, &self.state.at(parent_height), &block, &on_chain).map_err(fatal)??;
         let h = &block.header;
         let suite = self.genesis.suite;
-        let (state_root, state_nodes, state_values) =
-            self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockRefused::Fatal(e.into()))?;
-        block_rules::check_roots(suite, &block, state_root, &outcome)?;
+        let prepared = self.state.prepare(&outcome.writes, h.height).map_err(|e| BlockRefused::Fatal(e.into()))?;
+        block_rules::check_roots(suite, &block, prepared.root, &outcome)?;
         let hash = h.hash(suite);
         Ok(ProposedBlock {
             block,
@@ -295,8 +298,9 @@ impl Chain {
             ordered_keys: ordered_keys(&outcome.writes),
             receipts: outcome.receipts,
             block_events: outcome.block_events,
-            state_nodes,
-            state_values,
+            state_nodes: prepared.nodes,
+            state_values: prepared.values,
+            stale_nodes: prepared.stale,
         })
     }
 
@@ -414,7 +418,8 @@ impl Chain {
         // taken again for the next one.
         self.mempool.on_included(&p.block.txs);
         let committed = Arc::new(CommittedBlock { block: p.block, hash: p.hash, receipts: p.receipts });
-        let pending = PendingBlock::new(committed, commit, p.state_nodes, p.state_values, audit, p.ordered_keys);
+        let pending =
+            PendingBlock::new(committed, commit, (p.state_nodes, p.state_values, p.stale_nodes), audit, p.ordered_keys);
         let (mempool, metrics, blocks) = (self.mempool.clone(), self.metrics.clone(), self.blocks.clone());
         self.overlay.submit(
             pending,

@@ -59,6 +59,9 @@ pub struct NodeConfig {
     /// The consensus network; absent on a one-validator chain, which runs the solo producer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<P2pConfig>,
+    /// Pruning of old state versions (`[prune]`); absent: keep [`DEFAULT_KEEP_VERSIONS`].
+    #[serde(default)]
+    pub prune: PruneConfig,
     /// A remote signer holding the validator's key (`fdl signer`, ADR 0015); absent, the node
     /// reads `validator_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +98,75 @@ pub struct P2pConfig {
     /// it (`docs/adr/0016-tlcp-channels.md`); when absent, libp2p's Noise on the port itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlcp: Option<fdl_channel::TlcpFiles>,
+}
+
+/// The state versions a pruning node keeps by default: about 2¾ hours of one-second blocks.
+pub const DEFAULT_KEEP_VERSIONS: u64 = 10_000;
+/// The fewest state versions a pruning node may keep: consensus, admission and the API read
+/// recent versions, and a light client follows validator-set changes from them.
+pub const MIN_KEEP_VERSIONS: u64 = 100;
+
+/// The `[prune]` section: how much state history the node keeps (`docs/operations.md`,
+/// "Pruning and compaction"). Blocks, receipts and audit records are never pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneConfig {
+    /// Keep the state of this many latest versions (block heights); older state is deleted in
+    /// the background. At least [`MIN_KEEP_VERSIONS`].
+    #[serde(default = "default_keep_versions")]
+    pub keep_versions: u64,
+    /// An archive node: keeps the state of every version, prunes nothing (`keep_versions` is
+    /// then not used).
+    #[serde(default)]
+    pub archive: bool,
+}
+
+fn default_keep_versions() -> u64 {
+    DEFAULT_KEEP_VERSIONS
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        PruneConfig { keep_versions: DEFAULT_KEEP_VERSIONS, archive: false }
+    }
+}
+
+impl PruneConfig {
+    /// Reads the `fdl node --prune` value: a number of versions to keep, or `archive`.
+    ///
+    /// # Errors
+    /// [`NodeError::Config`] for anything else or fewer than [`MIN_KEEP_VERSIONS`] versions.
+    pub fn parse(s: &str) -> Result<Self, NodeError> {
+        let c = if s.trim().eq_ignore_ascii_case("archive") {
+            PruneConfig { keep_versions: DEFAULT_KEEP_VERSIONS, archive: true }
+        } else {
+            let keep = s.trim().replace('_', "").parse::<u64>().map_err(|_| {
+                NodeError::Config(format!("--prune {s:?}: give a number of versions to keep, or `archive`"))
+            })?;
+            PruneConfig { keep_versions: keep, archive: false }
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the setting.
+    ///
+    /// # Errors
+    /// [`NodeError::Config`] when a pruning node keeps fewer than [`MIN_KEEP_VERSIONS`] versions.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if !self.archive && self.keep_versions < MIN_KEEP_VERSIONS {
+            return Err(NodeError::Config(format!(
+                "[prune] keep_versions = {} is below the minimum of {MIN_KEEP_VERSIONS} (or set archive = true to keep every version)",
+                self.keep_versions
+            )));
+        }
+        Ok(())
+    }
+
+    /// The versions kept, or `None` for an archive node.
+    pub fn keep(&self) -> Option<u64> {
+        (!self.archive).then_some(self.keep_versions)
+    }
 }
 
 /// Where the node's remote signer listens and the token it proves (STD-8.2, 8.4).
@@ -207,6 +279,7 @@ impl NodeConfig {
             cert_expiry_warning_days: default_cert_expiry_warning_days(),
             api: fdl_rpc::ApiLimits::default(),
             p2p,
+            prune: PruneConfig::default(),
             signer: None,
             base_dir: base_dir.to_path_buf(),
         }
@@ -232,6 +305,7 @@ impl NodeConfig {
             )));
         }
         c.api.validate().map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        c.prune.validate().map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         Ok(c)
     }
 
@@ -316,6 +390,27 @@ mod tests {
         assert_eq!(NodeConfig::load(&path).expect("reload").signer, c.signer);
         std::fs::write(&path, format!("{base}[signer]\nsocket = \"s\"\ntoken = \"t\"\nkey = \"k\"\n")).expect("write");
         assert!(NodeConfig::load(&path).is_err(), "an unknown key in [signer] accepted");
+    }
+
+    #[test]
+    fn the_prune_section_defaults_validates_and_the_flag_overrides_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node.toml");
+        let base = "name = \"n\"\ndata_dir = \"data\"\ngenesis = \"g.json\"\nrpc_listen = \"127.0.0.1:1\"\n";
+        std::fs::write(&path, base).expect("write");
+        let c = NodeConfig::load(&path).expect("load");
+        assert_eq!(c.prune.keep(), Some(DEFAULT_KEEP_VERSIONS));
+        std::fs::write(&path, format!("{base}[prune]\nkeep_versions = 500\n")).expect("write");
+        assert_eq!(NodeConfig::load(&path).expect("load").prune.keep(), Some(500));
+        std::fs::write(&path, format!("{base}[prune]\narchive = true\n")).expect("write");
+        assert_eq!(NodeConfig::load(&path).expect("load").prune.keep(), None);
+        std::fs::write(&path, format!("{base}[prune]\nkeep_versions = 99\n")).expect("write");
+        let e = NodeConfig::load(&path).expect_err("below the minimum");
+        assert!(e.to_string().contains("minimum of 100"), "{e}");
+        assert_eq!(PruneConfig::parse("archive").expect("archive").keep(), None);
+        assert_eq!(PruneConfig::parse("20_000").expect("n").keep(), Some(20_000));
+        assert!(PruneConfig::parse("5").is_err());
+        assert!(PruneConfig::parse("lots").is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod chain;
 mod config;
 mod pipeline;
 mod producer;
+mod prune;
 mod tunnel;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -28,7 +29,10 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use chain::{BlockRefused, Chain, ProposedBlock};
-pub use config::{NodeConfig, P2pConfig, PeerConfig, SignerConfig, generate_network_key, read_network_key};
+pub use config::{
+    DEFAULT_KEEP_VERSIONS, MIN_KEEP_VERSIONS, NodeConfig, P2pConfig, PeerConfig, PruneConfig, SignerConfig,
+    generate_network_key, read_network_key,
+};
 pub use fdl_consensus::{network_peer_id, remote};
 pub use fdl_exec::block_rules::BlockInvalid;
 pub use fdl_node_api::ChainParts;
@@ -227,7 +231,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }
     fdl_crypto::sm2v::warm_up();
     std::fs::create_dir_all(config.data_path())?;
-    let db_path = config.data_path().join("ledger.redb");
+    let db_path = ledger_path(&config);
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db_path)?);
     let state = StateDb::new(store.clone(), genesis.suite);
     let mempool = Arc::new(
@@ -254,6 +258,18 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         .flat_map(|p| p.peers.iter().filter_map(|p| p.rpc.clone().map(|r| (p.peer_id.clone(), r))))
         .collect();
     let (relay_tx, relay_rx) = mpsc::channel(1024);
+    metrics.state_oldest_version.store(store.oldest_version(), std::sync::atomic::Ordering::Relaxed);
+    let pruner = config.prune.keep().map(|keep| {
+        tracing::info!(
+            keep_versions = keep,
+            oldest = store.oldest_version(),
+            "pruning state older than the kept versions"
+        );
+        tokio::spawn(prune::prune_task(store.clone(), metrics.clone(), keep, shutdown.clone()))
+    });
+    if pruner.is_none() {
+        tracing::info!("archive node: the state of every version is kept");
+    }
     let parts = ChainParts { genesis: genesis.clone(), store, state, mempool, blocks, metrics: metrics.clone() };
     let chain = Arc::new(Chain::open_with(parts.clone(), key.clone())?);
     let tunnel = open_tunnel(&config, &genesis, &chain)?;
@@ -344,6 +360,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         let _ = s.await;
     }
     flusher.abort();
+    if let Some(p) = pruner {
+        // It stops between two transactions when told to; a batch in flight finishes first.
+        let _ = p.await;
+    }
     // The admission refusals not yet stored; closing the store makes them durable.
     if let Err(e) = refusals.flush_refusals() {
         tracing::error!(error = %e, "could not store the last admission refusals");
@@ -355,6 +375,21 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     };
     tracing::info!(height = chain.height(), "node stopped");
     result
+}
+
+/// The ledger database file of a node.
+pub fn ledger_path(config: &NodeConfig) -> std::path::PathBuf {
+    config.data_path().join("ledger.redb")
+}
+
+/// Compacts the ledger database of a stopped node (`fdl node --compact`): the pages pruning
+/// freed go back to the file system. Returns the file's size before and after, in bytes.
+///
+/// # Errors
+/// [`NodeError::Storage`] when the file cannot be opened (a running node holds it) or the
+/// compaction fails.
+pub fn compact_ledger(config: &NodeConfig) -> Result<(u64, u64), NodeError> {
+    Ok(RedbStore::compact_file(&ledger_path(config))?)
 }
 
 /// The API's limits of `config`, with the peers' API hosts (given as IP addresses) exempt from

@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use fdl_crypto::Hash;
 use fdl_node_api::CommittedBlock;
-use fdl_storage::{AuditWrite, BlockWrite, StateNode, StateValue, StorageError, Store, TxLocation};
+use fdl_storage::{
+    AuditWrite, BlockWrite, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store, TxLocation,
+};
 use fdl_types::{Block, BlockHeader, Commit, Receipt};
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -33,6 +35,8 @@ pub(crate) struct PendingBlock {
     pub nodes: Vec<StateNode>,
     /// New state values, sorted by key hash (one per key in a block).
     pub values: Vec<StateValue>,
+    /// The tree nodes this block makes stale (for pruning).
+    pub stale: Vec<StaleNode>,
     /// Audit records.
     pub audit: Vec<AuditWrite>,
     /// Ordered-index writes (ADR 0013).
@@ -47,8 +51,7 @@ impl PendingBlock {
     pub(crate) fn new(
         committed: Arc<CommittedBlock>,
         commit: Commit,
-        mut nodes: Vec<StateNode>,
-        mut values: Vec<StateValue>,
+        (mut nodes, mut values, stale): (Vec<StateNode>, Vec<StateValue>, Vec<StaleNode>),
         audit: Vec<AuditWrite>,
         ordered_keys: Vec<(Vec<u8>, bool)>,
     ) -> Self {
@@ -61,7 +64,7 @@ impl PendingBlock {
             .enumerate()
             .map(|(i, t)| (t.id(), u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
-        PendingBlock { committed, commit, nodes, values, audit, ordered_keys, tx_index }
+        PendingBlock { committed, commit, nodes, values, stale, audit, ordered_keys, tx_index }
     }
 
     fn height(&self) -> u64 {
@@ -129,6 +132,7 @@ impl Overlay {
             receipts: &b.committed.receipts,
             state_nodes: &b.nodes,
             state_values: &b.values,
+            stale_nodes: &b.stale,
             audit: &b.audit,
             ordered_keys: &b.ordered_keys,
         });
@@ -317,6 +321,14 @@ impl Store for Overlay {
 
     fn append_local_audit(&self, records: &[(u64, AuditWrite)], keep: u64) -> Result<(), StorageError> {
         self.durable.append_local_audit(records, keep)
+    }
+
+    fn prune(&self, keep_from: u64, budget: usize) -> Result<PruneProgress, StorageError> {
+        self.durable.prune(keep_from, budget)
+    }
+
+    fn oldest_version(&self) -> u64 {
+        self.durable.oldest_version()
     }
 
     fn local_audit(

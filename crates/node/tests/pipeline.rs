@@ -13,7 +13,9 @@ use fdl_mempool::{Mempool, MempoolConfig};
 use fdl_node::{Chain, ChainParts};
 use fdl_rpc::Metrics;
 use fdl_state::StateDb;
-use fdl_storage::{AuditWrite, BlockWrite, RedbStore, StateNode, StateValue, StorageError, Store, TxLocation};
+use fdl_storage::{
+    AuditWrite, BlockWrite, PruneProgress, RedbStore, StateNode, StateValue, StorageError, Store, TxLocation,
+};
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, Encode, Genesis, GenesisValidator, Payload, Receipt, SignedTx, TxBody,
 };
@@ -114,6 +116,12 @@ impl Store for GatedStore {
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StorageError> {
         self.inner.local_audit(key, from_ms, to_ms, visit)
+    }
+    fn prune(&self, keep_from: u64, budget: usize) -> Result<PruneProgress, StorageError> {
+        self.inner.prune(keep_from, budget)
+    }
+    fn oldest_version(&self) -> u64 {
+        self.inner.oldest_version()
     }
 }
 

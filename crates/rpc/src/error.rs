@@ -37,6 +37,26 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 410 `version_pruned`: the state of `version` is pruned on this node, which keeps the
+    /// versions from `oldest` on (`docs/operations.md`, "Pruning and compaction").
+    pub fn pruned(version: u64, oldest: u64) -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "version_pruned",
+            format!(
+                "the state after block {version} is pruned on this node: it keeps the state after block {oldest} and later (ask an archive node for older state)"
+            ),
+        )
+    }
+
+    /// 410 `version_pruned` for a [`fdl_state::StateError::Pruned`], 500 `internal` otherwise.
+    pub fn state(e: fdl_state::StateError) -> Self {
+        match e {
+            fdl_state::StateError::Pruned { version, oldest } => Self::pruned(version, oldest),
+            e => Self::internal(e),
+        }
+    }
+
     /// 500 `internal`.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!(%message, "internal API error");

@@ -75,7 +75,17 @@ fn members_view(ctx: &RpcContext, cache: &ReadCache) -> ApiResult<Vec<MemberView
 
 /// The active node set after committed `version`, from the API's cache.
 fn nodes_at(ctx: &RpcContext, cache: &ReadCache, version: u64) -> ApiResult<Arc<Vec<fdl_types::NodeSpec>>> {
-    cache.nodes(version, || ctx.ledger.nodes_at(version)).map_err(ApiError::internal)
+    kept(ctx, version)?;
+    cache.nodes(version, || ctx.ledger.nodes_at(version)).map_err(|e| {
+        // Pruning may have passed the version while it was read.
+        let oldest = ctx.parts.state.oldest_version();
+        if version < oldest { ApiError::pruned(version, oldest) } else { ApiError::internal(e) }
+    })
+}
+
+/// 410 `version_pruned` when this node no longer keeps the state of `version`.
+fn kept(ctx: &RpcContext, version: u64) -> ApiResult<()> {
+    ctx.parts.state.check_kept(version).map_err(ApiError::state)
 }
 
 /// Escapes a Prometheus label value.
@@ -141,6 +151,7 @@ pub(crate) struct ValidatorsQuery {
     (status = 200, description = "The validator set", body = ValidatorsView),
     (status = 400, description = "`invalid_request`: a bad query", body = ErrorView),
     (status = 404, description = "`block_not_found`: `height` is 0 or beyond the next block", body = ErrorView),
+    (status = 410, description = "`version_pruned`: this node pruned the state of block `height - 1`; the message names the oldest height it keeps", body = ErrorView),
     (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
 pub(crate) async fn validators(
@@ -186,6 +197,7 @@ fn validators_view(ctx: &RpcContext, cache: &ReadCache, q: &ValidatorsQuery) -> 
         (status = 200, description = "The proven state entries of the set", body = ValidatorSetProofView),
         (status = 400, description = "`invalid_height`", body = ErrorView),
         (status = 404, description = "`block_not_found`: block `height - 1` is not committed (or `height` is below 2)", body = ErrorView),
+        (status = 410, description = "`version_pruned`: this node pruned the state of block `height - 1`; the message names the oldest height it keeps", body = ErrorView),
         (status = 500, description = "`internal`: a store or state read failed", body = ErrorView),
 ))]
 pub(crate) async fn validator_set_proof(
@@ -203,10 +215,14 @@ pub(crate) async fn validator_set_proof(
         ));
     }
     let version = h - 1;
-    let keys = ctx.ledger.node_set_keys(version).map_err(ApiError::internal)?;
+    kept(&ctx, version)?;
+    let keys = ctx.ledger.node_set_keys(version).map_err(|e| {
+        let oldest = ctx.parts.state.oldest_version();
+        if version < oldest { ApiError::pruned(version, oldest) } else { ApiError::internal(e) }
+    })?;
     let mut entries = Vec::with_capacity(keys.len());
     for key in keys {
-        let (value, proof) = ctx.parts.state.get_with_proof(&key, version).map_err(ApiError::internal)?;
+        let (value, proof) = ctx.parts.state.get_with_proof(&key, version).map_err(ApiError::state)?;
         entries.push(ProvenEntryView {
             key: hex::encode(&key),
             value: value.as_ref().map(hex::encode),

@@ -97,8 +97,8 @@ fn net(read_policy: std::collections::BTreeMap<fdl_types::ReadResource, Vec<Stri
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
     let state = StateDb::new(store.clone(), suite);
     let writes = fdl_exec::genesis_writes(&genesis).unwrap();
-    let (_root, nodes, values) = state.prepare(&writes, 0).unwrap();
-    store.write_genesis(genesis.hash(), nodes, values).unwrap();
+    let p = state.prepare(&writes, 0).unwrap();
+    store.write_genesis(genesis.hash(), p.nodes, p.values).unwrap();
     let config = MempoolConfig { capacity: 100, verify_threads: 1, verify_queue: 16, ..MempoolConfig::default() };
     let mempool = Arc::new(Mempool::new(genesis.clone(), store.clone(), config).unwrap());
     let (blocks, _) = tokio::sync::broadcast::channel(fdl_rpc::STREAM_BUFFER);

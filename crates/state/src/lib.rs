@@ -13,7 +13,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use fdl_crypto::{Hash, Suite};
-use fdl_storage::{StateNode, StateValue, StorageError, Store};
+use fdl_storage::{StaleNode, StateNode, StateValue, StorageError, Store};
 use jmt::{
     JellyfishMerkleTree, KeyHash, OwnedValue, SimpleHasher, Version,
     storage::{LeafNode, Node, NodeKey, TreeReader},
@@ -26,9 +26,34 @@ pub enum StateError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// The tree failed (a missing node means a corrupt or pruned store).
+    /// The tree failed (a missing node means a corrupt store).
     #[error("state tree: {0}")]
     Tree(String),
+    /// The version was pruned: this node keeps the state of `oldest` and later versions only.
+    #[error("state version {version} is pruned: the oldest version this node keeps is {oldest}")]
+    Pruned {
+        /// The version asked for.
+        version: u64,
+        /// The oldest version kept.
+        oldest: u64,
+    },
+}
+
+/// The words every message of a read refused for a pruned version contains, also when it is
+/// carried in another error type's text (e.g. [`fdl_schema::SchemaError::State`]).
+pub const PRUNED_MESSAGE: &str = "is pruned: the oldest version this node keeps is";
+
+/// What [`StateDb::prepare`] computes for one version: nothing of it is written yet.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The state root of the version.
+    pub root: Hash,
+    /// The tree nodes it creates.
+    pub nodes: Vec<StateNode>,
+    /// The value versions it writes.
+    pub values: Vec<StateValue>,
+    /// The tree nodes it makes stale (needed by the earlier versions only).
+    pub stale: Vec<StaleNode>,
 }
 
 pub use fdl_proof::{ProofError, verify_proof};
@@ -73,10 +98,11 @@ impl fdl_schema::StateView for StateAt<'_> {
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, fdl_schema::SchemaError> {
-        self.state
-            .store
-            .next_key(prefix, after, self.version)
-            .map_err(|e| fdl_schema::SchemaError::State(e.to_string()))
+        let schema = |e: StateError| fdl_schema::SchemaError::State(e.to_string());
+        self.state.check_kept(self.version).map_err(schema)?;
+        let next = self.state.store.next_key(prefix, after, self.version).map_err(|e| schema(e.into()))?;
+        self.state.check_kept(self.version).map_err(schema)?;
+        Ok(next)
     }
 }
 
@@ -103,27 +129,51 @@ impl StateDb {
         StateAt { state: self, version }
     }
 
+    /// The oldest version this state keeps (0 when nothing was pruned).
+    pub fn oldest_version(&self) -> u64 {
+        self.store.oldest_version()
+    }
+
+    /// [`StateError::Pruned`] when `version` is below the oldest kept one. A read checks it
+    /// before and again after reading: pruning running meanwhile may have removed what it read.
+    ///
+    /// # Errors
+    /// [`StateError::Pruned`].
+    pub fn check_kept(&self, version: u64) -> Result<(), StateError> {
+        let oldest = self.store.oldest_version();
+        if version < oldest { Err(StateError::Pruned { version, oldest }) } else { Ok(()) }
+    }
+
+    /// Runs `read` at `version`, answering [`StateError::Pruned`] instead of its result when the
+    /// version is pruned before or while it reads.
+    fn kept<T>(&self, version: u64, read: impl FnOnce() -> Result<T, StateError>) -> Result<T, StateError> {
+        self.check_kept(version)?;
+        let out = read();
+        self.check_kept(version)?;
+        out
+    }
+
     /// The value of `key` at `version`, without proof (a direct index lookup).
     ///
     /// # Errors
-    /// [`StateError`] on store failure.
+    /// [`StateError::Pruned`] for a pruned version; [`StateError`] on store failure.
     pub fn get(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StateError> {
         let kh = match self.suite {
             Suite::Sm => key_hash::<Sm3>(key),
             Suite::Intl => key_hash::<Sha256>(key),
         };
-        Ok(self.store.state_value(&kh.0, version)?.flatten())
+        self.kept(version, || Ok(self.store.state_value(&kh.0, version)?.flatten()))
     }
 
     /// The value of `key` at `version` with an encoded proof against [`StateDb::root`].
     ///
     /// # Errors
-    /// [`StateError`] on store failure.
+    /// [`StateError::Pruned`] for a pruned version; [`StateError`] on store failure.
     pub fn get_with_proof(&self, key: &[u8], version: u64) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
-        match self.suite {
+        self.kept(version, || match self.suite {
             Suite::Sm => self.proof_inner::<Sm3>(key, version),
             Suite::Intl => self.proof_inner::<Sha256>(key, version),
-        }
+        })
     }
 
     fn proof_inner<H: SimpleHasher>(&self, key: &[u8], version: u64) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
@@ -138,14 +188,16 @@ impl StateDb {
     /// The state root at `version`.
     ///
     /// # Errors
-    /// [`StateError`] if the version does not exist.
+    /// [`StateError::Pruned`] for a pruned version; [`StateError`] if the version does not exist.
     pub fn root(&self, version: u64) -> Result<Hash, StateError> {
         let reader = Reader { store: self.store.as_ref() };
-        let root = match self.suite {
-            Suite::Sm => JellyfishMerkleTree::<_, Sm3>::new(&reader).get_root_hash(version),
-            Suite::Intl => JellyfishMerkleTree::<_, Sha256>::new(&reader).get_root_hash(version),
-        }
-        .map_err(|e| StateError::Tree(e.to_string()))?;
+        let root = self.kept(version, || {
+            match self.suite {
+                Suite::Sm => JellyfishMerkleTree::<_, Sm3>::new(&reader).get_root_hash(version),
+                Suite::Intl => JellyfishMerkleTree::<_, Sha256>::new(&reader).get_root_hash(version),
+            }
+            .map_err(|e| StateError::Tree(e.to_string()))
+        })?;
         Ok(Hash(root.0))
     }
 
@@ -154,11 +206,7 @@ impl StateDb {
     ///
     /// # Errors
     /// [`StateError`] on store failure.
-    pub fn prepare(
-        &self,
-        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-        version: u64,
-    ) -> Result<(Hash, Vec<StateNode>, Vec<StateValue>), StateError> {
+    pub fn prepare(&self, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>, version: u64) -> Result<Prepared, StateError> {
         match self.suite {
             Suite::Sm => self.prepare_inner::<Sm3>(writes, version),
             Suite::Intl => self.prepare_inner::<Sha256>(writes, version),
@@ -169,7 +217,7 @@ impl StateDb {
         &self,
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         version: u64,
-    ) -> Result<(Hash, Vec<StateNode>, Vec<StateValue>), StateError> {
+    ) -> Result<Prepared, StateError> {
         let reader = Reader { store: self.store.as_ref() };
         let tree = JellyfishMerkleTree::<_, H>::new(&reader);
         let set: Vec<(KeyHash, Option<OwnedValue>)> =
@@ -183,7 +231,27 @@ impl StateDb {
             nodes.push((kb, nbytes));
         }
         let values = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
-        Ok((Hash(root.0), nodes, values))
+        let mut stale = Vec::with_capacity(batch.stale_node_index_batch.len() + 1);
+        let mut previous_root_stale = false;
+        // The previous version's root: its key is this version's root key (every version writes
+        // one, at the empty path) with the previous version.
+        let previous_root = version.checked_sub(1).and_then(|prev| {
+            nb.nodes()
+                .keys()
+                .find(|k| k.nibble_path().num_nibbles() == 0)
+                .map(|k| NodeKey::new(prev, k.nibble_path().clone()))
+        });
+        for s in &batch.stale_node_index_batch {
+            previous_root_stale |= previous_root.as_ref() == Some(&s.node_key);
+            let kb = borsh::to_vec(&s.node_key).map_err(|e| StateError::Tree(e.to_string()))?;
+            stale.push((s.stale_since_version, kb));
+        }
+        // A version that changes nothing gets a copy of the previous root under its own key, and
+        // jmt does not mark the previous one stale: only that version reads it, so it is.
+        if let (Some(prev), false) = (previous_root, previous_root_stale) {
+            stale.push((version, borsh::to_vec(&prev).map_err(|e| StateError::Tree(e.to_string()))?));
+        }
+        Ok(Prepared { root: Hash(root.0), nodes, values, stale })
     }
 }
 
@@ -203,8 +271,10 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("db")).expect("open"));
             let st = StateDb::new(store.clone(), suite);
-            let (root0, n, v) = st.prepare(&writes(&[("a", Some("1")), ("b", Some("2"))]), 0).expect("prep");
-            store.write_genesis(Hash::ZERO, n, v).expect("write");
+            let p = st.prepare(&writes(&[("a", Some("1")), ("b", Some("2"))]), 0).expect("prep");
+            assert!(p.stale.is_empty(), "the first version makes nothing stale");
+            let root0 = p.root;
+            store.write_genesis(Hash::ZERO, p.nodes, p.values).expect("write");
             assert_eq!(st.root(0).expect("root"), root0);
             let (val, proof) = st.get_with_proof(b"a", 0).expect("get");
             assert_eq!(val.as_deref(), Some(&b"1"[..]));

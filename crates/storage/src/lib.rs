@@ -10,7 +10,7 @@
 
 mod redb_store;
 
-pub use redb_store::RedbStore;
+pub use redb_store::{RedbStore, StateCounts};
 
 use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, DecodeError, Receipt};
@@ -66,6 +66,26 @@ pub type StateNode = (Vec<u8>, Vec<u8>);
 /// One state value version: key hash, version (height), value (`None` = deleted).
 pub type StateValue = ([u8; 32], u64, Option<Vec<u8>>);
 
+/// One state-tree node made stale by a block: the version since which no state needs it (the
+/// block's height) and its key, encoded as in [`StateNode`]. It is needed by the versions below
+/// that one only, so pruning to a version at or above it may delete it.
+pub type StaleNode = (u64, Vec<u8>);
+
+/// What one call of [`Store::prune`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneProgress {
+    /// The oldest version kept after the call: reads of versions below it are refused.
+    pub pruned_below: u64,
+    /// Stale index entries processed (at most the budget).
+    pub entries: usize,
+    /// State-tree nodes deleted.
+    pub nodes: usize,
+    /// State value versions and ordered index entries deleted.
+    pub values: usize,
+    /// Whether nothing stale at or below `pruned_below` remains.
+    pub done: bool,
+}
+
 /// Everything one block adds to the store, written atomically.
 #[derive(Debug)]
 pub struct BlockWrite<'a> {
@@ -81,6 +101,8 @@ pub struct BlockWrite<'a> {
     pub state_nodes: &'a [StateNode],
     /// New state value versions.
     pub state_values: &'a [StateValue],
+    /// State-tree nodes this block makes stale (the stale node index of the tree update).
+    pub stale_nodes: &'a [StaleNode],
     /// Audit records of this block, stored by height and position and indexed by their keys.
     pub audit: &'a [AuditWrite],
     /// The writes of this block to keys that are also kept in order (contract storage, ADR
@@ -215,4 +237,19 @@ pub trait Store: Send + Sync {
         to_ms: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StorageError>;
+    /// Deletes, in one transaction of at most `budget` stale index entries, what only the state
+    /// versions below `keep_from` (capped at the latest height) need: state-tree nodes stale
+    /// since a version at or below it, the value versions and ordered index entries superseded
+    /// at or below it. The first call for a new `keep_from` records it as the oldest kept
+    /// version in the same transaction, so reads below it are refused from then on. Versions at
+    /// or above it read exactly as before. Call it again until [`PruneProgress::done`]; a call
+    /// with a lower `keep_from` than already recorded continues the recorded one. Each call is
+    /// atomic: a crash between calls loses nothing at the kept versions, and the next call
+    /// continues.
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn prune(&self, keep_from: u64, budget: usize) -> Result<PruneProgress, StorageError>;
+    /// The oldest state version kept: 0 when nothing was pruned. A cheap read (no transaction).
+    fn oldest_version(&self) -> u64;
 }

@@ -4,7 +4,12 @@ use fdl_crypto::Hash;
 use fdl_types::{Block, Commit, Decode, Encode, Receipt};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{AuditWrite, BlockWrite, MAX_AUDIT_INDEX_KEY, StateNode, StateValue, StorageError, Store, TxLocation};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{
+    AuditWrite, BlockWrite, MAX_AUDIT_INDEX_KEY, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store,
+    TxLocation,
+};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -30,6 +35,15 @@ const AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_i
 /// deleted. Derived from each block's state writes, in the block's own transaction.
 const ORDERED: TableDefinition<(&[u8], u64), u8> = TableDefinition::new("ordered_keys");
 const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit");
+/// The stale node index (`docs/operations.md`, pruning). Key: the version since which the node
+/// is stale (8, big-endian) || its key in `STATE_NODES`.
+const STALE_NODES: TableDefinition<&[u8], ()> = TableDefinition::new("stale_nodes");
+/// Superseded state values. Key: version v (8, big-endian) || key hash (32): the key's value
+/// versions below v are not needed by the versions from v on.
+const STALE_VALUES: TableDefinition<&[u8], ()> = TableDefinition::new("stale_values");
+/// Superseded ordered index entries. Key: version v (8, big-endian) || raw key: the key's
+/// entries below v are not needed by the versions from v on.
+const STALE_ORDERED: TableDefinition<&[u8], ()> = TableDefinition::new("stale_ordered");
 /// Their index. Key: index key length (1) || index key || local audit key (16). Value: empty.
 const LOCAL_AUDIT_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_audit_index");
 
@@ -45,15 +59,35 @@ const META_LAYOUT: &str = "layout";
 /// parameters and the contract output in receipts.
 /// 7: the API read policy in state (`readpol/{resource}`, written at genesis; STD-16.1): a
 /// chain of layout 6 has no read policy, so its genesis root differs.
-/// 8: receipts stored by position (height, index) instead of by transaction id (issue 15).
+/// 8: receipts stored by position (height, index) instead of by transaction id (issue 15);
+/// pruning: the stale node, value and ordered index tables and the oldest kept version
+/// (`pruned_below`); the genesis state root is unchanged.
 pub const LAYOUT_VERSION: u64 = 8;
+/// The oldest state version kept (absent: 0, nothing pruned).
+const META_PRUNED_BELOW: &str = "pruned_below";
 /// The next sequence number of a local audit record, and how many are kept.
 const META_LOCAL_SEQ: &str = "local_audit_seq";
 const META_LOCAL_COUNT: &str = "local_audit_count";
 
+/// Entry counts of the state tables ([`RedbStore::state_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateCounts {
+    /// State-tree nodes.
+    pub nodes: u64,
+    /// State value versions.
+    pub values: u64,
+    /// Ordered index entries.
+    pub ordered: u64,
+    /// Stale index entries (nodes, values and ordered entries waiting to be pruned).
+    pub stale: u64,
+}
+
 /// The redb-backed [`Store`].
 pub struct RedbStore {
     db: Database,
+    /// The oldest kept state version, as recorded under `META_PRUNED_BELOW`; raised before a
+    /// prune transaction commits, so a reader that saw the transaction's deletions sees it.
+    oldest: AtomicU64,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StorageError {
@@ -133,6 +167,10 @@ impl RedbStore {
         for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
         }
+        for t in [STALE_NODES, STALE_VALUES, STALE_ORDERED] {
+            tx.open_table(t).map_err(db_err)?;
+        }
+        let oldest;
         {
             // A database with a chain in it must have this build's layout; a new one takes it.
             let mut meta = tx.open_table(META).map_err(db_err)?;
@@ -142,9 +180,84 @@ impl RedbStore {
                 return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
             }
             meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice()).map_err(db_err)?;
+            oldest = Self::meta_u64(&meta, META_PRUNED_BELOW)?;
         }
         tx.commit().map_err(db_err)?;
-        Ok(RedbStore { db })
+        Ok(RedbStore { db, oldest: AtomicU64::new(oldest) })
+    }
+
+    /// How many entries the state tables hold (a count over each table; for tests and operators).
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn state_counts(&self) -> Result<StateCounts, StorageError> {
+        use redb::ReadableTableMetadata as _;
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let len = |t: TableDefinition<&[u8], ()>| -> Result<u64, StorageError> {
+            tx.open_table(t).map_err(db_err)?.len().map_err(db_err)
+        };
+        Ok(StateCounts {
+            nodes: tx.open_table(STATE_NODES).map_err(db_err)?.len().map_err(db_err)?,
+            values: tx.open_table(STATE_VALUES).map_err(db_err)?.len().map_err(db_err)?,
+            ordered: tx.open_table(ORDERED).map_err(db_err)?.len().map_err(db_err)?,
+            stale: len(STALE_NODES)? + len(STALE_VALUES)? + len(STALE_ORDERED)?,
+        })
+    }
+
+    /// Compacts the database file at `path` of a stopped node: moves the pages in use to the
+    /// front of the file and truncates it, giving the pages that pruning freed back to the file
+    /// system. Returns the file's size before and after, in bytes. Slow on a large file; the
+    /// file must not be open in another process.
+    ///
+    /// # Errors
+    /// [`StorageError::Db`] when the file cannot be opened (e.g. a running node holds it) or the
+    /// compaction fails.
+    pub fn compact_file(path: &Path) -> Result<(u64, u64), StorageError> {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).map_err(db_err);
+        let before = size(path)?;
+        {
+            let mut db = Database::open(path).map_err(db_err)?;
+            while db.compact().map_err(db_err)? {}
+        }
+        Ok((before, size(path)?))
+    }
+
+    /// Deletes up to `budget` entries of the stale index `table` at or below `below_or_at`, with
+    /// `delete` run on each entry's key; returns how many entries it processed.
+    fn drain_stale(
+        tx: &redb::WriteTransaction,
+        table: TableDefinition<&[u8], ()>,
+        below_or_at: u64,
+        budget: usize,
+        delete: &mut dyn FnMut(&[u8]) -> Result<(), StorageError>,
+    ) -> Result<usize, StorageError> {
+        if budget == 0 {
+            return Ok(0);
+        }
+        let mut t = tx.open_table(table).map_err(db_err)?;
+        let mut keys = Vec::new();
+        {
+            // Every key of a version at or below `below_or_at` sorts before the 8 bytes of the
+            // next version (keys are longer than 8 bytes).
+            let range = match below_or_at.checked_add(1) {
+                Some(end) => t.range::<&[u8]>(..end.to_be_bytes().as_slice()).map_err(db_err)?,
+                None => t.range::<&[u8]>(..).map_err(db_err)?,
+            };
+            for item in range.take(budget) {
+                keys.push(item.map_err(db_err)?.0.value().to_vec());
+            }
+        }
+        for k in &keys {
+            if k.len() < 8 {
+                return Err(StorageError::Corrupt {
+                    what: "stale index",
+                    source: fdl_types::DecodeError::Eof { what: "stale index entry" },
+                });
+            }
+            delete(k)?;
+            t.remove(k.as_slice()).map_err(db_err)?;
+        }
+        Ok(keys.len())
     }
 
     fn write_state(
@@ -159,6 +272,36 @@ impl RedbStore {
         let mut t = tx.open_table(STATE_VALUES).map_err(db_err)?;
         for (kh, ver, v) in values {
             t.insert(value_key(kh, *ver).as_slice(), encode_value(v).as_slice()).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Records what a block at `height` makes stale: the tree's stale nodes, and for each value
+    /// and ordered key it writes, that the key's older versions are superseded from `height` on.
+    fn write_stale(
+        tx: &redb::WriteTransaction,
+        height: u64,
+        stale_nodes: &[StaleNode],
+        values: &[StateValue],
+        ordered_keys: &[(Vec<u8>, bool)],
+    ) -> Result<(), StorageError> {
+        let entry = |version: u64, key: &[u8]| {
+            let mut k = Vec::with_capacity(8 + key.len());
+            k.extend_from_slice(&version.to_be_bytes());
+            k.extend_from_slice(key);
+            k
+        };
+        let mut t = tx.open_table(STALE_NODES).map_err(db_err)?;
+        for (since, key) in stale_nodes {
+            t.insert(entry(*since, key).as_slice(), ()).map_err(db_err)?;
+        }
+        let mut t = tx.open_table(STALE_VALUES).map_err(db_err)?;
+        for (kh, version, _) in values {
+            t.insert(entry(*version, kh).as_slice(), ()).map_err(db_err)?;
+        }
+        let mut t = tx.open_table(STALE_ORDERED).map_err(db_err)?;
+        for (key, _) in ordered_keys {
+            t.insert(entry(height, key).as_slice(), ()).map_err(db_err)?;
         }
         Ok(())
     }
@@ -187,6 +330,100 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
+    fn prune(&self, keep_from: u64, budget: usize) -> Result<PruneProgress, StorageError> {
+        let latest = self.latest_height()?;
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        // Pruning is not consensus data: the next block's durable commit persists it; a crash
+        // before that rolls the store back to an earlier consistent state, and the next call
+        // redoes the work (`docs/adr/0017-pruning-and-compaction.md`).
+        tx.set_durability(Durability::None).map_err(db_err)?;
+        let recorded = Self::meta_u64(&tx.open_table(META).map_err(db_err)?, META_PRUNED_BELOW)?;
+        let below = keep_from.min(latest).max(recorded);
+        if below > recorded {
+            tx.open_table(META)
+                .map_err(db_err)?
+                .insert(META_PRUNED_BELOW, below.to_be_bytes().as_slice())
+                .map_err(db_err)?;
+            // Raised before the commit: a reader that sees the deletions below also sees it.
+            self.oldest.fetch_max(below, Ordering::SeqCst);
+        }
+        let mut progress = PruneProgress { pruned_below: below, ..PruneProgress::default() };
+        let mut left = budget;
+        {
+            let mut nodes = tx.open_table(STATE_NODES).map_err(db_err)?;
+            let mut deleted = 0;
+            let n = Self::drain_stale(&tx, STALE_NODES, below, left, &mut |k| {
+                if nodes.remove(&k[8..]).map_err(db_err)?.is_some() {
+                    deleted += 1;
+                }
+                Ok(())
+            })?;
+            progress.entries += n;
+            progress.nodes += deleted;
+            left -= n;
+        }
+        {
+            let mut values = tx.open_table(STATE_VALUES).map_err(db_err)?;
+            let mut deleted = 0;
+            let n = Self::drain_stale(&tx, STALE_VALUES, below, left, &mut |k| {
+                let (version, kh) = k.split_at(8);
+                let kh: [u8; 32] = kh.try_into().map_err(|_| StorageError::Corrupt {
+                    what: "stale value index",
+                    source: fdl_types::DecodeError::Eof { what: "key hash" },
+                })?;
+                let version = u64::from_be_bytes(version.try_into().unwrap_or_default());
+                let old: Vec<Vec<u8>> = {
+                    let lo = value_key(&kh, 0);
+                    let hi = value_key(&kh, version);
+                    let mut out = Vec::new();
+                    for item in values.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(db_err)? {
+                        let (key, _) = item.map_err(db_err)?;
+                        out.push(key.value().to_vec());
+                    }
+                    out
+                };
+                for key in &old {
+                    values.remove(key.as_slice()).map_err(db_err)?;
+                }
+                deleted += old.len();
+                Ok(())
+            })?;
+            progress.entries += n;
+            progress.values += deleted;
+            left -= n;
+        }
+        {
+            let mut ordered = tx.open_table(ORDERED).map_err(db_err)?;
+            let mut deleted = 0;
+            let n = Self::drain_stale(&tx, STALE_ORDERED, below, left, &mut |k| {
+                let (version, raw) = k.split_at(8);
+                let version = u64::from_be_bytes(version.try_into().unwrap_or_default());
+                let old: Vec<u64> = {
+                    let mut out = Vec::new();
+                    for item in ordered.range::<(&[u8], u64)>((raw, 0)..(raw, version)).map_err(db_err)? {
+                        out.push(item.map_err(db_err)?.0.value().1);
+                    }
+                    out
+                };
+                for v in &old {
+                    ordered.remove((raw, *v)).map_err(db_err)?;
+                }
+                deleted += old.len();
+                Ok(())
+            })?;
+            progress.entries += n;
+            progress.values += deleted;
+            left -= n;
+        }
+        progress.done = left > 0;
+        tx.commit().map_err(db_err)?;
+        Ok(progress)
+    }
+
+    fn oldest_version(&self) -> u64 {
+        self.oldest.load(Ordering::SeqCst)
+    }
+
     fn latest_height(&self) -> Result<u64, StorageError> {
         match self.get_bytes(META, META_HEIGHT)? {
             None => Ok(0),
@@ -266,6 +503,7 @@ impl Store for RedbStore {
             }
         }
         Self::write_state(&tx, w.state_nodes, w.state_values)?;
+        Self::write_stale(&tx, height, w.stale_nodes, w.state_values, w.ordered_keys)?;
         if !w.ordered_keys.is_empty() {
             let mut t = tx.open_table(ORDERED).map_err(db_err)?;
             for (k, present) in w.ordered_keys {
@@ -593,6 +831,7 @@ mod tests {
                 receipts: &[],
                 state_nodes: &[],
                 state_values: &[],
+                stale_nodes: &[],
                 audit: &[],
                 ordered_keys: &ordered_keys,
             })
@@ -641,6 +880,7 @@ mod tests {
                 receipts: &[],
                 state_nodes: &[],
                 state_values: &[],
+                stale_nodes: &[],
                 audit: &audit,
                 ordered_keys: &[],
             })
