@@ -361,7 +361,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     }
     flusher.abort();
     if let Some(p) = pruner {
-        // It stops between two transactions when told to; a batch in flight finishes first.
+        // It stops between two transactions when told to; a batch in flight finishes first. After
+        // a fatal error nobody flips the shutdown signal: stop it here (a prune transaction is
+        // atomic, so one cut short is simply done again at the next start).
+        if result.is_err() {
+            p.abort();
+        }
         let _ = p.await;
     }
     // The admission refusals not yet stored; closing the store makes them durable.
