@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use fdl_crypto::{Address, Hash, PublicKey, Suite};
-use fdl_types::{Block, ChainParams, Genesis, NodeRole, NodeSpec, SignedTx};
+use fdl_types::{Block, ChainParams, Genesis, NodeRole, NodeSpec};
 use thiserror::Error;
 
 use crate::{BlockOutcome, ExecError, StateView, TxRejection, check_tx_for_block, execute_block};
@@ -144,8 +144,7 @@ pub struct BlockContext<'a> {
 }
 
 /// Checks `block` against `ctx` and executes it over the parent state `parent`. `on_chain`
-/// answers whether a transaction (by its id and expiry) is already in a committed block; it is
-/// asked only for transactions not yet expired at the block's height.
+/// answers whether a transaction id is already in a committed block.
 ///
 /// # Errors
 /// [`ExecError`] for store failures or corrupt state (the node stops); `Ok(Err(_))` when the
@@ -154,7 +153,7 @@ pub fn check_and_execute(
     ctx: &BlockContext<'_>,
     parent: &dyn StateView,
     block: &Block,
-    on_chain: &dyn Fn(&SignedTx) -> Result<bool, ExecError>,
+    on_chain: &dyn Fn(&Hash) -> Result<bool, ExecError>,
 ) -> Result<Result<BlockOutcome, BlockInvalid>, ExecError> {
     if let Err(e) = check_header(ctx, block) {
         return Ok(Err(e));
@@ -169,7 +168,7 @@ pub fn check_and_execute(
         if !seen.insert(id) {
             return Ok(Err(BlockInvalid::Duplicate { id }));
         }
-        if on_chain(tx)? {
+        if on_chain(&id)? {
             return Ok(Err(BlockInvalid::AlreadyOnChain { id }));
         }
     }

@@ -714,7 +714,7 @@ impl Mempool {
         if self.contains(&tx.id()) {
             return Err(AdmitError::AlreadyPending);
         }
-        match self.store.live_tx_location(&tx.id(), tx.body.expiry_height) {
+        match self.store.tx_location(&tx.id()) {
             Ok(Some(_)) => return Err(TxRejection::Replayed.into()),
             Ok(None) => {}
             Err(e) => return Err(AdmitError::Internal(e.to_string())),

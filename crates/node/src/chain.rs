@@ -209,7 +209,7 @@ impl Chain {
             }
             let id = tx.id();
             let len = tx.encoded().len();
-            let included = self.store.live_tx_location(&id, tx.body.expiry_height)?;
+            let included = self.store.tx_location(&id)?;
             let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
                 && !seen.contains(&id)
                 && included.is_none();
@@ -283,12 +283,8 @@ impl Chain {
             params: &params,
             now_ms: now_ms(),
         };
-        let on_chain = |tx: &SignedTx| {
-            self.store
-                .live_tx_location(&tx.id(), tx.body.expiry_height)
-                .map(|l| l.is_some())
-                .map_err(|e| ExecError::State(e.to_string()))
-        };
+        let on_chain =
+            |id: &Hash| self.store.tx_location(id).map(|l| l.is_some()).map_err(|e| ExecError::State(e.to_string()));
         let outcome =
             block_rules::check_and_execute(&ctx, &self.state.at(parent_height), &block, &on_chain).map_err(fatal)??;
         let h = &block.header;

@@ -251,15 +251,6 @@ impl Store for Overlay {
         self.durable.tx_location(id)
     }
 
-    fn live_tx_location(&self, id: &Hash, expiry_height: u64) -> Result<Option<TxLocation>, StorageError> {
-        if let Some(p) = self.pending()
-            && let Some(&index) = p.tx_index.get(id)
-        {
-            return Ok(Some(TxLocation { height: p.height(), index }));
-        }
-        self.durable.live_tx_location(id, expiry_height)
-    }
-
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
         if let Some(p) = self.pending()
             && let Some(&index) = p.tx_index.get(id)

@@ -64,9 +64,6 @@ impl Store for GatedStore {
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
         self.inner.tx_location(id)
     }
-    fn live_tx_location(&self, id: &Hash, expiry_height: u64) -> Result<Option<TxLocation>, StorageError> {
-        self.inner.live_tx_location(id, expiry_height)
-    }
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
         self.inner.receipt(id)
     }

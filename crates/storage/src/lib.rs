@@ -155,14 +155,6 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StorageError`] on engine failure.
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError>;
-    /// Where a transaction with this id and expiry height was included, for replay checks: it
-    /// answers for every transaction whose expiry is at or above the latest height (a
-    /// transaction that expired before can be included nowhere, so no check needs it). Unlike
-    /// [`Store::tx_location`], its cost does not grow with the chain (ADR 0018).
-    ///
-    /// # Errors
-    /// [`StorageError`] on engine failure.
-    fn live_tx_location(&self, id: &Hash, expiry_height: u64) -> Result<Option<TxLocation>, StorageError>;
     /// The receipt of an included transaction.
     ///
     /// # Errors

@@ -16,13 +16,6 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
-/// The transactions that can still be replayed, by expiry: expiry height (8, big-endian) || id
-/// → position (as in [`RECEIPTS`]). Replay checks look here, not in [`TX_INDEX`]: a block's
-/// entries land together near the frontier of expiries and the expired ones leave from the front,
-/// so the table stays as small as the expiry window and its pages stay in the cache, where the
-/// index by id grows with the chain and each lookup or insert touches a random page of it
-/// (`docs/benchmarks.md`, "Growth"; ADR 0018).
-const TX_LIVE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_by_expiry");
 /// Receipts by position: height (8, big-endian) || index in the block (4, big-endian), so a
 /// block's receipts are appended in order instead of scattered by transaction id (the id finds
 /// its position through `tx_index`).
@@ -69,9 +62,7 @@ const META_LAYOUT: &str = "layout";
 /// 8: receipts stored by position (height, index) instead of by transaction id (issue 15);
 /// pruning: the stale node, value and ordered index tables and the oldest kept version
 /// (`pruned_below`); the genesis state root is unchanged.
-/// 9: the index of live transactions by expiry (`tx_by_expiry`) for replay checks; a database of
-/// layout 8 is upgraded in place when opened (the index is built from its blocks).
-pub const LAYOUT_VERSION: u64 = 9;
+pub const LAYOUT_VERSION: u64 = 8;
 /// The oldest state version kept (absent: 0, nothing pruned).
 const META_PRUNED_BELOW: &str = "pruned_below";
 /// The next sequence number of a local audit record, and how many are kept.
@@ -116,27 +107,6 @@ fn position_key(height: u64, index: u32) -> [u8; 12] {
     k[..8].copy_from_slice(&height.to_be_bytes());
     k[8..].copy_from_slice(&index.to_be_bytes());
     k
-}
-
-/// A live transaction's key: expiry height (8, big-endian) || id.
-fn live_key(expiry_height: u64, id: &Hash) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..8].copy_from_slice(&expiry_height.to_be_bytes());
-    k[8..].copy_from_slice(&id.0);
-    k
-}
-
-/// Drops the live transactions that expired below `height`: none of them can be included in a
-/// block at `height` or later, so no replay check asks for them.
-fn drop_expired(t: &mut redb::Table<&[u8], &[u8]>, height: u64) -> Result<(), StorageError> {
-    let end = height.to_be_bytes();
-    t.retain_in::<&[u8], _>(..end.as_slice(), |_, _| false).map_err(db_err)
-}
-
-fn decode_position(b: &[u8], what: &'static str) -> Result<TxLocation, StorageError> {
-    let mut r = fdl_types::Reader::new(b);
-    (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
-        .map_err(|source| StorageError::Corrupt { what, source })
 }
 
 fn corrupt_local() -> StorageError {
@@ -194,7 +164,7 @@ impl RedbStore {
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
         tx.open_table(ORDERED).map_err(db_err)?;
-        for t in [TX_INDEX, TX_LIVE, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
+        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
         }
         for t in [STALE_NODES, STALE_VALUES, STALE_ORDERED] {
@@ -206,11 +176,7 @@ impl RedbStore {
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let has_chain = meta.get(META_GENESIS).map_err(db_err)?.is_some();
             let found = Self::meta_u64(&meta, META_LAYOUT)?;
-            if has_chain && found == 8 {
-                drop(meta);
-                Self::upgrade_from_8(&tx)?;
-                meta = tx.open_table(META).map_err(db_err)?;
-            } else if has_chain && found != LAYOUT_VERSION {
+            if has_chain && found != LAYOUT_VERSION {
                 return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
             }
             meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice()).map_err(db_err)?;
@@ -218,25 +184,6 @@ impl RedbStore {
         }
         tx.commit().map_err(db_err)?;
         Ok(RedbStore { db, oldest: AtomicU64::new(oldest) })
-    }
-
-    /// Layout 8 → 9: fills the index of live transactions from the blocks (every block: the
-    /// store does not know the expiry window, which governance may have changed).
-    fn upgrade_from_8(tx: &redb::WriteTransaction) -> Result<(), StorageError> {
-        let latest = Self::meta_u64(&tx.open_table(META).map_err(db_err)?, META_HEIGHT)?;
-        let blocks = tx.open_table(BLOCKS).map_err(db_err)?;
-        let mut live = tx.open_table(TX_LIVE).map_err(db_err)?;
-        for entry in blocks.range(1..=latest).map_err(db_err)? {
-            let (h, b) = entry.map_err(db_err)?;
-            let block = Block::decode(b.value()).map_err(|source| StorageError::Corrupt { what: "block", source })?;
-            for (i, t) in block.txs.iter().enumerate() {
-                if t.body.expiry_height >= latest {
-                    let pos = position_key(h.value(), i as u32);
-                    live.insert(live_key(t.body.expiry_height, &t.id()).as_slice(), pos.as_slice()).map_err(db_err)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// How many entries the state tables hold (a count over each table; for tests and operators).
@@ -520,12 +467,11 @@ impl Store for RedbStore {
 
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
         let Some(b) = self.get_bytes(TX_INDEX, id.0.as_slice())? else { return Ok(None) };
-        decode_position(&b, "tx index").map(Some)
-    }
-
-    fn live_tx_location(&self, id: &Hash, expiry_height: u64) -> Result<Option<TxLocation>, StorageError> {
-        let Some(b) = self.get_bytes(TX_LIVE, live_key(expiry_height, id).as_slice())? else { return Ok(None) };
-        decode_position(&b, "live tx index").map(Some)
+        let mut r = fdl_types::Reader::new(&b);
+        let loc =
+            (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
+                .map_err(|source| StorageError::Corrupt { what: "tx index", source })?;
+        Ok(Some(loc))
     }
 
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
@@ -549,16 +495,12 @@ impl Store for RedbStore {
             tx.open_table(COMMITS).map_err(db_err)?.insert(height, w.commit.encode().as_slice()).map_err(db_err)?;
             tx.open_table(BLOCK_HASHES).map_err(db_err)?.insert(w.block_hash.0.as_slice(), height).map_err(db_err)?;
             let mut idx = tx.open_table(TX_INDEX).map_err(db_err)?;
-            let mut live = tx.open_table(TX_LIVE).map_err(db_err)?;
             let mut rec = tx.open_table(RECEIPTS).map_err(db_err)?;
             for (i, (t, r)) in w.block.txs.iter().zip(w.receipts).enumerate() {
                 let loc = position_key(height, i as u32);
-                let id = t.id();
-                idx.insert(id.0.as_slice(), loc.as_slice()).map_err(db_err)?;
-                live.insert(live_key(t.body.expiry_height, &id).as_slice(), loc.as_slice()).map_err(db_err)?;
+                idx.insert(t.id().0.as_slice(), loc.as_slice()).map_err(db_err)?;
                 rec.insert(loc.as_slice(), r.encode().as_slice()).map_err(db_err)?;
             }
-            drop_expired(&mut live, height)?;
         }
         Self::write_state(&tx, w.state_nodes, w.state_values)?;
         Self::write_stale(&tx, height, w.stale_nodes, w.state_values, w.ordered_keys)?;
@@ -1009,110 +951,6 @@ mod tests {
         let tx = s.db.begin_read().expect("read");
         let idx = tx.open_table(LOCAL_AUDIT_INDEX).expect("index");
         assert_eq!(redb::ReadableTableMetadata::len(&idx).expect("len"), 4, "pruned records leave no index entries");
-    }
-
-    fn transfer(nonce: u64, expiry_height: u64) -> fdl_types::SignedTx {
-        let key = fdl_crypto::KeyPair::generate(fdl_crypto::Suite::Sm);
-        fdl_types::TxBody {
-            chain_id: "t".into(),
-            signer: fdl_crypto::Signer::public_key(&key),
-            credential: fdl_types::Credential::None,
-            nonce,
-            expiry_height,
-            payload: fdl_types::Payload::Transfer { to: fdl_crypto::Address([1; 20]), amount: 1, memo: String::new() },
-        }
-        .sign(&key)
-        .expect("sign")
-    }
-
-    fn write_txs(s: &RedbStore, height: u64, txs: Vec<fdl_types::SignedTx>) {
-        let (mut block, commit) = empty_block(height);
-        let receipts: Vec<Receipt> = txs
-            .iter()
-            .map(|t| Receipt {
-                tx_id: t.id(),
-                status: fdl_types::StatusCode::Ok,
-                events: vec![],
-                cost: 0,
-                output: vec![],
-            })
-            .collect();
-        block.header.tx_count = txs.len() as u32;
-        block.txs = txs;
-        s.write_block(BlockWrite {
-            block: &block,
-            block_hash: commit.block_hash,
-            commit: &commit,
-            receipts: &receipts,
-            state_nodes: &[],
-            state_values: &[],
-            stale_nodes: &[],
-            audit: &[],
-            ordered_keys: &[],
-        })
-        .expect("write");
-    }
-
-    fn live_len(s: &RedbStore) -> u64 {
-        let tx = s.db.begin_read().expect("read");
-        redb::ReadableTableMetadata::len(&tx.open_table(TX_LIVE).expect("live")).expect("len")
-    }
-
-    #[test]
-    fn live_transactions_answer_replay_checks_until_they_expire_then_leave_the_index() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = RedbStore::open(&dir.path().join("db")).expect("open");
-        s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
-        let (a, b) = (transfer(1, 3), transfer(2, 10));
-        write_txs(&s, 1, vec![a.clone(), b.clone()]);
-        let at = |t: &fdl_types::SignedTx| s.live_tx_location(&t.id(), t.body.expiry_height).expect("live");
-        assert_eq!(at(&a), Some(TxLocation { height: 1, index: 0 }));
-        assert_eq!(at(&b), Some(TxLocation { height: 1, index: 1 }));
-        // Found by id and expiry together: the id alone under another expiry is not this entry.
-        assert_eq!(s.live_tx_location(&a.id(), 4).expect("live"), None);
-        // The index by id keeps every transaction; the live index drops those expired below
-        // the latest height, so it stays as small as the expiry window.
-        for h in 2..=4 {
-            write_txs(&s, h, vec![]);
-        }
-        assert_eq!(at(&a), None, "expired at 3, dropped once block 4 is written");
-        assert_eq!(at(&b), Some(TxLocation { height: 1, index: 1 }));
-        assert_eq!(live_len(&s), 1);
-        assert_eq!(s.tx_location(&a.id()).expect("index"), Some(TxLocation { height: 1, index: 0 }));
-        for h in 5..=11 {
-            write_txs(&s, h, vec![]);
-        }
-        assert_eq!(live_len(&s), 0);
-        assert_eq!(s.receipt(&b.id()).expect("receipt").map(|r| r.tx_id), Some(b.id()));
-    }
-
-    #[test]
-    fn a_database_of_layout_8_is_upgraded_with_its_live_transactions() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db");
-        let (gone, live) = (transfer(1, 2), transfer(2, 50));
-        {
-            let s = RedbStore::open(&path).expect("open");
-            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
-            write_txs(&s, 1, vec![gone.clone()]);
-            write_txs(&s, 2, vec![]);
-            write_txs(&s, 3, vec![live.clone()]);
-            // What layout 8 wrote: no live index.
-            let tx = s.db.begin_write().expect("write");
-            tx.delete_table(TX_LIVE).expect("delete");
-            tx.open_table(META).expect("meta").insert(META_LAYOUT, 8u64.to_be_bytes().as_slice()).expect("insert");
-            tx.commit().expect("commit");
-        }
-        let s = RedbStore::open(&path).expect("upgrade");
-        assert_eq!(
-            s.live_tx_location(&live.id(), 50).expect("live"),
-            Some(TxLocation { height: 3, index: 0 }),
-            "a transaction that could be replayed is found after the upgrade"
-        );
-        assert_eq!(live_len(&s), 1, "expired ones are not indexed");
-        drop(s);
-        let s = RedbStore::open(&path).expect("reopen");
-        assert_eq!(live_len(&s), 1);
     }
 
     #[test]
