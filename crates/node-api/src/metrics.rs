@@ -129,8 +129,8 @@ impl Metrics {
         line(
             "fdl_db_size_bytes",
             "gauge",
-            "Size of the node's database file.",
-            self.db_path.get().map_or(0, |p| file_size(p)),
+            "Size of the node's database files (the ledger and, beside it, its index of transaction ids).",
+            self.db_path.get().map_or(0, |p| file_size(p) + file_size(&p.with_extension("txindex.redb"))),
         );
         let c = fdl_crypto::sm2v::cache_stats();
         line(

@@ -197,7 +197,7 @@ impl Chain {
         let mut txs = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
         let params = self.params_at(parent_height)?;
-        let durable = self.overlay.durable_height()?;
+        let announced = self.overlay.announced_height()?;
         let (mut code_txs, mut deferred) = (0usize, Vec::new());
         for tx in candidates {
             if tx.body.payload.carries_code() {
@@ -216,7 +216,7 @@ impl Chain {
             if valid {
                 seen.insert(id);
                 txs.push(tx);
-            } else if included.is_some_and(|l| l.height > durable) {
+            } else if included.is_some_and(|l| l.height > announced) {
                 // In the block being written: its commit clears it from the pool and answers
                 // its waiters.
             } else if !seen.contains(&id) {
@@ -392,6 +392,15 @@ impl Chain {
     /// The failure of a block's write (fatal).
     pub fn wait_durable(&self) -> Result<(), NodeError> {
         Ok(self.overlay.wait_durable()?)
+    }
+
+    /// Waits until every committed block is durable and indexed and its receipts announced (what
+    /// a stopping node waits for).
+    ///
+    /// # Errors
+    /// The write failure, if one happened.
+    pub fn wait_settled(&self) -> Result<(), NodeError> {
+        Ok(self.overlay.wait_settled()?)
     }
 
     /// Commits a block and its certificate: the tip moves at once and the block is handed to the

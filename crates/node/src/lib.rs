@@ -373,8 +373,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     if let Err(e) = refusals.flush_refusals() {
         tracing::error!(error = %e, "could not store the last admission refusals");
     }
-    // The block being written, if any, reaches the disk before the node stops.
-    let result = match (result, chain.wait_durable()) {
+    // The block being written, if any, reaches the disk (and the index) before the node stops.
+    let result = match (result, chain.wait_settled()) {
         (Ok(()), Err(e)) => Err(e),
         (r, _) => r,
     };

@@ -14,8 +14,13 @@
 //!   node has built on.
 //!
 //! Receipts reach waiting clients, and blocks the subscribers, once the block is durable.
+//!
+//! The index of transaction ids is a file of its own (ADR 0018): once a block is durable in the
+//! ledger, an indexer thread indexes its ids while the writer already writes the next block.
+//! Until then the overlay keeps answering for the block's transactions from memory, and its
+//! receipts go out only once it is indexed, so the API finds every transaction it announced.
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use fdl_crypto::Hash;
 use fdl_node_api::CommittedBlock;
@@ -85,6 +90,8 @@ struct Job {
 struct Progress {
     /// A block handed over and not yet durable.
     in_flight: bool,
+    /// Durable blocks whose transaction ids are not yet indexed.
+    indexing: usize,
     /// The first write failure: the node must stop.
     failed: Option<String>,
 }
@@ -93,9 +100,12 @@ struct Progress {
 pub(crate) struct Overlay {
     durable: Arc<dyn Store>,
     pending: RwLock<Option<Arc<PendingBlock>>>,
+    /// Durable blocks waiting for the indexer, oldest first (at most two or three).
+    indexing: RwLock<VecDeque<Arc<PendingBlock>>>,
     progress: Mutex<Progress>,
     idle: Condvar,
     jobs: std::sync::mpsc::SyncSender<Job>,
+    index_jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
 impl Overlay {
@@ -103,12 +113,15 @@ impl Overlay {
     /// dropped).
     pub(crate) fn new(durable: Arc<dyn Store>) -> Arc<Self> {
         let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        let (index_jobs, index_rx) = std::sync::mpsc::sync_channel::<Job>(1);
         let overlay = Arc::new(Overlay {
             durable,
             pending: RwLock::new(None),
+            indexing: RwLock::new(VecDeque::new()),
             progress: Mutex::new(Progress::default()),
             idle: Condvar::new(),
             jobs,
+            index_jobs,
         });
         let weak = Arc::downgrade(&overlay);
         std::thread::Builder::new()
@@ -120,12 +133,22 @@ impl Overlay {
                 }
             })
             .expect("invariant: the OS can start the block writer thread at startup");
+        let weak = Arc::downgrade(&overlay);
+        std::thread::Builder::new()
+            .name("fdl-tx-indexer".into())
+            .spawn(move || {
+                while let Ok(job) = index_rx.recv() {
+                    let Some(me) = weak.upgrade() else { return };
+                    me.index(job);
+                }
+            })
+            .expect("invariant: the OS can start the indexer thread at startup");
         overlay
     }
 
     fn write(&self, job: Job) {
-        let b = &job.block;
-        let result = self.durable.write_block(BlockWrite {
+        let b = job.block.clone();
+        let result = self.durable.write_ledger(BlockWrite {
             block: &b.committed.block,
             block_hash: b.committed.hash,
             commit: &b.commit,
@@ -138,19 +161,66 @@ impl Overlay {
         });
         match result {
             Ok(()) => {
-                // On disk: readers may go there now.
+                // On disk: readers may go there now, but for its transactions by id, which the
+                // overlay keeps answering until the indexer is done.
+                self.indexing.write().push_back(b.clone());
                 *self.pending.write() = None;
-                (job.after)(b);
-                self.progress.lock().in_flight = false;
+                {
+                    let mut p = self.progress.lock();
+                    p.in_flight = false;
+                    p.indexing += 1;
+                }
+                self.idle.notify_all();
+                if self.index_jobs.send(job).is_err() {
+                    self.fail(b.height(), "the transaction indexer stopped");
+                }
             }
-            Err(e) => {
-                tracing::error!(height = b.height(), error = %e, "writing a decided block failed");
-                let mut p = self.progress.lock();
-                p.failed = Some(format!("writing block {}: {e}", b.height()));
-                p.in_flight = false;
-            }
+            Err(e) => self.fail(b.height(), &e.to_string()),
         }
+    }
+
+    fn index(&self, job: Job) {
+        let b = &job.block;
+        let ids: Vec<Hash> = b.committed.block.txs.iter().map(fdl_types::SignedTx::id).collect();
+        match self.durable.index_txs(b.height(), &ids) {
+            Ok(()) => {
+                // Announced first, then out of the overlay: `announced_height` never runs ahead
+                // of what the mempool was told.
+                (job.after)(b);
+                self.indexing.write().pop_front();
+                self.progress.lock().indexing -= 1;
+                self.idle.notify_all();
+            }
+            Err(e) => self.fail(b.height(), &format!("indexing its transactions: {e}")),
+        }
+    }
+
+    /// Records a write failure: the node must stop.
+    fn fail(&self, height: u64, error: &str) {
+        tracing::error!(height, error, "writing a decided block failed");
+        let mut p = self.progress.lock();
+        if p.failed.is_none() {
+            p.failed = Some(format!("writing block {height}: {error}"));
+        }
+        p.in_flight = false;
+        drop(p);
         self.idle.notify_all();
+    }
+
+    /// Waits until every block handed over is durable and indexed, and its receipts announced
+    /// (before the node stops).
+    ///
+    /// # Errors
+    /// The write failure, if one happened.
+    pub(crate) fn wait_settled(&self) -> Result<(), StorageError> {
+        let mut p = self.progress.lock();
+        while (p.in_flight || p.indexing > 0) && p.failed.is_none() {
+            self.idle.wait(&mut p);
+        }
+        match &p.failed {
+            Some(e) => Err(StorageError::Db(e.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Waits until no block is in flight: every block handed over is durable.
@@ -187,16 +257,32 @@ impl Overlay {
         Ok(())
     }
 
-    /// The latest durable height.
+    /// The latest height whose block is durable, indexed and announced to the mempool (its
+    /// transactions are out of the pool's bookkeeping).
     ///
     /// # Errors
     /// The store's failure.
-    pub(crate) fn durable_height(&self) -> Result<u64, StorageError> {
-        self.durable.latest_height()
+    pub(crate) fn announced_height(&self) -> Result<u64, StorageError> {
+        match self.indexing.read().front() {
+            Some(b) => Ok(b.height().saturating_sub(1)),
+            None => self.durable.latest_height(),
+        }
     }
 
     fn pending(&self) -> Option<Arc<PendingBlock>> {
         self.pending.read().clone()
+    }
+
+    /// The block in flight or waiting for the indexer that holds transaction `id`, and its
+    /// position there.
+    fn unindexed(&self, id: &Hash) -> Option<(Arc<PendingBlock>, u32)> {
+        if let Some(p) = self.pending()
+            && let Some(&index) = p.tx_index.get(id)
+        {
+            return Some((p, index));
+        }
+        let q = self.indexing.read();
+        q.iter().find_map(|b| b.tx_index.get(id).map(|&i| (b.clone(), i)))
     }
 
     /// Reads that the overlay does not serve wait for the block in flight, then read the disk.
@@ -243,25 +329,27 @@ impl Store for Overlay {
     }
 
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
-        if let Some(p) = self.pending()
-            && let Some(&index) = p.tx_index.get(id)
-        {
-            return Ok(Some(TxLocation { height: p.height(), index }));
+        if let Some((b, index)) = self.unindexed(id) {
+            return Ok(Some(TxLocation { height: b.height(), index }));
         }
         self.durable.tx_location(id)
     }
 
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
-        if let Some(p) = self.pending()
-            && let Some(&index) = p.tx_index.get(id)
-        {
-            return Ok(p.committed.receipts.get(index as usize).cloned());
+        if let Some((b, index)) = self.unindexed(id) {
+            return Ok(b.committed.receipts.get(index as usize).cloned());
         }
         self.durable.receipt(id)
     }
 
-    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
-        self.settled()?.write_block(write)
+    fn write_ledger(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
+        self.wait_settled()?;
+        self.durable.write_ledger(write)
+    }
+
+    fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
+        self.wait_settled()?;
+        self.durable.index_txs(height, ids)
     }
 
     fn write_genesis(

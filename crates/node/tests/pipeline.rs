@@ -67,7 +67,10 @@ impl Store for GatedStore {
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
         self.inner.receipt(id)
     }
-    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
+    fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
+        self.inner.index_txs(height, ids)
+    }
+    fn write_ledger(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
         let mut g = self.gate.lock();
         while *g == Gate::Closed {
             self.moved.wait(&mut g);
@@ -76,7 +79,7 @@ impl Store for GatedStore {
             return Err(StorageError::Db("disk full".into()));
         }
         drop(g);
-        self.inner.write_block(write)
+        self.inner.write_ledger(write)
     }
     fn write_genesis(&self, h: Hash, nodes: Vec<StateNode>, values: Vec<StateValue>) -> Result<(), StorageError> {
         self.inner.write_genesis(h, nodes, values)

@@ -160,11 +160,32 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StorageError`] on engine failure or corruption.
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError>;
-    /// Writes a block and everything it produced in one atomic transaction.
+    /// Writes a block and everything it produced ([`Store::write_ledger`]), then indexes its
+    /// transaction ids ([`Store::index_txs`]).
     ///
     /// # Errors
     /// [`StorageError::OutOfOrder`] unless the block is the next height; engine failures.
-    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError>;
+    fn write_block(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
+        let height = write.block.header.height;
+        let ids: Vec<Hash> = write.block.txs.iter().map(fdl_types::SignedTx::id).collect();
+        self.write_ledger(write)?;
+        self.index_txs(height, &ids)
+    }
+    /// Writes a block and everything it produced in one atomic, durable transaction, except the
+    /// index of its transaction ids: [`Store::tx_location`] and [`Store::receipt`] find its
+    /// transactions once [`Store::index_txs`] has indexed them. The index is kept apart so that
+    /// it is written beside the next block's write instead of inside it (ADR 0018).
+    ///
+    /// # Errors
+    /// [`StorageError::OutOfOrder`] unless the block is the next height; engine failures.
+    fn write_ledger(&self, write: BlockWrite<'_>) -> Result<(), StorageError>;
+    /// Indexes the transaction ids of the block at `height`, already written, in their order
+    /// in the block. Blocks are indexed in order; a height already indexed is skipped.
+    ///
+    /// # Errors
+    /// [`StorageError::OutOfOrder`] for a height beyond the next one to index or not yet
+    /// written; engine failures.
+    fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError>;
     /// Writes the genesis state (version 0) and the genesis document's hash, once.
     ///
     /// # Errors

@@ -15,7 +15,10 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
+/// In the ledger file up to layout 8; since layout 9 in the index file ([`RedbStore`]).
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
+/// The index file's own metadata: `height`, the highest block whose transactions it indexes.
+const INDEX_META: TableDefinition<&str, u64> = TableDefinition::new("index_meta");
 /// Receipts by position: height (8, big-endian) || index in the block (4, big-endian), so a
 /// block's receipts are appended in order instead of scattered by transaction id (the id finds
 /// its position through `tx_index`).
@@ -62,7 +65,10 @@ const META_LAYOUT: &str = "layout";
 /// 8: receipts stored by position (height, index) instead of by transaction id (issue 15);
 /// pruning: the stale node, value and ordered index tables and the oldest kept version
 /// (`pruned_below`); the genesis state root is unchanged.
-pub const LAYOUT_VERSION: u64 = 8;
+/// 9: the index of transaction ids moves to a file of its own (`ledger.txindex.redb` beside
+/// `ledger.redb`), written beside the next block instead of inside each block's transaction
+/// (ADR 0018); a database of layout 8 is upgraded in place when opened.
+pub const LAYOUT_VERSION: u64 = 9;
 /// The oldest state version kept (absent: 0, nothing pruned).
 const META_PRUNED_BELOW: &str = "pruned_below";
 /// The next sequence number of a local audit record, and how many are kept.
@@ -82,9 +88,12 @@ pub struct StateCounts {
     pub stale: u64,
 }
 
-/// The redb-backed [`Store`].
+/// The redb-backed [`Store`]: the ledger file, and beside it the index of transaction ids in a
+/// file of its own (derived from the ledger's blocks, rebuilt from them when missing or behind).
 pub struct RedbStore {
     db: Database,
+    /// The index of transaction ids (`tx_index`, `index_meta`).
+    index: Database,
     /// The oldest kept state version, as recorded under `META_PRUNED_BELOW`; raised before a
     /// prune transaction commits, so a reader that saw the transaction's deletions sees it.
     oldest: AtomicU64,
@@ -158,13 +167,20 @@ impl RedbStore {
     /// [`StorageError::Db`] when the file cannot be opened, e.g. another process holds it.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let db = Database::create(path).map_err(db_err)?;
+        let index = Database::create(Self::index_path(path)).map_err(db_err)?;
+        {
+            let tx = index.begin_write().map_err(db_err)?;
+            tx.open_table(TX_INDEX).map_err(db_err)?;
+            tx.open_table(INDEX_META).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+        }
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(META).map_err(db_err)?;
         tx.open_table(BLOCKS).map_err(db_err)?;
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
         tx.open_table(ORDERED).map_err(db_err)?;
-        for t in [TX_INDEX, RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
+        for t in [RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
         }
         for t in [STALE_NODES, STALE_VALUES, STALE_ORDERED] {
@@ -176,14 +192,84 @@ impl RedbStore {
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let has_chain = meta.get(META_GENESIS).map_err(db_err)?.is_some();
             let found = Self::meta_u64(&meta, META_LAYOUT)?;
-            if has_chain && found != LAYOUT_VERSION {
+            if has_chain && found == 8 {
+                // Layout 8 kept the index of transaction ids in this file: move it out.
+                drop(meta);
+                Self::move_index_out(&tx, &index)?;
+                meta = tx.open_table(META).map_err(db_err)?;
+            } else if has_chain && found != LAYOUT_VERSION {
                 return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
             }
             meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice()).map_err(db_err)?;
             oldest = Self::meta_u64(&meta, META_PRUNED_BELOW)?;
         }
         tx.commit().map_err(db_err)?;
-        Ok(RedbStore { db, oldest: AtomicU64::new(oldest) })
+        let store = RedbStore { db, index, oldest: AtomicU64::new(oldest) };
+        store.catch_up_index()?;
+        Ok(store)
+    }
+
+    /// The index file beside the ledger file `path` (`ledger.redb` → `ledger.txindex.redb`).
+    pub fn index_path(path: &Path) -> std::path::PathBuf {
+        path.with_extension("txindex.redb")
+    }
+
+    /// Layout 8 → 9: copies the ledger's `tx_index` into the index file (in key order, so the
+    /// copy appends), then drops it from the ledger, in the ledger's upgrade transaction.
+    fn move_index_out(tx: &redb::WriteTransaction, index: &Database) -> Result<(), StorageError> {
+        let height = Self::meta_u64(&tx.open_table(META).map_err(db_err)?, META_HEIGHT)?;
+        {
+            let old = tx.open_table(TX_INDEX).map_err(db_err)?;
+            let itx = index.begin_write().map_err(db_err)?;
+            {
+                let mut t = itx.open_table(TX_INDEX).map_err(db_err)?;
+                for entry in old.iter().map_err(db_err)? {
+                    let (k, v) = entry.map_err(db_err)?;
+                    t.insert(k.value(), v.value()).map_err(db_err)?;
+                }
+                itx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, height).map_err(db_err)?;
+            }
+            itx.commit().map_err(db_err)?;
+        }
+        tx.delete_table(TX_INDEX).map_err(db_err)?;
+        tracing::info!(height, "moved the index of transaction ids to its own file (layout 9)");
+        Ok(())
+    }
+
+    /// The highest height the index file covers.
+    fn indexed_height(&self) -> Result<u64, StorageError> {
+        let tx = self.index.begin_read().map_err(db_err)?;
+        let t = tx.open_table(INDEX_META).map_err(db_err)?;
+        Ok(t.get(META_HEIGHT).map_err(db_err)?.map_or(0, |g| g.value()))
+    }
+
+    /// Brings the index file level with the ledger: indexes the blocks written after it (a
+    /// node that stopped between a block's write and its indexing, or a deleted index file). An
+    /// index ahead of the ledger (an older ledger restored beside a newer index) is rebuilt.
+    fn catch_up_index(&self) -> Result<(), StorageError> {
+        let latest = self.latest_height()?;
+        let mut from = self.indexed_height()?;
+        if from > latest {
+            tracing::warn!(indexed = from, latest, "the transaction index is ahead of the ledger: rebuilding it");
+            let tx = self.index.begin_write().map_err(db_err)?;
+            tx.delete_table(TX_INDEX).map_err(db_err)?;
+            tx.open_table(TX_INDEX).map_err(db_err)?;
+            tx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, 0).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            from = 0;
+        }
+        if from < latest {
+            tracing::info!(from = from + 1, to = latest, "indexing transactions of blocks not yet indexed");
+        }
+        for height in from + 1..=latest {
+            let block = self.block(height)?.ok_or(StorageError::Corrupt {
+                what: "block",
+                source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
+            })?;
+            let ids: Vec<Hash> = block.txs.iter().map(fdl_types::SignedTx::id).collect();
+            self.index_txs(height, &ids)?;
+        }
+        Ok(())
     }
 
     /// How many entries the state tables hold (a count over each table; for tests and operators).
@@ -213,13 +299,17 @@ impl RedbStore {
     /// [`StorageError::Db`] when the file cannot be opened (e.g. a running node holds it) or the
     /// compaction fails.
     pub fn compact_file(path: &Path) -> Result<(u64, u64), StorageError> {
+        let index = Self::index_path(path);
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).map_err(db_err);
-        let before = size(path)?;
-        {
-            let mut db = Database::open(path).map_err(db_err)?;
-            while db.compact().map_err(db_err)? {}
+        let both = || Ok::<_, StorageError>(size(path)? + if index.exists() { size(&index)? } else { 0 });
+        let before = both()?;
+        for p in [path, index.as_path()] {
+            if p.exists() {
+                let mut db = Database::open(p).map_err(db_err)?;
+                while db.compact().map_err(db_err)? {}
+            }
         }
-        Ok((before, size(path)?))
+        Ok((before, both()?))
     }
 
     /// Deletes up to `budget` entries of the stale index `table` at or below `below_or_at`, with
@@ -466,7 +556,12 @@ impl Store for RedbStore {
     }
 
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
-        let Some(b) = self.get_bytes(TX_INDEX, id.0.as_slice())? else { return Ok(None) };
+        let b = {
+            let tx = self.index.begin_read().map_err(db_err)?;
+            let t = tx.open_table(TX_INDEX).map_err(db_err)?;
+            let Some(g) = t.get(id.0.as_slice()).map_err(db_err)? else { return Ok(None) };
+            g.value().to_vec()
+        };
         let mut r = fdl_types::Reader::new(&b);
         let loc =
             (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
@@ -481,7 +576,29 @@ impl Store for RedbStore {
             .transpose()
     }
 
-    fn write_block(&self, w: BlockWrite<'_>) -> Result<(), StorageError> {
+    fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
+        let latest = self.latest_height()?;
+        let mut tx = self.index.begin_write().map_err(db_err)?;
+        tx.set_durability(Durability::Immediate).map_err(db_err)?;
+        {
+            let mut meta = tx.open_table(INDEX_META).map_err(db_err)?;
+            let indexed = meta.get(META_HEIGHT).map_err(db_err)?.map_or(0, |g| g.value());
+            if height <= indexed {
+                return Ok(());
+            }
+            if height != indexed + 1 || height > latest {
+                return Err(StorageError::OutOfOrder { expected_after: indexed.min(latest), got: height });
+            }
+            let mut t = tx.open_table(TX_INDEX).map_err(db_err)?;
+            for (i, id) in ids.iter().enumerate() {
+                t.insert(id.0.as_slice(), position_key(height, i as u32).as_slice()).map_err(db_err)?;
+            }
+            meta.insert(META_HEIGHT, height).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn write_ledger(&self, w: BlockWrite<'_>) -> Result<(), StorageError> {
         let height = w.block.header.height;
         let latest = self.latest_height()?;
         if height != latest + 1 {
@@ -494,12 +611,9 @@ impl Store for RedbStore {
             tx.open_table(BLOCKS).map_err(db_err)?.insert(height, w.block.encode().as_slice()).map_err(db_err)?;
             tx.open_table(COMMITS).map_err(db_err)?.insert(height, w.commit.encode().as_slice()).map_err(db_err)?;
             tx.open_table(BLOCK_HASHES).map_err(db_err)?.insert(w.block_hash.0.as_slice(), height).map_err(db_err)?;
-            let mut idx = tx.open_table(TX_INDEX).map_err(db_err)?;
             let mut rec = tx.open_table(RECEIPTS).map_err(db_err)?;
-            for (i, (t, r)) in w.block.txs.iter().zip(w.receipts).enumerate() {
-                let loc = position_key(height, i as u32);
-                idx.insert(t.id().0.as_slice(), loc.as_slice()).map_err(db_err)?;
-                rec.insert(loc.as_slice(), r.encode().as_slice()).map_err(db_err)?;
+            for (i, r) in w.receipts.iter().enumerate() {
+                rec.insert(position_key(height, i as u32).as_slice(), r.encode().as_slice()).map_err(db_err)?;
             }
         }
         Self::write_state(&tx, w.state_nodes, w.state_values)?;
