@@ -199,7 +199,10 @@ impl Chain {
         let params = self.params_at(parent_height)?;
         let announced = self.overlay.announced_height()?;
         let (mut code_txs, mut deferred) = (0usize, Vec::new());
-        for tx in candidates {
+        // One read of the index for the whole batch, in key order.
+        let ids: Vec<Hash> = candidates.iter().map(SignedTx::id).collect();
+        let locations = self.store.tx_locations(&ids)?;
+        for ((tx, id), included) in candidates.into_iter().zip(ids).zip(locations) {
             if tx.body.payload.carries_code() {
                 if code_txs == fdl_exec::MAX_CODE_TXS_PER_BLOCK {
                     deferred.push(tx);
@@ -207,9 +210,7 @@ impl Chain {
                 }
                 code_txs += 1;
             }
-            let id = tx.id();
             let len = tx.encoded().len();
-            let included = self.store.tx_location(&id)?;
             let valid = check_tx_for_block(&tx, len, &self.genesis, &params, height).is_ok()
                 && !seen.contains(&id)
                 && included.is_none();
@@ -283,8 +284,17 @@ impl Chain {
             params: &params,
             now_ms: now_ms(),
         };
-        let on_chain =
-            |id: &Hash| self.store.tx_location(id).map(|l| l.is_some()).map_err(|e| ExecError::State(e.to_string()));
+        // One read of the index for the whole block, in key order.
+        let ids: Vec<Hash> = block.txs.iter().map(SignedTx::id).collect();
+        let included: HashSet<Hash> = self
+            .store
+            .tx_locations(&ids)
+            .map_err(|e| BlockRefused::Fatal(e.into()))?
+            .into_iter()
+            .zip(&ids)
+            .filter_map(|(l, id)| l.map(|_| *id))
+            .collect();
+        let on_chain = |id: &Hash| Ok(included.contains(id));
         let outcome =
             block_rules::check_and_execute(&ctx, &self.state.at(parent_height), &block, &on_chain).map_err(fatal)??;
         let h = &block.header;

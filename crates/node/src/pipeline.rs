@@ -335,6 +335,17 @@ impl Store for Overlay {
         self.durable.tx_location(id)
     }
 
+    fn tx_locations(&self, ids: &[Hash]) -> Result<Vec<Option<TxLocation>>, StorageError> {
+        let mut out: Vec<Option<TxLocation>> =
+            ids.iter().map(|id| self.unindexed(id).map(|(b, index)| TxLocation { height: b.height(), index })).collect();
+        let rest: Vec<Hash> = ids.iter().zip(&out).filter(|(_, l)| l.is_none()).map(|(id, _)| *id).collect();
+        let mut found = self.durable.tx_locations(&rest)?.into_iter();
+        for l in out.iter_mut().filter(|l| l.is_none()) {
+            *l = found.next().flatten();
+        }
+        Ok(out)
+    }
+
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
         if let Some((b, index)) = self.unindexed(id) {
             return Ok(b.committed.receipts.get(index as usize).cloned());

@@ -31,10 +31,12 @@ enum Gate {
     Fail,
 }
 
-/// A store whose block writes wait for a gate (a slow disk) or fail (a broken one).
+/// A store whose block writes, and separately its indexing of transaction ids, wait for a gate
+/// (a slow disk) or fail (a broken one).
 struct GatedStore {
     inner: RedbStore,
     gate: Mutex<Gate>,
+    index_gate: Mutex<Gate>,
     moved: Condvar,
 }
 
@@ -42,6 +44,22 @@ impl GatedStore {
     fn set(&self, g: Gate) {
         *self.gate.lock() = g;
         self.moved.notify_all();
+    }
+
+    fn set_index(&self, g: Gate) {
+        *self.index_gate.lock() = g;
+        self.moved.notify_all();
+    }
+
+    fn pass(&self, gate: &Mutex<Gate>) -> Result<(), StorageError> {
+        let mut g = gate.lock();
+        while *g == Gate::Closed {
+            self.moved.wait(&mut g);
+        }
+        if *g == Gate::Fail {
+            return Err(StorageError::Db("disk full".into()));
+        }
+        Ok(())
     }
 }
 
@@ -68,17 +86,11 @@ impl Store for GatedStore {
         self.inner.receipt(id)
     }
     fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
+        self.pass(&self.index_gate)?;
         self.inner.index_txs(height, ids)
     }
     fn write_ledger(&self, write: BlockWrite<'_>) -> Result<(), StorageError> {
-        let mut g = self.gate.lock();
-        while *g == Gate::Closed {
-            self.moved.wait(&mut g);
-        }
-        if *g == Gate::Fail {
-            return Err(StorageError::Db("disk full".into()));
-        }
-        drop(g);
+        self.pass(&self.gate)?;
         self.inner.write_ledger(write)
     }
     fn write_genesis(&self, h: Hash, nodes: Vec<StateNode>, values: Vec<StateValue>) -> Result<(), StorageError> {
@@ -163,6 +175,7 @@ fn fixture() -> Fixture {
     let gated = Arc::new(GatedStore {
         inner: RedbStore::open(&dir.path().join("ledger.redb")).unwrap(),
         gate: Mutex::new(Gate::Open),
+        index_gate: Mutex::new(Gate::Open),
         moved: Condvar::new(),
     });
     let store: Arc<dyn Store> = gated.clone();
@@ -251,6 +264,7 @@ async fn the_next_block_is_built_while_the_previous_one_is_written() {
         h.join().unwrap()
     });
     assert!(waited >= Duration::from_millis(200));
+    f.chain.wait_settled().unwrap();
     assert_eq!(f.parts.store.latest_height().unwrap(), 1);
     assert_eq!(receipt.await.unwrap().tx_id, t1.id());
     assert_eq!(stream.try_recv().unwrap().block.header.height, 1);
@@ -279,4 +293,46 @@ async fn a_failed_write_stops_the_chain() {
     let commit = f.chain.sign_commit(&p).unwrap();
     assert!(f.chain.commit_block(p, commit, Instant::now()).is_err(), "no block after a failed write");
     assert_eq!(f.parts.store.latest_height().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_block_waiting_for_its_index_is_still_found_and_announced_once_indexed() {
+    let f = fixture();
+    let t1 = issue(&f.issuer, 1, Address([1; 20]));
+    f.parts.mempool.admit(&t1.encode()).await.unwrap();
+    let mut receipt = f.parts.mempool.subscribe(t1.id());
+
+    // A slow index: block 1 is durable, its ids not yet indexed.
+    f.gated.set_index(Gate::Closed);
+    next_block(&f);
+    f.chain.wait_durable().unwrap();
+    assert_eq!(f.parts.store.latest_height().unwrap(), 1, "durable in the ledger");
+    assert_eq!(f.parts.store.tx_location(&t1.id()).unwrap(), None, "not in the index yet");
+    assert_eq!(f.chain.store().tx_location(&t1.id()).unwrap().map(|l| l.height), Some(1), "the chain still finds it");
+    assert_eq!(f.chain.store().receipt(&t1.id()).unwrap().map(|r| r.tx_id), Some(t1.id()));
+    assert!(receipt.try_recv().is_err(), "no receipt before its index is written");
+    // It is neither admitted again nor taken into the next block, which commits meanwhile.
+    assert!(f.parts.mempool.admit(&t1.encode()).await.is_err(), "a replay of it is refused");
+    assert!(f.chain.mempool().take_batch(100, 2).is_empty());
+    let p2 = f.chain.build_block(vec![t1.clone()]).unwrap();
+    assert!(p2.block.txs.is_empty(), "the builder knows it is included");
+    next_block(&f);
+    f.chain.wait_durable().unwrap();
+    assert_eq!(f.parts.store.latest_height().unwrap(), 2);
+    assert!(f.parts.mempool.contains(&t1.id()), "still waiting to be announced");
+
+    f.gated.set_index(Gate::Open);
+    f.chain.wait_settled().unwrap();
+    assert_eq!(receipt.await.unwrap().tx_id, t1.id());
+    assert_eq!(f.parts.store.tx_location(&t1.id()).unwrap().map(|l| l.height), Some(1));
+    assert!(!f.parts.mempool.contains(&t1.id()));
+
+    // A failed index write stops the chain like a failed block write.
+    f.gated.set_index(Gate::Fail);
+    next_block(&f);
+    let e = f.chain.wait_settled().expect_err("the index write failed");
+    assert!(e.to_string().contains("disk full"), "{e}");
+    let p = f.chain.build_block(vec![]).unwrap();
+    let commit = f.chain.sign_commit(&p).unwrap();
+    assert!(f.chain.commit_block(p, commit, Instant::now()).is_err(), "no block after a failed index write");
 }

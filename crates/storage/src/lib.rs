@@ -155,6 +155,14 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StorageError`] on engine failure.
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError>;
+    /// Where each of `ids` was included, in order: [`Store::tx_location`] for many ids at once
+    /// (one read, the ids visited in key order, for a block's worth of replay checks).
+    ///
+    /// # Errors
+    /// [`StorageError`] on engine failure.
+    fn tx_locations(&self, ids: &[Hash]) -> Result<Vec<Option<TxLocation>>, StorageError> {
+        ids.iter().map(|id| self.tx_location(id)).collect()
+    }
     /// The receipt of an included transaction.
     ///
     /// # Errors

@@ -118,6 +118,12 @@ fn position_key(height: u64, index: u32) -> [u8; 12] {
     k
 }
 
+fn decode_position(b: &[u8], what: &'static str) -> Result<TxLocation, StorageError> {
+    let mut r = fdl_types::Reader::new(b);
+    (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
+        .map_err(|source| StorageError::Corrupt { what, source })
+}
+
 fn corrupt_local() -> StorageError {
     StorageError::Corrupt {
         what: "local audit record",
@@ -556,17 +562,10 @@ impl Store for RedbStore {
     }
 
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
-        let b = {
-            let tx = self.index.begin_read().map_err(db_err)?;
-            let t = tx.open_table(TX_INDEX).map_err(db_err)?;
-            let Some(g) = t.get(id.0.as_slice()).map_err(db_err)? else { return Ok(None) };
-            g.value().to_vec()
-        };
-        let mut r = fdl_types::Reader::new(&b);
-        let loc =
-            (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
-                .map_err(|source| StorageError::Corrupt { what: "tx index", source })?;
-        Ok(Some(loc))
+        let tx = self.index.begin_read().map_err(db_err)?;
+        let t = tx.open_table(TX_INDEX).map_err(db_err)?;
+        let Some(g) = t.get(id.0.as_slice()).map_err(db_err)? else { return Ok(None) };
+        decode_position(g.value(), "tx index").map(Some)
     }
 
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
@@ -574,6 +573,20 @@ impl Store for RedbStore {
         self.get_bytes(RECEIPTS, position_key(loc.height, loc.index).as_slice())?
             .map(|b| Receipt::decode(&b).map_err(|source| StorageError::Corrupt { what: "receipt", source }))
             .transpose()
+    }
+
+    fn tx_locations(&self, ids: &[Hash]) -> Result<Vec<Option<TxLocation>>, StorageError> {
+        let tx = self.index.begin_read().map_err(db_err)?;
+        let t = tx.open_table(TX_INDEX).map_err(db_err)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids[i].0);
+        let mut out = vec![None; ids.len()];
+        for i in order {
+            if let Some(g) = t.get(ids[i].0.as_slice()).map_err(db_err)? {
+                out[i] = Some(decode_position(g.value(), "tx index")?);
+            }
+        }
+        Ok(out)
     }
 
     fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
@@ -1065,6 +1078,146 @@ mod tests {
         let tx = s.db.begin_read().expect("read");
         let idx = tx.open_table(LOCAL_AUDIT_INDEX).expect("index");
         assert_eq!(redb::ReadableTableMetadata::len(&idx).expect("len"), 4, "pruned records leave no index entries");
+    }
+
+    fn transfer(nonce: u64) -> fdl_types::SignedTx {
+        let key = fdl_crypto::KeyPair::generate(fdl_crypto::Suite::Sm);
+        fdl_types::TxBody {
+            chain_id: "t".into(),
+            signer: fdl_crypto::Signer::public_key(&key),
+            credential: fdl_types::Credential::None,
+            nonce,
+            expiry_height: 100,
+            payload: fdl_types::Payload::Transfer { to: fdl_crypto::Address([1; 20]), amount: 1, memo: String::new() },
+        }
+        .sign(&key)
+        .expect("sign")
+    }
+
+    /// Writes block `height` holding `txs` to the ledger only (not indexed).
+    fn write_ledger_txs(s: &RedbStore, height: u64, txs: &[fdl_types::SignedTx]) {
+        let (mut block, commit) = empty_block(height);
+        let receipts: Vec<Receipt> = txs
+            .iter()
+            .map(|t| Receipt { tx_id: t.id(), status: fdl_types::StatusCode::Ok, events: vec![], cost: 0, output: vec![] })
+            .collect();
+        block.header.tx_count = txs.len() as u32;
+        block.txs = txs.to_vec();
+        s.write_ledger(BlockWrite {
+            block: &block,
+            block_hash: commit.block_hash,
+            commit: &commit,
+            receipts: &receipts,
+            state_nodes: &[],
+            state_values: &[],
+            stale_nodes: &[],
+            audit: &[],
+            ordered_keys: &[],
+        })
+        .expect("write");
+    }
+
+    fn ids(txs: &[fdl_types::SignedTx]) -> Vec<Hash> {
+        txs.iter().map(fdl_types::SignedTx::id).collect()
+    }
+
+    #[test]
+    fn transactions_are_found_once_indexed_in_order_and_a_lagging_index_catches_up_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.redb");
+        let (b1, b2) = (vec![transfer(1), transfer(2)], vec![transfer(3)]);
+        {
+            let s = RedbStore::open(&path).expect("open");
+            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+            write_ledger_txs(&s, 1, &b1);
+            assert_eq!(s.tx_location(&b1[1].id()).expect("lookup"), None, "written, not yet indexed");
+            // Not beyond the ledger, not out of order; a height already indexed is skipped.
+            assert!(matches!(s.index_txs(2, &ids(&b2)), Err(StorageError::OutOfOrder { .. })));
+            s.index_txs(1, &ids(&b1)).expect("index");
+            s.index_txs(1, &ids(&b1)).expect("again: skipped");
+            assert_eq!(s.tx_location(&b1[1].id()).expect("lookup"), Some(TxLocation { height: 1, index: 1 }));
+            assert_eq!(s.receipt(&b1[1].id()).expect("receipt").map(|r| r.tx_id), Some(b1[1].id()));
+            // The node stops between the ledger's write and the index's.
+            write_ledger_txs(&s, 2, &b2);
+        }
+        assert!(RedbStore::index_path(&path).ends_with("ledger.txindex.redb"));
+        let s = RedbStore::open(&path).expect("reopen");
+        assert_eq!(s.tx_location(&b2[0].id()).expect("lookup"), Some(TxLocation { height: 2, index: 0 }));
+        drop(s);
+        // A lost index file is rebuilt from the blocks.
+        std::fs::remove_file(RedbStore::index_path(&path)).expect("remove");
+        let s = RedbStore::open(&path).expect("rebuild");
+        assert_eq!(s.tx_location(&b1[0].id()).expect("lookup"), Some(TxLocation { height: 1, index: 0 }));
+        assert_eq!(s.tx_location(&b2[0].id()).expect("lookup"), Some(TxLocation { height: 2, index: 0 }));
+        s.write_block(BlockWrite {
+            block: &empty_block(3).0,
+            block_hash: Hash([3; 32]),
+            commit: &empty_block(3).1,
+            receipts: &[],
+            state_nodes: &[],
+            state_values: &[],
+            stale_nodes: &[],
+            audit: &[],
+            ordered_keys: &[],
+        })
+        .expect("write_block writes and indexes");
+        assert_eq!(s.indexed_height().expect("height"), 3);
+    }
+
+    #[test]
+    fn an_index_ahead_of_the_ledger_is_rebuilt_so_no_transaction_reads_as_replayed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, copy) = (dir.path().join("ledger.redb"), dir.path().join("backup.redb"));
+        let late = vec![transfer(9)];
+        {
+            let s = RedbStore::open(&path).expect("open");
+            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+        }
+        // An operator restores a ledger from before block 1 beside the newer index.
+        std::fs::copy(&path, &copy).expect("backup");
+        {
+            let s = RedbStore::open(&path).expect("open");
+            write_ledger_txs(&s, 1, &late);
+            s.index_txs(1, &ids(&late)).expect("index");
+        }
+        std::fs::copy(&copy, &path).expect("restore");
+        let s = RedbStore::open(&path).expect("reopen");
+        assert_eq!(s.latest_height().expect("h"), 0);
+        assert_eq!(s.tx_location(&late[0].id()).expect("lookup"), None, "not on this ledger");
+    }
+
+    #[test]
+    fn a_database_of_layout_8_moves_its_index_out_when_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.redb");
+        let txs = vec![transfer(1), transfer(2)];
+        {
+            let s = RedbStore::open(&path).expect("open");
+            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+            write_ledger_txs(&s, 1, &txs);
+            // What layout 8 wrote: the index inside the ledger file, no index file.
+            let tx = s.db.begin_write().expect("write");
+            {
+                let mut t = tx.open_table(TX_INDEX).expect("index");
+                for (i, id) in ids(&txs).iter().enumerate() {
+                    t.insert(id.0.as_slice(), position_key(1, i as u32).as_slice()).expect("insert");
+                }
+                tx.open_table(META).expect("meta").insert(META_LAYOUT, 8u64.to_be_bytes().as_slice()).expect("layout");
+            }
+            tx.commit().expect("commit");
+        }
+        std::fs::remove_file(RedbStore::index_path(&path)).expect("remove");
+        let s = RedbStore::open(&path).expect("upgrade");
+        assert_eq!(s.tx_location(&txs[1].id()).expect("lookup"), Some(TxLocation { height: 1, index: 1 }));
+        assert_eq!(s.indexed_height().expect("height"), 1);
+        let tx = s.db.begin_read().expect("read");
+        assert!(tx.open_table(TX_INDEX).is_err(), "the ledger no longer holds the index");
+        assert_eq!(layout_of(&s), LAYOUT_VERSION);
+    }
+
+    fn layout_of(s: &RedbStore) -> u64 {
+        let tx = s.db.begin_read().expect("read");
+        RedbStore::meta_u64(&tx.open_table(META).expect("meta"), META_LAYOUT).expect("layout")
     }
 
     #[test]
