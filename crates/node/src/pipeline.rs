@@ -336,8 +336,10 @@ impl Store for Overlay {
     }
 
     fn tx_locations(&self, ids: &[Hash]) -> Result<Vec<Option<TxLocation>>, StorageError> {
-        let mut out: Vec<Option<TxLocation>> =
-            ids.iter().map(|id| self.unindexed(id).map(|(b, index)| TxLocation { height: b.height(), index })).collect();
+        let mut out: Vec<Option<TxLocation>> = ids
+            .iter()
+            .map(|id| self.unindexed(id).map(|(b, index)| TxLocation { height: b.height(), index }))
+            .collect();
         let rest: Vec<Hash> = ids.iter().zip(&out).filter(|(_, l)| l.is_none()).map(|(id, _)| *id).collect();
         let mut found = self.durable.tx_locations(&rest)?.into_iter();
         for l in out.iter_mut().filter(|l| l.is_none()) {

@@ -1099,7 +1099,13 @@ mod tests {
         let (mut block, commit) = empty_block(height);
         let receipts: Vec<Receipt> = txs
             .iter()
-            .map(|t| Receipt { tx_id: t.id(), status: fdl_types::StatusCode::Ok, events: vec![], cost: 0, output: vec![] })
+            .map(|t| Receipt {
+                tx_id: t.id(),
+                status: fdl_types::StatusCode::Ok,
+                events: vec![],
+                cost: 0,
+                output: vec![],
+            })
             .collect();
         block.header.tx_count = txs.len() as u32;
         block.txs = txs.to_vec();
