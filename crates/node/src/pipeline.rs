@@ -148,6 +148,10 @@ impl Overlay {
 
     fn write(&self, job: Job) {
         let b = job.block.clone();
+        // Queued for the indexer before the write, so that `announced_height` stays below it
+        // from the moment the ledger holds it until the mempool is told.
+        self.indexing.write().push_back(b.clone());
+        self.progress.lock().indexing += 1;
         let result = self.durable.write_ledger(BlockWrite {
             block: &b.committed.block,
             block_hash: b.committed.hash,
@@ -163,13 +167,8 @@ impl Overlay {
             Ok(()) => {
                 // On disk: readers may go there now, but for its transactions by id, which the
                 // overlay keeps answering until the indexer is done.
-                self.indexing.write().push_back(b.clone());
                 *self.pending.write() = None;
-                {
-                    let mut p = self.progress.lock();
-                    p.in_flight = false;
-                    p.indexing += 1;
-                }
+                self.progress.lock().in_flight = false;
                 self.idle.notify_all();
                 if self.index_jobs.send(job).is_err() {
                     self.fail(b.height(), "the transaction indexer stopped");
