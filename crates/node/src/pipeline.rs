@@ -129,7 +129,11 @@ impl Overlay {
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     let Some(me) = weak.upgrade() else { return };
-                    me.write(job);
+                    let height = job.block.height();
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.write(job))).is_err() {
+                        me.fail(height, "the block writer panicked", true);
+                        return;
+                    }
                 }
             })
             .expect("invariant: the OS can start the block writer thread at startup");
@@ -139,7 +143,11 @@ impl Overlay {
             .spawn(move || {
                 while let Ok(job) = index_rx.recv() {
                     let Some(me) = weak.upgrade() else { return };
-                    me.index(job);
+                    let height = job.block.height();
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.index(job))).is_err() {
+                        me.fail(height, "the transaction indexer panicked", false);
+                        return;
+                    }
                 }
             })
             .expect("invariant: the OS can start the indexer thread at startup");
@@ -171,10 +179,10 @@ impl Overlay {
                 self.progress.lock().in_flight = false;
                 self.idle.notify_all();
                 if self.index_jobs.send(job).is_err() {
-                    self.fail(b.height(), "the transaction indexer stopped");
+                    self.fail(b.height(), "the transaction indexer stopped", true);
                 }
             }
-            Err(e) => self.fail(b.height(), &e.to_string()),
+            Err(e) => self.fail(b.height(), &e.to_string(), true),
         }
     }
 
@@ -190,18 +198,21 @@ impl Overlay {
                 self.progress.lock().indexing -= 1;
                 self.idle.notify_all();
             }
-            Err(e) => self.fail(b.height(), &format!("indexing its transactions: {e}")),
+            Err(e) => self.fail(b.height(), &format!("indexing its transactions: {e}"), false),
         }
     }
 
-    /// Records a write failure: the node must stop.
-    fn fail(&self, height: u64, error: &str) {
+    /// Records a write failure: the node must stop. Only the writer (`writer`) ends the block in
+    /// flight: an indexer failure leaves a ledger write in progress to finish.
+    fn fail(&self, height: u64, error: &str, writer: bool) {
         tracing::error!(height, error, "writing a decided block failed");
         let mut p = self.progress.lock();
         if p.failed.is_none() {
             p.failed = Some(format!("writing block {height}: {error}"));
         }
-        p.in_flight = false;
+        if writer {
+            p.in_flight = false;
+        }
         drop(p);
         self.idle.notify_all();
     }

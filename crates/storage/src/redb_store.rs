@@ -17,6 +17,8 @@ const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 /// In the ledger file up to layout 8; since layout 9 in the index file ([`RedbStore`]).
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
+/// Blocks indexed per transaction when the index catches up with the ledger on opening.
+const CATCH_UP_BLOCKS: u64 = 256;
 /// The index file's own metadata: `height`, the highest block whose transactions it indexes.
 const INDEX_META: TableDefinition<&str, u64> = TableDefinition::new("index_meta");
 /// Receipts by position: height (8, big-endian) || index in the block (4, big-endian), so a
@@ -221,12 +223,14 @@ impl RedbStore {
     }
 
     /// Layout 8 → 9: copies the ledger's `tx_index` into the index file (in key order, so the
-    /// copy appends), then drops it from the ledger, in the ledger's upgrade transaction.
+    /// copy appends), then drops it from the ledger, in the ledger's upgrade transaction. Whatever
+    /// the index file held before is dropped first: it may come from a later ledger.
     fn move_index_out(tx: &redb::WriteTransaction, index: &Database) -> Result<(), StorageError> {
         let height = Self::meta_u64(&tx.open_table(META).map_err(db_err)?, META_HEIGHT)?;
         {
             let old = tx.open_table(TX_INDEX).map_err(db_err)?;
             let itx = index.begin_write().map_err(db_err)?;
+            itx.delete_table(TX_INDEX).map_err(db_err)?;
             {
                 let mut t = itx.open_table(TX_INDEX).map_err(db_err)?;
                 for entry in old.iter().map_err(db_err)? {
@@ -267,13 +271,26 @@ impl RedbStore {
         if from < latest {
             tracing::info!(from = from + 1, to = latest, "indexing transactions of blocks not yet indexed");
         }
-        for height in from + 1..=latest {
-            let block = self.block(height)?.ok_or(StorageError::Corrupt {
-                what: "block",
-                source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
-            })?;
-            let ids: Vec<Hash> = block.txs.iter().map(fdl_types::SignedTx::id).collect();
-            self.index_txs(height, &ids)?;
+        // Many blocks per transaction: one durable commit per batch, not per block.
+        let mut height = from + 1;
+        while height <= latest {
+            let last = latest.min(height.saturating_add(CATCH_UP_BLOCKS - 1));
+            let tx = self.index.begin_write().map_err(db_err)?;
+            {
+                let mut t = tx.open_table(TX_INDEX).map_err(db_err)?;
+                for h in height..=last {
+                    let block = self.block(h)?.ok_or(StorageError::Corrupt {
+                        what: "block",
+                        source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
+                    })?;
+                    for (i, tx) in block.txs.iter().enumerate() {
+                        t.insert(tx.id().0.as_slice(), position_key(h, i as u32).as_slice()).map_err(db_err)?;
+                    }
+                }
+                tx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, last).map_err(db_err)?;
+            }
+            tx.commit().map_err(db_err)?;
+            height = last + 1;
         }
         Ok(())
     }
@@ -1212,8 +1229,16 @@ mod tests {
             }
             tx.commit().expect("commit");
         }
-        std::fs::remove_file(RedbStore::index_path(&path)).expect("remove");
+        {
+            // The index file beside it comes from a later ledger (a layout-8 backup restored).
+            let index = Database::create(RedbStore::index_path(&path)).expect("index");
+            let tx = index.begin_write().expect("write");
+            tx.open_table(TX_INDEX).expect("t").insert([7u8; 32].as_slice(), position_key(5, 0).as_slice()).expect("i");
+            tx.open_table(INDEX_META).expect("m").insert(META_HEIGHT, 5).expect("h");
+            tx.commit().expect("commit");
+        }
         let s = RedbStore::open(&path).expect("upgrade");
+        assert_eq!(s.tx_location(&Hash([7; 32])).expect("lookup"), None, "the later ledger's entries are gone");
         assert_eq!(s.tx_location(&txs[1].id()).expect("lookup"), Some(TxLocation { height: 1, index: 1 }));
         assert_eq!(s.indexed_height().expect("height"), 1);
         let tx = s.db.begin_read().expect("read");
