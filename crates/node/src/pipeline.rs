@@ -123,35 +123,34 @@ impl Overlay {
             jobs,
             index_jobs,
         });
-        let weak = Arc::downgrade(&overlay);
+        Self::spawn_worker(&overlay, "fdl-block-writer", rx, Overlay::write, true);
+        Self::spawn_worker(&overlay, "fdl-tx-indexer", index_rx, Overlay::index, false);
+        overlay
+    }
+
+    /// Starts the thread `name` running `work` on each job until the overlay is dropped; a panic
+    /// in it is a write failure (`writer`: of the block writer) and ends the thread.
+    fn spawn_worker(
+        overlay: &Arc<Self>,
+        name: &'static str,
+        rx: std::sync::mpsc::Receiver<Job>,
+        work: fn(&Overlay, Job),
+        writer: bool,
+    ) {
+        let weak = Arc::downgrade(overlay);
         std::thread::Builder::new()
-            .name("fdl-block-writer".into())
+            .name(name.into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     let Some(me) = weak.upgrade() else { return };
                     let height = job.block.height();
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.write(job))).is_err() {
-                        me.fail(height, "the block writer panicked", true);
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&me, job))).is_err() {
+                        me.fail(height, &format!("{name} panicked"), writer);
                         return;
                     }
                 }
             })
-            .expect("invariant: the OS can start the block writer thread at startup");
-        let weak = Arc::downgrade(&overlay);
-        std::thread::Builder::new()
-            .name("fdl-tx-indexer".into())
-            .spawn(move || {
-                while let Ok(job) = index_rx.recv() {
-                    let Some(me) = weak.upgrade() else { return };
-                    let height = job.block.height();
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.index(job))).is_err() {
-                        me.fail(height, "the transaction indexer panicked", false);
-                        return;
-                    }
-                }
-            })
-            .expect("invariant: the OS can start the indexer thread at startup");
-        overlay
+            .expect("invariant: the OS can start the node's writer threads at startup");
     }
 
     fn write(&self, job: Job) {
