@@ -200,6 +200,9 @@ struct Inner {
     /// How many of `ids` each sender has.
     senders: HashMap<Address, usize>,
     waiters: HashMap<Hash, Vec<oneshot::Sender<Receipt>>>,
+    /// Pending transactions a decided block includes (see [`Mempool::on_included`]): they wait
+    /// for that block's commit, and [`Mempool::put_back`] must not queue them again.
+    included: HashSet<Hash>,
 }
 
 impl Inner {
@@ -218,6 +221,7 @@ impl Inner {
 
     /// Forgets a transaction (committed, dropped or expired); returns its waiters.
     fn remove(&mut self, id: &Hash) -> Option<Vec<oneshot::Sender<Receipt>>> {
+        self.included.remove(id);
         if let Some((_, sender)) = self.ids.remove(id)
             && let std::collections::hash_map::Entry::Occupied(mut n) = self.senders.entry(sender)
         {
@@ -863,8 +867,11 @@ impl Mempool {
     pub fn put_back(&self, txs: Vec<SignedTx>) {
         let mut inner = self.inner.lock();
         for tx in txs.into_iter().rev() {
-            // Only transactions still pending go back: one committed or dropped meanwhile is gone.
-            if inner.ids.contains_key(&tx.id()) {
+            // Only transactions still pending go back: one committed or dropped meanwhile is gone,
+            // and one a decided block includes waits for that block's commit (queued again, it
+            // could be dropped as expired and its waiter told so although the block holds it).
+            let id = tx.id();
+            if inner.ids.contains_key(&id) && !inner.included.contains(&id) {
                 inner.queue.push_front(tx);
             }
         }
@@ -930,6 +937,10 @@ impl Mempool {
         if inner.queue.iter().any(|t| ids.contains(&t.id())) {
             inner.queue.retain(|t| !ids.contains(&t.id()));
         }
+        // Only pending ones are remembered: their commit forgets them again, so the set stays
+        // within the pool's capacity.
+        let Inner { ids: pending, included, .. } = &mut *inner;
+        included.extend(ids.into_iter().filter(|id| pending.contains_key(id)));
     }
 
     /// Records a committed block: forgets its transactions and hands their receipts to waiters.

@@ -176,6 +176,34 @@ async fn take_batch_is_fifo_and_drops_expired() {
     assert!(f.pool.is_empty());
 }
 
+/// A proposal that lost its round is put back, but one of its transactions was meanwhile
+/// included by the decided block (another validator's, still being written): it must not be
+/// queued again, or a later batch would drop it as expired and close its waiter although the
+/// chain holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_of_a_decided_block_is_not_put_back() {
+    let f = fixture(100);
+    let included = tx(&f.key, 1, 3);
+    let other = tx(&f.key, 2, 10);
+    for t in [&included, &other] {
+        f.pool.admit(&t.encode()).await.unwrap();
+    }
+    let mut waiter = f.pool.subscribe(included.id());
+    let proposal = f.pool.take_batch(10, 3);
+    assert_eq!(proposal.len(), 2);
+    // The decided block at height 3 holds `included`; our proposal is returned.
+    f.pool.on_included(std::slice::from_ref(&included));
+    f.pool.put_back(proposal);
+    // The next block (height 4) takes only the other one, and `included` is not dropped as expired.
+    assert_eq!(ids(&f.pool.take_batch(10, 4)), ids(std::slice::from_ref(&other)));
+    assert!(f.pool.contains(&included.id()), "still waiting for its block's commit");
+    assert!(waiter.try_recv().is_err_and(|e| e == tokio::sync::oneshot::error::TryRecvError::Empty));
+    // Its block commits: the waiter gets the receipt.
+    f.pool.on_committed(3, &[receipt(included.id())]);
+    assert_eq!(waiter.await.unwrap().tx_id, included.id());
+    assert!(!f.pool.contains(&included.id()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_committed_wakes_subscriber_and_forgets() {
     let f = fixture(100);
