@@ -10,7 +10,8 @@
 //! client's transaction is admitted only while the pool holds less than the chain can commit in
 //! [`MempoolConfig::target_wait`] at the commit rate measured over the last blocks; beyond that it
 //! is refused at once with [`AdmitError::Overloaded`] and a retry hint, before any signature is
-//! verified. Within that budget each sender may hold at most a fair share (the budget divided by
+//! verified; a client's request that does not fit whole is refused whole, so no refusal waits for
+//! the verification of the part that would fit. Within that budget each sender may hold at most a fair share (the budget divided by
 //! the senders waiting, never less than [`FAIR_SHARE_FLOOR`]), and a sender with fewer than that
 //! floor waiting may use a reserve above the budget, so one flooding sender cannot starve others.
 //! Transactions a peer forwarded were admitted by that peer and only meet the hard capacity. A
@@ -331,15 +332,26 @@ impl Budget {
 
     /// Whether one more client transaction from a sender with `mine` waiting fits, with
     /// `waiting` in the pool and `senders` distinct senders waiting (this one included).
-    fn admits(&self, waiting: usize, mine: usize, senders: usize) -> bool {
+    fn admits(&self, waiting: usize, mine: usize, senders: usize) -> Fit {
         let share = (self.limit / senders.max(1)).max(FAIR_SHARE_FLOOR);
         if mine >= share {
-            return false;
+            return Fit::OverShare;
         }
         // The reserve: a quarter of the budget, for senders below the floor.
         let limit = if mine < FAIR_SHARE_FLOOR { self.limit + self.limit / 4 } else { self.limit };
-        waiting < limit.min(self.capacity)
+        if waiting < limit.min(self.capacity) { Fit::Fits } else { Fit::OverBudget }
     }
+}
+
+/// Whether a client transaction fits the admission budget ([`Budget::admits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Admitted (its signature is verified next).
+    Fits,
+    /// Its sender already holds its fair share of the budget.
+    OverShare,
+    /// The pool holds what the chain commits in the target wait.
+    OverBudget,
 }
 
 /// Most admission refusals waiting in memory to be stored (the node stores them every second,
@@ -582,6 +594,12 @@ impl Mempool {
 
     /// Refuses, in place, the candidates over the admission budget (clients only; cheap: no
     /// signature has been checked yet).
+    ///
+    /// A request that does not fit the budget whole is refused whole: admitting part of it would
+    /// hold its refusals until the admitted part's signatures are verified, on cores that are
+    /// saturated exactly when the pool is over budget, and excess must be refused at once. Only a
+    /// sender over its fair share is refused alone, so one flooding sender in a gateway's batch
+    /// does not shut out the batch's other senders.
     fn apply_budget(
         &self,
         candidates: Vec<(usize, SignedTx)>,
@@ -592,6 +610,7 @@ impl Mempool {
         let mut waiting = inner.queue.len();
         let mut extra: HashMap<Address, usize> = HashMap::new();
         let mut kept = Vec::with_capacity(candidates.len());
+        let mut over_budget: Option<AdmitError> = None;
         for (i, tx) in candidates {
             let sender = tx.sender();
             let held = inner.senders.get(&sender).copied().unwrap_or(0);
@@ -599,12 +618,22 @@ impl Mempool {
             let senders = inner.senders.len()
                 + extra.keys().filter(|a| !inner.senders.contains_key(a)).count()
                 + usize::from(mine == 0);
-            if budget.admits(waiting, mine, senders) {
-                waiting += 1;
-                *extra.entry(sender).or_default() += 1;
-                kept.push((i, tx));
-            } else {
-                verdicts[i] = Err(budget.refuse(waiting));
+            match budget.admits(waiting, mine, senders) {
+                Fit::Fits => {
+                    waiting += 1;
+                    *extra.entry(sender).or_default() += 1;
+                    kept.push((i, tx));
+                }
+                Fit::OverShare => verdicts[i] = Err(budget.refuse(waiting)),
+                Fit::OverBudget => {
+                    let refusal = over_budget.get_or_insert_with(|| budget.refuse(waiting));
+                    verdicts[i] = Err(refusal.clone());
+                }
+            }
+        }
+        if let Some(refusal) = over_budget {
+            for (i, _) in kept.drain(..) {
+                verdicts[i] = Err(refusal.clone());
             }
         }
         kept
@@ -1024,11 +1053,11 @@ mod tests {
         assert_eq!(b.limit, 50_000, "never above the capacity");
         // A lone sender may take the budget; with others waiting, a share; small senders a reserve.
         let b = Budget::new(Some(1_000.0), Duration::from_millis(1_000), 100, 50_000);
-        assert!(b.admits(999, 999, 1));
-        assert!(!b.admits(1_000, 999, 1));
-        assert!(!b.admits(500, 500, 2), "over half the budget with two senders");
-        assert!(b.admits(1_100, 10, 3), "a small sender uses the reserve");
-        assert!(!b.admits(1_250, 10, 3), "the reserve is a quarter of the budget");
+        assert_eq!(b.admits(999, 999, 1), Fit::Fits);
+        assert_eq!(b.admits(1_000, 999, 1), Fit::OverBudget);
+        assert_eq!(b.admits(500, 500, 2), Fit::OverShare, "over half the budget with two senders");
+        assert_eq!(b.admits(1_100, 10, 3), Fit::Fits, "a small sender uses the reserve");
+        assert_eq!(b.admits(1_250, 10, 3), Fit::OverBudget, "the reserve is a quarter of the budget");
         match b.refuse(1_200) {
             AdmitError::Overloaded { waiting, wait_ms, retry_after_ms } => {
                 assert_eq!((waiting, wait_ms), (1_200, 1_200));

@@ -455,6 +455,29 @@ async fn an_overloaded_pool_refuses_clients_fairly_with_a_retry_hint() {
     assert!(again.iter().all(Result::is_ok), "{again:?}");
 }
 
+/// Issue 15, item 1 ("every excess transaction refused within 50 ms"): a request that does not
+/// fit the budget whole is refused whole before any signature is verified, so its refusals are
+/// not held until the part that fits is verified on saturated cores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_budget_is_refused_whole_before_any_signature_is_checked() {
+    // The budget is one block (200) before any commit; senders of 60 stay within the floor.
+    let f = fixture_with(10_000, 200);
+    let keys: Vec<KeyPair> = (0..6).map(|_| KeyPair::generate(Suite::Sm)).collect();
+    let first: Vec<SignedTx> = keys[..3].iter().flat_map(|k| (0..60).map(move |n| tx(k, n, 50))).collect();
+    assert!(admit_all(&f.pool, &first, Source::Client).await.iter().all(Result::is_ok));
+    assert_eq!((f.pool.len(), f.pool.signatures_verified()), (180, 180));
+    // 180 wait: the next 240 from three new senders would fit in part (up to the reserve).
+    let second: Vec<SignedTx> = keys[3..].iter().flat_map(|k| (0..80).map(move |n| tx(k, n, 50))).collect();
+    let verdicts = admit_all(&f.pool, &second, Source::Client).await;
+    assert!(verdicts.iter().all(|v| v.as_ref().is_err_and(|e| e.code() == "overloaded")), "{verdicts:?}");
+    assert_eq!(f.pool.signatures_verified(), 180, "refused before verification");
+    assert_eq!(f.pool.len(), 180);
+    // A request that fits whole is admitted.
+    let small: Vec<SignedTx> = keys[3..].iter().flat_map(|k| (0..5).map(move |n| tx(k, n, 50))).collect();
+    assert!(admit_all(&f.pool, &small, Source::Client).await.iter().all(Result::is_ok));
+    assert_eq!(f.pool.len(), 195);
+}
+
 /// Issue 15, item 1: a transaction is verified once per node whatever path it arrives by: one
 /// verified in a block is not verified again when a client or a peer sends it, and a forwarded
 /// copy of one already pending is not verified again either.
