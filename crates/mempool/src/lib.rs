@@ -11,7 +11,8 @@
 //! [`MempoolConfig::target_wait`] at the commit rate measured over the last blocks; beyond that it
 //! is refused at once with [`AdmitError::Overloaded`] and a retry hint, before any signature is
 //! verified; a client's request that does not fit whole is refused whole, so no refusal waits for
-//! the verification of the part that would fit. Within that budget each sender may hold at most a fair share (the budget divided by
+//! the verification of the part that would fit, and once no sender can fit any more (the budget
+//! and its reserve are full) a request is refused before anything in it is decoded. Within that budget each sender may hold at most a fair share (the budget divided by
 //! the senders waiting, never less than [`FAIR_SHARE_FLOOR`]), and a sender with fewer than that
 //! floor waiting may use a reserve above the budget, so one flooding sender cannot starve others.
 //! Transactions a peer forwarded were admitted by that peer and only meet the hard capacity. A
@@ -330,6 +331,12 @@ impl Budget {
         }
     }
 
+    /// Whether no client transaction fits any more, whatever its sender: the pool holds the
+    /// budget and its reserve (or its capacity).
+    fn exhausted(&self, waiting: usize) -> bool {
+        waiting >= (self.limit + self.limit / 4).min(self.capacity)
+    }
+
     /// Whether one more client transaction from a sender with `mine` waiting fits, with
     /// `waiting` in the pool and `senders` distinct senders waiting (this one included).
     fn admits(&self, waiting: usize, mine: usize, senders: usize) -> Fit {
@@ -592,6 +599,14 @@ impl Mempool {
         self.budget().wait_ms(self.len())
     }
 
+    /// The refusal every client transaction meets while the pool holds its budget and the
+    /// reserve: no sender can fit, so nothing needs decoding to know it.
+    fn refusal_before_decoding(&self) -> Option<AdmitError> {
+        let budget = self.budget();
+        let waiting = self.len();
+        budget.exhausted(waiting).then(|| budget.refuse(waiting))
+    }
+
     /// Refuses, in place, the candidates over the admission budget (clients only; cheap: no
     /// signature has been checked yet).
     ///
@@ -642,6 +657,13 @@ impl Mempool {
     /// Admits many encoded transactions from `source` with one verification job; one verdict
     /// each, in order.
     pub async fn admit_many_from(&self, raw: &[&[u8]], source: Source) -> Vec<Result<Hash, AdmitError>> {
+        if source == Source::Client
+            && let Some(refusal) = self.refusal_before_decoding()
+        {
+            // Nothing of this request can fit: refused whole before anything is decoded or
+            // hashed, so a client retrying a refused batch costs the node next to nothing.
+            return vec![Err(refusal); raw.len()];
+        }
         let next_height = self.height.load(Ordering::Acquire).saturating_add(1);
         let mut verdicts: Vec<Result<Hash, AdmitError>> = Vec::with_capacity(raw.len());
         let mut candidates: Vec<(usize, SignedTx)> = Vec::new();

@@ -457,7 +457,8 @@ async fn an_overloaded_pool_refuses_clients_fairly_with_a_retry_hint() {
 
 /// Issue 15, item 1 ("every excess transaction refused within 50 ms"): a request that does not
 /// fit the budget whole is refused whole before any signature is verified, so its refusals are
-/// not held until the part that fits is verified on saturated cores.
+/// not held until the part that fits is verified on saturated cores; once the budget and its
+/// reserve are full, a client's request is refused before it is even decoded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_the_budget_is_refused_whole_before_any_signature_is_checked() {
     // The budget is one block (200) before any commit; senders of 60 stay within the floor.
@@ -476,6 +477,18 @@ async fn a_request_over_the_budget_is_refused_whole_before_any_signature_is_chec
     let small: Vec<SignedTx> = keys[3..].iter().flat_map(|k| (0..5).map(move |n| tx(k, n, 50))).collect();
     assert!(admit_all(&f.pool, &small, Source::Client).await.iter().all(Result::is_ok));
     assert_eq!(f.pool.len(), 195);
+    // A new small sender fills the reserve (a quarter of the budget) up to 250.
+    let last = KeyPair::generate(Suite::Sm);
+    let reserve: Vec<SignedTx> = (0..55).map(|n| tx(&last, n, 50)).collect();
+    assert!(admit_all(&f.pool, &reserve, Source::Client).await.iter().all(Result::is_ok));
+    assert_eq!(f.pool.len(), 250);
+    // Now nothing can fit: a request is refused before it is even decoded (garbage included).
+    let garbage: &[u8] = b"not a transaction";
+    let verdicts = f.pool.admit_many_from(&[garbage, garbage], Source::Client).await;
+    assert!(verdicts.iter().all(|v| v.as_ref().is_err_and(|e| e.code() == "overloaded")), "{verdicts:?}");
+    // A peer's forwarded transaction still meets only the capacity (and is decoded).
+    let forwarded = f.pool.admit_many_from(&[garbage], Source::Peer).await;
+    assert_eq!(forwarded[0].as_ref().unwrap_err().code(), "malformed_transaction");
 }
 
 /// Issue 15, item 1: a transaction is verified once per node whatever path it arrives by: one
