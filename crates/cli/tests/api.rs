@@ -63,8 +63,9 @@ fn stream_status_metrics_openapi() {
         let committed: u64 =
             m.lines().find_map(|l| l.strip_prefix("fdl_txs_committed_total ")).unwrap().parse().unwrap();
         assert!(committed >= 1);
-        // The process's resident memory and the database file's size, read when scraped.
-        for name in ["fdl_process_resident_memory_bytes", "fdl_db_size_bytes"] {
+        // The process's resident memory, the database file's size, and the signatures verified (the
+        // transaction above at least), read when scraped.
+        for name in ["fdl_process_resident_memory_bytes", "fdl_db_size_bytes", "fdl_signatures_verified_total"] {
             let v: u64 = m
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))

@@ -518,6 +518,51 @@ pub struct Mempool {
     /// Signatures this pool verified (admission and blocks).
     verified_total: AtomicU64,
     batch_ready: Notify,
+    /// Digests ([`SignedTx::verified_digest`]) of transactions an admission is verifying right
+    /// now, with how many admissions verify each: a block that includes one waits for that
+    /// verification instead of doing it twice ([`Mempool::verify_block_txs`]).
+    in_flight: Mutex<HashMap<Hash, usize>>,
+    /// Woken whenever an admission's verification settles (its transactions leave `in_flight`).
+    settled: Notify,
+}
+
+/// Most time a block's verification waits for admissions verifying some of its transactions
+/// before it verifies them itself. The admissions' jobs are ahead of the block's in the
+/// verifier's queue, so waiting for them is normally no slower than verifying.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
+
+/// Transactions an admission is verifying ([`Mempool::in_flight`]), until dropped.
+struct InFlight<'a> {
+    pool: &'a Mempool,
+    digests: Vec<Hash>,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(pool: &'a Mempool, txs: &[SignedTx]) -> Self {
+        let digests: Vec<Hash> = txs.iter().map(SignedTx::verified_digest).collect();
+        let mut m = pool.in_flight.lock();
+        for d in &digests {
+            *m.entry(*d).or_default() += 1;
+        }
+        InFlight { pool, digests }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        {
+            let mut m = self.pool.in_flight.lock();
+            for d in &self.digests {
+                if let std::collections::hash_map::Entry::Occupied(mut e) = m.entry(*d) {
+                    *e.get_mut() -= 1;
+                    if *e.get() == 0 {
+                        e.remove();
+                    }
+                }
+            }
+        }
+        self.pool.settled.notify_waiters();
+    }
 }
 
 impl Mempool {
@@ -546,6 +591,8 @@ impl Mempool {
             verifier,
             verified_total: AtomicU64::new(0),
             batch_ready: Notify::new(),
+            in_flight: Mutex::new(HashMap::new()),
+            settled: Notify::new(),
         })
     }
 
@@ -695,6 +742,9 @@ impl Mempool {
         };
         let txs: Vec<SignedTx> =
             candidates.iter().zip(&known).filter(|(_, k)| !**k).map(|((_, t), _)| t.clone()).collect();
+        // Until this admission has settled (its transactions pooled or refused), a block
+        // including them waits for this verification rather than repeating it.
+        let _in_flight = InFlight::new(self, &txs);
         let checked = if txs.is_empty() {
             Vec::new()
         } else {
@@ -950,16 +1000,22 @@ impl Mempool {
     /// # Errors
     /// [`AdmitError::Full`] when the verifier queue is full (the caller retries).
     pub async fn verify_block_txs(&self, txs: &[SignedTx]) -> Result<BlockSigReport, AdmitError> {
-        let unchecked: Vec<usize> = {
+        let not_yet_verified = |only: &[usize]| -> Vec<usize> {
             let inner = self.inner.lock();
             let verified = self.verified.lock();
-            (0..txs.len())
+            only.iter()
+                .copied()
                 .filter(|&i| {
                     let d = txs[i].verified_digest();
                     inner.ids.get(&txs[i].id()).is_none_or(|(v, _)| *v != d) && !verified.set.contains(&d)
                 })
                 .collect()
         };
+        let mut unchecked = not_yet_verified(&(0..txs.len()).collect::<Vec<_>>());
+        if self.wait_for_admissions(txs, &unchecked).await {
+            // Those admissions have settled: what they verified and pooled needs no second check.
+            unchecked = not_yet_verified(&unchecked);
+        }
         if unchecked.is_empty() {
             return Ok(BlockSigReport { bad: vec![], checked: 0 });
         }
@@ -974,6 +1030,32 @@ impl Mempool {
         }
         let bad = unchecked.iter().zip(verdicts).filter(|(_, ok)| !ok).map(|(&i, _)| i).collect();
         Ok(BlockSigReport { bad, checked: unchecked.len() })
+    }
+
+    /// Waits (at most [`IN_FLIGHT_WAIT`]) until no admission is verifying any of `txs[which]`.
+    /// Returns whether there was any to wait for. A peer's forwarded copy of a transaction often
+    /// arrives just before the block that includes it; verifying it twice, on cores already
+    /// saturated, is what this avoids.
+    async fn wait_for_admissions(&self, txs: &[SignedTx], which: &[usize]) -> bool {
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+        let mut waited = false;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            // Registered before the check, so a settlement between the check and the wait is not missed.
+            settled.as_mut().enable();
+            let busy = {
+                let m = self.in_flight.lock();
+                !m.is_empty() && which.iter().any(|&i| m.contains_key(&txs[i].verified_digest()))
+            };
+            if !busy {
+                return waited;
+            }
+            waited = true;
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return true;
+            }
+        }
     }
 
     /// Takes a decided block's transactions out of the queue, so the next block does not take
@@ -1028,6 +1110,11 @@ impl Mempool {
             inner.waiters.entry(id).or_default().push(tx);
         }
         rx
+    }
+
+    /// How many transactions admissions are verifying right now.
+    pub fn verifying(&self) -> usize {
+        self.in_flight.lock().len()
     }
 
     /// How many signatures this pool has verified (at admission and in blocks).

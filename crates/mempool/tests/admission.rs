@@ -25,6 +25,11 @@ fn fixture(capacity: usize) -> Fixture {
 
 /// A pool whose blocks hold `max_block_txs` (the admission budget before any commit).
 fn fixture_with(capacity: usize, max_block_txs: u32) -> Fixture {
+    fixture_full(capacity, max_block_txs, 2)
+}
+
+/// A pool with `verify_threads` signature verifiers.
+fn fixture_full(capacity: usize, max_block_txs: u32, verify_threads: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("ledger.redb")).unwrap());
     let key = KeyPair::generate(Suite::Sm);
@@ -48,7 +53,7 @@ fn fixture_with(capacity: usize, max_block_txs: u32) -> Fixture {
         params: ChainParams { max_block_txs, ..ChainParams::default() },
     };
     genesis.validate().unwrap();
-    let config = MempoolConfig { capacity, verify_threads: 2, verify_queue: 64, ..MempoolConfig::default() };
+    let config = MempoolConfig { capacity, verify_threads, verify_queue: 64, ..MempoolConfig::default() };
     let pool = Mempool::new(Arc::new(genesis), store, config).unwrap();
     Fixture { _dir: dir, pool, key }
 }
@@ -489,6 +494,38 @@ async fn a_request_over_the_budget_is_refused_whole_before_any_signature_is_chec
     // A peer's forwarded transaction still meets only the capacity (and is decoded).
     let forwarded = f.pool.admit_many_from(&[garbage], Source::Peer).await;
     assert_eq!(forwarded[0].as_ref().unwrap_err().code(), "malformed_transaction");
+}
+
+/// Issue 15, item 1: a block that includes transactions a peer's forwarded copy is still having
+/// verified waits for that verification instead of verifying them a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_waits_for_the_admission_verifying_its_transactions_instead_of_verifying_twice() {
+    let f = Arc::new(fixture_full(10_000, ChainParams::default().max_block_txs, 1));
+    // One verifier thread, kept busy by a first batch, so the second one waits in its queue.
+    let first: Vec<SignedTx> = (0..5_000).map(|n| tx(&f.key, n, 50)).collect();
+    let second: Vec<SignedTx> = (10_000..10_200).map(|n| tx(&f.key, n, 50)).collect();
+    let in_flight = |n: usize| {
+        let f = f.clone();
+        async move {
+            let t0 = std::time::Instant::now();
+            while f.pool.verifying() < n && t0.elapsed() < std::time::Duration::from_secs(10) {
+                tokio::task::yield_now().await;
+            }
+            f.pool.verifying()
+        }
+    };
+    let (a, b) = (f.clone(), f.clone());
+    let ha = tokio::spawn(async move { admit_all(&a.pool, &first, Source::Peer).await });
+    assert_eq!(in_flight(5_000).await, 5_000, "the first admission is verifying");
+    let second_c = second.clone();
+    let hb = tokio::spawn(async move { admit_all(&b.pool, &second_c, Source::Peer).await });
+    assert_eq!(in_flight(5_200).await, 5_200, "the second admission waits behind it");
+    // The block with the second batch arrives now: it waits for the admission, and verifies nothing.
+    let report = f.pool.verify_block_txs(&second).await.unwrap();
+    assert_eq!(report, fdl_mempool::BlockSigReport { bad: vec![], checked: 0 }, "verified by the admission");
+    assert!(ha.await.unwrap().iter().chain(hb.await.unwrap().iter()).all(Result::is_ok));
+    assert_eq!(f.pool.signatures_verified(), 5_200, "each signature once");
+    assert_eq!(f.pool.verifying(), 0);
 }
 
 /// Issue 15, item 1: a transaction is verified once per node whatever path it arrives by: one

@@ -583,6 +583,12 @@ pub(crate) async fn metrics(State(ctx): Ctx, Extension(g): G) -> Response {
     let mut text = ctx.parts.metrics.render(ctx.parts.mempool.len(), peers.max(ctx.peers.read().len()));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     crate::governance::certificate_metrics(&ctx, now, &mut text);
+    text.push_str(&format!(
+        "# HELP fdl_signatures_verified_total Transaction signatures this node verified (admission, forwarded \
+         and in blocks); each transaction once, whatever path it arrives by.\n\
+         # TYPE fdl_signatures_verified_total counter\nfdl_signatures_verified_total {}\n",
+        ctx.parts.mempool.signatures_verified()
+    ));
     let (hits, misses, entries) = ctx.ledger.contract_cache();
     text.push_str(&format!(
         "# HELP fdl_contract_module_cache_hits_total Contract calls whose compiled module was in the cache.\n\
