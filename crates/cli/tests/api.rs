@@ -125,7 +125,7 @@ fn full_mempool_answers_429_and_recovers() {
             .collect();
         let body = |txs: &[fdl_types::SignedTx]| serde_json::json!({ "txs": txs.iter().map(|t| hex::encode(fdl_types::Encode::encode(t))).collect::<Vec<_>>() });
         let http = reqwest::Client::new();
-        // Six for a pool of five: five fit, the sixth is refused.
+        // Six for a pool of five: a batch larger than the pool could ever hold gets what fits; the sixth is refused.
         let r = http.post(format!("{}/v1/transactions/batch", node.rpc)).json(&body(&txs[..6])).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.unwrap();

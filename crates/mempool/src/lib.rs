@@ -334,7 +334,13 @@ impl Budget {
     /// Whether no client transaction fits any more, whatever its sender: the pool holds the
     /// budget and its reserve (or its capacity).
     fn exhausted(&self, waiting: usize) -> bool {
-        waiting >= (self.limit + self.limit / 4).min(self.capacity)
+        waiting >= self.most()
+    }
+
+    /// The most client transactions the pool holds: the budget and its reserve, within the
+    /// capacity.
+    fn most(&self) -> usize {
+        (self.limit + self.limit / 4).min(self.capacity)
     }
 
     /// Whether one more client transaction from a sender with `mine` waiting fits, with
@@ -661,13 +667,15 @@ impl Mempool {
     /// hold its refusals until the admitted part's signatures are verified, on cores that are
     /// saturated exactly when the pool is over budget, and excess must be refused at once. Only a
     /// sender over its fair share is refused alone, so one flooding sender in a gateway's batch
-    /// does not shut out the batch's other senders.
+    /// does not shut out the batch's other senders; and a request larger than the pool could ever
+    /// hold for clients gets what fits, or it would never get in.
     fn apply_budget(
         &self,
         candidates: Vec<(usize, SignedTx)>,
         verdicts: &mut [Result<Hash, AdmitError>],
     ) -> Vec<(usize, SignedTx)> {
         let budget = self.budget();
+        let never_whole = candidates.len() > budget.most();
         let inner = self.inner.lock();
         let mut waiting = inner.queue.len();
         let mut extra: HashMap<Address, usize> = HashMap::new();
@@ -693,7 +701,7 @@ impl Mempool {
                 }
             }
         }
-        if let Some(refusal) = over_budget {
+        if let Some(refusal) = over_budget.filter(|_| !never_whole) {
             for (i, _) in kept.drain(..) {
                 verdicts[i] = Err(refusal.clone());
             }

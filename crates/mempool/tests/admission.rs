@@ -496,6 +496,18 @@ async fn a_request_over_the_budget_is_refused_whole_before_any_signature_is_chec
     assert_eq!(forwarded[0].as_ref().unwrap_err().code(), "malformed_transaction");
 }
 
+/// A request larger than the pool could ever hold for clients (the budget and its reserve) is
+/// not refused whole, or it would never get in: what fits is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_larger_than_the_whole_budget_gets_what_fits() {
+    let f = fixture_with(10_000, 200);
+    let keys: Vec<KeyPair> = (0..5).map(|_| KeyPair::generate(Suite::Sm)).collect();
+    let big: Vec<SignedTx> = keys.iter().flat_map(|k| (0..60).map(move |n| tx(k, n, 50))).collect();
+    let verdicts = admit_all(&f.pool, &big, Source::Client).await;
+    assert_eq!(verdicts.iter().filter(|v| v.is_ok()).count(), 250, "the budget of 200 and its reserve of 50");
+    assert!(verdicts[250..].iter().all(|v| v.as_ref().is_err_and(|e| e.code() == "overloaded")));
+}
+
 /// Issue 15, item 1: a block that includes transactions a peer's forwarded copy is still having
 /// verified waits for that verification instead of verifying them a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
