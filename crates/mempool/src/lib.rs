@@ -12,7 +12,8 @@
 //! is refused at once with [`AdmitError::Overloaded`] and a retry hint, before any signature is
 //! verified; a client's request that does not fit whole is refused whole, so no refusal waits for
 //! the verification of the part that would fit, and once no sender can fit any more (the budget
-//! and its reserve are full) a request is refused before anything in it is decoded. Within that budget each sender may hold at most a fair share (the budget divided by
+//! and its reserve are full) a request is refused before anything in it is decoded. Within that
+//! budget each sender may hold at most a fair share (the budget divided by
 //! the senders waiting, never less than [`FAIR_SHARE_FLOOR`]), and a sender with fewer than that
 //! floor waiting may use a reserve above the budget, so one flooding sender cannot starve others.
 //! Transactions a peer forwarded were admitted by that peer and only meet the hard capacity. A
@@ -546,6 +547,9 @@ struct InFlight<'a> {
 impl<'a> InFlight<'a> {
     fn new(pool: &'a Mempool, txs: &[SignedTx]) -> Self {
         let digests: Vec<Hash> = txs.iter().map(SignedTx::verified_digest).collect();
+        if digests.is_empty() {
+            return InFlight { pool, digests };
+        }
         let mut m = pool.in_flight.lock();
         for d in &digests {
             *m.entry(*d).or_default() += 1;
@@ -556,6 +560,9 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
+        if self.digests.is_empty() {
+            return;
+        }
         {
             let mut m = self.pool.in_flight.lock();
             for d in &self.digests {

@@ -271,21 +271,26 @@ impl RedbStore {
         if from < latest {
             tracing::info!(from = from + 1, to = latest, "indexing transactions of blocks not yet indexed");
         }
-        // Many blocks per transaction: one durable commit per batch, not per block.
+        // Many blocks per transaction: one durable commit per batch, not per block, and the
+        // batch's entries inserted in key order (random order leaves the file's pages half full).
         let mut height = from + 1;
         while height <= latest {
             let last = latest.min(height.saturating_add(CATCH_UP_BLOCKS - 1));
+            let mut entries: Vec<(Hash, [u8; 12])> = Vec::new();
+            for h in height..=last {
+                let block = self.block(h)?.ok_or(StorageError::Corrupt {
+                    what: "block",
+                    source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
+                })?;
+                entries.extend(block.txs.iter().enumerate().map(|(i, t)| (t.id(), position_key(h, i as u32))));
+            }
+            // Stable: were an id ever in two blocks, the later position is inserted last, as before.
+            entries.sort_by_key(|e| e.0.0);
             let tx = self.index.begin_write().map_err(db_err)?;
             {
                 let mut t = tx.open_table(TX_INDEX).map_err(db_err)?;
-                for h in height..=last {
-                    let block = self.block(h)?.ok_or(StorageError::Corrupt {
-                        what: "block",
-                        source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
-                    })?;
-                    for (i, tx) in block.txs.iter().enumerate() {
-                        t.insert(tx.id().0.as_slice(), position_key(h, i as u32).as_slice()).map_err(db_err)?;
-                    }
+                for (id, position) in &entries {
+                    t.insert(id.0.as_slice(), position.as_slice()).map_err(db_err)?;
                 }
                 tx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, last).map_err(db_err)?;
             }
