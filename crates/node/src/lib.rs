@@ -8,6 +8,7 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod api_runtime;
 mod bft;
 mod chain;
 mod config;
@@ -315,19 +316,21 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         suite = %genesis.suite, %rpc_addr, height = chain.height(), "node started");
     // Admission refusals go to the node's own store in the background, off the commit path.
     let flusher = tokio::spawn(flush_refusals_task(refusals.clone(), shutdown.clone()));
-    let secure_rpc = secure.map(|(l, server)| {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!(listen = %a, "API over TLCP");
+    // The API serves on threads of its own, so its answers do not queue behind consensus and
+    // the network on the main runtime's workers (`api_runtime`).
+    let mut secure_rpc = match secure {
+        Some((l, server)) => {
+            if let Ok(a) = l.local_addr() {
+                tracing::info!(listen = %a, "API over TLCP");
+            }
+            let ctx = ctx.clone();
+            Some(api_runtime::spawn("fdl-api-tlcp", l, shutdown.clone(), move |l, stop| {
+                fdl_rpc::serve_tlcp_on(l, ctx, server, stop)
+            })?)
         }
-        let mut stop = shutdown.clone();
-        tokio::spawn(fdl_rpc::serve_tlcp_on(l, ctx.clone(), server, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }))
-    });
-    let mut rpc_shutdown = shutdown.clone();
-    let rpc = tokio::spawn(fdl_rpc::serve_on(listener, ctx, async move {
-        let _ = rpc_shutdown.wait_for(|s| *s).await;
-    }));
+        None => None,
+    };
+    let mut rpc = api_runtime::spawn("fdl-api", listener, shutdown.clone(), move |l, stop| fdl_rpc::serve_on(l, ctx, stop))?;
     let result = match (&config.p2p, network_seed) {
         (Some(p2p), Some(seed)) => {
             let own = own_peer.clone().unwrap_or_default();
@@ -351,13 +354,17 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         // include would only mislead clients.
         tracing::error!(error = %e, "consensus or block production failed; stopping the node");
         rpc.abort();
-        if let Some(s) = &secure_rpc {
+        if let Some(s) = &mut secure_rpc {
             s.abort();
         }
     }
-    let _ = rpc.await;
+    if let Err(e) = rpc.join().await {
+        tracing::warn!(error = %e, "the API stopped with an error");
+    }
     if let Some(s) = secure_rpc {
-        let _ = s.await;
+        if let Err(e) = s.join().await {
+            tracing::warn!(error = %e, "the API over TLCP stopped with an error");
+        }
     }
     flusher.abort();
     if let Some(p) = pruner {

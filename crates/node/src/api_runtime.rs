@@ -1,0 +1,145 @@
+//! The API's own async runtime (`docs/architecture.md`, "Admission under load").
+//!
+//! Consensus, the network's TLCP records and the block pipeline's async parts run on the node's
+//! main runtime. Under overload they keep its worker threads busy for tens of milliseconds at a
+//! time (a proposal of 5,000 transactions is about 2 MB to encrypt per peer), and an API request
+//! that waited behind them was answered late even when the answer was a cheap refusal. The API
+//! therefore runs on threads of its own: the operating system's scheduler then shares the cores
+//! between the API and the rest, instead of the API queueing behind whatever task holds a worker.
+
+use std::{future::Future, io, pin::Pin, thread};
+
+use tokio::sync::{oneshot, watch};
+
+/// Worker threads of the API runtime.
+const API_WORKERS: usize = 2;
+
+/// How long the API runtime gives its remaining tasks (open connections past the graceful
+/// stop) once the server has returned.
+const API_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A future that resolves when the API must stop.
+pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An API server running on its own runtime and thread ([`spawn`]).
+pub(crate) struct ApiServer {
+    /// Stops the server early (the node's shutdown signal also stops it).
+    abort: Option<oneshot::Sender<()>>,
+    /// The server's result, sent when its runtime has stopped.
+    done: oneshot::Receiver<io::Result<()>>,
+}
+
+impl ApiServer {
+    /// Stops the server: it stops accepting, and the requests in flight finish.
+    pub(crate) fn abort(&mut self) {
+        if let Some(a) = self.abort.take() {
+            let _ = a.send(());
+        }
+    }
+
+    /// Waits until the server and its runtime have stopped.
+    pub(crate) async fn join(self) -> io::Result<()> {
+        self.done.await.unwrap_or_else(|_| Err(io::Error::other("the API thread ended without a result")))
+    }
+}
+
+/// Starts `serve` on a runtime of its own, on a thread named `name`, with `listener` moved to
+/// that runtime. `serve` gets the listener and a signal that resolves when `shutdown` flips to
+/// true or the server is aborted.
+///
+/// # Errors
+/// When the listener cannot be moved off this runtime or the thread cannot be started.
+pub(crate) fn spawn<F, Fut>(
+    name: &str,
+    listener: tokio::net::TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    serve: F,
+) -> io::Result<ApiServer>
+where
+    F: FnOnce(tokio::net::TcpListener, StopSignal) -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<()>>,
+{
+    // A tokio listener belongs to the reactor of the runtime that made it; its socket (already
+    // non-blocking) is handed over to the new runtime.
+    let listener = listener.into_std()?;
+    let (abort_tx, abort_rx) = oneshot::channel::<()>();
+    let (done_tx, done_rx) = oneshot::channel();
+    let thread_name = name.to_string();
+    thread::Builder::new().name(thread_name.clone()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(API_WORKERS)
+            .thread_name(thread_name)
+            .enable_all()
+            .build();
+        let result = match runtime {
+            Err(e) => Err(e),
+            Ok(runtime) => {
+                let result = runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    let stop: StopSignal = Box::pin(async move {
+                        tokio::select! {
+                            _ = shutdown.wait_for(|s| *s) => {}
+                            _ = abort_rx => {}
+                        }
+                    });
+                    serve(listener, stop).await
+                });
+                runtime.shutdown_timeout(API_SHUTDOWN_GRACE);
+                result
+            }
+        };
+        let _ = done_tx.send(result);
+    })?;
+    Ok(ApiServer { abort: Some(abort_tx), done: done_rx })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server runs on another thread than the caller's runtime, answers on the listener it
+    /// was given, and stops on the shutdown signal with its result.
+    #[tokio::test(flavor = "current_thread")]
+    async fn serves_on_its_own_thread_and_stops_on_the_signal() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let caller = thread::current().id();
+        let server = spawn("fdl-api-test", listener, stop_rx, move |l, stop| async move {
+            assert_ne!(thread::current().id(), caller);
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    r = l.accept() => {
+                        let (mut s, _) = r?;
+                        s.write_all(b"hi").await?;
+                    }
+                    () = &mut stop => return Ok(()),
+                }
+            }
+        })
+        .unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 2];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hi");
+        stop_tx.send(true).unwrap();
+        server.join().await.unwrap();
+    }
+
+    /// An aborted server stops although the shutdown signal never flips.
+    #[tokio::test(flavor = "current_thread")]
+    async fn abort_stops_the_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut server = spawn("fdl-api-test", listener, stop_rx, |_l, stop| async move {
+            stop.await;
+            Err(io::Error::other("stopped"))
+        })
+        .unwrap();
+        server.abort();
+        let e = server.join().await.unwrap_err();
+        assert_eq!(e.to_string(), "stopped");
+    }
+}
