@@ -8,7 +8,9 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod latest;
 mod redb_store;
+mod tx_index;
 
 pub use redb_store::{RedbStore, StateCounts};
 

@@ -9,18 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::{
     AuditWrite, BlockWrite, MAX_AUDIT_INDEX_KEY, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store,
     TxLocation,
+    latest::{Cached, LatestValues},
+    tx_index::{Limits, TxIndex},
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("commits");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
-/// In the ledger file up to layout 8; since layout 9 in the index file ([`RedbStore`]).
+/// In the ledger file up to layout 8 (dropped when such a ledger is opened); since layout 9 the
+/// index of transaction ids is a file of its own ([`crate::tx_index`]).
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
-/// Blocks indexed per transaction when the index catches up with the ledger on opening.
-const CATCH_UP_BLOCKS: u64 = 256;
-/// The index file's own metadata: `height`, the highest block whose transactions it indexes.
-const INDEX_META: TableDefinition<&str, u64> = TableDefinition::new("index_meta");
 /// Receipts by position: height (8, big-endian) || index in the block (4, big-endian), so a
 /// block's receipts are appended in order instead of scattered by transaction id (the id finds
 /// its position through `tx_index`).
@@ -94,8 +93,10 @@ pub struct StateCounts {
 /// file of its own (derived from the ledger's blocks, rebuilt from them when missing or behind).
 pub struct RedbStore {
     db: Database,
-    /// The index of transaction ids (`tx_index`, `index_meta`).
-    index: Database,
+    /// The index of transaction ids.
+    index: TxIndex,
+    /// The newest values of recently used state keys.
+    latest: LatestValues,
     /// The oldest kept state version, as recorded under `META_PRUNED_BELOW`; raised before a
     /// prune transaction commits, so a reader that saw the transaction's deletions sees it.
     oldest: AtomicU64,
@@ -118,12 +119,6 @@ fn position_key(height: u64, index: u32) -> [u8; 12] {
     k[..8].copy_from_slice(&height.to_be_bytes());
     k[8..].copy_from_slice(&index.to_be_bytes());
     k
-}
-
-fn decode_position(b: &[u8], what: &'static str) -> Result<TxLocation, StorageError> {
-    let mut r = fdl_types::Reader::new(b);
-    (|| Ok::<_, fdl_types::DecodeError>(TxLocation { height: r.u64("height")?, index: r.u32("index")? }))()
-        .map_err(|source| StorageError::Corrupt { what, source })
 }
 
 fn corrupt_local() -> StorageError {
@@ -174,14 +169,13 @@ impl RedbStore {
     /// # Errors
     /// [`StorageError::Db`] when the file cannot be opened, e.g. another process holds it.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with(path, Limits::DEFAULT)
+    }
+
+    /// [`RedbStore::open`] with the index's sizes given.
+    fn open_with(path: &Path, limits: Limits) -> Result<Self, StorageError> {
         let db = Database::create(path).map_err(db_err)?;
-        let index = Database::create(Self::index_path(path)).map_err(db_err)?;
-        {
-            let tx = index.begin_write().map_err(db_err)?;
-            tx.open_table(TX_INDEX).map_err(db_err)?;
-            tx.open_table(INDEX_META).map_err(db_err)?;
-            tx.commit().map_err(db_err)?;
-        }
+        let index = TxIndex::open(&Self::index_path(path), limits)?;
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(META).map_err(db_err)?;
         tx.open_table(BLOCKS).map_err(db_err)?;
@@ -201,9 +195,13 @@ impl RedbStore {
             let has_chain = meta.get(META_GENESIS).map_err(db_err)?.is_some();
             let found = Self::meta_u64(&meta, META_LAYOUT)?;
             if has_chain && found == 8 {
-                // Layout 8 kept the index of transaction ids in this file: move it out.
+                // Layout 8 kept the index of transaction ids in this file: drop it, and build the
+                // index file from the blocks (below). Whatever that file held may come from a
+                // later ledger.
                 drop(meta);
-                Self::move_index_out(&tx, &index)?;
+                tx.delete_table(TX_INDEX).map_err(db_err)?;
+                index.reset()?;
+                tracing::info!("layout 8: the index of transaction ids moves to its own file");
                 meta = tx.open_table(META).map_err(db_err)?;
             } else if has_chain && found != LAYOUT_VERSION {
                 return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
@@ -212,7 +210,8 @@ impl RedbStore {
             oldest = Self::meta_u64(&meta, META_PRUNED_BELOW)?;
         }
         tx.commit().map_err(db_err)?;
-        let store = RedbStore { db, index, oldest: AtomicU64::new(oldest) };
+        let mut store = RedbStore { db, index, latest: LatestValues::new(0), oldest: AtomicU64::new(oldest) };
+        store.latest = LatestValues::new(store.latest_height()?);
         store.catch_up_index()?;
         Ok(store)
     }
@@ -222,81 +221,30 @@ impl RedbStore {
         path.with_extension("txindex.redb")
     }
 
-    /// Layout 8 → 9: copies the ledger's `tx_index` into the index file (in key order, so the
-    /// copy appends), then drops it from the ledger, in the ledger's upgrade transaction. Whatever
-    /// the index file held before is dropped first: it may come from a later ledger.
-    fn move_index_out(tx: &redb::WriteTransaction, index: &Database) -> Result<(), StorageError> {
-        let height = Self::meta_u64(&tx.open_table(META).map_err(db_err)?, META_HEIGHT)?;
-        {
-            let old = tx.open_table(TX_INDEX).map_err(db_err)?;
-            let itx = index.begin_write().map_err(db_err)?;
-            itx.delete_table(TX_INDEX).map_err(db_err)?;
-            {
-                let mut t = itx.open_table(TX_INDEX).map_err(db_err)?;
-                for entry in old.iter().map_err(db_err)? {
-                    let (k, v) = entry.map_err(db_err)?;
-                    t.insert(k.value(), v.value()).map_err(db_err)?;
-                }
-                itx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, height).map_err(db_err)?;
-            }
-            itx.commit().map_err(db_err)?;
-        }
-        tx.delete_table(TX_INDEX).map_err(db_err)?;
-        tracing::info!(height, "moved the index of transaction ids to its own file (layout 9)");
-        Ok(())
-    }
-
-    /// The highest height the index file covers.
-    fn indexed_height(&self) -> Result<u64, StorageError> {
-        let tx = self.index.begin_read().map_err(db_err)?;
-        let t = tx.open_table(INDEX_META).map_err(db_err)?;
-        Ok(t.get(META_HEIGHT).map_err(db_err)?.map_or(0, |g| g.value()))
-    }
-
     /// Brings the index file level with the ledger: indexes the blocks written after it (a
     /// node that stopped between a block's write and its indexing, or a deleted index file). An
     /// index ahead of the ledger (an older ledger restored beside a newer index) is rebuilt.
     fn catch_up_index(&self) -> Result<(), StorageError> {
         let latest = self.latest_height()?;
-        let mut from = self.indexed_height()?;
+        let mut from = self.index.height();
         if from > latest {
             tracing::warn!(indexed = from, latest, "the transaction index is ahead of the ledger: rebuilding it");
-            let tx = self.index.begin_write().map_err(db_err)?;
-            tx.delete_table(TX_INDEX).map_err(db_err)?;
-            tx.open_table(TX_INDEX).map_err(db_err)?;
-            tx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, 0).map_err(db_err)?;
-            tx.commit().map_err(db_err)?;
+            self.index.reset()?;
             from = 0;
         }
         if from < latest {
             tracing::info!(from = from + 1, to = latest, "indexing transactions of blocks not yet indexed");
         }
-        // Many blocks per transaction: one durable commit per batch, not per block, and the
-        // batch's entries inserted in key order (random order leaves the file's pages half full).
-        let mut height = from + 1;
-        while height <= latest {
-            let last = latest.min(height.saturating_add(CATCH_UP_BLOCKS - 1));
-            let mut entries: Vec<(Hash, [u8; 12])> = Vec::new();
-            for h in height..=last {
-                let block = self.block(h)?.ok_or(StorageError::Corrupt {
-                    what: "block",
-                    source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
-                })?;
-                entries.extend(block.txs.iter().enumerate().map(|(i, t)| (t.id(), position_key(h, i as u32))));
-            }
-            // Stable: were an id ever in two blocks, the later position is inserted last, as before.
-            entries.sort_by_key(|e| e.0.0);
-            let tx = self.index.begin_write().map_err(db_err)?;
-            {
-                let mut t = tx.open_table(TX_INDEX).map_err(db_err)?;
-                for (id, position) in &entries {
-                    t.insert(id.0.as_slice(), position.as_slice()).map_err(db_err)?;
-                }
-                tx.open_table(INDEX_META).map_err(db_err)?.insert(META_HEIGHT, last).map_err(db_err)?;
-            }
-            tx.commit().map_err(db_err)?;
-            height = last + 1;
+        for h in from + 1..=latest {
+            let block = self.block(h)?.ok_or(StorageError::Corrupt {
+                what: "block",
+                source: fdl_types::DecodeError::Eof { what: "block below the latest height" },
+            })?;
+            let ids: Vec<Hash> = block.txs.iter().map(fdl_types::SignedTx::id).collect();
+            self.index.index(h, &ids, latest)?;
         }
+        // Written now, so that a node restarted again does not redo them.
+        self.index.flush()?;
         Ok(())
     }
 
@@ -316,6 +264,32 @@ impl RedbStore {
             ordered: tx.open_table(ORDERED).map_err(db_err)?.len().map_err(db_err)?,
             stale: len(STALE_NODES)? + len(STALE_VALUES)? + len(STALE_ORDERED)?,
         })
+    }
+
+    /// The newest version of `key_hash` at or below `max_version` in the file, and its value
+    /// (`None`: deleted).
+    fn state_value_in_file(
+        &self,
+        key_hash: &[u8; 32],
+        max_version: u64,
+    ) -> Result<Option<(u64, Option<Vec<u8>>)>, StorageError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(STATE_VALUES).map_err(db_err)?;
+        let lo = value_key(key_hash, 0);
+        let hi = value_key(key_hash, max_version);
+        let mut range = t.range::<&[u8]>(lo.as_slice()..=hi.as_slice()).map_err(db_err)?;
+        let Some(last) = range.next_back() else { return Ok(None) };
+        let (k, v) = last.map_err(db_err)?;
+        let version = k.value().get(32..40).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StorageError::Corrupt {
+            what: "state value key",
+            source: fdl_types::DecodeError::Eof { what: "state value version" },
+        })?;
+        let v = v.value();
+        let value = match v.first() {
+            Some(1) => Some(v[1..].to_vec()),
+            _ => None,
+        };
+        Ok(Some((u64::from_be_bytes(version), value)))
     }
 
     /// Compacts the database file at `path` of a stopped node: moves the pages in use to the
@@ -584,10 +558,7 @@ impl Store for RedbStore {
     }
 
     fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StorageError> {
-        let tx = self.index.begin_read().map_err(db_err)?;
-        let t = tx.open_table(TX_INDEX).map_err(db_err)?;
-        let Some(g) = t.get(id.0.as_slice()).map_err(db_err)? else { return Ok(None) };
-        decode_position(g.value(), "tx index").map(Some)
+        self.index.location(id)
     }
 
     fn receipt(&self, id: &Hash) -> Result<Option<Receipt>, StorageError> {
@@ -598,39 +569,11 @@ impl Store for RedbStore {
     }
 
     fn tx_locations(&self, ids: &[Hash]) -> Result<Vec<Option<TxLocation>>, StorageError> {
-        let tx = self.index.begin_read().map_err(db_err)?;
-        let t = tx.open_table(TX_INDEX).map_err(db_err)?;
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_unstable_by_key(|&i| ids[i].0);
-        let mut out = vec![None; ids.len()];
-        for i in order {
-            if let Some(g) = t.get(ids[i].0.as_slice()).map_err(db_err)? {
-                out[i] = Some(decode_position(g.value(), "tx index")?);
-            }
-        }
-        Ok(out)
+        self.index.locations(ids)
     }
 
     fn index_txs(&self, height: u64, ids: &[Hash]) -> Result<(), StorageError> {
-        let latest = self.latest_height()?;
-        let mut tx = self.index.begin_write().map_err(db_err)?;
-        tx.set_durability(Durability::Immediate).map_err(db_err)?;
-        {
-            let mut meta = tx.open_table(INDEX_META).map_err(db_err)?;
-            let indexed = meta.get(META_HEIGHT).map_err(db_err)?.map_or(0, |g| g.value());
-            if height <= indexed {
-                return Ok(());
-            }
-            if height != indexed + 1 || height > latest {
-                return Err(StorageError::OutOfOrder { expected_after: indexed.min(latest), got: height });
-            }
-            let mut t = tx.open_table(TX_INDEX).map_err(db_err)?;
-            for (i, id) in ids.iter().enumerate() {
-                t.insert(id.0.as_slice(), position_key(height, i as u32).as_slice()).map_err(db_err)?;
-            }
-            meta.insert(META_HEIGHT, height).map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
+        self.index.index(height, ids, self.latest_height()?)
     }
 
     fn write_ledger(&self, w: BlockWrite<'_>) -> Result<(), StorageError> {
@@ -675,7 +618,9 @@ impl Store for RedbStore {
             }
         }
         tx.open_table(META).map_err(db_err)?.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(db_err)?;
-        tx.commit().map_err(db_err)
+        tx.commit().map_err(db_err)?;
+        self.latest.apply(height, w.state_values.iter().map(|(k, v, value)| (k, *v, value)));
+        Ok(())
     }
 
     fn write_genesis(
@@ -692,7 +637,9 @@ impl Store for RedbStore {
             m.insert(META_GENESIS, genesis_hash.0.as_slice()).map_err(db_err)?;
             m.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)
+        tx.commit().map_err(db_err)?;
+        self.latest.apply(0, values.iter().map(|(k, v, value)| (k, *v, value)));
+        Ok(())
     }
 
     fn genesis_hash(&self) -> Result<Option<Hash>, StorageError> {
@@ -710,18 +657,13 @@ impl Store for RedbStore {
     }
 
     fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(STATE_VALUES).map_err(db_err)?;
-        let lo = value_key(key_hash, 0);
-        let hi = value_key(key_hash, max_version);
-        let mut range = t.range::<&[u8]>(lo.as_slice()..=hi.as_slice()).map_err(db_err)?;
-        let Some(last) = range.next_back() else { return Ok(None) };
-        let (_, v) = last.map_err(db_err)?;
-        let v = v.value();
-        Ok(Some(match v.first() {
-            Some(1) => Some(v[1..].to_vec()),
-            _ => None,
-        }))
+        let token = match self.latest.get(key_hash, max_version) {
+            Cached::Hit(v) => return Ok(v),
+            Cached::Miss(token) => token,
+        };
+        let found = self.state_value_in_file(key_hash, max_version)?;
+        self.latest.offer(token, key_hash, max_version, found.as_ref().map(|(v, value)| (*v, value)));
+        Ok(found.map(|(_, value)| value))
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {
@@ -942,6 +884,42 @@ mod tests {
         assert_eq!(s.state_value(&k, 100).expect("r"), Some(None));
         assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), None);
         assert_eq!(s.latest_height().expect("h"), 0);
+    }
+
+    /// The cache of newest values (`latest.rs`) answers what the file would, through blocks
+    /// written after reads that filled it.
+    #[test]
+    fn state_reads_stay_right_across_written_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = RedbStore::open(&dir.path().join("db")).expect("open");
+        let (k, absent) = ([7u8; 32], [8u8; 32]);
+        s.write_genesis(Hash::ZERO, vec![], vec![(k, 0, Some(b"a".to_vec()))]).expect("genesis");
+        for (height, value) in [(1, Some(b"b".to_vec())), (2, None), (3, Some(b"c".to_vec()))] {
+            // Reads at the tip fill the cache, including a key that has no version.
+            let never = (height > 1).then_some(None);
+            assert_eq!(s.state_value(&absent, height - 1).expect("r"), never);
+            let before = s.state_value(&k, height - 1).expect("r");
+            let (block, commit) = empty_block(height);
+            let values = [(k, height, value.clone()), (absent, height, None)];
+            s.write_ledger(BlockWrite {
+                block: &block,
+                block_hash: commit.block_hash,
+                commit: &commit,
+                receipts: &[],
+                state_nodes: &[],
+                state_values: &values,
+                stale_nodes: &[],
+                audit: &[],
+                ordered_keys: &[],
+            })
+            .expect("write");
+            assert_eq!(s.state_value(&k, height).expect("r"), Some(value));
+            assert_eq!(s.state_value(&k, height - 1).expect("r"), before, "older versions still answer");
+            assert_eq!(s.state_value(&absent, height).expect("r"), Some(None), "a deletion is a version");
+        }
+        assert_eq!(s.state_value(&k, 1).expect("r"), Some(Some(b"b".to_vec())));
+        assert_eq!(s.state_value(&k, 2).expect("r"), Some(None));
+        assert_eq!(s.state_value(&k, 99).expect("r"), Some(Some(b"c".to_vec())));
     }
 
     fn empty_block(height: u64) -> (Block, Commit) {
@@ -1189,7 +1167,8 @@ mod tests {
             ordered_keys: &[],
         })
         .expect("write_block writes and indexes");
-        assert_eq!(s.indexed_height().expect("height"), 3);
+        s.index.flush().expect("flush");
+        assert_eq!(s.index.written_height(), 3);
     }
 
     #[test]
@@ -1207,6 +1186,8 @@ mod tests {
             let s = RedbStore::open(&path).expect("open");
             write_ledger_txs(&s, 1, &late);
             s.index_txs(1, &ids(&late)).expect("index");
+            s.index.flush().expect("flush");
+            assert_eq!(s.index.written_height(), 1);
         }
         std::fs::copy(&copy, &path).expect("restore");
         let s = RedbStore::open(&path).expect("reopen");
@@ -1239,13 +1220,14 @@ mod tests {
             let index = Database::create(RedbStore::index_path(&path)).expect("index");
             let tx = index.begin_write().expect("write");
             tx.open_table(TX_INDEX).expect("t").insert([7u8; 32].as_slice(), position_key(5, 0).as_slice()).expect("i");
-            tx.open_table(INDEX_META).expect("m").insert(META_HEIGHT, 5).expect("h");
+            let meta: TableDefinition<&str, u64> = TableDefinition::new("index_meta");
+            tx.open_table(meta).expect("m").insert(META_HEIGHT, 5).expect("h");
             tx.commit().expect("commit");
         }
         let s = RedbStore::open(&path).expect("upgrade");
         assert_eq!(s.tx_location(&Hash([7; 32])).expect("lookup"), None, "the later ledger's entries are gone");
         assert_eq!(s.tx_location(&txs[1].id()).expect("lookup"), Some(TxLocation { height: 1, index: 1 }));
-        assert_eq!(s.indexed_height().expect("height"), 1);
+        assert_eq!(s.index.height(), 1);
         let tx = s.db.begin_read().expect("read");
         assert!(tx.open_table(TX_INDEX).is_err(), "the ledger no longer holds the index");
         assert_eq!(layout_of(&s), LAYOUT_VERSION);
