@@ -330,7 +330,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         }
         None => None,
     };
-    let mut rpc = api_runtime::spawn("fdl-api", listener, shutdown.clone(), move |l, stop| fdl_rpc::serve_on(l, ctx, stop))?;
+    let mut rpc =
+        api_runtime::spawn("fdl-api", listener, shutdown.clone(), move |l, stop| fdl_rpc::serve_on(l, ctx, stop))?;
     let result = match (&config.p2p, network_seed) {
         (Some(p2p), Some(seed)) => {
             let own = own_peer.clone().unwrap_or_default();

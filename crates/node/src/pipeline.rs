@@ -407,6 +407,10 @@ impl Store for Overlay {
             {
                 return Ok(Some(v.clone()));
             }
+            // Not written by the block in flight: its newest version is at most the height
+            // below it, which the store's cache of newest values can answer (it only answers
+            // up to what the store has committed).
+            return self.durable.state_value(key_hash, p.height().saturating_sub(1));
         }
         self.durable.state_value(key_hash, max_version)
     }
