@@ -102,8 +102,8 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn serves_on_its_own_thread_and_stops_on_the_signal() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("test setup");
+        let addr = listener.local_addr().expect("test setup");
         let (stop_tx, stop_rx) = watch::channel(false);
         let caller = thread::current().id();
         let server = spawn("fdl-api-test", listener, stop_rx, move |l, stop| async move {
@@ -119,27 +119,27 @@ mod tests {
                 }
             }
         })
-        .unwrap();
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        .expect("test setup");
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("test setup");
         let mut buf = [0u8; 2];
-        s.read_exact(&mut buf).await.unwrap();
+        s.read_exact(&mut buf).await.expect("test setup");
         assert_eq!(&buf, b"hi");
-        stop_tx.send(true).unwrap();
-        server.join().await.unwrap();
+        stop_tx.send(true).expect("test setup");
+        server.join().await.expect("test setup");
     }
 
     /// An aborted server stops although the shutdown signal never flips.
     #[tokio::test(flavor = "current_thread")]
     async fn abort_stops_the_server() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("test setup");
         let (_stop_tx, stop_rx) = watch::channel(false);
         let mut server = spawn("fdl-api-test", listener, stop_rx, |_l, stop| async move {
             stop.await;
             Err(io::Error::other("stopped"))
         })
-        .unwrap();
+        .expect("test setup");
         server.abort();
-        let e = server.join().await.unwrap_err();
+        let e = server.join().await.expect_err("an error");
         assert_eq!(e.to_string(), "stopped");
     }
 }

@@ -362,10 +362,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
     if let Err(e) = rpc.join().await {
         tracing::warn!(error = %e, "the API stopped with an error");
     }
-    if let Some(s) = secure_rpc {
-        if let Err(e) = s.join().await {
-            tracing::warn!(error = %e, "the API over TLCP stopped with an error");
-        }
+    if let Some(s) = secure_rpc
+        && let Err(e) = s.join().await
+    {
+        tracing::warn!(error = %e, "the API over TLCP stopped with an error");
     }
     flusher.abort();
     if let Some(p) = pruner {

@@ -106,6 +106,9 @@ fn db_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Db(e.to_string())
 }
 
+/// A state value's version and its value (`None`: deleted).
+type VersionedValue = (u64, Option<Vec<u8>>);
+
 fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(key_hash);
@@ -272,7 +275,7 @@ impl RedbStore {
         &self,
         key_hash: &[u8; 32],
         max_version: u64,
-    ) -> Result<Option<(u64, Option<Vec<u8>>)>, StorageError> {
+    ) -> Result<Option<VersionedValue>, StorageError> {
         let tx = self.db.begin_read().map_err(db_err)?;
         let t = tx.open_table(STATE_VALUES).map_err(db_err)?;
         let lo = value_key(key_hash, 0);

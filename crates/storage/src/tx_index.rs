@@ -66,9 +66,9 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    /// The node's sizes: generations of 262,144 ids (a filter of 512 KiB each), written every
+    /// The node's sizes: generations of 1,048,576 ids (a filter of 2 MiB each), written every
     /// 65,536 ids or 64 blocks.
-    pub(crate) const DEFAULT: Limits = Limits { generation_txs: 1 << 18, flush_txs: 1 << 16, flush_blocks: 64 };
+    pub(crate) const DEFAULT: Limits = Limits { generation_txs: 1 << 20, flush_txs: 1 << 16, flush_blocks: 64 };
 }
 
 /// A blocked Bloom filter of ids: an id selects one 512-bit block and sets [`FILTER_PROBES`] bits
@@ -89,7 +89,7 @@ impl Filter {
 
     /// A stored filter, if its length is whole blocks.
     fn from_bytes(bytes: &[u8]) -> Option<Filter> {
-        (!bytes.is_empty() && bytes.len() % FILTER_BLOCK_BYTES == 0).then(|| Filter { bytes: bytes.to_vec() })
+        (!bytes.is_empty() && bytes.len().is_multiple_of(FILTER_BLOCK_BYTES)).then(|| Filter { bytes: bytes.to_vec() })
     }
 
     /// The offset of `id`'s block and its bit positions within the block.
@@ -151,10 +151,10 @@ impl Drop for TxIndex {
     /// A store closed cleanly writes what it holds in memory, so the next start has nothing to
     /// index again; a failure here only means it will.
     fn drop(&mut self) {
-        if self.flush_on_drop {
-            if let Err(e) = self.flush() {
-                tracing::warn!(error = %e, "could not write the last indexed blocks; they are indexed again at the next start");
-            }
+        if self.flush_on_drop
+            && let Err(e) = self.flush()
+        {
+            tracing::warn!(error = %e, "could not write the last indexed blocks; they are indexed again at the next start");
         }
     }
 }
