@@ -23,14 +23,17 @@ pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// An API server running on its own runtime and thread ([`spawn`]).
 pub(crate) struct ApiServer {
-    /// Stops the server early (the node's shutdown signal also stops it).
+    /// Stops the server at once, as aborting a task does (the node's shutdown signal stops it
+    /// gracefully instead).
     abort: Option<oneshot::Sender<()>>,
     /// The server's result, sent when its runtime has stopped.
     done: oneshot::Receiver<io::Result<()>>,
 }
 
 impl ApiServer {
-    /// Stops the server: it stops accepting, and the requests in flight finish.
+    /// Stops the server at once: its future is dropped and the tasks of its runtime (connections,
+    /// requests in flight, subscriptions) are cancelled, as `JoinHandle::abort` did when the API
+    /// ran on the node's main runtime. For a fatal error, when nothing in flight can finish.
     pub(crate) fn abort(&mut self) {
         if let Some(a) = self.abort.take() {
             let _ = a.send(());
@@ -45,7 +48,7 @@ impl ApiServer {
 
 /// Starts `serve` on a runtime of its own, on a thread named `name`, with `listener` moved to
 /// that runtime. `serve` gets the listener and a signal that resolves when `shutdown` flips to
-/// true or the server is aborted.
+/// true (a graceful stop); [`ApiServer::abort`] drops it instead.
 ///
 /// # Errors
 /// When the listener cannot be moved off this runtime or the thread cannot be started.
@@ -77,12 +80,13 @@ where
                 let result = runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
                     let stop: StopSignal = Box::pin(async move {
-                        tokio::select! {
-                            _ = shutdown.wait_for(|s| *s) => {}
-                            _ = abort_rx => {}
-                        }
+                        let _ = shutdown.wait_for(|s| *s).await;
                     });
-                    serve(listener, stop).await
+                    tokio::select! {
+                        r = serve(listener, stop) => r,
+                        // Aborted (a dropped handle does not abort).
+                        Ok(()) = abort_rx => Ok(()),
+                    }
                 });
                 runtime.shutdown_timeout(API_SHUTDOWN_GRACE);
                 result
@@ -128,18 +132,25 @@ mod tests {
         server.join().await.expect("test setup");
     }
 
-    /// An aborted server stops although the shutdown signal never flips.
+    /// An aborted server stops at once, even one that would never return by itself (a request
+    /// waiting for a commit that will not come), and its runtime's tasks are cancelled.
     #[tokio::test(flavor = "current_thread")]
-    async fn abort_stops_the_server() {
+    async fn abort_stops_the_server_at_once() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("test setup");
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut server = spawn("fdl-api-test", listener, stop_rx, |_l, stop| async move {
-            stop.await;
-            Err(io::Error::other("stopped"))
+        let (task_tx, task_rx) = oneshot::channel::<()>();
+        let mut server = spawn("fdl-api-test", listener, stop_rx, |_l, _stop| async move {
+            // A task of the runtime that would run forever; its sender drops when it is cancelled.
+            tokio::spawn(async move {
+                let _keep = task_tx;
+                std::future::pending::<()>().await;
+            });
+            std::future::pending::<io::Result<()>>().await
         })
         .expect("test setup");
         server.abort();
-        let e = server.join().await.expect_err("an error");
-        assert_eq!(e.to_string(), "stopped");
+        let joined = tokio::time::timeout(std::time::Duration::from_secs(10), server.join()).await;
+        assert!(matches!(joined, Ok(Ok(()))), "{joined:?}");
+        assert!(task_rx.await.is_err(), "the runtime's tasks are cancelled");
     }
 }

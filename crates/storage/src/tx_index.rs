@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use fdl_crypto::Hash;
 use parking_lot::{Mutex, RwLock};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::{StorageError, TxLocation};
 
@@ -195,8 +195,14 @@ impl TxIndex {
         let tx = db.begin_write().map_err(db_err)?;
         let (height, generation, generation_txs) = {
             let mut m = tx.open_table(META).map_err(db_err)?;
-            if meta(&m, META_FORMAT)? != FORMAT {
-                if meta(&m, META_HEIGHT)? > 0 {
+            let entries = tx.open_table(ENTRIES).map_err(db_err)?.len().map_err(db_err)?;
+            // Every sealed generation holds at least one entry: a newest generation beyond the
+            // entries is a damaged file (and would size the filters to load by it).
+            let damaged = meta(&m, META_GENERATION)? > entries;
+            if meta(&m, META_FORMAT)? != FORMAT || damaged {
+                if damaged {
+                    tracing::warn!("the transaction index is damaged: indexing the ledger again");
+                } else if meta(&m, META_HEIGHT)? > 0 {
                     tracing::info!("the transaction index is of an older format: indexing the ledger again");
                 }
                 for (k, v) in [(META_HEIGHT, 0), (META_GENERATION, 0), (META_GENERATION_TXS, 0), (META_FORMAT, FORMAT)]
@@ -450,8 +456,6 @@ fn corrupt(what: &'static str) -> StorageError {
 
 #[cfg(test)]
 mod tests {
-    use redb::ReadableTableMetadata as _;
-
     use super::*;
 
     fn id(n: u64) -> Hash {
@@ -545,6 +549,24 @@ mod tests {
         assert!(matches!(index.index(6, &[id(6)], 5), Err(StorageError::OutOfOrder { .. })));
         index.reset().expect("reset");
         assert_eq!((index.height(), index.location(&id(1)).expect("look-up")), (0, None));
+    }
+
+    /// A file whose newest generation is beyond what its entries could fill (damaged, or
+    /// written by a hostile hand) is emptied to be built again, instead of sizing billions of
+    /// filters by it.
+    #[test]
+    fn a_damaged_generation_count_empties_the_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let index = open(&dir, SMALL);
+            index.index(1, &[id(1)], 1).expect("index");
+            index.flush().expect("flush");
+            let tx = index.db.begin_write().expect("write");
+            tx.open_table(META).expect("meta").insert(META_GENERATION, u64::from(u32::MAX)).expect("damage");
+            tx.commit().expect("commit");
+        }
+        let index = open(&dir, SMALL);
+        assert_eq!((index.height(), index.state.read().filters.len()), (0, 1));
     }
 
     #[test]
