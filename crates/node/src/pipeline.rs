@@ -25,7 +25,7 @@ use std::{collections::VecDeque, sync::Arc};
 use fdl_crypto::Hash;
 use fdl_node_api::CommittedBlock;
 use fdl_storage::{
-    AuditWrite, BlockWrite, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store, TxLocation,
+    AuditWrite, BlockWrite, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store, TxLocation, ValueAt,
 };
 use fdl_types::{Block, BlockHeader, Commit, Receipt};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -396,7 +396,7 @@ impl Store for Overlay {
         self.durable.state_node(key)
     }
 
-    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<ValueAt, StorageError> {
         if let Some(p) = self.pending()
             && max_version >= p.height()
         {
@@ -405,7 +405,7 @@ impl Store for Overlay {
             if let Some((kh, _, v)) = p.values.get(hit)
                 && kh == key_hash
             {
-                return Ok(Some(v.clone()));
+                return Ok(ValueAt::Found(v.clone()));
             }
             // Not written by the block in flight: its newest version is at most the height
             // below it, which the store's cache of newest values can answer (it only answers
@@ -413,6 +413,20 @@ impl Store for Overlay {
             return self.durable.state_value(key_hash, p.height().saturating_sub(1));
         }
         self.durable.state_value(key_hash, max_version)
+    }
+
+    fn state_value_at(&self, key_hash: &[u8; 32], leaf_version: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(p) = self.pending()
+            && leaf_version == p.height()
+        {
+            let hit = p.values.partition_point(|(kh, _, _)| kh < key_hash);
+            if let Some((kh, _, v)) = p.values.get(hit)
+                && kh == key_hash
+            {
+                return Ok(v.clone());
+            }
+        }
+        self.durable.state_value_at(key_hash, leaf_version)
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {

@@ -14,7 +14,7 @@ use fdl_node::{Chain, ChainParts};
 use fdl_rpc::Metrics;
 use fdl_state::StateDb;
 use fdl_storage::{
-    AuditWrite, BlockWrite, PruneProgress, RedbStore, StateNode, StateValue, StorageError, Store, TxLocation,
+    AuditWrite, BlockWrite, PruneProgress, RedbStore, StateNode, StateValue, StorageError, Store, TxLocation, ValueAt,
 };
 use fdl_types::{
     Block, BlockHeader, ChainParams, Commit, Encode, Genesis, GenesisValidator, Payload, Receipt, SignedTx, TxBody,
@@ -102,8 +102,12 @@ impl Store for GatedStore {
     fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.state_node(key)
     }
-    fn state_value(&self, kh: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+    fn state_value(&self, kh: &[u8; 32], max_version: u64) -> Result<ValueAt, StorageError> {
         self.inner.state_value(kh, max_version)
+    }
+
+    fn state_value_at(&self, kh: &[u8; 32], leaf_version: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.state_value_at(kh, leaf_version)
     }
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.next_key(prefix, after, version)

@@ -10,12 +10,13 @@
 // Every normal dependency is used (dev-dependencies are checked by their test targets' use).
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{cell::Cell, collections::BTreeMap, sync::Arc};
 
 use fdl_crypto::{Hash, Suite};
-use fdl_storage::{StaleNode, StateNode, StateValue, StorageError, Store};
+use fdl_storage::{StaleNode, StateNode, StateValue, StorageError, Store, ValueAt};
 use jmt::{
     JellyfishMerkleTree, KeyHash, OwnedValue, SimpleHasher, Version,
+    proof::SparseMerkleProof,
     storage::{LeafNode, Node, NodeKey, TreeReader},
 };
 use thiserror::Error;
@@ -50,7 +51,8 @@ pub struct Prepared {
     pub root: Hash,
     /// The tree nodes it creates.
     pub nodes: Vec<StateNode>,
-    /// The value versions it writes.
+    /// The values of the leaves it creates, sorted by key hash: the keys it writes, and the
+    /// keys whose leaf moves in the tree with its value unchanged.
     pub values: Vec<StateValue>,
     /// The tree nodes it makes stale (needed by the earlier versions only).
     pub stale: Vec<StaleNode>,
@@ -59,8 +61,19 @@ pub struct Prepared {
 pub use fdl_proof::{ProofError, verify_proof};
 use fdl_proof::{Sha256, Sm3, key_hash};
 
+/// The tree's reader over a store. A key's value at a version before the key's newest write is
+/// the value of the leaf the tree holds for it there, stored under the leaf's version: jmt reads
+/// a key's leaf node and then its value, so the reader remembers the last leaf it read.
 struct Reader<'a> {
     store: &'a dyn Store,
+    /// The version and key hash of the last leaf node read.
+    leaf: Cell<Option<(Version, KeyHash)>>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(store: &'a dyn Store) -> Self {
+        Reader { store, leaf: Cell::new(None) }
+    }
 }
 
 impl TreeReader for Reader<'_> {
@@ -68,12 +81,29 @@ impl TreeReader for Reader<'_> {
         let key = borsh::to_vec(node_key)?;
         match self.store.state_node(&key)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+            Some(bytes) => {
+                let node: Node = borsh::from_slice(&bytes)?;
+                if let Node::Leaf(leaf) = &node {
+                    self.leaf.set(Some((node_key.version(), leaf.key_hash())));
+                }
+                Ok(Some(node))
+            }
         }
     }
 
     fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.store.state_value(&key_hash.0, max_version)?.flatten())
+        match self.store.state_value(&key_hash.0, max_version)? {
+            ValueAt::Found(v) => Ok(v),
+            ValueAt::Older => match self.leaf.get() {
+                Some((version, leaf)) if leaf == key_hash => {
+                    let value = self.store.state_value_at(&key_hash.0, version)?;
+                    // A leaf always has a value: none means it was pruned meanwhile, which the
+                    // caller's check of the kept versions reports.
+                    value.map(Some).ok_or_else(|| anyhow::anyhow!("no value for the leaf of version {version}"))
+                }
+                _ => Err(anyhow::anyhow!("a value before its key's newest version is read through its leaf")),
+            },
+        }
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
@@ -162,7 +192,14 @@ impl StateDb {
             Suite::Sm => key_hash::<Sm3>(key),
             Suite::Intl => key_hash::<Sha256>(key),
         };
-        self.kept(version, || Ok(self.store.state_value(&kh.0, version)?.flatten()))
+        self.kept(version, || match self.store.state_value(&kh.0, version)? {
+            ValueAt::Found(v) => Ok(v),
+            // Written since: the tree at `version` names the leaf whose value it is.
+            ValueAt::Older => match self.suite {
+                Suite::Sm => self.walk::<Sm3>(kh, version).map(|(v, _)| v),
+                Suite::Intl => self.walk::<Sha256>(kh, version).map(|(v, _)| v),
+            },
+        })
     }
 
     /// The value of `key` at `version` with an encoded proof against [`StateDb::root`].
@@ -177,12 +214,21 @@ impl StateDb {
     }
 
     fn proof_inner<H: SimpleHasher>(&self, key: &[u8], version: u64) -> Result<(Option<Vec<u8>>, Vec<u8>), StateError> {
-        let reader = Reader { store: self.store.as_ref() };
-        let tree = JellyfishMerkleTree::<_, H>::new(&reader);
-        let (value, proof) =
-            tree.get_with_proof(key_hash::<H>(key), version).map_err(|e| StateError::Tree(e.to_string()))?;
+        let (value, proof) = self.walk::<H>(key_hash::<H>(key), version)?;
         let bytes = borsh::to_vec(&proof).map_err(|e| StateError::Tree(e.to_string()))?;
         Ok((value, bytes))
+    }
+
+    /// The value of `key_hash` at `version` and its proof, read by walking the tree.
+    #[allow(clippy::type_complexity)]
+    fn walk<H: SimpleHasher>(
+        &self,
+        key_hash: KeyHash,
+        version: u64,
+    ) -> Result<(Option<Vec<u8>>, SparseMerkleProof<H>), StateError> {
+        let reader = Reader::new(self.store.as_ref());
+        let tree = JellyfishMerkleTree::<_, H>::new(&reader);
+        tree.get_with_proof(key_hash, version).map_err(|e| StateError::Tree(e.to_string()))
     }
 
     /// The state root at `version`.
@@ -190,7 +236,7 @@ impl StateDb {
     /// # Errors
     /// [`StateError::Pruned`] for a pruned version; [`StateError`] if the version does not exist.
     pub fn root(&self, version: u64) -> Result<Hash, StateError> {
-        let reader = Reader { store: self.store.as_ref() };
+        let reader = Reader::new(self.store.as_ref());
         let root = self.kept(version, || {
             match self.suite {
                 Suite::Sm => JellyfishMerkleTree::<_, Sm3>::new(&reader).get_root_hash(version),
@@ -218,7 +264,7 @@ impl StateDb {
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         version: u64,
     ) -> Result<Prepared, StateError> {
-        let reader = Reader { store: self.store.as_ref() };
+        let reader = Reader::new(self.store.as_ref());
         let tree = JellyfishMerkleTree::<_, H>::new(&reader);
         let set: Vec<(KeyHash, Option<OwnedValue>)> =
             writes.iter().map(|(k, v)| (key_hash::<H>(k), v.clone())).collect();
@@ -230,7 +276,28 @@ impl StateDb {
             let nbytes = borsh::to_vec(n).map_err(|e| StateError::Tree(e.to_string()))?;
             nodes.push((kb, nbytes));
         }
-        let values = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
+        let mut values: Vec<StateValue> = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
+        values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // A leaf the update moves (a neighbour's insertion pushes it down, a deletion pulls it
+        // up) is a new node of this version with the value it had: stored under this version
+        // too, so that every leaf's version names its value.
+        let mut moved = Vec::new();
+        for (k, n) in nb.nodes() {
+            if let Node::Leaf(leaf) = n
+                && k.version() == version
+                && values.binary_search_by(|(kh, ver, _)| (kh, *ver).cmp(&(&leaf.key_hash().0, version))).is_err()
+            {
+                let kh = leaf.key_hash().0;
+                match self.store.state_value(&kh, version.saturating_sub(1))? {
+                    ValueAt::Found(Some(v)) => moved.push((kh, version, Some(v))),
+                    _ => return Err(StateError::Tree(format!("a moved leaf of version {version} has no value"))),
+                }
+            }
+        }
+        if !moved.is_empty() {
+            values.extend(moved);
+            values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        }
         let mut stale = Vec::with_capacity(batch.stale_node_index_batch.len() + 1);
         let mut previous_root_stale = false;
         // The previous version's root: its key is this version's root key (every version writes
@@ -263,6 +330,73 @@ mod tests {
 
     fn writes(items: &[(&str, Option<&str>)]) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         items.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()))).collect()
+    }
+
+    fn write(store: &dyn Store, version: u64, p: &Prepared) {
+        let header = fdl_types::BlockHeader {
+            chain_id: "t".into(),
+            height: version,
+            parent_hash: Hash::ZERO,
+            timestamp_ms: version,
+            proposer: fdl_crypto::Address([0; 20]),
+            tx_count: 0,
+            tx_root: Hash::ZERO,
+            state_root: p.root,
+            receipts_root: Hash::ZERO,
+        };
+        let commit = fdl_types::Commit { height: version, round: 0, block_hash: Hash([1; 32]), signatures: vec![] };
+        store
+            .write_block(fdl_storage::BlockWrite {
+                block: &fdl_types::Block { header, txs: vec![] },
+                block_hash: commit.block_hash,
+                commit: &commit,
+                receipts: &[],
+                state_nodes: &p.nodes,
+                state_values: &p.values,
+                stale_nodes: &p.stale,
+                audit: &[],
+                ordered_keys: &[],
+            })
+            .expect("write");
+    }
+
+    /// A key's value at a version before its newest write is its leaf's value there, also when
+    /// the tree moved the leaf since the key was written (ADR 0020).
+    #[test]
+    fn older_versions_read_through_their_leaf_also_after_it_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("db")).expect("open"));
+        let st = StateDb::new(store.clone(), Suite::Sm);
+        let p = st.prepare(&writes(&[("a", Some("1"))]), 0).expect("prep");
+        store.write_genesis(Hash::ZERO, p.nodes, p.values).expect("genesis");
+        // New neighbours push `a`'s leaf down: the version stores its unchanged value too.
+        let mut roots = vec![st.root(0).expect("root")];
+        for v in 1..=3u64 {
+            let keys: Vec<String> = (0..16).map(|i| format!("k{v}-{i}")).collect();
+            let p =
+                st.prepare(&keys.iter().map(|k| (k.as_bytes().to_vec(), Some(b"x".to_vec()))).collect(), v).expect("p");
+            let kh = key_hash::<Sm3>(b"a").0;
+            if v == 1 {
+                assert!(
+                    p.values.iter().any(|(k, ver, val)| *k == kh && *ver == 1 && val.as_deref() == Some(&b"1"[..]))
+                );
+            }
+            assert!(p.values.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "sorted by key hash");
+            write(store.as_ref(), v, &p);
+            roots.push(p.root);
+        }
+        let p = st.prepare(&writes(&[("a", Some("2")), ("k1-0", None)]), 4).expect("prep");
+        write(store.as_ref(), 4, &p);
+        roots.push(p.root);
+        for (v, want) in [(0, "1"), (1, "1"), (2, "1"), (3, "1"), (4, "2")] {
+            assert_eq!(st.get(b"a", v).expect("get").as_deref(), Some(want.as_bytes()), "a at {v}");
+            let (value, proof) = st.get_with_proof(b"a", v).expect("proof");
+            assert_eq!(value.as_deref(), Some(want.as_bytes()));
+            verify_proof(Suite::Sm, &roots[v as usize], b"a", value.as_deref(), &proof).expect("verifies");
+        }
+        assert_eq!(st.get(b"k1-0", 3).expect("get").as_deref(), Some(&b"x"[..]));
+        assert_eq!(st.get(b"k1-0", 4).expect("get"), None, "deleted");
+        assert_eq!(st.get(b"k3-5", 0).expect("get"), None, "not yet written");
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! The newest value of recently used state keys, in memory (`RedbStore::state_value`).
 //!
 //! Executing a block reads each sender's and recipient's balance, counter and certificate
-//! status: state values keyed `key hash ‖ version`, where the newest version at or below the
-//! version read is a range seek in a B-tree that holds every version of every key and grows with
-//! the chain. Most of those reads ask for the newest version of a key that blocks keep writing or
-//! reading. This cache answers them from memory.
+//! status: each a look-up in the table of newest values (`state_latest`, ADR 0020), a B-tree as
+//! large as the state. Most of those reads ask for the newest version of a key that blocks keep
+//! writing or reading. This cache answers them from memory.
 //!
 //! Correctness rests on one rule: every state write of a version up to [`LatestValues::through`]
 //! is reflected in the cache (a write replaces its key's entry once its transaction commits, and

@@ -65,8 +65,22 @@ pub struct TxLocation {
 /// One state-tree node: its key and encoded contents.
 pub type StateNode = (Vec<u8>, Vec<u8>);
 
-/// One state value version: key hash, version (height), value (`None` = deleted).
+/// One state value version: key hash, version (height), value (`None` = deleted). A block's
+/// values are those of every state-tree leaf it creates: the keys it writes, and the keys whose
+/// leaf the tree moves without changing its value (a neighbour's insertion or deletion), so that
+/// each leaf's version names its value (`docs/adr/0020-state-values-latest-and-history.md`).
 pub type StateValue = ([u8; 32], u64, Option<Vec<u8>>);
+
+/// What the store knows of a state key at a version without walking the state tree
+/// ([`Store::state_value`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueAt {
+    /// The value at the version asked (`None`: absent or deleted).
+    Found(Option<Vec<u8>>),
+    /// The key was written after the version asked: its value there is the one of the leaf the
+    /// tree holds for it at that version ([`Store::state_value_at`] with the leaf's version).
+    Older,
+}
 
 /// One state-tree node made stale by a block: the version since which no state needs it (the
 /// block's height) and its key, encoded as in [`StateNode`]. It is needed by the versions below
@@ -216,13 +230,20 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// Engine failures.
     fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
-    /// The newest version of a state value at or below `max_version`; `Some(None)` when the
-    /// newest version is a deletion.
+    /// The value of a state key at `max_version` when the key's newest version is at or below
+    /// it ([`ValueAt::Found`]), else [`ValueAt::Older`]: the value is then the one of the leaf
+    /// the state tree holds for the key at `max_version`, read with [`Store::state_value_at`].
     ///
     /// # Errors
     /// Engine failures.
-    #[allow(clippy::option_option)]
-    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError>;
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<ValueAt, StorageError>;
+    /// The value a state-tree leaf of `key_hash` created at `leaf_version` holds (the version of
+    /// the leaf's node key): every leaf a block creates, written or moved, has its value stored
+    /// under its version ([`StateValue`]). `None` when there is none (pruned, or never a leaf).
+    ///
+    /// # Errors
+    /// Engine failures.
+    fn state_value_at(&self, key_hash: &[u8; 32], leaf_version: u64) -> Result<Option<Vec<u8>>, StorageError>;
 
     /// The smallest key of the ordered index (contract storage, ADR 0013) that starts with
     /// `prefix`, is greater than `after` (`None`: any) and is present at `version`.

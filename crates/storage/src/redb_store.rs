@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{
     AuditWrite, BlockWrite, MAX_AUDIT_INDEX_KEY, PruneProgress, StaleNode, StateNode, StateValue, StorageError, Store,
-    TxLocation,
+    TxLocation, ValueAt,
     latest::{Cached, LatestValues},
     tx_index::{Limits, TxIndex},
 };
@@ -25,8 +25,17 @@ const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index")
 /// its position through `tx_index`).
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts_by_position");
 const STATE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
-/// Key: key hash (32) || version (8, big-endian). Value: 0 = deleted, 1 || bytes = present.
+/// Up to layout 9, every value version. Key: key hash (32) || version (8, big-endian). Value:
+/// 0 = deleted, 1 || bytes = present. A ledger upgraded from layout 9 keeps it for the leaves
+/// created before the upgrade (below `META_HISTORY_FROM`), until pruning removes them; a new
+/// ledger leaves it empty (ADR 0020).
 const STATE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_values");
+/// The newest version of every state key, updated in place. Key: key hash (32). Value: version
+/// (8, big-endian) || 0 = deleted, 1 || bytes = present.
+const STATE_LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_latest");
+/// The value of every state-tree leaf, appended block by block. Key: the leaf's version (8,
+/// big-endian) || key hash (32). Value: the bytes (a deletion creates no leaf).
+const STATE_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_history");
 
 /// Key: height (8, big-endian) || position (4, big-endian). Value: an encoded audit record.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit");
@@ -42,8 +51,10 @@ const LOCAL_AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("local_a
 /// The stale node index (`docs/operations.md`, pruning). Key: the version since which the node
 /// is stale (8, big-endian) || its key in `STATE_NODES`.
 const STALE_NODES: TableDefinition<&[u8], ()> = TableDefinition::new("stale_nodes");
-/// Superseded state values. Key: version v (8, big-endian) || key hash (32): the key's value
-/// versions below v are not needed by the versions from v on.
+/// Superseded state values. Key: version v (8, big-endian) || key hash (32) || leaf version
+/// (8, big-endian): the key's leaf value of that version (in `STATE_HISTORY`) is not needed by
+/// the versions from v on. Without the leaf version (the key is 40 bytes): the key's value
+/// versions below v in the table of layout 9 (`STATE_VALUES`) are not.
 const STALE_VALUES: TableDefinition<&[u8], ()> = TableDefinition::new("stale_values");
 /// Superseded ordered index entries. Key: version v (8, big-endian) || raw key: the key's
 /// entries below v are not needed by the versions from v on.
@@ -69,7 +80,13 @@ const META_LAYOUT: &str = "layout";
 /// 9: the index of transaction ids moves to a file of its own (`ledger.txindex.redb` beside
 /// `ledger.redb`), written beside the next block instead of inside each block's transaction
 /// (ADR 0018); a database of layout 8 is upgraded in place when opened.
-pub const LAYOUT_VERSION: u64 = 9;
+/// 10: state values in two tables, the newest version of each key (`state_latest`) and the value
+/// of each tree leaf by version (`state_history`), instead of one table keyed key then version
+/// (ADR 0020); a database of layout 8 or 9 is upgraded in place when opened.
+pub const LAYOUT_VERSION: u64 = 10;
+/// The first version whose leaves have their values in `STATE_HISTORY` (absent: 0): the height
+/// after the one a ledger of layout 9 had when it was upgraded.
+const META_HISTORY_FROM: &str = "state_history_from";
 /// The oldest state version kept (absent: 0, nothing pruned).
 const META_PRUNED_BELOW: &str = "pruned_below";
 /// The next sequence number of a local audit record, and how many are kept.
@@ -81,8 +98,11 @@ const META_LOCAL_COUNT: &str = "local_audit_count";
 pub struct StateCounts {
     /// State-tree nodes.
     pub nodes: u64,
-    /// State value versions.
+    /// State value versions: leaf values (and, in a ledger upgraded from layout 9, the value
+    /// versions written before the upgrade).
     pub values: u64,
+    /// State keys with a newest version (deleted ones included).
+    pub keys: u64,
     /// Ordered index entries.
     pub ordered: u64,
     /// Stale index entries (nodes, values and ordered entries waiting to be pruned).
@@ -100,6 +120,8 @@ pub struct RedbStore {
     /// The oldest kept state version, as recorded under `META_PRUNED_BELOW`; raised before a
     /// prune transaction commits, so a reader that saw the transaction's deletions sees it.
     oldest: AtomicU64,
+    /// `META_HISTORY_FROM`: leaves of older versions have their values in `STATE_VALUES`.
+    history_from: u64,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StorageError {
@@ -113,6 +135,60 @@ fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(key_hash);
     k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// A leaf value's key in `STATE_HISTORY`: version, then key hash.
+fn history_key(version: u64, key_hash: &[u8; 32]) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&version.to_be_bytes());
+    k[8..].copy_from_slice(key_hash);
+    k
+}
+
+fn corrupt_value(what: &'static str) -> StorageError {
+    StorageError::Corrupt { what, source: fdl_types::DecodeError::Eof { what } }
+}
+
+/// A `STATE_LATEST` value: version || encoded value.
+fn encode_latest(version: u64, v: &Option<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + v.as_ref().map_or(0, Vec::len));
+    out.extend_from_slice(&version.to_be_bytes());
+    match v {
+        None => out.push(0),
+        Some(b) => {
+            out.push(1);
+            out.extend_from_slice(b);
+        }
+    }
+    out
+}
+
+/// The version of a `STATE_LATEST` value.
+fn latest_version(v: &[u8]) -> Result<u64, StorageError> {
+    let b: [u8; 8] = v.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt_value("newest state value"))?;
+    Ok(u64::from_be_bytes(b))
+}
+
+/// A `STATE_LATEST` value decoded.
+fn decode_latest(v: &[u8]) -> Result<VersionedValue, StorageError> {
+    let version = latest_version(v)?;
+    let value = match v.get(8) {
+        Some(1) => Some(v[9..].to_vec()),
+        Some(0) => None,
+        _ => return Err(corrupt_value("newest state value")),
+    };
+    Ok((version, value))
+}
+
+/// A stale index entry: version || key || leaf version (omitted when `None`).
+fn stale_entry(since: u64, key: &[u8], leaf_version: Option<u64>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len());
+    k.extend_from_slice(&since.to_be_bytes());
+    k.extend_from_slice(key);
+    if let Some(v) = leaf_version {
+        k.extend_from_slice(&v.to_be_bytes());
+    }
     k
 }
 
@@ -154,18 +230,6 @@ fn index_prefix(key: &[u8]) -> Vec<u8> {
     out
 }
 
-fn encode_value(v: &Option<Vec<u8>>) -> Vec<u8> {
-    match v {
-        None => vec![0],
-        Some(b) => {
-            let mut out = Vec::with_capacity(b.len() + 1);
-            out.push(1);
-            out.extend_from_slice(b);
-            out
-        }
-    }
-}
-
 impl RedbStore {
     /// Opens (or creates) the database file at `path`.
     ///
@@ -185,18 +249,31 @@ impl RedbStore {
         tx.open_table(COMMITS).map_err(db_err)?;
         tx.open_table(BLOCK_HASHES).map_err(db_err)?;
         tx.open_table(ORDERED).map_err(db_err)?;
-        for t in [RECEIPTS, STATE_NODES, STATE_VALUES, AUDIT, AUDIT_INDEX, LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
+        for t in [RECEIPTS, STATE_NODES, STATE_VALUES, STATE_LATEST, STATE_HISTORY, AUDIT, AUDIT_INDEX] {
+            tx.open_table(t).map_err(db_err)?;
+        }
+        for t in [LOCAL_AUDIT, LOCAL_AUDIT_INDEX] {
             tx.open_table(t).map_err(db_err)?;
         }
         for t in [STALE_NODES, STALE_VALUES, STALE_ORDERED] {
             tx.open_table(t).map_err(db_err)?;
         }
-        let oldest;
+        let (oldest, history_from);
         {
             // A database with a chain in it must have this build's layout; a new one takes it.
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let has_chain = meta.get(META_GENESIS).map_err(db_err)?.is_some();
             let found = Self::meta_u64(&meta, META_LAYOUT)?;
+            if has_chain && (found == 8 || found == 9) {
+                // Layout 9 kept every value version in one table: its newest versions fill the
+                // table of newest values, and it stays for the leaves of the versions up to now.
+                let from = Self::meta_u64(&meta, META_HEIGHT)? + 1;
+                drop(meta);
+                Self::fill_latest(&tx)?;
+                tracing::info!(from, "layout 9: state values move to the tables of newest values and leaf values");
+                meta = tx.open_table(META).map_err(db_err)?;
+                meta.insert(META_HISTORY_FROM, from.to_be_bytes().as_slice()).map_err(db_err)?;
+            }
             if has_chain && found == 8 {
                 // Layout 8 kept the index of transaction ids in this file: drop it, and build the
                 // index file from the blocks (below). Whatever that file held may come from a
@@ -206,17 +283,48 @@ impl RedbStore {
                 index.reset()?;
                 tracing::info!("layout 8: the index of transaction ids moves to its own file");
                 meta = tx.open_table(META).map_err(db_err)?;
-            } else if has_chain && found != LAYOUT_VERSION {
+            } else if has_chain && ![9, LAYOUT_VERSION].contains(&found) {
                 return Err(StorageError::Layout { found, expected: LAYOUT_VERSION });
             }
             meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice()).map_err(db_err)?;
             oldest = Self::meta_u64(&meta, META_PRUNED_BELOW)?;
+            history_from = Self::meta_u64(&meta, META_HISTORY_FROM)?;
         }
         tx.commit().map_err(db_err)?;
-        let mut store = RedbStore { db, index, latest: LatestValues::new(0), oldest: AtomicU64::new(oldest) };
+        let mut store =
+            RedbStore { db, index, latest: LatestValues::new(0), oldest: AtomicU64::new(oldest), history_from };
         store.latest = LatestValues::new(store.latest_height()?);
         store.catch_up_index()?;
         Ok(store)
+    }
+
+    /// Writes the newest version of each key of the layout-9 table `STATE_VALUES` into
+    /// `STATE_LATEST` (the upgrade from layout 9: the table holds a key's versions in order).
+    fn fill_latest(tx: &redb::WriteTransaction) -> Result<(), StorageError> {
+        let values = tx.open_table(STATE_VALUES).map_err(db_err)?;
+        let mut latest = tx.open_table(STATE_LATEST).map_err(db_err)?;
+        let mut newest: Option<([u8; 32], u64, Vec<u8>)> = None;
+        let mut put = |entry: Option<([u8; 32], u64, Vec<u8>)>| -> Result<(), StorageError> {
+            if let Some((kh, version, v)) = entry {
+                let mut out = version.to_be_bytes().to_vec();
+                out.extend_from_slice(if v.is_empty() { &[0] } else { &v });
+                latest.insert(kh.as_slice(), out.as_slice()).map_err(db_err)?;
+            }
+            Ok(())
+        };
+        for item in values.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            let k = k.value();
+            let (kh, version) = (k.get(..32), k.get(32..40));
+            let (Some(kh), Some(version)) = (kh, version) else { return Err(corrupt_value("state value key")) };
+            let kh: [u8; 32] = kh.try_into().map_err(|_| corrupt_value("state value key"))?;
+            let version = u64::from_be_bytes(version.try_into().map_err(|_| corrupt_value("state value key"))?);
+            if newest.as_ref().is_some_and(|(n, _, _)| *n != kh) {
+                put(newest.take())?;
+            }
+            newest = Some((kh, version, v.value().to_vec()));
+        }
+        put(newest)
     }
 
     /// The index file beside the ledger file `path` (`ledger.redb` → `ledger.txindex.redb`).
@@ -261,16 +369,27 @@ impl RedbStore {
         let len = |t: TableDefinition<&[u8], ()>| -> Result<u64, StorageError> {
             tx.open_table(t).map_err(db_err)?.len().map_err(db_err)
         };
+        let count = |t: TableDefinition<&[u8], &[u8]>| -> Result<u64, StorageError> {
+            tx.open_table(t).map_err(db_err)?.len().map_err(db_err)
+        };
         Ok(StateCounts {
-            nodes: tx.open_table(STATE_NODES).map_err(db_err)?.len().map_err(db_err)?,
-            values: tx.open_table(STATE_VALUES).map_err(db_err)?.len().map_err(db_err)?,
+            nodes: count(STATE_NODES)?,
+            values: count(STATE_HISTORY)? + count(STATE_VALUES)?,
+            keys: count(STATE_LATEST)?,
             ordered: tx.open_table(ORDERED).map_err(db_err)?.len().map_err(db_err)?,
             stale: len(STALE_NODES)? + len(STALE_VALUES)? + len(STALE_ORDERED)?,
         })
     }
 
-    /// The newest version of `key_hash` at or below `max_version` in the file, and its value
-    /// (`None`: deleted).
+    /// The newest version of `key_hash` in the file, and its value (`None`: deleted).
+    fn newest_in_file(&self, key_hash: &[u8; 32]) -> Result<Option<VersionedValue>, StorageError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(STATE_LATEST).map_err(db_err)?;
+        t.get(key_hash.as_slice()).map_err(db_err)?.map(|g| decode_latest(g.value())).transpose()
+    }
+
+    /// The newest version of `key_hash` at or below `max_version` in the table of layout 9, and
+    /// its value (`None`: deleted).
     fn state_value_in_file(
         &self,
         key_hash: &[u8; 32],
@@ -355,7 +474,11 @@ impl RedbStore {
         Ok(keys.len())
     }
 
+    /// Writes state nodes and values: each value into the table of newest values (in place)
+    /// and, present, into the table of leaf values (appended: its keys start with the version),
+    /// and records the leaf value it supersedes as stale from its version on.
     fn write_state(
+        &self,
         tx: &redb::WriteTransaction,
         nodes: &[StateNode],
         values: &[StateValue],
@@ -364,39 +487,48 @@ impl RedbStore {
         for (k, v) in nodes {
             t.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
         }
-        let mut t = tx.open_table(STATE_VALUES).map_err(db_err)?;
+        let mut latest = tx.open_table(STATE_LATEST).map_err(db_err)?;
+        let mut history = tx.open_table(STATE_HISTORY).map_err(db_err)?;
+        let mut stale = tx.open_table(STALE_VALUES).map_err(db_err)?;
+        // A leaf value of `version` superseded from `since` on.
+        let mut superseded = |since: u64, kh: &[u8; 32], version: u64| {
+            let leaf = (version >= self.history_from).then_some(version);
+            stale.insert(stale_entry(since, kh, leaf).as_slice(), ()).map(|_| ()).map_err(db_err)
+        };
         for (kh, ver, v) in values {
-            t.insert(value_key(kh, *ver).as_slice(), encode_value(v).as_slice()).map_err(db_err)?;
+            if let Some(b) = v {
+                history.insert(history_key(*ver, kh).as_slice(), b.as_slice()).map_err(db_err)?;
+            }
+            let old = latest.insert(kh.as_slice(), encode_latest(*ver, v).as_slice()).map_err(db_err)?;
+            let Some(old) = old.map(|g| g.value().to_vec()) else { continue };
+            let old_version = latest_version(&old)?;
+            if old_version < *ver {
+                superseded(*ver, kh, old_version)?;
+            } else if old_version > *ver {
+                // Several versions of a key in one write (genesis): the newest stays.
+                latest.insert(kh.as_slice(), old.as_slice()).map_err(db_err)?;
+                superseded(old_version, kh, *ver)?;
+            }
         }
         Ok(())
     }
 
-    /// Records what a block at `height` makes stale: the tree's stale nodes, and for each value
-    /// and ordered key it writes, that the key's older versions are superseded from `height` on.
+    /// Records what a block at `height` makes stale besides its values ([`Self::write_state`]):
+    /// the tree's stale nodes, and for each ordered key it writes, that the key's older entries
+    /// are superseded from `height` on.
     fn write_stale(
         tx: &redb::WriteTransaction,
         height: u64,
         stale_nodes: &[StaleNode],
-        values: &[StateValue],
         ordered_keys: &[(Vec<u8>, bool)],
     ) -> Result<(), StorageError> {
-        let entry = |version: u64, key: &[u8]| {
-            let mut k = Vec::with_capacity(8 + key.len());
-            k.extend_from_slice(&version.to_be_bytes());
-            k.extend_from_slice(key);
-            k
-        };
         let mut t = tx.open_table(STALE_NODES).map_err(db_err)?;
         for (since, key) in stale_nodes {
-            t.insert(entry(*since, key).as_slice(), ()).map_err(db_err)?;
-        }
-        let mut t = tx.open_table(STALE_VALUES).map_err(db_err)?;
-        for (kh, version, _) in values {
-            t.insert(entry(*version, kh).as_slice(), ()).map_err(db_err)?;
+            t.insert(stale_entry(*since, key, None).as_slice(), ()).map_err(db_err)?;
         }
         let mut t = tx.open_table(STALE_ORDERED).map_err(db_err)?;
         for (key, _) in ordered_keys {
-            t.insert(entry(height, key).as_slice(), ()).map_err(db_err)?;
+            t.insert(stale_entry(height, key, None).as_slice(), ()).map_err(db_err)?;
         }
         Ok(())
     }
@@ -459,13 +591,22 @@ impl Store for RedbStore {
         }
         {
             let mut values = tx.open_table(STATE_VALUES).map_err(db_err)?;
+            let mut history = tx.open_table(STATE_HISTORY).map_err(db_err)?;
             let mut deleted = 0;
             let n = Self::drain_stale(&tx, STALE_VALUES, below, left, &mut |k| {
-                let (version, kh) = k.split_at(8);
-                let kh: [u8; 32] = kh.try_into().map_err(|_| StorageError::Corrupt {
-                    what: "stale value index",
-                    source: fdl_types::DecodeError::Eof { what: "key hash" },
-                })?;
+                let (version, rest) = k.split_at(8);
+                if rest.len() == 40 {
+                    // A leaf value: version (8) || key hash (32) || leaf version (8).
+                    let (kh, leaf) = rest.split_at(32);
+                    let mut key = [0u8; 40];
+                    key[..8].copy_from_slice(leaf);
+                    key[8..].copy_from_slice(kh);
+                    if history.remove(key.as_slice()).map_err(db_err)?.is_some() {
+                        deleted += 1;
+                    }
+                    return Ok(());
+                }
+                let kh: [u8; 32] = rest.try_into().map_err(|_| corrupt_value("stale value index"))?;
                 let version = u64::from_be_bytes(version.try_into().unwrap_or_default());
                 let old: Vec<Vec<u8>> = {
                     let lo = value_key(&kh, 0);
@@ -597,8 +738,8 @@ impl Store for RedbStore {
                 rec.insert(position_key(height, i as u32).as_slice(), r.encode().as_slice()).map_err(db_err)?;
             }
         }
-        Self::write_state(&tx, w.state_nodes, w.state_values)?;
-        Self::write_stale(&tx, height, w.stale_nodes, w.state_values, w.ordered_keys)?;
+        self.write_state(&tx, w.state_nodes, w.state_values)?;
+        Self::write_stale(&tx, height, w.stale_nodes, w.ordered_keys)?;
         if !w.ordered_keys.is_empty() {
             let mut t = tx.open_table(ORDERED).map_err(db_err)?;
             for (k, present) in w.ordered_keys {
@@ -634,7 +775,7 @@ impl Store for RedbStore {
     ) -> Result<(), StorageError> {
         let mut tx = self.db.begin_write().map_err(db_err)?;
         tx.set_durability(Durability::Immediate).map_err(db_err)?;
-        Self::write_state(&tx, &nodes, &values)?;
+        self.write_state(&tx, &nodes, &values)?;
         {
             let mut m = tx.open_table(META).map_err(db_err)?;
             m.insert(META_GENESIS, genesis_hash.0.as_slice()).map_err(db_err)?;
@@ -659,14 +800,27 @@ impl Store for RedbStore {
         self.get_bytes(STATE_NODES, key)
     }
 
-    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+    fn state_value(&self, key_hash: &[u8; 32], max_version: u64) -> Result<ValueAt, StorageError> {
         let token = match self.latest.get(key_hash, max_version) {
-            Cached::Hit(v) => return Ok(v),
+            Cached::Hit(v) => return Ok(ValueAt::Found(v.flatten())),
             Cached::Miss(token) => token,
         };
-        let found = self.state_value_in_file(key_hash, max_version)?;
-        self.latest.offer(token, key_hash, max_version, found.as_ref().map(|(v, value)| (*v, value)));
-        Ok(found.map(|(_, value)| value))
+        match self.newest_in_file(key_hash)? {
+            Some((version, _)) if version > max_version => Ok(ValueAt::Older),
+            found => {
+                self.latest.offer(token, key_hash, max_version, found.as_ref().map(|(v, value)| (*v, value)));
+                Ok(ValueAt::Found(found.and_then(|(_, value)| value)))
+            }
+        }
+    }
+
+    fn state_value_at(&self, key_hash: &[u8; 32], leaf_version: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        if leaf_version < self.history_from {
+            // A leaf of a version before the upgrade from layout 9: the newest value version at
+            // or below it is its value (a moved leaf keeps the value it had).
+            return Ok(self.state_value_in_file(key_hash, leaf_version)?.and_then(|(_, v)| v));
+        }
+        self.get_bytes(STATE_HISTORY, history_key(leaf_version, key_hash).as_slice())
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>, version: u64) -> Result<Option<Vec<u8>>, StorageError> {
@@ -871,7 +1025,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_values_newest_at_or_below_version() {
+    fn state_values_answer_their_newest_version_and_each_leaf_version() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = RedbStore::open(&dir.path().join("db")).expect("open");
         let k = [7u8; 32];
@@ -881,12 +1035,32 @@ mod tests {
             vec![(k, 0, Some(b"a".to_vec())), (k, 5, Some(b"b".to_vec())), (k, 9, None)],
         )
         .expect("write");
-        assert_eq!(s.state_value(&k, 0).expect("r"), Some(Some(b"a".to_vec())));
-        assert_eq!(s.state_value(&k, 4).expect("r"), Some(Some(b"a".to_vec())));
-        assert_eq!(s.state_value(&k, 5).expect("r"), Some(Some(b"b".to_vec())));
-        assert_eq!(s.state_value(&k, 100).expect("r"), Some(None));
-        assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), None);
+        assert_eq!(s.state_value(&k, 9).expect("r"), ValueAt::Found(None), "deleted");
+        assert_eq!(s.state_value(&k, 100).expect("r"), ValueAt::Found(None));
+        assert_eq!(s.state_value(&k, 4).expect("r"), ValueAt::Older, "written since: the tree knows the leaf");
+        assert_eq!(s.state_value_at(&k, 0).expect("r"), Some(b"a".to_vec()));
+        assert_eq!(s.state_value_at(&k, 5).expect("r"), Some(b"b".to_vec()));
+        assert_eq!(s.state_value_at(&k, 4).expect("r"), None, "no leaf of that version");
+        assert_eq!(s.state_value(&[8u8; 32], 100).expect("r"), ValueAt::Found(None));
         assert_eq!(s.latest_height().expect("h"), 0);
+        let counts = s.state_counts().expect("counts");
+        assert_eq!((counts.values, counts.keys, counts.stale), (2, 1, 2), "two leaf values, both superseded");
+    }
+
+    fn write_values(s: &RedbStore, height: u64, values: &[StateValue]) {
+        let (block, commit) = empty_block(height);
+        s.write_ledger(BlockWrite {
+            block: &block,
+            block_hash: commit.block_hash,
+            commit: &commit,
+            receipts: &[],
+            state_nodes: &[],
+            state_values: values,
+            stale_nodes: &[],
+            audit: &[],
+            ordered_keys: &[],
+        })
+        .expect("write");
     }
 
     /// The cache of newest values (`latest.rs`) answers what the file would, through blocks
@@ -899,30 +1073,69 @@ mod tests {
         s.write_genesis(Hash::ZERO, vec![], vec![(k, 0, Some(b"a".to_vec()))]).expect("genesis");
         for (height, value) in [(1, Some(b"b".to_vec())), (2, None), (3, Some(b"c".to_vec()))] {
             // Reads at the tip fill the cache, including a key that has no version.
-            let never = (height > 1).then_some(None);
-            assert_eq!(s.state_value(&absent, height - 1).expect("r"), never);
-            let before = s.state_value(&k, height - 1).expect("r");
-            let (block, commit) = empty_block(height);
-            let values = [(k, height, value.clone()), (absent, height, None)];
-            s.write_ledger(BlockWrite {
-                block: &block,
-                block_hash: commit.block_hash,
-                commit: &commit,
-                receipts: &[],
-                state_nodes: &[],
-                state_values: &values,
-                stale_nodes: &[],
-                audit: &[],
-                ordered_keys: &[],
-            })
-            .expect("write");
-            assert_eq!(s.state_value(&k, height).expect("r"), Some(value));
-            assert_eq!(s.state_value(&k, height - 1).expect("r"), before, "older versions still answer");
-            assert_eq!(s.state_value(&absent, height).expect("r"), Some(None), "a deletion is a version");
+            assert_eq!(s.state_value(&absent, height - 1).expect("r"), ValueAt::Found(None));
+            let ValueAt::Found(before) = s.state_value(&k, height - 1).expect("r") else { panic!("newest") };
+            write_values(&s, height, &[(k, height, value.clone()), (absent, height, None)]);
+            assert_eq!(s.state_value(&k, height).expect("r"), ValueAt::Found(value));
+            assert_eq!(s.state_value(&k, height - 1).expect("r"), ValueAt::Older, "written since");
+            assert_eq!(s.state_value_at(&k, height - 1).expect("r"), before, "the older leaf still answers");
+            assert_eq!(s.state_value(&absent, height).expect("r"), ValueAt::Found(None), "a deletion is a version");
         }
-        assert_eq!(s.state_value(&k, 1).expect("r"), Some(Some(b"b".to_vec())));
-        assert_eq!(s.state_value(&k, 2).expect("r"), Some(None));
-        assert_eq!(s.state_value(&k, 99).expect("r"), Some(Some(b"c".to_vec())));
+        assert_eq!(s.state_value_at(&k, 1).expect("r"), Some(b"b".to_vec()));
+        assert_eq!(s.state_value_at(&k, 2).expect("r"), None, "a deletion has no leaf");
+        assert_eq!(s.state_value(&k, 99).expect("r"), ValueAt::Found(Some(b"c".to_vec())));
+    }
+
+    #[test]
+    fn a_database_of_layout_9_keeps_its_value_versions_for_the_leaves_before_the_upgrade() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.redb");
+        let (k, gone, never) = ([7u8; 32], [9u8; 32], [8u8; 32]);
+        {
+            let s = RedbStore::open(&path).expect("open");
+            s.write_genesis(Hash::ZERO, vec![], vec![]).expect("genesis");
+            write_values(&s, 1, &[]);
+            write_values(&s, 2, &[]);
+            // What layout 9 wrote: every value version keyed key hash then version.
+            let tx = s.db.begin_write().expect("write");
+            {
+                let mut t = tx.open_table(STATE_VALUES).expect("values");
+                let mut stale = tx.open_table(STALE_VALUES).expect("stale");
+                for (kh, v, value) in
+                    [(k, 0, &b"\x01a"[..]), (k, 2, &b"\x01b"[..]), (gone, 1, &b"\x01x"[..]), (gone, 2, &b"\x00"[..])]
+                {
+                    t.insert(value_key(&kh, v).as_slice(), value).expect("insert");
+                    stale.insert(stale_entry(v, &kh, None).as_slice(), ()).expect("stale");
+                }
+                tx.open_table(META).expect("meta").insert(META_LAYOUT, 9u64.to_be_bytes().as_slice()).expect("layout");
+            }
+            tx.commit().expect("commit");
+        }
+        let s = RedbStore::open(&path).expect("upgrade");
+        assert_eq!(layout_of(&s), LAYOUT_VERSION);
+        assert_eq!(s.history_from, 3);
+        assert_eq!(s.state_value(&k, 2).expect("r"), ValueAt::Found(Some(b"b".to_vec())));
+        assert_eq!(s.state_value(&gone, 2).expect("r"), ValueAt::Found(None));
+        assert_eq!(s.state_value(&never, 2).expect("r"), ValueAt::Found(None));
+        assert_eq!(s.state_value(&k, 1).expect("r"), ValueAt::Older);
+        // A leaf of version 1 (moved there, say) holds the newest value version at or below it.
+        assert_eq!(s.state_value_at(&k, 1).expect("r"), Some(b"a".to_vec()));
+        assert_eq!(s.state_value_at(&gone, 1).expect("r"), Some(b"x".to_vec()));
+        // Written after the upgrade: the old versions are superseded in the old table's terms.
+        write_values(&s, 3, &[(k, 3, Some(b"c".to_vec()))]);
+        write_values(&s, 4, &[(k, 4, Some(b"d".to_vec()))]);
+        assert_eq!(s.state_value_at(&k, 2).expect("r"), Some(b"b".to_vec()));
+        assert_eq!(s.state_value_at(&k, 3).expect("r"), Some(b"c".to_vec()));
+        while !s.prune(4, 100).expect("prune").done {}
+        let counts = s.state_counts().expect("counts");
+        assert_eq!(s.state_value_at(&k, 2).expect("r"), None, "pruned");
+        assert_eq!(s.state_value_at(&k, 3).expect("r"), None, "pruned");
+        assert_eq!(s.state_value(&k, 4).expect("r"), ValueAt::Found(Some(b"d".to_vec())));
+        // Left: k's leaf of version 4, and `gone`'s deletion (its versions below 2 are pruned).
+        assert_eq!((counts.values, counts.keys, counts.stale), (2, 2, 0));
+        drop(s);
+        let s = RedbStore::open(&path).expect("reopen");
+        assert_eq!(s.history_from, 3, "recorded once");
     }
 
     fn empty_block(height: u64) -> (Block, Commit) {
