@@ -277,7 +277,7 @@ impl StateDb {
             nodes.push((kb, nbytes));
         }
         let mut values: Vec<StateValue> = nb.values().iter().map(|((ver, kh), v)| (kh.0, *ver, v.clone())).collect();
-        values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        values.sort_unstable_by_key(|a| (a.0, a.1));
         // A leaf the update moves (a neighbour's insertion pushes it down, a deletion pulls it
         // up) is a new node of this version with the value it had: stored under this version
         // too, so that every leaf's version names its value.
@@ -296,7 +296,7 @@ impl StateDb {
         }
         if !moved.is_empty() {
             values.extend(moved);
-            values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            values.sort_unstable_by_key(|a| (a.0, a.1));
         }
         let mut stale = Vec::with_capacity(batch.stale_node_index_batch.len() + 1);
         let mut previous_root_stale = false;
