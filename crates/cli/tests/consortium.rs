@@ -356,6 +356,30 @@ fn a_node_refuses_peers_and_network_keys_the_genesis_does_not_list() {
     assert!(!out.status.success() && err.contains("which the genesis does not list"), "{err}");
 }
 
+/// A validator whose network port is taken exits at once with an error naming the address and
+/// its use (it said only "address in use").
+#[test]
+fn a_validator_whose_network_port_is_taken_exits_naming_it() {
+    let net = TestNet::init(4, 0, Suite::Sm, |_| {});
+    let cfg_path = &net.nodes[0].config;
+    let listen = fdl_node::NodeConfig::load(cfg_path).unwrap().p2p.unwrap().listen;
+    let _taken = std::net::TcpListener::bind(listen).unwrap();
+    let mut child = std::process::Command::new(common::FDL)
+        .args(["node", "--config", cfg_path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = common::wait::poll(Duration::from_secs(30), || child.try_wait().unwrap());
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(exited.is_some_and(|s| !s.success()), "the node did not exit: {err}");
+    assert!(err.contains(&format!("cannot listen on {listen} (network port)")), "{err}");
+}
+
 #[test]
 fn four_institutions_set_up_by_hand_with_init_genesis_and_peers() {
     // The multi-host procedure of docs/operations.md, with each "host" a directory and a port.

@@ -82,6 +82,18 @@ pub enum NodeError {
     /// Network I/O.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A listening address of the node's configuration cannot be bound (taken by another
+    /// process, or not an address of this machine).
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What the node serves there (the API, the network port).
+        what: &'static str,
+        /// Why the bind failed.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running node's handles.
@@ -306,11 +318,11 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
             let id = fdl_channel::TlcpIdentity::load(&files).map_err(|e| NodeError::Config(e.to_string()))?;
             let server = fdl_channel::TlcpServer::new(&id, fdl_channel::ClientAuth::Optional)
                 .map_err(|e| NodeError::Config(e.to_string()))?;
-            Some((tokio::net::TcpListener::bind(addr).await?, server))
+            Some((listen(addr, "API over TLCP").await?, server))
         }
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
+    let listener = listen(config.rpc_listen, "API").await?;
     let rpc_addr = listener.local_addr()?;
     tracing::info!(node = %config.name, role = config.role.as_str(), chain_id = %genesis.chain_id,
         suite = %genesis.suite, %rpc_addr, height = chain.height(), "node started");
@@ -336,7 +348,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Res
         (Some(p2p), Some(seed)) => {
             let own = own_peer.clone().unwrap_or_default();
             if let Some(t) = &tunnel {
-                let listener = tokio::net::TcpListener::bind(p2p.listen).await?;
+                let listener = listen(p2p.listen, "network port").await?;
                 tracing::info!(listen = %p2p.listen, "network port: TLCP (TLS 1.3 under intl) only");
                 let (forwarded_tx, forwarded_rx) = mpsc::channel(256);
                 tokio::spawn(t.clone().serve(listener, forwarded_tx, shutdown.clone()));
@@ -564,6 +576,11 @@ fn check_membership(
         tracing::warn!("this node is not yet a member: it syncs, and takes part once its admission takes effect");
     }
     Ok(())
+}
+
+/// Binds one of the node's listening addresses; the error names the address and its use.
+async fn listen(addr: std::net::SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener, NodeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, what, source })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -122,6 +122,15 @@ struct Live {
     abort: AbortHandle,
 }
 
+/// Where libp2p listens behind the tunnel, in order of preference. The port is chosen here but
+/// bound by libp2p only when the consensus engine starts, and a port free on 127.0.0.1 may in
+/// the meantime be given to an outgoing connection, which all leave from 127.0.0.1 (the API's
+/// clients, the tunnel's own dials): libp2p's listen then fails and the engine runs without a
+/// network. On Linux all of 127.0.0.0/8 is loopback and no connection leaves from 127.77.0.1,
+/// so a port chosen there stays free; systems with 127.0.0.1 alone (macOS) fall back to it.
+/// The consensus start-up checks the address once more just before the engine binds it.
+const INNER_HOSTS: [std::net::Ipv4Addr; 2] = [std::net::Ipv4Addr::new(127, 77, 0, 1), std::net::Ipv4Addr::LOCALHOST];
+
 /// The TLCP side of the node network.
 pub struct Tunnel {
     server: TlcpServer,
@@ -159,13 +168,20 @@ impl Tunnel {
         self.inner
     }
 
-    /// A free loopback address for libp2p to listen on.
+    /// A free loopback address for libp2p to listen on, on [`INNER_HOSTS`]' first address this
+    /// machine has.
     ///
     /// # Errors
     /// When no port can be bound.
     pub fn free_loopback() -> std::io::Result<SocketAddr> {
-        let l = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
-        l.local_addr()
+        let mut last = None;
+        for host in INNER_HOSTS {
+            match std::net::TcpListener::bind((host, 0)) {
+                Ok(l) => return l.local_addr(),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no loopback address")))
     }
 
     fn register(&self, cert: Vec<u8>, node: String, abort: AbortHandle) {
@@ -517,5 +533,21 @@ mod tests {
         lying.extend_from_slice(&1000u32.to_be_bytes());
         lying.extend_from_slice(&[0; 10]);
         assert_eq!(decode_batch(&lying), None, "a length beyond the frame");
+    }
+
+    /// The port libp2p will listen on behind the tunnel cannot be taken by an outgoing
+    /// connection in the meantime: one that holds the same port number on 127.0.0.1 does not
+    /// stop a listener on the inner address (on 127.0.0.1 itself it would: "address in use",
+    /// and the consensus engine ran without a network).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_outgoing_connection_does_not_take_the_inner_port() {
+        let server = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let client = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
+        let port = client.local_addr().unwrap().port();
+        let inner = Tunnel::free_loopback().unwrap();
+        assert_ne!(inner.ip(), std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST));
+        assert!(std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_err());
+        std::net::TcpListener::bind((inner.ip(), port)).expect("the inner address keeps the port free");
     }
 }

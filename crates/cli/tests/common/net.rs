@@ -160,9 +160,27 @@ impl TestNet {
             net.spawn(i);
         }
         for i in 0..net.nodes.len() {
-            net.wait_height(i, 2, Duration::from_secs(60));
+            net.wait_started(i);
         }
         net
+    }
+
+    /// Waits until node `i` has a final block (height 2); panics with the logs when its process
+    /// ends first (a start-up error) or after a minute.
+    fn wait_started(&mut self, i: usize) {
+        let outcome = super::wait::poll(Duration::from_secs(60), || {
+            if self.height(i).is_some_and(|h| h >= 2) {
+                return Some(None);
+            }
+            let exited = self.nodes[i].child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            exited.map(Some)
+        });
+        let why = match outcome {
+            Some(None) => return,
+            Some(Some(status)) => format!("{} exited during start-up ({status})", self.nodes[i].name),
+            None => format!("timed out after 60s waiting until {} reaches height 2", self.nodes[i].name),
+        };
+        panic!("{why} (at {:?}); logs:\n{}", self.height(i), self.logs());
     }
 
     /// For a network kept in a `static`, which is never dropped: a shell that kills every node
@@ -187,7 +205,14 @@ impl TestNet {
             .map(|i| {
                 let l = self.log(i);
                 let lines: Vec<&str> = l.lines().collect();
-                format!("--- {} ---\n{}", self.nodes[i].name, lines[lines.len().saturating_sub(15)..].join("\n"))
+                // The first lines hold a start-up error, the last ones what the node did lately.
+                let (head, tail) = (10.min(lines.len()), lines.len().saturating_sub(15));
+                let body = if tail <= head {
+                    lines.join("\n")
+                } else {
+                    format!("{}\n[...]\n{}", lines[..head].join("\n"), lines[tail..].join("\n"))
+                };
+                format!("--- {} ---\n{body}", self.nodes[i].name)
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -58,6 +58,9 @@ const REQUEST_CHANNEL_SIZE: usize = 64;
 const PEER_COUNT_INTERVAL: Duration = Duration::from_secs(2);
 /// How long the loop waits for the engine to stop once it ends.
 const ENGINE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Peer-count ticks in a row on which the engine's network answers that it has no running
+/// swarm before the host loop stops the node (see [`NetworkWatch`]).
+const NETWORK_DEAD_TICKS: u32 = 5;
 
 /// How to run consensus on this node.
 pub struct ConsensusConfig {
@@ -199,6 +202,7 @@ pub async fn start<L: Ledger>(
     if let Some(dir) = cfg.wal_path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| LedgerError::Fatal(format!("wal dir: {e}")))?;
     }
+    check_listen(cfg.listen)?;
     let (channels, engine) = EngineBuilder::new(ctx.clone(), mal)
         .with_default_wal(WalContext::new(cfg.wal_path.clone(), FdlCodec))
         .with_default_network(NetworkContext::new(identity, FdlCodec))
@@ -232,6 +236,41 @@ pub async fn start<L: Ledger>(
     Ok(ConsensusHandle { task })
 }
 
+/// Fails when the consensus address cannot be listened on (taken by another process, or not
+/// this machine's). The engine's network only logs such a failure and then runs without a
+/// swarm, so the node would sit at its height with no peers; binding once first makes it a
+/// clear start-up error. Like the engine's transport, the probe reuses addresses, so sockets
+/// of a previous run still closing do not count as taken.
+fn check_listen(addr: SocketAddr) -> Result<(), LedgerError> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| LedgerError::Fatal(format!("the consensus network cannot listen on {addr}: {e}")))
+}
+
+/// Watches the engine's network through its state dumps: the network answers `None` once its
+/// swarm task has ended (a listen failure after start-up, an internal error), and from then on
+/// the node can neither receive nor send a vote. After [`NETWORK_DEAD_TICKS`] such answers in a
+/// row the host loop stops with an error, so the process exits and its supervisor restarts it,
+/// instead of running on without peers.
+#[derive(Default)]
+struct NetworkWatch {
+    dead_ticks: u32,
+}
+
+impl NetworkWatch {
+    /// Records one dump's answer; an error once the network has been seen dead long enough.
+    fn observe(&mut self, running: bool) -> Result<(), LedgerError> {
+        self.dead_ticks = if running { 0 } else { self.dead_ticks + 1 };
+        if self.dead_ticks >= NETWORK_DEAD_TICKS {
+            return Err(LedgerError::Fatal(format!(
+                "the consensus network has stopped (no swarm for {NETWORK_DEAD_TICKS} checks in a row; \
+                 its first error is logged above); restart the node"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The host loop: the engine's requests, its events, a periodic peer count, and shutdown. When
 /// it ends the engine is stopped.
 async fn run<L: Ledger>(
@@ -242,6 +281,7 @@ async fn run<L: Ledger>(
 ) -> Result<(), LedgerError> {
     let mut events = channels.events.subscribe();
     let mut peers_tick = tokio::time::interval(PEER_COUNT_INTERVAL);
+    let mut network = NetworkWatch::default();
     let result = loop {
         tokio::select! {
             msg = channels.consensus.recv() => {
@@ -252,8 +292,14 @@ async fn run<L: Ledger>(
             }
             ev = events.recv() => host.observe_engine_event(ev),
             _ = peers_tick.tick() => {
-                if let Ok(Some(dump)) = NetworkRequest::dump_state(&channels.net_requests).await {
-                    host.ledger.observe(ConsensusEvent::Peers(dump.peers.len()));
+                // An error here is a full request channel (a busy network), not a dead one.
+                if let Ok(dump) = NetworkRequest::dump_state(&channels.net_requests).await {
+                    if let Err(e) = network.observe(dump.is_some()) {
+                        break Err(e);
+                    }
+                    if let Some(dump) = dump {
+                        host.ledger.observe(ConsensusEvent::Peers(dump.peers.len()));
+                    }
                 }
                 // Expired peer heights lower the reported one again.
                 host.report_peer_height();
@@ -266,4 +312,34 @@ async fn run<L: Ledger>(
     engine.actor.stop(None);
     let _ = tokio::time::timeout(ENGINE_STOP_TIMEOUT, engine.handle).await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_consensus_address_is_a_start_up_error_naming_it() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = check_listen(addr).unwrap_err().to_string();
+        assert!(err.contains(&addr.to_string()), "{err}");
+        drop(taken);
+        check_listen(addr).unwrap();
+    }
+
+    #[test]
+    fn the_loop_stops_only_after_the_network_stayed_dead() {
+        let mut watch = NetworkWatch::default();
+        for _ in 1..NETWORK_DEAD_TICKS {
+            watch.observe(false).unwrap();
+        }
+        // One answer from a running swarm starts the count again.
+        watch.observe(true).unwrap();
+        for _ in 1..NETWORK_DEAD_TICKS {
+            watch.observe(false).unwrap();
+        }
+        let err = watch.observe(false).unwrap_err().to_string();
+        assert!(err.contains("consensus network has stopped"), "{err}");
+    }
 }
