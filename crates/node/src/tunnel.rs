@@ -542,10 +542,10 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn an_outgoing_connection_does_not_take_the_inner_port() {
-        let server = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let client = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
-        let port = client.local_addr().unwrap().port();
-        let inner = Tunnel::free_loopback().unwrap();
+        let server = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("test setup");
+        let client = std::net::TcpStream::connect(server.local_addr().expect("test setup")).expect("test setup");
+        let port = client.local_addr().expect("test setup").port();
+        let inner = Tunnel::free_loopback().expect("test setup");
         assert_ne!(inner.ip(), std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST));
         assert!(std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_err());
         std::net::TcpListener::bind((inner.ip(), port)).expect("the inner address keeps the port free");

@@ -320,26 +320,26 @@ mod tests {
 
     #[test]
     fn a_taken_consensus_address_is_a_start_up_error_naming_it() {
-        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = taken.local_addr().unwrap();
-        let err = check_listen(addr).unwrap_err().to_string();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("test setup");
+        let addr = taken.local_addr().expect("test setup");
+        let err = check_listen(addr).expect_err("must fail").to_string();
         assert!(err.contains(&addr.to_string()), "{err}");
         drop(taken);
-        check_listen(addr).unwrap();
+        check_listen(addr).expect("free again");
     }
 
     #[test]
     fn the_loop_stops_only_after_the_network_stayed_dead() {
         let mut watch = NetworkWatch::default();
         for _ in 1..NETWORK_DEAD_TICKS {
-            watch.observe(false).unwrap();
+            watch.observe(false).expect("not dead long enough");
         }
         // One answer from a running swarm starts the count again.
-        watch.observe(true).unwrap();
+        watch.observe(true).expect("alive");
         for _ in 1..NETWORK_DEAD_TICKS {
-            watch.observe(false).unwrap();
+            watch.observe(false).expect("not dead long enough");
         }
-        let err = watch.observe(false).unwrap_err().to_string();
+        let err = watch.observe(false).expect_err("must fail").to_string();
         assert!(err.contains("consensus network has stopped"), "{err}");
     }
 }
