@@ -292,7 +292,7 @@ async fn run<L: Ledger>(
             }
             ev = events.recv() => host.observe_engine_event(ev),
             _ = peers_tick.tick() => {
-                // An error here is a full request channel (a busy network), not a dead one.
+                // An error here (a full request channel, a dropped answer) says nothing of the swarm.
                 if let Ok(dump) = NetworkRequest::dump_state(&channels.net_requests).await {
                     if let Err(e) = network.observe(dump.is_some()) {
                         break Err(e);
