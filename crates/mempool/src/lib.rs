@@ -7,7 +7,9 @@
 //! (back-pressure instead of unbounded memory).
 //!
 //! Admission also keeps latency bounded (see `docs/architecture.md`, "Admission under load"): a
-//! client's transaction is admitted only while the pool holds less than the chain can commit in
+//! client's transaction is admitted only while the transactions admitted and not yet committed
+//! ([`Mempool::pending`]: waiting, taken into a proposal, or in a decided block being written; a
+//! new one commits after all of them) are fewer than the chain can commit in
 //! [`MempoolConfig::target_wait`] at the commit rate measured over the last blocks (the budget is
 //! four fifths of that, so that with its reserve the pool holds exactly that much); beyond that it
 //! is refused at once with [`AdmitError::Overloaded`] and a retry hint, before any signature is
@@ -297,10 +299,10 @@ impl VerifiedSet {
 /// The admission budget of the pool at one instant (see the crate documentation).
 #[derive(Debug, Clone, Copy)]
 struct Budget {
-    /// Transactions the pool may hold for clients: four fifths of the commit rate times the
-    /// target wait, so that with its reserve (a quarter more) a full pool waits the target wait,
-    /// and never less than four fifths of a block, so that with its reserve the pool always
-    /// holds a full block for the proposer.
+    /// Transactions admitted and not yet committed the pool may hold for clients: four fifths
+    /// of the commit rate times the target wait, so that with its reserve (a quarter more) a
+    /// full pool waits the target wait, and never less than four fifths of a block, so that
+    /// with its reserve a full block's worth can always be admitted.
     limit: usize,
     /// The commit rate used, tx/s.
     rate: f64,
@@ -628,6 +630,13 @@ impl Mempool {
         self.len() == 0
     }
 
+    /// Transactions admitted and not yet committed: those waiting, those taken into a proposal
+    /// and those a decided block includes. A new transaction commits after all of them, so the
+    /// admission budget counts them all (see the crate documentation).
+    pub fn pending(&self) -> usize {
+        self.inner.lock().ids.len()
+    }
+
     /// The pool's capacity.
     pub fn capacity(&self) -> usize {
         self.config.capacity
@@ -665,14 +674,14 @@ impl Mempool {
 
     /// The pool's expected wait at the measured commit rate, in ms (a gauge for operators).
     pub fn expected_wait_ms(&self) -> u64 {
-        self.budget().wait_ms(self.len())
+        self.budget().wait_ms(self.pending())
     }
 
     /// The refusal every client transaction meets while the pool holds its budget and the
     /// reserve: no sender can fit, so nothing needs decoding to know it.
     fn refusal_before_decoding(&self) -> Option<AdmitError> {
         let budget = self.budget();
-        let waiting = self.len();
+        let waiting = self.pending();
         budget.exhausted(waiting).then(|| budget.refuse(waiting))
     }
 
@@ -693,7 +702,7 @@ impl Mempool {
         let budget = self.budget();
         let never_whole = candidates.len() > budget.most();
         let inner = self.inner.lock();
-        let mut waiting = inner.queue.len();
+        let mut waiting = inner.ids.len();
         let mut extra: HashMap<Address, usize> = HashMap::new();
         let mut kept = Vec::with_capacity(candidates.len());
         let mut over_budget: Option<AdmitError> = None;

@@ -461,6 +461,45 @@ async fn an_overloaded_pool_refuses_clients_fairly_with_a_retry_hint() {
     assert!(again.iter().all(Result::is_ok), "{again:?}");
 }
 
+/// A new transaction commits after every one admitted before it, including those already taken
+/// into a proposal or included in a decided block that is still being written: they count
+/// against the admission budget until their block commits. (Counting only those still waiting
+/// let the blocks in flight add up to two blocks of wait beyond the budget under overload.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_in_blocks_not_yet_committed_count_against_the_budget() {
+    // Before any commit the budget and its reserve are one block: 160 and 40 of 200.
+    let f = fixture_with(10_000, 200);
+    let flood: Vec<SignedTx> = (0..160).map(|n| tx(&f.key, n, 50)).collect();
+    assert!(admit_all(&f.pool, &flood, Source::Client).await.iter().all(Result::is_ok));
+    // Another sender's 60 (under the fair-share floor, so the reserve applies) do not fit on
+    // top of those 160 wherever they are: waiting, proposed, or decided and being written.
+    let other = KeyPair::generate(Suite::Sm);
+    let late: Vec<SignedTx> = (0..60).map(|n| tx(&other, n, 50)).collect();
+    let overloaded = |v: &[Result<fdl_crypto::Hash, AdmitError>]| {
+        v.iter().all(|v| v.as_ref().is_err_and(|e| e.code() == "overloaded"))
+    };
+    let verdicts = admit_all(&f.pool, &late, Source::Client).await;
+    assert!(overloaded(&verdicts), "{verdicts:?}");
+    // The proposer takes them all: none waits any more, yet none has committed.
+    let proposal = f.pool.take_batch(200, 1);
+    assert_eq!(proposal.len(), 160);
+    assert!(f.pool.is_empty());
+    assert_eq!(f.pool.pending(), 160);
+    let verdicts = admit_all(&f.pool, &late, Source::Client).await;
+    assert!(overloaded(&verdicts), "a proposal's transactions still count: {verdicts:?}");
+    assert!(f.pool.expected_wait_ms() > 0, "the expected wait counts the proposal");
+    f.pool.on_included(&proposal);
+    assert_eq!(f.pool.pending(), 160);
+    let verdicts = admit_all(&f.pool, &late, Source::Client).await;
+    assert!(overloaded(&verdicts), "a decided block's transactions still count: {verdicts:?}");
+    // Committed: room again.
+    let receipts: Vec<Receipt> = proposal.iter().map(|t| receipt(t.id())).collect();
+    f.pool.on_committed(1, &receipts);
+    assert_eq!(f.pool.pending(), 0);
+    let verdicts = admit_all(&f.pool, &late, Source::Client).await;
+    assert!(verdicts.iter().all(Result::is_ok), "{verdicts:?}");
+}
+
 /// Issue 15, item 1 ("every excess transaction refused within 50 ms"): a request that does not
 /// fit the budget whole is refused whole before any signature is verified, so its refusals are
 /// not held until the part that fits is verified on saturated cores; once the budget and its
