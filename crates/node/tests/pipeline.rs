@@ -38,6 +38,8 @@ struct GatedStore {
     gate: Mutex<Gate>,
     index_gate: Mutex<Gate>,
     moved: Condvar,
+    /// The versions of the state-tree nodes read from this store, in order.
+    node_reads: Mutex<Vec<u64>>,
 }
 
 impl GatedStore {
@@ -100,6 +102,7 @@ impl Store for GatedStore {
         self.inner.genesis_hash()
     }
     fn state_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.node_reads.lock().push(fdl_state::node_key_version(key).unwrap());
         self.inner.state_node(key)
     }
     fn state_value(&self, kh: &[u8; 32], max_version: u64) -> Result<ValueAt, StorageError> {
@@ -181,6 +184,7 @@ fn fixture() -> Fixture {
         gate: Mutex::new(Gate::Open),
         index_gate: Mutex::new(Gate::Open),
         moved: Condvar::new(),
+        node_reads: Mutex::new(Vec::new()),
     });
     let store: Arc<dyn Store> = gated.clone();
     let config = MempoolConfig { capacity: 1_000, verify_threads: 1, verify_queue: 16, ..MempoolConfig::default() };
@@ -339,4 +343,49 @@ async fn a_durable_block_waiting_for_its_index_is_still_found_and_announced_once
     let p = f.chain.build_block(vec![]).unwrap();
     let commit = f.chain.sign_commit(&p).unwrap();
     assert!(f.chain.commit_block(p, commit, Instant::now()).is_err(), "no block after a failed index write");
+}
+
+/// Building a block reads the tree nodes of the last durable blocks from memory (they never
+/// change once durable), and older ones from the store, with the same result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tree_nodes_of_recent_durable_blocks_are_read_from_memory() {
+    let f = fixture();
+    let (alice, bob) = (Address([1; 20]), Address([2; 20]));
+    let mut nonce = 0;
+    let mut pay = |to: Address| {
+        nonce += 1;
+        issue(&f.issuer, nonce, to)
+    };
+    // Block 1 writes alice's and bob's leaves; blocks 2 to 9 only bob's.
+    for to in [alice, bob] {
+        f.parts.mempool.admit(&pay(to).encode()).await.unwrap();
+    }
+    next_block(&f);
+    for _ in 2..=9 {
+        f.parts.mempool.admit(&pay(bob).encode()).await.unwrap();
+        next_block(&f);
+    }
+    f.chain.wait_settled().unwrap();
+    assert_eq!(f.parts.store.latest_height().unwrap(), 9);
+
+    // Block 10 pays bob again: every node on its path is from blocks 2 to 9, in memory.
+    f.gated.node_reads.lock().clear();
+    f.parts.mempool.admit(&pay(bob).encode()).await.unwrap();
+    next_block(&f);
+    f.chain.wait_settled().unwrap();
+    let reads = std::mem::take(&mut *f.gated.node_reads.lock());
+    assert!(reads.iter().all(|v| *v < 2), "nodes of the last durable blocks come from memory: {reads:?}");
+
+    // Block 11 pays alice, whose leaf is from block 1, more than `RECENT_NODE_BLOCKS` blocks
+    // back: read from the store, and the result is the same as from memory.
+    f.parts.mempool.admit(&pay(alice).encode()).await.unwrap();
+    next_block(&f);
+    f.chain.wait_settled().unwrap();
+    let reads = std::mem::take(&mut *f.gated.node_reads.lock());
+    assert!(reads.contains(&1), "alice's leaf of block 1 is read from the store: {reads:?}");
+    assert_eq!(balance(&f.chain, 11, &alice), 2_000);
+    assert_eq!(balance(&f.chain, 11, &bob), 10_000);
+    // A chain opened on the disk alone checks the tip's root against its header.
+    let again = Chain::open(f.parts.clone(), Arc::new(KeyPair::generate(Suite::Sm))).unwrap();
+    assert_eq!(again.height(), 11);
 }

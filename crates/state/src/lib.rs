@@ -61,6 +61,14 @@ pub struct Prepared {
 pub use fdl_proof::{ProofError, verify_proof};
 use fdl_proof::{Sha256, Sm3, key_hash};
 
+/// The version of a state-tree node, read from its key in the store: a key is the node's
+/// `jmt` `NodeKey` in borsh, which starts with the version (8 bytes, little-endian). A node of
+/// version `v` is written by block `v` and never changes, so a cache may serve it by that
+/// version (`crates/node/src/pipeline.rs`). `None` for a key too short to be one.
+pub fn node_key_version(key: &[u8]) -> Option<u64> {
+    key.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
+}
+
 /// The tree's reader over a store. A key's value at a version before the key's newest write is
 /// the value of the leaf the tree holds for it there, stored under the leaf's version: jmt reads
 /// a key's leaf node and then its value, so the reader remembers the last leaf it read.
@@ -397,6 +405,24 @@ mod tests {
         assert_eq!(st.get(b"k1-0", 3).expect("get").as_deref(), Some(&b"x"[..]));
         assert_eq!(st.get(b"k1-0", 4).expect("get"), None, "deleted");
         assert_eq!(st.get(b"k3-5", 0).expect("get"), None, "not yet written");
+    }
+
+    #[test]
+    fn a_node_keys_version_is_read_from_its_stored_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("db")).expect("open"));
+        let st = StateDb::new(store, Suite::Sm);
+        for version in [0u64, 7, 300, 1 << 40] {
+            let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+            let p = st
+                .prepare(&keys.iter().map(|k| (k.as_bytes().to_vec(), Some(b"x".to_vec()))).collect(), version)
+                .expect("prepare");
+            assert!(p.nodes.len() > 40, "leaves and internal nodes");
+            for (key, _) in &p.nodes {
+                assert_eq!(node_key_version(key), Some(version));
+            }
+        }
+        assert_eq!(node_key_version(&[1, 2, 3]), None);
     }
 
     #[test]
