@@ -104,7 +104,7 @@ struct Progress {
 /// the store, each is a B-tree look-up and a copy whose cost grows with the database (on an
 /// archive node it never stops growing). A node never changes once its block is durable (its
 /// key holds its version, [`fdl_state::node_key_version`]), so serving it from memory is exact;
-/// only durable blocks are kept, never a block still being decided or written by someone else.
+/// only durable blocks are kept, never a block still being decided or written.
 /// A block of 5,000 transfers writes about 4,000 leaves (about 100 bytes each) and a few hundred
 /// internal nodes (up to about 700): about a megabyte per block, with the allocations.
 pub(crate) const RECENT_NODE_BLOCKS: usize = 8;
