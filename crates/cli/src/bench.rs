@@ -46,6 +46,7 @@ use serde_json::json;
 
 use crate::util::{last_devnet, rpc_url, runtime};
 
+mod accounts;
 mod sustained;
 
 /// Transactions signed for the verify-rate measurements when the run signs its own (`--duration`).
@@ -63,6 +64,11 @@ pub struct BenchArgs {
     /// Sending accounts.
     #[arg(long, default_value_t = 1_000)]
     accounts: usize,
+    /// Keep the sending accounts (keys, and certificates per CA) in this file and reuse them in
+    /// later runs; created when absent. A growth series then adds history, not accounts. The file
+    /// holds private keys in the clear (mode 0600): for test chains only.
+    #[arg(long, value_name = "FILE")]
+    accounts_file: Option<PathBuf>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     clients: usize,
@@ -238,7 +244,12 @@ fn issuer_key(a: &BenchArgs) -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
 
 /// Client certificates for the bench's accounts, from the CA in `--ca-dir` (or the last
 /// devnet's org1). `None` when no CA is found (an open chain needs none).
-fn certify(a: &BenchArgs, keys: &[KeyPair]) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
+/// With an accounts file, the certificates it keeps from this CA are reused, and new ones kept.
+fn certify(
+    a: &BenchArgs,
+    keys: &[KeyPair],
+    kept: Option<&mut accounts::Accounts>,
+) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
     let dir = match &a.ca_dir {
         Some(d) => d.clone(),
         None => match last_devnet() {
@@ -250,12 +261,19 @@ fn certify(a: &BenchArgs, keys: &[KeyPair]) -> anyhow::Result<Option<Vec<Vec<u8>
         return Ok(None);
     }
     let ca = fdl_pki::from_pem(&std::fs::read_to_string(dir.join("ca.pem"))?)?;
+    let ca_id = fdl_types::cert_hash(keys.first().map_or(Suite::Sm, KeyPair::suite), &ca).to_hex();
+    if let Some(certs) = kept.as_ref().map(|k| k.certs(&ca_id)).transpose()?.flatten() {
+        return Ok(Some(certs));
+    }
     let ca_key = crate::keysrc::load_keypair(&dir.join("ca-key.pem"))?;
     let certs = keys
         .iter()
         .enumerate()
         .map(|(i, k)| fdl_pki::issue(&ca, &ca_key, &k.public_key(), &format!("bench{i}"), fdl_pki::Role::Client, 30))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(k) = kept {
+        k.keep_certs(&ca_id, &certs);
+    }
     Ok(Some(certs))
 }
 
@@ -488,8 +506,15 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         "bench: {} accounts, {} transfers, {} clients x {} per request, suite {suite}",
         a.accounts, a.txs, a.clients, a.batch
     );
-    let keys: Vec<KeyPair> = (0..a.accounts).map(|_| KeyPair::generate(suite)).collect();
-    let certs = certify(&a, &keys)?;
+    let mut kept = a.accounts_file.as_deref().map(|p| accounts::Accounts::open(p, suite, a.accounts)).transpose()?;
+    let keys: Vec<KeyPair> = match &kept {
+        Some(k) => k.keys.clone(),
+        None => (0..a.accounts).map(|_| KeyPair::generate(suite)).collect(),
+    };
+    let certs = certify(&a, &keys, kept.as_mut())?;
+    if let (Some(k), Some(path)) = (&kept, &a.accounts_file) {
+        k.save(path)?;
+    }
     let expiry = status.height.saturating_add(fdl_sdk::DEFAULT_EXPIRY_BLOCKS);
     let issuer_cred = match &issuer_cert {
         Some(der) => client.credential_for(suite, der).await?,
