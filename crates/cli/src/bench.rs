@@ -14,6 +14,10 @@
 //!
 //! Without `--rpc`, the clients spread their requests over every node of the last devnet.
 //!
+//! With `--accounts-file FILE` the sending accounts are kept in FILE and reused by later runs
+//! (`bench/accounts.rs`), so a series of runs grows the chain's history without growing its
+//! state (docs/benchmarks.md, "Ninth sitting").
+//!
 //! With `--contract NAME` the transfers are calls of the token contract NAME (`contracts/token`:
 //! `mint`, `transfer`) instead of native payments, so the two are compared in one sitting. The
 //! accounts are funded by `mint` calls of the last devnet's org1 administrator; when NAME is not
