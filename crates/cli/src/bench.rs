@@ -251,6 +251,7 @@ fn issuer_key(a: &BenchArgs) -> anyhow::Result<(KeyPair, Option<Vec<u8>>)> {
 /// With an accounts file, the certificates it keeps from this CA are reused, and new ones kept.
 fn certify(
     a: &BenchArgs,
+    suite: Suite,
     keys: &[KeyPair],
     kept: Option<&mut accounts::Accounts>,
 ) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
@@ -265,8 +266,9 @@ fn certify(
         return Ok(None);
     }
     let ca = fdl_pki::from_pem(&std::fs::read_to_string(dir.join("ca.pem"))?)?;
-    let ca_id = fdl_types::cert_hash(keys.first().map_or(Suite::Sm, KeyPair::suite), &ca).to_hex();
-    if let Some(certs) = kept.as_ref().map(|k| k.certs(&ca_id)).transpose()?.flatten() {
+    let ca_id = fdl_types::cert_hash(suite, &ca).to_hex();
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if let Some(certs) = kept.as_ref().map(|k| k.certs(&ca_id, now_s)).transpose()?.flatten() {
         return Ok(Some(certs));
     }
     let ca_key = crate::keysrc::load_keypair(&dir.join("ca-key.pem"))?;
@@ -515,7 +517,7 @@ async fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         Some(k) => k.keys.clone(),
         None => (0..a.accounts).map(|_| KeyPair::generate(suite)).collect(),
     };
-    let certs = certify(&a, &keys, kept.as_mut())?;
+    let certs = certify(&a, suite, &keys, kept.as_mut())?;
     if let (Some(k), Some(path)) = (&kept, &a.accounts_file) {
         k.save(path)?;
     }

@@ -15,11 +15,15 @@
 use std::{collections::BTreeMap, path::Path};
 
 use anyhow::{Context as _, bail};
-use fdl_crypto::{KeyPair, Suite};
+use fdl_crypto::{KeyPair, Signer as _, Suite};
 use serde::{Deserialize, Serialize};
 
-/// Largest accounts file read (2,000 accounts with certificates for a few CAs take about 6 MiB).
+/// Largest accounts file read (2,000 keys take about 0.5 MiB, and their certificates about 2.6 MiB
+/// more per CA in hex: 9.3 MB with fourteen CAs).
 const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Kept certificates that expire within this many seconds are issued again instead.
+const RENEW_BEFORE_S: u64 = 24 * 3600;
 
 /// What the file holds.
 #[derive(Serialize, Deserialize, Default)]
@@ -87,16 +91,28 @@ impl Accounts {
         Ok(Accounts { stored, keys })
     }
 
-    /// The accounts' certificates from the CA whose certificate hashes to `ca`, if kept.
+    /// The accounts' certificates from the CA whose certificate hashes to `ca`, if kept and
+    /// none of them expires within a day of `now_s` (Unix seconds); `None` means issue new ones.
     ///
     /// # Errors
-    /// A certificate that is not hex.
-    pub fn certs(&self, ca: &str) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
+    /// A certificate that is not hex, does not parse, or certifies another key than its account's.
+    pub fn certs(&self, ca: &str, now_s: u64) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
         let Some(hexes) = self.stored.certs.get(ca) else {
             return Ok(None);
         };
-        let ders = hexes.iter().map(hex::decode).collect::<Result<Vec<_>, _>>();
-        Ok(Some(ders.context("a certificate in the accounts file is not hex")?))
+        let mut ders = Vec::with_capacity(hexes.len());
+        for (i, (h, key)) in hexes.iter().zip(&self.keys).enumerate() {
+            let der = hex::decode(h).with_context(|| format!("certificate {i} from CA {ca} is not hex"))?;
+            let info = fdl_pki::parse(&der).with_context(|| format!("certificate {i} from CA {ca}"))?;
+            if info.public_key != key.public_key() {
+                bail!("certificate {i} from CA {ca} certifies another key than account {i}'s");
+            }
+            if info.not_after < now_s.saturating_add(RENEW_BEFORE_S) {
+                return Ok(None);
+            }
+            ders.push(der);
+        }
+        Ok(Some(ders))
     }
 
     /// Keeps `certs` as the accounts' certificates from the CA `ca`.
@@ -118,18 +134,52 @@ impl Accounts {
 mod tests {
     use super::*;
 
+    /// A CA and `days`-day client certificates from it for `keys`.
+    fn issue(keys: &[KeyPair], days: u32) -> Vec<Vec<u8>> {
+        let ca_key = KeyPair::generate(Suite::Sm);
+        let ca = fdl_pki::create_ca("org1", &ca_key, 365).expect("a CA");
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| {
+                fdl_pki::issue(&ca, &ca_key, &k.public_key(), &format!("bench{i}"), fdl_pki::Role::Client, days)
+                    .expect("a client certificate")
+            })
+            .collect()
+    }
+
+    fn now_s() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+    }
+
     #[test]
     fn a_saved_file_gives_back_the_same_keys_and_each_cas_certificates() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("accounts.json");
         let mut a = Accounts::open(&path, Suite::Sm, 3).expect("new accounts");
-        a.keep_certs("ca1", &[vec![1], vec![2], vec![3]]);
+        let certs = issue(&a.keys, 30);
+        a.keep_certs("ca1", &certs);
         a.save(&path).expect("saved");
         let b = Accounts::open(&path, Suite::Sm, 3).expect("read back");
         let addrs = |x: &Accounts| x.keys.iter().map(KeyPair::address).collect::<Vec<_>>();
         assert_eq!(addrs(&a), addrs(&b));
-        assert_eq!(b.certs("ca1").expect("hex"), Some(vec![vec![1], vec![2], vec![3]]));
-        assert_eq!(b.certs("ca2").expect("hex"), None, "another CA's certificates are not kept");
+        assert_eq!(b.certs("ca1", now_s()).expect("valid"), Some(certs));
+        assert_eq!(b.certs("ca2", now_s()).expect("valid"), None, "another CA's certificates are not kept");
+    }
+
+    #[test]
+    fn kept_certificates_near_expiry_are_issued_again_and_ones_for_other_keys_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("accounts.json");
+        let mut a = Accounts::open(&path, Suite::Sm, 2).expect("new accounts");
+        a.keep_certs("ca1", &issue(&a.keys, 30));
+        assert!(a.certs("ca1", now_s()).expect("valid").is_some());
+        assert_eq!(a.certs("ca1", now_s() + 30 * 86_400).expect("valid"), None, "expired by then: issue anew");
+        let mut swapped = issue(&a.keys, 30);
+        swapped.reverse();
+        a.keep_certs("ca2", &swapped);
+        assert!(a.certs("ca2", now_s()).is_err(), "certificate 0 certifies key 1");
+        a.keep_certs("ca3", &[vec![1], vec![2]]);
+        assert!(a.certs("ca3", now_s()).is_err(), "not a certificate");
     }
 
     #[test]
