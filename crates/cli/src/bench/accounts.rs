@@ -7,7 +7,8 @@
 //!
 //! The certificates are kept per CA (an `fdl init` makes new CAs), so the same keys can be
 //! certified on a fresh chain while a grown chain keeps the certificates it registered in round
-//! one instead of registering new ones every round.
+//! one instead of registering new ones every round. Kept certificates are checked against their
+//! accounts' keys when read, and issued again when one expires within a day.
 //!
 //! The file holds private keys in the clear: it is written with mode 0600 and is for test chains
 //! only.
